@@ -1,0 +1,7 @@
+"""``python -m spinelab``."""
+
+import sys
+
+from spinelab.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Metrics (SpineWeb and VerSe protocols) and result tables."""

@@ -1,0 +1,1 @@
+"""Post-processing of heatmaps and detections: pure numpy/scipy, never torch."""
