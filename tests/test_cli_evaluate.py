@@ -353,3 +353,10 @@ def test_real_vid_ground_truth_folder(vid_dir: Path, tmp_path: Path, capsys) -> 
     assert d["n_scans"] == len(files) and d["all"]["n"] == n_total
     assert d["all"]["id_rate"] == pytest.approx((n_total - len(files)) / n_total)
     assert d["all"]["mean_mm"] == 0.0 and d["scans_all_correct"] == 0.0
+
+
+def test_json_into_a_folder_is_refused(case_files: tuple[Path, Path], tmp_path: Path, capsys):
+    p, g = case_files
+    rc, _, err = run_cli(capsys, str(p), str(g), "--json", str(tmp_path), "--force")
+    assert rc == 2
+    assert_one_line_error(err, str(tmp_path), "folder")

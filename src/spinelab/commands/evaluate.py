@@ -12,6 +12,14 @@ be wrong.
 ``--reference`` names the image that VerSe and ``.lml`` coordinates refer to: an image file for
 single files, or a folder holding ``<stem>.nii.gz`` (or ``.nii``, ``.nrrd``, ``.mha``, ``.mhd``)
 per scan in folder mode.
+
+Output: the paper-style table (All, Cervical, Thoracic, Lumbar: N, mean and std of the
+localization error in mm, id rate), per-vertebra id rates and the share of scans with every
+vertebra identified, on stdout. ``--json OUT`` writes
+:meth:`~spinelab.evaluation.metrics.EvaluationSummary.to_dict` (rates as fractions, ``null``
+where there is nothing to report) plus ``protocol``, ``max_dist_mm``, ``spinelab_version`` and
+``cases`` (per scan: name, n, n_identified, all_correct, missed and extra labels), atomically and
+never over an existing file without ``--force``.
 """
 
 from __future__ import annotations
@@ -175,6 +183,8 @@ def run(args: argparse.Namespace) -> int:
     if not (args.max_dist > 0):
         raise SpinelabInputError(None, f"--max-dist must be positive, got {args.max_dist}")
     if args.json:
+        if Path(args.json).is_dir():
+            raise SpinelabInputError(args.json, "is a folder; --json needs a file name")
         check_writable(args.json, args.force)  # fail before any work
     pred, gt = Path(args.pred), Path(args.gt)
     pairs = pair_files(pred, gt)
