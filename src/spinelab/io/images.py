@@ -1,6 +1,6 @@
 """Reading and writing 3-D images as :class:`~spinelab.structures.Volume` (array + LPS affine).
 
-Supported inputs: NIfTI (``.nii``, ``.nii.gz``), NRRD (``.nrrd``, ``.nhdr``), MetaImage
+Supported inputs: NIfTI (``.nii``, ``.nii.gz``, ``.hdr``/``.img`` pairs), NRRD (``.nrrd``, ``.nhdr``), MetaImage
 (``.mha``, ``.mhd``) and DICOM series (a folder of slices, or one slice file of a series).
 
 Conventions:
@@ -64,7 +64,7 @@ ORTHO_TOLERANCE = 1e-4
 
 RAS_FROM_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
-_NIFTI = (".nii", ".nii.gz")
+_NIFTI = (".nii", ".nii.gz", ".hdr", ".img")
 _ITK = (".nrrd", ".nhdr", ".mha", ".mhd")
 _WRITE_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".mha", ".mhd")
 
@@ -332,11 +332,17 @@ def _series_geometry(folder: Path, uid: str, items: list[tuple[Path, Any]]) -> D
 def find_dicom_series(folder: str | os.PathLike[str]) -> list[DicomSeries]:
     """All image series in a DICOM folder (not recursive), largest first.
 
+    Series that cannot be read as a volume (gantry tilt, missing slices, a single slice) are
+    left out with a debug message, except the largest, whose problem is raised.
+
     Raises:
-        SpinelabInputError: if the folder holds no DICOM image, or a series has gantry tilt,
-            non-uniform spacing or a single slice (checked for the largest series only).
+        SpinelabInputError: if the folder holds no DICOM image, or the largest series has
+            gantry tilt, non-uniform spacing or a single slice.
     """
-    d = Path(folder)
+    return _find_series(Path(folder))[0]
+
+
+def _find_series(d: Path) -> tuple[list[DicomSeries], int]:
     groups = _dicom_headers(d)
     if not groups:
         raise SpinelabInputError(d, "folder holds no DICOM image slices")
@@ -347,18 +353,18 @@ def find_dicom_series(folder: str | os.PathLike[str]) -> list[DicomSeries]:
             out.append(_series_geometry(d, uid, items))
         except SpinelabInputError as exc:
             log.debug("%s: series %s skipped (%s)", d, uid, exc.problem)
-    return out
+    return out, len(groups)
 
 
 def _pick_series(folder: Path) -> DicomSeries:
-    found = find_dicom_series(folder)
+    found, n_series = _find_series(folder)
     best = found[0]
-    if len(found) > 1 or len(_dicom_headers(folder)) > 1:
+    if n_series > 1:
         log.warning(
             "%s: %d DICOM series found; using the largest, %s (%d slices%s)",
             folder,
-            len(_dicom_headers(folder)),
-            best.uid,
+            n_series,
+            best.uid or "(no SeriesInstanceUID)",
             best.shape[2],
             f", '{best.description}'" if best.description else "",
         )
@@ -402,6 +408,31 @@ def _is_dicom_file(path: Path) -> bool:
         return False
 
 
+def _check_pair(path: Path, suffix: str) -> None:
+    """Refuse a header without its data file (or data without its header)."""
+    partner: Path | None = None
+    if suffix in (".hdr", ".img"):
+        partner = path.with_suffix(".img" if suffix == ".hdr" else ".hdr")
+    elif suffix == ".mhd":
+        try:
+            head = path.read_text(encoding="latin-1", errors="replace")
+        except OSError:
+            return
+        for line in head.splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "ElementDataFile":
+                name = value.strip()
+                if name and name not in ("LOCAL", "LIST") and "%" not in name:
+                    partner = path.parent / name
+                break
+    if partner is not None and not partner.is_file():
+        raise SpinelabInputError(
+            path,
+            f"unpaired file: its {'header' if suffix == '.img' else 'data'} file "
+            f"{partner.name} is missing",
+        )
+
+
 def _read(path: str | os.PathLike[str], header_only: bool) -> Volume:
     p = Path(path)
     if p.is_dir():
@@ -409,6 +440,7 @@ def _read(path: str | os.PathLike[str], header_only: bool) -> Volume:
     if not p.exists():
         raise SpinelabInputError(p, "file not found")
     suffix = _suffix(p)
+    _check_pair(p, suffix)
     if suffix in _NIFTI:
         return _read_nifti(p, header_only)
     if suffix in _ITK:
