@@ -398,3 +398,15 @@ def test_real_spines_self_perfect_and_relabelled_fail(vid_dir: Path) -> None:
     assert s.regions["all"].n == sum(c.n for c in perfect)
     # Real inter-vertebral distances are far above half of 20 mm: shifted labels never count.
     assert aggregate(relabelled).regions["all"].id_rate == 0.0
+
+
+@pytest.mark.parametrize("protocol", ["spineweb", "verse"])
+def test_small_noise_is_always_identified(protocol: str) -> None:
+    # Regression: the own distance and the nearest-truth distances must come from one formula,
+    # else rounding made ~5% of noisy-but-correct predictions "not nearest to their own truth".
+    rng = np.random.default_rng(3)
+    gt = spine(["T9", "T10", "T11", "T12", *LUMBAR])
+    for _ in range(300):
+        pred = Centroids(list(gt.labels), gt.positions_mm + rng.normal(0, 3.0, (9, 3)))
+        res = evaluate_case(pred, gt, protocol)
+        assert res.all_correct, [(v.label, v.error_mm, v.nearest_truth) for v in res.vertebrae]

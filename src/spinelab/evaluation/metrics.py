@@ -210,6 +210,7 @@ def evaluate_case(
             sorted(both, key=lambda i: anatomy.by_name(gt_labels[i]).verse_id), dtype=int
         )
     cand_pos = gt_pos[cand_idx]
+    cand_row = {int(i): r for r, i in enumerate(cand_idx)}
 
     results: list[VertebraResult] = []
     for i, label in enumerate(gt_labels):
@@ -217,14 +218,16 @@ def evaluate_case(
         if p is None:
             results.append(VertebraResult(label, False, math.nan, False, None))
             continue
-        err = float(np.linalg.norm(p - gt_pos[i]))
-        d = np.linalg.norm(cand_pos - p, axis=1)
+        # One distance computation for all candidates: the own distance is an entry of ``d``,
+        # so comparing it with ``d.min()`` is exact (no rounding difference between formulas).
+        d = np.sqrt(np.sum((cand_pos - p) ** 2, axis=1))
+        own = cand_row[i]  # the own truth is always a candidate (it is in both GT and pred)
+        err = float(d[own])
         if protocol == "spineweb":
-            # Ties go to the prediction's own label.
-            own_is_nearest = bool(err <= d.min())
+            own_is_nearest = bool(d[own] <= d.min())  # ties go to the prediction's own label
             nearest = label if own_is_nearest else gt_labels[int(cand_idx[int(np.argmin(d))])]
         else:
-            nearest = gt_labels[int(cand_idx[int(np.argmin(d))])]
+            nearest = gt_labels[int(cand_idx[int(np.argmin(d))])]  # ties: lower VerSe id
             own_is_nearest = nearest == label
         identified = own_is_nearest and err <= max_dist_mm
         localized = identified if protocol == "spineweb" else True
