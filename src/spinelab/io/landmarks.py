@@ -182,6 +182,20 @@ def _reference_volume(reference: Reference, fmt: str, path: Path) -> tuple[Volum
     return read_image_header(reference), os.fspath(reference)
 
 
+def _warn_outside(path: Path, vol: Volume, labels: list[str], ijk: NDArray[np.float64]) -> None:
+    """Log a warning for points outside the reference grid (likely the wrong reference)."""
+    hi = np.array(vol.shape, dtype=np.float64) - 0.5
+    out = [lab for lab, p in zip(labels, ijk) if np.any(p < -0.5) or np.any(p > hi)]
+    if out:
+        log.warning(
+            "%s: %d of %d points lie outside the reference image (%s); is it the right image?",
+            path,
+            len(out),
+            len(labels),
+            ", ".join(out),
+        )
+
+
 def _source(vol: Volume, name: str | None) -> dict[str, Any]:
     src: dict[str, Any] = {
         "shape": list(vol.shape),
@@ -359,6 +373,7 @@ def _write_verse(c: Centroids, path: Path, reference: Reference, force: bool) ->
     codes = vol.orientation_codes()
     entries: list[dict[str, Any]] = [{"direction": list(codes)}]
     ijk = vol.world_to_ijk(c.positions_mm)
+    _warn_outside(path, vol, c.labels, ijk)
     for label, p in zip(c.labels, ijk):
         vid = anatomy.by_name(label).verse_id
         if vid > 28:
@@ -422,7 +437,9 @@ def _parse_lml_row(parts: list[str]) -> tuple[str, list[float]] | None:
 
 def _write_lml(c: Centroids, path: Path, reference: Reference, force: bool) -> Path:
     vol, _ = _reference_volume(reference, "SpineWeb .lml", path)
-    scaled = vol.world_to_ijk(c.positions_mm) * vol.spacing_mm
+    ijk = vol.world_to_ijk(c.positions_mm)
+    _warn_outside(path, vol, c.labels, ijk)
+    scaled = ijk * vol.spacing_mm
     lines = ["#spinelab landmarks: voxel index * spacing (mm) in the reference image's grid"]
     for label, p in zip(c.labels, scaled):
         vid = anatomy.by_name(label).verse_id
