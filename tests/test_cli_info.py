@@ -1,0 +1,105 @@
+"""``spinelab info``: text and JSON output, NIfTI vs DICOM geometry, and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from spinelab.cli import main
+from spinelab.io.images import read_image, write_image
+
+# PIR grid, 1.5 mm, origin RAS (10, 20, 30)
+AFFINE_RAS = np.array([[0, 0, 1.5, 10], [-1.5, 0, 0, 20], [0, -1.5, 0, 30], [0, 0, 0, 1.0]])
+
+
+@pytest.fixture()
+def pir_image(tmp_path: Path) -> Path:
+    arr = np.full((6, 7, 8), -1000, dtype=np.int16)
+    arr[2, 3, 4] = 1500
+    path = tmp_path / "pir.nii.gz"
+    nib.save(nib.Nifti1Image(arr, AFFINE_RAS), str(path))
+    return path
+
+
+def _one_error_line(err: str, path: Path | str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"spinelab: error: {path}: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_info_text(pir_image: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", str(pir_image)]) == 0
+    out = capsys.readouterr().out
+    assert "6 x 7 x 8" in out
+    assert "1.5 x 1.5 x 1.5 mm" in out
+    assert "PIR" in out
+    assert "-1000 to 1500" in out
+
+
+def test_info_json(pir_image: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", str(pir_image), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["shape"] == [6, 7, 8]
+    expected_lps = np.diag([-1.0, -1, 1, 1]) @ AFFINE_RAS
+    np.testing.assert_allclose(info["affine_lps"], expected_lps, atol=1e-6)
+    # the affine maps the marked voxel [2, 3, 4, 1] to LPS: RAS (16, 17, 25.5) -> (-16, -17, 25.5)
+    np.testing.assert_allclose(np.array(info["affine_lps"]) @ [2, 3, 4, 1], [-16, -17, 25.5, 1])
+    assert info["orientation"] == "PIR"
+    assert info["value_range"] == [-1000, 1500]
+    np.testing.assert_allclose(info["spacing_mm"], [1.5, 1.5, 1.5])
+
+
+@pytest.mark.shared_data
+def test_info_same_geometry_for_dicom_and_nifti(
+    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    slab = shared_data / "ct" / "totalsegmentator_example" / "dicom_slab"
+    nifti = write_image(read_image(slab), tmp_path / "slab.nii.gz")
+    assert main(["info", str(slab), "--json"]) == 0
+    from_dicom = json.loads(capsys.readouterr().out)
+    assert main(["info", str(nifti), "--json"]) == 0
+    from_nifti = json.loads(capsys.readouterr().out)
+    assert from_dicom["shape"] == from_nifti["shape"] == [512, 512, 20]
+    np.testing.assert_allclose(from_dicom["affine_lps"], from_nifti["affine_lps"], atol=1e-4)
+    assert from_dicom["value_range"] == from_nifti["value_range"]
+
+
+def test_info_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "absent.nii.gz"
+    assert main(["info", str(missing)]) == 2
+    assert "file not found" in _one_error_line(capsys.readouterr().err, missing)
+
+    corrupt = tmp_path / "corrupt.nii.gz"
+    corrupt.write_bytes(b"\x1f\x8b garbage" * 50)
+    assert main(["info", str(corrupt)]) == 2
+    assert "cannot read" in _one_error_line(capsys.readouterr().err, corrupt)
+
+    flat = tmp_path / "flat.nii"
+    nib.save(nib.Nifti1Image(np.zeros((64, 48), np.int16), np.eye(4)), str(flat))
+    assert main(["info", str(flat)]) == 2
+    line = _one_error_line(capsys.readouterr().err, flat)
+    assert "image is 2-D (64x48); a 3-D CT volume is needed" in line
+
+    pair = tmp_path / "pair.hdr"
+    nib.save(nib.Nifti1Pair(np.zeros((4, 4, 4), np.int16), np.eye(4)), str(pair))
+    pair.with_suffix(".img").unlink()
+    assert main(["info", str(pair)]) == 2
+    assert "unpaired" in _one_error_line(capsys.readouterr().err, pair)
+
+    sheared = tmp_path / "sheared.nii.gz"
+    aff = np.eye(4)
+    aff[0, 1] = 0.5
+    nib.save(nib.Nifti1Image(np.zeros((4, 4, 4), np.int16), aff), str(sheared))
+    assert main(["info", str(sheared)]) == 2
+    assert "not orthogonal" in _one_error_line(capsys.readouterr().err, sheared)
+
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    assert main(["info", str(text)]) == 2
+    assert "unknown image type" in _one_error_line(capsys.readouterr().err, text)
