@@ -57,6 +57,37 @@ def test_chain_through_every_format(
     assert json.loads((tmp_path / "e.json").read_text())["source"]["image"] == str(reference)
 
 
+def test_warns_when_reference_differs_from_source(
+    tmp_path: Path, reference: Path, spine: tuple[Path, Centroids], caplog: pytest.LogCaptureFixture
+) -> None:
+    src, c = spine
+    c.source = {"image": "other.nii.gz", "shape": [10, 10, 10], "affine_lps": np.eye(4).tolist()}
+    other = write_centroids(c, tmp_path / "other.json")
+    with caplog.at_level("WARNING"):
+        assert (
+            main(
+                ["convert", str(src), "-o", str(tmp_path / "a.json"), "--reference", str(reference)]
+            )
+            == 0
+        )
+    assert "another geometry" not in caplog.text
+    with caplog.at_level("WARNING"):
+        assert (
+            main(
+                [
+                    "convert",
+                    str(other),
+                    "-o",
+                    str(tmp_path / "b.json"),
+                    "--reference",
+                    str(reference),
+                ]
+            )
+            == 0
+        )
+    assert "another geometry" in caplog.text
+
+
 def test_to_overrides_suffix_and_default_is_native(
     tmp_path: Path, spine: tuple[Path, Centroids]
 ) -> None:

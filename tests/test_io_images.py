@@ -132,6 +132,7 @@ def test_write_read_round_trip(tmp_path: Path, suffix: str, case: str) -> None:
     np.testing.assert_allclose(back.affine_lps, vol.affine_lps, atol=1e-4)
     np.testing.assert_allclose(read_image_header(out).affine_lps, back.affine_lps)
     assert read_image_header(out).shape == SHAPE
+    assert read_image_header(out).array.dtype == np.float32
     # no temporary files are left behind
     leftovers = {p.name for p in tmp_path.iterdir()} - {f"x{suffix}", "x.zraw"}
     assert not leftovers
@@ -153,6 +154,17 @@ def test_write_image_does_not_overwrite_without_force(tmp_path: Path) -> None:
     assert read_image(out).array.max() == 1000
     write_image(Volume(_marked_array() * 2, np.eye(4)), out, force=True)
     assert read_image(out).array.max() == 2000
+
+
+def test_nifti_without_orientation_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    img = nib.Nifti1Image(_marked_array(), None)
+    img.header.set_zooms((2.0, 2.0, 2.0))
+    path = tmp_path / "bare.nii"
+    nib.save(img, str(path))
+    with caplog.at_level(logging.WARNING, logger="spinelab.io.images"):
+        vol = read_image(path)
+    assert "no orientation" in caplog.text
+    np.testing.assert_allclose(vol.spacing_mm, 2.0)
 
 
 def test_sheared_affine_is_refused(tmp_path: Path) -> None:
@@ -328,6 +340,14 @@ def test_dicom_missing_slice_and_empty_folder(slab_dir: Path, tmp_path: Path) ->
     _copy_series(slab_dir, single, files[:1])
     with pytest.raises(SpinelabInputError, match="2-D"):
         read_image(single)
+    multi = tmp_path / "multi"
+    _copy_series(slab_dir, multi, files[:1])
+    f = next(multi.iterdir())
+    ds = pydicom.dcmread(str(f))
+    ds.NumberOfFrames = 2
+    ds.save_as(str(f))
+    with pytest.raises(SpinelabInputError, match="multi-frame"):
+        read_image(multi)
 
 
 @pytest.mark.shared_data

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+from typing import TYPE_CHECKING, Any
 
 from spinelab.io.landmarks import FORMATS, WRITE_FORMATS
+
+if TYPE_CHECKING:
+    from spinelab.structures import Volume
 
 NAME = "convert"
 HELP = "convert vertebra centroid files (native, VerSe, SpineWeb .lml, Slicer, CSV, VID)"
@@ -50,6 +54,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
 
 
+def _check_source_matches(path: str, source: dict[str, Any] | None, reference: Volume) -> None:
+    """Warn when the input says it was made on an image with another geometry than --reference."""
+    if not source or "affine_lps" not in source:
+        return
+    import numpy as np
+
+    same_shape = list(source.get("shape", reference.shape)) == list(reference.shape)
+    try:
+        same_affine = np.allclose(source["affine_lps"], reference.affine_lps, atol=1e-3)
+    except (TypeError, ValueError):
+        same_affine = False
+    if not (same_shape and same_affine):
+        log.warning(
+            "%s: its source image (%s) has another geometry than --reference; is it the right "
+            "image?",
+            path,
+            source.get("image", "unnamed"),
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     """Read IN, write OUT; 0 on success."""
     from spinelab.io.atomic import check_writable
@@ -78,8 +102,14 @@ def run(args: argparse.Namespace) -> int:
 
         reference = read_image_header(args.reference)
     centroids = read_centroids(args.input, reference=reference, fmt=in_fmt)
-    if args.reference is not None:
-        centroids.source = {**(centroids.source or {}), "image": args.reference}
+    if reference is not None:
+        _check_source_matches(args.input, centroids.source, reference)
+        centroids.source = {
+            **(centroids.source or {}),
+            "image": args.reference,
+            "shape": list(reference.shape),
+            "affine_lps": reference.affine_lps.tolist(),
+        }
     path = write_centroids(
         centroids, args.output, fmt=out_fmt, reference=reference, force=args.force
     )

@@ -137,6 +137,14 @@ def _read_nifti(path: Path, header_only: bool) -> Volume:
     shape = _squeeze_to_3d(path, img.shape)
     affine = _nifti_affine_lps(img)
     _check_geometry(path, shape, affine)
+    hdr = img.header
+    if "sform_code" in hdr and int(hdr["sform_code"]) == 0 and int(hdr["qform_code"]) == 0:
+        log.warning(
+            "%s: the NIfTI header stores no orientation (sform and qform codes are 0); "
+            "assuming nibabel's default (%s, no origin)",
+            path,
+            "".join(Volume(np.zeros((1, 1, 1)), affine).orientation_codes()),
+        )
     if header_only:
         return Volume(np.broadcast_to(np.zeros((), dtype=img.get_data_dtype()), shape), affine)
     try:
@@ -206,7 +214,8 @@ def _read_itk(path: Path, header_only: bool) -> Volume:
                 size, reader.GetSpacing(), reader.GetOrigin(), reader.GetDirection()
             ) if len(size) >= 3 else np.eye(4)  # fmt: skip
             _check_geometry(path, shape, affine)
-            return Volume(np.broadcast_to(np.zeros((), dtype=np.int16), shape), affine)
+            dtype = sitk.GetArrayViewFromImage(sitk.Image([1] * 3, reader.GetPixelID())).dtype
+            return Volume(np.broadcast_to(np.zeros((), dtype=dtype), shape), affine)
         image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
@@ -291,6 +300,12 @@ def _series_geometry(folder: Path, uid: str, items: list[tuple[Path, Any]]) -> D
     ipp = ipp[order]
     files = tuple(items[i][0] for i in order)
     n = len(files)
+    if n == 1 and int(first.get("NumberOfFrames", 1) or 1) > 1:
+        raise SpinelabInputError(
+            folder,
+            "a single multi-frame (enhanced) DICOM file is not supported; convert it to NIfTI "
+            "first (e.g. with dcm2niix)",
+        )
     if n < 2:
         raise SpinelabInputError(
             folder, "the DICOM series has a single slice, so the image is 2-D; a 3-D CT is needed"

@@ -27,7 +27,8 @@ The formats and the conventions each file uses on disk:
     accepts ``"LPS"`` and ``"RAS"`` files (and skips points whose position is undefined).
 ``csv``
     ``label,x,y,z`` in LPS mm, one vertebra per row, with a header row; an optional
-    ``confidence`` column is written when the centroids carry confidences.
+    ``confidence`` column is written when the centroids carry confidences. Labels are names
+    ("L1", case-insensitive) or VerSe ids ("20").
 ``vid`` (read only)
     VID keypoint JSON (Bürgin et al. 2023): the labelled body points (``spine_level``) of a
     ground-truth file, LPS mm. See :mod:`spinelab.io.vid`.
@@ -54,7 +55,7 @@ from numpy.typing import NDArray
 
 from spinelab import anatomy
 from spinelab.errors import SpinelabInputError
-from spinelab.io.atomic import write_text_atomic
+from spinelab.io.atomic import check_writable, write_text_atomic
 from spinelab.io.native import FORMAT as NATIVE_FORMAT
 from spinelab.io.native import from_json_dict, to_json_dict
 from spinelab.structures import Centroids, Volume
@@ -370,7 +371,11 @@ def _read_verse(path: Path, reference: Reference) -> Centroids:
 
 def _write_verse(c: Centroids, path: Path, reference: Reference, force: bool) -> Path:
     vol, _ = _reference_volume(reference, "VerSe", path)
-    codes = vol.orientation_codes()
+    from nibabel.orientations import aff2axcodes
+
+    # nibabel's codes (equal to Volume.orientation_codes(); for near-45-degree oblique grids
+    # nibabel's choice is what the reader, which uses nibabel too, expects)
+    codes = tuple(str(c) for c in aff2axcodes(_ras_affine(vol)))
     entries: list[dict[str, Any]] = [{"direction": list(codes)}]
     ijk = vol.world_to_ijk(c.positions_mm)
     _warn_outside(path, vol, c.labels, ijk)
@@ -619,8 +624,6 @@ def write_centroids(
     """
     p = Path(path)
     fmt = _check_fmt(fmt or format_from_suffix(p) or "native", WRITE_FORMATS, "write")
-    from spinelab.io.atomic import check_writable
-
     check_writable(p, force)
     if fmt == "native":
         return _write_native(centroids, p, force)
