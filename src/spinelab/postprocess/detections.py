@@ -1,0 +1,616 @@
+"""Labelling candidate vertebra-body detections (Wang et al. 2021, applied to keypoint detections).
+
+Input: unlabelled body detections (LPS mm) with the detector's C/T/L segment scores and, when
+available, pedicle points; some detections are false and some vertebrae are missed. Output:
+labelled :class:`~spinelab.structures.Centroids` (labels consecutive in chain order, a
+transitional vertebra allowed), false detections dropped, with a confidence per vertebra.
+
+The 1-D problem (:func:`build_problem`):
+    * centerline: a robust cubic through the detections, parameterized along their principal
+      axis (oriented cranial -> caudal); ``z_mm[k]`` is the arc length of detection ``k`` on it;
+    * unary energies ``e[k, v] = -log P(segment scores, pedicles of k | level v)`` and
+      ``e_fp[k] = -log P(... | false positive) - log(false-positive rate)``, from the learned
+      :class:`~spinelab.postprocess.detection_priors.DetectionPriors`; the method's signals
+      are ``Q_v(k) = e_fp[k] - e[k, v]`` (the log-likelihood ratio of "k is vertebra v" against
+      "k is false") and ``Q̂(k) = max_v Q_v(k)``;
+    * regularizer (the learned replacement of the paper's R): the gaps between consecutive
+      chosen detections are Gaussian around ``s * (sum of mean level gaps)`` with a per-scan
+      scale ``s`` (log-normal prior, minimized over a grid), each skipped vertebra costs
+      ``-log miss_rate``, a transitional vertebra costs ``-log prevalence`` when present, the
+      first and last labels have learned priors, and false positives above the first / below
+      the last true detection have their own rates.
+
+The energy of a labelling is ``E = sum_k e_fp[k] - sum_chosen Q_v(k) + regularizer``. Two
+solvers minimize it:
+    * ``"wang"``: :func:`spinelab.postprocess.chain.optimize_chain` (the paper's Algorithm 1:
+      offset search, hill climbing, expansion) with the signals above and the learned
+      regularizer plugged into its hook. The paper's chain has no label skips, so a missed
+      vertebra forces a wrong run there.
+    * ``"dp"`` (default): exact minimization by dynamic programming over (detection, label)
+      states with a false-detection state, label skips for misses and a scale grid. It also gives
+      posterior marginals (forward-backward at the best scale): the confidence of a vertebra is
+      the posterior probability that its detection carries that label.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.special import logsumexp
+
+from spinelab import anatomy
+from spinelab.postprocess.detection_priors import DetectionPriors, segment_bins
+from spinelab.structures import Centroids
+
+log = logging.getLogger(__name__)
+
+#: Solvers accepted by :class:`DetectionLabelConfig`.
+SOLVERS: tuple[str, ...] = ("dp", "wang")
+#: ``method`` written into the output centroids, per solver.
+METHOD_NAMES = {"dp": "wang2021-detections-dp", "wang": "wang2021-detections"}
+
+_INF = 1e12
+
+
+@dataclass(frozen=True)
+class DetectionLabelConfig:
+    """Settings of the detection labeller.
+
+    Attributes:
+        solver: "dp" (exact, default) or "wang" (the paper's Algorithm 1).
+        max_skip: Most consecutive missed vertebrae between two chosen detections (dp).
+        n_scales: Points of the per-scan scale grid (odd; spans +-3 prior standard deviations).
+        measurement_sd_mm: Detection position noise added to every gap's spread, mm.
+        use_pedicles: Use the pedicle feature when the input has pedicle points.
+        use_end_priors: Use the learned priors on the first and last label.
+        allow_transitional: Allow the transitional labels of the priors (L6; T13 if fitted).
+        empty_energy: Extra energy of labelling nothing (every detection false).
+        gap_sd_factor: Multiplies the learned gap spreads (the per-level spreads are measured
+            after removing each scan's own scale, which makes them optimistic).
+        end_prior_weight: Weight of the first/last label priors.
+    """
+
+    solver: str = "dp"
+    max_skip: int = 3
+    n_scales: int = 9
+    measurement_sd_mm: float = 2.0
+    use_pedicles: bool = True
+    use_end_priors: bool = True
+    allow_transitional: bool = True
+    empty_energy: float = 10.0
+    gap_sd_factor: float = 1.0
+    end_prior_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.solver not in SOLVERS:
+            raise ValueError(f"unknown solver {self.solver!r}; choose one of {', '.join(SOLVERS)}")
+        if self.max_skip < 0 or self.n_scales < 1:
+            raise ValueError("max_skip must be >= 0 and n_scales >= 1")
+
+
+@dataclass
+class DetectionProblem:
+    """The 1-D labelling problem of one scan (detections sorted cranial -> caudal).
+
+    Attributes:
+        order: ``(K,)`` index of each sorted detection in the input.
+        z_mm: ``(K,)`` arc length along the centerline, mm, non-decreasing.
+        labels: ``V`` labels that may be assigned (chain order).
+        e_label: ``(K, V)`` energy of detection k being vertebra v.
+        e_fp: ``(3, K)`` energy of detection k being false when above the first / between /
+            below the last chosen detection.
+        first_cost: ``(V,)`` energy of v being the first (most cranial) label.
+        last_cost: ``(V,)`` energy of v being the last label.
+        present_cost: ``(V,)`` extra energy when v is present (transitional labels).
+        skip_cost: ``(V,)`` energy when v lies strictly between two chosen labels but is absent.
+        cum_mean_mm: ``(V,)`` cumulative mean gap position of each label, unit scale, mm.
+        cum_var_mm2: ``(V,)`` cumulative gap variance, unit scale, mm^2.
+        log_scales: ``(S,)`` scale grid (log). scale_cost: ``(S,)`` its prior energy.
+        measurement_var_mm2: Noise variance added to every gap, mm^2.
+        max_skip: Most missed vertebrae between two chosen ones.
+        empty_energy: Extra energy of choosing nothing.
+    """
+
+    order: NDArray[np.int64]
+    z_mm: NDArray[np.float64]
+    labels: tuple[str, ...]
+    e_label: NDArray[np.float64]
+    e_fp: NDArray[np.float64]
+    first_cost: NDArray[np.float64]
+    last_cost: NDArray[np.float64]
+    present_cost: NDArray[np.float64]
+    skip_cost: NDArray[np.float64]
+    cum_mean_mm: NDArray[np.float64]
+    cum_var_mm2: NDArray[np.float64]
+    log_scales: NDArray[np.float64]
+    scale_cost: NDArray[np.float64]
+    measurement_var_mm2: float
+    max_skip: int
+    empty_energy: float
+
+    @property
+    def n(self) -> int:
+        """Number of detections K."""
+        return int(self.z_mm.shape[0])
+
+    def pair_matrix(self) -> NDArray[np.float64]:
+        """``(V, V)`` label-transition energy (skips, presence of the later label); inf if invalid."""
+        v = len(self.labels)
+        a = np.arange(v)[:, None]
+        b = np.arange(v)[None, :]
+        cs = np.concatenate([[0.0], np.cumsum(self.skip_cost)])
+        between = cs[np.maximum(b, a + 1)] - cs[np.minimum(a + 1, b)]  # sum over a < i < b
+        n_std_skipped = np.zeros((v, v))
+        std = np.array([not anatomy.by_name(x).transitional for x in self.labels], dtype=float)
+        cstd = np.concatenate([[0.0], np.cumsum(std)])
+        n_std_skipped = cstd[np.maximum(b, a + 1)] - cstd[np.minimum(a + 1, b)]
+        ok = (b > a) & (n_std_skipped <= self.max_skip)
+        return np.where(ok, between + self.present_cost[None, :], np.inf)
+
+    def gap_energy(
+        self, d_mm: NDArray[np.float64], a: NDArray[np.int64], b: NDArray[np.int64]
+    ) -> NDArray[np.float64]:
+        """``(S, ...)`` energy of gaps ``d_mm`` between labels ``a`` -> ``b`` at every scale."""
+        s = np.exp(self.log_scales).reshape((-1,) + (1,) * np.ndim(d_mm))
+        mu = self.cum_mean_mm[b] - self.cum_mean_mm[a]
+        var = s**2 * (self.cum_var_mm2[b] - self.cum_var_mm2[a]) + self.measurement_var_mm2
+        return np.asarray(0.5 * (d_mm - s * mu) ** 2 / var + 0.5 * np.log(2 * np.pi * var))
+
+    def energy(self, k: Sequence[int], labels: Sequence[str]) -> float:
+        """Total energy of a labelling: detections ``k`` (sorted indices, ascending) get ``labels``.
+
+        Every other detection is false. Minimized over the scale grid. An empty labelling has
+        energy ``sum(e_fp[1]) + empty_energy``.
+        """
+        kk = np.asarray(k, dtype=np.int64).reshape(-1)
+        if kk.size == 0:
+            return float(self.e_fp[1].sum() + self.empty_energy)
+        idx = np.array([self.labels.index(anatomy.normalize_name(x)) for x in labels])
+        if np.any(np.diff(kk) <= 0) or np.any(np.diff(idx) <= 0):
+            return math.inf
+        pair = self.pair_matrix()
+        e = float(self.e_label[kk, idx].sum())
+        e += float(self.first_cost[idx[0]] + self.last_cost[idx[-1]] + self.present_cost[idx[0]])
+        e += float(pair[idx[:-1], idx[1:]].sum()) if kk.size > 1 else 0.0
+        fp = np.ones(self.n, dtype=bool)
+        fp[kk] = False
+        pos = np.arange(self.n)
+        e += float(self.e_fp[0, fp & (pos < kk[0])].sum())
+        e += float(self.e_fp[1, fp & (pos > kk[0]) & (pos < kk[-1])].sum())
+        e += float(self.e_fp[2, fp & (pos > kk[-1])].sum())
+        gap = self.scale_cost.copy()
+        if kk.size > 1:
+            d = np.diff(self.z_mm[kk])
+            gap = gap + self.gap_energy(d, idx[:-1], idx[1:]).sum(axis=1)
+        return e + float(gap.min())
+
+
+# ----------------------------------------------------------------------------------------------
+# Signals
+
+
+def centerline_positions(
+    points_mm: NDArray[np.float64],
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Order points along the spine and give their arc length on a smooth centerline.
+
+    The principal axis of the points (oriented so that it points caudally, -z in LPS) gives
+    the parameter t; the two perpendicular coordinates are fitted as cubics in t (robustly: one
+    refit without points more than 15 mm off), and each point's position is the arc length of
+    the fitted curve from the most cranial point to its own t.
+
+    Args:
+        points_mm: ``(N, 3)`` LPS mm.
+
+    Returns:
+        ``order`` ``(N,)`` (cranial first) and ``z_mm`` ``(N,)`` non-decreasing arc lengths.
+    """
+    p = np.asarray(points_mm, dtype=np.float64).reshape(-1, 3)
+    n = p.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    if n == 1:
+        return np.zeros(1, dtype=np.int64), np.zeros(1)
+    c = p - p.mean(axis=0)
+    _, _, vt = np.linalg.svd(c, full_matrices=False)
+    axis = vt[0] if vt[0, 2] <= 0 else -vt[0]
+    t = c @ axis
+    order = np.argsort(t, kind="stable")
+    t = t[order]
+    perp = c[order] - t[:, None] * axis[None, :]
+    deg = min(3, n - 2)
+    if deg < 1 or t[-1] - t[0] < 1e-6:
+        return order.astype(np.int64), t - t[0]
+    keep = np.ones(n, dtype=bool)
+    coef = np.polyfit(t, perp, deg)
+    for _ in range(1):
+        res = np.linalg.norm(
+            perp - np.stack([np.polyval(coef[:, j], t) for j in range(3)], 1), axis=1
+        )
+        keep = res < 15.0
+        if keep.sum() < deg + 2:
+            break
+        coef = np.polyfit(t[keep], perp[keep], deg)
+    grid = np.linspace(t[0], t[-1], 256)
+    curve = grid[:, None] * axis[None, :] + np.stack(
+        [np.polyval(coef[:, j], grid) for j in range(3)], 1
+    )
+    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(curve, axis=0), axis=1))])
+    z = np.interp(t, grid, arc)
+    return order.astype(np.int64), z
+
+
+def pedicle_sides(
+    body_mm: NDArray[np.float64],
+    left_mm: NDArray[np.float64],
+    right_mm: NDArray[np.float64],
+    radius_mm: float,
+) -> NDArray[np.int64]:
+    """``(N,)`` number of sides (0, 1, 2) with a pedicle point within ``radius_mm`` of each body."""
+    body = np.asarray(body_mm, dtype=np.float64).reshape(-1, 3)
+    out = np.zeros(body.shape[0], dtype=np.int64)
+    for side in (left_mm, right_mm):
+        s = np.asarray(side, dtype=np.float64).reshape(-1, 3)
+        if s.shape[0] == 0 or body.shape[0] == 0:
+            continue
+        d = np.linalg.norm(body[:, None, :] - s[None, :, :], axis=2).min(axis=1)
+        out += (d <= radius_mm).astype(np.int64)
+    return out
+
+
+def build_problem(
+    body_mm: NDArray[np.float64],
+    segment_scores: NDArray[np.float64],
+    priors: DetectionPriors,
+    left_mm: NDArray[np.float64] | None = None,
+    right_mm: NDArray[np.float64] | None = None,
+    config: DetectionLabelConfig = DetectionLabelConfig(),
+) -> DetectionProblem:
+    """The 1-D problem for one scan's detections (see the module docstring).
+
+    Args:
+        body_mm: ``(N, 3)`` detected body points, LPS mm.
+        segment_scores: ``(N, 3)`` unnormalized C/T/L scores (NaN rows: no segment information).
+        priors: Learned priors.
+        left_mm, right_mm: ``(L, 3)``/``(R, 3)`` pedicle points, LPS mm, or None.
+        config: Settings.
+    """
+    body = np.asarray(body_mm, dtype=np.float64).reshape(-1, 3)
+    scores = np.asarray(segment_scores, dtype=np.float64).reshape(-1, 3)
+    if scores.shape[0] != body.shape[0]:
+        raise ValueError("segment_scores must have one row per body point")
+    order, z = centerline_positions(body)
+    body, scores = body[order], scores[order]
+    labels = tuple(
+        x for x in priors.labels if config.allow_transitional or not anatomy.by_name(x).transitional
+    )
+    rows = np.array([priors.labels.index(x) for x in labels] + [len(priors.labels)])
+    hist = np.log(priors.segment_hist[rows])  # (V+1, 2, B)
+
+    # segment evidence: two binned log-ratio features, independent given the level
+    bins = segment_bins(scores)  # (K, 2)
+    lik = np.zeros((body.shape[0], rows.size))
+    for f in range(2):
+        ok = bins[:, f] >= 0
+        lik[ok] += hist[:, f, bins[ok, f]].T
+    # pedicle evidence, only when the scan has pedicle points at all
+    lp = np.zeros((body.shape[0], 2))
+    has_ped = any(x is not None and np.size(x) > 0 for x in (left_mm, right_mm))
+    if config.use_pedicles and has_ped:
+        empty = np.zeros((0, 3))
+        sides = pedicle_sides(
+            body,
+            empty if left_mm is None else left_mm,
+            empty if right_mm is None else right_mm,
+            priors.pedicle_radius_mm,
+        )
+        lp = np.log(priors.pedicle_table[:, sides].T)  # (K, 2)
+    fp_rates = np.array([priors.fp_rate_top, priors.fp_rate_mid, priors.fp_rate_bottom])
+    tp_rate = 1.0 - fp_rates.sum()
+    e_label = -(lik[:, :-1] + lp[:, :1]) - math.log(tp_rate)
+    e_fp = -(lik[:, -1] + lp[:, 1])[None, :] - np.log(fp_rates)[:, None]
+
+    v = len(labels)
+    if config.use_end_priors:
+        first = -config.end_prior_weight * np.log(priors.first_prior[rows[:-1]])
+        last = -config.end_prior_weight * np.log(priors.last_prior[rows[:-1]])
+    else:
+        first = np.zeros(v)
+        last = np.zeros(v)
+    present = np.zeros(v)
+    skip = np.full(v, -math.log(priors.miss_rate))
+    for i, x in enumerate(labels):
+        if anatomy.by_name(x).transitional:
+            p = float(priors.transitional_rate.get(x, 1e-3))
+            present[i] = -math.log(p)
+            skip[i] = -math.log(1.0 - p)
+    gi = rows[:-1]
+    # cumulative gap stats over the chosen label subset (consecutive prior labels between them)
+    cm = np.concatenate([[0.0], np.cumsum(priors.gap_mean_mm)])[gi]
+    cv = np.concatenate([[0.0], np.cumsum((config.gap_sd_factor * priors.gap_sd_mm) ** 2)])[gi]
+    half = (config.n_scales - 1) // 2
+    ls = priors.log_scale_sd * np.linspace(-3.0, 3.0, 2 * half + 1) if half else np.zeros(1)
+    scale_cost = 0.5 * (ls / max(priors.log_scale_sd, 1e-6)) ** 2
+    return DetectionProblem(
+        order=order,
+        z_mm=z,
+        labels=labels,
+        e_label=e_label,
+        e_fp=e_fp,
+        first_cost=first,
+        last_cost=last,
+        present_cost=present,
+        skip_cost=skip,
+        cum_mean_mm=cm,
+        cum_var_mm2=cv,
+        log_scales=ls,
+        scale_cost=scale_cost,
+        measurement_var_mm2=config.measurement_sd_mm**2,
+        max_skip=config.max_skip,
+        empty_energy=config.empty_energy,
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Solvers
+
+
+@dataclass
+class DetectionSolution:
+    """A labelling of the sorted detections of a :class:`DetectionProblem`.
+
+    Attributes:
+        k: ``(n,)`` ascending indices of the chosen (true) detections in sorted order.
+        labels: ``n`` labels, consecutive in chain order up to skips for missed vertebrae.
+        energy: Total energy (:meth:`DetectionProblem.energy`).
+        confidence: ``(n,)`` in [0, 1] (see the solvers), or None.
+        log_scale: Log of the chosen per-scan scale.
+    """
+
+    k: NDArray[np.int64]
+    labels: list[str]
+    energy: float
+    confidence: NDArray[np.float64] | None = None
+    log_scale: float = 0.0
+
+
+def _prefix_fp(prob: DetectionProblem) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Energies of detections before k (top FPs) and after k (bottom FPs), relative to mid."""
+    top = prob.e_fp[0] - prob.e_fp[1]
+    bot = prob.e_fp[2] - prob.e_fp[1]
+    before = np.concatenate([[0.0], np.cumsum(top)])[:-1]
+    after = np.concatenate([np.cumsum(bot[::-1])[::-1][1:], [0.0]])
+    return before, after
+
+
+def solve_dp(prob: DetectionProblem) -> DetectionSolution:
+    """Exact minimum of the energy by dynamic programming, with posterior confidences.
+
+    States are (detection, label); a chosen detection follows the previous chosen one with a
+    higher label (skipping at most ``max_skip`` standard vertebrae), detections in between are
+    false. The scale grid is searched exhaustively. Confidence: the posterior probability
+    (forward-backward over all labellings, at the best scale) that the detection carries its
+    label.
+
+    Returns:
+        The optimal :class:`DetectionSolution` (empty when labelling nothing is cheapest).
+    """
+    k_n, v = prob.n, len(prob.labels)
+    base = float(prob.e_fp[1].sum())
+    empty = DetectionSolution(np.zeros(0, dtype=np.int64), [], base + prob.empty_energy)
+    if k_n == 0 or v == 0:
+        return empty
+    before, after = _prefix_fp(prob)
+    pair = prob.pair_matrix()  # (V, V)
+    a_idx, b_idx = np.nonzero(np.isfinite(pair))
+    s_n = prob.log_scales.shape[0]
+    el = prob.e_label - prob.e_fp[1][:, None]  # relative to the base "everything false"
+    start = el + prob.first_cost[None, :] + prob.present_cost[None, :] + before[:, None]
+    fwd = np.full((s_n, k_n, v), np.inf)
+    back_k = np.full((s_n, k_n, v), -1, dtype=np.int64)
+    back_a = np.full((s_n, k_n, v), -1, dtype=np.int64)
+    for k in range(k_n):
+        fwd[:, k, :] = start[k][None, :]
+        if k == 0 or a_idx.size == 0:
+            continue
+        d = prob.z_mm[k] - prob.z_mm[:k]  # (k,)
+        g = prob.gap_energy(d[:, None], a_idx[None, :], b_idx[None, :])  # (S, k, P)
+        cand = fwd[:, :k, a_idx] + g + pair[a_idx, b_idx] + el[k, b_idx]  # (S, k, P)
+        flat = cand.reshape(s_n, -1)
+        # min over (k', a') for each b: scatter-min over pairs
+        best = np.full((s_n, v), np.inf)
+        arg = np.full((s_n, v), -1, dtype=np.int64)
+        pb = np.tile(b_idx, k)
+        for b in range(v):
+            cols = np.flatnonzero(pb == b)
+            if cols.size == 0:
+                continue
+            j = np.argmin(flat[:, cols], axis=1)
+            best[:, b] = flat[np.arange(s_n), cols[j]]
+            arg[:, b] = cols[j]
+        better = best < fwd[:, k, :]
+        fwd[:, k, :] = np.where(better, best, fwd[:, k, :])
+        kp, pp = np.divmod(np.maximum(arg, 0), a_idx.size)
+        back_k[:, k, :] = np.where(better, kp, -1)
+        back_a[:, k, :] = np.where(better, a_idx[pp], -1)
+    total = (
+        fwd
+        + (prob.last_cost[None, None, :] + after[None, :, None])
+        + prob.scale_cost[:, None, None]
+    )
+    si, ki, vi = np.unravel_index(int(np.argmin(total)), total.shape)
+    best_e = base + float(total[si, ki, vi])
+    if not best_e < empty.energy:
+        return empty
+    ks, vs = [int(ki)], [int(vi)]
+    while back_k[si, ks[-1], vs[-1]] >= 0:
+        pk, pa = back_k[si, ks[-1], vs[-1]], back_a[si, ks[-1], vs[-1]]
+        ks.append(int(pk))
+        vs.append(int(pa))
+    ks.reverse()
+    vs.reverse()
+    conf = _posterior(prob, int(si), pair, start, el, after, np.array(ks), np.array(vs))
+    return DetectionSolution(
+        np.array(ks, dtype=np.int64),
+        [prob.labels[i] for i in vs],
+        best_e,
+        conf,
+        float(prob.log_scales[si]),
+    )
+
+
+def _posterior(
+    prob: DetectionProblem,
+    si: int,
+    pair: NDArray[np.float64],
+    start: NDArray[np.float64],
+    el: NDArray[np.float64],
+    after: NDArray[np.float64],
+    ks: NDArray[np.int64],
+    vs: NDArray[np.int64],
+) -> NDArray[np.float64]:
+    """Posterior P(detection ks[i] has label vs[i]) at scale index ``si`` (forward-backward)."""
+    k_n, v = prob.n, len(prob.labels)
+    ls = prob.log_scales[si : si + 1]
+    sub = DetectionProblem(**{**prob.__dict__, "log_scales": ls, "scale_cost": np.zeros(1)})
+    # trans[k', k, a, b]: energy of moving from (k', a) to (k, b), excluding e_label[k, b]
+    d = prob.z_mm[None, :] - prob.z_mm[:, None]  # (K', K)
+    g = sub.gap_energy(
+        d[:, :, None, None], np.arange(v)[None, None, :, None], np.arange(v)[None, None, None, :]
+    )[0]
+    trans = g + pair[None, None, :, :]
+    upper = np.triu(np.ones((k_n, k_n), dtype=bool), 1)
+    trans = np.where(upper[:, :, None, None], trans, np.inf)
+    trans = np.where(np.isfinite(trans), trans, np.inf)
+    neg = -trans
+    alpha = np.full((k_n, v), -np.inf)  # log-sum over paths ending at (k, v), incl. e_label
+    for k in range(k_n):
+        inc = logsumexp(alpha[:k, :, None] + neg[:k, k], axis=(0, 1)) if k else np.full(v, -np.inf)
+        alpha[k] = np.logaddexp(-start[k], inc - el[k])
+    end = -(prob.last_cost[None, :] + after[:, None])  # (K, V)
+    beta = np.full((k_n, v), -np.inf)  # log-sum over continuations from (k, v), excl. e_label[k]
+    for k in range(k_n - 1, -1, -1):
+        nxt = beta[k + 1 :] - el[k + 1 :]  # (K-k-1, V)
+        cont = (
+            logsumexp(neg[k, k + 1 :] + nxt[:, None, :], axis=(0, 2))
+            if k + 1 < k_n
+            else np.full(v, -np.inf)
+        )
+        beta[k] = np.logaddexp(end[k], cont)
+    log_z = np.logaddexp(logsumexp(alpha + end), -prob.empty_energy)
+    marg = np.exp(alpha + beta - log_z)
+    return np.clip(marg[ks, vs], 0.0, 1.0)
+
+
+def solve_wang(prob: DetectionProblem) -> DetectionSolution:
+    """The paper's Algorithm 1 (:func:`~spinelab.postprocess.chain.optimize_chain`) on this energy.
+
+    The signals are ``Q_v(k) = e_fp_mid[k] - e_label[k, v]`` (lambda off: every label counts the
+    same, the learned end priors take the anchors' role) and the regularizer hook returns the
+    rest of :meth:`DetectionProblem.energy` (gaps with the scale, end priors, skip/presence
+    costs, end false positives), so the optimizer minimizes the same energy as :func:`solve_dp`
+    but without skips and by local search. Confidence: ``exp(-(E_2 - E_1))``-based margin
+    against the best labelling shifted by one level, ``1 / (1 + exp(-(E_shift - E)))``.
+    """
+    from spinelab.postprocess.chain import ChainConfig, optimize_chain
+
+    k_n = prob.n
+    base = float(prob.e_fp[1].sum())
+    if k_n == 0:
+        return DetectionSolution(np.zeros(0, dtype=np.int64), [], base + prob.empty_energy)
+    # chain.py wants strictly ascending z; break ties by a negligible amount
+    z = prob.z_mm + 1e-6 * np.arange(k_n)
+    q = (prob.e_fp[1][None, :] - prob.e_label.T).copy()  # (V, K)
+    q_hat = q.max(axis=0)
+    labels = list(prob.labels)
+    # transitional labels that the priors do not have: forbid (chain.py would derive them)
+    for t in ("T13", "L6"):
+        if t not in labels:
+            prev = [x for x in labels if anatomy.chain_index(x) < anatomy.chain_index(t)]
+            labels.insert(len(prev), t)
+            q = np.insert(q, len(prev), -1e3, axis=0)
+    zpos = {float(x): i for i, x in enumerate(z)}
+
+    def regularizer(pos: NDArray[np.float64], names: Sequence[str]) -> float:
+        kk = [zpos[float(x)] for x in pos]
+        if any(x not in prob.labels for x in names):
+            return 1e6
+        data = sum(
+            prob.e_fp[1][k] - prob.e_label[k, prob.labels.index(x)] for k, x in zip(kk, names)
+        )
+        return prob.energy(kk, names) - base + data
+
+    cfg = ChainConfig(use_lambda=False, allow_transitional=True, init_min_height=-np.inf)
+    init = np.flatnonzero(q_hat > 0)
+    if init.size == 0:
+        init = np.array([int(np.argmax(q_hat))])
+    sol = optimize_chain(q, q_hat, z, labels, cfg, regularizer=regularizer, init_k=init)
+    energy = base + sol.energy
+    empty_e = base + prob.empty_energy
+    if not energy < empty_e or len(sol.labels) == 0:
+        return DetectionSolution(np.zeros(0, dtype=np.int64), [], empty_e)
+    # margin-based confidence against the same detections shifted by one level either way
+    idx = [prob.labels.index(x) for x in sol.labels]
+    alts = []
+    for sh in (-1, 1):
+        j = [i + sh for i in idx]
+        if min(j) >= 0 and max(j) < len(prob.labels):
+            alts.append(prob.energy(sol.k.tolist(), [prob.labels[i] for i in j]))
+    alt = min(alts) if alts else math.inf
+    c = 1.0 / (1.0 + math.exp(-min(alt - energy, 50.0))) if math.isfinite(alt) else 1.0
+    return DetectionSolution(
+        np.asarray(sol.k, dtype=np.int64), list(sol.labels), energy, np.full(len(idx), c)
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Entry point
+
+
+def label_detections(
+    body_mm: NDArray[np.float64],
+    segment_scores: NDArray[np.float64],
+    priors: DetectionPriors,
+    left_mm: NDArray[np.float64] | None = None,
+    right_mm: NDArray[np.float64] | None = None,
+    config: DetectionLabelConfig = DetectionLabelConfig(),
+    source: dict[str, object] | None = None,
+) -> Centroids:
+    """Label vertebra-body detections; false ones are dropped.
+
+    Args:
+        body_mm: ``(N, 3)`` body detections, LPS mm.
+        segment_scores: ``(N, 3)`` unnormalized C/T/L scores (NaN where absent).
+        priors: Learned priors (:func:`~spinelab.postprocess.detection_priors.default_priors`).
+        left_mm, right_mm: Pedicle points ``(L, 3)``, ``(R, 3)`` LPS mm, or None.
+        config: Settings (solver, ...).
+        source: Stored as the centroids' ``source``.
+
+    Returns:
+        Centroids at the positions of the detections judged true, labels consecutive in chain
+        order (up to missed vertebrae), confidence per vertebra (see the solver), ``method``
+        naming the solver, ``extra`` with the energy, the scale and the dropped detections.
+    """
+    prob = build_problem(body_mm, segment_scores, priors, left_mm, right_mm, config)
+    sol = solve_dp(prob) if config.solver == "dp" else solve_wang(prob)
+    body = np.asarray(body_mm, dtype=np.float64).reshape(-1, 3)
+    idx = prob.order[sol.k] if sol.k.size else np.zeros(0, dtype=np.int64)
+    dropped = sorted(set(range(body.shape[0])) - {int(i) for i in idx})
+    return Centroids(
+        list(sol.labels),
+        body[idx],
+        sol.confidence,
+        dict(source) if source is not None else None,
+        METHOD_NAMES[config.solver],
+        {
+            "energy": sol.energy,
+            "scale": math.exp(sol.log_scale),
+            "dropped_detections": dropped,
+            "n_detections": int(body.shape[0]),
+        },
+    )
