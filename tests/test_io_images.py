@@ -138,6 +138,16 @@ def test_write_read_round_trip(tmp_path: Path, suffix: str, case: str) -> None:
     assert not leftovers
 
 
+def test_int64_and_bool_arrays_are_written_as_common_types(tmp_path: Path) -> None:
+    labels = Volume(np.arange(6 * 7 * 8, dtype=np.int64).reshape(SHAPE), np.eye(4))
+    back = read_image(write_image(labels, tmp_path / "labels.nii.gz"))
+    assert back.array.dtype == np.int32
+    np.testing.assert_array_equal(back.array, labels.array)
+    mask = Volume(_marked_array() > 0, np.eye(4))
+    back = read_image(write_image(mask, tmp_path / "mask.nrrd"))
+    assert back.array.dtype == np.uint8 and int(back.array.sum()) == 1
+
+
 def test_nifti_written_with_ras_affine(tmp_path: Path) -> None:
     vol = Volume(_marked_array(), np.diag([-1.0, -1, 1, 1]) @ np.array(CASES["PIR"][0]))
     out = write_image(vol, tmp_path / "x.nii.gz")
@@ -287,7 +297,7 @@ def test_dicom_slab_as_nifti_keeps_world_geometry(slab_volume: Volume, tmp_path:
 
 def _copy_series(src: Path, dst: Path, files: list[Path], uid: str | None = None,
                  shift_per_slice: tuple[float, float, float] | None = None) -> None:  # fmt: skip
-    dst.mkdir(exist_ok=True)
+    dst.mkdir(parents=True, exist_ok=True)
     for n, f in enumerate(files):
         ds = pydicom.dcmread(str(f))
         if uid is not None:
@@ -307,7 +317,7 @@ def test_dicom_folder_with_two_series_uses_the_larger(
 ) -> None:
     files = sorted(slab_dir.iterdir())
     mixed = tmp_path / "mixed"
-    _copy_series(slab_dir, mixed, files[:12], uid="1.2.3.4.1")
+    _copy_series(slab_dir, mixed / "a", files[:12], uid="1.2.3.4.1")  # subfolders are searched
     _copy_series(slab_dir, mixed, files[12:], uid="1.2.3.4.2")
     (mixed / "notes.txt").write_text("not DICOM")
     with caplog.at_level(logging.WARNING, logger="spinelab.io.images"):

@@ -18,9 +18,9 @@ pixel data, which makes :func:`read_image_header` cheap. For ordinary (orthonorm
 libraries give the same world geometry, which the tests check. NRRD and MetaImage are read with
 SimpleITK.
 
-DICOM series: slice headers are read with pydicom (no pixel data) to group the files by
-``SeriesInstanceUID``; when a folder holds several series the one with the most slices is used
-and a warning names it. The slices are ordered along the slice normal ``row x column`` of
+DICOM series: slice headers are read with pydicom (no pixel data) to group the files of the
+folder and its subfolders by ``SeriesInstanceUID``; when there are several series the one with
+the most slices is used and a warning names it. The slices are ordered along the slice normal ``row x column`` of
 ImageOrientationPatient; the pixels (with RescaleSlope/Intercept applied) are read with
 SimpleITK from that ordered file list. The geometry is checked and refused with a clear error
 when it cannot be represented by an affine:
@@ -158,10 +158,15 @@ def _write_nifti(volume: Volume, path: Path) -> None:
     import nibabel as nib
 
     affine_ras = RAS_FROM_LPS @ volume.affine_lps
-    arr = volume.array
+    arr = np.asarray(volume.array)
     if arr.dtype == np.bool_:
         arr = arr.astype(np.uint8)
-    img = nib.Nifti1Image(np.asarray(arr), affine_ras)
+    if arr.dtype.kind in "iu" and arr.dtype.itemsize == 8:
+        # NIfTI tools rarely read 64-bit integers: store int32 when the values fit
+        info = np.iinfo(np.int32)
+        if arr.size == 0 or (int(arr.min()) >= info.min and int(arr.max()) <= info.max):
+            arr = arr.astype(np.int32)
+    img = nib.Nifti1Image(arr, affine_ras, dtype=arr.dtype)
     img.set_sform(affine_ras, code=1)
     img.set_qform(affine_ras, code=1)
     img.header.set_xyzt_units("mm", "sec")
@@ -195,7 +200,7 @@ def _sitk_to_volume(path: Path, image: Any) -> Volume:
     _check_geometry(path, shape, affine)
     arr = sitk.GetArrayFromImage(image)  # (..., z, y, x)
     arr = arr.reshape(tuple(reversed(shape)))
-    return Volume(np.ascontiguousarray(arr.transpose(2, 1, 0)), affine)
+    return Volume(arr.transpose(2, 1, 0), affine)  # a view: no second copy of the voxels
 
 
 def _read_itk(path: Path, header_only: bool) -> Volume:
@@ -265,8 +270,13 @@ def _dicom_headers(folder: Path) -> dict[str, list[tuple[Path, Any]]]:
     from pydicom.errors import InvalidDicomError
 
     series: dict[str, list[tuple[Path, Any]]] = {}
-    for f in sorted(folder.iterdir()):
-        if not f.is_file() or f.name.startswith("."):
+    files = sorted(
+        f
+        for f in folder.rglob("*")
+        if not any(part.startswith(".") for part in f.relative_to(folder).parts)
+    )
+    for f in files:
+        if not f.is_file():
             continue
         try:
             ds = pydicom.dcmread(str(f), stop_before_pixels=True)
@@ -345,7 +355,7 @@ def _series_geometry(folder: Path, uid: str, items: list[tuple[Path, Any]]) -> D
 
 
 def find_dicom_series(folder: str | os.PathLike[str]) -> list[DicomSeries]:
-    """All image series in a DICOM folder (not recursive), largest first.
+    """All image series in a DICOM folder and its subfolders, largest first.
 
     Series that cannot be read as a volume (gantry tilt, missing slices, a single slice) are
     left out with a debug message, except the largest, whose problem is raised.
