@@ -55,7 +55,7 @@ from spinelab.structures import Volume
 
 log = logging.getLogger(__name__)
 
-#: Lowest accepted value of |cos| between slice-position steps and the slice normal.
+#: Largest accepted angle (degrees) between the slice-position steps and the slice normal.
 TILT_TOLERANCE_DEG = 0.05
 #: Largest accepted relative deviation of a slice step from the mean step.
 SPACING_TOLERANCE = 0.01

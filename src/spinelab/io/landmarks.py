@@ -375,7 +375,7 @@ def _write_verse(c: Centroids, path: Path, reference: Reference, force: bool) ->
 
     # nibabel's codes (equal to Volume.orientation_codes(); for near-45-degree oblique grids
     # nibabel's choice is what the reader, which uses nibabel too, expects)
-    codes = tuple(str(c) for c in aff2axcodes(_ras_affine(vol)))
+    codes = tuple(str(code) for code in aff2axcodes(_ras_affine(vol)))
     entries: list[dict[str, Any]] = [{"direction": list(codes)}]
     ijk = vol.world_to_ijk(c.positions_mm)
     _warn_outside(path, vol, c.labels, ijk)
