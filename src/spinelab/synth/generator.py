@@ -1,0 +1,470 @@
+"""Public API of the synthetic spine CT generator.
+
+Example:
+    >>> from spinelab.synth.generator import SynthConfig, generate_case
+    >>> case = generate_case(0, SynthConfig(fov="lumbar", spacing_mm=(2.0, 2.0, 3.0)))
+    >>> case.ct.array.dtype, case.centroids.labels[:2]      # doctest: +SKIP
+    (dtype('int16'), ['T12', 'L1'])
+
+One case is made in four steps:
+
+1. A spine (:class:`~spinelab.synth.geometry.SpineGeometry`) is sampled from the shape model
+   fitted on real spines (:mod:`spinelab.synth.shape_model`), or given by the caller.
+2. A field of view (which vertebrae, margins), output spacing, body size and pathologies are
+   drawn from :class:`SynthConfig`.
+3. The label maps are painted on a fine (about 1 mm) axis-aligned grid
+   (:mod:`spinelab.synth.render`) and turned into HU with partial volume, texture, metal
+   streaks, noise and blur (:mod:`spinelab.synth.ct`), or into a domain-randomized image
+   (:mod:`spinelab.synth.randomize`).
+4. The voxel grid is given a random axis permutation and flips (the affine follows, so world
+   geometry is unchanged).
+
+Field-of-view convention: ``centroids`` lists exactly the vertebrae whose body centre lies inside
+the image; the label map holds those plus any vertebra cut by the image border (partially
+visible, centre outside), as in VerSe's masks. The label map never holds a vertebra that is not
+visible at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from spinelab import anatomy
+from spinelab.structures import Centroids, Volume
+from spinelab.synth import ct as ctphys
+from spinelab.synth.geometry import SpineGeometry
+from spinelab.synth.randomize import randomized_image
+from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
+from spinelab.synth.tissues import TEXTURE_HU, Tissue, sample_hu_table
+
+log = logging.getLogger(__name__)
+
+#: Named fields of view: (first label, last label) whose centres the image must contain.
+FOV_RANGES: dict[str, tuple[str, str]] = {
+    "whole": ("C1", "S2"),
+    "cervical": ("C1", "C7"),
+    "thoracic": ("T1", "T12"),
+    "lumbar": ("L1", "S1"),
+    "thoracolumbar": ("T8", "S1"),
+}
+FOV_CHOICES: tuple[str, ...] = ("random", *FOV_RANGES)
+STYLES: tuple[str, ...] = ("ct", "randomized")
+#: Probabilities of the named fields of view when ``fov="random"``.
+RANDOM_FOV_WEIGHTS: dict[str, float] = {
+    "whole": 0.1,
+    "cervical": 0.15,
+    "thoracic": 0.2,
+    "lumbar": 0.3,
+    "thoracolumbar": 0.25,
+}
+GENERATOR_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """How synthetic cases are drawn. Saved into every case's ``meta`` (and its JSON).
+
+    Attributes:
+        style: ``"ct"`` (HU with CT physics) or ``"randomized"`` (SynthSeg-style intensities).
+        fov: ``"random"`` or one of :data:`FOV_RANGES` (whole, cervical, thoracic, lumbar,
+            thoracolumbar).
+        spacing_mm: Fixed output spacing ``(in-plane x, in-plane y, slice)`` in mm; None draws
+            it from the two ranges below.
+        inplane_mm_range: Range of the in-plane pixel size (mm).
+        slice_mm_range: Range of the slice spacing/thickness (mm).
+        max_inplane: Largest in-plane matrix (voxels); the body is cropped around the spine
+            when it does not fit (spine-centred reconstructions).
+        max_slices: Largest number of slices; the slice spacing is raised to fit the FOV.
+        render_mm: Target size of the fine render grid (mm); the output is its block average.
+        max_fine_voxels: Cap on the fine grid size (supersampling is reduced to fit).
+        random_orientation: Randomly permute and flip the voxel axes (the affine follows).
+        margin_mm_range: Extra field of view beyond C1 or the last vertebra's centre (mm).
+        margin_fraction_range: Elsewhere the image ends this fraction of the way from the
+            first/last centre to the next one, so the next centre stays outside.
+        extend_levels: Random extension of a named FOV by up to this many vertebrae each end.
+        p_transitional: Probability of a T13 or L6 (half each), when the shape model has them.
+        p_scoliosis: Probability of a scoliotic spine; ``scoliosis_deg_max`` bounds its angle.
+        scoliosis_deg_max: Largest scoliosis (Cobb-like) angle (degrees).
+        body_scale_range: Range of the body-size factor.
+        fat_mm_range: Range of the subcutaneous fat thickness (mm).
+        p_fracture: Probability of one or two compression (wedge) fractures.
+        fracture_loss_range: Range of the fraction of anterior body height lost.
+        p_osteoporosis: Probability of osteoporotic bone (low HU, thin cortex).
+        p_degenerated: Probability of degenerated discs (vacuum phenomenon).
+        p_metal: Probability of pedicle screws and rods (with streaks).
+        p_contrast: Probability of contrast-enhanced vessels and organs.
+        noise_hu_range: Range of the image noise standard deviation (HU, at 1 mm slices;
+            thicker slices are less noisy).
+        blur_mm_range: Range of the in-plane PSF sigma (mm).
+    """
+
+    style: str = "ct"
+    fov: str = "random"
+    spacing_mm: tuple[float, float, float] | None = None
+    inplane_mm_range: tuple[float, float] = (0.3, 1.5)
+    slice_mm_range: tuple[float, float] = (0.5, 5.0)
+    max_inplane: int = 512
+    max_slices: int = 400
+    render_mm: float = 1.0
+    max_fine_voxels: int = 60_000_000
+    random_orientation: bool = True
+    margin_mm_range: tuple[float, float] = (10.0, 40.0)
+    margin_fraction_range: tuple[float, float] = (0.2, 0.45)
+    extend_levels: int = 2
+    p_transitional: float = 0.08
+    p_scoliosis: float = 0.15
+    scoliosis_deg_max: float = 30.0
+    body_scale_range: tuple[float, float] = (0.88, 1.15)
+    fat_mm_range: tuple[float, float] = (5.0, 40.0)
+    p_fracture: float = 0.15
+    fracture_loss_range: tuple[float, float] = (0.2, 0.5)
+    p_osteoporosis: float = 0.2
+    p_degenerated: float = 0.3
+    p_metal: float = 0.08
+    p_contrast: float = 0.5
+    noise_hu_range: tuple[float, float] = (8.0, 40.0)
+    blur_mm_range: tuple[float, float] = (0.35, 0.9)
+
+    def __post_init__(self) -> None:
+        if self.style not in STYLES:
+            raise ValueError(f"style must be one of {', '.join(STYLES)}, got {self.style!r}")
+        if self.fov not in FOV_CHOICES:
+            raise ValueError(f"fov must be one of {', '.join(FOV_CHOICES)}, got {self.fov!r}")
+        if self.spacing_mm is not None and (len(self.spacing_mm) != 3 or min(self.spacing_mm) <= 0):
+            raise ValueError("spacing_mm must be 3 positive numbers")
+        if self.render_mm <= 0:
+            raise ValueError("render_mm must be positive")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serializable dict of all fields."""
+        return {
+            k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()
+        }
+
+
+@dataclass
+class SynthCase:
+    """One synthetic case, in memory.
+
+    Attributes:
+        ct: int16 image (HU for ``style="ct"``, arbitrary units 0-2000 for ``"randomized"``).
+        labels: uint8 per-vertebra label map (VerSe ids, S2 = 29), same grid as ``ct``.
+        centroids: Vertebral-body centres (LPS mm) of the vertebrae whose centre is in the image.
+        geometry: The whole rendered spine (LPS mm), including vertebrae outside the image.
+        meta: Seed, config, drawn parameters; JSON-serializable.
+    """
+
+    ct: Volume
+    labels: Volume
+    centroids: Centroids
+    geometry: SpineGeometry
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def case_seed(seed: int, index: int) -> int:
+    """Seed of case ``index`` in a run started with ``seed`` (independent streams)."""
+    ss = np.random.SeedSequence([int(seed), int(index)])
+    return int(ss.generate_state(1, dtype=np.uint32)[0])
+
+
+def generate_cases(n: int, seed: int, config: SynthConfig | None = None) -> Iterator[SynthCase]:
+    """Yield ``n`` cases; case ``i`` is ``generate_case(case_seed(seed, i), config)``."""
+    for i in range(n):
+        yield generate_case(case_seed(seed, i), config)
+
+
+def sample_geometry(rng: np.random.Generator, config: SynthConfig) -> SpineGeometry:
+    """Draw a whole spine from the default shape model (fitted on real spines)."""
+    from spinelab.synth.shape_model import SpineShapeModel
+
+    transitional = None
+    if rng.random() < config.p_transitional:
+        transitional = "T13" if rng.random() < 0.5 else "L6"
+    scol = 0.0
+    if rng.random() < config.p_scoliosis:
+        scol = float(rng.uniform(8.0, config.scoliosis_deg_max))
+    scale = float(rng.uniform(0.92, 1.08))
+    model = SpineShapeModel.load_default()
+    return model.sample(rng, transitional=transitional, scoliosis_deg=scol, scale=scale)
+
+
+def generate_case(
+    seed: int,
+    config: SynthConfig | None = None,
+    geometry: SpineGeometry | None = None,
+) -> SynthCase:
+    """Make one synthetic case; the same seed (and config) gives identical arrays.
+
+    Args:
+        seed: Non-negative integer seed.
+        config: Sampling settings (default :class:`SynthConfig`).
+        geometry: A spine to render instead of sampling one from the shape model.
+
+    Returns:
+        The case; see :class:`SynthCase`.
+    """
+    cfg = config if config is not None else SynthConfig()
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), GENERATOR_VERSION]))
+    geo_rng, rng = rng.spawn(2)
+    geo = geometry if geometry is not None else sample_geometry(geo_rng, cfg)
+    fov_name, lo_label, hi_label = _draw_fov(rng, cfg, geo)
+    params = _draw_params(rng, cfg, geo)
+    z_top, z_bot = _fov_z(rng, cfg, geo, lo_label, hi_label)
+    out_grid, factors, fine_grid = _draw_grid(
+        rng, cfg, geo, params, z_bot, z_top, lo_label, hi_label
+    )
+    res = render_labels(geo, fine_grid, params, rng)
+    vert = ctphys.block_centre(res.vertebrae, factors)
+    spacing_kji = (out_grid.spacing_mm[2], out_grid.spacing_mm[1], out_grid.spacing_mm[0])
+    affine_ijk = out_grid.affine_lps_ijk()
+    physics = ctphys.Physics(
+        noise_hu=float(rng.uniform(*cfg.noise_hu_range)) / math.sqrt(max(spacing_kji[0], 1.0)),
+        blur_mm=float(rng.uniform(*cfg.blur_mm_range)),
+        streak_hu=float(rng.uniform(250.0, 600.0)),
+    )
+    if cfg.style == "ct":
+        lut = sample_hu_table(rng, contrast=params.contrast, osteoporosis=params.osteoporosis)
+        hu = ctphys.block_mean_lut(res.tissue, lut, factors)
+        boxes = {}
+        for label, (k0, k1, j0, j1, i0, i1) in res.boxes.items():
+            boxes[anatomy.by_name(label).verse_id] = (
+                k0 // factors[0],
+                -(-k1 // factors[0]),
+                j0 // factors[1],
+                -(-j1 // factors[1]),
+                i0 // factors[2],
+                -(-i1 // factors[2]),
+            )
+        offsets = {vid: float(rng.normal(0.0, 15.0)) for vid in boxes}
+        ctphys.vertebra_texture(
+            hu, vert, boxes, spacing_kji, TEXTURE_HU[Tissue.CANCELLOUS], offsets, rng
+        )
+        ctphys.add_metal_streaks(hu, affine_ijk, res.metal_points_mm, physics.streak_hu, rng)
+        ctphys.add_noise_and_blur(hu, spacing_kji, physics, rng)
+        image = ctphys.to_int16_hu(hu)
+    else:
+        image = randomized_image(res.tissue, factors, spacing_kji, rng)
+    # [k, j, i] -> [i, j, k], then random axis permutation and flips
+    image_ijk = image.transpose(2, 1, 0)
+    vert_ijk = vert.transpose(2, 1, 0)
+    perm: tuple[int, ...] = (0, 1, 2)
+    flips: tuple[bool, ...] = (False, False, False)
+    if cfg.random_orientation:
+        perm = tuple(int(x) for x in rng.permutation(3))
+        flips = tuple(bool(x) for x in rng.random(3) < 0.5)
+    image_o, affine = reorient(image_ijk, affine_ijk, perm, flips)
+    vert_o, _ = reorient(vert_ijk, affine_ijk, perm, flips)
+    ct_vol = Volume(np.ascontiguousarray(image_o), affine)
+    lab_vol = Volume(np.ascontiguousarray(vert_o), affine)
+    centroids = _visible_centroids(geo, lab_vol)
+    meta: dict[str, Any] = {
+        "generator": "spinelab.synth",
+        "generator_version": GENERATOR_VERSION,
+        "seed": int(seed),
+        "config": cfg.to_dict(),
+        "style": cfg.style,
+        "fov": fov_name,
+        "fov_labels": [lo_label, hi_label],
+        "spacing_mm": [float(s) for s in ct_vol.spacing_mm],
+        "shape": list(ct_vol.shape),
+        "fine_factors_kji": list(factors),
+        "orientation": "".join(ct_vol.orientation_codes()),
+        "anatomy": _params_dict(params),
+        "physics": dataclasses.asdict(physics),
+        "geometry_attributes": dict(geo.attributes),
+        "labels_in_map": [
+            anatomy.by_verse_id(int(v)).name for v in np.unique(lab_vol.array) if v > 0
+        ],
+    }
+    centroids.method = "spinelab-synth"
+    return SynthCase(ct_vol, lab_vol, centroids, geo, meta)
+
+
+def reorient(
+    array_ijk: NDArray[Any],
+    affine_lps: NDArray[np.float64],
+    perm: tuple[int, ...],
+    flips: tuple[bool, ...],
+) -> tuple[NDArray[Any], NDArray[np.float64]]:
+    """Permute and flip the voxel axes of an array, keeping its world geometry.
+
+    Args:
+        array_ijk: ``(I, J, K)`` array.
+        affine_lps: Its 4x4 LPS affine.
+        perm: New axis ``n`` is old axis ``perm[n]``.
+        flips: Whether new axis ``n`` is reversed.
+
+    Returns:
+        ``(array, affine)`` such that every voxel keeps its world position.
+    """
+    arr = array_ijk.transpose(perm)
+    aff = np.eye(4)
+    aff[:3, :3] = affine_lps[:3, :3][:, list(perm)]
+    aff[:3, 3] = affine_lps[:3, 3]
+    for ax, flip in enumerate(flips):
+        if flip:
+            n = arr.shape[ax]
+            arr = np.flip(arr, axis=ax)
+            aff[:3, 3] = aff[:3, 3] + aff[:3, ax] * (n - 1)
+            aff[:3, ax] = -aff[:3, ax]
+    return arr, aff
+
+
+def _visible_centroids(geo: SpineGeometry, labels: Volume) -> Centroids:
+    """Centres inside the image grid (within half a voxel of its border voxels)."""
+    ijk = labels.world_to_ijk(geo.centres_mm)
+    shape = np.array(labels.shape)
+    inside = np.all((ijk >= -0.5) & (ijk <= shape - 0.5), axis=1)
+    keep = [i for i in range(len(geo)) if inside[i]]
+    return Centroids([geo.labels[i] for i in keep], geo.centres_mm[keep].copy())
+
+
+def _draw_fov(
+    rng: np.random.Generator, cfg: SynthConfig, geo: SpineGeometry
+) -> tuple[str, str, str]:
+    name = cfg.fov
+    extend = 0
+    if name == "random":
+        names = list(RANDOM_FOV_WEIGHTS)
+        w = np.array([RANDOM_FOV_WEIGHTS[k] for k in names])
+        name = names[int(rng.choice(len(names), p=w / w.sum()))]
+        extend = cfg.extend_levels
+    lo, hi = FOV_RANGES[name]
+    labels = geo.labels
+    if lo not in labels or hi not in labels:
+        lo, hi = labels[0], labels[-1]
+    i0, i1 = labels.index(lo), labels.index(hi)
+    if extend:
+        i0 = max(0, i0 - int(rng.integers(-extend, extend + 1)))
+        i1 = min(len(labels) - 1, i1 + int(rng.integers(-extend, extend + 1)))
+        if i1 - i0 < 3:
+            i0, i1 = labels.index(lo), labels.index(hi)
+    if name in ("lumbar", "thoracolumbar", "whole") and hi == "S1" and "L6" in labels:
+        i1 = max(i1, labels.index("S1"))
+    return name, labels[i0], labels[i1]
+
+
+def _fov_z(
+    rng: np.random.Generator, cfg: SynthConfig, geo: SpineGeometry, lo: str, hi: str
+) -> tuple[float, float]:
+    """z range (mm) of the image: past the end centres by a fraction of the gap to the next
+    vertebra (so the next centre stays outside), or by ``margin_mm_range`` at the chain ends."""
+    z = geo.centres_mm[:, 2]
+    i0, i1 = geo.labels.index(lo), geo.labels.index(hi)
+    f = rng.uniform(*cfg.margin_fraction_range, size=2)
+    if i0 > 0:
+        z_top = z[i0] + f[0] * (z[i0 - 1] - z[i0])
+    else:
+        z_top = z[i0] + rng.uniform(*cfg.margin_mm_range) + 20.0  # skull base
+    if i1 < len(geo) - 1:
+        z_bot = z[i1] - f[1] * (z[i1] - z[i1 + 1])
+    else:
+        z_bot = z[i1] - rng.uniform(*cfg.margin_mm_range)
+    return float(z_top), float(z_bot)
+
+
+def _draw_params(rng: np.random.Generator, cfg: SynthConfig, geo: SpineGeometry) -> AnatomyParams:
+    movable = [x for x in geo.labels if anatomy.region_of(x) in ("thoracic", "lumbar")]
+    compression: dict[str, float] = {}
+    if movable and rng.random() < cfg.p_fracture:
+        for _ in range(int(rng.integers(1, 3))):
+            lab = movable[int(rng.integers(len(movable)))]
+            compression[lab] = float(rng.uniform(*cfg.fracture_loss_range))
+    degenerated: tuple[str, ...] = ()
+    if rng.random() < cfg.p_degenerated:
+        lumbar = [x for x in geo.labels if anatomy.region_of(x) in ("lumbar",)]
+        degenerated = tuple(x for x in lumbar if rng.random() < 0.5)
+    screws: tuple[str, ...] = ()
+    if rng.random() < cfg.p_metal:
+        cand = [x for x in geo.labels if anatomy.region_of(x) in ("thoracic", "lumbar")]
+        if len(cand) >= 3:
+            start = int(rng.integers(max(1, len(cand) - 4), len(cand) - 1))
+            n = int(rng.integers(2, 5))
+            screws = tuple(cand[max(0, start - n + 1) : start + 1])
+    return AnatomyParams(
+        body_scale=float(rng.uniform(*cfg.body_scale_range)),
+        fat_mm=float(rng.uniform(*cfg.fat_mm_range)),
+        compression=compression,
+        degenerated_discs=degenerated,
+        osteoporosis=bool(rng.random() < cfg.p_osteoporosis),
+        screws=screws,
+        contrast=bool(rng.random() < cfg.p_contrast),
+        bowel_gas=int(rng.integers(4, 25)),
+    )
+
+
+def _params_dict(p: AnatomyParams) -> dict[str, Any]:
+    d = dataclasses.asdict(p)
+    d["degenerated_discs"] = list(p.degenerated_discs)
+    d["screws"] = list(p.screws)
+    return d
+
+
+def _draw_grid(
+    rng: np.random.Generator,
+    cfg: SynthConfig,
+    geo: SpineGeometry,
+    params: AnatomyParams,
+    z_bot: float,
+    z_top: float,
+    lo_label: str,
+    hi_label: str,
+) -> tuple[RenderGrid, tuple[int, int, int], RenderGrid]:
+    """Output grid (axis-aligned, before reorientation), fine factors and the fine grid."""
+    if cfg.spacing_mm is not None:
+        sx, sy, sz = (float(v) for v in cfg.spacing_mm)
+    else:
+        sx = float(rng.uniform(*cfg.inplane_mm_range))
+        sy = sx
+        sz = float(rng.uniform(*cfg.slice_mm_range))
+    extent_z = z_top - z_bot
+    if cfg.spacing_mm is None:
+        sz = max(sz, extent_z / cfg.max_slices)
+    nk = max(1, math.ceil(extent_z / sz))
+    # in-plane: the body at the FOV's levels, cropped around the spine when it does not fit
+    i0, i1 = geo.labels.index(lo_label), geo.labels.index(hi_label)
+    sel = geo.centres_mm[i0 : i1 + 1]
+    x_s, y_s = float(sel[:, 0].mean()), float(sel[:, 1].mean())
+    cervical_only = anatomy.region_of(hi_label) == "cervical"
+    half_w = (85.0 if cervical_only else 175.0) * params.body_scale + params.fat_mm + 15.0
+    ant = (65.0 if cervical_only else 165.0) * params.body_scale + params.fat_mm + 10.0
+    post = (85.0 if cervical_only else 95.0) * params.body_scale + params.fat_mm + 25.0
+    spread_x = float(np.ptp(sel[:, 0])) if len(sel) > 1 else 0.0
+    spread_y = float(np.ptp(sel[:, 1])) if len(sel) > 1 else 0.0
+    want_x = 2 * half_w + spread_x
+    want_y = ant + post + spread_y
+    ni = min(cfg.max_inplane, math.ceil(want_x / sx))
+    nj = min(cfg.max_inplane, math.ceil(want_y / sy))
+    cx = float(sel[:, 0].min() + sel[:, 0].max()) / 2
+    cy = float(sel[:, 1].min() + sel[:, 1].max()) / 2 + (post - ant) / 2
+    # when cropped, keep the spine (and its posterior elements) inside, with some jitter
+    fov_x, fov_y = ni * sx, nj * sy
+    if fov_x < want_x:
+        slack = max(0.0, fov_x / 2 - 60.0 - spread_x / 2)
+        cx = x_s + float(rng.uniform(-1, 1)) * slack * 0.5
+    if fov_y < want_y:
+        slack = max(0.0, fov_y / 2 - 70.0 - spread_y / 2)
+        cy = y_s + 20.0 + float(rng.uniform(-1, 1)) * slack * 0.5
+    origin = (cx - (ni - 1) * sx / 2, cy - (nj - 1) * sy / 2, z_bot)
+    out = RenderGrid(origin, (sx, sy, sz), (nk, nj, ni))
+    f = [max(1, round(s / cfg.render_mm)) for s in (sz, sy, sx)]
+    n_out = (nk, nj, ni)
+    while np.prod([n * q for n, q in zip(n_out, f)]) > cfg.max_fine_voxels and max(f) > 1:
+        f[int(np.argmax(f))] -= 1
+    fk, fj, fi = f
+    fine_sp = (sx / fi, sy / fj, sz / fk)
+    fine_origin = (
+        origin[0] - (fi - 1) / 2 * fine_sp[0],
+        origin[1] - (fj - 1) / 2 * fine_sp[1],
+        origin[2] - (fk - 1) / 2 * fine_sp[2],
+    )
+    fine = RenderGrid(fine_origin, fine_sp, (nk * fk, nj * fj, ni * fi))
+    return out, (fk, fj, fi), fine

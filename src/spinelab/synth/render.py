@@ -1,0 +1,1070 @@
+"""Label-map renderer: a :class:`SpineGeometry` becomes a tissue map and a vertebra label map.
+
+Everything is painted on an axis-aligned LPS grid (:class:`RenderGrid`, arrays indexed
+``[k, j, i]`` = ``[z, y, x]`` so that axial slices are contiguous). The grid is fine (about
+1 mm); :mod:`spinelab.synth.ct` later averages it down to the output spacing (partial volume).
+
+* Per axial slice (2-D, vectorized, restricted to each structure's bounding box): body contour
+  with subcutaneous fat, the muscle wall, the thoracic or abdominal cavity, lungs above a domed
+  diaphragm, heart, aorta, vena cava, trachea, liver, spleen, stomach, kidneys, psoas,
+  bladder, bowel gas and the CT couch.
+* Per structure in 3-D (evaluated only in a tight box around it, in the structure's own frame):
+  every vertebra (cancellous body with cortical shell and endplates, pedicles, lamina, spinous,
+  transverse and articular processes, spinal canal; C1 as a ring around the dens of C2; sacral
+  alae on S1/S2), the discs, ribs (T1-T12 and T13; T11/T12 short floating ribs, none on L1)
+  with costal cartilage, sternum, iliac wings, femoral heads, skull with skull base and brain,
+  mandible, and metal screws and rods.
+
+The vertebra label map holds VerSe ids (:mod:`spinelab.anatomy`) for every voxel of a
+vertebra's bone (body, posterior elements and, for C2, the dens); discs, ribs and pelvis are 0.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from spinelab import anatomy
+from spinelab.synth.geometry import SpineGeometry
+from spinelab.synth.tissues import Tissue
+
+log = logging.getLogger(__name__)
+
+_T = Tissue
+
+
+@dataclass(frozen=True)
+class RenderGrid:
+    """An axis-aligned LPS grid; arrays on it are indexed ``[k, j, i]`` (z, y, x).
+
+    Attributes:
+        origin_mm: ``(x, y, z)`` LPS mm of voxel ``[0, 0, 0]``'s centre.
+        spacing_mm: ``(sx, sy, sz)`` voxel size in mm.
+        shape_kji: ``(nk, nj, ni)`` array shape.
+    """
+
+    origin_mm: tuple[float, float, float]
+    spacing_mm: tuple[float, float, float]
+    shape_kji: tuple[int, int, int]
+
+    def axis_mm(self, axis: int) -> NDArray[np.float64]:
+        """World coordinates (mm) of the voxel centres along x (0), y (1) or z (2)."""
+        n = self.shape_kji[2 - axis]
+        return self.origin_mm[axis] + self.spacing_mm[axis] * np.arange(n, dtype=np.float64)
+
+    def index_range(self, axis: int, lo_mm: float, hi_mm: float) -> tuple[int, int]:
+        """Half-open index range of voxels whose centres lie in ``[lo_mm, hi_mm]`` along ``axis``."""
+        n = self.shape_kji[2 - axis]
+        o, s = self.origin_mm[axis], self.spacing_mm[axis]
+        i0 = max(0, math.ceil((lo_mm - o) / s))
+        i1 = min(n, math.floor((hi_mm - o) / s) + 1)
+        return i0, max(i0, i1)
+
+    def affine_lps_ijk(self) -> NDArray[np.float64]:
+        """4x4 affine for the array transposed to ``[i, j, k]`` (x, y, z)."""
+        a = np.eye(4)
+        a[:3, :3] = np.diag(self.spacing_mm)
+        a[:3, 3] = self.origin_mm
+        return a
+
+
+@dataclass(frozen=True)
+class AnatomyParams:
+    """Per-case body and pathology parameters drawn by the generator.
+
+    Attributes:
+        body_scale: Multiplies body half-widths and depths (0.85-1.2 typical).
+        fat_mm: Subcutaneous fat thickness over the abdomen (thinner over chest and neck).
+        compression: ``{label: fraction}`` of anterior body height lost (wedge fracture).
+        degenerated_discs: Labels of vertebrae whose disc below is degenerated (vacuum gas).
+        osteoporosis: Thin cortices (the low HU is applied by the HU table).
+        screws: Labels of vertebrae with bilateral pedicle screws (rods join them).
+        contrast: Contrast-enhanced vessels and organs (affects HU only).
+        bowel_gas: Expected number of bowel gas pockets.
+    """
+
+    body_scale: float = 1.0
+    fat_mm: float = 15.0
+    compression: dict[str, float] = field(default_factory=dict)
+    degenerated_discs: tuple[str, ...] = ()
+    osteoporosis: bool = False
+    screws: tuple[str, ...] = ()
+    contrast: bool = False
+    bowel_gas: int = 12
+
+
+@dataclass
+class RenderResult:
+    """Fine label maps on a :class:`RenderGrid`.
+
+    Attributes:
+        tissue: ``(nk, nj, ni)`` uint8 :class:`Tissue` values.
+        vertebrae: ``(nk, nj, ni)`` uint8 VerSe ids (0 = none).
+        grid: The grid.
+        metal_points_mm: ``(M, 3)`` LPS mm of metal centre lines (for streak artefacts).
+        boxes: ``{label: (k0, k1, j0, j1, i0, i1)}`` fine-grid box of each vertebra.
+    """
+
+    tissue: NDArray[np.uint8]
+    vertebrae: NDArray[np.uint8]
+    grid: RenderGrid
+    metal_points_mm: NDArray[np.float64]
+    boxes: dict[str, tuple[int, int, int, int, int, int]]
+
+
+# --------------------------------------------------------------------------------------------
+# Per-region vertebra shape parameters (mm, in the vertebra's frame: a left, b posterior,
+# e cranial). Values are adult means from morphometric studies, rounded.
+# --------------------------------------------------------------------------------------------
+_REGION_SHAPE: dict[str, dict[str, float]] = {
+    "cervical": dict(
+        cw=12.0,
+        cd=7.5,
+        pr=3.2,
+        lt=4.0,
+        sp=20.0,
+        slope=0.35,
+        sw=2.5,
+        sh=4.0,
+        tp=10.0,
+        tps=-0.3,
+        tph=4.0,
+        cortex=1.0,
+    ),
+    "thoracic": dict(
+        cw=8.5,
+        cd=8.0,
+        pr=4.0,
+        lt=5.0,
+        sp=36.0,
+        slope=0.9,
+        sw=3.0,
+        sh=4.5,
+        tp=17.0,
+        tps=0.55,
+        tph=5.0,
+        cortex=1.1,
+    ),
+    "lumbar": dict(
+        cw=11.5,
+        cd=8.5,
+        pr=5.0,
+        lt=5.5,
+        sp=30.0,
+        slope=0.15,
+        sw=3.5,
+        sh=9.0,
+        tp=24.0,
+        tps=0.05,
+        tph=5.0,
+        cortex=1.2,
+    ),
+    "sacral": dict(
+        cw=12.0,
+        cd=6.0,
+        pr=6.0,
+        lt=6.0,
+        sp=14.0,
+        slope=0.0,
+        sw=3.0,
+        sh=8.0,
+        tp=30.0,
+        tps=0.2,
+        tph=10.0,
+        cortex=1.4,
+    ),
+}
+
+# Body contour keyframes per level: (half-width, centre-to-back skin, centre-to-front skin) mm,
+# lean adult, fat added separately.
+_CONTOUR_KEYS: dict[str, tuple[float, float, float]] = {
+    "C1": (60.0, 68.0, 52.0),
+    "C4": (55.0, 62.0, 50.0),
+    "C7": (75.0, 68.0, 58.0),
+    "T1": (150.0, 72.0, 85.0),
+    "T3": (148.0, 68.0, 130.0),
+    "T6": (142.0, 64.0, 150.0),
+    "T9": (145.0, 66.0, 158.0),
+    "T12": (148.0, 68.0, 150.0),
+    "L3": (145.0, 72.0, 130.0),
+    "L5": (155.0, 76.0, 128.0),
+    "S1": (165.0, 80.0, 128.0),
+    "S2": (170.0, 85.0, 125.0),
+}
+
+
+def _local_box(
+    grid: RenderGrid,
+    centre: NDArray[np.float64],
+    frame: NDArray[np.float64],
+    lo: tuple[float, float, float],
+    hi: tuple[float, float, float],
+) -> tuple[tuple[slice, slice, slice], tuple[NDArray[np.float64], ...]] | None:
+    """Grid box around a local box ``lo..hi`` (frame coordinates) and local coords in it.
+
+    Returns:
+        ``(slices, (a, b, e))`` with ``a, b, e`` local coordinates broadcastable to the box's
+        ``(nk, nj, ni)``, or None when the box misses the grid.
+    """
+    corners = np.array(
+        [[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]
+    )
+    world = centre + corners @ frame.T
+    wlo, whi = world.min(axis=0), world.max(axis=0)
+    rng = [grid.index_range(ax, wlo[ax], whi[ax]) for ax in range(3)]
+    if any(r[1] <= r[0] for r in rng):
+        return None
+    x = grid.axis_mm(0)[rng[0][0] : rng[0][1]] - centre[0]
+    y = grid.axis_mm(1)[rng[1][0] : rng[1][1]] - centre[1]
+    z = grid.axis_mm(2)[rng[2][0] : rng[2][1]] - centre[2]
+    xb, yb, zb = x[None, None, :], y[None, :, None], z[:, None, None]
+    coords = tuple(
+        (frame[0, c] * xb + frame[1, c] * yb + frame[2, c] * zb).astype(np.float32)
+        for c in range(3)
+    )
+    sl = (slice(*rng[2]), slice(*rng[1]), slice(*rng[0]))
+    return sl, coords
+
+
+def _ellipse(u: Any, v: Any, ru: float, rv: float) -> Any:
+    return (u / ru) ** 2 + (v / rv) ** 2
+
+
+class _Painter:
+    """Paints into the fine tissue and vertebra maps."""
+
+    def __init__(self, grid: RenderGrid) -> None:
+        self.grid = grid
+        self.tissue = np.zeros(grid.shape_kji, dtype=np.uint8)
+        self.vert = np.zeros(grid.shape_kji, dtype=np.uint8)
+        self.x = grid.axis_mm(0)
+        self.y = grid.axis_mm(1)
+        self.z = grid.axis_mm(2)
+
+    # ---- 2-D (one axial slice) ----
+    def ellipse2d(
+        self,
+        k: int,
+        cx: float,
+        cy: float,
+        rx: float,
+        ry: float,
+        value: int,
+        only: tuple[int, ...] | None = None,
+        extra: Any = None,
+    ) -> None:
+        """Paint an axis-aligned ellipse on slice ``k`` (``only``: overwrite just these)."""
+        if rx <= 0 or ry <= 0:
+            return
+        g = self.grid
+        i0, i1 = g.index_range(0, cx - rx, cx + rx)
+        j0, j1 = g.index_range(1, cy - ry, cy + ry)
+        if i1 <= i0 or j1 <= j0:
+            return
+        xx = ((self.x[i0:i1] - cx) / rx) ** 2
+        yy = ((self.y[j0:j1] - cy) / ry) ** 2
+        m = (yy[:, None] + xx[None, :]) <= 1.0
+        if extra is not None:
+            m &= extra(self.x[i0:i1][None, :], self.y[j0:j1][:, None])
+        sub = self.tissue[k, j0:j1, i0:i1]
+        if only is not None:
+            m &= np.isin(sub, only)
+        sub[m] = value
+
+    # ---- 3-D stamping of tubes along polylines ----
+    def tube(
+        self,
+        points_mm: NDArray[np.float64],
+        radius_mm: float,
+        outer: int,
+        inner: int | None = None,
+        shell_mm: float = 1.2,
+        only: tuple[int, ...] | None = None,
+    ) -> None:
+        """Paint a tube of ``radius_mm`` along a densely sampled polyline ``(M, 3)``.
+
+        Voxels within ``radius_mm`` of a sample get ``outer``; those deeper than ``shell_mm``
+        get ``inner`` (a cortical shell around marrow).
+        """
+        g = self.grid
+        sp = np.asarray(g.spacing_mm)
+        step = max(float(sp.min()), min(0.25 * radius_mm, float(sp.max())))
+        pts = _densify(points_mm, step)
+        ijk = (pts - np.asarray(g.origin_mm)) / sp
+        base = np.rint(ijk).astype(np.int64)
+        base, first = np.unique(base, axis=0, return_index=True)
+        ijk = ijk[first]
+        half = np.ceil(radius_mm / sp).astype(int) + 1
+        oi, oj, ok = np.meshgrid(
+            np.arange(-half[0], half[0] + 1),
+            np.arange(-half[1], half[1] + 1),
+            np.arange(-half[2], half[2] + 1),
+            indexing="ij",
+        )
+        offs = np.stack([oi.ravel(), oj.ravel(), ok.ravel()], axis=1)
+        near = (((np.abs(offs) - 0.5).clip(0) * sp) ** 2).sum(axis=1)
+        offs = offs[near <= radius_mm**2]
+        # squared distance of each candidate voxel centre to its sample point, float32
+        frac = ((base - ijk) * sp).astype(np.float32)  # (M, 3)
+        offs_mm = (offs * sp).astype(np.float32)  # (O, 3)
+        d2 = (
+            (frac[:, None, 0] + offs_mm[None, :, 0]) ** 2
+            + (frac[:, None, 1] + offs_mm[None, :, 1]) ** 2
+            + (frac[:, None, 2] + offs_mm[None, :, 2]) ** 2
+        )
+        shape_ijk = np.array([g.shape_kji[2], g.shape_kji[1], g.shape_kji[0]])
+        for value, lim in ((outer, radius_mm), (inner, radius_mm - shell_mm)):
+            if value is None or lim <= 0:
+                continue
+            mi, oi_ = np.nonzero(d2 <= np.float32(lim * lim))
+            v = base[mi] + offs[oi_]
+            v = v[np.all((v >= 0) & (v < shape_ijk), axis=1)]
+            if only is not None:
+                cur = self.tissue[v[:, 2], v[:, 1], v[:, 0]]
+                v = v[np.isin(cur, only)]
+            self.tissue[v[:, 2], v[:, 1], v[:, 0]] = value
+
+
+def _densify(points: NDArray[np.float64], step: float) -> NDArray[np.float64]:
+    """Resample a polyline ``(M, 3)`` so consecutive points are at most ``step`` mm apart."""
+    out = [points[:1]]
+    for p, q in itertools.pairwise(points):
+        n = max(1, math.ceil(float(np.linalg.norm(q - p)) / step))
+        t = np.arange(1, n + 1)[:, None] / n
+        out.append(p + t * (q - p))
+    return np.concatenate(out, axis=0)
+
+
+@dataclass
+class _Level:
+    """Spine position and body contour at one axial slice."""
+
+    x_s: float
+    y_s: float
+    depth: float
+    width: float
+    half_w: float
+    post: float
+    ant: float
+    fat: float
+
+
+class _BodyPlan:
+    """Interpolates spine position and body contour along z."""
+
+    def __init__(self, geo: SpineGeometry, params: AnatomyParams) -> None:
+        order = np.argsort(geo.centres_mm[:, 2])
+        self.zc = geo.centres_mm[order, 2]
+        self.xc = geo.centres_mm[order, 0]
+        self.yc = geo.centres_mm[order, 1]
+        self.dc = geo.body_depth_mm[order]
+        self.wc = geo.body_width_mm[order]
+        self.geo = geo
+        self.z_of = {lab: float(geo.centres_mm[i, 2]) for i, lab in enumerate(geo.labels)}
+        keys = [(self.z_of[k], v) for k, v in _CONTOUR_KEYS.items() if k in self.z_of]
+        keys.sort()
+        self.kz = np.array([k[0] for k in keys])
+        self.kv = np.array([k[1] for k in keys])
+        self.scale = params.body_scale
+        self.fat = params.fat_mm
+
+    def level(self, z: float) -> _Level:
+        x_s = float(np.interp(z, self.zc, self.xc))
+        y_s = float(np.interp(z, self.zc, self.yc))
+        # extrapolate the spine line below/above the chain ends linearly
+        if z < self.zc[0] and len(self.zc) > 1:
+            t = (z - self.zc[0]) / (self.zc[1] - self.zc[0])
+            x_s = float(self.xc[0] + t * (self.xc[1] - self.xc[0]))
+            y_s = float(self.yc[0] + t * (self.yc[1] - self.yc[0]))
+        hw, post, ant = (float(np.interp(z, self.kz, self.kv[:, c])) for c in range(3))
+        region_fat = float(np.interp(z, self.kz, np.where(self.kv[:, 0] < 100, 0.3, 1.0)))
+        thorax = float(
+            np.interp(z, [self.z_of.get("T12", -1e9), self.z_of.get("T4", 1e9)], [1.0, 0.6])
+        )
+        fat = self.fat * region_fat * thorax
+        return _Level(
+            x_s,
+            y_s,
+            float(np.interp(z, self.zc, self.dc)),
+            float(np.interp(z, self.zc, self.wc)),
+            hw * self.scale + fat,
+            post * self.scale + fat * 0.8,
+            ant * self.scale + fat,
+            fat,
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Vertebrae
+# --------------------------------------------------------------------------------------------
+def _vertebra_shape(
+    region: str,
+    a: Any,
+    b: Any,
+    e: Any,
+    h: float,
+    w: float,
+    d: float,
+    shrink: float,
+    name: str,
+) -> Any:
+    """Boolean mask of the posterior elements (pedicles, lamina, processes), shrunk by ``shrink``."""
+    p = _REGION_SHAPE[region]
+    cw, cd, pr, lt = p["cw"], p["cd"], p["pr"], p["lt"]
+    bc = d / 2 + cd + 1.0  # canal centre
+    s = shrink
+    aa = np.abs(a)
+    # pedicles: elliptic cylinders along b, at the canal's sides, upper part of the body
+    ped_a = cw + pr * 0.6
+    ped = (
+        (_ellipse(aa - ped_a, e - 0.15 * h, pr - s, 0.3 * h + 2.0 - s) <= 1.0)
+        & (b > d / 2 - 4.0)
+        & (b < bc + 2.0)
+    )
+    # lamina: elliptic annulus behind the canal
+    r_in = _ellipse(a, b - bc, cw, cd)
+    r_out = _ellipse(a, b - bc, cw + lt - s, cd + lt - s)
+    lam = (r_out <= 1.0) & (r_in > (1.0 + s / cd) ** 2) & (b > bc - 2.0)
+    lam &= np.abs(e + 0.05 * h) < 0.42 * h + 1.0 - s
+    # spinous process: slab sloping caudally as it goes back
+    b0 = bc + cd
+    e_sp = -p["slope"] * np.clip(b - b0, 0, None) - 0.1 * h
+    sp_len = p["sp"] * (1.4 if name in ("C2", "C7") else 1.0)
+    spin = (aa < p["sw"] - s) & (b > b0 - 2.0) & (b < b0 + sp_len - s)
+    taper = 1.0 - 0.35 * np.clip((b - b0) / sp_len, 0, 1)
+    spin &= np.abs(e - e_sp) < (p["sh"] * taper - s)
+    # transverse processes
+    tp_b = bc + p["tps"] * np.clip(aa - cw, 0, None) - 1.0
+    tpl = p["tp"] * (1.2 if name == "L3" else 1.0) * (0.6 if name in ("L5", "C7") else 1.0)
+    tp = (aa > cw) & (aa < cw + lt + tpl - s)
+    tp &= (np.abs(b - tp_b) < 4.0 - s) & (np.abs(e - 0.1 * h) < p["tph"] - s)
+    # articular processes: short columns at the pedicle-lamina junction
+    art = (_ellipse(aa - (cw + 3.0), b - (bc + 1.0), 5.0 - s, 4.5 - s) <= 1.0) & (
+        np.abs(e) < 0.5 * h + 3.0 - s
+    )
+    return ped | lam | spin | tp | art
+
+
+def _paint_vertebra(
+    pt: _Painter,
+    geo: SpineGeometry,
+    n: int,
+    params: AnatomyParams,
+    rng: np.random.Generator,
+) -> tuple[int, int, int, int, int, int] | None:
+    name = geo.labels[n]
+    vid = anatomy.by_name(name).verse_id
+    region = anatomy.region_of(name)
+    c, fr = geo.centres_mm[n], geo.frames[n]
+    h, w, d = (
+        float(geo.body_height_mm[n]),
+        float(geo.body_width_mm[n]),
+        float(geo.body_depth_mm[n]),
+    )
+    p = _REGION_SHAPE[region]
+    if name == "C1":
+        return _paint_atlas(pt, c, fr, vid, w, d)
+    extra_lat = p["cw"] + p["lt"] + p["tp"] * 1.3 + 6.0
+    if region == "sacral":
+        extra_lat = w / 2 + (32.0 if name == "S1" else 22.0)
+    post = d / 2 + p["cd"] * 2 + p["lt"] + p["sp"] * 1.4 + 4.0
+    up = h / 2 + 8.0 + (22.0 if name == "C2" else 0.0)
+    down = h / 2 + 8.0 + p["slope"] * p["sp"] * 1.4 + p["sh"]
+    box = _local_box(
+        pt.grid,
+        c,
+        fr,
+        (-max(extra_lat, w / 2 + 3), -d / 2 - 4, -down),
+        (max(extra_lat, w / 2 + 3), post, up),
+    )
+    if box is None:
+        return None
+    sl, (a, b, e) = box
+    cortex = p["cortex"] * (0.6 if params.osteoporosis else 1.0)
+    # body: elliptic cylinder with a waist; compression fracture = anterior wedge
+    wedge = params.compression.get(name, 0.0) * h
+    e_top = h / 2 - wedge * np.clip(0.5 - b / d, 0, 1)
+    waist = 1.0 - 0.07 * (1.0 - np.clip((2 * e / h) ** 2, 0, 1))
+    bb = np.where(b > 0, b * 1.15, b)  # flatter posterior wall
+    rb = _ellipse(a, bb, w / 2, d / 2)
+    body = (rb <= waist**2) & (e < e_top) & (e > -h / 2)
+    core = (
+        (_ellipse(a, bb, w / 2 - cortex, d / 2 - cortex) <= waist**2)
+        & (e < e_top - cortex)
+        & (e > -h / 2 + cortex)
+    )
+    if region == "sacral":
+        ala_w = w / 2 + (28.0 if name == "S1" else 18.0)
+        ala = (np.abs(a) < ala_w) & (b > -d / 4) & (b < d / 2 + 12.0) & (np.abs(e) < h / 2)
+        ala &= _ellipse(a, b - d / 4, ala_w, d * 0.75 + 10) <= 1.0
+        ala_in = ala & (np.abs(a) < ala_w - 1.5) & (np.abs(e) < h / 2 - 1.5)
+        body |= ala
+        core |= ala_in
+    post_el = _vertebra_shape(region, a, b, e, h, w, d, 0.0, name)
+    # the shrunk (medullary) shape only matters where the full shape is: evaluate it there
+    post_in = np.zeros_like(post_el)
+    sel = post_el & ~body
+    post_in[sel] = _vertebra_shape(region, a[sel], b[sel], e[sel], h, w, d, cortex + 0.3, name)
+    if name == "C2":
+        dens = _ellipse(a, b - 1.0, 5.5, 5.5) <= 1.0
+        dens &= (e > 0) & (e < h / 2 + 20.0)
+        dens_in = (_ellipse(a, b - 1.0, 4.3, 4.3) <= 1.0) & (e > 0) & (e < h / 2 + 19.0)
+        post_el |= dens
+        post_in |= dens_in
+    bone = body | post_el
+    inner = core | (post_in & ~body)
+    canal = _ellipse(a, b - (d / 2 + p["cd"] + 1.0), p["cw"], p["cd"]) <= 1.0
+    canal &= np.abs(e) < h / 2 + 3.0
+    tis = pt.tissue[sl]
+    ver = pt.vert[sl]
+    canal_free = canal & ~bone & np.isin(tis, (_T.FAT, _T.MUSCLE, _T.SOFT, _T.AIR, _T.LUNG))
+    tis[canal_free] = _T.WATER
+    tis[bone] = _T.CORTICAL
+    tis[bone & inner] = _T.CANCELLOUS
+    ver[bone] = vid
+    return _box_tuple(sl)
+
+
+def _box_tuple(sl: tuple[slice, slice, slice]) -> tuple[int, int, int, int, int, int]:
+    return (
+        int(sl[0].start),
+        int(sl[0].stop),
+        int(sl[1].start),
+        int(sl[1].stop),
+        int(sl[2].start),
+        int(sl[2].stop),
+    )
+
+
+def _paint_atlas(
+    pt: _Painter, c: NDArray[np.float64], fr: NDArray[np.float64], vid: int, w: float, d: float
+) -> tuple[int, int, int, int, int, int] | None:
+    """C1: a ring whose anterior arch passes through the given centre, lateral masses, TPs."""
+    ra, rb = max(w / 2, 20.0), max(d / 2 + 8.0, 19.0)
+    b0 = rb - 3.5  # ring centre behind the anterior arch
+    box = _local_box(pt.grid, c, fr, (-ra - 16, -6.0, -10.0), (ra + 16, 2 * rb + 2, 10.0))
+    if box is None:
+        return None
+    sl, (a, b, e) = box
+    outer = _ellipse(a, b - b0, ra, rb) <= 1.0
+    inner_r = _ellipse(a, b - b0, ra - 7.0, rb - 7.0)
+    ring = outer & (inner_r > 1.0) & (np.abs(e) < 5.0)
+    masses = _ellipse(np.abs(a) - (ra - 6.0), b - b0 + 2.0, 7.5, 10.0) + (e / 9.0) ** 2 <= 1.0
+    tp = (np.abs(a) > ra - 4) & (np.abs(a) < ra + 14) & (np.abs(b - b0 + 2) < 4) & (np.abs(e) < 4)
+    bone = ring | masses | tp
+    inner = (
+        (outer & (inner_r > 1.3) & (np.abs(e) < 3.8))
+        | (_ellipse(np.abs(a) - (ra - 6.0), b - b0 + 2.0, 6.0, 8.5) + (e / 7.5) ** 2 <= 1.0)
+    ) & bone
+    canal = (_ellipse(a, b - b0 - 4.0, ra - 9.0, rb - 10.0) <= 1.0) & (np.abs(e) < 8)
+    tis = pt.tissue[sl]
+    tis[canal & ~bone & np.isin(tis, (_T.FAT, _T.MUSCLE, _T.SOFT))] = _T.WATER
+    tis[bone] = _T.CORTICAL
+    tis[inner] = _T.CANCELLOUS
+    pt.vert[sl][bone] = vid
+    return _box_tuple(sl)
+
+
+def _paint_discs(
+    pt: _Painter, geo: SpineGeometry, params: AnatomyParams, rng: np.random.Generator
+) -> None:
+    for n in range(len(geo) - 1):
+        if geo.disc_height_mm[n] <= 0.5 or geo.labels[n] in ("C1",):
+            continue
+        c0, c1 = geo.centres_mm[n], geo.centres_mm[n + 1]
+        u0, u1 = geo.frames[n][:, 2], geo.frames[n + 1][:, 2]
+        top = c0 - u0 * geo.body_height_mm[n] / 2
+        bot = c1 + u1 * geo.body_height_mm[n + 1] / 2
+        centre = (top + bot) / 2
+        fr = geo.frames[n] + geo.frames[n + 1]
+        q, _ = np.linalg.qr(fr)
+        q *= np.sign(np.diag(q.T @ fr))[None, :]
+        hh = max(float(np.dot(top - bot, q[:, 2])), 1.0) / 2 + 1.5
+        w = float(geo.body_width_mm[n] + geo.body_width_mm[n + 1]) / 4 + 0.5
+        d = float(geo.body_depth_mm[n] + geo.body_depth_mm[n + 1]) / 4 + 0.5
+        box = _local_box(pt.grid, centre, q, (-w, -d, -hh), (w, d, hh))
+        if box is None:
+            continue
+        sl, (a, b, e) = box
+        bb = np.where(b > 0, b * 1.15, b)
+        disc = (_ellipse(a, bb, w, d) <= 1.0) & (np.abs(e) < hh)
+        tis = pt.tissue[sl]
+        free = disc & (pt.vert[sl] == 0)
+        tis[free] = _T.DISC
+        if geo.labels[n] in params.degenerated_discs:
+            gas = (_ellipse(a, b + 0.2 * d, 0.45 * w, 0.25 * d) <= 1.0) & (np.abs(e) < 1.2)
+            tis[gas & free] = _T.GAS
+
+
+# --------------------------------------------------------------------------------------------
+# Ribs, sternum, pelvis, skull
+# --------------------------------------------------------------------------------------------
+def _thorax_ellipse(lv: _Level, z_rel_ant: float = 0.0) -> tuple[float, float, float, float]:
+    """Rib ellipse (cx, cy, half-width, half-depth) at a level (inside the chest wall)."""
+    y_post = lv.y_s + lv.depth / 2 + 24.0
+    y_ant = lv.y_s - lv.ant + lv.fat + 14.0
+    half_w = lv.half_w - lv.fat - 14.0
+    return lv.x_s, (y_post + y_ant) / 2, half_w, (y_post - y_ant) / 2
+
+
+def _paint_ribs(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
+    thoracic = [n for n, lab in enumerate(geo.labels) if anatomy.region_of(lab) == "thoracic"]
+    for rank, n in enumerate(thoracic):
+        name = geo.labels[n]
+        num = 13 if name == "T13" else int(name[1:])
+        c, fr = geo.centres_mm[n], geo.frames[n]
+        d, w = float(geo.body_depth_mm[n]), float(geo.body_width_mm[n])
+        lv = plan.level(float(c[2]))
+        cx, cy, hw, hd = _thorax_ellipse(lv)
+        if num == 1:
+            hw, hd = hw * 0.55, hd * 0.7
+            cy = lv.y_s + lv.depth / 2 + 24.0 - hd
+        elif num == 2:
+            hw, hd = hw * 0.8, hd * 0.85
+            cy = lv.y_s + lv.depth / 2 + 24.0 - hd
+        frac_end = {11: 0.42, 12: 0.28, 13: 0.2}.get(num, 0.8 if num <= 7 else 0.72)
+        drop = 25.0 + 4.0 * min(num, 9)
+        radius = 4.2 + 0.08 * min(num, 10)
+        for side in (1.0, -1.0):
+            head = c + fr @ np.array([side * (w / 2 + 3.0), d / 2 - 2.0, 2.0])
+            tp_tip = c + fr @ np.array([side * (w / 2 + 20.0), d / 2 + 18.0, 0.0])
+            dx = abs(tp_tip[0] - cx)
+            phi0 = math.asin(min(dx / max(hw, 1.0), 0.95))
+            phis = np.linspace(phi0, math.pi * frac_end, 40)
+            xs = cx + side * hw * np.sin(phis)
+            ys = cy + hd * np.cos(phis)
+            t = (phis - phi0) / max(math.pi - phi0, 1e-6)
+            zs = tp_tip[2] - drop * np.sin(np.clip(t, 0, 1) * math.pi / 2) * 1.2
+            arc = np.stack([xs, ys, zs], axis=1)
+            pts = np.concatenate([head[None], tp_tip[None], arc], axis=0)
+            pt.tube(pts, radius, _T.CORTICAL, _T.MARROW, 1.3)
+            if num <= 10:
+                # costal cartilage to the sternum
+                p_end = arc[-1]
+                ster = np.array(
+                    [cx + side * 14.0, cy - hd + 4.0, p_end[2] - (8.0 if num > 7 else 0)]
+                )
+                ph = np.linspace(math.pi * frac_end, math.pi * 0.93, 8)
+                cart = np.stack(
+                    [
+                        cx + side * hw * np.sin(ph),
+                        cy + hd * np.cos(ph),
+                        np.linspace(p_end[2], ster[2], 8),
+                    ],
+                    axis=1,
+                )
+                cart = np.concatenate([cart, ster[None]], axis=0)
+                pt.tube(cart, radius * 0.9, _T.CARTILAGE, None, only=(_T.FAT, _T.MUSCLE, _T.SOFT))
+        if rank == 0:
+            log.debug("ribs from %s", name)
+
+
+def _paint_sternum(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
+    if "T2" not in geo.labels or "T8" not in geo.labels:
+        return
+    z_top = plan.z_of["T2"] - 15.0
+    z_bot = plan.z_of["T8"] - 55.0
+    k0, k1 = pt.grid.index_range(2, z_bot, z_top)
+    for k in range(k0, k1):
+        z = float(pt.z[k])
+        lv = plan.level(z + 40.0)
+        cx, cy, _hw, hd = _thorax_ellipse(lv)
+        y = cy - hd - 2.0
+        half = 24.0 if z > z_top - 45 else 14.0
+        pt.ellipse2d(k, cx, y, half, 7.0, _T.CORTICAL)
+        pt.ellipse2d(k, cx, y, half - 1.5, 5.5, _T.MARROW)
+
+
+def _ellipsoid_shell(
+    pt: _Painter,
+    centre: NDArray[np.float64],
+    axes: tuple[float, float, float],
+    thickness: float,
+    keep: Any,
+    inner_value: int | None = None,
+    only_inner: tuple[int, ...] | None = None,
+) -> None:
+    """Paint a bony ellipsoidal shell (cortex + marrow) where ``keep(x, y, z)`` is true."""
+    fr = np.eye(3)
+    ext = (float(axes[0]), float(axes[1]), float(axes[2]))
+    box = _local_box(pt.grid, centre, fr, (-ext[0], -ext[1], -ext[2]), ext)
+    if box is None:
+        return
+    sl, (x, y, z) = box
+    rm = float(np.mean(axes))
+    rho = np.sqrt((x / axes[0]) ** 2 + (y / axes[1]) ** 2 + (z / axes[2]) ** 2)
+    dist = (1.0 - rho) * rm  # approximate depth below the surface, mm
+    k = keep(x, y, z)
+    shell = (dist >= 0) & (dist < thickness) & k
+    marrow = (dist >= 1.5) & (dist < thickness - 1.5) & k
+    tis = pt.tissue[sl]
+    if inner_value is not None:
+        inside = (dist >= thickness) & k
+        if only_inner is not None:
+            inside &= np.isin(tis, only_inner)
+        tis[inside] = inner_value
+    tis[shell] = _T.CORTICAL
+    tis[marrow] = _T.MARROW
+
+
+def _paint_pelvis(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
+    if "S1" not in geo.labels:
+        return
+    n = geo.labels.index("S1")
+    c = geo.centres_mm[n]
+    w = float(geo.body_width_mm[n])
+    s = plan.scale
+    for side in (1.0, -1.0):
+        centre = c + np.array([side * (w / 2 + 30.0) * s, -22.0, -25.0])
+        axes = (62.0 * s, 52.0 * s, 68.0)
+
+        def keep(x: Any, y: Any, z: Any, side: float = side) -> Any:
+            return (side * x > -8.0) & (z > -55.0) & (y < 40.0) & (y > -48.0 * s)
+
+        _ellipsoid_shell(pt, centre, axes, 7.0, keep)
+        # femoral head with acetabulum roof
+        fh = c + np.array([side * 88.0 * s, -55.0, -110.0])
+        _ellipsoid_shell(pt, fh, (23.0, 23.0, 23.0), 23.0, lambda x, y, z: x == x)
+
+
+def _paint_skull(pt: _Painter, geo: SpineGeometry) -> None:
+    if "C1" not in geo.labels:
+        return
+    n = geo.labels.index("C1")
+    c = geo.centres_mm[n]
+    centre = c + np.array([0.0, -12.0, 72.0])
+    axes = (70.0, 88.0, 82.0)
+
+    def keep(x: Any, y: Any, z: Any) -> Any:
+        foramen = (x**2 + (y - 22.0) ** 2 < 17.0**2) & (z < -40)
+        return (z > -60.0) & ~foramen
+
+    _ellipsoid_shell(pt, centre, axes, 7.0, keep, _T.BRAIN, (_T.FAT, _T.MUSCLE, _T.SOFT))
+    # skull base / occiput: a thick plate above C1 with the foramen magnum
+    base = c + np.array([0.0, 0.0, 20.0])
+    box = _local_box(pt.grid, base, np.eye(3), (-55.0, -45.0, -6.0), (55.0, 60.0, 6.0))
+    if box is not None:
+        sl, (x, y, z) = box
+        plate = (_ellipse(x, y - 8.0, 55.0, 52.0) <= 1.0) & (np.abs(z + 0.3 * y / 5) < 6.0)
+        hole = _ellipse(x, y - 22.0, 15.0, 18.0) <= 1.0
+        plate &= ~hole
+        tis = pt.tissue[sl]
+        tis[plate] = _T.CORTICAL
+        tis[plate & (np.abs(z + 0.3 * y / 5) < 4.0)] = _T.MARROW
+    # mandible: a U of bone in front of C2-C3
+    if "C3" in geo.labels:
+        c3 = geo.centres_mm[geo.labels.index("C3")]
+        ph = np.linspace(-1.2, 1.2, 30)
+        pts = np.stack(
+            [
+                c3[0] + 48.0 * np.sin(ph),
+                c3[1] - 30.0 - 50.0 * np.cos(ph),
+                c3[2] + 10.0 + 25.0 * (1 - np.cos(ph)),
+            ],
+            axis=1,
+        )
+        pt.tube(pts, 6.0, _T.CORTICAL, _T.MARROW, 2.0)
+
+
+def _paint_metal(pt: _Painter, geo: SpineGeometry, params: AnatomyParams) -> NDArray[np.float64]:
+    """Bilateral pedicle screws in ``params.screws`` joined by rods; returns metal points."""
+    pts_all: list[NDArray[np.float64]] = []
+    heads: dict[float, list[NDArray[np.float64]]] = {1.0: [], -1.0: []}
+    for name in params.screws:
+        if name not in geo.labels:
+            continue
+        n = geo.labels.index(name)
+        c, fr = geo.centres_mm[n], geo.frames[n]
+        region = anatomy.region_of(name)
+        p = _REGION_SHAPE[region]
+        d = float(geo.body_depth_mm[n])
+        for side in (1.0, -1.0):
+            entry = c + fr @ np.array(
+                [
+                    side * (p["cw"] + 6.0),
+                    d / 2 + p["cd"] * 2 + 8.0,
+                    0.12 * float(geo.body_height_mm[n]),
+                ]
+            )
+            tip = c + fr @ np.array([side * 4.0, -d / 2 + 6.0, 0.0])
+            head = entry + (entry - tip) / np.linalg.norm(entry - tip) * 8.0
+            screw = np.stack([tip, head])
+            pt.tube(screw, 3.0, _T.METAL)
+            pt.tube(head[None] + np.zeros((2, 3)), 5.5, _T.METAL)
+            heads[side].append(head)
+            pts_all.append(_densify(screw, 4.0))
+    for hs in heads.values():
+        if len(hs) >= 2:
+            hs_sorted = sorted(hs, key=lambda q: -q[2])
+            rod = np.stack(hs_sorted)
+            rod = np.concatenate(
+                [rod[:1] + (rod[0] - rod[1]) * 0.15, rod, rod[-1:] + (rod[-1] - rod[-2]) * 0.15]
+            )
+            rod = rod + np.array([0.0, 4.0, 0.0])
+            pt.tube(rod, 2.8, _T.METAL)
+            pts_all.append(_densify(rod, 4.0))
+    return np.concatenate(pts_all) if pts_all else np.zeros((0, 3))
+
+
+# --------------------------------------------------------------------------------------------
+# Soft tissue, per axial slice
+# --------------------------------------------------------------------------------------------
+def _paint_soft_tissue(
+    pt: _Painter,
+    geo: SpineGeometry,
+    plan: _BodyPlan,
+    params: AnatomyParams,
+    rng: np.random.Generator,
+) -> None:
+    z_of = plan.z_of
+
+    def zl(label: str, default: float) -> float:
+        return z_of.get(label, default)
+
+    z_c1 = zl("C1", 1e9)
+    z_t1 = zl("T1", zl("C7", 1e9) - 20.0)
+    z_carina = zl("T5", z_t1 - 90.0)
+    z_dome_r = zl("T9", zl("T10", 0.0) + 25.0) - 5.0
+    z_dome_l = z_dome_r - 15.0
+    z_recess = zl("T12", z_dome_r - 75.0) - 10.0
+    z_apex = z_t1 + 25.0
+    z_heart = zl("T7", z_dome_r + 60.0)
+    z_kid_l = zl("L1", z_recess - 30.0) - 5.0
+    z_kid_r = z_kid_l - 15.0
+    z_aorta_top = zl("T4", z_t1 - 60.0)
+    z_aorta_bot = zl("L4", z_recess - 150.0)
+    z_psoas_top = zl("T12", z_recess)
+    z_s2 = zl("S2", zl("S1", -1e9) - 25.0)
+    gas = _gas_pockets(rng, params.bowel_gas)
+    for k in range(pt.grid.shape_kji[0]):
+        z = float(pt.z[k])
+        lv = plan.level(z)
+        xs, ys = lv.x_s, lv.y_s
+        if z > z_c1 + 15.0:
+            continue  # head: painted by the skull (brain) and a scalp contour below
+        cy = ys + (lv.post - lv.ant) / 2
+        by = (lv.post + lv.ant) / 2
+        # couch: a shallow curved plate below the back
+        y_couch = cy + by + 8.0
+        pt.ellipse2d(
+            k,
+            xs,
+            y_couch + 180.0,
+            260.0,
+            180.0,
+            _T.CARTILAGE,
+            extra=lambda x, y, yc=y_couch: y < yc + 6.0,
+        )
+        pt.ellipse2d(
+            k,
+            xs,
+            y_couch + 183.0,
+            262.0,
+            180.0,
+            _T.AIR,
+            extra=lambda x, y, yc=y_couch: y < yc + 6.0,
+        )
+        pt.ellipse2d(k, xs, cy, lv.half_w, by, _T.FAT)
+        mw = 12.0
+        pt.ellipse2d(k, xs, cy + lv.fat * 0.1, lv.half_w - lv.fat, by - lv.fat * 0.9, _T.MUSCLE)
+        if z > z_t1 - 10.0:  # neck and shoulders
+            pt.ellipse2d(k, xs, ys - lv.depth / 2 - 22.0, 9.0, 8.0, _T.GAS)  # trachea
+            pt.ellipse2d(k, xs + 2.0, ys - lv.depth / 2 - 8.0, 7.0, 5.0, _T.SOFT)
+            for side in (1.0, -1.0):  # carotids/jugulars
+                pt.ellipse2d(k, xs + side * 24.0, ys - lv.depth / 2 - 15.0, 5.0, 5.0, _T.BLOOD)
+            continue
+        # cavity: thorax above the recess, abdomen below
+        thorax = z > z_recess
+        hw_c = lv.half_w - lv.fat - mw
+        y_ant = cy - by + lv.fat + mw
+        y_post = ys + (lv.depth / 2 + 24.0 if thorax else 2.0)
+        ccy, cby = (y_post + y_ant) / 2, (y_post - y_ant) / 2
+        pt.ellipse2d(k, xs, ccy, hw_c, cby, _T.FAT if thorax or z > z_dome_l else _T.SOFT)
+        if not thorax and z > z_s2 - 60.0:
+            # visceral fat marbling: paint a fat core and soft tissue loops
+            pt.ellipse2d(k, xs, ccy - 0.1 * cby, hw_c * 0.8, cby * 0.75, _T.SOFT)
+        # paraspinal muscles (always) and psoas (lumbar)
+        for side in (1.0, -1.0):
+            pt.ellipse2d(
+                k, xs + side * 32.0, ys + lv.depth / 2 + 40.0, 28.0, 26.0, _T.MUSCLE, only=(_T.FAT,)
+            )
+            if z < z_psoas_top and z > z_s2 - 40.0:
+                t = np.clip((z_psoas_top - z) / 150.0, 0.0, 1.0)
+                r = 8.0 + 18.0 * t
+                pt.ellipse2d(
+                    k, xs + side * (lv.width / 2 + r * 0.7), ys + 2.0, r, r * 0.9, _T.MUSCLE
+                )
+        # abdominal organs
+        if z < z_dome_r + 10.0 and z > z_kid_r - 140.0:
+            _organ(
+                pt,
+                k,
+                z,
+                xs - 0.42 * hw_c,
+                ccy - 0.05 * cby,
+                z_dome_r - 75.0,
+                0.6 * hw_c,
+                0.95 * cby,
+                95.0,
+                _T.LIVER,
+            )
+            _organ(
+                pt,
+                k,
+                z,
+                xs + 0.72 * hw_c,
+                ys + 5.0,
+                z_dome_l - 45.0,
+                0.22 * hw_c,
+                0.45 * cby,
+                55.0,
+                _T.SPLEEN,
+            )
+            _organ(
+                pt,
+                k,
+                z,
+                xs + 0.35 * hw_c,
+                ccy - 0.35 * cby,
+                z_dome_l - 50.0,
+                0.3 * hw_c,
+                0.4 * cby,
+                55.0,
+                _T.SOFT,
+            )
+            for side, zk in ((1.0, z_kid_l), (-1.0, z_kid_r)):
+                kx = xs + side * (lv.width / 2 + 48.0)
+                _organ(pt, k, z, kx, ys + 12.0, zk, 36.0, 33.0, 68.0, _T.FAT)
+                _organ(pt, k, z, kx, ys + 12.0, zk, 27.0, 24.0, 55.0, _T.KIDNEY)
+                _organ(pt, k, z, kx - side * 8.0, ys + 8.0, zk, 9.0, 9.0, 30.0, _T.FAT)
+        # bowel gas pockets (abdomen)
+        if not thorax:
+            for gx, gy, gz, gr in gas:
+                zc = z_recess - 20.0 - gz * max(z_recess - z_s2 + 10.0, 50.0)
+                dz = z - zc
+                if abs(dz) < gr:
+                    rr = math.sqrt(gr * gr - dz * dz)
+                    pt.ellipse2d(
+                        k,
+                        xs + gx * hw_c * 0.75,
+                        ccy - 0.2 * cby + gy * cby * 0.6,
+                        rr,
+                        rr * 0.8,
+                        _T.GAS,
+                        only=(_T.SOFT,),
+                    )
+        # lungs above a domed diaphragm
+        if thorax and z < z_apex:
+            scale = math.sqrt(float(np.clip((z_apex - z) / 45.0, 0.02, 1.0)))
+            for side, zd in ((1.0, z_dome_l), (-1.0, z_dome_r)):
+                ra = (hw_c - lv.width / 2 - 6.0) / 2
+                lx = xs + side * (lv.width / 2 + 6.0 + ra)
+                ly = ccy
+
+                def above(
+                    x: Any,
+                    y: Any,
+                    lx: float = lx,
+                    ly: float = ly,
+                    ra: float = ra,
+                    zd: float = zd,
+                    z: float = z,
+                    cb: float = cby,
+                ) -> Any:
+                    rho2 = ((x - lx) / ra) ** 2 + ((y - ly + 0.3 * cb) / cb) ** 2
+                    return z > zd - (zd - z_recess) * np.clip(rho2, 0, 1)
+
+                pt.ellipse2d(k, lx, ly, ra * scale, (cby - 3.0) * scale, _T.LUNG, extra=above)
+        # heart, great vessels
+        if thorax:
+            dzh = z - z_heart
+            if abs(dzh) < 60.0:
+                f = math.sqrt(1 - (dzh / 60.0) ** 2)
+                pt.ellipse2d(
+                    k, xs + 0.18 * hw_c, ccy - 0.35 * cby, 0.4 * hw_c * f, 0.5 * cby * f, _T.BLOOD
+                )
+            if z > z_carina:
+                pt.ellipse2d(k, xs, ys - lv.depth / 2 - 20.0, 9.0, 8.0, _T.GAS)
+        if z_aorta_bot < z < z_aorta_top:
+            pt.ellipse2d(k, xs + 14.0, ys - lv.depth / 2 - 12.0, 11.5, 11.5, _T.BLOOD)
+        if z_aorta_bot - 40 < z < z_dome_r:
+            pt.ellipse2d(k, xs - 24.0, ys - lv.depth / 2 - 14.0, 11.0, 9.0, _T.BLOOD)
+        if z < z_s2 - 20.0:
+            _organ(pt, k, z, xs, cy - 0.35 * by, z_s2 - 80.0, 45.0, 35.0, 40.0, _T.WATER)
+
+
+def _organ(
+    pt: _Painter,
+    k: int,
+    z: float,
+    cx: float,
+    cy: float,
+    cz: float,
+    rx: float,
+    ry: float,
+    rz: float,
+    value: int,
+) -> None:
+    dz = z - cz
+    if abs(dz) >= rz:
+        return
+    f = math.sqrt(1.0 - (dz / rz) ** 2)
+    pt.ellipse2d(k, cx, cy, rx * f, ry * f, value)
+
+
+def _gas_pockets(rng: np.random.Generator, n: int) -> list[tuple[float, float, float, float]]:
+    """Bowel gas pockets: (x frac, y frac, depth frac, radius mm)."""
+    m = int(rng.poisson(n))
+    return [
+        (
+            float(rng.uniform(-1, 1)),
+            float(rng.uniform(-1, 1)),
+            float(rng.uniform(0, 1)),
+            float(rng.uniform(4.0, 18.0)),
+        )
+        for _ in range(m)
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+def render_labels(
+    geo: SpineGeometry,
+    grid: RenderGrid,
+    params: AnatomyParams,
+    rng: np.random.Generator,
+) -> RenderResult:
+    """Paint the tissue map and the vertebra label map of a spine on a fine grid.
+
+    Args:
+        geo: The spine, LPS mm (upright, +z superior).
+        grid: Fine axis-aligned grid to paint on.
+        params: Body and pathology parameters.
+        rng: Random generator (bowel gas, small variations).
+
+    Returns:
+        The fine maps; see :class:`RenderResult`.
+    """
+    pt = _Painter(grid)
+    plan = _BodyPlan(geo, params)
+    _paint_soft_tissue(pt, geo, plan, params, rng)
+    _paint_skull(pt, geo)
+    _paint_pelvis(pt, geo, plan)
+    _paint_ribs(pt, geo, plan)
+    _paint_sternum(pt, geo, plan)
+    boxes: dict[str, tuple[int, int, int, int, int, int]] = {}
+    # C1 last: its anterior arch must win over the dens of C2 where they touch
+    order = [n for n in range(len(geo)) if geo.labels[n] != "C1"]
+    order += [n for n in range(len(geo)) if geo.labels[n] == "C1"]
+    for n in order:
+        b = _paint_vertebra(pt, geo, n, params, rng)
+        if b is not None:
+            boxes[geo.labels[n]] = b
+    _paint_discs(pt, geo, params, rng)
+    metal = _paint_metal(pt, geo, params)
+    return RenderResult(pt.tissue, pt.vert, grid, metal, boxes)

@@ -1,0 +1,115 @@
+"""Tissue classes of the synthetic label map and their CT numbers (HU).
+
+The renderer (:mod:`spinelab.synth.render`) paints a tissue-class map (``uint8``, one value of
+:class:`Tissue` per voxel) beside the per-vertebra label map; :mod:`spinelab.synth.ct` turns the
+tissue map into Hounsfield units with :func:`sample_hu_table`.
+
+HU figures are typical non-contrast adult values at fine (about 1 mm) resolution: cortical bone
+is rendered at its true density (700-1300 HU) and only becomes the familiar 300-500 HU of thin
+shells after partial-volume downsampling, as in a real scanner.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+class Tissue(IntEnum):
+    """Tissue classes of the synthetic label map (values of the ``uint8`` tissue map)."""
+
+    AIR = 0
+    FAT = 1
+    MUSCLE = 2
+    SOFT = 3  # generic soft tissue: bowel wall and content, neck organs
+    LIVER = 4
+    SPLEEN = 5
+    KIDNEY = 6
+    BLOOD = 7  # heart, aorta, vena cava
+    LUNG = 8
+    GAS = 9  # bowel, stomach and tracheal air
+    WATER = 10  # bladder, cerebrospinal fluid
+    BRAIN = 11
+    DISC = 12
+    CARTILAGE = 13  # costal cartilage
+    CANCELLOUS = 14  # vertebral body core
+    CORTICAL = 15  # cortical shells, endplates, posterior elements' shells
+    MARROW = 16  # medulla of ribs, sternum, pelvis and skull
+    METAL = 17  # pedicle screws and rods
+
+
+N_TISSUES = len(Tissue)
+
+#: Bone classes (cancellous, cortical, marrow): what "bone" means for masks and tests.
+BONE: tuple[Tissue, ...] = (Tissue.CANCELLOUS, Tissue.CORTICAL, Tissue.MARROW)
+
+#: (mean HU, between-case standard deviation of that mean) per tissue, non-contrast CT.
+HU_TABLE: dict[Tissue, tuple[float, float]] = {
+    Tissue.AIR: (-1000.0, 5.0),
+    Tissue.FAT: (-100.0, 12.0),
+    Tissue.MUSCLE: (50.0, 8.0),
+    Tissue.SOFT: (30.0, 10.0),
+    Tissue.LIVER: (58.0, 8.0),
+    Tissue.SPLEEN: (48.0, 6.0),
+    Tissue.KIDNEY: (32.0, 6.0),
+    Tissue.BLOOD: (42.0, 6.0),
+    Tissue.LUNG: (-860.0, 30.0),
+    Tissue.GAS: (-990.0, 8.0),
+    Tissue.WATER: (8.0, 5.0),
+    Tissue.BRAIN: (35.0, 4.0),
+    Tissue.DISC: (85.0, 15.0),
+    Tissue.CARTILAGE: (130.0, 50.0),
+    Tissue.CANCELLOUS: (210.0, 45.0),
+    Tissue.CORTICAL: (1000.0, 150.0),
+    Tissue.MARROW: (230.0, 50.0),
+    Tissue.METAL: (3071.0, 0.0),
+}
+
+#: Contrast-enhanced (portal venous) means that replace the table's, with their spread.
+CONTRAST_HU: dict[Tissue, tuple[float, float]] = {
+    Tissue.BLOOD: (180.0, 50.0),
+    Tissue.KIDNEY: (170.0, 35.0),
+    Tissue.LIVER: (110.0, 15.0),
+    Tissue.SPLEEN: (120.0, 15.0),
+}
+
+#: Osteoporotic cancellous bone (mean HU, spread).
+OSTEOPOROTIC_CANCELLOUS_HU = (85.0, 25.0)
+
+#: Within-structure texture amplitude (HU standard deviation of a smooth random field).
+TEXTURE_HU: dict[Tissue, float] = {
+    Tissue.CANCELLOUS: 45.0,
+    Tissue.MARROW: 40.0,
+    Tissue.LIVER: 6.0,
+    Tissue.SOFT: 15.0,
+}
+
+
+def sample_hu_table(
+    rng: np.random.Generator, contrast: bool = False, osteoporosis: bool = False
+) -> NDArray[np.float32]:
+    """Draw one case's mean HU per tissue class.
+
+    Args:
+        rng: Random generator.
+        contrast: Use contrast-enhanced values for blood, kidney, liver and spleen.
+        osteoporosis: Use low-density cancellous bone (and a weaker cortex).
+
+    Returns:
+        ``(N_TISSUES,)`` float32 HU, indexed by :class:`Tissue` value.
+    """
+    table = dict(HU_TABLE)
+    if contrast:
+        table.update(CONTRAST_HU)
+    if osteoporosis:
+        table[Tissue.CANCELLOUS] = OSTEOPOROTIC_CANCELLOUS_HU
+        m, s = table[Tissue.CORTICAL]
+        table[Tissue.CORTICAL] = (0.8 * m, s)
+    out = np.zeros(N_TISSUES, dtype=np.float32)
+    for t in Tissue:
+        mean, spread = table[t]
+        out[t] = mean + spread * float(np.clip(rng.standard_normal(), -2.5, 2.5))
+    out[Tissue.METAL] = HU_TABLE[Tissue.METAL][0]
+    return out

@@ -1,0 +1,62 @@
+"""A hand-built, gently curved whole spine (C1..S2) with typical adult sizes, for renderer tests.
+
+Test-only: the generator itself samples spines from the fitted shape model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from spinelab import anatomy
+from spinelab.synth.geometry import SpineGeometry
+
+
+def _sizes(name: str) -> tuple[float, float, float, float]:
+    """(height, width, depth, disc below) in mm, typical adult values."""
+    region = anatomy.region_of(name)
+    if region == "cervical":
+        return 14.0, 18.0 + anatomy.chain_index(name), 16.0, 5.0
+    if region == "thoracic":
+        t = min(int(name[1:]), 12) / 12.0
+        return 17.0 + 8.0 * t, 26.0 + 16.0 * t, 18.0 + 13.0 * t, 4.0 + 3.0 * t
+    if region == "lumbar":
+        return 27.0, 45.0, 34.0, 10.0
+    return 28.0, 48.0, 34.0, 0.0
+
+
+def curved_spine(
+    transitional: str | None = None, shift_mm: tuple[float, float, float] = (0, 0, 0)
+) -> SpineGeometry:
+    """A whole spine stacked from S2 upwards along a sagittal S-curve (LPS, anterior = -y)."""
+    names = [v.name for v in anatomy.CHAIN if not v.transitional or v.name == transitional]
+    sizes = [_sizes(n) for n in names]
+    centres = np.zeros((len(names), 3))
+    frames = np.zeros((len(names), 3, 3))
+    z = -80.0
+    for idx in range(len(names) - 1, -1, -1):
+        h, _, _, disc = sizes[idx]
+        z += h / 2
+        # lordosis/kyphosis: lumbar forward (-y), thoracic backward, cervical forward
+        y = -25.0 * np.sin((z - 20.0) / 260.0 * np.pi)
+        x = 3.0 * np.sin(z / 200.0)
+        centres[idx] = (x, y, z)
+        z += h / 2 + (disc if idx > 0 else 0.0)
+        if idx > 0:
+            z += sizes[idx - 1][3] * 0.0
+    for idx in range(len(names)):
+        lo, hi = max(idx - 1, 0), min(idx + 1, len(names) - 1)
+        up = centres[lo] - centres[hi]
+        up /= np.linalg.norm(up)
+        left = np.array([1.0, 0.0, 0.0])
+        left -= up * (left @ up)
+        left /= np.linalg.norm(left)
+        post = np.cross(up, left)
+        frames[idx] = np.stack([left, post, up], axis=1)
+    h = np.array([s[0] for s in sizes])
+    w = np.array([s[1] for s in sizes])
+    d = np.array([s[2] for s in sizes])
+    disc = np.array([s[3] for s in sizes[:-1]])
+    disc[0] = 0.0  # C1-C2
+    return SpineGeometry(
+        names, centres + np.asarray(shift_mm), frames, h, w, d, disc, {"fixture": "curved_spine"}
+    )

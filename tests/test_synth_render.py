@@ -1,0 +1,227 @@
+"""Synthetic CT renderer and generator: geometry, labels, determinism, orientation, styles."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spinelab import anatomy
+from spinelab.structures import Volume
+from spinelab.synth import generator as gen
+from spinelab.synth.generator import SynthConfig, generate_case, reorient
+from spinelab.synth.tissues import Tissue, sample_hu_table
+
+sys.path.insert(0, str(Path(__file__).parent))
+from synth_spine_fixture import curved_spine
+
+SMALL = SynthConfig(
+    fov="lumbar", spacing_mm=(3.0, 3.0, 3.0), random_orientation=False, render_mm=1.5, p_metal=0.0
+)
+
+
+@pytest.fixture(scope="module")
+def spine():
+    return curved_spine()
+
+
+@pytest.fixture(scope="module")
+def lumbar_case(spine):
+    return generate_case(7, SMALL, geometry=spine)
+
+
+def _label_at(labels: Volume, pos_mm: np.ndarray) -> int:
+    ijk = np.rint(labels.world_to_ijk(pos_mm)).astype(int)
+    return int(labels.array[tuple(ijk)])
+
+
+def _assert_centroids_in_labels(case) -> None:
+    assert len(case.centroids) > 0
+    for label, pos in case.centroids:
+        assert _label_at(case.labels, pos) == anatomy.by_name(label).verse_id, label
+
+
+def test_centroids_lie_inside_their_vertebra_label(lumbar_case):
+    _assert_centroids_in_labels(lumbar_case)
+    assert lumbar_case.ct.array.dtype == np.int16
+    assert lumbar_case.labels.array.dtype == np.uint8
+    assert lumbar_case.ct.shape == lumbar_case.labels.shape
+    np.testing.assert_array_equal(lumbar_case.ct.affine_lps, lumbar_case.labels.affine_lps)
+
+
+def test_neighbours_8_to_60_mm_apart_in_chain_order(spine, lumbar_case):
+    c = lumbar_case.centroids
+    idx = [anatomy.chain_index(x) for x in c.labels]
+    assert idx == sorted(idx)
+    pos = [spine.labels.index(x) for x in c.labels]
+    assert np.all(np.diff(pos) == 1)  # no gaps: consecutive vertebrae of the spine
+    d = np.linalg.norm(np.diff(c.positions_mm, axis=0), axis=1)
+    assert np.all((d > 8.0) & (d < 60.0)), d
+    # cranial to caudal: z decreases along the chain (upright patient)
+    assert np.all(np.diff(c.positions_mm[:, 2]) < 0)
+
+
+def test_same_seed_same_arrays_different_seed_different(spine, lumbar_case):
+    again = generate_case(7, SMALL, geometry=spine)
+    np.testing.assert_array_equal(again.ct.array, lumbar_case.ct.array)
+    np.testing.assert_array_equal(again.labels.array, lumbar_case.labels.array)
+    np.testing.assert_array_equal(again.ct.affine_lps, lumbar_case.ct.affine_lps)
+    assert again.meta == lumbar_case.meta
+    other = generate_case(8, SMALL, geometry=spine)
+    assert other.ct.shape != lumbar_case.ct.shape or not np.array_equal(
+        other.ct.array, lumbar_case.ct.array
+    )
+
+
+def test_hu_values_are_plausible(lumbar_case):
+    ct = lumbar_case.ct.array
+    assert ct.min() >= -1024 and ct.max() <= 3071
+    # the corner of the grid is air outside the body
+    assert ct[:3, :3, :3].mean() < -900
+    # vertebral bodies are bone, clearly denser than soft tissue
+    body_hu = [
+        int(ct[tuple(np.rint(lumbar_case.ct.world_to_ijk(p)).astype(int))])
+        for _, p in lumbar_case.centroids
+    ]
+    assert np.median(body_hu) > 80
+    bone = lumbar_case.labels.array > 0
+    assert np.median(ct[bone]) > 120
+    soft = (lumbar_case.labels.array == 0) & (ct > -200) & (ct < 200)
+    assert soft.sum() > 0.2 * ct.size  # a body full of soft tissue, not an empty box
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_grid_orientation_keeps_world_geometry(spine, seed):
+    cfg = SynthConfig(
+        fov="lumbar",
+        spacing_mm=(3.0, 3.0, 4.0),
+        random_orientation=True,
+        p_metal=0.0,
+        style="randomized",
+        render_mm=4.0,
+    )
+    case = generate_case(seed, cfg, geometry=spine)
+    _assert_centroids_in_labels(case)
+    # the same seed without reorientation draws the same content on the canonical grid
+    plain = generate_case(
+        seed, SynthConfig(**{**cfg.__dict__, "random_orientation": False}), geometry=spine
+    )
+    np.testing.assert_allclose(
+        np.abs(np.linalg.det(case.ct.affine_lps[:3, :3])),
+        np.abs(np.linalg.det(plain.ct.affine_lps[:3, :3])),
+    )
+    # every voxel of the reoriented image maps to the voxel of the plain one at the same world
+    # position, with the same value
+    ijk = np.stack(np.meshgrid(*[np.arange(n) for n in case.ct.shape], indexing="ij"), -1)
+    ijk = ijk.reshape(-1, 3)[::97]
+    world = case.ct.ijk_to_world(ijk)
+    ijk_plain = np.rint(plain.ct.world_to_ijk(world)).astype(int)
+    np.testing.assert_array_equal(case.ct.array[tuple(ijk.T)], plain.ct.array[tuple(ijk_plain.T)])
+    np.testing.assert_array_equal(
+        case.labels.array[tuple(ijk.T)], plain.labels.array[tuple(ijk_plain.T)]
+    )
+
+
+def test_orientations_vary_across_seeds():
+    codes = set()
+    rng = np.random.default_rng(0)
+    arr = np.arange(24).reshape(2, 3, 4)
+    aff = np.diag([1.0, 2.0, 3.0, 1.0])
+    for _ in range(20):
+        perm = tuple(int(x) for x in rng.permutation(3))
+        flips = tuple(bool(x) for x in rng.random(3) < 0.5)
+        out, a2 = reorient(arr, aff, perm, flips)
+        v = Volume(out, a2)
+        codes.add(v.orientation_codes())
+        # a voxel keeps its world position
+        for ijk in [(0, 0, 0), (1, 2, 3), (1, 0, 2)]:
+            w = aff[:3, :3] @ np.array(ijk) + aff[:3, 3]
+            new = np.rint(v.world_to_ijk(w)).astype(int)
+            assert out[tuple(new)] == arr[ijk]
+    assert len(codes) > 5
+
+
+@pytest.mark.parametrize(
+    ("fov", "first", "last"),
+    [("cervical", "C1", "C7"), ("thoracic", "T1", "T12"), ("lumbar", "L1", "S1")],
+)
+def test_fov_gives_the_right_label_subsets(spine, fov, first, last):
+    cfg = SynthConfig(
+        fov=fov,
+        spacing_mm=(3.0, 3.0, 4.0),
+        random_orientation=False,
+        p_metal=0.0,
+        style="randomized",
+        render_mm=4.0,
+    )
+    case = generate_case(11, cfg, geometry=spine)
+    names = [v.name for v in anatomy.CHAIN if v.name in spine.labels]
+    want = names[names.index(first) : names.index(last) + 1]
+    assert case.centroids.labels == want
+    _assert_centroids_in_labels(case)
+    in_map = [anatomy.by_verse_id(int(v)).name for v in np.unique(case.labels.array) if v]
+    assert set(want) <= set(in_map)
+    # only partial neighbours at the border may add to the map, never distant vertebrae
+    extra = [anatomy.chain_index(x) for x in set(in_map) - set(want)]
+    lo, hi = anatomy.chain_index(first), anatomy.chain_index(last)
+    assert all(lo - 3 <= i < lo or hi < i <= hi + 3 for i in extra), extra
+    for x in set(in_map) - set(want):  # partial: their centre is outside the image
+        p = spine.centres_mm[spine.labels.index(x)]
+        ijk = case.labels.world_to_ijk(p)
+        assert np.any((ijk < -0.5) | (ijk > np.array(case.labels.shape) - 0.5))
+
+
+def test_randomized_style_changes_intensities_not_labels(spine, lumbar_case):
+    cfg = SynthConfig(**{**SMALL.__dict__, "style": "randomized"})
+    rnd = generate_case(7, cfg, geometry=spine)
+    np.testing.assert_array_equal(rnd.labels.array, lumbar_case.labels.array)
+    np.testing.assert_array_equal(rnd.ct.affine_lps, lumbar_case.ct.affine_lps)
+    assert rnd.ct.array.dtype == np.int16
+    assert rnd.ct.array.min() >= 0 and rnd.ct.array.max() <= 2000
+    assert not np.array_equal(rnd.ct.array, lumbar_case.ct.array)
+    # two randomized seeds give different tissue contrasts on the same anatomy
+    rnd2 = generate_case(7, cfg, geometry=spine)
+    np.testing.assert_array_equal(rnd2.ct.array, rnd.ct.array)
+    means = []
+    for seed in (3, 4):
+        r = generate_case(seed, cfg, geometry=spine)
+        means.append(float(r.ct.array[r.labels.array > 0].mean()))
+    assert means[0] != means[1]
+
+
+def test_metal_screws_are_rendered_with_metal_hu(spine):
+    cfg = SynthConfig(
+        fov="lumbar", spacing_mm=(2.0, 2.0, 3.0), random_orientation=False, p_metal=1.0
+    )
+    case = generate_case(5, cfg, geometry=spine)
+    assert case.meta["anatomy"]["screws"]
+    assert case.ct.array.max() >= 2500
+    _assert_centroids_in_labels(case)
+
+
+def test_hu_table_contrast_and_osteoporosis():
+    rng = np.random.default_rng(0)
+    plain = np.array([sample_hu_table(rng) for _ in range(50)])
+    contrast = np.array([sample_hu_table(rng, contrast=True) for _ in range(50)])
+    osteo = np.array([sample_hu_table(rng, osteoporosis=True) for _ in range(50)])
+    assert contrast[:, Tissue.BLOOD].mean() > plain[:, Tissue.BLOOD].mean() + 80
+    assert osteo[:, Tissue.CANCELLOUS].mean() < plain[:, Tissue.CANCELLOUS].mean() - 80
+    assert np.all(plain[:, Tissue.AIR] < -980) and np.all(plain[:, Tissue.FAT] < -50)
+
+
+def test_case_seeds_are_distinct_and_stable():
+    seeds = [gen.case_seed(3, i) for i in range(50)]
+    assert len(set(seeds)) == 50
+    assert seeds == [gen.case_seed(3, i) for i in range(50)]
+    assert gen.case_seed(3, 0) != gen.case_seed(4, 0)
+
+
+def test_config_is_validated_and_serializable():
+    with pytest.raises(ValueError, match="style"):
+        SynthConfig(style="mri")
+    with pytest.raises(ValueError, match="fov"):
+        SynthConfig(fov="head")
+    d = SynthConfig().to_dict()
+    assert d["style"] == "ct" and d["slice_mm_range"] == [0.5, 5.0]
