@@ -177,3 +177,19 @@ def test_vid_input(vid_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[
     det = sorted((vid_dir / "detections").glob("*.json"))[0]
     assert main(["convert", str(det), "-o", str(tmp_path / "det.json")]) == 2
     assert "spine_level" in _one_error_line(capsys.readouterr().err, det)
+
+
+@pytest.mark.shared_data
+def test_dicom_and_nifti_references_agree(shared_data: Path, tmp_path: Path) -> None:
+    from spinelab.io.images import read_image, write_image
+
+    slab = shared_data / "ct" / "totalsegmentator_example" / "dicom_slab"
+    nifti = write_image(read_image(slab), tmp_path / "slab.nii.gz")
+    vol = read_image(nifti)
+    c = Centroids(["L1", "L2"], vol.ijk_to_world([[256.3, 240.1, 4.5], [250.0, 250.0, 15.25]]))
+    src = write_centroids(c, tmp_path / "c.json")
+    out = tmp_path / "c_ctd.json"
+    assert main(["convert", str(src), "-o", str(out), "--reference", str(slab)]) == 0
+    back = tmp_path / "back.csv"
+    assert main(["convert", str(out), "-o", str(back), "--reference", str(nifti)]) == 0
+    np.testing.assert_allclose(read_centroids(back).positions_mm, c.positions_mm, atol=0.01)

@@ -355,3 +355,30 @@ def test_verse_and_lml_with_real_reference_files(shared_data: Path, tmp_path: Pa
     np.testing.assert_allclose(
         read_centroids(lml, reference=ref_path).positions_mm, c.positions_mm, atol=0.01
     )
+
+
+@pytest.mark.shared_data
+def test_verse_pir_file_on_ras_image_matches_nibabel_reorientation(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    ct_path = shared_data / "ct" / "totalsegmentator_example" / "ct.nii.gz"
+    img = nib.load(str(ct_path))
+    assert nib.aff2axcodes(img.affine) == ("R", "A", "S")
+    # nibabel's own reorientation of the image to PIR gives the grid VerSe coordinates live in
+    pir = img.as_reoriented(
+        nib.orientations.ornt_transform(
+            nib.orientations.io_orientation(img.affine), nib.orientations.axcodes2ornt("PIR")
+        )
+    )
+    vox = np.array([[10.25, 20.5, 30.75], [50.0, 60.0, 70.0]])
+    expected_lps = nib.affines.apply_affine(pir.affine, vox) * [-1, -1, 1]
+    path = tmp_path / "ct_ctd.json"
+    path.write_text(
+        json.dumps(
+            [{"direction": ["P", "I", "R"]}]
+            + [{"label": lab, "X": x, "Y": y, "Z": z} for lab, (x, y, z) in zip((22, 23), vox)]
+        )
+    )
+    c = read_centroids(path, reference=ct_path)
+    assert c.labels == ["L3", "L4"]
+    np.testing.assert_allclose(c.positions_mm, expected_lps, atol=1e-6)
