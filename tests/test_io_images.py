@@ -375,3 +375,12 @@ def test_real_nifti_files(shared_data: Path) -> None:
     assert crop.shape == (73, 47, 73)
     assert crop.orientation_codes() == ("P", "I", "R")
     np.testing.assert_allclose(crop.spacing_mm, 1.5, atol=1e-4)
+
+
+def test_write_image_refuses_folder_and_unknown_suffix(tmp_path: Path) -> None:
+    vol = Volume(_marked_array(), np.eye(4))
+    (tmp_path / "out.nii.gz").mkdir()
+    with pytest.raises(SpinelabInputError, match="is a folder"):
+        write_image(vol, tmp_path / "out.nii.gz", force=True)
+    with pytest.raises(SpinelabInputError, match="cannot write this image type"):
+        write_image(vol, tmp_path / "out.png")

@@ -382,3 +382,13 @@ def test_verse_pir_file_on_ras_image_matches_nibabel_reorientation(
     c = read_centroids(path, reference=ct_path)
     assert c.labels == ["L3", "L4"]
     np.testing.assert_allclose(c.positions_mm, expected_lps, atol=1e-6)
+
+
+def test_output_folder_and_unreadable_input(tmp_path: Path) -> None:
+    c = _spine(_ref("RAS"))
+    folder = tmp_path / "out.json"
+    folder.mkdir()
+    with pytest.raises(SpinelabInputError, match="is a folder"):
+        write_centroids(c, folder, force=True)
+    with pytest.raises(SpinelabInputError, match="is a folder"):
+        read_centroids(folder)

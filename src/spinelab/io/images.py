@@ -460,6 +460,15 @@ def _check_pair(path: Path, suffix: str) -> None:
 
 def _read(path: str | os.PathLike[str], header_only: bool) -> Volume:
     p = Path(path)
+    try:
+        return _read_any(p, header_only)
+    except OSError as exc:  # permissions, I/O errors: name the file, no stack trace
+        raise SpinelabInputError(
+            exc.filename or p, f"cannot read ({exc.strerror or exc})"
+        ) from None
+
+
+def _read_any(p: Path, header_only: bool) -> Volume:
     if p.is_dir():
         return _read_dicom(p, header_only)
     if not p.exists():
@@ -523,13 +532,23 @@ def write_image(volume: Volume, path: str | os.PathLike[str], force: bool = Fals
             p, "cannot write this image type (use .nii, .nii.gz, .nrrd, .mha or .mhd)"
         )
     _check_geometry(p, volume.shape, volume.affine_lps)
-    if suffix == ".mhd":
-        return _write_mhd(volume, p, force)
-    with atomic_path(p, force) as tmp:
-        if suffix in _NIFTI:
-            _write_nifti(volume, tmp)
-        else:
-            _write_itk(volume, tmp)
+    if p.is_dir():
+        raise SpinelabInputError(p, "is a folder; give the output a file name")
+    try:
+        if suffix == ".mhd":
+            return _write_mhd(volume, p, force)
+        with atomic_path(p, force) as tmp:
+            if suffix in _NIFTI:
+                _write_nifti(volume, tmp)
+            else:
+                _write_itk(volume, tmp)
+    except OSError as exc:
+        raise SpinelabInputError(
+            exc.filename or p, f"cannot write ({exc.strerror or exc})"
+        ) from None
+    except RuntimeError as exc:  # SimpleITK
+        last = str(exc).strip().splitlines()[-1] if str(exc).strip() else "write failed"
+        raise SpinelabInputError(p, f"cannot write ({last})") from None
     return p
 
 

@@ -579,6 +579,15 @@ def read_centroids(
             labels, or a missing reference; the message names the file.
     """
     p = Path(path)
+    try:
+        return _read_centroids(p, reference, fmt)
+    except OSError as exc:  # permissions, I/O errors: name the file, no stack trace
+        raise SpinelabInputError(
+            exc.filename or p, f"cannot read ({exc.strerror or exc})"
+        ) from None
+
+
+def _read_centroids(p: Path, reference: Reference, fmt: str | None) -> Centroids:
     if fmt is None:
         fmt = detect_format(p)
     fmt = _check_fmt(fmt, FORMATS, "read")
@@ -624,7 +633,20 @@ def write_centroids(
     """
     p = Path(path)
     fmt = _check_fmt(fmt or format_from_suffix(p) or "native", WRITE_FORMATS, "write")
+    if p.is_dir():
+        raise SpinelabInputError(p, "is a folder; give the output a file name")
     check_writable(p, force)
+    try:
+        return _write_centroids(centroids, p, fmt, reference, force)
+    except OSError as exc:
+        raise SpinelabInputError(
+            exc.filename or p, f"cannot write ({exc.strerror or exc})"
+        ) from None
+
+
+def _write_centroids(
+    centroids: Centroids, p: Path, fmt: str, reference: Reference, force: bool
+) -> Path:
     if fmt == "native":
         return _write_native(centroids, p, force)
     if fmt == "csv":
