@@ -73,6 +73,7 @@ class DetectionLabelConfig:
         gap_sd_factor: Multiplies the learned gap spreads (the per-level spreads are measured
             after removing each scan's own scale, which makes them optimistic).
         end_prior_weight: Weight of the first/last label priors.
+        segment_weight: Weight of the segment-score log-likelihoods.
     """
 
     solver: str = "dp"
@@ -85,6 +86,7 @@ class DetectionLabelConfig:
     empty_energy: float = 10.0
     gap_sd_factor: float = 1.0
     end_prior_weight: float = 1.0
+    segment_weight: float = 1.0
 
     def __post_init__(self) -> None:
         if self.solver not in SOLVERS:
@@ -199,10 +201,11 @@ def centerline_positions(
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """Order points along the spine and give their arc length on a smooth centerline.
 
-    The principal axis of the points (oriented so that it points caudally, -z in LPS) gives
-    the parameter t; the two perpendicular coordinates are fitted as cubics in t (robustly: one
-    refit without points more than 15 mm off), and each point's position is the arc length of
-    the fitted curve from the most cranial point to its own t.
+    The principal axis of the points (robustly: refitted without points more than 30 mm, or 2.5
+    median distances, off the line; oriented so that it points caudally, -z in LPS) gives the
+    parameter t; the perpendicular coordinates are fitted as cubics in t on the inliers (one
+    refit without points more than 15 mm off the curve), and each point's position is the arc
+    length of the fitted curve from the most cranial point to its own t.
 
     Args:
         points_mm: ``(N, 3)`` LPS mm.
@@ -216,25 +219,31 @@ def centerline_positions(
         return np.zeros(0, dtype=np.int64), np.zeros(0)
     if n == 1:
         return np.zeros(1, dtype=np.int64), np.zeros(1)
-    c = p - p.mean(axis=0)
-    _, _, vt = np.linalg.svd(c, full_matrices=False)
+    # robust principal axis: refit without points far from the current line
+    inl = np.ones(n, dtype=bool)
+    for _ in range(3):
+        center = p[inl].mean(axis=0)
+        _, _, vt = np.linalg.svd(p[inl] - center, full_matrices=False)
+        c = p - center
+        t_all = c @ vt[0]
+        off = np.linalg.norm(c - t_all[:, None] * vt[0][None, :], axis=1)
+        new = off <= max(30.0, 2.5 * float(np.median(off[inl])))
+        if new.sum() < 3 or np.array_equal(new, inl):
+            break
+        inl = new
     axis = vt[0] if vt[0, 2] <= 0 else -vt[0]
     t = c @ axis
     order = np.argsort(t, kind="stable")
     t = t[order]
+    inl = inl[order]
     perp = c[order] - t[:, None] * axis[None, :]
-    deg = min(3, n - 2)
+    deg = min(3, int(inl.sum()) - 2)
     if deg < 1 or t[-1] - t[0] < 1e-6:
         return order.astype(np.int64), t - t[0]
-    keep = np.ones(n, dtype=bool)
-    coef = np.polyfit(t, perp, deg)
-    for _ in range(1):
-        res = np.linalg.norm(
-            perp - np.stack([np.polyval(coef[:, j], t) for j in range(3)], 1), axis=1
-        )
-        keep = res < 15.0
-        if keep.sum() < deg + 2:
-            break
+    coef = np.polyfit(t[inl], perp[inl], deg)
+    fit = np.stack([np.polyval(coef[:, j], t) for j in range(3)], 1)
+    keep = inl & (np.linalg.norm(perp - fit, axis=1) < 15.0)
+    if keep.sum() >= deg + 2:
         coef = np.polyfit(t[keep], perp[keep], deg)
     grid = np.linspace(t[0], t[-1], 256)
     curve = grid[:, None] * axis[None, :] + np.stack(
@@ -297,7 +306,7 @@ def build_problem(
     lik = np.zeros((body.shape[0], rows.size))
     for f in range(2):
         ok = bins[:, f] >= 0
-        lik[ok] += hist[:, f, bins[ok, f]].T
+        lik[ok] += config.segment_weight * hist[:, f, bins[ok, f]].T
     # pedicle evidence, only when the scan has pedicle points at all
     lp = np.zeros((body.shape[0], 2))
     has_ped = any(x is not None and np.size(x) > 0 for x in (left_mm, right_mm))
@@ -480,8 +489,12 @@ def _posterior(
     sub = DetectionProblem(**{**prob.__dict__, "log_scales": ls, "scale_cost": np.zeros(1)})
     # trans[k', k, a, b]: energy of moving from (k', a) to (k, b), excluding e_label[k, b]
     d = prob.z_mm[None, :] - prob.z_mm[:, None]  # (K', K)
-    g = sub.gap_energy(
-        d[:, :, None, None], np.arange(v)[None, None, :, None], np.arange(v)[None, None, None, :]
+    ar = np.arange(v)
+    a2, b2 = np.meshgrid(ar, ar, indexing="ij")
+    valid = np.isfinite(pair)
+    g = np.full((k_n, k_n, v, v), np.inf)
+    g[:, :, valid] = sub.gap_energy(
+        d[:, :, None], a2[valid][None, None, :], b2[valid][None, None, :]
     )[0]
     trans = g + pair[None, None, :, :]
     upper = np.triu(np.ones((k_n, k_n), dtype=bool), 1)
