@@ -11,8 +11,9 @@ The formats and the conventions each file uses on disk:
     which that voxel index increases), followed by ``{"label": 20, "X": .., "Y": .., "Z": ..}``
     entries in *voxel* units of the reference image reoriented to those codes. Needs the
     reference image. Reading accepts any codes; a flipped axis maps voxel ``x`` to
-    ``shape - 1 - x`` (nibabel's exact reorientation; VerSe's own helper scripts use
-    ``shape - x``, one voxel apart). Entries with NaN coordinates are skipped; label 27
+    ``shape - 1 - x`` (nibabel's exact reorientation, also what TPTBox uses; the VerSe
+    challenge's ``data_utilities.reorient_centroids_to`` uses ``shape - x``, one voxel apart
+    along flipped axes). Entries with NaN coordinates are skipped; label 27
     (coccyx, not a vertebra of spinelab's chain) is skipped with a warning. Writing uses the
     reference image's own axis codes, so coordinates are plain voxel indices of that image;
     S2 (spinelab id 29, outside VerSe's 1-28) cannot be written and is skipped with a warning.
