@@ -251,7 +251,7 @@ def test_labels_always_consecutive_on_random_inputs(solver: str) -> None:
     """Invariant: labels strictly ascending in chain order, skips only for missed vertebrae."""
     config = DetectionLabelConfig(solver=solver)
     rng = np.random.default_rng(123)
-    for trial in range(60):
+    for trial in range(60 if solver == "dp" else 25):
         kind = trial % 5
         n = int(rng.integers(0, 14))
         if kind == 0:  # pure noise: scattered points, random scores

@@ -37,7 +37,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -142,12 +142,17 @@ class DetectionProblem:
 
     def pair_matrix(self) -> NDArray[np.float64]:
         """``(V, V)`` label-transition energy (skips, presence of the later label); inf if invalid."""
+        cached = self.__dict__.get("_pair")
+        if cached is None:
+            cached = self.__dict__["_pair"] = self._pair_matrix()
+        return cached
+
+    def _pair_matrix(self) -> NDArray[np.float64]:
         v = len(self.labels)
         a = np.arange(v)[:, None]
         b = np.arange(v)[None, :]
         cs = np.concatenate([[0.0], np.cumsum(self.skip_cost)])
         between = cs[np.maximum(b, a + 1)] - cs[np.minimum(a + 1, b)]  # sum over a < i < b
-        n_std_skipped = np.zeros((v, v))
         std = np.array([not anatomy.by_name(x).transitional for x in self.labels], dtype=float)
         cstd = np.concatenate([[0.0], np.cumsum(std)])
         n_std_skipped = cstd[np.maximum(b, a + 1)] - cstd[np.minimum(a + 1, b)]
@@ -486,7 +491,7 @@ def _posterior(
     """Posterior P(detection ks[i] has label vs[i]) at scale index ``si`` (forward-backward)."""
     k_n, v = prob.n, len(prob.labels)
     ls = prob.log_scales[si : si + 1]
-    sub = DetectionProblem(**{**prob.__dict__, "log_scales": ls, "scale_cost": np.zeros(1)})
+    sub = replace(prob, log_scales=ls, scale_cost=np.zeros(1))
     # trans[k', k, a, b]: energy of moving from (k', a) to (k, b), excluding e_label[k, b]
     d = prob.z_mm[None, :] - prob.z_mm[:, None]  # (K', K)
     ar = np.arange(v)
