@@ -53,6 +53,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.optimize import lsq_linear
 
 from spinelab import anatomy
 from spinelab.errors import SpinelabInputError
@@ -118,9 +119,21 @@ def _unit(v: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.asarray(v / np.where(n > 0, n, 1.0), dtype=np.float64)
 
 
+def _cross(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Cross product of two ``(3,)`` vectors (np.cross is slow on single vectors)."""
+    return np.array(
+        [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
+    )
+
+
+def _unit3(v: NDArray[np.float64]) -> NDArray[np.float64]:
+    n = math.sqrt(float(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]))
+    return v / n if n > 0 else v
+
+
 def _rotation_between(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
     """The smallest rotation taking unit vector ``a`` onto unit vector ``b``: ``(3, 3)``."""
-    v = np.cross(a, b)
+    v = _cross(a, b)
     c = float(np.dot(a, b))
     if c < -1 + 1e-12:  # opposite: rotate by pi about any axis perpendicular to a
         axis = _unit(np.cross(a, [1.0, 0.0, 0.0] if abs(a[0]) < 0.9 else [0.0, 1.0, 0.0]))
@@ -296,6 +309,61 @@ def _scan_features(path: Path, cfg: ShapeFitConfig) -> _ScanFeatures | None:
     return res
 
 
+# ---------------------------------------------------------------------- annotation noise
+def _centre_noise_operator(gap_mm: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Feature covariance caused by unit (1 mm^2) isotropic noise on each body centre.
+
+    With centres ``c_j + e_j``, ``e_j ~ N(0, s^2 I)``, the log-gap of link ``k`` moves by
+    ``(e_k - e_k+1) . u / g_k`` and the turning at vertebra ``i`` by
+    ``e_i-1 / g_a - e_i (1/g_a + 1/g_b) + e_i+1 / g_b`` (perpendicular part, radians), in each
+    of the sagittal and coronal directions independently.
+
+    Args:
+        gap_mm: ``(25,)`` typical gap of each link.
+
+    Returns:
+        ``(99, 99)`` covariance (log units and degrees^2) per mm^2 of centre noise.
+    """
+    out = np.zeros((N_FEAT, N_FEAT))
+    d = np.zeros((N_LINK, N_LEV))
+    for k in range(N_LINK):
+        d[k, k], d[k, k + 1] = 1.0 / gap_mm[k], -1.0 / gap_mm[k]
+    g0, g1 = BLOCKS["gap"]
+    out[g0:g1, g0:g1] = d @ d.T
+    a = np.zeros((N_INT, N_LEV))
+    for k in range(N_INT):  # vertebra k+1, links k (above) and k+1 (below)
+        ga, gb = gap_mm[k], gap_mm[k + 1]
+        a[k, k], a[k, k + 1], a[k, k + 2] = 1.0 / ga, -(1.0 / ga + 1.0 / gb), 1.0 / gb
+    bend = np.degrees(1.0) ** 2 * (a @ a.T)
+    for block in ("sag", "cor"):
+        b0, b1 = BLOCKS[block]
+        out[b0:b1, b0:b1] = bend
+    return out
+
+
+def _estimate_centre_noise_mm2(
+    cov: NDArray[np.float64],
+    co: NDArray[np.float64],
+    noise_unit: NDArray[np.float64],
+    cfg: ShapeFitConfig,
+) -> float:
+    """Centre annotation noise variance (mm^2) from neighbouring turning angles.
+
+    Noise makes the turning at neighbouring vertebrae negatively correlated; true curvature
+    is smooth and correlates them positively. Attributing the whole negative lag-1 covariance
+    to noise (median over well-observed neighbours, sagittal and coronal) gives a conservative
+    (low) estimate.
+    """
+    est = []
+    for block in ("sag", "cor"):
+        b0, _ = BLOCKS[block]
+        for k in range(N_INT - 1):
+            i, j = b0 + k, b0 + k + 1
+            if co[i, j] >= 10 * cfg.min_co_observed and noise_unit[i, j] < 0:
+                est.append(max(cov[i, j] / noise_unit[i, j], 0.0))
+    return float(np.median(est)) if est else 0.0
+
+
 # ------------------------------------------------------------------------------------- priors
 def _prior_mean_std() -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Prior mean and std of every feature (gap priors in log-space)."""
@@ -423,6 +491,17 @@ class SpineShapeModel:
             co = m.T @ m
             cov = (z.T @ z) / np.maximum(co - 1, 1)
         data_std = np.where(counts > 1, np.sqrt(np.diag(cov)), np.nan)
+        # annotation noise of the body centres: remove its share of the covariance
+        p_mean0, _ = _prior_mean_std()
+        gap_mm = np.exp(
+            np.where(counts[:N_LINK] > 1, np.nan_to_num(data_mean[:N_LINK]), p_mean0[:N_LINK])
+        )
+        noise_unit = _centre_noise_operator(gap_mm)  # covariance per mm^2 of centre noise
+        sigma2 = _estimate_centre_noise_mm2(cov, co, noise_unit, cfg)
+        noise = sigma2 * noise_unit
+        cov = cov - np.where(co > 1, noise, 0.0)
+        floor = 0.25 * np.maximum(np.diag(cov) + np.diag(noise), 0.0)
+        np.fill_diagonal(cov, np.maximum(np.diag(cov), floor))
         # per-patient scale: the covariance shared by all pairs of log-gaps
         g0, g1 = BLOCKS["gap"]
         gco = co[g0:g1, g0:g1]
@@ -467,6 +546,7 @@ class SpineShapeModel:
             "l6_scans": n_l6,
             "scans_with_l5": n_l5,
             "l5_l6_gap_scans": len(l5l6),
+            "centre_noise_sd_mm": math.sqrt(sigma2),
             "config": asdict(cfg),
         }
         logger.info(
@@ -644,6 +724,15 @@ class SpineShapeModel:
         """
         return np.asarray(self.mean + self._cholesky() @ rng.standard_normal(N_FEAT))
 
+    def draw_transitional(self, rng: np.random.Generator) -> tuple[bool, bool]:
+        """Draw whether a spine has a T13 and whether it has an L6 (independently).
+
+        Returns:
+            ``(has_t13, has_l6)`` with probabilities :attr:`p_t13` and :attr:`p_l6`.
+        """
+        u = rng.random(2)
+        return bool(u[0] < self.p_t13), bool(u[1] < self.p_l6)
+
     def sample(
         self,
         rng: np.random.Generator,
@@ -683,8 +772,7 @@ class SpineShapeModel:
         )
         extras = rng.standard_normal(6)
         if transitional == "random":
-            u = rng.random(2)
-            t13, l6 = bool(u[0] < self.p_t13), bool(u[1] < self.p_l6)
+            t13, l6 = self.draw_transitional(rng)
         else:
             t13, l6 = transitional == "T13", transitional == "L6"
         labels, gaps, sag, cor, phi = self._chain(feat, extras, t13=t13, l6=l6)
@@ -693,17 +781,22 @@ class SpineShapeModel:
             scoliosis_deg = _draw_scoliosis(rng)
         curve = _scoliosis_curve(labels, rng) if scoliosis_deg > 0 else None
         dims_noise = rng.standard_normal(2)
-        cor_total, phi_total = cor.copy(), phi.copy()
-        amp = float(scoliosis_deg)
-        cobb = cobb_before = _cobb(labels, *_build(labels, gaps, sag, cor, phi))
+        centres, frames = _build(labels, gaps, sag, cor, phi)
+        cobb = cobb_before = cobb_angle_deg(labels, frames)[0]
+        natural_factor = 1.0
         if curve is not None:
-            for _ in range(8):
-                cor_total, phi_total = _add_curve(labels, cor, phi, curve, amp)
-                cobb = _cobb(labels, *_build(labels, gaps, sag, cor_total, phi_total))
-                if abs(cobb - scoliosis_deg) < 0.25 or cobb <= 0:
+            # keep the natural coronal wiggle below the requested curve, then fit its size
+            if cobb_before > 0.6 * scoliosis_deg:
+                natural_factor = 0.6 * scoliosis_deg / cobb_before
+            cor_natural = cor * natural_factor
+            amp = float(scoliosis_deg)
+            for _ in range(10):
+                cor_total, phi_total = _add_curve(labels, cor_natural, phi, curve, amp)
+                centres, frames = _build(labels, gaps, sag, cor_total, phi_total)
+                cobb = cobb_angle_deg(labels, frames)[0]
+                if abs(cobb - scoliosis_deg) < 0.25:
                     break
                 amp = max(amp + (scoliosis_deg - cobb), 0.0)
-        centres, frames = _build(labels, gaps, sag, cor_total, phi_total)
         heights, discs = self._heights_and_discs(labels, gaps)
         prior = self.body_prior_mm[[anatomy.chain_index(v) for v in labels]]
         s = math.exp(log_s)
@@ -719,6 +812,7 @@ class SpineShapeModel:
             else {"type": curve[0], "upper": curve[1], "lower": curve[2], "convex": curve[3]},
             "cobb_deg": cobb,
             "cobb_without_added_curve_deg": cobb_before,
+            "natural_coronal_factor": natural_factor,
             **_sagittal_angles(labels, frames),
         }
         return SpineGeometry(labels, centres, frames, heights, width, depth, discs, attrs)
@@ -755,6 +849,9 @@ class SpineShapeModel:
             phi.insert(i5 + 1, phi[i5])
             sag[i5] = marginal("sag", "L4", extras[1])
             phi[i5] = marginal("axial", "L4", extras[2])
+            # six lumbar vertebrae share the lordosis of five
+            for k in range(labels.index("L1"), labels.index("L6") + 1):
+                sag[k] *= 5.0 / 6.0
         if t13:
             i12 = labels.index("T12")
             labels.insert(i12 + 1, "T13")
@@ -770,8 +867,9 @@ class SpineShapeModel:
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Body heights ``(N,)`` and discs ``(N-1,)`` (mm) with ``gap = (h_i + h_i+1)/2 + disc``.
 
-        Least squares close to the (scaled) priors, the gap equations weighted 1000x; discs
-        stay 0 where there is none (C1-C2, S1-S2) and at least 1 mm elsewhere.
+        Bounded least squares close to the (scaled) priors, the gap equations weighted 1000x;
+        discs stay 0 where there is none (C1-C2, S1-S2) and at least 1 mm elsewhere, bodies at
+        least 40 % of their prior.
         """
         n = len(labels)
         prior = self.body_prior_mm[[anatomy.chain_index(v) for v in labels]]
@@ -797,10 +895,11 @@ class SpineShapeModel:
         for j, k in enumerate(np.flatnonzero(has_disc)):  # discs vary more than bodies
             a[r + n + j, n + j] = 0.5 / d0[k]
             b[r + n + j] = 0.5
-        sol = np.linalg.lstsq(a, b, rcond=None)[0]
+        lower = np.concatenate([0.4 * h0, np.full(nd, 1.0)])
+        sol = lsq_linear(a, b, bounds=(lower, np.inf), method="bvls").x
         heights = np.asarray(sol[:n], dtype=np.float64)
         discs = np.zeros(n - 1)
-        discs[has_disc] = np.maximum(sol[n:], 1.0)
+        discs[has_disc] = sol[n:]
         return heights, discs
 
 
@@ -851,13 +950,13 @@ def _build(
     for i in range(n):
         below = seg_frames[i] if i < n - 1 else seg_frames[n - 2]
         above = seg_frames[i - 1] if i > 0 else seg_frames[0]
-        cran = _unit(above[:, 2] + below[:, 2])
-        left = _unit(_orthogonal_part(above[:, 0] + below[:, 0], cran))
+        cran = _unit3(above[:, 2] + below[:, 2])
+        left = _unit3(_orthogonal_part(above[:, 0] + below[:, 0], cran))
         left = _axis_rotation(cran, math.radians(phi[i])) @ left
-        frames[i] = np.column_stack([left, np.cross(cran, left), cran])
+        frames[i] = np.column_stack([left, _cross(cran, left), cran])
     # upright: S1 -> C2 vertical; mean left axis +x; centred
     top, bottom = labels.index("C2"), labels.index("S1")
-    q = _rotation_between(_unit(centres[top] - centres[bottom]), np.array([0.0, 0.0, 1.0]))
+    q = _rotation_between(_unit3(centres[top] - centres[bottom]), np.array([0.0, 0.0, 1.0]))
     centres, frames = centres @ q.T, np.einsum("ij,njk->nik", q, frames)
     mean_left = frames[:, :, 0].mean(axis=0)
     yaw = _axis_rotation(np.array([0.0, 0.0, 1.0]), -math.atan2(mean_left[1], mean_left[0]))
@@ -871,11 +970,6 @@ def _coronal_tilts_deg(
     idx = [i for i, v in enumerate(labels) if v in _THORACOLUMBAR]
     cran = frames[idx, :, 2]
     return idx, np.degrees(np.arctan2(cran[:, 0], cran[:, 2]))
-
-
-def _cobb(labels: list[str], centres: NDArray[np.float64], frames: NDArray[np.float64]) -> float:
-    del centres
-    return float(cobb_angle_deg(labels, frames)[0])
 
 
 def cobb_angle_deg(labels: list[str], frames: NDArray[np.float64]) -> tuple[float, str, str]:
