@@ -27,6 +27,9 @@ Algorithm 1, as implemented (choices where the paper is terse are marked *):
       ``expand_ends``*, before the first / after the last) at the grid cell and with the label
       run that minimize the energy (over all gaps, cells and runs), n <- n+1. The insertion is
       tentative*: the next pass decides whether the expanded chain is better.
+3. Contraction* (spinelab's addition, ``contraction``): after convergence, if removing one
+   vertebra (with the best label run for the rest) lowers the energy, remove it and run step
+   2 again from there; repeat while the energy decreases.
 
 Transitional vertebrae (T13 between T12 and L1, L6 between L5 and S1) *: when
 ``allow_transitional`` is set, a run of labels may include or skip them; all other labels of
@@ -94,6 +97,9 @@ class ChainConfig:
             the last one (spinelab's addition; the paper inserts between neighbours only).
             Without it, a chain whose fine-tuning closed a gap by sliding one end inwards can
             never get the dropped end vertebra back.
+        contraction: After convergence, remove single vertebrae while that lowers the energy
+            (spinelab's addition; the paper never removes one, so a spurious local maximum of
+            Q̂ in the initialization stays in the chain and shifts the labels on one side).
         init_min_height: Local maxima of Q̂ below this fraction of max(Q̂) are not used to
             initialize (spinelab's choice; the paper does not say).
         init_min_distance_mm: Local maxima of Q̂ closer than this are merged at initialization.
@@ -109,9 +115,15 @@ class ChainConfig:
     allow_transitional: bool = True
     transitional_weight: float = 0.5
     expand_ends: bool = True
+    contraction: bool = True
     init_min_height: float = 0.1
     init_min_distance_mm: float = 8.0
     max_fine_tune_steps: int = 10_000
+
+    @classmethod
+    def paper(cls) -> ChainConfig:
+        """Algorithm 1 as published: no end expansion, no contraction."""
+        return cls(expand_ends=False, contraction=False)
 
 
 @dataclass
@@ -356,6 +368,26 @@ def _expand(
     return cand_k[j], runs[m], float(e[j, m])
 
 
+def _contract(
+    prob: _Problem, k: NDArray[np.int64], regularizer: Regularizer | None
+) -> tuple[NDArray[np.int64], NDArray[np.int64], float]:
+    """Best removal of one vertebra (with the best label run for the rest)."""
+    n = k.shape[0]
+    keep = ~np.eye(n, dtype=bool)
+    cand_k = np.stack([k[row] for row in keep])  # (n, n-1)
+    runs = prob.candidate_runs(n - 1)
+    if regularizer is None:
+        data = -(prob.weight[runs][None, :, :] * prob.q[runs[None, :, :], cand_k[:, None, :]]).sum(
+            axis=2
+        )
+        e = data + _paper_regularizer(prob.z[cand_k])[:, None]
+    else:
+        jj, mm = np.meshgrid(np.arange(n), np.arange(runs.shape[0]), indexing="ij")
+        e = _energies(prob, cand_k[jj.ravel()], runs[mm.ravel()], regularizer).reshape(jj.shape)
+    j, m = np.unravel_index(int(np.argmin(e)), e.shape)
+    return cand_k[j], runs[m], float(e[j, m])
+
+
 def _default_init(
     q_hat: NDArray[np.float64], prob: _Problem, config: ChainConfig
 ) -> NDArray[np.int64]:
@@ -364,6 +396,38 @@ def _default_init(
         keep = np.argsort(-np.asarray(q_hat)[k], kind="stable")[: prob.max_length]
         k = np.sort(k[keep])
     return k
+
+
+def _algorithm1(
+    prob: _Problem,
+    k: NDArray[np.int64],
+    config: ChainConfig,
+    regularizer: Regularizer | None,
+    history: list[float],
+) -> tuple[tuple[NDArray[np.int64], NDArray[np.int64], float], int]:
+    """Offset / fine-tune / expansion passes from ``k``; the best (k, run, energy) and passes."""
+    best: tuple[NDArray[np.int64], NDArray[np.int64], float] | None = None
+    it = 0
+    for it in range(1, max(1, config.max_iterations) + 1):  # noqa: B007
+        run, energy = _best_offset(prob, k, regularizer)
+        if config.fine_tune:
+            k, energy = _fine_tune(prob, k, run, energy, regularizer, config.max_fine_tune_steps)
+            # Moving k may change the best offset; one more offset pass settles it.
+            run2, energy2 = _best_offset(prob, k, regularizer)
+            if energy2 < energy - 1e-12:
+                run, energy = run2, energy2
+        history.append(energy)
+        if best is not None and not energy < best[2] - 1e-12:
+            break
+        best = (k.copy(), run.copy(), energy)
+        if not config.expansion:
+            break
+        expanded = _expand(prob, k, regularizer, config.expand_ends)
+        if expanded is None:
+            break
+        k = expanded[0]
+    assert best is not None
+    return best, it
 
 
 def optimize_chain(
@@ -412,28 +476,19 @@ def optimize_chain(
     if k.shape[0] == 0 or prob.max_length == 0:
         return ChainSolution([], np.zeros(0, dtype=np.int64), 0.0)
 
-    best: tuple[NDArray[np.int64], NDArray[np.int64], float] | None = None
     history: list[float] = []
-    it = 0
-    for it in range(1, max(1, config.max_iterations) + 1):  # noqa: B007
-        run, energy = _best_offset(prob, k, regularizer)
-        if config.fine_tune:
-            k, energy = _fine_tune(prob, k, run, energy, regularizer, config.max_fine_tune_steps)
-            # Moving k may change the best offset; one more offset pass settles it.
-            run2, energy2 = _best_offset(prob, k, regularizer)
-            if energy2 < energy - 1e-12:
-                run, energy = run2, energy2
-        history.append(energy)
-        if best is not None and not energy < best[2] - 1e-12:
+    best, it = _algorithm1(prob, k, config, regularizer, history)
+    while config.contraction and best[0].shape[0] > 1:
+        # spinelab's addition: after convergence, drop the vertebra whose removal lowers the
+        # energy most (if any) and run Algorithm 1 again from there.
+        cut_k, _, cut_e = _contract(prob, best[0], regularizer)
+        if not cut_e < best[2] - 1e-12:
             break
-        best = (k.copy(), run.copy(), energy)
-        if not config.expansion:
+        again, n_it = _algorithm1(prob, cut_k, config, regularizer, history)
+        it += n_it
+        if not again[2] < best[2] - 1e-12:
             break
-        expanded = _expand(prob, k, regularizer, config.expand_ends)
-        if expanded is None:
-            break
-        k = expanded[0]
-    assert best is not None
+        best = again
     bk, brun, be = best
     sol = ChainSolution([prob.names[j] for j in brun], bk, be, it, history)
     log.debug(

@@ -57,17 +57,17 @@ class Corruption:
 LEVELS: dict[str, Corruption] = {
     "none": Corruption(),
     "mild": Corruption(
-        p_neighbour=0.1, p_missing=0.05, n_false=0.5, noise=0.03, amplitude_jitter=0.2
+        p_neighbour=0.1, p_missing=0.05, n_false=0.5, noise=0.02, amplitude_jitter=0.2
     ),
     "moderate": Corruption(
-        p_neighbour=0.25, p_missing=0.1, n_false=1.5, noise=0.06, amplitude_jitter=0.3
+        p_neighbour=0.25, p_missing=0.1, n_false=1.5, noise=0.04, amplitude_jitter=0.3
     ),
     "severe": Corruption(
         p_neighbour=0.4,
         neighbour_amplitude=(0.5, 1.0),
         p_missing=0.2,
         n_false=3.0,
-        noise=0.1,
+        noise=0.07,
         amplitude_jitter=0.4,
     ),
 }

@@ -22,13 +22,16 @@ Each has a ``-nolambda`` variant (all lambda = 1). Lambda only enters the energy
 ``base-nolambda`` and ``base+rect-nolambda`` equal ``base`` and ``base+rect``; they exist so that
 every name has both forms.
 
-Scale (spinelab's choice, the paper's maps are ~[0, 1]): the typical peak of the maps is the
-median of the channel peaks that reach ``presence`` (0.3) times the strongest; the centerline
-threshold (0.5) and the ``floor`` are relative to it. The energy compares data terms with
-R >= e per interior vertebra, so the signals are normalized: Q is divided by the median peak
-of the channels whose peak reaches ``presence`` times the strongest, and multiplied by
-``data_scale`` (10), so a typical true response is worth 10 and an irregular gap ratio of 2
-costs exp(2) = 7.4 per neighbour.
+Scale (spinelab's choices; the paper's maps are ~[0, 1] and it says no more): the typical
+peak of the maps is the median of the channel peaks that reach half the strongest
+(:func:`typical_peak`); the centerline threshold (0.5) and the activation ``floor`` (0.3) are
+relative to it. The energy compares data terms with R >= e per interior vertebra, so the
+signals are normalized the same way: Q is divided by the median of the channels' Q peaks and
+multiplied by ``data_scale`` (30). A typical true response is then worth 30, a missing
+vertebra (gap ratio 2) costs about 2 exp(2) = 15 in R, and ordinary gap irregularity
+(ratio 1.2-1.4) costs 1-3, so the data term decides unless the spacing is clearly wrong.
+With ``data_scale`` 10, R dominates too often and real vertebrae at irregular gaps get
+dropped; 30 was chosen on the benchmark (``benchmarks/wang_ablation.py``).
 
 Positions: a labelled vertebra at centerline sample t gets δz by a parabolic fit of its
 signal around t (sub-sample), and (δx, δy) from the activation-weighted centroid of its
@@ -56,7 +59,7 @@ from spinelab.postprocess.centerline import (
     unrectify,
 )
 from spinelab.postprocess.chain import ChainConfig, optimize_chain
-from spinelab.postprocess.peaks import argmax_3d
+from spinelab.postprocess.peaks import argmax_3d, local_maxima_1d
 from spinelab.structures import Centroids, apply_affine
 
 log = logging.getLogger(__name__)
@@ -76,20 +79,39 @@ class WangConfig:
     Attributes:
         centerline: Centerline and rectification settings.
         chain: Chain optimization settings (``use_lambda`` is overridden by ``-nolambda``).
-        data_scale: Value a typical true response takes in the normalized signals.
+        data_scale: Value a typical true response takes in the normalized signals (30).
         presence: A channel (or, for ``base``, a 3-D map) counts as responding when its peak is
             at least this fraction of the strongest one's.
         floor: Before rectification, activations below this fraction of the typical channel
             peak (:func:`typical_peak`) are set to 0 (spinelab's addition; 0 = the paper). Q sums a whole cross-section, so a
             faint background that a network leaves everywhere would otherwise outweigh the
             vertebrae.
+        init_min_signal: Initialize the chain with the local maxima of Q̂ that reach this
+            fraction of ``data_scale`` (spinelab's choice: a threshold relative to a typical
+            vertebra rather than to max Q̂, which overlapping responses inflate); None = the
+            chain's own rule (``ChainConfig.init_min_height`` of max Q̂).
     """
 
     centerline: CenterlineConfig = field(default_factory=CenterlineConfig)
     chain: ChainConfig = field(default_factory=ChainConfig)
-    data_scale: float = 10.0
+    data_scale: float = 30.0
     presence: float = 0.3
-    floor: float = 0.2
+    floor: float = 0.3
+    init_min_signal: float | None = 0.35
+
+    @classmethod
+    def paper(cls) -> WangConfig:
+        """The paper's method without spinelab's robustness additions.
+
+        No activation floor, no centerline outlier rules, Algorithm 1 without end expansion or
+        contraction, and the chain's own initialization threshold (10% of max Q̂).
+        """
+        return cls(
+            centerline=CenterlineConfig(reject_outliers_mm=0.0, max_gap_mm=0.0),
+            chain=ChainConfig.paper(),
+            floor=0.0,
+            init_min_signal=None,
+        )
 
 
 @dataclass
@@ -154,7 +176,7 @@ def rectify_heatmaps(
         The signals, or None when the maps are empty (no voxel above the centerline threshold).
     """
     h, a = _check_inputs(heatmaps, affine_lps)
-    scale = typical_peak(h.reshape(h.shape[0], -1).max(axis=1), config.presence)
+    scale = typical_peak(h.reshape(h.shape[0], -1).max(axis=1))
     if scale <= 0:
         return None
     if config.floor > 0:
@@ -168,13 +190,16 @@ def rectify_heatmaps(
     top = float(peaks.max())
     if top <= 0:
         return None
-    ref = typical_peak(peaks, config.presence)
+    ref = typical_peak(peaks)
     q = q / ref * config.data_scale
     return RectifiedSignals(cl, rect, q, q.sum(axis=0), cl.t_mm)
 
 
-def typical_peak(peaks: NDArray[np.floating], presence: float) -> float:
+def typical_peak(peaks: NDArray[np.floating], presence: float = 0.5) -> float:
     """The median of the peaks that reach ``presence`` times the largest (0 if none is > 0).
+
+    Channels without a vertebra (noise only) stay below half the largest peak and so do not
+    drag the median down; overlapping responses inflate the largest but not the median.
 
     Args:
         peaks: ``(C,)`` per-channel peak values.
@@ -302,7 +327,14 @@ def label_signals(
         chain_cfg = replace(config.chain, use_lambda=use_lambda)
         if base == "base+rect+order":
             chain_cfg = replace(chain_cfg, fine_tune=False, expansion=False, max_iterations=1)
-        sol = optimize_chain(sig.q, sig.q_hat, sig.z_mm, STANDARD_LABELS, chain_cfg)
+        init_k = None
+        if config.init_min_signal is not None:
+            top = float(sig.q_hat.max())
+            rel = config.init_min_signal * config.data_scale / top if top > 0 else 0.0
+            init_k = local_maxima_1d(
+                sig.q_hat, sig.z_mm, min(rel, 1.0), chain_cfg.init_min_distance_mm
+            )
+        sol = optimize_chain(sig.q, sig.q_hat, sig.z_mm, STANDARD_LABELS, chain_cfg, init_k=init_k)
         labels, k = sol.labels, sol.k
         extra = {"energy": sol.energy, "iterations": sol.iterations}
     if not labels:
