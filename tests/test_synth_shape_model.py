@@ -70,6 +70,8 @@ def test_shipped_model_counts_and_l6_frequency(model: SpineShapeModel) -> None:
     counts = {f"{a}-{b}": int(model.counts[g0 + k]) for k, (a, b) in enumerate(LINKS)}
     assert counts["L1-L2"] > 1500 and counts["C1-C2"] >= 50 and counts["L5-S1"] == 0
     assert model.info["l6_scans"] == 46 and model.info["n_files"] == 1947
+    assert model.info["level_scans"]["L6"] == 46 and model.info["level_scans"]["T13"] == 0
+    assert model.info["level_scans"]["C1"] >= 50
     assert model.p_l6 == pytest.approx(46 / model.info["scans_with_l5"])
     assert 1700 <= model.info["scans_with_l5"] <= 1947
 
@@ -188,7 +190,7 @@ def test_transitional_forced(model: SpineShapeModel) -> None:
         model.sample(rng, transitional="L7")
 
 
-@pytest.mark.parametrize("target", [15.0, 30.0, 50.0, 70.0])
+@pytest.mark.parametrize("target", [8.0, 15.0, 30.0, 50.0, 70.0])
 def test_scoliosis_cobb_close_to_request(model: SpineShapeModel, target: float) -> None:
     rng = np.random.default_rng(int(target))
     for _ in range(4):

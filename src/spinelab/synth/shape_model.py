@@ -21,6 +21,20 @@ variances are blended with those priors with a pseudo-count (:attr:`ShapeFitConf
 Gap means are VID data wherever VID has the link. Body heights and disc heights are priors
 adjusted so that each gap equals ``(h_i + h_{i+1}) / 2 + disc_i``.
 
+Body centres in VID carry annotation noise; it makes the turning at neighbouring vertebrae
+negatively correlated. Its share of the covariance (isotropic noise on each centre, sd estimated
+from that negative correlation: about 0.4 mm, a conservative figure) is removed before sampling.
+
+Sampling (:meth:`SpineShapeModel.sample`) builds the centre line from the sacrum up, turning at
+each vertebra by the sampled sagittal/coronal angles; vertebra frames take the bisector of the
+two neighbouring segments as cranial axis, the transported left axis turned by the sampled axial
+rotation. Scoliosis adds a smooth coronal curve (thoracic, thoracolumbar or lumbar, with a
+half-size compensatory curve) and apical axial rotation, scaled until the measured Cobb angle
+(:func:`cobb_angle_deg`) equals the request. Without an added curve the natural coronal
+variation measured the same way gives Cobb angles of about 8-24 degrees (5th-95th
+percentile; measured on vertebra frames over T1-L5, which is stricter than the centre-based
+figures that match VID, see ``benchmarks/RESULTS.md``).
+
 Transitional vertebrae:
     * L6 is labelled in 46 of the 1,947 VID scans. The right denominator is the scans that show
       L5 (1,733): a scan that stops above L5 could not show an L6, and every VID scan with L6
@@ -195,6 +209,7 @@ class _ScanFeatures:
     has_l6: bool
     pedicles_paired: int
     pedicles_rejected: int
+    labels: list[str]
 
 
 def _pair_pedicles(
@@ -228,7 +243,7 @@ def _scan_features(path: Path, cfg: ShapeFitConfig) -> _ScanFeatures | None:
     body = scan.body_mm[order]
     n = len(labels)
     x = np.full(N_FEAT, np.nan)
-    res = _ScanFeatures(x, math.nan, "L5" in labels, "L6" in labels, 0, 0)
+    res = _ScanFeatures(x, math.nan, "L5" in labels, "L6" in labels, 0, 0, labels)
     if n < 2:
         return res
     # runs of adjacent vertebrae and the local cranial axes (bisectors of the segments)
@@ -456,6 +471,7 @@ class SpineShapeModel:
         if not files:
             raise SpinelabInputError(root, "no *.json files")
         rows, l5l6 = [], []
+        level_scans: dict[str, int] = {}
         n_l5 = n_l6 = paired = rejected = skipped = 0
         for f in files:
             sf = _scan_features(f, cfg)
@@ -463,6 +479,8 @@ class SpineShapeModel:
                 skipped += 1
                 continue
             rows.append(sf.x)
+            for v in sf.labels:
+                level_scans[v] = level_scans.get(v, 0) + 1
             n_l5 += sf.has_l5
             n_l6 += sf.has_l6
             paired += sf.pedicles_paired
@@ -536,7 +554,8 @@ class SpineShapeModel:
             gap56 = np.array([mean[LINKS.index(("L4", "L5"))], std[LINKS.index(("L4", "L5"))]])
         p_l6 = n_l6 / n_l5 if n_l5 else 0.0
         info = {
-            "source": str(root),
+            "source": f"{root.parent.name}/{root.name}",
+            "level_scans": {v: level_scans.get(v, 0) for v in anatomy.ALL_LABELS},
             "n_files": len(files),
             "n_scans_used": len(rows),
             "n_scans_skipped": skipped,
@@ -602,7 +621,7 @@ class SpineShapeModel:
         per_link = {
             f"{a}-{b}": {
                 "scans": int(self.counts[g0 + k]),
-                "vid_mean_mm": _round(math.exp(self.data_mean[g0 + k]))
+                "vid_geometric_mean_mm": _round(math.exp(self.data_mean[g0 + k]))
                 if self.counts[g0 + k]
                 else None,
                 "model_median_mm": _round(math.exp(self.mean[g0 + k])),
@@ -799,7 +818,7 @@ class SpineShapeModel:
                 amp = max(amp + (scoliosis_deg - cobb), 0.0)
         heights, discs = self._heights_and_discs(labels, gaps)
         prior = self.body_prior_mm[[anatomy.chain_index(v) for v in labels]]
-        s = math.exp(log_s)
+        s = float(scale) if scale is not None else math.exp(log_s)
         width = prior[:, 1] * s * math.exp(priors.BODY_SIZE_SIGMA * dims_noise[0])
         depth = prior[:, 2] * s * math.exp(priors.BODY_SIZE_SIGMA * dims_noise[1])
         attrs: dict[str, Any] = {
