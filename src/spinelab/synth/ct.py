@@ -118,7 +118,7 @@ def add_noise_and_blur(
         hu[s0 : s0 + n] += view
     for axis, s in ((1, sig[0]), (2, sig[1])):
         if s > 0.05:
-            ndi.gaussian_filter1d(hu, s, axis=axis, output=hu, truncate=3.0)
+            ndi.gaussian_filter1d(hu, s, axis=axis, output=hu, truncate=2.0)
 
 
 def add_metal_streaks(
@@ -164,7 +164,8 @@ def add_metal_streaks(
 def to_int16_hu(hu: NDArray[np.float32]) -> NDArray[np.int16]:
     """Clip to [-1024, 3071] HU and round to int16."""
     np.clip(hu, HU_MIN, HU_MAX, out=hu)
-    return np.rint(hu).astype(np.int16)
+    np.rint(hu, out=hu)
+    return hu.astype(np.int16)
 
 
 def vertebra_texture(
@@ -187,14 +188,21 @@ def vertebra_texture(
         offsets_hu: ``{verse_id: HU offset}``.
         rng: Random generator.
     """
+    if not boxes:
+        return
+    # one smooth field, as large as the largest box; each vertebra reads its own window of it
+    dims = np.max([[k1 - k0, j1 - j0, i1 - i0] for k0, k1, j0, j1, i0, i1 in boxes.values()], 0)
     sig = [1.2 / s for s in spacing_kji_mm]
+    field = rng.standard_normal(tuple(int(x) for x in dims), dtype=np.float32)
+    field = ndi.gaussian_filter(field, sig, truncate=2.5)
+    field *= np.float32(amplitude_hu / (float(field.std()) or 1.0))
     for vid, (k0, k1, j0, j1, i0, i1) in boxes.items():
         sl = (slice(k0, k1), slice(j0, j1), slice(i0, i1))
         m = vert[sl] == vid
         if not m.any():
             continue
-        field = rng.standard_normal(m.shape).astype(np.float32)
-        field = ndi.gaussian_filter(field, sig, truncate=2.5)
-        sd = float(field.std()) or 1.0
         sub = hu[sl]
-        sub[m] += offsets_hu.get(vid, 0.0) + field[m] * np.float32(amplitude_hu / sd)
+        fw = field[: m.shape[0], : m.shape[1], : m.shape[2]]
+        if vid % 2:
+            fw = fw[::-1, ::-1]
+        sub[m] += offsets_hu.get(vid, 0.0) + fw[m]

@@ -262,8 +262,9 @@ def generate_case(
         flips = tuple(bool(x) for x in rng.random(3) < 0.5)
     image_o, affine = reorient(image_ijk, affine_ijk, perm, flips)
     vert_o, _ = reorient(vert_ijk, affine_ijk, perm, flips)
-    ct_vol = Volume(np.ascontiguousarray(image_o), affine)
-    lab_vol = Volume(np.ascontiguousarray(vert_o), affine)
+    # views, not copies: reorientation is free; writers copy in their own order
+    ct_vol = Volume(image_o, affine)
+    lab_vol = Volume(vert_o, affine)
     centroids = _visible_centroids(geo, lab_vol)
     meta: dict[str, Any] = {
         "generator": "spinelab.synth",
@@ -281,7 +282,9 @@ def generate_case(
         "physics": dataclasses.asdict(physics),
         "geometry_attributes": dict(geo.attributes),
         "labels_in_map": [
-            anatomy.by_verse_id(int(v)).name for v in np.unique(lab_vol.array) if v > 0
+            anatomy.by_verse_id(int(v)).name
+            for v in np.nonzero(np.bincount(vert.ravel(), minlength=256))[0]
+            if v > 0
         ],
     }
     centroids.method = "spinelab-synth"

@@ -199,6 +199,11 @@ _CONTOUR_KEYS: dict[str, tuple[float, float, float]] = {
 }
 
 
+#: Tissues that the spinal canal's fluid may replace (not bone, not metal).
+_SOFT_LUT = np.zeros(256, dtype=bool)
+_SOFT_LUT[[_T.FAT, _T.MUSCLE, _T.SOFT, _T.AIR, _T.LUNG, _T.DISC]] = True
+
+
 def _local_box(
     grid: RenderGrid,
     centre: NDArray[np.float64],
@@ -258,8 +263,12 @@ class _Painter:
         value: int,
         only: tuple[int, ...] | None = None,
         extra: Any = None,
+        power: float = 2.0,
     ) -> None:
-        """Paint an axis-aligned ellipse on slice ``k`` (``only``: overwrite just these)."""
+        """Paint an axis-aligned ellipse on slice ``k`` (``only``: overwrite just these).
+
+        ``power`` > 2 gives a superellipse (a rounded rectangle, e.g. a torso's flat back).
+        """
         if rx <= 0 or ry <= 0:
             return
         g = self.grid
@@ -267,14 +276,18 @@ class _Painter:
         j0, j1 = g.index_range(1, cy - ry, cy + ry)
         if i1 <= i0 or j1 <= j0:
             return
-        xx = ((self.x[i0:i1] - cx) / rx) ** 2
-        yy = ((self.y[j0:j1] - cy) / ry) ** 2
+        if power == 2.0:
+            xx = ((self.x[i0:i1] - cx) / rx) ** 2
+            yy = ((self.y[j0:j1] - cy) / ry) ** 2
+        else:
+            xx = np.abs((self.x[i0:i1] - cx) / rx) ** power
+            yy = np.abs((self.y[j0:j1] - cy) / ry) ** power
         m = (yy[:, None] + xx[None, :]) <= 1.0
         if extra is not None:
             m &= extra(self.x[i0:i1][None, :], self.y[j0:j1][:, None])
         sub = self.tissue[k, j0:j1, i0:i1]
         if only is not None:
-            m &= np.isin(sub, only)
+            m &= _allowed(only)[sub]
         sub[m] = value
 
     # ---- 3-D stamping of tubes along polylines ----
@@ -327,8 +340,21 @@ class _Painter:
             v = v[np.all((v >= 0) & (v < shape_ijk), axis=1)]
             if only is not None:
                 cur = self.tissue[v[:, 2], v[:, 1], v[:, 0]]
-                v = v[np.isin(cur, only)]
+                v = v[_allowed(only)[cur]]
             self.tissue[v[:, 2], v[:, 1], v[:, 0]] = value
+
+
+_ALLOWED: dict[tuple[int, ...], NDArray[np.bool_]] = {}
+
+
+def _allowed(only: tuple[int, ...]) -> NDArray[np.bool_]:
+    """Boolean lookup table over tissue values that are in ``only``."""
+    lut = _ALLOWED.get(only)
+    if lut is None:
+        lut = np.zeros(256, dtype=bool)
+        lut[list(only)] = True
+        _ALLOWED[only] = lut
+    return lut
 
 
 def _densify(points: NDArray[np.float64], step: float) -> NDArray[np.float64]:
@@ -403,52 +429,132 @@ class _BodyPlan:
 # --------------------------------------------------------------------------------------------
 # Vertebrae
 # --------------------------------------------------------------------------------------------
-def _vertebra_shape(
-    region: str,
-    a: Any,
-    b: Any,
-    e: Any,
-    h: float,
-    w: float,
-    d: float,
-    shrink: float,
-    name: str,
-) -> Any:
-    """Boolean mask of the posterior elements (pedicles, lamina, processes), shrunk by ``shrink``."""
+def _seg_dist(u: Any, v: Any, p0: tuple[float, float], p1: tuple[float, float]) -> Any:
+    """Distance (mm) from points ``(u, v)`` to the 2-D segment ``p0``-``p1``."""
+    du, dv = p1[0] - p0[0], p1[1] - p0[1]
+    ll = du * du + dv * dv
+    t = np.clip(((u - p0[0]) * du + (v - p0[1]) * dv) / ll, 0.0, 1.0)
+    return np.sqrt((u - p0[0] - t * du) ** 2 + (v - p0[1] - t * dv) ** 2)
+
+
+_Box3 = tuple[tuple[float, float, float], tuple[float, float, float]]
+
+
+def _vertebra_primitives(
+    name: str, h: float, w: float, d: float, wedge: float
+) -> list[tuple[_Box3, Any]]:
+    """The bony primitives of a vertebra: ``[((lo, hi) local box, fn(a, b, e, shrink) -> mask)]``.
+
+    Local coordinates in mm (a left, b posterior, e cranial); ``shrink`` (mm) erodes the shape,
+    so ``fn(..., 0) & ~fn(..., t)`` is a cortical shell of thickness ``t``.
+    """
+    region = anatomy.region_of(name)
     p = _REGION_SHAPE[region]
     cw, cd, pr, lt = p["cw"], p["cd"], p["pr"], p["lt"]
     bc = d / 2 + cd + 1.0  # canal centre
-    s = shrink
-    aa = np.abs(a)
-    # pedicles: elliptic cylinders along b, at the canal's sides, upper part of the body
-    ped_a = cw + pr * 0.6
-    ped = (
-        (_ellipse(aa - ped_a, e - 0.15 * h, pr - s, 0.3 * h + 2.0 - s) <= 1.0)
-        & (b > d / 2 - 4.0)
-        & (b < bc + 2.0)
+    prims: list[tuple[_Box3, Any]] = []
+    conc = 0.07 * d  # posterior concavity of the body
+
+    def body(a: Any, b: Any, e: Any, s: float) -> Any:
+        e_top = h / 2 - wedge * np.clip(0.5 - b / d, 0, 1)
+        waist = 1.0 - 0.07 * (1.0 - np.clip((2 * e / h) ** 2, 0, 1))
+        bb = np.where(b > 0, b * 1.15 + conc * (1.0 - np.clip((2 * a / w) ** 2, 0, 1)), b)
+        r = _ellipse(a, bb, w / 2 - s, d / 2 - s)
+        return (r <= waist**2) & (e < e_top - s) & (e > -h / 2 + s)
+
+    prims.append((((-w / 2, -d / 2, -h / 2), (w / 2, d / 2, h / 2)), body))
+    if region == "sacral":
+        ala_w = w / 2 + (28.0 if name == "S1" else 18.0)
+
+        def ala(a: Any, b: Any, e: Any, s: float) -> Any:
+            m = _ellipse(a, b - d / 4, ala_w - s, d * 0.75 + 10 - s) <= 1.0
+            return m & (b > -d / 4 + s) & (b < d / 2 + 12.0 - s) & (np.abs(e) < h / 2 - s)
+
+        prims.append((((-ala_w, -d / 4, -h / 2), (ala_w, d / 2 + 12.0, h / 2)), ala))
+    # pedicles: elliptic cylinders along b beside the canal, upper part of the body
+    ped_a, ped_h = cw + pr * 0.6, 0.3 * h + 2.0
+    for side in (1.0, -1.0):
+
+        def ped(a: Any, b: Any, e: Any, s: float, side: float = side) -> Any:
+            m = _ellipse(side * a - ped_a, e - 0.15 * h, pr - s, ped_h - s) <= 1.0
+            return m & (b > d / 2 - 4.0) & (b < bc + 2.0)
+
+        lo_a, hi_a = sorted((side * (ped_a - pr), side * (ped_a + pr)))
+        prims.append(
+            (((lo_a, d / 2 - 4.0, 0.15 * h - ped_h), (hi_a, bc + 2.0, 0.15 * h + ped_h)), ped)
+        )
+    # laminae: two plates meeting behind the canal (a roof), epidural fat in between
+    apex = bc + cd + lt * 0.5
+    lam_h = 0.42 * h + 1.0
+
+    def lamina(a: Any, b: Any, e: Any, s: float) -> Any:
+        dist = _seg_dist(np.abs(a), b, (cw + 1.5, bc - 1.0), (0.0, apex))
+        return (dist < lt / 2 - s * 0.6) & (np.abs(e + 0.05 * h) < lam_h - s)
+
+    prims.append(
+        (
+            ((-cw - lt, bc - 1.0 - lt, -0.05 * h - lam_h), (cw + lt, apex + lt, -0.05 * h + lam_h)),
+            lamina,
+        )
     )
-    # lamina: elliptic annulus behind the canal
-    r_in = _ellipse(a, b - bc, cw, cd)
-    r_out = _ellipse(a, b - bc, cw + lt - s, cd + lt - s)
-    lam = (r_out <= 1.0) & (r_in > (1.0 + s / cd) ** 2) & (b > bc - 2.0)
-    lam &= np.abs(e + 0.05 * h) < 0.42 * h + 1.0 - s
-    # spinous process: slab sloping caudally as it goes back
-    b0 = bc + cd
-    e_sp = -p["slope"] * np.clip(b - b0, 0, None) - 0.1 * h
+    # spinous process: slab sloping caudally as it goes back, tapering
     sp_len = p["sp"] * (1.4 if name in ("C2", "C7") else 1.0)
-    spin = (aa < p["sw"] - s) & (b > b0 - 2.0) & (b < b0 + sp_len - s)
-    taper = 1.0 - 0.35 * np.clip((b - b0) / sp_len, 0, 1)
-    spin &= np.abs(e - e_sp) < (p["sh"] * taper - s)
-    # transverse processes
-    tp_b = bc + p["tps"] * np.clip(aa - cw, 0, None) - 1.0
-    tpl = p["tp"] * (1.2 if name == "L3" else 1.0) * (0.6 if name in ("L5", "C7") else 1.0)
-    tp = (aa > cw) & (aa < cw + lt + tpl - s)
-    tp &= (np.abs(b - tp_b) < 4.0 - s) & (np.abs(e - 0.1 * h) < p["tph"] - s)
-    # articular processes: short columns at the pedicle-lamina junction
-    art = (_ellipse(aa - (cw + 3.0), b - (bc + 1.0), 5.0 - s, 4.5 - s) <= 1.0) & (
-        np.abs(e) < 0.5 * h + 3.0 - s
+    b0 = apex - 2.0
+
+    def spinous(a: Any, b: Any, e: Any, s: float) -> Any:
+        rel = np.clip(b - b0, 0, None)
+        e_sp = -p["slope"] * rel - 0.1 * h
+        taper = 1.0 - 0.35 * np.clip(rel / sp_len, 0, 1)
+        m = (np.abs(a) < p["sw"] - s) & (b > b0 - 2.0 + s) & (b < b0 + sp_len - s)
+        return m & (np.abs(e - e_sp) < p["sh"] * taper - s)
+
+    e_lo = -p["slope"] * sp_len - 0.1 * h - p["sh"]
+    prims.append(
+        (((-p["sw"], b0 - 2.0, e_lo), (p["sw"], b0 + sp_len, -0.1 * h + p["sh"])), spinous)
     )
-    return ped | lam | spin | tp | art
+    # transverse processes from the pedicle-lamina junction
+    tpl = p["tp"] * (1.2 if name == "L3" else 1.0) * (0.6 if name in ("L5", "C7") else 1.0)
+    if region == "sacral":
+        tpl = 0.0
+    for side in (1.0, -1.0):
+        if tpl <= 0:
+            break
+
+        def tp(a: Any, b: Any, e: Any, s: float, side: float = side) -> Any:
+            aa = side * a
+            tp_b = bc + p["tps"] * np.clip(aa - cw, 0, None) - 1.0
+            m = (aa > cw) & (aa < cw + lt + tpl - s) & (np.abs(b - tp_b) < 4.0 - s)
+            return m & (np.abs(e - 0.1 * h) < p["tph"] - s)
+
+        b_ext = p["tps"] * (lt + tpl)
+        lo_a, hi_a = sorted((side * cw, side * (cw + lt + tpl)))
+        prims.append(
+            (
+                (
+                    (lo_a, bc - 5.0 + min(b_ext, 0), 0.1 * h - p["tph"]),
+                    (hi_a, bc + 3.0 + max(b_ext, 0), 0.1 * h + p["tph"]),
+                ),
+                tp,
+            )
+        )
+    # articular processes: short columns at the pedicle-lamina junction
+    for side in (1.0, -1.0):
+
+        def art(a: Any, b: Any, e: Any, s: float, side: float = side) -> Any:
+            m = _ellipse(side * a - (cw + 3.0), b - (bc + 1.0), 5.0 - s, 4.5 - s) <= 1.0
+            return m & (np.abs(e) < 0.5 * h + 3.0 - s)
+
+        lo_a, hi_a = sorted((side * (cw - 2.0), side * (cw + 8.0)))
+        prims.append((((lo_a, bc - 3.5, -0.5 * h - 3.0), (hi_a, bc + 5.5, 0.5 * h + 3.0)), art))
+    if name == "C2":
+
+        def dens(a: Any, b: Any, e: Any, s: float) -> Any:
+            return (
+                (_ellipse(a, b - 1.0, 5.5 - s, 5.5 - s) <= 1.0) & (e > 0) & (e < h / 2 + 20.0 - s)
+            )
+
+        prims.append((((-5.5, -4.5, 0.0), (5.5, 6.5, h / 2 + 20.0)), dens))
+    return prims
 
 
 def _paint_vertebra(
@@ -458,6 +564,12 @@ def _paint_vertebra(
     params: AnatomyParams,
     rng: np.random.Generator,
 ) -> tuple[int, int, int, int, int, int] | None:
+    """Paint one vertebra primitive by primitive, each in its own small box.
+
+    Returns:
+        The fine-grid box ``(k0, k1, j0, j1, i0, i1)`` covering the vertebra, or None when it
+        misses the grid.
+    """
     name = geo.labels[n]
     vid = anatomy.by_name(name).verse_id
     region = anatomy.region_of(name)
@@ -470,65 +582,47 @@ def _paint_vertebra(
     p = _REGION_SHAPE[region]
     if name == "C1":
         return _paint_atlas(pt, c, fr, vid, w, d)
-    extra_lat = p["cw"] + p["lt"] + p["tp"] * 1.3 + 6.0
-    if region == "sacral":
-        extra_lat = w / 2 + (32.0 if name == "S1" else 22.0)
-    post = d / 2 + p["cd"] * 2 + p["lt"] + p["sp"] * 1.4 + 4.0
-    up = h / 2 + 8.0 + (22.0 if name == "C2" else 0.0)
-    down = h / 2 + 8.0 + p["slope"] * p["sp"] * 1.4 + p["sh"]
-    box = _local_box(
-        pt.grid,
-        c,
-        fr,
-        (-max(extra_lat, w / 2 + 3), -d / 2 - 4, -down),
-        (max(extra_lat, w / 2 + 3), post, up),
-    )
-    if box is None:
-        return None
-    sl, (a, b, e) = box
     cortex = p["cortex"] * (0.6 if params.osteoporosis else 1.0)
-    # body: elliptic cylinder with a waist; compression fracture = anterior wedge
     wedge = params.compression.get(name, 0.0) * h
-    e_top = h / 2 - wedge * np.clip(0.5 - b / d, 0, 1)
-    waist = 1.0 - 0.07 * (1.0 - np.clip((2 * e / h) ** 2, 0, 1))
-    bb = np.where(b > 0, b * 1.15, b)  # flatter posterior wall
-    rb = _ellipse(a, bb, w / 2, d / 2)
-    body = (rb <= waist**2) & (e < e_top) & (e > -h / 2)
-    core = (
-        (_ellipse(a, bb, w / 2 - cortex, d / 2 - cortex) <= waist**2)
-        & (e < e_top - cortex)
-        & (e > -h / 2 + cortex)
+    inner: list[tuple[tuple[slice, slice, slice], Any]] = []
+    boxes: list[tuple[slice, slice, slice]] = []
+    for (lo, hi), fn in _vertebra_primitives(name, h, w, d, wedge):
+        lo1 = (lo[0] - 1.0, lo[1] - 1.0, lo[2] - 1.0)
+        hi1 = (hi[0] + 1.0, hi[1] + 1.0, hi[2] + 1.0)
+        box = _local_box(pt.grid, c, fr, lo1, hi1)
+        if box is None:
+            continue
+        sl, (a, b, e) = box
+        outer = fn(a, b, e, 0.0)
+        if not outer.any():
+            continue
+        idx = np.nonzero(outer)
+        ins = fn(a[idx], b[idx], e[idx], cortex)
+        pt.tissue[sl][idx] = _T.CORTICAL
+        pt.vert[sl][idx] = vid
+        inner.append((sl, tuple(q[ins] for q in idx)))
+        boxes.append(sl)
+    for sl, idx in inner:
+        pt.tissue[sl][idx] = _T.CANCELLOUS
+    if not boxes:
+        return None
+    # spinal canal: cerebrospinal fluid where no bone
+    bc = d / 2 + p["cd"] + 1.0
+    box = _local_box(
+        pt.grid, c, fr, (-p["cw"], bc - p["cd"], -h / 2 - 3.0), (p["cw"], bc + p["cd"], h / 2 + 3.0)
     )
-    if region == "sacral":
-        ala_w = w / 2 + (28.0 if name == "S1" else 18.0)
-        ala = (np.abs(a) < ala_w) & (b > -d / 4) & (b < d / 2 + 12.0) & (np.abs(e) < h / 2)
-        ala &= _ellipse(a, b - d / 4, ala_w, d * 0.75 + 10) <= 1.0
-        ala_in = ala & (np.abs(a) < ala_w - 1.5) & (np.abs(e) < h / 2 - 1.5)
-        body |= ala
-        core |= ala_in
-    post_el = _vertebra_shape(region, a, b, e, h, w, d, 0.0, name)
-    # the shrunk (medullary) shape only matters where the full shape is: evaluate it there
-    post_in = np.zeros_like(post_el)
-    sel = post_el & ~body
-    post_in[sel] = _vertebra_shape(region, a[sel], b[sel], e[sel], h, w, d, cortex + 0.3, name)
-    if name == "C2":
-        dens = _ellipse(a, b - 1.0, 5.5, 5.5) <= 1.0
-        dens &= (e > 0) & (e < h / 2 + 20.0)
-        dens_in = (_ellipse(a, b - 1.0, 4.3, 4.3) <= 1.0) & (e > 0) & (e < h / 2 + 19.0)
-        post_el |= dens
-        post_in |= dens_in
-    bone = body | post_el
-    inner = core | (post_in & ~body)
-    canal = _ellipse(a, b - (d / 2 + p["cd"] + 1.0), p["cw"], p["cd"]) <= 1.0
-    canal &= np.abs(e) < h / 2 + 3.0
-    tis = pt.tissue[sl]
-    ver = pt.vert[sl]
-    canal_free = canal & ~bone & np.isin(tis, (_T.FAT, _T.MUSCLE, _T.SOFT, _T.AIR, _T.LUNG))
-    tis[canal_free] = _T.WATER
-    tis[bone] = _T.CORTICAL
-    tis[bone & inner] = _T.CANCELLOUS
-    ver[bone] = vid
-    return _box_tuple(sl)
+    if box is not None:
+        sl, (a, b, e) = box
+        canal = _ellipse(a, b - bc, p["cw"] * 0.85, p["cd"] * 0.85) <= 1.0
+        tis = pt.tissue[sl]
+        tis[canal & _SOFT_LUT[tis]] = _T.WATER
+    k0 = min(s[0].start for s in boxes)
+    k1 = max(s[0].stop for s in boxes)
+    j0 = min(s[1].start for s in boxes)
+    j1 = max(s[1].stop for s in boxes)
+    i0 = min(s[2].start for s in boxes)
+    i1 = max(s[2].stop for s in boxes)
+    return (int(k0), int(k1), int(j0), int(j1), int(i0), int(i1))
 
 
 def _box_tuple(sl: tuple[slice, slice, slice]) -> tuple[int, int, int, int, int, int]:
@@ -842,6 +936,8 @@ def _paint_soft_tissue(
     z_psoas_top = zl("T12", z_recess)
     z_s2 = zl("S2", zl("S1", -1e9) - 25.0)
     gas = _gas_pockets(rng, params.bowel_gas)
+    loops = _bowel_loops(rng, params)
+    torso_power = float(rng.uniform(2.2, 3.0))
     for k in range(pt.grid.shape_kji[0]):
         z = float(pt.z[k])
         lv = plan.level(z)
@@ -870,10 +966,14 @@ def _paint_soft_tissue(
             _T.AIR,
             extra=lambda x, y, yc=y_couch: y < yc + 6.0,
         )
-        pt.ellipse2d(k, xs, cy, lv.half_w, by, _T.FAT)
+        neck = z > z_t1 - 10.0
+        pw = 2.0 if neck else torso_power
+        pt.ellipse2d(k, xs, cy, lv.half_w, by, _T.FAT, power=pw)
         mw = 12.0
-        pt.ellipse2d(k, xs, cy + lv.fat * 0.1, lv.half_w - lv.fat, by - lv.fat * 0.9, _T.MUSCLE)
-        if z > z_t1 - 10.0:  # neck and shoulders
+        pt.ellipse2d(
+            k, xs, cy + lv.fat * 0.1, lv.half_w - lv.fat, by - lv.fat * 0.9, _T.MUSCLE, power=pw
+        )
+        if neck:  # neck and shoulders
             pt.ellipse2d(k, xs, ys - lv.depth / 2 - 22.0, 9.0, 8.0, _T.GAS)  # trachea
             pt.ellipse2d(k, xs + 2.0, ys - lv.depth / 2 - 8.0, 7.0, 5.0, _T.SOFT)
             for side in (1.0, -1.0):  # carotids/jugulars
@@ -885,10 +985,19 @@ def _paint_soft_tissue(
         y_ant = cy - by + lv.fat + mw
         y_post = ys + (lv.depth / 2 + 24.0 if thorax else 2.0)
         ccy, cby = (y_post + y_ant) / 2, (y_post - y_ant) / 2
-        pt.ellipse2d(k, xs, ccy, hw_c, cby, _T.FAT if thorax or z > z_dome_l else _T.SOFT)
-        if not thorax and z > z_s2 - 60.0:
-            # visceral fat marbling: paint a fat core and soft tissue loops
-            pt.ellipse2d(k, xs, ccy - 0.1 * cby, hw_c * 0.8, cby * 0.75, _T.SOFT)
+        pt.ellipse2d(k, xs, ccy, hw_c, cby, _T.FAT, power=pw)
+        if not thorax:
+            # bowel: loops of soft tissue (some with gas) in visceral fat
+            for lx, ly, lz, lr, lh, vx, vy, kind in loops:
+                zc = z_recess - lz * max(z_recess - z_s2 + 30.0, 80.0)
+                dz = z - zc
+                if abs(dz) < lh:
+                    rr = lr * math.sqrt(1.0 - (dz / lh) ** 2)
+                    px = xs + lx * hw_c * 0.85 + vx * dz
+                    py = ccy - 0.15 * cby + ly * cby * 0.75 + vy * dz
+                    pt.ellipse2d(k, px, py, rr, rr * 0.85, _T.SOFT, only=(_T.FAT,))
+                    if kind > 0.65:
+                        pt.ellipse2d(k, px, py, rr * 0.7, rr * 0.6, _T.GAS, only=(_T.SOFT,))
         # paraspinal muscles (always) and psoas (lumbar)
         for side in (1.0, -1.0):
             pt.ellipse2d(
@@ -940,7 +1049,7 @@ def _paint_soft_tissue(
             )
             for side, zk in ((1.0, z_kid_l), (-1.0, z_kid_r)):
                 kx = xs + side * (lv.width / 2 + 48.0)
-                _organ(pt, k, z, kx, ys + 12.0, zk, 36.0, 33.0, 68.0, _T.FAT)
+                _organ(pt, k, z, kx, ys + 12.0, zk, 31.0, 28.0, 62.0, _T.FAT)
                 _organ(pt, k, z, kx, ys + 12.0, zk, 27.0, 24.0, 55.0, _T.KIDNEY)
                 _organ(pt, k, z, kx - side * 8.0, ys + 8.0, zk, 9.0, 9.0, 30.0, _T.FAT)
         # bowel gas pockets (abdomen)
@@ -1016,6 +1125,30 @@ def _organ(
         return
     f = math.sqrt(1.0 - (dz / rz) ** 2)
     pt.ellipse2d(k, cx, cy, rx * f, ry * f, value)
+
+
+def _bowel_loops(
+    rng: np.random.Generator, params: AnatomyParams
+) -> list[tuple[float, float, float, float, float, float, float, float]]:
+    """Bowel loop segments: (x frac, y frac, depth frac, radius mm, half-length mm, drift x,
+    drift y (mm per mm of z), kind (> 0.65: gas-filled))."""
+    n = int(rng.integers(35, 60))
+    out = []
+    for _ in range(n):
+        r = float(rng.uniform(7.0, 17.0))
+        out.append(
+            (
+                float(rng.uniform(-1, 1)),
+                float(rng.uniform(-1, 1)),
+                float(rng.uniform(0, 1)),
+                r,
+                float(rng.uniform(1.0, 3.5)) * r,
+                float(rng.normal(0, 0.6)),
+                float(rng.normal(0, 0.6)),
+                float(rng.random()),
+            )
+        )
+    return out
 
 
 def _gas_pockets(rng: np.random.Generator, n: int) -> list[tuple[float, float, float, float]]:

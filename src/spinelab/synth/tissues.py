@@ -62,7 +62,7 @@ HU_TABLE: dict[Tissue, tuple[float, float]] = {
     Tissue.DISC: (85.0, 15.0),
     Tissue.CARTILAGE: (130.0, 50.0),
     Tissue.CANCELLOUS: (210.0, 45.0),
-    Tissue.CORTICAL: (1000.0, 150.0),
+    Tissue.CORTICAL: (750.0, 120.0),
     Tissue.MARROW: (230.0, 50.0),
     Tissue.METAL: (3071.0, 0.0),
 }

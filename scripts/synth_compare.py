@@ -1,0 +1,168 @@
+"""Render synthetic spine CTs beside the real TotalSegmentator example CT, at the same windows.
+
+Usage:
+    python scripts/synth_compare.py [OUT_PNG] [--n 3] [--seed 0] [--style ct]
+
+Writes one PNG (default ``benchmarks/figures/synth_compare.png``): one row per image (the real
+CT first), columns = mid-sagittal and coronal slices in a bone window (W 1500 / L 300), the
+mid-sagittal slice and an axial slice through L3 (or the middle vertebra) in a soft-tissue window
+(W 400 / L 40), and a close-up axial bone-window view of that vertebra. Every image is shown in
+the same LPS-aligned layout at 1 mm per display pixel (anterior left in sagittal views,
+patient right on the left in coronal/axial views, superior up).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.ndimage as ndi
+from numpy.typing import NDArray
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL_CT = ROOT.parent / "shared" / "data" / "ct" / "totalsegmentator_example" / "ct.nii.gz"
+REAL_LABELS = REAL_CT.parent / "vertebra_labels_model.nii.gz"
+# TotalSegmentator's own ids in that file: 29 = L3 (see ../shared/data/README.md)
+REAL_L3_ID = 29
+
+BONE = (-450.0, 1050.0)
+SOFT = (-160.0, 240.0)
+
+log = logging.getLogger("synth_compare")
+
+
+def canonical(
+    array: NDArray[Any], affine: NDArray[np.float64]
+) -> tuple[NDArray[Any], NDArray[np.float64], NDArray[np.float64]]:
+    """Transpose/flip an axis-aligned volume to ``[x, y, z]`` increasing L, P, S.
+
+    Returns:
+        ``(array, spacing_mm (3,), origin_mm (3,))`` of the canonical grid.
+    """
+    d = affine[:3, :3]
+    perm = [int(np.argmax(np.abs(d[w]))) for w in range(3)]
+    arr = array.transpose(perm)
+    cols = d[:, perm]
+    origin = affine[:3, 3].copy()
+    for w in range(3):
+        if cols[w, w] < 0:
+            arr = np.flip(arr, axis=w)
+            origin += cols[:, w] * (arr.shape[w] - 1)
+    spacing = np.abs(np.diag(cols))
+    return arr, spacing, origin
+
+
+def _iso(img2d: NDArray[Any], sp_rows: float, sp_cols: float, order: int = 1) -> NDArray[Any]:
+    """Resample a 2-D slice to 1 mm pixels."""
+    return ndi.zoom(img2d.astype(np.float32), (sp_rows, sp_cols), order=order)
+
+
+def views(
+    array: NDArray[Any], affine: NDArray[np.float64], centre_mm: NDArray[np.float64]
+) -> dict[str, NDArray[np.float32]]:
+    """Sagittal, coronal, axial and close-up axial slices through ``centre_mm`` (LPS)."""
+    arr, sp, org = canonical(array, affine)
+    ijk = np.clip(np.rint((centre_mm - org) / sp).astype(int), 0, np.array(arr.shape) - 1)
+    sag = arr[ijk[0], :, :].T[::-1, :]  # rows z (superior up), cols y (anterior left)
+    cor = arr[:, ijk[1], :].T[::-1, :]  # rows z, cols x (patient right on the left)
+    ax = arr[:, :, ijk[2]].T  # rows y (anterior up), cols x
+    out = {
+        "sag": _iso(sag, sp[2], sp[1]),
+        "cor": _iso(cor, sp[2], sp[0]),
+        "ax": _iso(ax, sp[1], sp[0]),
+    }
+    r = np.rint(40.0 / sp[:2]).astype(int)
+    i0, i1 = max(ijk[0] - r[0], 0), ijk[0] + r[0]
+    j0, j1 = max(ijk[1] - r[1], 0), ijk[1] + int(1.6 * r[1])
+    out["zoom"] = _iso(ax[j0:j1, i0:i1], sp[1], sp[0])
+    return out
+
+
+def real_case() -> tuple[NDArray[Any], NDArray[np.float64], NDArray[np.float64], str]:
+    from spinelab.io.images import read_image
+
+    ct = read_image(REAL_CT)
+    lab = read_image(REAL_LABELS)
+    ijk = np.argwhere(lab.array == REAL_L3_ID).mean(axis=0)
+    return (
+        ct.array,
+        ct.affine_lps,
+        lab.ijk_to_world(ijk),
+        "real CT (TotalSegmentator example, 3 mm)",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "out", nargs="?", default=str(ROOT / "benchmarks" / "figures" / "synth_compare.png")
+    )
+    parser.add_argument("--n", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--style", default="ct", choices=("ct", "randomized"))
+    parser.add_argument("--fov", default="thoracolumbar")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from spinelab.synth.generator import SynthConfig, generate_cases
+
+    rows = []
+    if REAL_CT.exists():
+        rows.append(real_case())
+    else:
+        log.warning("real CT not found at %s; showing synthetic cases only", REAL_CT)
+    spacings = [(0.8, 0.8, 3.0), (3.0, 3.0, 3.0), (0.6, 0.6, 1.0), (1.0, 1.0, 2.0)]
+    for i in range(args.n):
+        cfg = SynthConfig(style=args.style, fov=args.fov, spacing_mm=spacings[i % len(spacings)])
+        case = next(iter(generate_cases(1, args.seed + i, cfg)))
+        c = case.centroids
+        mid = "L3" if "L3" in c.labels else c.labels[len(c) // 2]
+        sp = "x".join(f"{s:.1f}" for s in case.ct.spacing_mm)
+        rows.append(
+            (
+                case.ct.array,
+                case.ct.affine_lps,
+                c.position(mid),
+                f"synthetic seed {args.seed + i} ({sp} mm, {case.meta['orientation']})",
+            )
+        )
+        log.info("case %d: %s", i, rows[-1][3])
+    cols = [
+        ("sag", BONE, "sagittal, bone W1500/L300"),
+        ("cor", BONE, "coronal, bone"),
+        ("sag", SOFT, "sagittal, soft W400/L40"),
+        ("ax", SOFT, "axial at L3, soft"),
+        ("zoom", BONE, "L3 close-up, bone"),
+    ]
+    fig, axes = plt.subplots(
+        len(rows), len(cols), figsize=(3.2 * len(cols), 3.4 * len(rows)), squeeze=False
+    )
+    for r, (arr, aff, centre, title) in enumerate(rows):
+        v = views(arr, aff, centre)
+        for c, (key, win, name) in enumerate(cols):
+            ax = axes[r, c]
+            ax.imshow(v[key], cmap="gray", vmin=win[0], vmax=win[1], interpolation="bilinear")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(name, fontsize=9)
+            if c == 0:
+                ax.set_ylabel(title, fontsize=8)
+    fig.tight_layout()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=70)
+    log.info("wrote %s", out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
