@@ -324,6 +324,78 @@ def _scan_features(path: Path, cfg: ShapeFitConfig) -> _ScanFeatures | None:
     return res
 
 
+@dataclass
+class _Collected:
+    x: NDArray[np.float64]  # (scans, N_FEAT), NaN where unobserved
+    log_gap_l5_l6: list[float]
+    level_scans: dict[str, int]
+    scans_with_l5: int
+    scans_with_l6: int
+    pedicles_paired: int
+    pedicles_rejected: int
+    skipped: int
+
+
+def _read_scans(files: list[Path], cfg: ShapeFitConfig) -> _Collected:
+    """Features of every file (see :func:`_scan_features`), with counts for the JSON."""
+    out = _Collected(np.zeros((0, N_FEAT)), [], {}, 0, 0, 0, 0, 0)
+    rows = []
+    for n, f in enumerate(files, 1):
+        sf = _scan_features(f, cfg)
+        if n % 500 == 0:
+            logger.info("read %d of %d VID files", n, len(files))
+        if sf is None:
+            out.skipped += 1
+            continue
+        rows.append(sf.x)
+        for v in sf.labels:
+            out.level_scans[v] = out.level_scans.get(v, 0) + 1
+        out.scans_with_l5 += sf.has_l5
+        out.scans_with_l6 += sf.has_l6
+        out.pedicles_paired += sf.pedicles_paired
+        out.pedicles_rejected += sf.pedicles_rejected
+        if math.isfinite(sf.gap_l5_l6_mm):
+            out.log_gap_l5_l6.append(math.log(sf.gap_l5_l6_mm))
+    out.x = np.array(rows, dtype=np.float64).reshape(-1, N_FEAT)
+    return out
+
+
+def _drop_outliers(x: NDArray[np.float64], mads: float) -> int:
+    """Set values further than ``mads`` robust sds from their column median to NaN (in place).
+
+    Returns:
+        How many values were dropped.
+    """
+    dropped = 0
+    for fi in range(x.shape[1]):
+        col = x[:, fi]
+        ok = np.isfinite(col)
+        if ok.sum() < 5:
+            continue
+        med = np.median(col[ok])
+        mad = 1.4826 * np.median(np.abs(col[ok] - med))
+        bad = ok & (np.abs(col - med) > mads * max(mad, 1e-9))
+        dropped += int(bad.sum())
+        col[bad] = np.nan
+    return dropped
+
+
+def _pairwise_moments(
+    x: NDArray[np.float64],
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Counts ``(F,)``, means ``(F,)``, pairwise-complete covariance ``(F, F)`` and
+    co-observation counts ``(F, F)`` of a feature matrix with NaN for missing values."""
+    obs = np.isfinite(x)
+    counts = obs.sum(axis=0).astype(np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(counts > 0, np.nansum(x, axis=0) / np.maximum(counts, 1), np.nan)
+        z = np.where(obs, x - mean, 0.0)
+        m = obs.astype(np.float64)
+        co = m.T @ m
+        cov = (z.T @ z) / np.maximum(co - 1, 1)
+    return counts, mean, cov, co
+
+
 # ---------------------------------------------------------------------- annotation noise
 def _centre_noise_operator(gap_mm: NDArray[np.float64]) -> NDArray[np.float64]:
     """Feature covariance caused by unit (1 mm^2) isotropic noise on each body centre.
@@ -470,44 +542,10 @@ class SpineShapeModel:
             files = files[: cfg.max_files]
         if not files:
             raise SpinelabInputError(root, "no *.json files")
-        rows, l5l6 = [], []
-        level_scans: dict[str, int] = {}
-        n_l5 = n_l6 = paired = rejected = skipped = 0
-        for f in files:
-            sf = _scan_features(f, cfg)
-            if sf is None:
-                skipped += 1
-                continue
-            rows.append(sf.x)
-            for v in sf.labels:
-                level_scans[v] = level_scans.get(v, 0) + 1
-            n_l5 += sf.has_l5
-            n_l6 += sf.has_l6
-            paired += sf.pedicles_paired
-            rejected += sf.pedicles_rejected
-            if math.isfinite(sf.gap_l5_l6_mm):
-                l5l6.append(math.log(sf.gap_l5_l6_mm))
-        x = np.array(rows).reshape(-1, N_FEAT)
-        # robust outlier removal per feature
-        dropped = 0
-        for fi in range(N_FEAT):
-            col = x[:, fi]
-            ok = np.isfinite(col)
-            if ok.sum() < 5:
-                continue
-            med = np.median(col[ok])
-            mad = 1.4826 * np.median(np.abs(col[ok] - med))
-            bad = ok & (np.abs(col - med) > cfg.outlier_mads * max(mad, 1e-9))
-            dropped += int(bad.sum())
-            col[bad] = np.nan
-        obs = np.isfinite(x)
-        counts = obs.sum(axis=0).astype(np.int64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            data_mean = np.where(counts > 0, np.nansum(x, axis=0) / np.maximum(counts, 1), np.nan)
-            z = np.where(obs, x - data_mean, 0.0)
-            m = obs.astype(np.float64)
-            co = m.T @ m
-            cov = (z.T @ z) / np.maximum(co - 1, 1)
+        data = _read_scans(files, cfg)
+        x = data.x
+        dropped = _drop_outliers(x, cfg.outlier_mads)
+        counts, data_mean, cov, co = _pairwise_moments(x)
         data_std = np.where(counts > 1, np.sqrt(np.diag(cov)), np.nan)
         # annotation noise of the body centres: remove its share of the covariance
         p_mean0, _ = _prior_mean_std()
@@ -546,31 +584,32 @@ class SpineShapeModel:
         np.fill_diagonal(corr, 1.0)
         corr = (1 - cfg.shrinkage) * corr + cfg.shrinkage * np.eye(N_FEAT)
         corr = _nearest_psd_correlation(corr)
+        l5l6 = data.log_gap_l5_l6
         if len(l5l6) >= 2:
             gap56 = np.array(
                 [np.mean(l5l6), max(np.std(l5l6, ddof=1) ** 2 - scale_var, 1e-6) ** 0.5]
             )
         else:
             gap56 = np.array([mean[LINKS.index(("L4", "L5"))], std[LINKS.index(("L4", "L5"))]])
-        p_l6 = n_l6 / n_l5 if n_l5 else 0.0
+        p_l6 = data.scans_with_l6 / data.scans_with_l5 if data.scans_with_l5 else 0.0
         info = {
             "source": f"{root.parent.name}/{root.name}",
-            "level_scans": {v: level_scans.get(v, 0) for v in anatomy.ALL_LABELS},
+            "level_scans": {v: data.level_scans.get(v, 0) for v in anatomy.ALL_LABELS},
             "n_files": len(files),
-            "n_scans_used": len(rows),
-            "n_scans_skipped": skipped,
+            "n_scans_used": len(x),
+            "n_scans_skipped": data.skipped,
             "n_values_dropped_as_outliers": dropped,
-            "pedicle_pairs_accepted": paired,
-            "pedicle_pairs_rejected": rejected,
-            "l6_scans": n_l6,
-            "scans_with_l5": n_l5,
+            "pedicle_pairs_accepted": data.pedicles_paired,
+            "pedicle_pairs_rejected": data.pedicles_rejected,
+            "l6_scans": data.scans_with_l6,
+            "scans_with_l5": data.scans_with_l5,
             "l5_l6_gap_scans": len(l5l6),
             "centre_noise_sd_mm": math.sqrt(sigma2),
             "config": asdict(cfg),
         }
         logger.info(
             "fitted spine shape model on %d scans (%d values dropped as outliers)",
-            len(rows),
+            len(x),
             dropped,
         )
         return cls(
