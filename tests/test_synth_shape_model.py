@@ -31,7 +31,11 @@ def model() -> SpineShapeModel:
 @pytest.fixture(scope="module")
 def samples(model: SpineShapeModel) -> list[SpineGeometry]:
     rng = np.random.default_rng(1234)
-    return [model.sample(rng) for _ in range(200)]
+    out = [model.sample(rng) for _ in range(200)]
+    out += [model.sample(rng, transitional="T13") for _ in range(10)]
+    out += [model.sample(rng, transitional="L6", scoliosis_deg=60.0) for _ in range(10)]
+    out += [model.sample(rng, scale=0.8, scoliosis_deg=90.0) for _ in range(10)]
+    return out
 
 
 def _link_lengths(s: SpineGeometry) -> dict[tuple[str, str], float]:
@@ -106,6 +110,9 @@ def test_samples_whole_chain_neighbours_and_order(samples: list[SpineGeometry]) 
         assert s.labels[0] == "C1" and s.labels[-1] == "S2"
         core = [v for v in s.labels if not anatomy.by_name(v).transitional]
         assert core == list(anatomy.STANDARD_LABELS)
+        assert [anatomy.chain_index(v) for v in s.labels] == sorted(
+            anatomy.chain_index(v) for v in s.labels
+        )
         step = s.centres_mm[:-1] - s.centres_mm[1:]  # from each vertebra down to the next
         dist = np.linalg.norm(step, axis=1)
         assert np.all(dist >= 8.0) and np.all(dist <= 60.0), dist
@@ -253,6 +260,8 @@ def test_determinism(model: SpineShapeModel) -> None:
 def test_fit_subset_save_load_round_trip(vid_dir: Path, tmp_path: Path) -> None:
     m = SpineShapeModel.fit(vid_dir / "ground_truth", ShapeFitConfig(max_files=80))
     assert m.info["n_files"] == 80
+    again = SpineShapeModel.fit(vid_dir / "ground_truth", ShapeFitConfig(max_files=80))
+    assert np.array_equal(again.corr, m.corr) and np.array_equal(again.mean, m.mean)
     assert np.all(np.isfinite(m.mean)) and np.all(m.std > 0)
     assert np.allclose(np.diag(m.corr), 1.0)
     assert np.all(np.linalg.eigvalsh(m.corr) > 0)
