@@ -212,3 +212,18 @@ def test_bad_inputs() -> None:
         optimize_chain(np.zeros((3, 10)), np.zeros(10), z)
     empty = optimize_chain(np.zeros((26, 10)), np.zeros(10), z)
     assert empty.labels == [] and empty.k.size == 0
+
+
+def test_contraction_removes_a_spurious_maximum() -> None:
+    z = np.arange(0, 320, 2.0)
+    names = ["T10", "T11", "T12", "L1", "L2", "L3", "L4", "L5", "S1"]
+    pos = list(20.0 + 32.0 * np.arange(len(names)))
+    q = _signals(names, pos, z)
+    # a weak spurious bump between L1 and L2, in the L2 channel
+    q[LABELS.index("L2")] += 0.3 * SCALE * np.exp(-0.5 * ((z - (pos[3] + 16.0)) / 4.0) ** 2)
+    init = np.array(sorted([int(np.argmin(abs(z - p))) for p in [*pos, pos[3] + 16.0]]))
+    paper = optimize_chain(q, q.sum(0), z, init_k=init, config=ChainConfig.paper())
+    assert len(paper.labels) == len(names) + 1  # the paper's algorithm never drops one
+    sol = optimize_chain(q, q.sum(0), z, init_k=init)
+    assert sol.labels == names
+    assert sol.energy < paper.energy

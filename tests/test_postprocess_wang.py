@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -24,6 +25,11 @@ from spinelab.postprocess.centerline import (
 from spinelab.structures import Centroids
 
 VOXEL_MM = 3.0
+#: Default settings with a 4 mm cross-section grid (4x cheaper rectification) for the tests
+#: that are about labelling rather than sub-voxel accuracy.
+FAST = replace(
+    wang.WangConfig(), centerline=replace(wang.WangConfig().centerline, inplane_step_mm=4.0)
+)
 
 
 def _curved_spine(labels: list[str], gap_mm: float = 26.0) -> Centroids:
@@ -85,7 +91,7 @@ def test_world_to_rectified_inverts_unrectify() -> None:
     rng = np.random.default_rng(0)
     length = cl.t_mm[-1]
     rect = np.column_stack(
-        [rng.uniform(-30, 30, 200), rng.uniform(-30, 30, 200), rng.uniform(1, length - 1, 200)]
+        [rng.uniform(-30, 30, 60), rng.uniform(-30, 30, 60), rng.uniform(1, length - 1, 60)]
     )
     world = unrectify(cl, rect)
     back = world_to_rectified(cl, world)
@@ -104,7 +110,7 @@ def test_rectify_then_unrectify_within_half_a_voxel(codes: str, oblique: bool) -
     assert cl is not None
     off = rectified_grid_mm(cfg)
     std = list(anatomy.STANDARD_LABELS)
-    for name, true_mm in gt:
+    for name, true_mm in list(gt)[::2]:
         rect = rectify(maps[std.index(name)], aff, cl, cfg)  # (N, N, T)
         i, j, t = np.unravel_index(int(np.argmax(rect)), rect.shape)
         # activation-weighted centroid of the peak's neighbourhood, in rectified mm
@@ -129,7 +135,9 @@ def test_full_method_recovers_clean_spine_exactly(codes: str, oblique: bool) -> 
     gt = _curved_spine(labels, gap_mm=30.0)
     shape, aff = _grid(gt.positions_mm, codes, oblique)
     maps = simulate.gaussian_heatmaps(gt, shape, aff)
-    pred = wang.label_heatmaps(maps * 37.0, aff)  # arbitrary scale
+    base = wang.WangConfig()
+    cfg = replace(base, centerline=replace(base.centerline, inplane_step_mm=VOXEL_MM))
+    pred = wang.label_heatmaps(maps * 37.0, aff, config=cfg)  # arbitrary scale
     assert pred.labels == labels
     assert np.max(np.linalg.norm(pred.positions_mm - gt.positions_mm, axis=1)) < 0.5 * VOXEL_MM
     assert pred.method == "wang2021:base+rect+optim"
@@ -146,9 +154,9 @@ def _labels_consecutive(labels: list[str]) -> bool:
 
 @pytest.fixture(scope="module")
 def corrupted() -> tuple[Centroids, np.ndarray, np.ndarray]:
-    labels = list(anatomy.STANDARD_LABELS[12:24])  # T6..L5
+    labels = list(anatomy.STANDARD_LABELS[15:24])  # T9..L5
     gt = _curved_spine(labels, gap_mm=28.0)
-    shape, aff = simulate.grid_around(gt.positions_mm, 4.0, 40.0, "RAS")
+    shape, aff = simulate.grid_around(gt.positions_mm, 4.0, 25.0, "RAS")
     maps = simulate.gaussian_heatmaps(
         gt, shape, aff, corruption=simulate.LEVELS["moderate"], rng=np.random.default_rng(1)
     )
@@ -160,7 +168,7 @@ def test_each_ablation_runs_on_a_corrupted_spine(
     method: str, corrupted: tuple[Centroids, np.ndarray, np.ndarray]
 ) -> None:
     gt, maps, aff = corrupted
-    pred = wang.label_heatmaps(maps, aff, method)
+    pred = wang.label_heatmaps(maps, aff, method, FAST)
     assert pred.method == f"wang2021:{method}"
     assert len(pred) > 0 and pred.confidence is not None
     assert np.all((pred.confidence >= 0) & (pred.confidence <= 1))
@@ -170,7 +178,7 @@ def test_each_ablation_runs_on_a_corrupted_spine(
     assert n_ok >= len(gt) // 2  # every method finds most of a moderately corrupted spine
 
 
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", range(2))
 def test_optim_beats_base_under_neighbour_responses(seed: int) -> None:
     labels = list(anatomy.STANDARD_LABELS[12:25])  # T6..S1
     gt = _curved_spine(labels, gap_mm=28.0)
@@ -179,15 +187,15 @@ def test_optim_beats_base_under_neighbour_responses(seed: int) -> None:
     maps = simulate.gaussian_heatmaps(
         gt, shape, aff, corruption=corr, rng=np.random.default_rng(seed)
     )
-    sig = wang.rectify_heatmaps(maps, aff)
+    sig = wang.rectify_heatmaps(maps, aff, FAST)
 
     def n_ok(pred: Centroids) -> int:
         return sum(lab in pred and np.linalg.norm(pred.position(lab) - p) < 10.0 for lab, p in gt)
 
-    optim = wang.label_signals(sig, "base+rect+optim")
+    optim = wang.label_signals(sig, "base+rect+optim", FAST)
     assert _labels_consecutive(optim.labels)
-    assert n_ok(optim) >= n_ok(wang.label_heatmaps(maps, aff, "base"))
-    assert n_ok(optim) >= n_ok(wang.label_signals(sig, "base+rect"))
+    assert n_ok(optim) >= n_ok(wang.label_heatmaps(maps, aff, "base", FAST))
+    assert n_ok(optim) >= n_ok(wang.label_signals(sig, "base+rect", FAST))
     assert n_ok(optim) >= len(labels) - 4
 
 
@@ -196,7 +204,7 @@ def test_transitional_l6_is_labelled() -> None:
     gt = _curved_spine(labels, gap_mm=30.0)
     shape, aff = _grid(gt.positions_mm, "LPS")
     maps = simulate.gaussian_heatmaps(gt, shape, aff)
-    pred = wang.label_heatmaps(maps, aff)
+    pred = wang.label_heatmaps(maps, aff, config=FAST)
     assert pred.labels == labels
     assert np.max(np.linalg.norm(pred.positions_mm - gt.positions_mm, axis=1)) < 3.0
 
@@ -221,3 +229,16 @@ def test_postprocess_never_imports_torch() -> None:
         "assert 'torch' not in sys.modules, 'torch imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_paper_settings_also_recover_a_clean_spine() -> None:
+    labels = ["C1", "C2", "C3", "C4", "C5", "C6", "C7", "T1", "T2"]
+    gt = _curved_spine(labels, gap_mm=18.0)
+    shape, aff = simulate.grid_around(gt.positions_mm, VOXEL_MM, 30.0, "RAS")
+    maps = simulate.gaussian_heatmaps(gt, shape, aff, sigma_mm=4.0)
+    cfg = wang.WangConfig.paper()
+    assert cfg.floor == 0 and not cfg.chain.contraction and not cfg.chain.expand_ends
+    for method in ("base+rect+order", "base+rect+optim"):
+        pred = wang.label_heatmaps(maps, aff, method, cfg)
+        assert pred.labels == labels
+        assert np.max(np.linalg.norm(pred.positions_mm - gt.positions_mm, axis=1)) < VOXEL_MM
