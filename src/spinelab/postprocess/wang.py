@@ -33,6 +33,25 @@ vertebra (gap ratio 2) costs about 2 exp(2) = 15 in R, and ordinary gap irregula
 With ``data_scale`` 10, R dominates too often and real vertebrae at irregular gaps get
 dropped; 30 was chosen on the benchmark (``benchmarks/wang_ablation.py``).
 
+spinelab's additions to the paper, all on by default and all off in :meth:`WangConfig.paper`:
+the activation ``floor``; the centerline's run and outlier rules
+(:class:`~spinelab.postprocess.centerline.CenterlineConfig`); initialization from the maxima
+of Q̂ that reach ``init_min_signal`` of a typical vertebra; expansion at the chain's ends and
+contraction in Algorithm 1 (:class:`~spinelab.postprocess.chain.ChainConfig`). On the
+benchmark's corrupted maps the paper's settings collapse (a dense faint background in 26
+channels, summed over each cross-section, buries Q̂; spurious maxima stay in the chain and
+shift its labels), see ``benchmarks/RESULTS.md``.
+
+Example:
+    >>> import numpy as np
+    >>> from spinelab.postprocess import simulate, wang
+    >>> from spinelab.structures import Centroids
+    >>> gt = Centroids(["L1", "L2", "L3"], np.array([[0, 0, 0], [0, 5, -32], [0, 8, -64.0]]))
+    >>> shape, affine = simulate.grid_around(gt.positions_mm, 3.0, 30.0, "RAS")
+    >>> maps = simulate.gaussian_heatmaps(gt, shape, affine)  # (26, X, Y, Z)
+    >>> wang.label_heatmaps(maps, affine).labels
+    ['L1', 'L2', 'L3']
+
 Positions: a labelled vertebra at centerline sample t gets δz by a parabolic fit of its
 signal around t (sub-sample), and (δx, δy) from the activation-weighted centroid of its
 rectified slice (the summed slice for a derived transitional label); then
