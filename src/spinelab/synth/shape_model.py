@@ -482,7 +482,7 @@ def _nearest_psd_correlation(c: NDArray[np.float64]) -> NDArray[np.float64]:
 
 
 # -------------------------------------------------------------------------------------- model
-@dataclass
+@dataclass(eq=False, repr=False)
 class SpineShapeModel:
     """The fitted model (see the module docstring for what each array means).
 
@@ -516,6 +516,13 @@ class SpineShapeModel:
 
     def __post_init__(self) -> None:
         self._chol: NDArray[np.float64] | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"SpineShapeModel(scans={self.info.get('n_scans_used')}, features={N_FEAT}, "
+            f"log_scale_sigma={self.log_scale_sigma:.3f}, p_l6={self.p_l6:.4f}, "
+            f"p_t13={self.p_t13:.4f})"
+        )
 
     # ----------------------------------------------------------------------------- fitting
     @classmethod
@@ -713,12 +720,16 @@ class SpineShapeModel:
     def load_default(cls) -> SpineShapeModel:
         """The model shipped with spinelab (fitted on the 1,947 VID ground-truth spines)."""
         base = resources.files("spinelab") / "data"
-        meta = json.loads((base / "spine_shape_model.json").read_text(encoding="utf-8"))
-        return cls._from_parts(
-            Path("spinelab/data/spine_shape_model.npz"),
-            meta,
-            (base / "spine_shape_model.npz").read_bytes(),
-        )
+        try:
+            meta = json.loads((base / "spine_shape_model.json").read_text(encoding="utf-8"))
+            npz_bytes = (base / "spine_shape_model.npz").read_bytes()
+        except FileNotFoundError:
+            raise SpinelabInputError(
+                str(base / "spine_shape_model.npz"),
+                "the shipped spine shape model is missing; reinstall spinelab or rebuild it "
+                "with scripts/fit_spine_shape_model.py",
+            ) from None
+        return cls._from_parts(Path("spinelab/data/spine_shape_model.npz"), meta, npz_bytes)
 
     @classmethod
     def _from_parts(cls, npz_path: Path, meta: Any, npz_bytes: bytes | None) -> SpineShapeModel:
