@@ -227,3 +227,28 @@ def test_contraction_removes_a_spurious_maximum() -> None:
     sol = optimize_chain(q, q.sum(0), z, init_k=init)
     assert sol.labels == names
     assert sol.energy < paper.energy
+
+
+def test_batch_regularizer_matches_scalar_one() -> None:
+    z = np.arange(0, 200, 2.0)
+    names = ["L1", "L2", "L3", "L4"]
+    q = _signals(names, [20.0, 60.0, 100.0, 140.0], z)
+
+    def scalar(p: np.ndarray, labels: list[str]) -> float:
+        return float(np.sum((np.diff(p) - 40.0) ** 2) / 100.0) + 0.1 * len(labels)
+
+    class Batched:
+        calls = 0
+
+        def __call__(self, p: np.ndarray, labels: list[str]) -> float:
+            return scalar(p, labels)
+
+        def batch(self, p: np.ndarray, rows: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+            Batched.calls += 1
+            return np.sum((np.diff(p, axis=1) - 40.0) ** 2, axis=1) / 100.0 + 0.1 * rows.shape[1]
+
+    a = optimize_chain(q, q.sum(0), z, regularizer=scalar)
+    b = optimize_chain(q, q.sum(0), z, regularizer=Batched())
+    assert Batched.calls > 0
+    assert a.labels == b.labels and np.array_equal(a.k, b.k)
+    assert a.energy == pytest.approx(b.energy)

@@ -42,6 +42,11 @@ inserting one (the labels below it would shift off their peaks), while a spine w
 vertebra whose response is split between the neighbouring channels is. Transitional labels do
 not change R.
 
+A custom ``regularizer`` is called as ``regularizer(positions_mm (n,), labels)`` once per
+configuration; for speed it may also offer ``regularizer.batch(positions_mm (M, n),
+label_rows (M, n) int, names tuple[str, ...]) -> (M,)`` (``names[label_rows[m, i]]`` is the
+label of vertebra i of configuration m), which is then used instead for whole batches.
+
 Nothing here assumes a uniform grid; all energies of a step are evaluated in one vectorized
 numpy expression (unless a custom ``regularizer`` is given, which is called per configuration).
 
@@ -58,6 +63,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 from collections.abc import Callable, Sequence
@@ -154,16 +160,25 @@ class _Problem:
     weight: NDArray[np.float64]  # (E,) lambda
     runs: tuple[NDArray[np.int64], ...]  # label sequences: one array of rows per variant
     z: NDArray[np.float64]  # (K,)
+    _runs_cache: dict[int, NDArray[np.int64]] = field(default_factory=dict, compare=False)
 
     def candidate_runs(self, n: int) -> NDArray[np.int64]:
         """All label runs of length n: ``(M, n)`` rows of the extended table (deduplicated)."""
+        cached = self._runs_cache.get(n)
+        if cached is None:
+            cached = self._candidate_runs(n)
+            self._runs_cache[n] = cached
+        return cached
+
+    def _candidate_runs(self, n: int) -> NDArray[np.int64]:
         out = []
         for seq in self.runs:
             if seq.shape[0] >= n and n > 0:
                 out.append(np.lib.stride_tricks.sliding_window_view(seq, n))
         if not out:
             return np.zeros((0, n), dtype=np.int64)
-        return np.unique(np.concatenate(out, axis=0), axis=0)
+        rows = sorted(set(map(tuple, np.concatenate(out, axis=0).tolist())))  # as np.unique
+        return np.array(rows, dtype=np.int64).reshape(-1, n)
 
     @property
     def max_length(self) -> int:
@@ -239,6 +254,8 @@ def _energies(
     pos = prob.z[k2]
     if regularizer is None:
         reg = _paper_regularizer(pos)
+    elif hasattr(regularizer, "batch"):
+        reg = np.asarray(regularizer.batch(pos, r2, prob.names), dtype=np.float64).reshape(-1)
     else:
         reg = np.array(
             [
@@ -292,6 +309,17 @@ def _best_offset(
     return runs[m], float(e[m])
 
 
+@functools.lru_cache(maxsize=64)
+def _moves(n: int) -> NDArray[np.int64]:
+    """Hill-climbing moves for n vertebrae: ``(M, n)`` shifts of -1/0/+1 (see _fine_tune)."""
+    eye = np.eye(n, dtype=np.int64)
+    tri = np.tril(np.ones((n, n), dtype=np.int64))  # row i: shift vertebrae 0..i
+    blocks = np.concatenate([eye, tri, tri[::-1, ::-1]])  # single, prefix, suffix
+    moves = np.unique(np.concatenate([blocks, -blocks]), axis=0)
+    moves.setflags(write=False)
+    return moves
+
+
 def _fine_tune(
     prob: _Problem,
     k: NDArray[np.int64],
@@ -311,10 +339,7 @@ def _fine_tune(
     big_k = prob.z.shape[0]
     if n == 0:
         return k, energy
-    eye = np.eye(n, dtype=np.int64)
-    tri = np.tril(np.ones((n, n), dtype=np.int64))  # row i: shift vertebrae 0..i
-    blocks = np.concatenate([eye, tri, tri[::-1, ::-1]])  # single, prefix, suffix
-    moves = np.unique(np.concatenate([blocks, -blocks]), axis=0)
+    moves = _moves(n)
     for _ in range(max_steps):
         cand = k[None, :] + moves
         ok = np.all((cand >= 0) & (cand < big_k), axis=1)
