@@ -869,8 +869,9 @@ class SpineShapeModel:
         heights, discs = self._heights_and_discs(labels, gaps)
         prior = self.body_prior_mm[[anatomy.chain_index(v) for v in labels]]
         s = float(scale) if scale is not None else math.exp(log_s)
-        width = prior[:, 1] * s * math.exp(priors.BODY_SIZE_SIGMA * dims_noise[0])
-        depth = prior[:, 2] * s * math.exp(priors.BODY_SIZE_SIGMA * dims_noise[1])
+        level_noise = priors.BODY_LEVEL_SIGMA * rng.standard_normal((2, len(labels)))
+        width = prior[:, 1] * s * np.exp(priors.BODY_SIZE_SIGMA * dims_noise[0] + level_noise[0])
+        depth = prior[:, 2] * s * np.exp(priors.BODY_SIZE_SIGMA * dims_noise[1] + level_noise[1])
         attrs: dict[str, Any] = {
             "model": FORMAT,
             "scale": s,

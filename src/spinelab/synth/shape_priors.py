@@ -119,6 +119,8 @@ SCOLIOSIS_CURVES: tuple[tuple[str, str, str, str], ...] = (
 )
 #: Per-patient spread of body width/depth beyond the shared scale (log-normal sigma).
 BODY_SIZE_SIGMA = 0.05
+#: Independent per-vertebra spread of body width/depth (log-normal sigma).
+BODY_LEVEL_SIGMA = 0.03
 
 
 def body_priors_mm(labels: list[str] | tuple[str, ...]) -> NDArray[np.float64]:
