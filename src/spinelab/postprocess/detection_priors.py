@@ -85,9 +85,10 @@ class DetectionPriors:
         pedicle_table: ``(2, 3)`` P(pedicle sides 0/1/2 | true body (row 0) / false (row 1)).
         first_prior: ``(V,)`` P(most cranial true detection has this label).
         last_prior: ``(V,)`` P(most caudal true detection has this label).
-        fp_rate_top: false positives above the first true detection, per detection.
-        fp_rate_mid: false positives between true detections, per detection.
-        fp_rate_bottom: false positives below the last true detection, per detection.
+        fp_rate_top: mean number of false positives above the first true detection, per scan.
+        fp_rate_mid: probability that a detection between the first and the last true one is
+            false.
+        fp_rate_bottom: mean number of false positives below the last true detection, per scan.
         miss_rate: probability that an interior vertebra has no detection.
         transitional_rate: ``{label: prevalence}`` for transitional labels in ``labels``.
         pedicle_radius_mm: radius used for the pedicle feature, mm.
@@ -323,14 +324,13 @@ def fit_priors(
     ped_counts = np.ones((2, 3))
     first = np.full(v, 0.5)
     last = np.full(v, 0.5)
-    n_det = n_top = n_mid = n_bot = 0
+    n_top = n_mid = n_bot = n_inside = 0
     n_interior = n_missed = 0
     trans_present = {x: 0 for x in labels if anatomy.by_name(x).transitional}
     trans_possible = {x: 0 for x in trans_present}
     for c in cases:
         match = match_detections(c.det_mm, c.gt_mm, match_radius_mm)
         seg = segment_bins(c.seg_scores)
-        n_det += len(match)
         tp_levels = sorted(lab_idx[c.gt_labels[j]] for j in match if j >= 0)
         for k, j in enumerate(match):
             row = lab_idx[c.gt_labels[j]] if j >= 0 else v
@@ -361,6 +361,7 @@ def fit_priors(
                 n_bot += 1
             else:
                 n_mid += 1
+        n_inside += int(np.sum((c.det_mm[:, 2] <= ztop) & (c.det_mm[:, 2] >= zbot)))
         interior = [
             i for i in gt_idx if lo < i < hi and not anatomy.by_name(labels[i]).transitional
         ]
@@ -376,7 +377,6 @@ def fit_priors(
         h = seg_counts[i] + 5.0 * pool + 0.1
         seg_hist[i] = h / h.sum(axis=1, keepdims=True)
     ped_table = ped_counts / ped_counts.sum(axis=1, keepdims=True)
-    n_det = max(n_det, 1)
     return DetectionPriors(
         labels=labels,
         gap_mean_mm=mean,
@@ -386,9 +386,9 @@ def fit_priors(
         pedicle_table=ped_table,
         first_prior=first / first.sum(),
         last_prior=last / last.sum(),
-        fp_rate_top=(n_top + 0.5) / n_det,
-        fp_rate_mid=(n_mid + 0.5) / n_det,
-        fp_rate_bottom=(n_bot + 0.5) / n_det,
+        fp_rate_top=(n_top + 0.5) / (len(cases) + 1.0),
+        fp_rate_mid=(n_mid + 0.5) / (n_inside + 1.0),
+        fp_rate_bottom=(n_bot + 0.5) / (len(cases) + 1.0),
         miss_rate=(n_missed + 0.5) / max(n_interior, 1),
         transitional_rate={
             t: (trans_present[t] + 0.5) / (trans_possible[t] + 1.0) for t in trans_present

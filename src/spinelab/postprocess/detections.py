@@ -74,6 +74,9 @@ class DetectionLabelConfig:
             after removing each scan's own scale, which makes them optimistic).
         end_prior_weight: Weight of the first/last label priors.
         segment_weight: Weight of the segment-score log-likelihoods.
+        gap_weight: Weight of the gap energies (and of the scale prior).
+        end_fp_offset: Added to the energy of a false positive above the first or below the
+            last chosen detection.
     """
 
     solver: str = "dp"
@@ -85,8 +88,10 @@ class DetectionLabelConfig:
     allow_transitional: bool = True
     empty_energy: float = 10.0
     gap_sd_factor: float = 1.0
-    end_prior_weight: float = 1.0
+    end_prior_weight: float = 0.5
     segment_weight: float = 1.0
+    gap_weight: float = 0.5
+    end_fp_offset: float = 3.0
 
     def __post_init__(self) -> None:
         if self.solver not in SOLVERS:
@@ -116,6 +121,7 @@ class DetectionProblem:
         measurement_var_mm2: Noise variance added to every gap, mm^2.
         max_skip: Most missed vertebrae between two chosen ones.
         empty_energy: Extra energy of choosing nothing.
+        gap_weight: Multiplies every gap energy.
     """
 
     order: NDArray[np.int64]
@@ -134,6 +140,7 @@ class DetectionProblem:
     measurement_var_mm2: float
     max_skip: int
     empty_energy: float
+    gap_weight: float = 1.0
 
     @property
     def n(self) -> int:
@@ -166,7 +173,8 @@ class DetectionProblem:
         s = np.exp(self.log_scales).reshape((-1,) + (1,) * np.ndim(d_mm))
         mu = self.cum_mean_mm[b] - self.cum_mean_mm[a]
         var = s**2 * (self.cum_var_mm2[b] - self.cum_var_mm2[a]) + self.measurement_var_mm2
-        return np.asarray(0.5 * (d_mm - s * mu) ** 2 / var + 0.5 * np.log(2 * np.pi * var))
+        e = 0.5 * (d_mm - s * mu) ** 2 / var + 0.5 * np.log(2 * np.pi * var)
+        return np.asarray(self.gap_weight * e)
 
     def energy(self, k: Sequence[int], labels: Sequence[str]) -> float:
         """Total energy of a labelling: detections ``k`` (sorted indices, ascending) get ``labels``.
@@ -324,10 +332,11 @@ def build_problem(
             priors.pedicle_radius_mm,
         )
         lp = np.log(priors.pedicle_table[:, sides].T)  # (K, 2)
+    # false positives: per-scan rates above/below the chain, a per-detection share inside it
     fp_rates = np.array([priors.fp_rate_top, priors.fp_rate_mid, priors.fp_rate_bottom])
-    tp_rate = 1.0 - fp_rates.sum()
-    e_label = -(lik[:, :-1] + lp[:, :1]) - math.log(tp_rate)
-    e_fp = -(lik[:, -1] + lp[:, 1])[None, :] - np.log(fp_rates)[:, None]
+    e_label = -(lik[:, :-1] + lp[:, :1]) - math.log(1.0 - priors.fp_rate_mid)
+    e_fp = -(lik[:, -1] + lp[:, 1])[None, :] - np.log(np.minimum(fp_rates, 0.99))[:, None]
+    e_fp[[0, 2]] += config.end_fp_offset
 
     v = len(labels)
     if config.use_end_priors:
@@ -349,7 +358,7 @@ def build_problem(
     cv = np.concatenate([[0.0], np.cumsum((config.gap_sd_factor * priors.gap_sd_mm) ** 2)])[gi]
     half = (config.n_scales - 1) // 2
     ls = priors.log_scale_sd * np.linspace(-3.0, 3.0, 2 * half + 1) if half else np.zeros(1)
-    scale_cost = 0.5 * (ls / max(priors.log_scale_sd, 1e-6)) ** 2
+    scale_cost = config.gap_weight * 0.5 * (ls / max(priors.log_scale_sd, 1e-6)) ** 2
     return DetectionProblem(
         order=order,
         z_mm=z,
@@ -367,6 +376,7 @@ def build_problem(
         measurement_var_mm2=config.measurement_sd_mm**2,
         max_skip=config.max_skip,
         empty_energy=config.empty_energy,
+        gap_weight=config.gap_weight,
     )
 
 
