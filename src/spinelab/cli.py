@@ -41,12 +41,7 @@ def _get_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            mod = importlib.import_module(f"spinelab.commands.{name}")
-        except ModuleNotFoundError as exc:  # a command not built yet in this checkout
-            if exc.name != f"spinelab.commands.{name}":
-                raise
-            continue
+        mod = importlib.import_module(f"spinelab.commands.{name}")
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
