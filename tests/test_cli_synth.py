@@ -48,7 +48,7 @@ def test_writes_three_files_per_case(tmp_path):
         assert ct.array.dtype == np.int16
         assert np.issubdtype(lab.array.dtype, np.integer)
         np.testing.assert_allclose(ct.affine_lps, lab.affine_lps, atol=1e-4)
-        assert ctd.labels == ["L1", "L2", "L3", "L4", "L5", "S1"]
+        assert ctd.labels == ["L1", "L2", "L3", "L4", "L5", "S1", "S2"]
         for label, pos in ctd:
             ijk = tuple(np.rint(lab.world_to_ijk(pos)).astype(int))
             assert int(lab.array[ijk]) == anatomy.by_name(label).verse_id

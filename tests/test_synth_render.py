@@ -145,7 +145,7 @@ def test_orientations_vary_across_seeds():
 
 @pytest.mark.parametrize(
     ("fov", "first", "last"),
-    [("cervical", "C1", "C7"), ("thoracic", "T1", "T12"), ("lumbar", "L1", "S1")],
+    [("cervical", "C1", "C7"), ("thoracic", "T1", "T12"), ("lumbar", "L1", "S2")],
 )
 def test_fov_gives_the_right_label_subsets(spine, fov, first, last):
     cfg = SynthConfig(

@@ -52,8 +52,8 @@ FOV_RANGES: dict[str, tuple[str, str]] = {
     "whole": ("C1", "S2"),
     "cervical": ("C1", "C7"),
     "thoracic": ("T1", "T12"),
-    "lumbar": ("L1", "S1"),
-    "thoracolumbar": ("T8", "S1"),
+    "lumbar": ("L1", "S2"),
+    "thoracolumbar": ("T8", "S2"),
 }
 FOV_CHOICES: tuple[str, ...] = ("random", *FOV_RANGES)
 STYLES: tuple[str, ...] = ("ct", "randomized")
@@ -89,6 +89,7 @@ class SynthConfig:
         margin_mm_range: Extra field of view beyond C1 or the last vertebra's centre (mm).
         margin_fraction_range: Elsewhere the image ends this fraction of the way from the
             first/last centre to the next one, so the next centre stays outside.
+        pelvis_mm_range: Field of view below S2's centre when the FOV reaches S2 (mm).
         extend_levels: Random extension of a named FOV by up to this many vertebrae each end.
         p_transitional: Probability of a T13 or L6 (half each), when the shape model has them.
         p_scoliosis: Probability of a scoliotic spine; ``scoliosis_deg_max`` bounds its angle.
@@ -118,6 +119,7 @@ class SynthConfig:
     random_orientation: bool = True
     margin_mm_range: tuple[float, float] = (10.0, 40.0)
     margin_fraction_range: tuple[float, float] = (0.2, 0.45)
+    pelvis_mm_range: tuple[float, float] = (20.0, 110.0)
     extend_levels: int = 2
     p_transitional: float = 0.08
     p_scoliosis: float = 0.15
@@ -350,8 +352,6 @@ def _draw_fov(
         i1 = min(len(labels) - 1, i1 + int(rng.integers(-extend, extend + 1)))
         if i1 - i0 < 3:
             i0, i1 = labels.index(lo), labels.index(hi)
-    if name in ("lumbar", "thoracolumbar", "whole") and hi == "S1" and "L6" in labels:
-        i1 = max(i1, labels.index("S1"))
     return name, labels[i0], labels[i1]
 
 
@@ -369,8 +369,8 @@ def _fov_z(
         z_top = z[i0] + rng.uniform(*cfg.margin_mm_range) + 20.0  # skull base
     if i1 < len(geo) - 1:
         z_bot = z[i1] - f[1] * (z[i1] - z[i1 + 1])
-    else:
-        z_bot = z[i1] - rng.uniform(*cfg.margin_mm_range)
+    else:  # below S2: some of the pelvis
+        z_bot = z[i1] - rng.uniform(*cfg.pelvis_mm_range)
     return float(z_top), float(z_bot)
 
 

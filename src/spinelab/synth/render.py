@@ -420,7 +420,7 @@ class _BodyPlan:
             float(np.interp(z, self.zc, self.dc)),
             float(np.interp(z, self.zc, self.wc)),
             hw * self.scale + fat,
-            post * self.scale + fat * 0.8,
+            post * self.scale + fat * 0.5,
             ant * self.scale + fat,
             fat,
         )
@@ -796,7 +796,7 @@ def _ellipsoid_shell(
     dist = (1.0 - rho) * rm  # approximate depth below the surface, mm
     k = keep(x, y, z)
     shell = (dist >= 0) & (dist < thickness) & k
-    marrow = (dist >= 1.5) & (dist < thickness - 1.5) & k
+    marrow = (dist >= 1.3) & (dist < thickness - 1.3) & k
     tis = pt.tissue[sl]
     if inner_value is not None:
         inside = (dist >= thickness) & k
@@ -808,23 +808,52 @@ def _ellipsoid_shell(
 
 
 def _paint_pelvis(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
+    """Iliac wings (curved bony sheets from the sacro-iliac joints to the crests), femoral heads
+    with the acetabular roof, and the lower sacrum and coccyx below S2 (bone, label 0)."""
     if "S1" not in geo.labels:
         return
     n = geo.labels.index("S1")
     c = geo.centres_mm[n]
     w = float(geo.body_width_mm[n])
     s = plan.scale
+    y_s = float(c[1])
+    z_crest, z_low = float(c[2]) + 45.0, float(c[2]) - 70.0
+    u = np.linspace(0.0, 1.0, 40)
+    n_v = max(8, math.ceil((z_crest - z_low) / 3.0))
     for side in (1.0, -1.0):
-        centre = c + np.array([side * (w / 2 + 30.0) * s, -22.0, -25.0])
-        axes = (62.0 * s, 52.0 * s, 68.0)
-
-        def keep(x: Any, y: Any, z: Any, side: float = side) -> Any:
-            return (side * x > -8.0) & (z > -55.0) & (y < 40.0) & (y > -48.0 * s)
-
-        _ellipsoid_shell(pt, centre, axes, 7.0, keep)
-        # femoral head with acetabulum roof
-        fh = c + np.array([side * 88.0 * s, -55.0, -110.0])
-        _ellipsoid_shell(pt, fh, (23.0, 23.0, 23.0), 23.0, lambda x, y, z: x == x)
+        for v in np.linspace(0.0, 1.0, n_v):
+            x_top = (w / 2 + 40.0 + 70.0 * u + 20.0 * np.sin(np.pi * u)) * s
+            y_top = y_s + 35.0 - 105.0 * u * s
+            x_bot = (w / 2 + 12.0 + 40.0 * u) * s
+            y_bot = y_s + 20.0 - 60.0 * u * s
+            x = side * ((1 - v) * x_bot + v * x_top) + float(c[0])
+            y = (1 - v) * y_bot + v * y_top
+            z = z_low + v * (z_crest - z_low) - 20.0 * u * v
+            r = 3.2 + (2.0 if v > 0.93 else 0.0) + (2.5 if v < 0.15 else 0.0)
+            pt.tube(np.stack([x, y, z], axis=1), r, _T.CORTICAL, _T.MARROW, 1.2)
+        # femoral head under the acetabular roof
+        fh = c + np.array([side * 88.0 * s, -50.0, -105.0])
+        _ellipsoid_shell(pt, fh, (24.0, 24.0, 24.0), 24.0, lambda x, y, z: x == x)
+        _ellipsoid_shell(pt, fh, (31.0, 31.0, 31.0), 6.0, lambda x, y, z: z > 5.0)
+    if "S2" in geo.labels:
+        m = geo.labels.index("S2")
+        cur = geo.centres_mm[m].copy()
+        step = cur - c
+        step /= max(float(np.linalg.norm(step)), 1e-6)
+        h = float(geo.body_height_mm[m])
+        wd = float(geo.body_width_mm[m])
+        dp = float(geo.body_depth_mm[m])
+        ang = math.radians(14.0)
+        rot = np.array(
+            [[1, 0, 0], [0, math.cos(ang), math.sin(ang)], [0, -math.sin(ang), math.cos(ang)]]
+        )
+        for seg in range(5):
+            f = 0.8 ** (seg + 1)
+            step = rot @ step
+            cur = cur + step * (h * (0.9 * f + 0.9 * f / 0.8) / 2 + 1.0)
+            _ellipsoid_shell(
+                pt, cur, (wd * f / 2, dp * f / 2.4, h * f / 2), 30.0, lambda x, y, z: x == x
+            )
 
 
 def _paint_skull(pt: _Painter, geo: SpineGeometry) -> None:
@@ -1015,12 +1044,12 @@ def _paint_soft_tissue(
                 pt,
                 k,
                 z,
-                xs - 0.42 * hw_c,
+                xs - 0.5 * hw_c,
                 ccy - 0.05 * cby,
-                z_dome_r - 75.0,
-                0.6 * hw_c,
-                0.95 * cby,
-                95.0,
+                z_dome_r - 55.0,
+                0.55 * hw_c,
+                0.9 * cby,
+                75.0,
                 _T.LIVER,
             )
             _organ(
