@@ -27,6 +27,7 @@ from spinelab.postprocess.detections import (
     build_problem,
     centerline_positions,
     label_detections,
+    pedicle_body_candidates,
     pedicle_sides,
     solve_dp,
     solve_wang,
@@ -97,9 +98,9 @@ def check_invariants(cents, body: np.ndarray, config: DetectionLabelConfig) -> N
     if len(labels):
         assert cents.confidence is not None
         assert np.all((cents.confidence >= 0) & (cents.confidence <= 1))
-        # every output position is one of the input detections
+        # every output position is an input detection, or a body implied by pedicles
         d = np.linalg.norm(cents.positions_mm[:, None] - body[None], axis=2).min(axis=1)
-        assert np.all(d < 1e-9)
+        assert int(np.sum(d > 1e-9)) == cents.extra["from_pedicles"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -318,3 +319,46 @@ def test_real_vid_detections(vid_dir: Path, solver: str, floor: float) -> None:
     assert summary.regions["all"].id_rate >= floor
     assert summary.regions["lumbar"].id_rate >= floor
     assert summary.scans_all_correct >= floor - 0.15
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_confidence_is_the_exact_posterior(seed: int) -> None:
+    """At the chosen scale, the confidences equal marginals computed by enumeration."""
+    rng = np.random.default_rng(40 + seed)
+    labels = ["L2", "L3", "L4", "L5", "L6"]
+    pos, scores = synthetic_spine(labels[:3], rng, noise_mm=2.0)
+    scores[1] = (0.1, 0.5, 0.5)  # an ambiguous one
+    prob = restrict(build_problem(pos, scores, PRIORS), labels)
+    sol = solve_dp(prob)
+    assert sol.confidence is not None and len(sol.labels) > 0
+    fixed = replace(prob, log_scales=np.array([sol.log_scale]), scale_cost=np.zeros(1))
+    weights: dict[tuple[tuple[int, str], ...], float] = {(): np.exp(-fixed.energy([], []))}
+    for n in range(1, fixed.n + 1):
+        for ks in itertools.combinations(range(fixed.n), n):
+            for labs in itertools.combinations(fixed.labels, n):
+                e = fixed.energy(list(ks), list(labs))
+                if np.isfinite(e):
+                    weights[tuple(zip(ks, labs))] = np.exp(-e)
+    z = sum(weights.values())
+    for k, lab, conf in zip(sol.k.tolist(), sol.labels, sol.confidence):
+        marg = sum(w for cfg, w in weights.items() if (k, lab) in cfg) / z
+        assert conf == pytest.approx(marg, rel=1e-6, abs=1e-9)
+
+
+def test_pedicle_pair_recovers_a_missed_body() -> None:
+    rng = np.random.default_rng(5)
+    labels = ["T11", "T12", "L1", "L2", "L3", "L4", "L5"]
+    pos, scores = synthetic_spine(labels, rng, noise_mm=0.5)
+    offset = np.array([0.0, 28.0, 0.0])  # pedicles lie posterior of the body
+    left = pos + offset + [18.0, 0.0, 0.0]
+    right = pos + offset - [18.0, 0.0, 0.0]
+    keep = [i for i in range(len(labels)) if labels[i] != "L3"]  # the body detector missed L3
+    cents = label_detections(pos[keep], scores[keep], PRIORS, left, right)
+    assert cents.labels == labels
+    assert np.linalg.norm(cents.position("L3") - pos[labels.index("L3")]) < 5.0
+    assert cents.extra["from_pedicles"] == 1
+    off = label_detections(
+        pos[keep], scores[keep], PRIORS, left, right, DetectionLabelConfig(pedicle_candidates=False)
+    )
+    assert off.labels == [labels[i] for i in keep]
+    assert len(pedicle_body_candidates(pos, left, right)) == 0

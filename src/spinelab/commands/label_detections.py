@@ -3,7 +3,9 @@
 IN is a VID keypoint JSON file (unlabelled body detections with C/T/L segment scores, pedicle
 points) or a folder of them (``*.json``, sub-folders not searched). The detections are labelled
 with the Wang 2021 constrained optimization using priors learned from training ground truth
-(:mod:`spinelab.postprocess.detections`); detections judged false are dropped.
+(:mod:`spinelab.postprocess.detections`); detections judged false are dropped. A vertebra whose
+body was missed but whose left/right pedicles were detected may be added at the body position
+implied by them (``extra.from_pedicles`` counts them; ``--no-pedicles`` turns this off).
 
 OUT is a ``spinelab-centroids/1`` JSON file (file mode) or a folder that receives one JSON per
 input file, of the same file name (folder mode). Outputs are written atomically; existing ones
@@ -58,7 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="priors STEM.json + STEM.npz (default: the bundled ones, fitted on VID)",
     )
     parser.add_argument(
-        "--no-pedicles", action="store_true", help="ignore pedicle points in the input"
+        "--no-pedicles",
+        action="store_true",
+        help="ignore pedicle points (no pedicle evidence, no bodies implied by pedicle pairs)",
     )
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
 
@@ -102,7 +106,10 @@ def run(args: argparse.Namespace) -> int:
     if not src.exists():
         raise SpinelabInputError(src, "not found")
     priors = DetectionPriors.load(args.priors) if args.priors else default_priors()
-    config = DetectionLabelConfig(solver=args.solver, use_pedicles=not args.no_pedicles)
+    use_ped = not args.no_pedicles
+    config = DetectionLabelConfig(
+        solver=args.solver, use_pedicles=use_ped, pedicle_candidates=use_ped
+    )
 
     if src.is_file():
         if dst.is_dir():
