@@ -70,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         priors = fit_priors(cases, pedicle_radius_mm=args.pedicle_radius_mm, meta=meta)
         npz, js = priors.save(args.out, force=args.force)
+        for f in (npz, js):  # package data: readable by everyone (temporary files are 0600)
+            f.chmod(0o644)
     except SpinelabInputError as exc:
         sys.stderr.write(f"fit_detection_priors: error: {exc}\n")
         return 2

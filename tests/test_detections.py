@@ -362,3 +362,23 @@ def test_pedicle_pair_recovers_a_missed_body() -> None:
     )
     assert off.labels == [labels[i] for i in keep]
     assert len(pedicle_body_candidates(pos, left, right)) == 0
+
+
+@pytest.mark.shared_data
+@pytest.mark.slow
+def test_bundled_priors_are_rebuilt_by_the_script(vid_dir: Path, tmp_path: Path) -> None:
+    """scripts/fit_detection_priors.py on the fit split reproduces the shipped priors."""
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "fit_detection_priors.py"
+    spec = importlib.util.spec_from_file_location("fit_detection_priors", script)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main(["--vid", str(vid_dir), "--out", str(tmp_path / "p")]) == 0
+    new = DetectionPriors.load(tmp_path / "p")
+    assert new.labels == PRIORS.labels
+    assert new.meta["n_scans"] == PRIORS.meta["n_scans"]
+    for name in ("gap_mean_mm", "gap_sd_mm", "segment_hist", "first_prior", "last_prior"):
+        assert np.allclose(getattr(new, name), getattr(PRIORS, name)), name
+    assert new.fp_rate_bottom == pytest.approx(PRIORS.fp_rate_bottom)
