@@ -12,7 +12,8 @@ mean localization error of the identified vertebrae.
 
 Prints the table per level and writes it into ``benchmarks/RESULTS.md`` (its own section).
 
-Run: ``.venv/bin/python benchmarks/wang_ablation.py [--n-scans 120] [--seed 0] [--no-write]``
+Run: ``.venv/bin/python benchmarks/wang_ablation.py [--n-scans 100] [--seed 0] [--no-write]``
+(about 15 min on 2 shared cores), and ``... --additions --n-scans 30 --levels moderate severe``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 
 from spinelab.evaluation.metrics import CaseResult, aggregate, evaluate_case
 from spinelab.io.atomic import write_text_atomic
@@ -84,7 +86,8 @@ def run(
         n_vert += len(gt)
         codes = ORIENTATIONS[int(fi) % len(ORIENTATIONS)]
         shape, affine = simulate.grid_around(gt.positions_mm, SPACING_MM, MARGIN_MM, codes)
-        for li, level in enumerate(levels):
+        for level in levels:
+            li = list(simulate.LEVELS).index(level)
             scan_rng = np.random.default_rng([seed, int(fi), li])
             maps = simulate.gaussian_heatmaps(
                 gt, shape, affine, SIGMA_MM, simulate.LEVELS[level], scan_rng
@@ -165,6 +168,125 @@ def run(
     return "\n".join(lines) + "\n", figures
 
 
+ADDITIONS_SECTION = "## Wang 2021: what each spinelab addition contributes (benchmarks/wang_ablation.py --additions)"
+
+
+def additions_configs() -> dict[str, wang.WangConfig]:
+    """The paper's settings, then spinelab's additions switched on one after the other."""
+    paper = config(paper=True)
+    full = config()
+    floor = replace(paper, floor=full.floor)
+    init = replace(floor, init_min_signal=full.init_min_signal)
+    centre = replace(init, centerline=full.centerline)
+    contract = replace(centre, chain=replace(paper.chain, contraction=True))
+    return {
+        "paper settings": paper,
+        "+ activation floor": floor,
+        "+ init threshold": init,
+        "+ centerline run/outlier rules": centre,
+        "+ contraction": contract,
+        "+ end expansion (= defaults)": full,
+    }
+
+
+def run_additions(n_scans: int, seed: int, levels: list[str]) -> str:
+    """base+rect+optim under the settings of :func:`additions_configs`; a Markdown section."""
+    files = sorted(VID_GT.glob("*.json"))
+    rng = np.random.default_rng(seed)
+    chosen = sorted(rng.choice(len(files), size=min(n_scans, len(files)), replace=False))
+    cfgs = additions_configs()
+    cases: dict[tuple[str, str], list[CaseResult]] = {}
+    t_start = time.perf_counter()
+    for fi in chosen:
+        path = files[int(fi)]
+        gt = read_vid(path).centroids()
+        codes = ORIENTATIONS[int(fi) % len(ORIENTATIONS)]
+        shape, affine = simulate.grid_around(gt.positions_mm, SPACING_MM, MARGIN_MM, codes)
+        for level in levels:
+            li = list(simulate.LEVELS).index(level)
+            maps = simulate.gaussian_heatmaps(
+                gt,
+                shape,
+                affine,
+                SIGMA_MM,
+                simulate.LEVELS[level],
+                np.random.default_rng([seed, int(fi), li]),
+            )
+            for name, cfg in cfgs.items():
+                sig = wang.rectify_heatmaps(maps, affine, cfg)
+                pred = wang.label_signals(sig, "base+rect+optim", cfg)
+                cases.setdefault((level, name), []).append(evaluate_case(pred, gt, "spineweb"))
+    lines = [
+        ADDITIONS_SECTION,
+        "",
+        f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, 2 cores, no GPU "
+        f"(Python {platform.python_version()}, numpy {np.__version__})",
+        "",
+        f"base+rect+optim on the first benchmark's maps (the same seed, levels and rendering; "
+        f"{len(chosen)} spines drawn with seed {seed}), starting from WangConfig.paper() and "
+        "switching spinelab's additions on one after the other. SpineWeb protocol, 20 mm.",
+        "",
+        "| settings | " + " | ".join(f"{lv} id % | {lv} mm" for lv in levels) + " |",
+        "|---|" + "---|---|" * len(levels),
+    ]
+    for name in cfgs:
+        row = [name]
+        for lv in levels:
+            s = aggregate(cases[(lv, name)])
+            row += [f"{100 * s.regions['all'].id_rate:.1f}", f"{s.regions['all'].mean_mm:.2f}"]
+        lines.append("| " + " | ".join(row) + " |")
+    lines += _single_modes(chosen, files, seed)
+    lines += ["", f"- Total run time {time.perf_counter() - t_start:.0f} s."]
+    return "\n".join(lines) + "\n"
+
+
+#: One failure mode at a time, for explaining the ablation ordering.
+SINGLE_MODES: dict[str, simulate.Corruption] = {
+    "missing p=0.2": simulate.Corruption(p_missing=0.2),
+    "strong neighbour p=0.4, amplitude 0.9-1.3": simulate.Corruption(
+        p_neighbour=0.4, neighbour_amplitude=(0.9, 1.3)
+    ),
+    "false blobs 3/scan": simulate.Corruption(n_false=3.0),
+    "noise 0.07": simulate.Corruption(noise=0.07),
+}
+
+
+def _single_modes(chosen: NDArray[np.int64], files: list[Path], seed: int) -> list[str]:
+    """Table lines: the four ablations under one failure mode at a time (default settings)."""
+    cfg = config()
+    methods = ("base", "base+rect", "base+rect+order", "base+rect+optim")
+    cases: dict[tuple[str, str], list[CaseResult]] = {}
+    for mi, (mode, corr) in enumerate(SINGLE_MODES.items()):
+        for fi in chosen:
+            gt = read_vid(files[int(fi)]).centroids()
+            codes = ORIENTATIONS[int(fi) % len(ORIENTATIONS)]
+            shape, affine = simulate.grid_around(gt.positions_mm, SPACING_MM, MARGIN_MM, codes)
+            maps = simulate.gaussian_heatmaps(
+                gt, shape, affine, SIGMA_MM, corr, np.random.default_rng([seed, int(fi), 10 + mi])
+            )
+            sig = wang.rectify_heatmaps(maps, affine, cfg)
+            for m in methods:
+                if m == "base":
+                    pred = wang.label_heatmaps(maps, affine, m, cfg)
+                else:
+                    pred = wang.label_signals(sig, m, cfg)
+                cases.setdefault((mode, m), []).append(evaluate_case(pred, gt, "spineweb"))
+    lines = [
+        "",
+        "One failure mode at a time (default settings, same spines), id rate % / mean mm:",
+        "",
+        "| failure mode | " + " | ".join(methods) + " |",
+        "|---|" + "---|" * len(methods),
+    ]
+    for mode in SINGLE_MODES:
+        row = [mode]
+        for m in methods:
+            s = aggregate(cases[(mode, m)])
+            row.append(f"{100 * s.regions['all'].id_rate:.1f} / {s.regions['all'].mean_mm:.2f}")
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
 def _describe(c: simulate.Corruption) -> str:
     if c == simulate.Corruption():
         return "clean"
@@ -174,34 +296,42 @@ def _describe(c: simulate.Corruption) -> str:
     )
 
 
-def replace_section(text: str, section: str) -> str:
-    """``text`` with the section starting with :data:`SECTION` replaced (or appended)."""
-    start = text.find(SECTION)
+def replace_section(text: str, section: str, heading: str = SECTION) -> str:
+    """``text`` with the section starting with ``heading`` replaced (or appended)."""
+    start = text.find(heading)
     if start < 0:
         sep = "" if not text or text.endswith("\n\n") else ("\n" if text.endswith("\n") else "\n\n")
         return text + sep + section
-    end = text.find("\n## ", start + len(SECTION))
+    end = text.find("\n## ", start + len(heading))
     tail = "" if end < 0 else text[end + 1 :]
     return text[:start] + section + ("\n" + tail if tail else "")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--n-scans", type=int, default=120, help="number of spines (default 120)")
+    parser.add_argument("--n-scans", type=int, default=100, help="number of spines (default 100)")
     parser.add_argument("--seed", type=int, default=0, help="subset and corruption seed")
     parser.add_argument(
         "--levels", nargs="+", default=list(simulate.LEVELS), choices=list(simulate.LEVELS)
     )
     parser.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
+    parser.add_argument(
+        "--additions",
+        action="store_true",
+        help="instead, the table of spinelab's additions (base+rect+optim, paper settings first)",
+    )
     args = parser.parse_args(argv)
     if not VID_GT.is_dir():
         print(f"VID ground truth not found at {VID_GT}", file=sys.stderr)
         return 2
-    section, _ = run(args.n_scans, args.seed, args.levels)
+    if args.additions:
+        section, heading = run_additions(args.n_scans, args.seed, args.levels), ADDITIONS_SECTION
+    else:
+        section, heading = run(args.n_scans, args.seed, args.levels)[0], SECTION
     print(section)
     if not args.no_write:
         old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-        write_text_atomic(RESULTS, replace_section(old, section), force=True)
+        write_text_atomic(RESULTS, replace_section(old, section, heading), force=True)
         print(f"wrote {os.path.relpath(RESULTS)}")
     return 0
 
