@@ -53,26 +53,28 @@ SCENARIOS: dict[str, SynthConfig] = {
 }
 
 
-def run(repeats: int) -> list[tuple[str, str, float, float, float]]:
+def run(repeats: int) -> list[tuple[str, str, float, float, float, float]]:
     rows = []
     for name, cfg in SCENARIOS.items():
-        times, shapes = [], []
+        times, cpu, shapes = [], [], []
         for seed in range(repeats):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             case = generate_case(seed, cfg)
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
             shapes.append("x".join(str(s) for s in sorted(case.ct.shape, reverse=True)))
         t = np.array(times)
-        rows.append((name, shapes[0], float(np.median(t)), float(t.min()), float(t.max())))
+        c = float(np.median(cpu))
+        rows.append((name, shapes[0], float(np.median(t)), float(t.min()), float(t.max()), c))
         print(
             f"{name:38s} {shapes[0]:>12s}  median {np.median(t):6.2f} s  "
-            f"(min {t.min():.2f}, max {t.max():.2f}, n={repeats})",
+            f"(min {t.min():.2f}, max {t.max():.2f}, n={repeats}); CPU {c:.2f} s",
             flush=True,
         )
     return rows
 
 
-def write_section(rows: list[tuple[str, str, float, float, float]], repeats: int) -> None:
+def write_section(rows: list[tuple[str, str, float, float, float, float]], repeats: int) -> None:
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         SECTION,
@@ -81,20 +83,24 @@ def write_section(rows: list[tuple[str, str, float, float, float]], repeats: int
         f"seeds 0..{repeats - 1}, other developers' jobs sharing the 2 cores; "
         f"load average at start {os.getloadavg()[0]:.1f}.",
         "",
-        "| scenario | shape (largest first) | median s/case | min | max |",
-        "|---|---|---|---|---|",
+        "| scenario | shape (largest first) | median wall s/case | min | max | median CPU s |",
+        "|---|---|---|---|---|---|",
     ]
-    lines += [f"| {n} | {s} | {m:.2f} | {lo:.2f} | {hi:.2f} |" for n, s, m, lo, hi in rows]
-    target = rows[0][2]
+    lines += [
+        f"| {n} | {s} | {m:.2f} | {lo:.2f} | {hi:.2f} | {c:.2f} |" for n, s, m, lo, hi, c in rows
+    ]
+    wall, cpu = rows[0][2], rows[0][5]
     lines += [
         "",
-        f"- Target: under 5 s per 512x512x300 case on 2 cores: "
-        f"{'met' if target < 5.0 else 'NOT met'} ({target:.2f} s median).",
+        f"- Target: under 5 s per 512x512x300 case on 2 cores: wall clock "
+        f"{'met' if wall < 5.0 else 'NOT met'} ({wall:.2f} s median on the shared machine); "
+        f"the generator is single-threaded and used {cpu:.2f} s of CPU per case (median); the "
+        "wall time is inflated by the other jobs sharing the 2 cores (see the load average).",
         "",
     ]
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n\n"
     block = "\n".join(lines)
-    pattern = re.compile(re.escape(SECTION) + r".*?(?=\n## |\Z)", re.S)
+    pattern = re.compile(re.escape(SECTION) + r".*?(?=\n## |\n<!-- |\Z)", re.S)
     if pattern.search(text):
         text = pattern.sub(lambda _: block.rstrip() + "\n", text)
     else:
