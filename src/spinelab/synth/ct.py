@@ -54,10 +54,14 @@ def block_mean_lut(
         ``(nk, nj, ni)`` float32 block means.
     """
     fk, fj, fi = factors
+    table = np.zeros(256, dtype=np.float32)  # indexing a 256-entry table needs no bounds check
+    table[: len(lut)] = lut
+    if fk * fj * fi == 1:
+        return table[labels_fine]
     shape = (labels_fine.shape[0] // fk, labels_fine.shape[1] // fj, labels_fine.shape[2] // fi)
     out = np.zeros(shape, dtype=np.float32)
     for a, b, c in itertools.product(range(fk), range(fj), range(fi)):
-        out += np.take(lut, labels_fine[a::fk, b::fj, c::fi])
+        out += table[labels_fine[a::fk, b::fj, c::fi]]
     if fk * fj * fi > 1:
         out *= np.float32(1.0 / (fk * fj * fi))
     return out

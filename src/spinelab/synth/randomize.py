@@ -48,11 +48,17 @@ def randomized_image(
     stds = rng.uniform(0.0, 25.0, N_TISSUES).astype(np.float32)
     img = block_mean_lut(tissue_fine, means, factors)
     sd = block_mean_lut(tissue_fine, stds, factors)
-    noise = rng.standard_normal(img.shape, dtype=np.float32)
-    img += sd * noise
+    # per-class noise: one slab of normal variates reused with flips (as in ct.py)
+    slab = min(img.shape[0], 29)
+    block = rng.standard_normal((slab, *img.shape[1:]), dtype=np.float32)
+    for s0 in range(0, img.shape[0], slab):
+        n = min(slab, img.shape[0] - s0)
+        view = block[:n] if (s0 // slab) % 2 == 0 else block[:n, ::-1, ::-1]
+        img[s0 : s0 + n] += sd[s0 : s0 + n] * view
     sig = [float(rng.uniform(0.0, 1.5)) / s * min(spacing_kji_mm) for s in spacing_kji_mm]
-    if max(sig) > 0.1:
-        ndi.gaussian_filter(img, sig, output=img, truncate=2.5)
+    for axis, sg in enumerate(sig):
+        if sg > 0.2:
+            ndi.gaussian_filter1d(img, sg, axis=axis, output=img, truncate=2.0)
     # smooth multiplicative bias field: exp of a separable low-frequency sum
     nk, nj, ni = img.shape
     log_bias = (
@@ -65,7 +71,10 @@ def randomized_image(
     img -= lo
     img /= max(float(hi - lo), 1e-3)
     np.clip(img, 0.0, 1.0, out=img)
-    img **= np.float32(np.exp(rng.normal(0.0, 0.3)))
-    img += rng.normal(0.0, rng.uniform(0.0, 0.03), img.shape).astype(np.float32)
-    np.clip(img, 0.0, 1.0, out=img)
-    return np.rint(img * RANDOM_MAX).astype(np.int16)
+    gamma = float(np.exp(rng.normal(0.0, 0.3)))
+    if abs(gamma - 1.0) > 0.02:
+        img **= np.float32(gamma)
+    img *= np.float32(RANDOM_MAX)
+    np.clip(img, 0.0, RANDOM_MAX, out=img)
+    np.rint(img, out=img)
+    return img.astype(np.int16)

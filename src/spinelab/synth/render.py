@@ -310,38 +310,59 @@ class _Painter:
         step = max(float(sp.min()), min(0.25 * radius_mm, float(sp.max())))
         pts = _densify(points_mm, step)
         ijk = (pts - np.asarray(g.origin_mm)) / sp
+        shape_ijk = np.array([g.shape_kji[2], g.shape_kji[1], g.shape_kji[0]])
+        pad = radius_mm / sp + 1.0
+        keep = np.all((ijk > -pad) & (ijk < shape_ijk - 1 + pad), axis=1)
+        if not keep.any():
+            return
+        ijk = ijk[keep]
         base = np.rint(ijk).astype(np.int64)
-        base, first = np.unique(base, axis=0, return_index=True)
-        ijk = ijk[first]
-        half = np.ceil(radius_mm / sp).astype(int) + 1
-        oi, oj, ok = np.meshgrid(
-            np.arange(-half[0], half[0] + 1),
-            np.arange(-half[1], half[1] + 1),
-            np.arange(-half[2], half[2] + 1),
-            indexing="ij",
-        )
-        offs = np.stack([oi.ravel(), oj.ravel(), ok.ravel()], axis=1)
-        near = (((np.abs(offs) - 0.5).clip(0) * sp) ** 2).sum(axis=1)
-        offs = offs[near <= radius_mm**2]
+        lin = (base[:, 2] * (shape_ijk[1] + 64) + base[:, 1]) * (shape_ijk[0] + 64) + base[:, 0]
+        _, first = np.unique(lin, return_index=True)
+        base, ijk = base[first], ijk[first]
+        offs, offs_mm = _ball_offsets(radius_mm, (float(sp[0]), float(sp[1]), float(sp[2])))
         # squared distance of each candidate voxel centre to its sample point, float32
         frac = ((base - ijk) * sp).astype(np.float32)  # (M, 3)
-        offs_mm = (offs * sp).astype(np.float32)  # (O, 3)
         d2 = (
             (frac[:, None, 0] + offs_mm[None, :, 0]) ** 2
             + (frac[:, None, 1] + offs_mm[None, :, 1]) ** 2
             + (frac[:, None, 2] + offs_mm[None, :, 2]) ** 2
         )
-        shape_ijk = np.array([g.shape_kji[2], g.shape_kji[1], g.shape_kji[0]])
+        flat = self.tissue.reshape(-1)
         for value, lim in ((outer, radius_mm), (inner, radius_mm - shell_mm)):
             if value is None or lim <= 0:
                 continue
             mi, oi_ = np.nonzero(d2 <= np.float32(lim * lim))
             v = base[mi] + offs[oi_]
             v = v[np.all((v >= 0) & (v < shape_ijk), axis=1)]
+            idx = (v[:, 2] * shape_ijk[1] + v[:, 1]) * shape_ijk[0] + v[:, 0]
             if only is not None:
-                cur = self.tissue[v[:, 2], v[:, 1], v[:, 0]]
-                v = v[_allowed(only)[cur]]
-            self.tissue[v[:, 2], v[:, 1], v[:, 0]] = value
+                idx = idx[_allowed(only)[flat[idx]]]
+            flat[idx] = value
+
+
+_BALLS: dict[
+    tuple[float, tuple[float, float, float]], tuple[NDArray[np.int64], NDArray[np.float32]]
+] = {}
+
+
+def _ball_offsets(
+    radius_mm: float, sp: tuple[float, float, float]
+) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+    """Voxel offsets ``(O, 3)`` (i, j, k) that can lie within ``radius_mm`` of a point in the
+    central voxel, and the same offsets in mm (float32); cached."""
+    key = (round(radius_mm, 3), sp)
+    hit = _BALLS.get(key)
+    if hit is None:
+        spa = np.asarray(sp)
+        half = np.ceil(radius_mm / spa).astype(int) + 1
+        grids = np.meshgrid(*[np.arange(-h, h + 1) for h in half], indexing="ij")
+        offs = np.stack([q.ravel() for q in grids], axis=1).astype(np.int64)
+        near = (((np.abs(offs) - 0.5).clip(0) * spa) ** 2).sum(axis=1)
+        offs = offs[near <= radius_mm**2]
+        hit = (offs, (offs * spa).astype(np.float32))
+        _BALLS[key] = hit
+    return hit
 
 
 _ALLOWED: dict[tuple[int, ...], NDArray[np.bool_]] = {}
@@ -819,7 +840,7 @@ def _paint_pelvis(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
     y_s = float(c[1])
     z_crest, z_low = float(c[2]) + 45.0, float(c[2]) - 70.0
     u = np.linspace(0.0, 1.0, 40)
-    n_v = max(8, math.ceil((z_crest - z_low) / 3.0))
+    n_v = max(8, math.ceil((z_crest - z_low) / 4.0))
     for side in (1.0, -1.0):
         for v in np.linspace(0.0, 1.0, n_v):
             x_top = (w / 2 + 40.0 + 70.0 * u + 20.0 * np.sin(np.pi * u)) * s
