@@ -225,3 +225,23 @@ def test_config_is_validated_and_serializable():
         SynthConfig(fov="head")
     d = SynthConfig().to_dict()
     assert d["style"] == "ct" and d["slice_mm_range"] == [0.5, 5.0]
+
+
+def test_generator_samples_spines_from_the_shape_model():
+    try:
+        from spinelab.synth.shape_model import SpineShapeModel
+
+        SpineShapeModel.load_default()
+    except (ImportError, OSError) as exc:  # the fitted model ships with the package
+        pytest.skip(f"shape model not available: {exc}")
+    cfg = SynthConfig(fov="lumbar", spacing_mm=(4.0, 4.0, 4.0), render_mm=4.0, p_metal=0.0)
+    a = generate_case(21, cfg)
+    b = generate_case(22, cfg)
+    assert a.meta["geometry_attributes"].get("model", "").startswith("spinelab-spine-shape-model")
+    assert not np.allclose(a.geometry.centres_mm, b.geometry.centres_mm)
+    np.testing.assert_array_equal(generate_case(21, cfg).ct.array, a.ct.array)
+    _assert_centroids_in_labels(a)
+    _assert_centroids_in_labels(b)
+    for case in (a, b):
+        d = np.linalg.norm(np.diff(case.centroids.positions_mm, axis=0), axis=1)
+        assert np.all((d > 8.0) & (d < 60.0)), d
