@@ -1099,7 +1099,7 @@ def _paint_soft_tissue(
             )
             for side, zk in ((1.0, z_kid_l), (-1.0, z_kid_r)):
                 kx = xs + side * (lv.width / 2 + 48.0)
-                _organ(pt, k, z, kx, ys + 12.0, zk, 31.0, 28.0, 62.0, _T.FAT)
+                _organ(pt, k, z, kx, ys + 12.0, zk, 30.0, 27.0, 60.0, _T.FAT)
                 _organ(pt, k, z, kx, ys + 12.0, zk, 27.0, 24.0, 55.0, _T.KIDNEY)
                 _organ(pt, k, z, kx - side * 8.0, ys + 8.0, zk, 9.0, 9.0, 30.0, _T.FAT)
         # bowel gas pockets (abdomen)
@@ -1182,10 +1182,12 @@ def _bowel_loops(
 ) -> list[tuple[float, float, float, float, float, float, float, float]]:
     """Bowel loop segments: (x frac, y frac, depth frac, radius mm, half-length mm, drift x,
     drift y (mm per mm of z), kind (> 0.65: gas-filled))."""
-    n = int(rng.integers(35, 60))
+    # leaner patients have less mesenteric fat between the loops: more, larger loops
+    lean = float(np.clip(1.0 - params.fat_mm / 45.0, 0.1, 1.0))
+    n = int(rng.integers(45, 70) * (0.8 + 0.6 * lean))
     out = []
     for _ in range(n):
-        r = float(rng.uniform(7.0, 17.0))
+        r = float(rng.uniform(8.0, 16.0 + 6.0 * lean))
         out.append(
             (
                 float(rng.uniform(-1, 1)),
