@@ -108,3 +108,19 @@ def test_skull_base_above_c1_and_dens_inside_the_atlas_ring(spine):
     k = round((c1[2] - g.origin_mm[2]) / g.spacing_mm[2])
     assert (res.vertebrae[k] == anatomy.by_name("C2").verse_id).sum() > 5
     assert (res.vertebrae[k] == anatomy.by_name("C1").verse_id).sum() > 50
+
+
+def test_narrowed_discs_move_the_cranial_spine_down(spine):
+    from spinelab.synth.generator import narrow_discs
+
+    n = spine.labels.index("L4")
+    out = narrow_discs(spine, ("L4",), 0.5)
+    gap = np.linalg.norm(spine.centres_mm[n] - spine.centres_mm[n + 1])
+    new_gap = np.linalg.norm(out.centres_mm[n] - out.centres_mm[n + 1])
+    assert new_gap == pytest.approx(gap - 0.5 * spine.disc_height_mm[n], abs=0.5)
+    assert out.disc_height_mm[n] == pytest.approx(0.5 * spine.disc_height_mm[n])
+    # vertebrae below are untouched, those above move rigidly together
+    np.testing.assert_array_equal(out.centres_mm[n + 1 :], spine.centres_mm[n + 1 :])
+    np.testing.assert_allclose(
+        np.diff(out.centres_mm[: n + 1], axis=0), np.diff(spine.centres_mm[: n + 1], axis=0)
+    )

@@ -100,7 +100,8 @@ class SynthConfig:
         p_fracture: Probability of one or two compression (wedge) fractures.
         fracture_loss_range: Range of the fraction of anterior body height lost.
         p_osteoporosis: Probability of osteoporotic bone (low HU, thin cortex).
-        p_degenerated: Probability of degenerated discs (vacuum phenomenon).
+        p_degenerated: Probability of degenerated lumbar discs (narrowed, with vacuum gas).
+        disc_loss_range: Range of the fraction of a degenerated disc's height lost.
         p_metal: Probability of pedicle screws and rods (with streaks).
         p_contrast: Probability of contrast-enhanced vessels and organs.
         noise_hu_range: Range of the image noise standard deviation (HU, at 1 mm slices;
@@ -131,6 +132,7 @@ class SynthConfig:
     fracture_loss_range: tuple[float, float] = (0.2, 0.5)
     p_osteoporosis: float = 0.2
     p_degenerated: float = 0.3
+    disc_loss_range: tuple[float, float] = (0.3, 0.6)
     p_metal: float = 0.08
     p_contrast: float = 0.5
     noise_hu_range: tuple[float, float] = (8.0, 40.0)
@@ -220,6 +222,9 @@ def generate_case(
     geo = geometry if geometry is not None else sample_geometry(geo_rng, cfg)
     fov_name, lo_label, hi_label = _draw_fov(rng, cfg, geo)
     params = _draw_params(rng, cfg, geo)
+    if params.degenerated_discs:
+        loss = float(rng.uniform(*cfg.disc_loss_range))
+        geo = narrow_discs(geo, params.degenerated_discs, loss)
     z_top, z_bot = _fov_z(rng, cfg, geo, lo_label, hi_label)
     out_grid, factors, fine_grid = _draw_grid(
         rng, cfg, geo, params, z_bot, z_top, lo_label, hi_label
@@ -329,6 +334,39 @@ def reorient(
             aff[:3, 3] = aff[:3, 3] + aff[:3, ax] * (n - 1)
             aff[:3, ax] = -aff[:3, ax]
     return arr, aff
+
+
+def narrow_discs(geo: SpineGeometry, labels: tuple[str, ...], fraction: float) -> SpineGeometry:
+    """The spine with the discs below ``labels`` narrowed by ``fraction`` of their height.
+
+    Everything cranial to a narrowed disc moves caudally along that disc's axis, so the
+    centres (and therefore the written centroids) stay consistent with the rendered anatomy.
+    """
+    centres = geo.centres_mm.copy()
+    discs = geo.disc_height_mm.copy()
+    for label in labels:
+        if label not in geo.labels:
+            continue
+        n = geo.labels.index(label)
+        if n >= len(discs) or discs[n] <= 0:
+            continue
+        loss = fraction * discs[n]
+        axis = geo.frames[n][:, 2] + geo.frames[n + 1][:, 2]
+        axis /= max(float(np.linalg.norm(axis)), 1e-9)
+        centres[: n + 1] -= loss * axis
+        discs[n] -= loss
+    attrs = dict(geo.attributes)
+    attrs["narrowed_discs"] = [x for x in labels if x in geo.labels]
+    return SpineGeometry(
+        list(geo.labels),
+        centres,
+        geo.frames.copy(),
+        geo.body_height_mm.copy(),
+        geo.body_width_mm.copy(),
+        geo.body_depth_mm.copy(),
+        discs,
+        attrs,
+    )
 
 
 def _labels_in_map(
