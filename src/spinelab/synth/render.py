@@ -526,8 +526,10 @@ def _vertebra_primitives(
         rel = np.clip(b - b0, 0, None)
         e_sp = -p["slope"] * rel - 0.1 * h
         taper = 1.0 - 0.35 * np.clip(rel / sp_len, 0, 1)
-        m = (np.abs(a) < p["sw"] - s) & (b > b0 - 2.0 + s) & (b < b0 + sp_len - s)
-        return m & (np.abs(e - e_sp) < p["sh"] * taper - s)
+        m = (b > b0 - 2.0 + s) & (b < b0 + sp_len - s)
+        # rounded (elliptic) cross-section, thicker at the tip as in real spinous processes
+        tip = 1.0 + 0.4 * np.clip((b - b0) / sp_len - 0.7, 0, 1) / 0.3
+        return m & (_ellipse(a, e - e_sp, p["sw"] * tip - s, p["sh"] * taper - s) <= 1.0)
 
     e_lo = -p["slope"] * sp_len - 0.1 * h - p["sh"]
     prims.append(
@@ -544,8 +546,8 @@ def _vertebra_primitives(
         def tp(a: Any, b: Any, e: Any, s: float, side: float = side) -> Any:
             aa = side * a
             tp_b = bc + p["tps"] * np.clip(aa - cw, 0, None) - 1.0
-            m = (aa > cw) & (aa < cw + lt + tpl - s) & (np.abs(b - tp_b) < 4.0 - s)
-            return m & (np.abs(e - 0.1 * h) < p["tph"] - s)
+            m = (aa > cw) & (aa < cw + lt + tpl - s)
+            return m & (_ellipse(b - tp_b, e - 0.1 * h, 4.0 - s, p["tph"] - s) <= 1.0)
 
         b_ext = p["tps"] * (lt + tpl)
         lo_a, hi_a = sorted((side * cw, side * (cw + lt + tpl)))
@@ -1046,8 +1048,17 @@ def _paint_soft_tissue(
                     px = xs + lx * hw_c * 0.85 + vx * dz
                     py = ccy - 0.15 * cby + ly * cby * 0.75 + vy * dz
                     pt.ellipse2d(k, px, py, rr, rr * 0.85, _T.SOFT, only=(_T.FAT,))
-                    if kind > 0.65:
+                    if kind > 0.65:  # gas-filled
                         pt.ellipse2d(k, px, py, rr * 0.7, rr * 0.6, _T.GAS, only=(_T.SOFT,))
+                    elif kind > 0.5:  # fluid-filled
+                        pt.ellipse2d(k, px, py, rr * 0.75, rr * 0.65, _T.WATER, only=(_T.SOFT,))
+                    elif kind > 0.3:  # faeces: mottled with small gas bubbles
+                        for q in range(4):
+                            ph = 2.4 * q + 0.07 * z + 9.0 * kind
+                            bx = px + 0.55 * rr * math.cos(ph)
+                            by_ = py + 0.5 * rr * math.sin(1.3 * ph)
+                            br = 1.0 + 2.5 * abs(math.sin(0.11 * z + q + 13.0 * kind))
+                            pt.ellipse2d(k, bx, by_, br, br, _T.GAS, only=(_T.SOFT,))
         # paraspinal muscles (always) and psoas (lumbar)
         for side in (1.0, -1.0):
             pt.ellipse2d(
