@@ -242,3 +242,24 @@ def test_paper_settings_also_recover_a_clean_spine() -> None:
         pred = wang.label_heatmaps(maps, aff, method, cfg)
         assert pred.labels == labels
         assert np.max(np.linalg.norm(pred.positions_mm - gt.positions_mm, axis=1)) < VOXEL_MM
+
+
+@pytest.mark.shared_data
+def test_full_method_on_real_vid_spines(vid_dir) -> None:  # type: ignore[no-untyped-def]
+    from spinelab.io.vid import read_vid
+
+    files = sorted((vid_dir / "ground_truth").glob("*.json"))
+    rng = np.random.default_rng(7)
+    done = 0
+    for i in rng.permutation(len(files)):
+        gt = read_vid(files[int(i)]).centroids()
+        if len(gt) < 6 or any(anatomy.by_name(x).transitional for x in gt.labels):
+            continue
+        shape, aff = simulate.grid_around(gt.positions_mm, 4.0, 30.0, "PIR")
+        pred = wang.label_heatmaps(simulate.gaussian_heatmaps(gt, shape, aff), aff, config=FAST)
+        assert pred.labels == gt.labels, files[int(i)].name
+        assert np.max(np.linalg.norm(pred.positions_mm - gt.positions_mm, axis=1)) < 2.0
+        done += 1
+        if done == 3:
+            break
+    assert done == 3
