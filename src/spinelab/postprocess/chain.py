@@ -55,7 +55,7 @@ Example:
     >>> z = np.arange(60, dtype=float) * 2.0
     >>> q = np.zeros((26, 60)); labels = list(STANDARD_LABELS)
     >>> for i, v in enumerate(["L1", "L2", "L3"]):
-    ...     q[labels.index(v), 10 + 15 * i] = 1.0
+    ...     q[labels.index(v), 10 + 15 * i] = 30.0  # a true response, at wang.py's scale
     >>> sol = optimize_chain(q, q.sum(0), z)
     >>> sol.labels, sol.k.tolist()
     (['L1', 'L2', 'L3'], [10, 25, 40])
