@@ -467,9 +467,11 @@ def optimize_chain(
     """Label and place a chain of consecutive vertebrae on a 1-D grid (Algorithm 1).
 
     Args:
-        q: ``(V, K)`` per-label 1-D signals ``Q_v(k)``, rows in the order of ``labels``. Any
-            scale, but the data term is compared with R >= e per interior vertebra, so signals
-            whose true peaks are about 1 give the paper's balance (``wang.py`` normalizes).
+        q: ``(V, K)`` per-label 1-D signals ``Q_v(k)``, rows in the order of ``labels``. The
+            scale matters: the data term is weighed against R >= e per interior vertebra (and
+            exp(2) ~ 7.4 per neighbour of a missed one). With true peaks of ~1, R wins and real
+            vertebrae at irregular gaps get dropped; ``wang.py`` normalizes a typical true peak
+            to 30 (``WangConfig.data_scale``).
         q_hat: ``(K,)`` summed signal Q̂ (used for the initialization only).
         z_mm: ``(K,)`` strictly ascending positions of the grid cells / candidates along the
             centerline, mm, cranial to caudal. Need not be uniform.
