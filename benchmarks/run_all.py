@@ -1,0 +1,58 @@
+"""Run every benchmark in turn (``make bench``); each prints its figures and updates RESULTS.md.
+
+Usage: ``.venv/bin/python benchmarks/run_all.py [--only NAME ...] [--no-write]``
+
+The Wang ablation takes about 15 minutes on 2 cores, the others a few minutes together. One
+failing benchmark does not stop the others; the exit code is 1 if any failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+#: (name, script, extra arguments), cheapest first.
+BENCHMARKS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("evaluation", "bench_evaluation.py", ()),
+    ("io", "bench_io.py", ()),
+    ("shape_model", "shape_model_realism.py", ()),
+    ("label_detections", "label_detections.py", ()),
+    ("synth_speed", "synth_speed.py", ()),
+    ("synth_compare", "../scripts/synth_compare.py", ()),
+    ("wang_ablation", "wang_ablation.py", ()),
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", choices=[b[0] for b in BENCHMARKS])
+    parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    args = parser.parse_args(argv)
+    failed: list[str] = []
+    for name, script, extra in BENCHMARKS:
+        if args.only and name not in args.only:
+            continue
+        cmd = [sys.executable, str((HERE / script).resolve()), *extra]
+        if args.no_write and name != "synth_compare":
+            cmd.append("--no-write")
+        sys.stdout.write(f"== {name}: {' '.join(cmd[1:])}\n")
+        sys.stdout.flush()
+        t0 = time.perf_counter()
+        rc = subprocess.call(cmd, cwd=ROOT)
+        sys.stdout.write(f"== {name}: exit {rc} after {time.perf_counter() - t0:.0f} s\n")
+        if rc != 0:
+            failed.append(name)
+    if failed:
+        sys.stdout.write(f"failed: {', '.join(failed)}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
