@@ -104,6 +104,7 @@ def test_random_grid_orientation_keeps_world_geometry(spine, seed):
     )
     case = generate_case(seed, cfg, geometry=spine)
     _assert_centroids_in_labels(case)
+    assert case.ct.array.flags.c_contiguous and case.labels.array.flags.c_contiguous
     # the same seed without reorientation draws the same content on the canonical grid
     plain = generate_case(
         seed, SynthConfig(**{**cfg.__dict__, "random_orientation": False}), geometry=spine

@@ -165,11 +165,16 @@ def add_metal_streaks(
         hu[k] += pat * fall
 
 
-def to_int16_hu(hu: NDArray[np.float32]) -> NDArray[np.int16]:
-    """Clip to [-1024, 3071] HU and round to int16."""
+def clip_round_hu(hu: NDArray[np.float32]) -> NDArray[np.float32]:
+    """In place: clip to [-1024, 3071] HU and round to whole HU; returns ``hu``."""
     np.clip(hu, HU_MIN, HU_MAX, out=hu)
     np.rint(hu, out=hu)
-    return hu.astype(np.int16)
+    return hu
+
+
+def to_int16_hu(hu: NDArray[np.float32]) -> NDArray[np.int16]:
+    """Clip to [-1024, 3071] HU and round to int16 (``hu`` is modified)."""
+    return clip_round_hu(hu).astype(np.int16)
 
 
 def vertebra_texture(

@@ -272,9 +272,9 @@ def generate_case(
         flips = tuple(bool(x) for x in rng.random(3) < 0.5)
     image_o, affine = reorient(image_ijk, affine_ijk, perm, flips)
     vert_o, _ = reorient(vert_ijk, affine_ijk, perm, flips)
-    # views, not copies: reorientation is free; writers copy in their own order
-    ct_vol = Volume(image_o, affine)
-    lab_vol = Volume(vert_o, affine)
+    # C-contiguous arrays (torch.from_numpy needs positive strides): one strided copy each
+    ct_vol = Volume(np.ascontiguousarray(image_o), affine)
+    lab_vol = Volume(np.ascontiguousarray(vert_o), affine)
     t2 = time.perf_counter()
     centroids = _visible_centroids(geo, lab_vol)
     meta: dict[str, Any] = {
