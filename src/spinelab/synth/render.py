@@ -732,7 +732,7 @@ def _thorax_ellipse(lv: _Level, z_rel_ant: float = 0.0) -> tuple[float, float, f
 
 def _paint_ribs(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
     thoracic = [n for n, lab in enumerate(geo.labels) if anatomy.region_of(lab) == "thoracic"]
-    for rank, n in enumerate(thoracic):
+    for n in thoracic:
         name = geo.labels[n]
         num = 13 if name == "T13" else int(name[1:])
         c, fr = geo.centres_mm[n], geo.frames[n]
@@ -778,8 +778,6 @@ def _paint_ribs(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
                 )
                 cart = np.concatenate([cart, ster[None]], axis=0)
                 pt.tube(cart, radius * 0.9, _T.CARTILAGE, None, only=(_T.FAT, _T.MUSCLE, _T.SOFT))
-        if rank == 0:
-            log.debug("ribs from %s", name)
 
 
 def _paint_sternum(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
