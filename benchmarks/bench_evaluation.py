@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import io
 import json
 import math
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -26,17 +24,16 @@ from pathlib import Path
 
 import numpy as np
 
+from _results import machine_line, update_results
 from spinelab import anatomy
 from spinelab.cli import main as cli_main
 from spinelab.evaluation.metrics import EvaluationSummary, aggregate, evaluate_case
-from spinelab.io.atomic import write_text_atomic
 from spinelab.io.native import write_native
 from spinelab.io.vid import read_vid
 from spinelab.structures import Centroids
 
 ROOT = Path(__file__).resolve().parents[1]
 VID_GT = ROOT.parent / "shared" / "data" / "vid" / "ground_truth"
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 SECTION = "## Evaluation metrics (benchmarks/bench_evaluation.py)"
 
 
@@ -117,8 +114,7 @@ def run(limit: int | None) -> str:
     lines = [
         SECTION,
         "",
-        f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, 2 cores, no GPU "
-        f"(Python {platform.python_version()}, numpy {np.__version__})",
+        machine_line(),
         "",
         f"Data: {len(gts)} VID ground-truth spines, {n_vert} vertebrae (read in {t_read:.1f} s). "
         "Predictions are the ground truth altered as named; id rates and errors are pooled over "
@@ -137,17 +133,6 @@ def run(limit: int | None) -> str:
     return "\n".join(lines)
 
 
-def replace_section(text: str, section: str) -> str:
-    """``text`` with the section starting with :data:`SECTION` replaced (or appended)."""
-    start = text.find(SECTION)
-    if start < 0:
-        sep = "" if not text or text.endswith("\n\n") else ("\n" if text.endswith("\n") else "\n\n")
-        return text + sep + section
-    end = text.find("\n## ", start + len(SECTION))
-    tail = "" if end < 0 else text[end + 1 :]
-    return text[:start] + section + ("\n" + tail if tail else "")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, help="only the first N scans (quick look)")
@@ -159,9 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     section = run(args.limit)
     print(section)
     if not args.no_write and not args.limit:
-        old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-        write_text_atomic(RESULTS, replace_section(old, section), force=True)
-        print(f"wrote {os.path.relpath(RESULTS)}")
+        print(f"wrote {os.path.relpath(update_results(section, SECTION))}")
     return 0
 
 

@@ -12,10 +12,8 @@ Run: ``.venv/bin/python benchmarks/bench_io.py [--limit N] [--no-write]`` (needs
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import math
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -23,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spinelab.io.atomic import write_text_atomic
+from _results import machine_line, update_results
 from spinelab.io.images import read_image, read_image_header, write_image
 from spinelab.io.landmarks import WRITE_FORMATS, read_centroids, write_centroids
 from spinelab.structures import Volume
@@ -33,7 +31,6 @@ DATA = ROOT.parent / "shared" / "data"
 VID_GT = DATA / "vid" / "ground_truth"
 CT = DATA / "ct" / "totalsegmentator_example" / "ct.nii.gz"
 SLAB = DATA / "ct" / "totalsegmentator_example" / "dicom_slab"
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 SECTION = "## Image and centroid I/O (benchmarks/bench_io.py)"
 SUFFIX = {
     "native": "c.json",
@@ -134,23 +131,11 @@ def bench_images() -> list[str]:
     return lines
 
 
-def replace_section(text: str, section: str) -> str:
-    """``text`` with the section starting with :data:`SECTION` replaced (or appended)."""
-    start = text.find(SECTION)
-    if start < 0:
-        sep = "" if not text or text.endswith("\n\n") else ("\n" if text.endswith("\n") else "\n\n")
-        return text + sep + section
-    end = text.find("\n## ", start + len(SECTION))
-    tail = "" if end < 0 else text[end + 1 :]
-    return text[:start] + section + ("\n" + tail if tail else "")
-
-
 def run(limit: int | None) -> str:
-    when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         SECTION,
         "",
-        f"{when}, 2 cores, no GPU (Python {platform.python_version()}, numpy {np.__version__})",
+        machine_line(),
         "",
     ]
     lines += bench_centroids(limit)
@@ -169,9 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     section = run(args.limit)
     print(section)
     if not args.no_write and not args.limit:
-        old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-        write_text_atomic(RESULTS, replace_section(old, section), force=True)
-        print(f"wrote {os.path.relpath(RESULTS)}")
+        print(f"wrote {os.path.relpath(update_results(section, SECTION))}")
     return 0
 
 

@@ -16,23 +16,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from collections import defaultdict
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from spinelab.io.atomic import write_text_atomic
+from _results import machine_line, update_results
 from spinelab.io.vid import read_vid
 from spinelab.synth.shape_model import LINKS, SpineShapeModel
 
 ROOT = Path(__file__).resolve().parents[1]
 VID_GT = ROOT.parent / "shared" / "data" / "vid" / "ground_truth"
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 SECTION = "## Spine shape model vs VID (benchmarks/shape_model_realism.py)"
 WINDOWS = {"T12-L4": ("T12", "L1", "L2", "L3", "L4"), "T9-T12": ("T9", "T10", "T11", "T12")}
 WINDOWS["C2-C7"] = ("C2", "C3", "C4", "C5", "C6", "C7")
@@ -106,11 +103,10 @@ def run(n: int) -> str:
     natural = sample_measures(model, n, 1, transitional=None, scoliosis_deg=0.0)
     t_sample = (time.perf_counter() - t0) / n
     mixed = sample_measures(model, n, 2)
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         SECTION,
         "",
-        f"{now}, 2 cores, no GPU (Python {platform.python_version()}, numpy {np.__version__})",
+        machine_line(),
         "",
         f"VID: {n_files} ground-truth spines (read and measured in {t_vid:.1f} s). Model: the "
         f"shipped `spine_shape_model.npz`; {n} samples without added scoliosis or transitional "
@@ -167,17 +163,6 @@ def run(n: int) -> str:
     return "\n".join(lines)
 
 
-def replace_section(text: str, section: str) -> str:
-    """``text`` with the section starting with :data:`SECTION` replaced (or appended)."""
-    start = text.find(SECTION)
-    if start < 0:
-        sep = "" if not text or text.endswith("\n\n") else ("\n" if text.endswith("\n") else "\n\n")
-        return text + sep + section
-    end = text.find("\n## ", start + len(SECTION))
-    tail = "" if end < 0 else text[end + 1 :]
-    return text[:start] + section + ("\n" + tail if tail else "")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=500, help="spines per model setting")
@@ -189,9 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     section = run(args.samples)
     print(section)
     if not args.no_write:
-        old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-        write_text_atomic(RESULTS, replace_section(old, section), force=True)
-        print(f"wrote {os.path.relpath(RESULTS)}")
+        print(f"wrote {os.path.relpath(update_results(section, SECTION))}")
     return 0
 
 

@@ -19,9 +19,7 @@ Run: ``.venv/bin/python benchmarks/wang_ablation.py [--n-scans 100] [--seed 0] [
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
-import platform
 import sys
 import time
 from dataclasses import replace
@@ -30,14 +28,13 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from _results import machine_line, update_results
 from spinelab.evaluation.metrics import CaseResult, aggregate, evaluate_case
-from spinelab.io.atomic import write_text_atomic
 from spinelab.io.vid import read_vid
 from spinelab.postprocess import simulate, wang
 
 ROOT = Path(__file__).resolve().parents[1]
 VID_GT = ROOT.parent / "shared" / "data" / "vid" / "ground_truth"
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 SECTION = "## Wang 2021 post-processing ablation (benchmarks/wang_ablation.py)"
 
 #: Methods in the table (the -nolambda variants of base and base+rect are identical to them).
@@ -117,8 +114,7 @@ def run(
     lines = [
         SECTION,
         "",
-        f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, 2 cores, no GPU "
-        f"(Python {platform.python_version()}, numpy {np.__version__})",
+        machine_line(),
         "",
         f"Data: {len(chosen)} VID ground-truth spines drawn with seed {seed} "
         f"({n_vert} vertebrae); maps on a {SPACING_MM:g} mm grid (orientation per scan from "
@@ -219,8 +215,7 @@ def run_additions(n_scans: int, seed: int, levels: list[str]) -> str:
     lines = [
         ADDITIONS_SECTION,
         "",
-        f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, 2 cores, no GPU "
-        f"(Python {platform.python_version()}, numpy {np.__version__})",
+        machine_line(),
         "",
         f"base+rect+optim on the first benchmark's maps (the same seed, levels and rendering; "
         f"{len(chosen)} spines drawn with seed {seed}), starting from WangConfig.paper() and "
@@ -296,17 +291,6 @@ def _describe(c: simulate.Corruption) -> str:
     )
 
 
-def replace_section(text: str, section: str, heading: str = SECTION) -> str:
-    """``text`` with the section starting with ``heading`` replaced (or appended)."""
-    start = text.find(heading)
-    if start < 0:
-        sep = "" if not text or text.endswith("\n\n") else ("\n" if text.endswith("\n") else "\n\n")
-        return text + sep + section
-    end = text.find("\n## ", start + len(heading))
-    tail = "" if end < 0 else text[end + 1 :]
-    return text[:start] + section + ("\n" + tail if tail else "")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--n-scans", type=int, default=100, help="number of spines (default 100)")
@@ -330,9 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         section, heading = run(args.n_scans, args.seed, args.levels)[0], SECTION
     print(section)
     if not args.no_write:
-        old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-        write_text_atomic(RESULTS, replace_section(old, section, heading), force=True)
-        print(f"wrote {os.path.relpath(RESULTS)}")
+        print(f"wrote {os.path.relpath(update_results(section, heading))}")
     return 0
 
 
