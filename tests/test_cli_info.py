@@ -103,3 +103,17 @@ def test_info_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     text.write_text("hello")
     assert main(["info", str(text)]) == 2
     assert "unknown image type" in _one_error_line(capsys.readouterr().err, text)
+
+
+def test_truncated_metaimage_prints_one_line_only(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """ITK's MetaIO writes its own diagnostics to descriptor 2; they must not reach the user."""
+    import SimpleITK as sitk
+
+    path = tmp_path / "cut.mha"
+    sitk.WriteImage(sitk.GetImageFromArray(np.zeros((20, 30, 40), np.int16)), str(path), True)
+    path.write_bytes(path.read_bytes()[:-30])
+    assert main(["info", str(path)]) == 2
+    line = _one_error_line(capfd.readouterr().err, path)
+    assert line.endswith("cannot read image: truncated or corrupt file"), line

@@ -12,6 +12,8 @@ import numpy as np
 import pydicom
 import pytest
 import SimpleITK as sitk
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian
 
 from spinelab.errors import OutputExistsError, SpinelabInputError
 from spinelab.io.images import find_dicom_series, read_image, read_image_header, write_image
@@ -384,3 +386,88 @@ def test_write_image_refuses_folder_and_unknown_suffix(tmp_path: Path) -> None:
         write_image(vol, tmp_path / "out.nii.gz", force=True)
     with pytest.raises(SpinelabInputError, match="cannot write this image type"):
         write_image(vol, tmp_path / "out.png")
+
+
+# --------------------------------------------------------------------------------------------
+# synthetic DICOM series (no shared data needed): any orientation, anisotropic pixels
+
+SYN_UID = "1.2.826.0.1.3680043.8.498.4242"
+
+
+def _write_dicom_series(
+    folder: Path,
+    iop: list[float],
+    ipp0: tuple[float, float, float],
+    pixel_spacing: tuple[float, float],
+    step_mm: float,
+    rows: int,
+    cols: int,
+    n: int,
+    mark: tuple[int, int, int],
+) -> list[Path]:
+    """Write an uncompressed CT series; pixel (row, col) of slice ``mark[2]`` is 2024 (1000 HU).
+
+    Slice ``s`` lies at ``ipp0 + s * step_mm * (row x col)``; files are named in *reverse*
+    slice order, so the reader must sort by position, not by name.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    row, col = np.array(iop[:3]), np.array(iop[3:])
+    normal = np.cross(row, col)
+    files = []
+    for s in range(n):
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"  # CT Image Storage
+        meta.MediaStorageSOPInstanceUID = f"{SYN_UID}.{s + 1}"
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds = Dataset()
+        ds.file_meta = meta
+        ds.SOPClassUID = meta.MediaStorageSOPClassUID
+        ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+        ds.StudyInstanceUID = f"{SYN_UID}.0"
+        ds.SeriesInstanceUID = SYN_UID
+        ds.Modality = "CT"
+        ds.PatientID = "phantom"
+        ds.InstanceNumber = s + 1
+        ds.ImageOrientationPatient = [f"{v:.10f}" for v in iop]
+        ds.ImagePositionPatient = [f"{v:.6f}" for v in np.asarray(ipp0) + s * step_mm * normal]
+        ds.PixelSpacing = [str(v) for v in pixel_spacing]  # [row spacing, column spacing]
+        ds.SliceThickness = str(step_mm)
+        ds.Rows, ds.Columns = rows, cols
+        ds.SamplesPerPixel = 1
+        ds.PhotometricInterpretation = "MONOCHROME2"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
+        ds.RescaleIntercept, ds.RescaleSlope = "-1024", "1"
+        px = np.zeros((rows, cols), np.int16)
+        if s == mark[2]:
+            px[mark[0], mark[1]] = 2024
+        ds.PixelData = px.tobytes()
+        f = folder / f"im{n - s:03d}.dcm"
+        ds.save_as(str(f), enforce_file_format=True)
+        files.append(f)
+    return files
+
+
+def test_dicom_unreadable_slice_is_named(tmp_path: Path) -> None:
+    files = _write_dicom_series(
+        tmp_path / "s", [1, 0, 0, 0, 1, 0], (0, 0, 0), (1.0, 1.0), 2.0, 8, 8, 5, (1, 1, 1)
+    )
+    bad = files[2]
+    bad.write_bytes(bad.read_bytes()[:-60])  # pixel data cut short; the header still reads
+    with pytest.raises(SpinelabInputError, match="cannot read DICOM pixel data") as exc:
+        read_image(tmp_path / "s")
+    assert exc.value.path == str(bad)
+    assert "0x" not in exc.value.problem and "ITK" not in exc.value.problem
+
+
+@pytest.mark.parametrize("suffix", [".mha", ".nrrd"])
+def test_truncated_itk_file_gives_a_clean_problem(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"x{suffix}"
+    sitk.WriteImage(sitk.GetImageFromArray(np.zeros((20, 30, 40), np.int16)), str(path), True)
+    path.write_bytes(path.read_bytes()[:-30])
+    with pytest.raises(SpinelabInputError, match="cannot read image") as exc:
+        read_image(path)
+    problem = exc.value.problem
+    # no ITK source locations, object addresses or the stale errno ITK appends
+    for noise in ("Exception thrown", "0x", ".cxx", "Reason", "No such file"):
+        assert noise not in problem, problem
+    assert "truncated" in problem or "expected" in problem, problem

@@ -37,11 +37,14 @@ refused as 2-D.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import re
 import shutil
+import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,6 +78,70 @@ def _suffix(path: Path) -> str:
         if name.endswith(s):
             return s
     return path.suffix.lower()
+
+
+# --------------------------------------------------------------------------------------------
+# SimpleITK errors: one clean phrase, and no native output on the terminal
+
+
+@contextlib.contextmanager
+def _native_stderr_to_log(path: Path) -> Iterator[None]:
+    """Route what native libraries (ITK's MetaIO, GDCM) print on file descriptor 2 to the log.
+
+    Some ITK readers write diagnostics straight to the C++ ``std::cerr`` (e.g. MetaIO's
+    "data not read completely"), which would put extra lines on the terminal beside spinelab's
+    own one-line error. The text is kept and logged at debug level instead.
+    """
+    fd = 2  # native code writes to descriptor 2 whatever Python's sys.stderr is
+    try:
+        saved = os.dup(fd)
+    except OSError:  # no usable descriptor 2: nothing to redirect
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        sys.stderr.flush()
+        os.dup2(sink.fileno(), fd)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, fd)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read().decode("utf-8", errors="replace").strip()
+            if text:
+                log.debug("%s: native library output: %s", path, " | ".join(text.splitlines()))
+
+
+_ITK_PREFIX = re.compile(
+    r"^(?:ITK ERROR|sitk::ERROR|ITK Error):\s*(?:\w+\(0x[0-9a-fA-F]+\):\s*)?|^\[nrrd\] \w+:\s*"
+)
+
+
+def _itk_problem(exc: BaseException, default: str) -> str:
+    """A short phrase for a SimpleITK/ITK exception.
+
+    ITK messages start with the source location and the reader object's address, and ITK may
+    append ``Reason:`` with the last OS error, which is often unrelated (e.g. "No such file or
+    directory" for a truncated file that exists). The innermost message (the last line once
+    those are dropped) says what is wrong.
+    """
+    lines = [ln.strip() for ln in str(exc).strip().splitlines()]
+    keep = [
+        _ITK_PREFIX.sub("", ln).strip()
+        for ln in lines
+        if ln and not ln.startswith(("Exception thrown in SimpleITK", "Reason:"))
+    ]
+    keep = [ln.rstrip(":") for ln in keep if ln.rstrip(":")]
+    if not keep:
+        return default
+    last = keep[-1]
+    low = last.lower()
+    if "cannot be read" in low or "cannot read requested file" in low:
+        return f"{default}: truncated or corrupt file"
+    if "unable to determine imageio reader" in low:
+        return f"{default}: not a known image format, or a corrupt file"
+    return f"{default} ({last})"
 
 
 # --------------------------------------------------------------------------------------------
@@ -204,28 +271,31 @@ def _sitk_to_volume(path: Path, image: Any) -> Volume:
 
 
 def _read_itk(path: Path, header_only: bool) -> Volume:
-    import SimpleITK as sitk
-
     if not path.is_file():
         raise SpinelabInputError(path, "file not found")
     try:
-        if header_only:
-            reader = sitk.ImageFileReader()
-            reader.SetFileName(str(path))
-            reader.ReadImageInformation()
-            size = reader.GetSize()
-            shape = _squeeze_to_3d(path, tuple(size)) if len(size) >= 3 else tuple(size)
-            affine = _sitk_affine_lps(
-                size, reader.GetSpacing(), reader.GetOrigin(), reader.GetDirection()
-            ) if len(size) >= 3 else np.eye(4)  # fmt: skip
-            _check_geometry(path, shape, affine)
-            dtype = sitk.GetArrayViewFromImage(sitk.Image([1] * 3, reader.GetPixelID())).dtype
-            return Volume(np.broadcast_to(np.zeros((), dtype=dtype), shape), affine)
-        image = sitk.ReadImage(str(path))
+        with _native_stderr_to_log(path):
+            return _read_itk_file(path, header_only)
     except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
-        raise SpinelabInputError(path, f"cannot read image ({first})") from None
-    return _sitk_to_volume(path, image)
+        raise SpinelabInputError(path, _itk_problem(exc, "cannot read image")) from None
+
+
+def _read_itk_file(path: Path, header_only: bool) -> Volume:
+    import SimpleITK as sitk
+
+    if header_only:
+        reader = sitk.ImageFileReader()
+        reader.SetFileName(str(path))
+        reader.ReadImageInformation()
+        size = reader.GetSize()
+        shape = _squeeze_to_3d(path, tuple(size)) if len(size) >= 3 else tuple(size)
+        affine = _sitk_affine_lps(
+            size, reader.GetSpacing(), reader.GetOrigin(), reader.GetDirection()
+        ) if len(size) >= 3 else np.eye(4)  # fmt: skip
+        _check_geometry(path, shape, affine)
+        dtype = sitk.GetArrayViewFromImage(sitk.Image([1] * 3, reader.GetPixelID())).dtype
+        return Volume(np.broadcast_to(np.zeros((), dtype=dtype), shape), affine)
+    return _sitk_to_volume(path, sitk.ReadImage(str(path)))
 
 
 def _write_itk(volume: Volume, path: Path) -> None:
@@ -238,7 +308,8 @@ def _write_itk(volume: Volume, path: Path) -> None:
     image.SetSpacing([float(s) for s in volume.spacing_mm])
     image.SetOrigin([float(v) for v in volume.affine_lps[:3, 3]])
     image.SetDirection([float(v) for v in volume.direction.reshape(-1)])
-    sitk.WriteImage(image, str(path), True)
+    with _native_stderr_to_log(path):
+        sitk.WriteImage(image, str(path), True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -396,6 +467,19 @@ def _pick_series(folder: Path) -> DicomSeries:
     return best
 
 
+def _unreadable_slice(files: Sequence[Path]) -> tuple[Path | None, str]:
+    """The first slice whose pixel data SimpleITK cannot read, and why (None if all read)."""
+    import SimpleITK as sitk
+
+    for f in files:
+        try:
+            with _native_stderr_to_log(f):
+                sitk.ReadImage(str(f))
+        except RuntimeError as exc:
+            return f, _itk_problem(exc, "cannot read DICOM pixel data")
+    return None, ""
+
+
 def _read_dicom(folder: Path, header_only: bool) -> Volume:
     series = _pick_series(folder)
     if header_only:
@@ -407,10 +491,13 @@ def _read_dicom(folder: Path, header_only: bool) -> Volume:
     reader = sitk.ImageSeriesReader()
     reader.SetFileNames([str(f) for f in series.files])
     try:
-        image = reader.Execute()
+        with _native_stderr_to_log(folder):
+            image = reader.Execute()
     except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
-        raise SpinelabInputError(folder, f"cannot read DICOM pixel data ({first})") from None
+        culprit, problem = _unreadable_slice(series.files)
+        if culprit is None:
+            problem = _itk_problem(exc, "cannot read DICOM pixel data")
+        raise SpinelabInputError(culprit or folder, problem) from None
     vol = _sitk_to_volume(folder, image)
     if vol.shape != series.shape or not np.allclose(vol.affine_lps, series.affine_lps, atol=1e-3):
         log.warning(
@@ -547,8 +634,7 @@ def write_image(volume: Volume, path: str | os.PathLike[str], force: bool = Fals
             exc.filename or p, f"cannot write ({exc.strerror or exc})"
         ) from None
     except RuntimeError as exc:  # SimpleITK
-        last = str(exc).strip().splitlines()[-1] if str(exc).strip() else "write failed"
-        raise SpinelabInputError(p, f"cannot write ({last})") from None
+        raise SpinelabInputError(p, _itk_problem(exc, "cannot write")) from None
     return p
 
 
