@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import nibabel as nib
@@ -117,3 +120,61 @@ def test_truncated_metaimage_prints_one_line_only(
     assert main(["info", str(path)]) == 2
     line = _one_error_line(capfd.readouterr().err, path)
     assert line.endswith("cannot read image: truncated or corrupt file"), line
+
+
+_IMPORT_PROBE = """
+import sys
+from spinelab.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+heavy = sorted({m.split(".")[0] for m in sys.modules} & {"torch", "SimpleITK", "nibabel",
+               "pydicom", "scipy", "matplotlib"})
+print("HEAVY:" + ",".join(heavy))
+"""
+
+
+@pytest.mark.parametrize(
+    "argv", [["--version"], ["--help"], ["info", "--help"], ["evaluate", "--help"]]
+)
+def test_version_and_help_are_instant_and_import_no_heavy_library(argv: list[str]) -> None:
+    t0 = time.perf_counter()
+    res = subprocess.run(
+        [sys.executable, "-c", _IMPORT_PROBE, *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    elapsed = time.perf_counter() - t0
+    assert res.stdout.strip().splitlines()[-1] == "HEAVY:", res.stdout
+    if argv == ["--version"]:
+        assert res.stdout.startswith("spinelab 0.1.0")
+    else:
+        assert "usage: spinelab" in res.stdout
+    assert elapsed < 10.0  # generous for a loaded 2-core machine; torch alone takes longer
+
+
+@pytest.mark.shared_data
+def test_info_dicom_matches_nifti_converted_by_simpleitk(
+    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same scan as DICOM and as NIfTI: the NIfTI is made by SimpleITK's own DICOM reader
+    (GDCM sorting and geometry), not by spinelab, and read back by spinelab through nibabel."""
+    import SimpleITK as sitk
+
+    slab = shared_data / "ct" / "totalsegmentator_example" / "dicom_slab"
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(reader.GetGDCMSeriesFileNames(str(slab)))
+    nifti = tmp_path / "slab_by_sitk.nii.gz"
+    sitk.WriteImage(reader.Execute(), str(nifti))
+    assert main(["info", str(slab), "--json"]) == 0
+    from_dicom = json.loads(capsys.readouterr().out)
+    assert main(["info", str(nifti), "--json"]) == 0
+    from_nifti = json.loads(capsys.readouterr().out)
+    assert from_dicom["shape"] == from_nifti["shape"] == [512, 512, 20]
+    np.testing.assert_allclose(from_dicom["affine_lps"], from_nifti["affine_lps"], atol=1e-4)
+    assert from_dicom["orientation"] == from_nifti["orientation"] == "LPS"
+    assert from_dicom["value_range"] == from_nifti["value_range"]
+    np.testing.assert_array_equal(read_image(slab).array, read_image(nifti).array)

@@ -447,6 +447,42 @@ def _write_dicom_series(
     return files
 
 
+# name -> (ImageOrientationPatient, expected codes). Sagittal: columns run P, rows run I, the
+# slice normal (row x col) is (0,1,0) x (0,0,-1) = (-1,0,0), i.e. R. Coronal: L, I and normal
+# (1,0,0) x (0,0,-1) = (0,1,0), P. Oblique: the coronal grid turned 30 degrees about z.
+DICOM_CASES: dict[str, tuple[list[float], tuple[str, str, str]]] = {
+    "sagittal": ([0, 1, 0, 0, 0, -1], ("P", "I", "R")),
+    "coronal": ([1, 0, 0, 0, 0, -1], ("L", "I", "P")),
+    "oblique": ([C30, S30, 0, 0, 0, -1], ("L", "I", "P")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DICOM_CASES))
+def test_dicom_orientation_matches_hand_computed_world(tmp_path: Path, case: str) -> None:
+    iop, codes = DICOM_CASES[case]
+    ipp0, pixel_spacing, step = (10.0, -20.0, 30.0), (0.7, 1.3), 2.5
+    mark = (3, 1, 2)  # row, column, slice
+    _write_dicom_series(tmp_path / case, iop, ipp0, pixel_spacing, step, 5, 4, 6, mark)
+    vol = read_image(tmp_path / case)
+    # DICOM PS3.3 C.7.6.2.1.1: P = IPP + column * col_spacing * row_cosine
+    #                                  + row * row_spacing * column_cosine
+    row, col = np.array(iop[:3]), np.array(iop[3:])
+    expected = (
+        np.array(ipp0)
+        + mark[2] * step * np.cross(row, col)
+        + mark[1] * pixel_spacing[1] * row
+        + mark[0] * pixel_spacing[0] * col
+    )
+    assert vol.shape == (4, 5, 6)  # columns, rows, slices
+    ijk = tuple(int(x) for x in np.unravel_index(int(np.argmax(vol.array)), vol.shape))
+    assert ijk == (mark[1], mark[0], mark[2])
+    assert vol.array.max() == 1000 and vol.array.min() == -1024  # rescale applied
+    np.testing.assert_allclose(vol.ijk_to_world(ijk), expected, atol=1e-4)
+    np.testing.assert_allclose(vol.spacing_mm, [1.3, 0.7, 2.5], atol=1e-6)
+    assert vol.orientation_codes() == codes
+    np.testing.assert_allclose(read_image_header(tmp_path / case).affine_lps, vol.affine_lps)
+
+
 def test_dicom_unreadable_slice_is_named(tmp_path: Path) -> None:
     files = _write_dicom_series(
         tmp_path / "s", [1, 0, 0, 0, 1, 0], (0, 0, 0), (1.0, 1.0), 2.0, 8, 8, 5, (1, 1, 1)
