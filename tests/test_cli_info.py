@@ -43,6 +43,8 @@ def test_info_text(pir_image: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "1.5 x 1.5 x 1.5 mm" in out
     assert "PIR" in out
     assert "-1000 to 1500" in out
+    # origin RAS (10, 20, 30) is LPS (-10, -20, 30); a position, not "a x b x c" like sizes
+    assert "origin:       -10, -20, 30 (LPS mm of voxel 0, 0, 0)" in out
 
 
 def test_info_json(pir_image: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -178,3 +180,18 @@ def test_info_dicom_matches_nifti_converted_by_simpleitk(
     assert from_dicom["orientation"] == from_nifti["orientation"] == "LPS"
     assert from_dicom["value_range"] == from_nifti["value_range"]
     np.testing.assert_array_equal(read_image(slab).array, read_image(nifti).array)
+
+
+def test_nibabel_header_fixups_stay_quiet_without_verbose(tmp_path: Path) -> None:
+    """nibabel reports a fixed-up qfac at INFO through its own handler; at spinelab's default
+    level it would reach the terminal twice. Only -v shows it."""
+    path = tmp_path / "qfac0.nii"
+    nib.save(nib.Nifti1Image(np.zeros((4, 5, 6), np.int16), np.eye(4)), str(path))
+    raw = bytearray(path.read_bytes())
+    raw[76:80] = np.float32(0.0).tobytes()  # pixdim[0] (qfac) = 0, which nibabel fixes to 1
+    path.write_bytes(bytes(raw))
+    cmd = [sys.executable, "-m", "spinelab"]
+    quiet = subprocess.run([*cmd, "info", str(path)], capture_output=True, text=True, check=True)
+    assert quiet.stderr == "" and "4 x 5 x 6" in quiet.stdout
+    loud = subprocess.run([*cmd, "-v", "info", str(path)], capture_output=True, text=True)
+    assert "qfac" in loud.stderr

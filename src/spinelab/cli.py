@@ -53,6 +53,10 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     logging.basicConfig(
         level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    # nibabel logs header fix-ups (e.g. "pixdim[0] (qfac) should be 1") at INFO through a
+    # handler of its own, so at spinelab's INFO level they would be printed twice: keep them
+    # for -v.
+    logging.getLogger("nibabel").setLevel(logging.DEBUG if verbose > 0 else logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

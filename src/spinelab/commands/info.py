@@ -58,8 +58,8 @@ def image_info(path: str) -> dict[str, Any]:
     }
 
 
-def _fmt_vec(v: list[float], digits: int = 3) -> str:
-    return " x ".join(f"{x:.{digits}f}".rstrip("0").rstrip(".") for x in v)
+def _fmt_vec(v: list[float], digits: int = 3, sep: str = " x ") -> str:
+    return sep.join(f"{x:.{digits}f}".rstrip("0").rstrip(".") for x in v)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         f"shape:        {' x '.join(map(str, info['shape']))} (i, j, k)",
         f"spacing:      {_fmt_vec(info['spacing_mm'])} mm",
         f"orientation:  {info['orientation']} (direction in which i, j, k increase)",
-        f"origin:       {_fmt_vec(info['origin_mm'])} (LPS mm of voxel 0, 0, 0)",
+        f"origin:       {_fmt_vec(info['origin_mm'], sep=', ')} (LPS mm of voxel 0, 0, 0)",
         f"dtype:        {info['dtype']}",
         f"value range:  {lo:g} to {hi:g}" if lo is not None else "value range:  (no values)",
         "affine (LPS):",
