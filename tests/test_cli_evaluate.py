@@ -321,6 +321,13 @@ def test_verse_folder_with_reference_folder(tmp_path: Path, capsys) -> None:
     rc, _, err = run_cli(capsys, str(pred_dir), str(gt_dir), "--reference", str(tmp_path / "x"))
     assert rc == 2
     assert_one_line_error(err, "reference image not found")
+    # the reference folder lacks this scan's image: say which image is missing
+    (ref_dir / "sub-01.nii.gz").rename(ref_dir / "other.nii.gz")
+    rc, _, err = run_cli(capsys, str(pred_dir), str(gt_dir), "--reference", str(ref_dir))
+    assert rc == 2
+    assert_one_line_error(
+        err, str(gt_dir / "sub-01_ctd.json"), f"{ref_dir} has no image sub-01.nii.gz"
+    )
 
 
 def test_bad_max_dist(case_files: tuple[Path, Path], capsys) -> None:

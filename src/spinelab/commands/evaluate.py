@@ -167,6 +167,19 @@ def _reference_for(reference: Path | None, stem: str, folder_mode: bool) -> Path
     return None
 
 
+def _check_no_reference_needed(reference: Path, stem: str, files: tuple[Path, Path]) -> None:
+    """Refuse voxel-based files whose image is missing from the ``--reference`` folder."""
+    from spinelab.io.landmarks import NEEDS_REFERENCE, detect_format
+
+    for f in files:
+        if detect_format(f) in NEEDS_REFERENCE:
+            raise SpinelabInputError(
+                f,
+                f"its coordinates are in voxels, but {reference} has no image {stem}"
+                f"{IMAGE_SUFFIXES[0]} (or {', '.join(IMAGE_SUFFIXES[1:])})",
+            )
+
+
 def _read(path: Path, reference: Path | None) -> Centroids:
     from spinelab.io.landmarks import read_centroids
 
@@ -196,6 +209,8 @@ def run(args: argparse.Namespace) -> int:
     loaded = []
     for name, p_file, g_file in pairs:  # read everything first: one bad file stops the run
         ref = _reference_for(reference, name, folder_mode)
+        if ref is None and reference is not None:
+            _check_no_reference_needed(reference, name, (p_file, g_file))
         loaded.append((name, g_file, _read(p_file, ref), _read(g_file, ref)))
     cases = []
     for name, g_file, p_ctd, g_ctd in loaded:
