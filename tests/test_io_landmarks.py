@@ -392,3 +392,18 @@ def test_output_folder_and_unreadable_input(tmp_path: Path) -> None:
         write_centroids(c, folder, force=True)
     with pytest.raises(SpinelabInputError, match="is a folder"):
         read_centroids(folder)
+
+
+@pytest.mark.parametrize("fmt", ["verse", "lml"])
+def test_reading_against_a_too_small_reference_warns(
+    tmp_path: Path, fmt: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    big = _ref("RAS")
+    out = write_centroids(_spine(big).subset(["L1", "L5"]), tmp_path / SUFFIX[fmt], reference=big)
+    with caplog.at_level(logging.WARNING, logger="spinelab.io.landmarks"):
+        read_centroids(out, reference=big)
+    assert "outside" not in caplog.text
+    small = Volume(np.zeros((20, 20, 20), np.int16), REFS["RAS"])  # L5 lies beyond its grid
+    with caplog.at_level(logging.WARNING, logger="spinelab.io.landmarks"):
+        read_centroids(out, reference=small)
+    assert "1 of 2 points lie outside the reference image (L5)" in caplog.text

@@ -185,7 +185,11 @@ def _reference_volume(reference: Reference, fmt: str, path: Path) -> tuple[Volum
 
 
 def _warn_outside(path: Path, vol: Volume, labels: list[str], ijk: NDArray[np.float64]) -> None:
-    """Log a warning for points outside the reference grid (likely the wrong reference)."""
+    """Log a warning for points outside the reference grid (likely the wrong reference).
+
+    Used on writing and on reading voxel-based files: read against another image's grid, a
+    VerSe or .lml file gives wrong world positions without any other sign.
+    """
     hi = np.array(vol.shape, dtype=np.float64) - 0.5
     out = [lab for lab, p in zip(labels, ijk) if np.any(p < -0.5) or np.any(p > hi)]
     if out:
@@ -365,6 +369,7 @@ def _read_verse(path: Path, reference: Reference) -> Centroids:
         vox.append(xyz)
     v = np.array(vox, dtype=np.float64).reshape(-1, 3)
     ijk = v @ to_grid[:3, :3].T + to_grid[:3, 3]
+    _warn_outside(path, vol, labels, ijk)
     c = _centroids(path, labels, vol.ijk_to_world(ijk), None)
     c.source = _source(vol, ref_name)
     return c
@@ -420,6 +425,7 @@ def _read_lml(path: Path, reference: Reference) -> Centroids:
             raise SpinelabInputError(path, f"line {n}: {exc}") from None
         scaled.append(xyz)
     ijk = np.array(scaled, dtype=np.float64).reshape(-1, 3) / vol.spacing_mm
+    _warn_outside(path, vol, labels, ijk)
     c = _centroids(path, labels, vol.ijk_to_world(ijk), None)
     c.source = _source(vol, ref_name)
     return c
