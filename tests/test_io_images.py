@@ -209,6 +209,34 @@ def test_corrupt_and_missing_files(tmp_path: Path) -> None:
         read_image(truncated)
 
 
+@pytest.mark.parametrize("suffix", [".hdr", ".nhdr"])
+def test_header_and_data_pairs(tmp_path: Path, suffix: str) -> None:
+    """NIfTI .hdr/.img pairs (written by nibabel) and detached NRRD headers (by SimpleITK)."""
+    affine_ras, codes, expected_lps = CASES["PIR"]
+    path = tmp_path / f"pair{suffix}"
+    if suffix == ".hdr":
+        img = nib.Nifti1Pair(_marked_array(), np.array(affine_ras))
+        img.set_sform(np.array(affine_ras), code=1)
+        nib.save(img, str(path))
+        data = tmp_path / "pair.img"
+    else:
+        affine_lps = np.diag([-1.0, -1, 1, 1]) @ np.array(affine_ras)
+        spacing = np.linalg.norm(affine_lps[:3, :3], axis=0)
+        itk = sitk.GetImageFromArray(_marked_array().transpose(2, 1, 0).copy())
+        itk.SetSpacing(spacing.tolist())
+        itk.SetOrigin(affine_lps[:3, 3].tolist())
+        itk.SetDirection((affine_lps[:3, :3] / spacing).ravel().tolist())
+        sitk.WriteImage(itk, str(path))
+        data = next(p for p in tmp_path.iterdir() if p != path)
+    vol = read_image(path)
+    assert tuple(int(x) for x in np.unravel_index(int(np.argmax(vol.array)), SHAPE)) == MARK_IJK
+    np.testing.assert_allclose(vol.ijk_to_world(MARK_IJK), expected_lps, atol=1e-4)
+    assert vol.orientation_codes() == codes
+    data.unlink()
+    with pytest.raises(SpinelabInputError, match=f"unpaired file: its data file {data.name}"):
+        read_image(path)
+
+
 def test_unpaired_header_is_refused(tmp_path: Path) -> None:
     out = write_image(Volume(_marked_array(), np.eye(4)), tmp_path / "x.mhd")
     (tmp_path / "x.zraw").unlink()

@@ -520,22 +520,28 @@ def _is_dicom_file(path: Path) -> bool:
         return False
 
 
+_NHDR_KEYS = ("data file", "datafile")
+
+
 def _check_pair(path: Path, suffix: str) -> None:
     """Refuse a header without its data file (or data without its header)."""
     partner: Path | None = None
     if suffix in (".hdr", ".img"):
         partner = path.with_suffix(".img" if suffix == ".hdr" else ".hdr")
-    elif suffix == ".mhd":
+    elif suffix in (".mhd", ".nhdr"):
+        # MetaImage "ElementDataFile = x.raw"; detached NRRD "data file: x.raw" (or "datafile:")
+        sep, keys = ("=", ("ElementDataFile",)) if suffix == ".mhd" else (":", _NHDR_KEYS)
         try:
-            head = path.read_text(encoding="latin-1", errors="replace")
+            with open(path, encoding="latin-1", errors="replace") as fh:
+                head = fh.read(65536)
         except OSError:
             return
         for line in head.splitlines():
-            key, _, value = line.partition("=")
-            if key.strip() == "ElementDataFile":
+            key, _, value = line.partition(sep)
+            if key.strip() in keys:
                 name = value.strip()
-                if name and name not in ("LOCAL", "LIST") and "%" not in name:
-                    partner = path.parent / name
+                if name and name not in ("LOCAL", "LIST") and "%" not in name and " " not in name:
+                    partner = path.parent / name  # an absolute name replaces the folder
                 break
     if partner is not None and not partner.is_file():
         raise SpinelabInputError(
