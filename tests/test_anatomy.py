@@ -34,6 +34,8 @@ def test_verse_ids_match_verse() -> None:
     assert len(set(ids)) == len(ids)
     assert anatomy.by_name("S2").verse_id == anatomy.S2_VERSE_ID
     assert anatomy.S2_VERSE_ID not in range(1, 29)
+    assert anatomy.VERSE_MAX_ID == 28
+    assert [v.name for v in anatomy.CHAIN if v.verse_id > anatomy.VERSE_MAX_ID] == ["S2"]
 
 
 def test_regions_and_lookup() -> None:

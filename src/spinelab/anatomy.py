@@ -25,6 +25,8 @@ from typing import Literal
 Region = Literal["cervical", "thoracic", "lumbar", "sacral"]
 REGIONS: tuple[Region, ...] = ("cervical", "thoracic", "lumbar", "sacral")
 
+#: Largest label id VerSe knows (28 = T13); VerSe's ids are 1-28.
+VERSE_MAX_ID = 28
 #: VerSe id given to S2 by spinelab (VerSe itself has none; 29 is outside VerSe's 1-28).
 S2_VERSE_ID = 29
 

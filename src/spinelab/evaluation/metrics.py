@@ -68,8 +68,8 @@ log = logging.getLogger(__name__)
 PROTOCOLS: tuple[str, ...] = ("spineweb", "verse")
 #: Regions reported in summaries, in table order ("all" counts every label, sacral included).
 SUMMARY_REGIONS: tuple[str, ...] = ("all", "cervical", "thoracic", "lumbar")
-#: Largest label id the VerSe evaluation knows (28 = T13).
-VERSE_MAX_ID = 28
+#: Largest label id the VerSe evaluation knows (28 = T13), from the anatomy table.
+VERSE_MAX_ID = anatomy.VERSE_MAX_ID
 
 
 @dataclass(frozen=True)

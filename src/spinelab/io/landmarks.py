@@ -363,8 +363,10 @@ def _read_verse(path: Path, reference: Reference) -> Centroids:
                 "%s: VerSe label %d (coccyx) is not a vertebra of the chain; skipped", path, vid
             )
             continue
-        if not 1 <= vid <= 28:
-            raise SpinelabInputError(path, f"entry {n}: unknown VerSe label {vid} (expected 1-28)")
+        if not 1 <= vid <= anatomy.VERSE_MAX_ID:
+            raise SpinelabInputError(
+                path, f"entry {n}: unknown VerSe label {vid} (expected 1-{anatomy.VERSE_MAX_ID})"
+            )
         labels.append(anatomy.by_verse_id(vid).name)
         vox.append(xyz)
     v = np.array(vox, dtype=np.float64).reshape(-1, 3)
@@ -387,7 +389,7 @@ def _write_verse(c: Centroids, path: Path, reference: Reference, force: bool) ->
     _warn_outside(path, vol, c.labels, ijk)
     for label, p in zip(c.labels, ijk):
         vid = anatomy.by_name(label).verse_id
-        if vid > 28:
+        if vid > anatomy.VERSE_MAX_ID:
             log.warning("%s: %s has no VerSe label (VerSe ids are 1-28); not written", path, label)
             continue
         entries.append({"label": vid, "X": float(p[0]), "Y": float(p[1]), "Z": float(p[2])})
