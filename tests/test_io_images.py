@@ -535,3 +535,22 @@ def test_truncated_itk_file_gives_a_clean_problem(tmp_path: Path, suffix: str) -
     for noise in ("Exception thrown", "0x", ".cxx", "Reason", "No such file"):
         assert noise not in problem, problem
     assert "truncated" in problem or "expected" in problem, problem
+
+
+def test_failed_write_leaves_the_old_file_and_no_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import spinelab.io.images as images
+
+    out = write_image(Volume(_marked_array(), np.eye(4)), tmp_path / "x.nii.gz")
+    before = out.read_bytes()
+
+    def half_written(volume: Volume, path: Path) -> None:
+        path.write_bytes(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(images, "_write_nifti", half_written)
+    with pytest.raises(SpinelabInputError, match="No space left"):
+        write_image(Volume(_marked_array() * 2, np.eye(4)), out, force=True)
+    assert out.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["x.nii.gz"]

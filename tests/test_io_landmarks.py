@@ -407,3 +407,22 @@ def test_reading_against_a_too_small_reference_warns(
     with caplog.at_level(logging.WARNING, logger="spinelab.io.landmarks"):
         read_centroids(out, reference=small)
     assert "1 of 2 points lie outside the reference image (L5)" in caplog.text
+
+
+def test_failed_write_leaves_the_old_file_and_no_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = write_centroids(_spine(_ref("RAS")), tmp_path / "c.json")
+    before = out.read_text()
+    real_write_text = Path.write_text
+
+    def half_written(self: Path, text: str, *args: object, **kwargs: object) -> int:
+        real_write_text(self, text[:10])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", half_written)
+    with pytest.raises(SpinelabInputError, match="No space left"):
+        write_centroids(_spine(_ref("RAS")).subset(["L1"]), out, force=True)
+    monkeypatch.undo()
+    assert out.read_text() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["c.json"]
