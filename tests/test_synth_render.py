@@ -10,6 +10,7 @@ import pytest
 
 from spinelab import anatomy
 from spinelab.structures import Volume
+from spinelab.synth import ct as ctphys
 from spinelab.synth import generator as gen
 from spinelab.synth.generator import SynthConfig, generate_case, reorient
 from spinelab.synth.tissues import Tissue, sample_hu_table
@@ -246,3 +247,34 @@ def test_generator_samples_spines_from_the_shape_model():
     for case in (a, b):
         d = np.linalg.norm(np.diff(case.centroids.positions_mm, axis=0), axis=1)
         assert np.all((d > 8.0) & (d < 60.0)), d
+
+
+@pytest.mark.parametrize("perm", [(0, 1, 2), (1, 0, 2), (0, 2, 1), (2, 0, 1), (1, 2, 0), (2, 1, 0)])
+def test_contiguous_copy_of_reoriented_views(perm):
+    # big enough (> 1M voxels) for the tiled path, with ragged tiles on every axis
+    arr = np.rint(np.random.default_rng(0).normal(0, 500, (131, 97, 103))).astype(np.float32)
+    view, _ = reorient(arr, np.eye(4), perm, (True, False, True))
+    out = gen.contiguous_copy(view, np.int16)
+    assert out.flags.c_contiguous and out.dtype == np.int16
+    np.testing.assert_array_equal(out, view.astype(np.int16))
+    same = gen.contiguous_copy(view)
+    assert same.dtype == np.float32
+    np.testing.assert_array_equal(same, view)
+
+
+@pytest.mark.parametrize("factors", [(1, 1, 1), (3, 1, 1), (2, 2, 2)])
+def test_block_mean_lut_matches_a_whole_volume_average(factors):
+    rng = np.random.default_rng(1)
+    lut = rng.normal(0, 300, len(Tissue)).astype(np.float32)
+    shape = (9 * factors[0], 70 * factors[1], 33 * factors[2])
+    labels = rng.integers(0, len(Tissue), shape).astype(np.uint8)
+    out = ctphys.block_mean_lut(labels, lut, factors)
+    fk, fj, fi = factors
+    want = np.zeros(out.shape, np.float32)
+    for a in range(fk):
+        for b in range(fj):
+            for c in range(fi):
+                want += lut[labels[a::fk, b::fj, c::fi]]
+    want *= np.float32(1.0 / (fk * fj * fi))
+    np.testing.assert_array_equal(out, want)  # same values and summation order: exact
+    assert out.strides[2] == 4 and out.strides[1] % 64 == 0 and (out.strides[1] // 64) % 2 == 1

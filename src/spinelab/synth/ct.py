@@ -16,13 +16,16 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.ndimage as ndi
-from numpy.typing import NDArray
+from numpy.typing import DTypeLike, NDArray
 
 HU_MIN = -1024
 HU_MAX = 3071
+#: Output voxels per chunk of the tissue look-up (a few hundred kB: stays in cache).
+LUT_CHUNK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -40,10 +43,37 @@ class Physics:
     streak_hu: float = 400.0
 
 
+def empty_padded(shape: tuple[int, int, int], dtype: DTypeLike = np.float32) -> NDArray[Any]:
+    """An uninitialized 3-D array whose rows are padded in memory (a view of a wider buffer).
+
+    With 512-voxel rows, neighbours along axis 1 are 2 KiB apart and fall on the same few cache
+    sets, so filtering along that axis or transposing the volume thrashes the cache (a Gaussian
+    along axis 1 of a 300x512x512 float32 volume: 0.65 s instead of 0.25 s). Rows are padded to
+    an odd number of 64-byte cache lines.
+
+    Args:
+        shape: ``(n0, n1, n2)`` shape of the returned view.
+        dtype: Element type.
+
+    Returns:
+        ``(n0, n1, n2)`` view with unit stride along axis 2 and a padded axis-1 stride.
+    """
+    item = np.dtype(dtype).itemsize
+    lines = max(1, -(-shape[2] * item // 64))
+    if lines % 2 == 0:
+        lines += 1
+    width = max(shape[2], lines * 64 // item)
+    return np.empty((shape[0], shape[1], width), dtype=dtype)[:, :, : shape[2]]
+
+
 def block_mean_lut(
     labels_fine: NDArray[np.uint8], lut: NDArray[np.float32], factors: tuple[int, int, int]
 ) -> NDArray[np.float32]:
     """Average ``lut[labels_fine]`` over blocks of ``factors`` voxels (partial volume).
+
+    The look-up runs a chunk of rows at a time into one preallocated output (numpy would
+    otherwise build whole-volume index and value temporaries); the output has padded rows
+    (:func:`empty_padded`).
 
     Args:
         labels_fine: ``(nk*fk, nj*fj, ni*fi)`` class map.
@@ -51,19 +81,39 @@ def block_mean_lut(
         factors: ``(fk, fj, fi)`` block size.
 
     Returns:
-        ``(nk, nj, ni)`` float32 block means.
+        ``(nk, nj, ni)`` float32 block means (a view with padded rows).
     """
     fk, fj, fi = factors
-    table = np.zeros(256, dtype=np.float32)  # indexing a 256-entry table needs no bounds check
+    table = np.zeros(256, dtype=np.float32)  # uint8 indices never leave a 256-entry table
     table[: len(lut)] = lut
+    nk, nj, ni = (
+        labels_fine.shape[0] // fk,
+        labels_fine.shape[1] // fj,
+        labels_fine.shape[2] // fi,
+    )
+    out = empty_padded((nk, nj, ni), np.float32)
+    rows = max(1, LUT_CHUNK // max(ni, 1))
     if fk * fj * fi == 1:
-        return table[labels_fine]
-    shape = (labels_fine.shape[0] // fk, labels_fine.shape[1] // fj, labels_fine.shape[2] // fi)
-    out = np.zeros(shape, dtype=np.float32)
-    for a, b, c in itertools.product(range(fk), range(fj), range(fi)):
-        out += table[labels_fine[a::fk, b::fj, c::fi]]
-    if fk * fj * fi > 1:
-        out *= np.float32(1.0 / (fk * fj * fi))
+        for k in range(nk):
+            for j0 in range(0, nj, rows):
+                j1 = min(nj, j0 + rows)
+                np.take(table, labels_fine[k, j0:j1], out=out[k, j0:j1], mode="clip")
+        return out
+    # output rows chunk by chunk, so the partial sums stay in cache (same summation order as
+    # a whole-volume sum: zero, then each sub-voxel offset in turn, then the scale)
+    tmp = np.empty((rows, ni), dtype=np.float32)
+    scale = np.float32(1.0 / (fk * fj * fi))
+    for k in range(nk):
+        for j0 in range(0, nj, rows):
+            j1 = min(nj, j0 + rows)
+            acc = out[k, j0:j1]
+            acc.fill(0.0)
+            part = tmp[: j1 - j0]
+            for a, b, c in itertools.product(range(fk), range(fj), range(fi)):
+                sub = labels_fine[k * fk + a, j0 * fj + b : j1 * fj : fj, c::fi]
+                np.take(table, sub, out=part, mode="clip")
+                acc += part
+            acc *= scale
     return out
 
 
