@@ -124,3 +124,23 @@ def test_narrowed_discs_move_the_cranial_spine_down(spine):
     np.testing.assert_allclose(
         np.diff(out.centres_mm[: n + 1], axis=0), np.diff(spine.centres_mm[: n + 1], axis=0)
     )
+
+
+def test_tube_cut_by_the_grid_border_matches_the_same_tube_on_a_larger_grid():
+    from spinelab.synth.render import _Painter
+
+    pts = np.array([[-30.0, 0.0, -20.0], [5.0, 12.0, 0.0], [40.0, -5.0, 25.0]])
+    big = RenderGrid((-40.0, -30.0, -30.0), (1.0, 1.0, 1.5), (40, 60, 80))
+    # the small grid is a window of the big one (whole voxels), cutting the tube on all sides
+    k0, j0, i0 = 12, 21, 25
+    small = RenderGrid((-40.0 + i0, -30.0 + j0, -30.0 + k0 * 1.5), (1.0, 1.0, 1.5), (18, 21, 30))
+    maps = []
+    for grid in (big, small):
+        pt = _Painter(grid)
+        pt.tissue[:] = Tissue.FAT
+        pt.tissue[:, ::7] = Tissue.AIR  # rows that `only` keeps (j0: multiple of 7)
+        pt.tube(pts, 6.0, Tissue.CORTICAL, Tissue.MARROW, 1.5, only=(Tissue.FAT, Tissue.CORTICAL))
+        maps.append(pt.tissue)
+    window = maps[0][k0 : k0 + 18, j0 : j0 + 21, i0 : i0 + 30]
+    assert (maps[1] == Tissue.MARROW).sum() > 100
+    np.testing.assert_array_equal(maps[1], window)

@@ -329,13 +329,23 @@ class _Painter:
             + (frac[:, None, 2] + offs_mm[None, :, 2]) ** 2
         )
         flat = self.tissue.reshape(-1)
+        # flat voxel indices; samples whose whole ball lies inside the grid need no bounds check
+        strides = np.array([1, shape_ijk[0], shape_ijk[0] * shape_ijk[1]], dtype=np.int64)
+        reach = np.abs(offs).max(axis=0)
+        whole = np.all((base >= reach) & (base < shape_ijk - reach), axis=1)
+        lin_base = base[whole] @ strides
+        lin_offs = offs @ strides
+        edge = None if whole.all() else ~whole
         for value, lim in ((outer, radius_mm), (inner, radius_mm - shell_mm)):
             if value is None or lim <= 0:
                 continue
-            mi, oi_ = np.nonzero(d2 <= np.float32(lim * lim))
-            v = base[mi] + offs[oi_]
-            v = v[np.all((v >= 0) & (v < shape_ijk), axis=1)]
-            idx = (v[:, 2] * shape_ijk[1] + v[:, 1]) * shape_ijk[0] + v[:, 0]
+            hit = d2 <= np.float32(lim * lim)
+            idx = (lin_base[:, None] + lin_offs[None, :])[hit[whole]]
+            if edge is not None:
+                mi, oi_ = np.nonzero(hit[edge])
+                v = base[edge][mi] + offs[oi_]
+                v = v[np.all((v >= 0) & (v < shape_ijk), axis=1)]
+                idx = np.concatenate([idx, v @ strides])
             if only is not None:
                 idx = idx[_allowed(only)[flat[idx]]]
             flat[idx] = value
