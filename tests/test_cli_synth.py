@@ -83,3 +83,21 @@ def test_bad_arguments_are_one_line_errors(tmp_path, capsys):
     f.write_text("x")
     assert cli.main(["synth", str(f), *ARGS]) == 2
     assert "not a folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("style", ["ct", "randomized"])
+def test_files_hold_what_the_python_api_returns(tmp_path, style):
+    out = tmp_path / "synth"
+    assert cli.main(["synth", str(out), "--n", "2", "--seed", "9", "--style", style, *ARGS]) == 0
+    cfg = generator.SynthConfig(
+        style=style, fov="lumbar", spacing_mm=(3.0, 3.0, 4.0), render_mm=4.0
+    )
+    for i in range(2):
+        case = generator.generate_case(generator.case_seed(9, i), cfg)
+        ct_p, lab_p, ctd_p = _files(out, i)
+        ct, lab, ctd = read_image(ct_p), read_image(lab_p), read_native(ctd_p)
+        np.testing.assert_array_equal(ct.array, case.ct.array)
+        np.testing.assert_array_equal(lab.array, case.labels.array)
+        np.testing.assert_allclose(ct.affine_lps, case.ct.affine_lps, atol=1e-4)
+        assert ctd.labels == case.centroids.labels
+        np.testing.assert_allclose(ctd.positions_mm, case.centroids.positions_mm, atol=1e-3)

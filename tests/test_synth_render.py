@@ -247,6 +247,10 @@ def test_generator_samples_spines_from_the_shape_model():
     for case in (a, b):
         d = np.linalg.norm(np.diff(case.centroids.positions_mm, axis=0), axis=1)
         assert np.all((d > 8.0) & (d < 60.0)), d
+        labels = case.centroids.labels
+        assert [anatomy.chain_index(x) for x in labels] == sorted(map(anatomy.chain_index, labels))
+        pos = [case.geometry.labels.index(x) for x in labels]
+        assert np.all(np.diff(pos) == 1)  # consecutive vertebrae of the sampled spine
 
 
 @pytest.mark.parametrize("perm", [(0, 1, 2), (1, 0, 2), (0, 2, 1), (2, 0, 1), (1, 2, 0), (2, 1, 0)])

@@ -44,6 +44,7 @@ def _link_lengths(s: SpineGeometry) -> dict[tuple[str, str], float]:
 
 
 # ------------------------------------------------------------------------ fitted on real data
+@pytest.mark.shared_data
 def test_shipped_model_reproduces_vid_gap_means(model: SpineShapeModel, vid_dir: Path) -> None:
     """Mean distance of each standard link in samples is within 10 % of the VID mean."""
     vid: dict[tuple[str, str], list[float]] = defaultdict(list)
@@ -261,6 +262,7 @@ def test_determinism(model: SpineShapeModel) -> None:
 
 
 # ---------------------------------------------------------------------------- fit, save, load
+@pytest.mark.shared_data
 def test_fit_subset_save_load_round_trip(vid_dir: Path, tmp_path: Path) -> None:
     m = SpineShapeModel.fit(vid_dir / "ground_truth", ShapeFitConfig(max_files=80))
     assert m.info["n_files"] == 80
@@ -306,6 +308,7 @@ def test_fit_and_load_errors(tmp_path: Path) -> None:
         SpineShapeModel.load(tmp_path / "ok")
 
 
+@pytest.mark.shared_data
 def test_fit_rejects_detection_files(vid_dir: Path, tmp_path: Path) -> None:
     src = sorted((vid_dir / "detections").glob("*.json"))[0]
     (tmp_path / src.name).write_text(src.read_text())
