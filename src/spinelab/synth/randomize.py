@@ -59,14 +59,16 @@ def randomized_image(
     for axis, sg in enumerate(sig):
         if sg > 0.2:
             ndi.gaussian_filter1d(img, sg, axis=axis, output=img, truncate=2.0)
-    # smooth multiplicative bias field: exp of a separable low-frequency sum
+    # smooth multiplicative bias field: exp of a separable low-frequency sum, slice by slice
+    # (no whole-volume temporaries)
     nk, nj, ni = img.shape
-    log_bias = (
-        _smooth_1d(rng, nk, 4, 0.2)[:, None, None]
-        + _smooth_1d(rng, nj, 4, 0.2)[None, :, None]
-        + _smooth_1d(rng, ni, 4, 0.2)[None, None, :]
-    )
-    img *= np.exp(log_bias)
+    bias_k = _smooth_1d(rng, nk, 4, 0.2)
+    bias_j = _smooth_1d(rng, nj, 4, 0.2)[:, None]
+    bias_i = _smooth_1d(rng, ni, 4, 0.2)[None, :]
+    for k in range(nk):
+        bias = (bias_k[k] + bias_j) + bias_i
+        np.exp(bias, out=bias)
+        img[k] *= bias
     lo, hi = np.percentile(img[:: max(1, nk // 16)], [0.5, 99.5])
     img -= lo
     img /= max(float(hi - lo), 1e-3)
