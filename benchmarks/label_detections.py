@@ -131,10 +131,37 @@ def table(split: str, n: int, res: dict[str, tuple[EvaluationSummary, np.ndarray
     return [*lines, ""]
 
 
-def failure_lines(s: EvaluationSummary, oracle_s: EvaluationSummary) -> list[str]:
+def boundary_disagrees(det: VidScan, gt: VidScan) -> bool | None:
+    """Whether the detector's C/T/L argmax contradicts the truth at T11-L2 (None: none seen).
+
+    A T11/T12 detection scored lumbar, or an L1/L2 detection scored thoracic: the segment
+    scores then point the labeller at the wrong thoraco-lumbar junction.
+    """
+    m = match_detections(det.body_mm, gt.body_mm, 20.0)
+    seen = False
+    for k, j in enumerate(m):
+        level = gt.body_levels[j] if j >= 0 else None
+        s = det.segment_scores[k]
+        if level not in ("T11", "T12", "L1", "L2") or not np.all(np.isfinite(s)):
+            continue
+        seen = True
+        if "CTL"[int(np.argmax(s))] != level[0]:
+            return True
+    return False if seen else None
+
+
+def failure_lines(
+    s: EvaluationSummary,
+    oracle_s: EvaluationSummary,
+    items: list[tuple[str, VidScan, VidScan]],
+) -> list[str]:
     """Per-level id rates and why scans fail (dp on the report split)."""
     ceiling = {c.name: set(c.missed) for c in oracle_s.cases}
     kinds: Counter[str] = Counter()
+    junction = {name: boundary_disagrees(det, gt) for name, det, gt in items}
+    bad_junction = Counter(
+        (c.all_correct, junction.get(c.name)) for c in s.cases if junction.get(c.name) is not None
+    )
     for c in s.cases:
         if c.all_correct:
             continue
@@ -150,7 +177,15 @@ def failure_lines(s: EvaluationSummary, oracle_s: EvaluationSummary) -> list[str
     worst = sorted(
         ((g.id_rate, k, g.n) for k, g in s.per_vertebra.items() if g.n >= 20), key=lambda x: x[0]
     )[:6]
+    n_bad = bad_junction[(True, True)] + bad_junction[(False, True)]
+    n_good = bad_junction[(True, False)] + bad_junction[(False, False)]
     return [
+        "Thoraco-lumbar junction (report split, scans with a detection matched to T11-L2): the "
+        f"detector's C/T/L argmax contradicts the truth there in {n_bad} scans, of which dp "
+        f"labels {bad_junction[(True, True)]} fully right; in the other {n_good} scans dp labels "
+        f"{bad_junction[(True, False)]} fully right ({n_good - bad_junction[(True, False)]} "
+        "fail although the segment scores agree with the truth at the junction).",
+        "",
         "Failed scans of dp on the report split, by cause: "
         + "; ".join(f"{k}: {v}" for k, v in kinds.most_common())
         + ".",
@@ -208,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
         n, res = results[split]
         lines += table(split, n, res)
     rep = results["report"][1]
-    lines += failure_lines(rep["dp"][0], rep["oracle"][0])
+    report_items = splits["report"][: args.limit] if args.limit else splits["report"]
+    lines += failure_lines(rep["dp"][0], rep["oracle"][0], report_items)
     lines.append(END)
     text = "\n".join(lines)
     print()

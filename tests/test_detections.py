@@ -29,6 +29,7 @@ from spinelab.postprocess.detections import (
     label_detections,
     pedicle_body_candidates,
     pedicle_sides,
+    region_mismatch,
     solve_dp,
     solve_wang,
 )
@@ -319,6 +320,58 @@ def test_real_vid_detections(vid_dir: Path, solver: str, floor: float) -> None:
     assert summary.regions["all"].id_rate >= floor
     assert summary.regions["lumbar"].id_rate >= floor
     assert summary.scans_all_correct >= floor - 0.15
+
+
+def test_region_mismatch() -> None:
+    scores = np.array([T_SCORES, L_SCORES, (0.9, 0.5, 0.1), (np.nan, np.nan, np.nan)])
+    labels = ["C7", "T12", "T13", "L1", "L6", "S1"]
+    got = region_mismatch(scores, labels)
+    # columns: C7 T12 T13 L1 L6 S1; sacral labels and rows without scores are never charged
+    want = [
+        [1, 0, 0, 1, 1, 0],
+        [1, 1, 1, 0, 0, 0],
+        [0, 1, 1, 1, 1, 0],
+        [0, 0, 0, 0, 0, 0],
+    ]
+    assert got.tolist() == want
+
+
+def test_region_weight_enters_the_label_energies() -> None:
+    rng = np.random.default_rng(3)
+    labels = ["T10", "T11", "T12", "L1", "L2", "L3"]
+    body, scores = synthetic_spine(labels, rng)
+    off = build_problem(body, scores, PRIORS, config=DetectionLabelConfig(region_weight=0.0))
+    on = build_problem(body, scores, PRIORS, config=DetectionLabelConfig(region_weight=2.0))
+    diff = on.e_label - off.e_label
+    expected = 2.0 * region_mismatch(scores[on.order], on.labels)
+    np.testing.assert_allclose(diff, expected, atol=1e-12)
+    np.testing.assert_allclose(on.e_fp, off.e_fp)
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("scan_id", ["40JDTT7M1pls", "BLYJKce8VPNJ", "ctv5Q4Suj40l"])
+def test_region_term_fixes_real_thoraco_lumbar_shifts(vid_dir: Path, scan_id: str) -> None:
+    """Report-split scans with a soft junction (an L1 that scores partly thoracic, or a T12
+    partly lumbar): without the region term the whole labelling moves by one level, with it
+    every vertebra is identified."""
+    assert split_of(scan_id) == "report"
+    det = read_vid(vid_dir / "detections" / f"{scan_id}.json")
+    gt = read_vid(vid_dir / "ground_truth" / f"{scan_id}.json").centroids()
+
+    def label(weight: float) -> list[str]:
+        cents = label_detections(
+            det.body_mm,
+            det.segment_scores,
+            PRIORS,
+            det.left_mm,
+            det.right_mm,
+            DetectionLabelConfig(region_weight=weight),
+        )
+        res = evaluate_case(cents, gt, protocol="spineweb")
+        return [v.label for v in res.vertebrae if v.identified]
+
+    assert label(0.0) == []  # shifted: not one vertebra identified
+    assert label(DetectionLabelConfig().region_weight) == list(gt.labels)
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -1,0 +1,161 @@
+"""Choosing detection-labeller weights without touching the report split: 2-fold cross-validation.
+
+Usage::
+
+    .venv/bin/python benchmarks/detection_weights_cv.py [--vid ../shared/data/vid]
+        [--region 0 1 2 3] [--no-write]
+
+The VID scans of the fit split (:func:`spinelab.postprocess.detection_priors.split_of`) are cut
+in two halves by a hash of the scan id; priors are fitted on one half and the labeller (dp) is
+scored on the other, both ways round, so that no scan is labelled with priors fitted on itself
+(the bundled priors are fitted on the whole fit split, which makes in-sample figures
+optimistic). Each setting of ``DetectionLabelConfig.region_weight`` is scored this way; the
+report split is only labelled afterwards, with the bundled priors, for reference.
+
+Prints the table and replaces this script's section of ``benchmarks/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from _results import machine_line, update_results
+from spinelab.evaluation.metrics import EvaluationSummary, aggregate, evaluate_case
+from spinelab.io.vid import VidScan, read_vid
+from spinelab.postprocess.detection_priors import (
+    DetectionPriors,
+    FitCase,
+    default_priors,
+    fit_priors,
+    split_of,
+)
+from spinelab.postprocess.detections import DetectionLabelConfig, label_detections, pedicle_sides
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADING = (
+    "## Detection labeller weights: 2-fold cross-validation (benchmarks/detection_weights_cv.py)"
+)
+Scan = tuple[str, VidScan, VidScan]
+log = logging.getLogger("detection_weights_cv")
+
+
+def half_of(scan_id: str) -> int:
+    """0 or 1, from a hash of the scan id (independent of the fit/report split's hash)."""
+    return int(hashlib.md5(scan_id.encode("utf-8")).hexdigest()[:6], 16) % 2
+
+
+def fit_on(scans: list[Scan], pedicle_radius_mm: float = 40.0) -> DetectionPriors:
+    """Priors fitted on ``scans`` (as ``scripts/fit_detection_priors.py`` does)."""
+    cases = []
+    for _, det, gt in scans:
+        sides = pedicle_sides(det.body_mm, det.left_mm, det.right_mm, pedicle_radius_mm)
+        labels = [x for x in gt.body_levels if x is not None]
+        cases.append(FitCase(det.body_mm, det.segment_scores, sides, labels, gt.body_mm))
+    return fit_priors(cases, pedicle_radius_mm=pedicle_radius_mm)
+
+
+def score(scans: list[Scan], priors: DetectionPriors, config: DetectionLabelConfig) -> list:
+    """Per-scan SpineWeb results of the labeller on ``scans``."""
+    out = []
+    for name, det, gt in scans:
+        pred = label_detections(
+            det.body_mm, det.segment_scores, priors, det.left_mm, det.right_mm, config
+        )
+        out.append(evaluate_case(pred, gt.centroids(), protocol="spineweb", name=name))
+    return out
+
+
+def row(name: str, s: EvaluationSummary) -> str:
+    r = s.regions
+    return (
+        f"| {name} | {r['all'].n} | {100 * r['all'].id_rate:.2f} | {100 * r['thoracic'].id_rate:.2f} "
+        f"| {100 * r['lumbar'].id_rate:.2f} | {100 * s.scans_all_correct:.1f} |"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--vid", type=Path, default=ROOT.parent / "shared" / "data" / "vid")
+    ap.add_argument("--region", type=float, nargs="+", default=[0.0, 1.0, 2.0, 3.0])
+    ap.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    det_dir = args.vid / "detections"
+    if not det_dir.is_dir():
+        log.error("VID data not found at %s", args.vid)
+        return 2
+    fit_scans: list[Scan] = []
+    report: list[Scan] = []
+    for p in sorted(det_dir.glob("*.json")):
+        item = (p.stem, read_vid(p), read_vid(args.vid / "ground_truth" / p.name))
+        (fit_scans if split_of(p.stem) == "fit" else report).append(item)
+    halves = [[s for s in fit_scans if half_of(s[0]) == h] for h in (0, 1)]
+    t0 = time.perf_counter()
+    priors = [fit_on(h) for h in halves]
+    log.info(
+        "fit split %d scans (halves %d / %d), report %d; priors fitted in %.1f s",
+        len(fit_scans),
+        len(halves[0]),
+        len(halves[1]),
+        len(report),
+        time.perf_counter() - t0,
+    )
+    bundled = default_priors()
+    base = DetectionLabelConfig()
+    cv_rows, report_rows = [], []
+    for w in args.region:
+        config = replace(base, region_weight=w)
+        held_out = score(halves[1], priors[0], config) + score(halves[0], priors[1], config)
+        cv = aggregate(held_out)
+        rep = aggregate(score(report, bundled, config))
+        tag = f"region_weight {w:g}" + (" (default)" if w == base.region_weight else "")
+        cv_rows.append(row(tag, cv))
+        report_rows.append(row(tag, rep))
+        log.info(
+            "%s: cv id %.2f%%, report id %.2f%%",
+            tag,
+            100 * cv.regions["all"].id_rate,
+            100 * rep.regions["all"].id_rate,
+        )
+    header = [
+        "| setting | N | id rate % | thoracic % | lumbar % | all correct % |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines = [
+        HEADING,
+        "",
+        machine_line(),
+        "",
+        "dp labeller, SpineWeb protocol (20 mm). Fit split cut in two halves by "
+        "`int(md5(scan id)[:6], 16) % 2`; priors fitted on one half, scored on the other, both "
+        f"ways ({len(halves[0])} + {len(halves[1])} scans). The report split "
+        f"({len(report)} scans) is labelled afterwards with the bundled priors (fitted on the "
+        "whole fit split), for reference only. Other settings are the defaults of "
+        "`DetectionLabelConfig`.",
+        "",
+        "**held-out halves of the fit split** (what the weight is chosen on)",
+        "",
+        *header,
+        *cv_rows,
+        "",
+        "**report split** (reference)",
+        "",
+        *header,
+        *report_rows,
+        "",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if not args.no_write:
+        log.info("updated %s", update_results(text, HEADING))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
