@@ -17,13 +17,23 @@ from spinelab.postprocess.detection_priors import default_priors
 PRIORS = default_priors()
 
 
-def write_vid(path: Path, labels: list[str], fp: bool = False) -> np.ndarray:
-    """A synthetic VID detection file for ``labels`` (plus a false positive); returns bodies."""
+def write_vid(
+    path: Path, labels: list[str], fp: bool = False, missed: str | None = None
+) -> np.ndarray:
+    """A synthetic VID detection file for ``labels`` (plus a false positive; the body point of
+    ``missed`` left out, its pedicles kept); returns bodies."""
     idx = [PRIORS.labels.index(x) for x in labels]
     z = 200.0 - np.concatenate([[0.0], np.cumsum(PRIORS.gap_mean_mm)])[idx]
     body = np.stack([np.full_like(z, 3.0), np.full_like(z, 90.0), z], axis=1)
     points = []
     for lab, p in zip(labels, body):
+        for side, dx in (("left", 20.0), ("right", -20.0)):
+            q = p + np.array([dx, 25.0, 0.0])
+            points.append(
+                {"coordinates": {"world_space": q.tolist()}, "type": {"keypoint_type": side}}
+            )
+        if lab == missed:
+            continue
         seg = "L" if anatomy.region_of(lab) == "lumbar" else "T"
         probs = [0.02, 0.03, 0.98] if seg == "L" else [0.02, 0.98, 0.03]
         points.append(
@@ -36,11 +46,6 @@ def write_vid(path: Path, labels: list[str], fp: bool = False) -> np.ndarray:
                 },
             }
         )
-        for side, dx in (("left", 20.0), ("right", -20.0)):
-            q = p + np.array([dx, 25.0, 0.0])
-            points.append(
-                {"coordinates": {"world_space": q.tolist()}, "type": {"keypoint_type": side}}
-            )
     if fp:
         q = body[-1] + np.array([80.0, 0.0, -10.0])
         points.append(
@@ -67,6 +72,17 @@ def test_file_mode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cents.method == "wang2021-detections-dp"
     assert cents.source == {"file": "scan.json", "format": "vid-keypoints"}
     assert "7 vertebrae T11..L5 (1 dropped)" in capsys.readouterr().out
+
+
+def test_summary_counts_vertebrae_found_from_pedicles_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_vid(tmp_path / "scan.json", LUMBAR, missed="L3")
+    out = tmp_path / "out.json"
+    assert main(["label-detections", str(tmp_path / "scan.json"), "-o", str(out)]) == 0
+    assert read_native(out).labels == LUMBAR
+    text = capsys.readouterr().out
+    assert "6 detections -> 7 vertebrae T11..L5 (0 dropped, 1 from pedicles only)" in text
 
 
 def test_no_overwrite_without_force(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

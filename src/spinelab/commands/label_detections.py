@@ -90,9 +90,12 @@ def _label_one(
     n_det = scan.body_mm.shape[0]
     if len(cents) == 0:
         return f"{path.name}: {n_det} detections, none labelled"
+    dropped = len(cents.extra.get("dropped_detections", [])) if cents.extra else 0
+    added = int(cents.extra.get("from_pedicles", 0)) if cents.extra else 0
+    notes = [f"{dropped} dropped"] + ([f"{added} from pedicles only"] if added else [])
     return (
         f"{path.name}: {n_det} detections -> {len(cents)} vertebrae "
-        f"{cents.labels[0]}..{cents.labels[-1]} ({n_det - len(cents)} dropped)"
+        f"{cents.labels[0]}..{cents.labels[-1]} ({', '.join(notes)})"
     )
 
 
