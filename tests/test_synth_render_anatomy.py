@@ -144,3 +144,69 @@ def test_tube_cut_by_the_grid_border_matches_the_same_tube_on_a_larger_grid():
     window = maps[0][k0 : k0 + 18, j0 : j0 + 21, i0 : i0 + 30]
     assert (maps[1] == Tissue.MARROW).sum() > 100
     np.testing.assert_array_equal(maps[1], window)
+
+
+def _local_section(res, spine, label: str, e_mm: float, step: float = 0.5):
+    """Label map sampled on a 100 x 100 mm (a, b) plane of ``label``'s frame at height ``e_mm``
+    (a left, b posterior; nearest voxel), and the a, b coordinates (mm)."""
+    n = spine.labels.index(label)
+    c, fr = spine.centres_mm[n], spine.frames[n]
+    a = np.arange(-50.0, 50.0, step)
+    b = np.arange(-30.0, 70.0, step)
+    aa, bb = np.meshgrid(a, b, indexing="ij")
+    pts = c + np.stack([aa, bb, np.full_like(aa, e_mm)], axis=-1) @ fr.T
+    g = res.grid
+    ijk = np.rint((pts - np.asarray(g.origin_mm)) / np.asarray(g.spacing_mm)).astype(int)
+    ijk = np.clip(ijk, 0, np.array(g.shape_kji[::-1]) - 1)
+    return res.vertebrae[ijk[..., 2], ijk[..., 1], ijk[..., 0]], a, b
+
+
+@pytest.mark.parametrize(
+    ("label", "canal_mm2", "pedicle_mm"), [("L3", (200.0, 450.0), 8.0), ("T6", (120.0, 300.0), 3.5)]
+)
+def test_pedicles_are_thick_and_enclose_a_canal_of_real_size(spine, label, canal_mm2, pedicle_mm):
+    import scipy.ndimage as ndi
+
+    from spinelab.synth import vertebra_shape as vs
+
+    n = spine.labels.index(label)
+    h, d = spine.body_height_mm[n], spine.body_depth_mm[n]
+    res = render_labels(
+        spine, _grid(spine, label, label, 0.5), AnatomyParams(bowel_gas=0), np.random.default_rng(0)
+    )
+    dims = vs.level_dims(label)
+    e_ped = min(0.5 * h - 0.5 * dims["ped_h"] - 0.5, 0.2 * h)
+    sec, a, b = _local_section(res, spine, label, e_ped)
+    bone = sec == anatomy.by_name(label).verse_id
+    # the canal: the hole that body, pedicles and laminae enclose at the pedicles' level
+    holes = ndi.binary_fill_holes(bone) & ~bone
+    lab, _ = ndi.label(holes)
+    ia, ib = np.searchsorted(a, 0.0), np.searchsorted(b, vs.posterior_wall(d) + 5.0)
+    assert lab[ia, ib] > 0, "no closed canal at the pedicles"
+    area = (lab == lab[ia, ib]).sum() * 0.25
+    assert canal_mm2[0] < area < canal_mm2[1], area
+    # each pedicle, across a line through the canal's front third, is a solid bony column
+    row = bone[:, np.searchsorted(b, vs.posterior_wall(d) + 0.3 * dims["can_d"])]
+    runs = np.diff(np.flatnonzero(np.diff(np.concatenate([[0], row.astype(int), [0]]))))[::2]
+    assert len(runs) == 2 and runs.min() * 0.5 >= pedicle_mm, runs * 0.5
+
+
+def test_facet_joints_pair_neighbouring_vertebrae_across_a_gap(spine):
+    from spinelab.synth import vertebra_shape as vs
+
+    res = render_labels(
+        spine, _grid(spine, "L2", "L3", 0.5), AnatomyParams(bowel_gas=0), np.random.default_rng(0)
+    )
+    n = spine.labels.index("L3")
+    h = spine.body_height_mm[n]
+    # just above L3's upper endplate, beside the canal: L3's superior articular process lies
+    # lateral to L2's inferior articular process, with non-bone (the joint space) in between
+    sec, a, _b = _local_section(res, spine, "L3", h / 2 + 3.0)
+    ids = {anatomy.by_name(x).verse_id for x in ("L2", "L3")}
+    left = sec[a > vs.level_dims("L3")["can_w"] / 2]
+    present = {int(v) for v in np.unique(left)} & ids
+    assert present == ids
+    l3 = np.argwhere(left == anatomy.by_name("L3").verse_id)
+    l2 = np.argwhere(left == anatomy.by_name("L2").verse_id)
+    gap = np.min(np.linalg.norm(l3[:, None, :] - l2[None, :, :], axis=-1)) * 0.5
+    assert gap >= 1.0, gap

@@ -31,6 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from spinelab import anatomy
+from spinelab.synth import vertebra_shape as vshape
 from spinelab.synth.geometry import SpineGeometry
 from spinelab.synth.tissues import Tissue
 
@@ -460,136 +461,6 @@ class _BodyPlan:
 # --------------------------------------------------------------------------------------------
 # Vertebrae
 # --------------------------------------------------------------------------------------------
-def _seg_dist(u: Any, v: Any, p0: tuple[float, float], p1: tuple[float, float]) -> Any:
-    """Distance (mm) from points ``(u, v)`` to the 2-D segment ``p0``-``p1``."""
-    du, dv = p1[0] - p0[0], p1[1] - p0[1]
-    ll = du * du + dv * dv
-    t = np.clip(((u - p0[0]) * du + (v - p0[1]) * dv) / ll, 0.0, 1.0)
-    return np.sqrt((u - p0[0] - t * du) ** 2 + (v - p0[1] - t * dv) ** 2)
-
-
-_Box3 = tuple[tuple[float, float, float], tuple[float, float, float]]
-
-
-def _vertebra_primitives(
-    name: str, h: float, w: float, d: float, wedge: float
-) -> list[tuple[_Box3, Any]]:
-    """The bony primitives of a vertebra: ``[((lo, hi) local box, fn(a, b, e, shrink) -> mask)]``.
-
-    Local coordinates in mm (a left, b posterior, e cranial); ``shrink`` (mm) erodes the shape,
-    so ``fn(..., 0) & ~fn(..., t)`` is a cortical shell of thickness ``t``.
-    """
-    region = anatomy.region_of(name)
-    p = _REGION_SHAPE[region]
-    cw, cd, pr, lt = p["cw"], p["cd"], p["pr"], p["lt"]
-    bc = d / 2 + cd + 1.0  # canal centre
-    prims: list[tuple[_Box3, Any]] = []
-    conc = 0.07 * d  # posterior concavity of the body
-
-    def body(a: Any, b: Any, e: Any, s: float) -> Any:
-        e_top = h / 2 - wedge * np.clip(0.5 - b / d, 0, 1)
-        waist = 1.0 - 0.07 * (1.0 - np.clip((2 * e / h) ** 2, 0, 1))
-        bb = np.where(b > 0, b * 1.15 + conc * (1.0 - np.clip((2 * a / w) ** 2, 0, 1)), b)
-        r = _ellipse(a, bb, w / 2 - s, d / 2 - s)
-        return (r <= waist**2) & (e < e_top - s) & (e > -h / 2 + s)
-
-    prims.append((((-w / 2, -d / 2, -h / 2), (w / 2, d / 2, h / 2)), body))
-    if region == "sacral":
-        ala_w = w / 2 + (28.0 if name == "S1" else 18.0)
-
-        def ala(a: Any, b: Any, e: Any, s: float) -> Any:
-            m = _ellipse(a, b - d / 4, ala_w - s, d * 0.75 + 10 - s) <= 1.0
-            return m & (b > -d / 4 + s) & (b < d / 2 + 12.0 - s) & (np.abs(e) < h / 2 - s)
-
-        prims.append((((-ala_w, -d / 4, -h / 2), (ala_w, d / 2 + 12.0, h / 2)), ala))
-    # pedicles: elliptic cylinders along b beside the canal, upper part of the body
-    ped_a, ped_h = cw + pr * 0.6, 0.3 * h + 2.0
-    for side in (1.0, -1.0):
-
-        def ped(a: Any, b: Any, e: Any, s: float, side: float = side) -> Any:
-            m = _ellipse(side * a - ped_a, e - 0.15 * h, pr - s, ped_h - s) <= 1.0
-            return m & (b > d / 2 - 4.0) & (b < bc + 2.0)
-
-        lo_a, hi_a = sorted((side * (ped_a - pr), side * (ped_a + pr)))
-        prims.append(
-            (((lo_a, d / 2 - 4.0, 0.15 * h - ped_h), (hi_a, bc + 2.0, 0.15 * h + ped_h)), ped)
-        )
-    # laminae: two plates meeting behind the canal (a roof), epidural fat in between
-    apex = bc + cd + lt * 0.5
-    lam_h = 0.42 * h + 1.0
-
-    def lamina(a: Any, b: Any, e: Any, s: float) -> Any:
-        dist = _seg_dist(np.abs(a), b, (cw + 1.5, bc - 1.0), (0.0, apex))
-        return (dist < lt / 2 - s * 0.6) & (np.abs(e + 0.05 * h) < lam_h - s)
-
-    prims.append(
-        (
-            ((-cw - lt, bc - 1.0 - lt, -0.05 * h - lam_h), (cw + lt, apex + lt, -0.05 * h + lam_h)),
-            lamina,
-        )
-    )
-    # spinous process: slab sloping caudally as it goes back, tapering
-    sp_len = p["sp"] * (1.4 if name in ("C2", "C7") else 1.0)
-    b0 = apex - 2.0
-
-    def spinous(a: Any, b: Any, e: Any, s: float) -> Any:
-        rel = np.clip(b - b0, 0, None)
-        e_sp = -p["slope"] * rel - 0.1 * h
-        taper = 1.0 - 0.35 * np.clip(rel / sp_len, 0, 1)
-        m = (b > b0 - 2.0 + s) & (b < b0 + sp_len - s)
-        # rounded (elliptic) cross-section, thicker at the tip as in real spinous processes
-        tip = 1.0 + 0.4 * np.clip((b - b0) / sp_len - 0.7, 0, 1) / 0.3
-        return m & (_ellipse(a, e - e_sp, p["sw"] * tip - s, p["sh"] * taper - s) <= 1.0)
-
-    e_lo = -p["slope"] * sp_len - 0.1 * h - p["sh"]
-    prims.append(
-        (((-p["sw"], b0 - 2.0, e_lo), (p["sw"], b0 + sp_len, -0.1 * h + p["sh"])), spinous)
-    )
-    # transverse processes from the pedicle-lamina junction
-    tpl = p["tp"] * (1.2 if name == "L3" else 1.0) * (0.6 if name in ("L5", "C7") else 1.0)
-    if region == "sacral":
-        tpl = 0.0
-    for side in (1.0, -1.0):
-        if tpl <= 0:
-            break
-
-        def tp(a: Any, b: Any, e: Any, s: float, side: float = side) -> Any:
-            aa = side * a
-            tp_b = bc + p["tps"] * np.clip(aa - cw, 0, None) - 1.0
-            m = (aa > cw) & (aa < cw + lt + tpl - s)
-            return m & (_ellipse(b - tp_b, e - 0.1 * h, 4.0 - s, p["tph"] - s) <= 1.0)
-
-        b_ext = p["tps"] * (lt + tpl)
-        lo_a, hi_a = sorted((side * cw, side * (cw + lt + tpl)))
-        prims.append(
-            (
-                (
-                    (lo_a, bc - 5.0 + min(b_ext, 0), 0.1 * h - p["tph"]),
-                    (hi_a, bc + 3.0 + max(b_ext, 0), 0.1 * h + p["tph"]),
-                ),
-                tp,
-            )
-        )
-    # articular processes: short columns at the pedicle-lamina junction
-    for side in (1.0, -1.0):
-
-        def art(a: Any, b: Any, e: Any, s: float, side: float = side) -> Any:
-            m = _ellipse(side * a - (cw + 3.0), b - (bc + 1.0), 5.0 - s, 4.5 - s) <= 1.0
-            return m & (np.abs(e) < 0.5 * h + 3.0 - s)
-
-        lo_a, hi_a = sorted((side * (cw - 2.0), side * (cw + 8.0)))
-        prims.append((((lo_a, bc - 3.5, -0.5 * h - 3.0), (hi_a, bc + 5.5, 0.5 * h + 3.0)), art))
-    if name == "C2":
-
-        def dens(a: Any, b: Any, e: Any, s: float) -> Any:
-            return (
-                (_ellipse(a, b - 1.0, 5.5 - s, 5.5 - s) <= 1.0) & (e > 0) & (e < h / 2 + 20.0 - s)
-            )
-
-        prims.append((((-5.5, -4.5, 0.0), (5.5, 6.5, h / 2 + 20.0)), dens))
-    return prims
-
-
 def _paint_vertebra(
     pt: _Painter,
     geo: SpineGeometry,
@@ -615,11 +486,13 @@ def _paint_vertebra(
     p = _REGION_SHAPE[region]
     if name == "C1":
         return _paint_atlas(pt, c, fr, vid, w, d)
-    cortex = p["cortex"] * (0.6 if params.osteoporosis else 1.0)
+    thin = 0.6 if params.osteoporosis else 1.0
+    cortex = p["cortex"] * thin
+    post_cortex = vshape.POSTERIOR_CORTEX_MM * thin
     wedge = params.compression.get(name, 0.0) * h
     inner: list[tuple[tuple[slice, slice, slice], Any]] = []
     boxes: list[tuple[slice, slice, slice]] = []
-    for (lo, hi), fn in _vertebra_primitives(name, h, w, d, wedge):
+    for (lo, hi), fn, posterior in vshape.vertebra_parts(name, h, w, d, wedge, p["slope"]):
         lo1 = (lo[0] - 1.0, lo[1] - 1.0, lo[2] - 1.0)
         hi1 = (hi[0] + 1.0, hi[1] + 1.0, hi[2] + 1.0)
         box = _local_box(pt.grid, c, fr, lo1, hi1)
@@ -630,7 +503,7 @@ def _paint_vertebra(
         if not outer.any():
             continue
         idx = np.nonzero(outer)
-        ins = fn(a[idx], b[idx], e[idx], cortex)
+        ins = fn(a[idx], b[idx], e[idx], post_cortex if posterior else cortex)
         pt.tissue[sl][idx] = _T.CORTICAL
         pt.vert[sl][idx] = vid
         inner.append((sl, tuple(q[ins] for q in idx)))
@@ -639,14 +512,16 @@ def _paint_vertebra(
         pt.tissue[sl][idx] = _T.CANCELLOUS
     if not boxes:
         return None
-    # spinal canal: cerebrospinal fluid where no bone
-    bc = d / 2 + p["cd"] + 1.0
+    # spinal canal: cerebrospinal fluid (and epidural fat) where no bone
+    dims = vshape.level_dims(name)
+    bw = vshape.posterior_wall(d)
+    half = dims["can_w"] / 2
     box = _local_box(
-        pt.grid, c, fr, (-p["cw"], bc - p["cd"], -h / 2 - 3.0), (p["cw"], bc + p["cd"], h / 2 + 3.0)
+        pt.grid, c, fr, (-half, bw - 2.0, -h / 2 - 3.0), (half, bw + dims["can_d"], h / 2 + 3.0)
     )
     if box is not None:
         sl, (a, b, e) = box
-        canal = _ellipse(a, b - bc, p["cw"] * 0.85, p["cd"] * 0.85) <= 1.0
+        canal = vshape.canal_mask(a, b, bw, dims)
         tis = pt.tissue[sl]
         tis[canal & _SOFT_LUT[tis]] = _T.WATER
     k0 = min(s[0].start for s in boxes)
