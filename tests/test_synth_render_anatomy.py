@@ -210,3 +210,18 @@ def test_facet_joints_pair_neighbouring_vertebrae_across_a_gap(spine):
     l2 = np.argwhere(left == anatomy.by_name("L2").verse_id)
     gap = np.min(np.linalg.norm(l3[:, None, :] - l2[None, :, :], axis=-1)) * 0.5
     assert gap >= 1.0, gap
+
+
+def test_iliac_wings_are_broad_plates(spine):
+    # wings thickened at the sacro-iliac joints and above the acetabulum: in axial slices through
+    # S1 and 20 mm above, each wing's bone section is over 950 / 1100 mm^2 (about 770 / 915 when
+    # the wing was a uniform 6.4 mm sheet)
+    c = spine.centres_mm[spine.labels.index("S1")]
+    grid = RenderGrid((c[0] - 200, c[1] - 150, c[2] - 80), (1.0, 1.0, 1.0), (140, 250, 400))
+    res = render_labels(spine, grid, AnatomyParams(bowel_gas=0), np.random.default_rng(0))
+    pelvis = np.isin(res.tissue, [int(t) for t in BONE]) & (res.vertebrae == 0)
+    x = grid.axis_mm(0) - c[0]
+    for dz, least in ((0, 950), (20, 1100)):
+        sl = pelvis[80 + dz]
+        assert sl[:, x > 30].sum() > least
+        assert sl[:, x < -30].sum() > least

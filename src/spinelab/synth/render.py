@@ -724,8 +724,14 @@ def _paint_pelvis(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
     s = plan.scale
     y_s = float(c[1])
     z_crest, z_low = float(c[2]) + 45.0, float(c[2]) - 70.0
-    u = np.linspace(0.0, 1.0, 40)
+    # The wing is a sheet swept by curves from the sacro-iliac joint (u = 0) forward and out to
+    # the anterior superior iliac spine (u = 1), from the ilium's body (v = 0) up to the crest
+    # (v = 1). Its thickness follows real iliac bones: about 6 mm in the iliac fossa, 15-20 mm
+    # at the sacro-iliac joint and in the body above the acetabulum, 10-12 mm at the crest.
+    # All cortex is painted first, then all marrow, so overlapping sweeps fuse without walls.
+    u = np.linspace(0.0, 1.0, 41)
     n_v = max(8, math.ceil((z_crest - z_low) / 4.0))
+    sweeps: list[tuple[NDArray[np.float64], float]] = []
     for side in (1.0, -1.0):
         for v in np.linspace(0.0, 1.0, n_v):
             x_top = (w / 2 + 40.0 + 70.0 * u + 20.0 * np.sin(np.pi * u)) * s
@@ -735,8 +741,17 @@ def _paint_pelvis(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
             x = side * ((1 - v) * x_bot + v * x_top) + float(c[0])
             y = (1 - v) * y_bot + v * y_top
             z = z_low + v * (z_crest - z_low) - 20.0 * u * v
-            r = 3.2 + (2.0 if v > 0.93 else 0.0) + (2.5 if v < 0.15 else 0.0)
-            pt.tube(np.stack([x, y, z], axis=1), r, _T.CORTICAL, _T.MARROW, 1.2)
+            curve = np.stack([x, y, z], axis=1)
+            for u0, u1 in ((0, 8), (8, 16), (16, 28), (28, 41)):
+                um = 0.5 * (u[u0] + u[min(u1, 40)])
+                r = 3.0 + 5.0 * max(0.0, 1.0 - um / 0.35) + 4.0 * max(0.0, 1.0 - v / 0.3)
+                r += 2.5 * max(0.0, (v - 0.9) / 0.1)
+                sweeps.append((curve[u0 : min(u1 + 1, 41)], r))
+    for pts, r in sweeps:
+        pt.tube(pts, r, _T.CORTICAL)
+    for pts, r in sweeps:
+        pt.tube(pts, r - 1.4, _T.MARROW, only=(_T.CORTICAL,))
+    for side in (1.0, -1.0):
         # femoral head under the acetabular roof
         fh = c + np.array([side * 88.0 * s, -50.0, -105.0])
         _ellipsoid_shell(pt, fh, (24.0, 24.0, 24.0), 24.0, lambda x, y, z: x == x)
@@ -753,12 +768,16 @@ def _paint_pelvis(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
         rot = np.array(
             [[1, 0, 0], [0, math.cos(ang), math.sin(ang)], [0, -math.sin(ang), math.cos(ang)]]
         )
+        # S3-S5 and the coccyx: a fused, tapering, forward-curving plate, as wide as S2's alae
+        # at the top (about 90 mm) and about 25 mm at S5, then the small coccygeal segments
+        ala_half = wd / 2 + 18.0
         for seg in range(5):
             f = 0.8 ** (seg + 1)
             step = rot @ step
             cur = cur + step * (h * (0.9 * f + 0.9 * f / 0.8) / 2 + 1.0)
+            half_w = max(wd * f / 2, ala_half * (1.0 - 0.3 * (seg + 1))) if seg < 3 else wd * f / 2
             _ellipsoid_shell(
-                pt, cur, (wd * f / 2, dp * f / 2.4, h * f / 2), 30.0, lambda x, y, z: x == x
+                pt, cur, (half_w, dp * f / 2.4, h * f / 1.6), 30.0, lambda x, y, z: x == x
             )
 
 
