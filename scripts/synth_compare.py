@@ -9,6 +9,11 @@ mid-sagittal slice and an axial slice through L3 (or the middle vertebra) in a s
 (W 400 / L 40), and a close-up axial bone-window view of that vertebra. Every image is shown in
 the same LPS-aligned layout at 1 mm per display pixel (anterior left in sagittal views,
 patient right on the left in coronal/axial views, superior up).
+
+It also prints a markdown table of measured realism (:mod:`spinelab.synth.realism`): per-tissue
+HU (vertebral body interior, paraspinal muscle, subcutaneous fat), noise SD, and percentiles and
+L1 distance of the body-region HU histogram, for the real CT and ``--stats-n`` synthetic
+thoraco-lumbar cases rendered at the real CT's 3 mm. ``--no-figure`` prints only the table.
 """
 
 from __future__ import annotations
@@ -23,37 +28,21 @@ import numpy as np
 import scipy.ndimage as ndi
 from numpy.typing import NDArray
 
+from spinelab.synth.realism import PERCENTILES, RealismStats, canonical, histogram_l1, measure
+
 ROOT = Path(__file__).resolve().parents[1]
 REAL_CT = ROOT.parent / "shared" / "data" / "ct" / "totalsegmentator_example" / "ct.nii.gz"
 REAL_LABELS = REAL_CT.parent / "vertebra_labels_model.nii.gz"
 # TotalSegmentator's own ids in that file: 29 = L3 (see ../shared/data/README.md)
 REAL_L3_ID = 29
+#: L1-L4 in the real label map (TotalSegmentator ids) and in synthetic ones (VerSe ids).
+REAL_L1_L4 = (31, 30, 29, 28)
+SYNTH_L1_L4 = (20, 21, 22, 23)
 
 BONE = (-450.0, 1050.0)
 SOFT = (-160.0, 240.0)
 
 log = logging.getLogger("synth_compare")
-
-
-def canonical(
-    array: NDArray[Any], affine: NDArray[np.float64]
-) -> tuple[NDArray[Any], NDArray[np.float64], NDArray[np.float64]]:
-    """Transpose/flip an axis-aligned volume to ``[x, y, z]`` increasing L, P, S.
-
-    Returns:
-        ``(array, spacing_mm (3,), origin_mm (3,))`` of the canonical grid.
-    """
-    d = affine[:3, :3]
-    perm = [int(np.argmax(np.abs(d[w]))) for w in range(3)]
-    arr = array.transpose(perm)
-    cols = d[:, perm]
-    origin = affine[:3, 3].copy()
-    for w in range(3):
-        if cols[w, w] < 0:
-            arr = np.flip(arr, axis=w)
-            origin += cols[:, w] * (arr.shape[w] - 1)
-    spacing = np.abs(np.diag(cols))
-    return arr, spacing, origin
 
 
 def _iso(img2d: NDArray[Any], sp_rows: float, sp_cols: float, order: int = 1) -> NDArray[Any]:
@@ -96,6 +85,59 @@ def real_case() -> tuple[NDArray[Any], NDArray[np.float64], NDArray[np.float64],
     )
 
 
+def stats_row(name: str, st: RealismStats, ref: RealismStats | None) -> str:
+    """One markdown table row of :func:`stats_table`."""
+    l1 = "-" if ref is None else f"{histogram_l1(st.hist, ref.hist):.2f}"
+    pct = " / ".join(f"{p:.0f}" for p in st.percentiles)
+    fr = st.fractions
+    return (
+        f"| {name} | {st.body_median:.0f} | {st.muscle_median:.0f} | {st.fat_median:.0f} | "
+        f"{st.noise_fat:.1f} | {st.noise_muscle:.1f} | {pct} | "
+        f"{fr['fat (<-30)']:.2f} / {fr['soft (-30..150)']:.2f} / {fr['bone (>=150)']:.3f} | {l1} |"
+    )
+
+
+def stats_table(n: int, seed: int, fov: str) -> str:
+    """Measured realism of the real CT and ``n`` synthetic cases at 3 mm, as markdown."""
+    from spinelab.io.images import read_image
+    from spinelab.synth.generator import SynthConfig, generate_cases
+
+    header = (
+        "| image | body interior median HU | paraspinal muscle median HU | subcut. fat median HU "
+        "| noise SD in fat | SD in muscle | body-region HU percentiles "
+        + "/".join(str(p) for p in PERCENTILES)
+        + " | fraction fat / soft / bone | histogram L1 to real |\n"
+        + "|---" * 9
+        + "|"
+    )
+    lines = [header]
+    ref = None
+    if REAL_CT.exists():
+        ct, lab = read_image(REAL_CT), read_image(REAL_LABELS)
+        ref = measure(ct.array, lab.array, ct.affine_lps, REAL_L1_L4)
+        lines.append(stats_row("real CT (3 mm)", ref, None))
+    cfg = SynthConfig(fov=fov, spacing_mm=(3.0, 3.0, 3.0))
+    sts = []
+    for i, case in enumerate(generate_cases(n, seed, cfg)):
+        st = measure(case.ct.array, case.labels.array, case.ct.affine_lps, SYNTH_L1_L4)
+        sts.append(st)
+        lines.append(stats_row(f"synthetic {seed}/{i} (3 mm)", st, ref))
+    if sts:
+        mean = RealismStats(
+            body_median=float(np.mean([s.body_median for s in sts])),
+            body_mean=float(np.mean([s.body_mean for s in sts])),
+            muscle_median=float(np.mean([s.muscle_median for s in sts])),
+            fat_median=float(np.mean([s.fat_median for s in sts])),
+            noise_fat=float(np.mean([s.noise_fat for s in sts])),
+            noise_muscle=float(np.mean([s.noise_muscle for s in sts])),
+            percentiles=tuple(np.mean([s.percentiles for s in sts], axis=0)),
+            hist=np.mean([s.hist for s in sts], axis=0),
+            fractions={k: float(np.mean([s.fractions[k] for s in sts])) for k in sts[0].fractions},
+        )
+        lines.append(stats_row(f"synthetic mean of {len(sts)}", mean, ref))
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -105,8 +147,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--style", default="ct", choices=("ct", "randomized"))
     parser.add_argument("--fov", default="thoracolumbar")
+    parser.add_argument("--stats-n", type=int, default=6, help="synthetic cases measured")
+    parser.add_argument("--no-figure", action="store_true", help="print the table only")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.stats_n > 0 and args.style == "ct":
+        print(stats_table(args.stats_n, args.seed, args.fov))
+    if args.no_figure:
+        return 0
     import matplotlib
 
     matplotlib.use("Agg")
