@@ -39,6 +39,7 @@ def test_tissue_hu_in_adult_ranges(stats):
     assert 100 < st.body_median < 320  # cancellous bone of the lumbar bodies, non-osteoporotic
     assert 20 < st.muscle_median < 75
     assert -130 < st.fat_median < -70
+    assert 0.3 < st.fractions["fat (<-30)"] < 0.65  # bowel fills the abdomen, not fat
     assert st.fractions["bone (>=150)"] < 0.06
 
 

@@ -211,6 +211,8 @@ def test_hu_table_contrast_and_osteoporosis():
     assert contrast[:, Tissue.BLOOD].mean() > plain[:, Tissue.BLOOD].mean() + 80
     assert osteo[:, Tissue.CANCELLOUS].mean() < plain[:, Tissue.CANCELLOUS].mean() - 80
     assert np.all(plain[:, Tissue.AIR] < -980) and np.all(plain[:, Tissue.FAT] < -50)
+    assert plain[:, Tissue.DENSE].mean() > plain[:, Tissue.CANCELLOUS].mean() + 150
+    assert osteo[:, Tissue.DENSE].mean() < plain[:, Tissue.DENSE].mean() - 100
 
 
 def test_case_seeds_are_distinct_and_stable():

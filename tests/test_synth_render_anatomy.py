@@ -225,3 +225,33 @@ def test_iliac_wings_are_broad_plates(spine):
         sl = pelvis[80 + dz]
         assert sl[:, x > 30].sum() > least
         assert sl[:, x < -30].sum() > least
+
+
+def test_posterior_elements_have_a_dense_core_behind_the_body(spine):
+    """The arch is dense bone throughout (Tissue.DENSE core), the body cancellous."""
+    res = render_labels(
+        spine, _grid(spine, "L2", "L4", 1.0), AnatomyParams(bowel_gas=0), np.random.default_rng(0)
+    )
+    n = spine.labels.index("L3")
+    vid = anatomy.by_name("L3").verse_id
+    kji = np.argwhere((res.vertebrae == vid) & (res.tissue == Tissue.DENSE))
+    assert len(kji) > 500
+    g = res.grid
+    xyz = np.asarray(g.origin_mm) + kji[:, ::-1] * np.asarray(g.spacing_mm)
+    posterior = (xyz - spine.centres_mm[n]) @ spine.frames[n][:, 1]
+    assert np.median(posterior) > 20.0  # behind the body centre
+    body = (res.vertebrae == vid) & (res.tissue == Tissue.CANCELLOUS)
+    assert body.sum() > len(kji)
+
+
+def test_bowel_fills_the_abdomen_in_front_of_the_spine(spine):
+    res = render_labels(spine, _grid(spine, "L3", "L3"), AnatomyParams(), np.random.default_rng(0))
+    c = spine.centres_mm[spine.labels.index("L3")]
+    g = res.grid
+    k = g.index_range(2, c[2], c[2] + 2.0)[0]
+    j0, j1 = g.index_range(1, c[1] - 120.0, c[1] - 40.0)
+    i0, i1 = g.index_range(0, c[0] - 80.0, c[0] + 80.0)
+    patch = res.tissue[k, j0:j1, i0:i1]
+    bowel = np.isin(patch, [int(Tissue.SOFT), int(Tissue.WATER), int(Tissue.GAS)]).mean()
+    fat = (patch == Tissue.FAT).mean()
+    assert bowel > 0.5 and 0.05 < fat < 0.45  # packed loops with mesenteric fat between

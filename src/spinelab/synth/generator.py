@@ -135,7 +135,7 @@ class SynthConfig:
     disc_loss_range: tuple[float, float] = (0.3, 0.6)
     p_metal: float = 0.08
     p_contrast: float = 0.5
-    noise_hu_range: tuple[float, float] = (8.0, 40.0)
+    noise_hu_range: tuple[float, float] = (14.0, 40.0)
     blur_mm_range: tuple[float, float] = (0.35, 0.9)
 
     def __post_init__(self) -> None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.ndimage as ndi
 from numpy.typing import NDArray
 
 from spinelab import anatomy
@@ -490,7 +491,7 @@ def _paint_vertebra(
     cortex = p["cortex"] * thin
     post_cortex = vshape.POSTERIOR_CORTEX_MM * thin
     wedge = params.compression.get(name, 0.0) * h
-    inner: list[tuple[tuple[slice, slice, slice], Any]] = []
+    inner: list[tuple[tuple[slice, slice, slice], Any, int]] = []
     boxes: list[tuple[slice, slice, slice]] = []
     for (lo, hi), fn, posterior in vshape.vertebra_parts(name, h, w, d, wedge, p["slope"]):
         lo1 = (lo[0] - 1.0, lo[1] - 1.0, lo[2] - 1.0)
@@ -506,10 +507,11 @@ def _paint_vertebra(
         ins = fn(a[idx], b[idx], e[idx], post_cortex if posterior else cortex)
         pt.tissue[sl][idx] = _T.CORTICAL
         pt.vert[sl][idx] = vid
-        inner.append((sl, tuple(q[ins] for q in idx)))
+        core = int(_T.DENSE if posterior else _T.CANCELLOUS)
+        inner.append((sl, tuple(q[ins] for q in idx), core))
         boxes.append(sl)
-    for sl, idx in inner:
-        pt.tissue[sl][idx] = _T.CANCELLOUS
+    for sl, idx, core in inner:
+        pt.tissue[sl][idx] = core
     if not boxes:
         return None
     # spinal canal: cerebrospinal fluid (and epidural fat) where no bone
@@ -890,7 +892,7 @@ def _paint_soft_tissue(
     z_psoas_top = zl("T12", z_recess)
     z_s2 = zl("S2", zl("S1", -1e9) - 25.0)
     gas = _gas_pockets(rng, params.bowel_gas)
-    loops = _bowel_loops(rng, params)
+    bowel = _BowelField(pt, rng, params, z_s2 - 75.0, z_recess + 5.0)
     torso_power = float(rng.uniform(2.2, 3.0))
     for k in range(pt.grid.shape_kji[0]):
         z = float(pt.z[k])
@@ -940,27 +942,9 @@ def _paint_soft_tissue(
         y_post = ys + (lv.depth / 2 + 24.0 if thorax else 2.0)
         ccy, cby = (y_post + y_ant) / 2, (y_post - y_ant) / 2
         pt.ellipse2d(k, xs, ccy, hw_c, cby, _T.FAT, power=pw)
-        if not thorax:
-            # bowel: loops of soft tissue (some with gas) in visceral fat
-            for lx, ly, lz, lr, lh, vx, vy, kind in loops:
-                zc = z_recess - lz * max(z_recess - z_s2 + 30.0, 80.0)
-                dz = z - zc
-                if abs(dz) < lh:
-                    rr = lr * math.sqrt(1.0 - (dz / lh) ** 2)
-                    px = xs + lx * hw_c * 0.85 + vx * dz
-                    py = ccy - 0.15 * cby + ly * cby * 0.75 + vy * dz
-                    pt.ellipse2d(k, px, py, rr, rr * 0.85, _T.SOFT, only=(_T.FAT,))
-                    if kind > 0.65:  # gas-filled
-                        pt.ellipse2d(k, px, py, rr * 0.7, rr * 0.6, _T.GAS, only=(_T.SOFT,))
-                    elif kind > 0.5:  # fluid-filled
-                        pt.ellipse2d(k, px, py, rr * 0.75, rr * 0.65, _T.WATER, only=(_T.SOFT,))
-                    elif kind > 0.3:  # faeces: mottled with small gas bubbles
-                        for q in range(4):
-                            ph = 2.4 * q + 0.07 * z + 9.0 * kind
-                            bx = px + 0.55 * rr * math.cos(ph)
-                            by_ = py + 0.5 * rr * math.sin(1.3 * ph)
-                            br = 1.0 + 2.5 * abs(math.sin(0.11 * z + q + 13.0 * kind))
-                            pt.ellipse2d(k, bx, by_, br, br, _T.GAS, only=(_T.SOFT,))
+        if not thorax and z > z_s2 - 70.0:
+            # bowel: densely packed irregular loops with thin mesenteric fat between them
+            bowel.paint(k, xs, ys - lv.depth / 2, ccy, hw_c - 3.0, cby - 3.0, pw)
         # paraspinal muscles (always) and psoas (lumbar)
         for side in (1.0, -1.0):
             pt.ellipse2d(
@@ -1090,30 +1074,120 @@ def _organ(
     pt.ellipse2d(k, cx, cy, rx * f, ry * f, value)
 
 
-def _bowel_loops(
-    rng: np.random.Generator, params: AnatomyParams
-) -> list[tuple[float, float, float, float, float, float, float, float]]:
-    """Bowel loop segments: (x frac, y frac, depth frac, radius mm, half-length mm, drift x,
-    drift y (mm per mm of z), kind (> 0.65: gas-filled))."""
-    # leaner patients have less mesenteric fat between the loops: more, larger loops
-    lean = float(np.clip(1.0 - params.fat_mm / 45.0, 0.1, 1.0))
-    n = int(rng.integers(45, 70) * (0.8 + 0.6 * lean))
-    out = []
-    for _ in range(n):
-        r = float(rng.uniform(8.0, 16.0 + 6.0 * lean))
-        out.append(
-            (
-                float(rng.uniform(-1, 1)),
-                float(rng.uniform(-1, 1)),
-                float(rng.uniform(0, 1)),
-                r,
-                float(rng.uniform(1.0, 3.5)) * r,
-                float(rng.normal(0, 0.6)),
-                float(rng.normal(0, 0.6)),
-                float(rng.random()),
-            )
-        )
+def _bilinear_weights(
+    fine_mm: NDArray[np.float64], origin_mm: float, step_mm: float, n: int
+) -> NDArray[np.float32]:
+    """``(len(fine_mm), n)`` matrix interpolating a coarse axis linearly at ``fine_mm``."""
+    t = np.clip((fine_mm - origin_mm) / step_mm, 0.0, n - 1.0)
+    i0 = np.minimum(np.floor(t).astype(int), max(n - 2, 0))
+    w = (t - i0).astype(np.float32)
+    out = np.zeros((len(fine_mm), n), dtype=np.float32)
+    rows = np.arange(len(fine_mm))
+    out[rows, i0] = 1.0 - w
+    if n > 1:
+        out[rows, i0 + 1] += w
     return out
+
+
+class _BowelField:
+    """Abdominal content from smooth random fields on a coarse (4 mm) grid.
+
+    Bowel fills the abdominal cavity except thin fat septa along the zero set of a smooth
+    random field ``a`` (sigma 5 mm): this gives densely packed, irregular loops of a few cm,
+    with more fat between them in fatter patients. Near the septa the loop is wall (soft
+    tissue); deeper inside, a second, smoother field ``b`` chooses the content: gas, faeces
+    (soft tissue with small gas bubbles where a third, fine field ``f`` peaks) or fluid.
+    The fields are interpolated bilinearly to the fine grid one axial slice at a time.
+    """
+
+    STEP_MM = 4.0
+
+    def __init__(
+        self,
+        pt: _Painter,
+        rng: np.random.Generator,
+        params: AnatomyParams,
+        z_lo: float,
+        z_hi: float,
+    ) -> None:
+        self.pt = pt
+        c = self.STEP_MM
+        x, y, z = pt.x, pt.y, pt.z
+        self.origin = (float(x[0]), float(y[0]), max(float(z[0]), z_lo) - c)
+        z_top = min(float(z[-1]), z_hi) + c
+        n = (
+            max(2, math.ceil((x[-1] - x[0]) / c) + 1),
+            max(2, math.ceil((y[-1] - y[0]) / c) + 1),
+            max(2, math.ceil((z_top - self.origin[2]) / c) + 1),
+        )
+        self.n = n
+        shape = (n[2], n[1], n[0])  # z, y, x
+        fields = []
+        for sigma_mm in (5.0, 12.0, 2.5):
+            g = rng.standard_normal(shape, dtype=np.float32)
+            g = ndi.gaussian_filter(g, sigma_mm / c, truncate=2.5, mode="wrap")
+            g /= np.float32(float(g.std()) or 1.0)
+            fields.append(g)
+        self.fields = np.stack(fields, axis=1)  # (nz, 3, ny, nx)
+        self.wx = _bilinear_weights(x, self.origin[0], c, n[0])
+        self.wy = _bilinear_weights(y, self.origin[1], c, n[1])
+        # more expected gas pockets: more gas-filled loops (none without bowel gas)
+        self.gas = 1.5 - 0.03 * params.bowel_gas if params.bowel_gas > 0 else math.inf
+        # leaner patients: less mesenteric fat between the loops
+        self.septum = 0.22 + 0.35 * float(np.clip(params.fat_mm / 40.0, 0.0, 1.0))
+
+    def paint(
+        self, k: int, xs: float, y_front: float, cy: float, rx: float, ry: float, power: float
+    ) -> None:
+        """Fill the abdominal cavity (fat of a superellipse) on slice ``k`` with bowel.
+
+        Args:
+            k: Fine slice index.
+            xs: Spine x (mm).
+            y_front: y of the vertebral body's front (mm); bowel stays in front of the
+                retroperitoneum (aorta, vena cava, psoas).
+            cy: Cavity centre y (mm).
+            rx: Cavity half-width (mm).
+            ry: Cavity half-depth (mm).
+            power: Superellipse exponent of the cavity.
+        """
+        pt = self.pt
+        if rx <= 5.0 or ry <= 5.0:
+            return
+        g = pt.grid
+        i0, i1 = g.index_range(0, xs - rx, xs + rx)
+        j0, j1 = g.index_range(1, cy - ry, cy + ry)
+        if i1 <= i0 or j1 <= j0:
+            return
+        xx = pt.x[i0:i1][None, :]
+        yy = pt.y[j0:j1][:, None]
+        m = np.abs((xx - xs) / rx) ** power + np.abs((yy - cy) / ry) ** power <= 1.0
+        m &= yy < y_front - 8.0 + 0.8 * np.maximum(np.abs(xx - xs) - 25.0, 0.0)
+        sub = pt.tissue[k, j0:j1, i0:i1]
+        m &= sub == _T.FAT
+        if not m.any():
+            return
+        t = (float(pt.z[k]) - self.origin[2]) / self.STEP_MM
+        t = min(max(t, 0.0), self.n[2] - 1.0)
+        q0 = min(int(t), self.n[2] - 2)
+        w = np.float32(t - q0)
+        plane = (1.0 - w) * self.fields[q0] + w * self.fields[q0 + 1]  # (3, ny, nx)
+        wy, wx = self.wy[j0:j1], self.wx[i0:i1]
+        a, b = (wy @ plane[c] @ wx.T for c in range(2))
+        aa = np.abs(a)
+        # septa of varying width: wide fat pockets where b is high, packed loops where low
+        septum = self.septum * np.clip(1.0 + 0.7 * b, 0.3, 2.5)
+        bowel = m & (aa >= septum)
+        inner = bowel & (aa >= septum + 0.35)
+        out = np.where(bowel, np.uint8(_T.SOFT), sub)
+        colon = inner & (a > 0)
+        out[colon & (b > self.gas)] = _T.GAS
+        faeces = colon & (b > 0.1) & (b <= min(self.gas, 1.2))
+        if self.gas < math.inf and faeces.any():  # mottled with small gas bubbles
+            f = wy @ plane[2] @ wx.T
+            out[faeces & (f > 1.3)] = _T.GAS
+        out[inner & (a < 0) & (b < 0.3)] = _T.WATER  # fluid-filled small bowel
+        sub[...] = out
 
 
 def _gas_pockets(rng: np.random.Generator, n: int) -> list[tuple[float, float, float, float]]:

@@ -38,18 +38,19 @@ class Tissue(IntEnum):
     CORTICAL = 15  # cortical shells, endplates, posterior elements' shells
     MARROW = 16  # medulla of ribs, sternum, pelvis and skull
     METAL = 17  # pedicle screws and rods
+    DENSE = 18  # posterior elements' core: dense cancellous bone, brighter than the body's
 
 
 N_TISSUES = len(Tissue)
 
 #: Bone classes (cancellous, cortical, marrow): what "bone" means for masks and tests.
-BONE: tuple[Tissue, ...] = (Tissue.CANCELLOUS, Tissue.CORTICAL, Tissue.MARROW)
+BONE: tuple[Tissue, ...] = (Tissue.CANCELLOUS, Tissue.CORTICAL, Tissue.MARROW, Tissue.DENSE)
 
 #: (mean HU, between-case standard deviation of that mean) per tissue, non-contrast CT.
 HU_TABLE: dict[Tissue, tuple[float, float]] = {
     Tissue.AIR: (-1000.0, 5.0),
     Tissue.FAT: (-100.0, 12.0),
-    Tissue.MUSCLE: (50.0, 8.0),
+    Tissue.MUSCLE: (45.0, 10.0),
     Tissue.SOFT: (30.0, 10.0),
     Tissue.LIVER: (58.0, 8.0),
     Tissue.SPLEEN: (48.0, 6.0),
@@ -61,10 +62,11 @@ HU_TABLE: dict[Tissue, tuple[float, float]] = {
     Tissue.BRAIN: (35.0, 4.0),
     Tissue.DISC: (85.0, 15.0),
     Tissue.CARTILAGE: (130.0, 50.0),
-    Tissue.CANCELLOUS: (210.0, 45.0),
+    Tissue.CANCELLOUS: (190.0, 50.0),
     Tissue.CORTICAL: (750.0, 120.0),
     Tissue.MARROW: (230.0, 50.0),
     Tissue.METAL: (3071.0, 0.0),
+    Tissue.DENSE: (430.0, 70.0),
 }
 
 #: Contrast-enhanced (portal venous) means that replace the table's, with their spread.
@@ -107,6 +109,8 @@ def sample_hu_table(
         table[Tissue.CANCELLOUS] = OSTEOPOROTIC_CANCELLOUS_HU
         m, s = table[Tissue.CORTICAL]
         table[Tissue.CORTICAL] = (0.8 * m, s)
+        m, s = table[Tissue.DENSE]
+        table[Tissue.DENSE] = (0.6 * m, s)
     out = np.zeros(N_TISSUES, dtype=np.float32)
     for t in Tissue:
         mean, spread = table[t]

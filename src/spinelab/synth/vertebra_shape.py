@@ -70,10 +70,10 @@ LEVEL_DIMS: dict[int, tuple[float, ...]] = {
     26: (12.0, 10.0, 24.0, 10.0, 6.0, 12.0, 8.0, 5.0, 0.0, 0.0, 0.0, 5.0, 1.0, 45.0),
 }
 
-#: Cortex of the posterior elements (mm): the upper end of measured lamina and pedicle wall
-#: thicknesses (1.5-2.5 mm), standing in for the arch's dense trabecular bone, so laminae and
-#: processes under 5 mm are solid cortical bone and look as bright as on real CT.
-POSTERIOR_CORTEX_MM = 2.5
+#: Cortex of the posterior elements (mm): the lower end of measured lamina and pedicle wall
+#: thicknesses (1.5-2.5 mm). Their core is dense cancellous bone (``Tissue.DENSE``, about
+#: 430 HU), so the arch is bright throughout with only a small step to its cortex, as on real CT.
+POSTERIOR_CORTEX_MM = 1.5
 #: Facet joint space on CT (mm).
 FACET_GAP_MM = 2.0
 
