@@ -13,6 +13,7 @@ from spinelab.structures import Volume
 from spinelab.synth import ct as ctphys
 from spinelab.synth import generator as gen
 from spinelab.synth.generator import SynthConfig, generate_case, reorient
+from spinelab.synth.randomize import RANDOM_MAX, gamma_to_int16
 from spinelab.synth.tissues import Tissue, sample_hu_table
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -191,6 +192,28 @@ def test_randomized_style_changes_intensities_not_labels(spine, lumbar_case):
         r = generate_case(seed, cfg, geometry=spine)
         means.append(float(r.ct.array[r.labels.array > 0].mean()))
     assert means[0] != means[1]
+
+
+@pytest.mark.parametrize("gamma", [0.45, 1.0, 2.2])
+def test_gamma_table_matches_the_power_within_one_unit(gamma: float) -> None:
+    rng = np.random.default_rng(0)
+    img = rng.normal(100.0, 60.0, (3, 17, 29)).astype(np.float32)
+    lo, hi = 20.0, 190.0
+    want = np.rint(RANDOM_MAX * np.clip((img - lo) / (hi - lo), 0.0, 1.0) ** gamma)
+    got = gamma_to_int16(img, lo, hi, gamma)
+    assert got.dtype == np.int16 and got.flags.c_contiguous
+    assert got.min() == 0 and got.max() == RANDOM_MAX  # values beyond lo/hi are clipped
+    err = np.abs(got.astype(np.int64) - want)
+    x = (img - lo) / (hi - lo)
+    assert err[x >= 0.01].max() <= 1
+    # rounded to 1/65536 before the power: only the darkest levels of a steep gamma move more
+    assert err.max() <= max(1.0, RANDOM_MAX * 65536.0**-gamma + 1)
+    near_zero = np.float32(lo + (hi - lo) * np.array([0.4, 1.2, 2.6]) / 65536)
+    got0 = gamma_to_int16(near_zero.reshape(1, 1, 3), lo, hi, gamma)
+    want0 = np.rint(RANDOM_MAX * ((near_zero - lo) / (hi - lo)) ** gamma)
+    assert np.abs(got0.ravel().astype(np.int64) - want0).max() <= max(
+        1.0, RANDOM_MAX * 65536.0**-gamma + 1
+    )
 
 
 def test_metal_screws_are_rendered_with_metal_hu(spine):

@@ -70,13 +70,45 @@ def randomized_image(
         np.exp(bias, out=bias)
         img[k] *= bias
     lo, hi = np.percentile(img[:: max(1, nk // 16)], [0.5, 99.5])
-    img -= lo
-    img /= max(float(hi - lo), 1e-3)
-    np.clip(img, 0.0, 1.0, out=img)
     gamma = float(np.exp(rng.normal(0.0, 0.3)))
-    if abs(gamma - 1.0) > 0.02:
-        img **= np.float32(gamma)
-    img *= np.float32(RANDOM_MAX)
-    np.clip(img, 0.0, RANDOM_MAX, out=img)
-    np.rint(img, out=img)
-    return img.astype(np.int16)
+    return gamma_to_int16(img, float(lo), float(hi), gamma if abs(gamma - 1.0) > 0.02 else 1.0)
+
+
+#: Levels of the look-up table that applies the gamma (:func:`gamma_to_int16`).
+GAMMA_LEVELS = 65536
+
+
+def gamma_to_int16(
+    img: NDArray[np.float32], lo: float, hi: float, gamma: float
+) -> NDArray[np.int16]:
+    """``rint(RANDOM_MAX * clip((img - lo) / (hi - lo), 0, 1) ** gamma)`` as int16.
+
+    The power goes through a table of :data:`GAMMA_LEVELS` + 1 entries, one slice at a time
+    (a float power over a 512x512x300 volume costs about 1 s; the table a third of that). The
+    input is rounded to a multiple of ``1 / GAMMA_LEVELS`` before the power: outputs move by at
+    most one unit of the ``[0, RANDOM_MAX]`` range, except, for ``gamma < 1``, the darkest few
+    levels, where the power is steep (at most ``RANDOM_MAX * GAMMA_LEVELS ** -gamma``, about 14
+    units at gamma 0.45).
+
+    Args:
+        img: ``(nk, nj, ni)`` float32 intensities.
+        lo, hi: Values mapped to 0 and ``RANDOM_MAX`` before the gamma.
+        gamma: Contrast exponent.
+
+    Returns:
+        ``(nk, nj, ni)`` C-contiguous int16 in ``[0, RANDOM_MAX]``.
+    """
+    levels = np.arange(GAMMA_LEVELS + 1, dtype=np.float64) / GAMMA_LEVELS
+    table = np.rint(RANDOM_MAX * levels**gamma).astype(np.int16)
+    scale = np.float32(GAMMA_LEVELS / max(hi - lo, 1e-3))
+    offset = np.float32(0.5 - lo * float(scale))  # + 0.5: the int conversion rounds
+    out = np.empty(img.shape, dtype=np.int16)
+    tmp = np.empty(img.shape[1:], dtype=np.float32)
+    idx = np.empty(img.shape[1:], dtype=np.int32)
+    for k in range(img.shape[0]):
+        np.multiply(img[k], scale, out=tmp)
+        tmp += offset
+        np.clip(tmp, 0.0, float(GAMMA_LEVELS), out=tmp)
+        idx[...] = tmp  # truncation of a non-negative value: floor
+        np.take(table, idx, out=out[k], mode="clip")
+    return out
