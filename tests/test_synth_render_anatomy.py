@@ -212,19 +212,50 @@ def test_facet_joints_pair_neighbouring_vertebrae_across_a_gap(spine):
     assert gap >= 1.0, gap
 
 
-def test_iliac_wings_are_broad_plates(spine):
-    # wings thickened at the sacro-iliac joints and above the acetabulum: in axial slices through
-    # S1 and 20 mm above, each wing's bone section is over 950 / 1100 mm^2 (about 770 / 915 when
-    # the wing was a uniform 6.4 mm sheet)
+@pytest.fixture(scope="module")
+def pelvis(spine):
+    """Pelvic bone (bone outside the vertebra labels) on a 1 mm grid around S1, and the axes
+    relative to S1's centre (mm)."""
     c = spine.centres_mm[spine.labels.index("S1")]
-    grid = RenderGrid((c[0] - 200, c[1] - 150, c[2] - 80), (1.0, 1.0, 1.0), (140, 250, 400))
+    grid = RenderGrid((c[0] - 160, c[1] - 130, c[2] - 180), (1.0, 1.0, 1.0), (240, 200, 320))
     res = render_labels(spine, grid, AnatomyParams(bowel_gas=0), np.random.default_rng(0))
-    pelvis = np.isin(res.tissue, [int(t) for t in BONE]) & (res.vertebrae == 0)
-    x = grid.axis_mm(0) - c[0]
-    for dz, least in ((0, 950), (20, 1100)):
-        sl = pelvis[80 + dz]
-        assert sl[:, x > 30].sum() > least
-        assert sl[:, x < -30].sum() > least
+    bone = np.isin(res.tissue, [int(t) for t in BONE]) & (res.vertebrae == 0)
+    return bone, grid.axis_mm(0) - c[0], grid.axis_mm(1) - c[1], grid.axis_mm(2) - c[2]
+
+
+def test_iliac_wings_are_broad_curved_plates_with_thick_rims(pelvis):
+    bone, x, _y, z = pelvis
+
+    def y_run(zr: float, xr: float) -> int:
+        """Bone along an antero-posterior line (mm): the wing's thickness / cos(obliquity)."""
+        return int(bone[np.argmin(abs(z - zr)), :, np.argmin(abs(x - xr))].sum())
+
+    for side in (1.0, -1.0):
+        # thin in the iliac fossa (a 3 mm plate cut obliquely; was a 10 mm rod), thick at the
+        # sacro-iliac joint and at the crest
+        assert 0 < y_run(10.0, side * 95.0) <= 8
+        assert y_run(-10.0, side * 60.0) >= 15
+        assert y_run(40.0, side * 110.0) >= 10
+        # fan-shaped in coronal projection: from the sacro-iliac joint (< 60 mm from the
+        # midline) to the anterior superior spine (> 120 mm), crest summit 40-60 mm above S1
+        proj = bone[:, :, side * x > 40].any(axis=1)  # (z, x) coronal projection
+        xs = (side * x[side * x > 40])[proj[np.argmin(abs(z - 0.0))]]
+        assert xs.min() < 60 and xs.max() > 120
+        top = z[proj.any(axis=1)].max()
+        assert 40 <= top <= 60
+
+
+def test_pubis_and_ischium_below_the_acetabulum(pelvis):
+    bone, x, y, z = pelvis
+    low = z < -115  # below the hip centres (100 mm under S1)
+    # pubic symphysis: bone in front near the midline, a gap at the midline itself
+    sym = bone[low][:, y < -60][:, :, abs(x) < 20]
+    assert sym.sum() > 500
+    assert bone[low][:, y < -60][:, :, abs(x) < 1.0].sum() == 0
+    # ischial tuberosities: behind the hip centres, about 55 mm to either side
+    for side in (1.0, -1.0):
+        isch = bone[low][:, (y > -35) & (y < 20)][:, :, abs(side * x - 55.0) < 12.0]
+        assert isch.sum() > 1000
 
 
 def test_posterior_elements_have_a_dense_core_behind_the_body(spine):

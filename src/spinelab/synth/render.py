@@ -12,7 +12,8 @@ Everything is painted on an axis-aligned LPS grid (:class:`RenderGrid`, arrays i
   every vertebra (cancellous body with cortical shell and endplates, pedicles, lamina, spinous,
   transverse and articular processes, spinal canal; C1 as a ring around the dens of C2; sacral
   alae on S1/S2), the discs, ribs (T1-T12 and T13; T11/T12 short floating ribs, none on L1)
-  with costal cartilage, sternum, iliac wings, femoral heads, skull with skull base and brain,
+  with costal cartilage, sternum, hip bones (iliac wings, acetabula, ischia, pubes), femora,
+  skull with skull base and brain,
   mandible, and metal screws and rods.
 
 The vertebra label map holds VerSe ids (:mod:`spinelab.anatomy`) for every voxel of a
@@ -715,49 +716,195 @@ def _ellipsoid_shell(
     tis[marrow] = _T.MARROW
 
 
+# Standard adult pelvic dimensions (mm) the hemipelvis is built from, rounded means of both
+# sexes (Gray's Anatomy 41st ed.; obstetric pelvimetry for the inlet/outlet diameters; hip
+# centre from pelvic incidence about 50 deg with a sacro-femoral distance of about 110 mm,
+# Legaye et al. 1998):
+#: distance between the anterior superior iliac spines 240-260 mm, intercristal 260-290 mm
+PELVIS_ASIS_HALF_MM = 125.0
+#: iliac crest summit above the S1 body centre (Tuffier's line at L4-L5)
+PELVIS_CREST_MM = 50.0
+#: hip joint centre relative to the S1 body centre: +-88 mm lateral (inter-hip 170-180 mm),
+#: 35 mm anterior and 100 mm inferior
+PELVIS_HIP_MM = (88.0, -35.0, -100.0)
+#: femoral head radius (diameter 45-50 mm) and acetabular cup outer radius (acetabulum 50-55 mm
+#: across, 2 mm joint space, 6-8 mm of bone around it)
+FEMORAL_HEAD_R_MM = 24.0
+ACETABULUM_R_MM = 34.0
+#: pubic symphysis: top 5 mm above the hip centres, 45 mm in front of them, 40 mm tall,
+#: 4 mm fibrocartilage gap; ischial tuberosities 70 mm below the hip centres, 55 mm from the
+#: midline (intertuberous diameter 110 mm), 25 mm behind them; ischial spines 50 mm from the
+#: midline (interspinous diameter 100 mm)
+PUBIS_TOP_MM = (6.0, -45.0, 5.0)
+PUBIS_HEIGHT_MM = 40.0
+ISCHIAL_TUBEROSITY_MM = (55.0, 25.0, -70.0)
+#: iliac bone thickness: 2-4 mm in the iliac fossa, 10-14 mm at the crest, 15-20 mm at the
+#: sacro-iliac joint and in the body above the acetabulum; cortex 1-2 mm
+ILIUM_FOSSA_MM, ILIUM_CREST_MM, ILIUM_SI_MM, ILIUM_BODY_MM = 3.0, 12.0, 17.0, 19.0
+ILIUM_CORTEX_MM = 1.5
+
+
+def _paint_plate(
+    pt: _Painter,
+    k_rng: tuple[int, int],
+    i_rng: tuple[int, int],
+    y_mm: NDArray[np.float64],
+    half_mm: NDArray[np.float64],
+    cortex_mm: float,
+) -> None:
+    """Paint a bony plate given as a height field over (z, x): its mid-surface at ``y_mm``
+    ``(nk, ni)`` and its half-thickness ``half_mm`` (0 = none), measured along the surface
+    normal; cortex ``cortex_mm`` thick, marrow inside (thin parts are all cortex)."""
+    g = pt.grid
+    sy = g.spacing_mm[1]
+    dz, dx = g.spacing_mm[2], g.spacing_mm[0]
+    gz = np.gradient(y_mm, dz, axis=0) if y_mm.shape[0] > 1 else np.zeros_like(y_mm)
+    gx = np.gradient(y_mm, dx, axis=1) if y_mm.shape[1] > 1 else np.zeros_like(y_mm)
+    cosn = 1.0 / np.sqrt(1.0 + gz * gz + gx * gx)  # |y - f| * cosn = distance to the surface
+    on = half_mm > 0
+    if not on.any():
+        return
+    kk, ii = np.nonzero(on)
+    f = y_mm[on]
+    ht = half_mm[on]
+    cn = cosn[on]
+    jf = np.rint((f - g.origin_mm[1]) / sy).astype(np.int64)
+    reach = math.ceil(float((ht / cn).max()) / sy) + 1
+    nj = g.shape_kji[1]
+    kk = kk + k_rng[0]
+    ii = ii + i_rng[0]
+    cort: list[NDArray[np.int64]] = []
+    marrow: list[NDArray[np.int64]] = []
+    for dj in range(-reach, reach + 1):
+        j = jf + dj
+        dist = np.abs(g.origin_mm[1] + j * sy - f) * cn
+        ok = (j >= 0) & (j < nj) & (dist <= ht)
+        lin = (kk * nj + j) * g.shape_kji[2] + ii
+        inner = ok & (dist <= ht - cortex_mm)
+        cort.append(lin[ok & ~inner])
+        marrow.append(lin[inner])
+    flat = pt.tissue.reshape(-1)
+    flat[np.concatenate(cort)] = _T.CORTICAL
+    flat[np.concatenate(marrow)] = _T.MARROW
+
+
+def _paint_ilium(pt: _Painter, c: NDArray[np.float64], w: float, s: float, side: float) -> None:
+    """One iliac wing as a broad curved plate (a height field y(z, x)): fan-shaped from the
+    sacro-iliac joint (u = 0) to the anterior superior iliac spine (u = 1), up to the crest,
+    narrowing down into the ilium's body above the acetabulum; thin in the iliac fossa, thick
+    at the crest, the sacro-iliac joint, the anterior spines and the body."""
+    g = pt.grid
+    x_si = w / 2 + 30.0 * s
+    x_asis = PELVIS_ASIS_HALF_MM * s
+    hip = PELVIS_HIP_MM
+    lo_x, hi_x = x_si - 8.0, x_asis + 22.0 * s
+    xs = (c[0] + side * lo_x, c[0] + side * hi_x)
+    i0, i1 = g.index_range(0, min(xs), max(xs))
+    k0, k1 = g.index_range(2, c[2] + hip[2] + 20.0, c[2] + PELVIS_CREST_MM + 4.0)
+    if i1 <= i0 or k1 <= k0:
+        return
+    x = side * (pt.x[i0:i1] - c[0])  # lateral distance (mm)
+    zr = pt.z[k0:k1, None] - c[2]
+    u = ((x - x_si) / (x_asis - x_si))[None, :]
+    u_acet = (hip[0] * s - x_si) / (x_asis - x_si)
+    # crest (upper border): posterior superior spine, summit, anterior superior spine
+    z_top = np.interp(
+        u, [-0.12, 0.0, 0.2, 0.5, 0.8, 1.0, 1.15, 1.3], [-25, -5, 30, 50, 46, 8, -8, -30]
+    )
+    # lower borders: the greater sciatic notch behind, the anterior spines in front, both
+    # narrowing to the acetabular roof
+    z_si_low, z_roof = -38.0, hip[2] + 28.0
+    t = np.clip((zr - z_roof) / (z_si_low - z_roof), 0.0, 1.0)
+    u_lo = np.where(zr > z_si_low, -0.12, (u_acet - 0.30) * (1 - t) - 0.12 * t)
+    u_hi = np.interp(zr, [z_roof, -45.0, -25.0, 0.0, 60.0], [u_acet + 0.33, 0.95, 0.9, 1.3, 1.3])
+    inside = (u >= u_lo) & (u <= u_hi) & (zr <= z_top)
+
+    # mid-surface: from the sacro-iliac joint forwards and outwards, concave to the front
+    # (iliac fossa), leaning back towards the crest (so the wing flares outwards in coronal
+    # slices: the fossa faces forwards, inwards and upwards), moving forwards to the acetabulum
+    # below the joint
+    def surface(uu: Any) -> Any:
+        bowl = 14.0 * np.sin(np.pi * np.clip(uu, 0, 1))
+        return c[1] + (28.0 - 100.0 * uu + bowl) * s + 0.6 * (zr - 10.0)
+
+    fwd = np.clip((z_si_low + 10.0 - zr) / (z_si_low + 10.0 - z_roof), 0.0, 1.0)
+    y = surface(u) + fwd * (c[1] + hip[1] * s - surface(u_acet))
+    # thickness: thin fossa, thick rims (max of the rim profiles, not their sum): the crest,
+    # the posterior ilium (sacro-iliac joint, iliac tuberosity, down to the sciatic notch), the
+    # anterior spines and the body above the acetabulum
+    crest = ILIUM_CREST_MM * np.clip(1.0 - (z_top - zr) / 14.0, 0, 1)
+    si = ILIUM_SI_MM * np.clip(1.0 - (u - 0.15) / 0.35, 0, 1)
+    body = ILIUM_BODY_MM * np.clip((-5.0 - zr) / 40.0, 0, 1)
+    ant = 9.0 * np.clip(1.0 - (u_hi - u) / 0.1, 0, 1)
+    full = np.maximum(ILIUM_FOSSA_MM, np.maximum(np.maximum(crest, si), np.maximum(body, ant)))
+    half = full / 2
+    # rounded crest
+    half = half * np.sqrt(np.clip((z_top - zr + 0.5) / np.maximum(half, 1.0), 0, 1))
+    half = np.where(inside, half, 0.0)
+    _paint_plate(pt, (k0, k1), (i0, i1), np.broadcast_to(y, half.shape), half, ILIUM_CORTEX_MM)
+
+
 def _paint_pelvis(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
-    """Iliac wings (curved bony sheets from the sacro-iliac joints to the crests), femoral heads
-    with the acetabular roof, and the lower sacrum and coccyx below S2 (bone, label 0)."""
+    """Hip bones (iliac wings as broad curved plates, acetabulum, ischium, pubis), femoral heads,
+    necks and proximal shafts, and the lower sacrum and coccyx below S2 (bone, label 0).
+
+    Positions are relative to the S1 body centre, sizes from the standard adult dimensions
+    above, scaled with the body (``plan.scale``)."""
     if "S1" not in geo.labels:
         return
     n = geo.labels.index("S1")
     c = geo.centres_mm[n]
     w = float(geo.body_width_mm[n])
     s = plan.scale
-    y_s = float(c[1])
-    z_crest, z_low = float(c[2]) + 45.0, float(c[2]) - 70.0
-    # The wing is a sheet swept by curves from the sacro-iliac joint (u = 0) forward and out to
-    # the anterior superior iliac spine (u = 1), from the ilium's body (v = 0) up to the crest
-    # (v = 1). Its thickness follows real iliac bones: about 6 mm in the iliac fossa, 15-20 mm
-    # at the sacro-iliac joint and in the body above the acetabulum, 10-12 mm at the crest.
-    # All cortex is painted first, then all marrow, so overlapping sweeps fuse without walls.
-    u = np.linspace(0.0, 1.0, 41)
-    n_v = max(8, math.ceil((z_crest - z_low) / 4.0))
-    sweeps: list[tuple[NDArray[np.float64], float]] = []
     for side in (1.0, -1.0):
-        for v in np.linspace(0.0, 1.0, n_v):
-            x_top = (w / 2 + 40.0 + 70.0 * u + 20.0 * np.sin(np.pi * u)) * s
-            y_top = y_s + 35.0 - 105.0 * u * s
-            x_bot = (w / 2 + 12.0 + 40.0 * u) * s
-            y_bot = y_s + 20.0 - 60.0 * u * s
-            x = side * ((1 - v) * x_bot + v * x_top) + float(c[0])
-            y = (1 - v) * y_bot + v * y_top
-            z = z_low + v * (z_crest - z_low) - 20.0 * u * v
-            curve = np.stack([x, y, z], axis=1)
-            for u0, u1 in ((0, 8), (8, 16), (16, 28), (28, 41)):
-                um = 0.5 * (u[u0] + u[min(u1, 40)])
-                r = 3.0 + 5.0 * max(0.0, 1.0 - um / 0.35) + 4.0 * max(0.0, 1.0 - v / 0.3)
-                r += 2.5 * max(0.0, (v - 0.9) / 0.1)
-                sweeps.append((curve[u0 : min(u1 + 1, 41)], r))
-    for pts, r in sweeps:
-        pt.tube(pts, r, _T.CORTICAL)
-    for pts, r in sweeps:
-        pt.tube(pts, r - 1.4, _T.MARROW, only=(_T.CORTICAL,))
-    for side in (1.0, -1.0):
-        # femoral head under the acetabular roof
-        fh = c + np.array([side * 88.0 * s, -50.0, -105.0])
-        _ellipsoid_shell(pt, fh, (24.0, 24.0, 24.0), 24.0, lambda x, y, z: x == x)
-        _ellipsoid_shell(pt, fh, (31.0, 31.0, 31.0), 6.0, lambda x, y, z: z > 5.0)
+        _paint_ilium(pt, c, w, s, side)
+        hx, hy, hz = PELVIS_HIP_MM
+        fh = c + np.array([side * hx * s, hy * s, hz])
+        # acetabular cup around the head, open laterally, forwards and downwards (inclination
+        # about 45 deg, anteversion about 20 deg)
+        o = np.array([side * 0.66, -0.25, -0.71])
+        o /= np.linalg.norm(o)
+
+        def cup(x: Any, y: Any, z: Any, o: NDArray[np.float64] = o) -> Any:
+            r = np.sqrt(x * x + y * y + z * z) + 1e-3
+            return (x * o[0] + y * o[1] + z * o[2]) / r < 0.2
+
+        r_cup = ACETABULUM_R_MM * s
+        _ellipsoid_shell(pt, fh, (r_cup, r_cup, r_cup), r_cup - FEMORAL_HEAD_R_MM * s - 2.0, cup)
+        r_h = FEMORAL_HEAD_R_MM * s
+        _ellipsoid_shell(pt, fh, (r_h, r_h, r_h), r_h, lambda x, y, z: x == x)
+        # pubis: superior ramus from the cup's front to the symphysis body, the body, and the
+        # inferior ramus down and back to the ischial ramus
+        px, py, pz = PUBIS_TOP_MM
+        sym_top = c + np.array([side * (px + 2.0) * s, (hy + py) * s, hz + pz])
+        sym_bot = sym_top + np.array([side * 3.0 * s, 6.0 * s, -PUBIS_HEIGHT_MM * s])
+        tx, ty, tz = ISCHIAL_TUBEROSITY_MM
+        tub = c + np.array([side * tx * s, (hy + ty) * s, hz + tz * s])
+        ramus_join = c + np.array(
+            [side * (tx - 12.0) * s, (hy + ty - 18.0) * s, hz + (tz + 8.0) * s]
+        )
+        sup_ramus = np.stack(
+            [
+                fh + np.array([side * -16.0, -18.0, 6.0]) * s,
+                fh + np.array([side * -45.0, -38.0, 6.0]) * s,
+                sym_top,
+            ]
+        )
+        pt.tube(sup_ramus, 8.0 * s, _T.CORTICAL, _T.MARROW, 1.6)
+        pt.tube(np.stack([sym_top, sym_bot]), 7.5 * s, _T.CORTICAL, _T.MARROW, 1.6)
+        pt.tube(np.stack([sym_bot, ramus_join]), 6.0 * s, _T.CORTICAL, _T.MARROW, 1.5)
+        # ischium: body from behind and below the cup down to the tuberosity, ischial ramus
+        # forwards to the pubic ramus
+        isch = np.stack([fh + np.array([side * -8.0, 22.0, -14.0]) * s, tub])
+        pt.tube(isch, 11.0 * s, _T.CORTICAL, _T.MARROW, 1.8)
+        pt.tube(np.stack([tub, ramus_join]), 7.0 * s, _T.CORTICAL, _T.MARROW, 1.5)
+        # femoral neck (neck-shaft angle about 128 deg), greater trochanter, proximal shaft with
+        # a medullary canal
+        troch = fh + np.array([side * 48.0, 8.0, -28.0]) * s
+        pt.tube(np.stack([fh, troch]), 15.0 * s, _T.CORTICAL, _T.MARROW, 1.8)
+        pt.tube(troch[None] + np.zeros((2, 3)), 18.0 * s, _T.CORTICAL, _T.MARROW, 1.8)
+        shaft = np.stack([troch, troch + np.array([side * -14.0, 4.0, -240.0]) * s])
+        pt.tube(shaft, 13.5 * s, _T.CORTICAL, _T.MARROW, 4.5)
     if "S2" in geo.labels:
         m = geo.labels.index("S2")
         cur = geo.centres_mm[m].copy()
