@@ -35,6 +35,8 @@ REAL_CT = ROOT.parent / "shared" / "data" / "ct" / "totalsegmentator_example" / 
 REAL_LABELS = REAL_CT.parent / "vertebra_labels_model.nii.gz"
 # TotalSegmentator's own ids in that file: 29 = L3 (see ../shared/data/README.md)
 REAL_L3_ID = 29
+REAL_T11_ID = 33
+REAL_SACRUM_ID = 26
 #: L1-L4 in the real label map (TotalSegmentator ids) and in synthetic ones (VerSe ids).
 REAL_L1_L4 = (31, 30, 29, 28)
 SYNTH_L1_L4 = (20, 21, 22, 23)
@@ -51,11 +53,20 @@ def _iso(img2d: NDArray[Any], sp_rows: float, sp_cols: float, order: int = 1) ->
 
 
 def views(
-    array: NDArray[Any], affine: NDArray[np.float64], centre_mm: NDArray[np.float64]
+    array: NDArray[Any],
+    affine: NDArray[np.float64],
+    centre_mm: NDArray[np.float64],
+    rib_mm: NDArray[np.float64] | None = None,
+    hip_mm: NDArray[np.float64] | None = None,
 ) -> dict[str, NDArray[np.float32]]:
-    """Sagittal, coronal, axial and close-up axial slices through ``centre_mm`` (LPS)."""
+    """Sagittal, coronal, axial and close-up axial slices through ``centre_mm`` (LPS), an
+    axial slice through ``rib_mm`` (ribs) and a coronal one through ``hip_mm`` (hip joints)."""
     arr, sp, org = canonical(array, affine)
-    ijk = np.clip(np.rint((centre_mm - org) / sp).astype(int), 0, np.array(arr.shape) - 1)
+
+    def index(p: NDArray[np.float64]) -> NDArray[np.int64]:
+        return np.clip(np.rint((p - org) / sp).astype(int), 0, np.array(arr.shape) - 1)
+
+    ijk = index(centre_mm)
     sag = arr[ijk[0], :, :].T[::-1, :]  # rows z (superior up), cols y (anterior left)
     cor = arr[:, ijk[1], :].T[::-1, :]  # rows z, cols x (patient right on the left)
     ax = arr[:, :, ijk[2]].T  # rows y (anterior up), cols x
@@ -68,20 +79,55 @@ def views(
     i0, i1 = max(ijk[0] - r[0], 0), ijk[0] + r[0]
     j0, j1 = max(ijk[1] - r[1], 0), ijk[1] + int(1.6 * r[1])
     out["zoom"] = _iso(ax[j0:j1, i0:i1], sp[1], sp[0])
+    blank = np.full((8, 8), -1000.0, dtype=np.float32)
+    if rib_mm is not None:
+        k = index(rib_mm)[2]
+        out["ax_rib"] = _iso(arr[:, :, k].T, sp[1], sp[0])
+    if hip_mm is not None:
+        j = index(hip_mm)[1]
+        out["cor_hip"] = _iso(arr[:, j, :].T[::-1, :], sp[2], sp[0])
+    out.setdefault("ax_rib", blank)
+    out.setdefault("cor_hip", blank)
     return out
 
 
-def real_case() -> tuple[NDArray[Any], NDArray[np.float64], NDArray[np.float64], str]:
+#: Hip joint centres relative to the sacrum's centroid in the real label map (its whole
+#: sacrum, about S2-S3): in front of and below it (an estimate, for the coronal hip view).
+REAL_HIP_FROM_SACRUM_MM = np.array([0.0, -45.0, -75.0])
+#: Synthetic hip joint centres relative to the S1 body centre (spinelab.synth.render).
+SYNTH_HIP_FROM_S1_MM = np.array([0.0, -35.0, -100.0])
+
+Row = tuple[
+    NDArray[Any],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    str,
+    NDArray[Any] | None,
+    NDArray[Any] | None,
+]
+
+
+def real_case() -> Row:
     from spinelab.io.images import read_image
 
     ct = read_image(REAL_CT)
     lab = read_image(REAL_LABELS)
-    ijk = np.argwhere(lab.array == REAL_L3_ID).mean(axis=0)
+
+    def centre(label_id: int) -> NDArray[np.float64] | None:
+        ijk = np.argwhere(lab.array == label_id)
+        return lab.ijk_to_world(ijk.mean(axis=0)) if len(ijk) else None
+
+    sacrum = centre(REAL_SACRUM_ID)
+    l3 = centre(REAL_L3_ID)
+    if l3 is None:
+        raise SystemExit(f"{REAL_LABELS}: no L3 (label {REAL_L3_ID})")
     return (
         ct.array,
         ct.affine_lps,
-        lab.ijk_to_world(ijk),
+        l3,
         "real CT (TotalSegmentator example, 3 mm)",
+        centre(REAL_T11_ID),
+        None if sacrum is None else sacrum + REAL_HIP_FROM_SACRUM_MM,
     )
 
 
@@ -162,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from spinelab.synth.generator import SynthConfig, generate_cases
 
-    rows = []
+    rows: list[Row] = []
     if REAL_CT.exists():
         rows.append(real_case())
     else:
@@ -180,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
                 case.ct.affine_lps,
                 c.position(mid),
                 f"synthetic seed {args.seed + i} ({sp} mm, {case.meta['orientation']})",
+                c.position("T11") if "T11" in c.labels else None,
+                c.position("S1") + SYNTH_HIP_FROM_S1_MM if "S1" in c.labels else None,
             )
         )
         log.info("case %d: %s", i, rows[-1][3])
@@ -189,12 +237,14 @@ def main(argv: list[str] | None = None) -> int:
         ("sag", SOFT, "sagittal, soft W400/L40"),
         ("ax", SOFT, "axial at L3, soft"),
         ("zoom", BONE, "L3 close-up, bone"),
+        ("ax_rib", BONE, "axial at T11 (ribs), bone"),
+        ("cor_hip", BONE, "coronal through the hips, bone"),
     ]
     fig, axes = plt.subplots(
         len(rows), len(cols), figsize=(3.2 * len(cols), 3.4 * len(rows)), squeeze=False
     )
-    for r, (arr, aff, centre, title) in enumerate(rows):
-        v = views(arr, aff, centre)
+    for r, (arr, aff, centre, title, rib, hip) in enumerate(rows):
+        v = views(arr, aff, centre, rib, hip)
         for c, (key, win, name) in enumerate(cols):
             ax = axes[r, c]
             ax.imshow(v[key], cmap="gray", vmin=win[0], vmax=win[1], interpolation="bilinear")

@@ -41,9 +41,10 @@ def test_canonical_undoes_the_random_grid_orientation(compare, seed):
     np.testing.assert_allclose(origin, plain.ct.affine_lps[:3, 3], atol=1e-6)
     # the figure's slices are the same whatever the stored orientation
     centre = case.centroids.position("L3")
-    got = compare.views(case.ct.array, case.ct.affine_lps, centre)
-    want = compare.views(plain.ct.array, plain.ct.affine_lps, centre)
-    assert set(got) == {"sag", "cor", "ax", "zoom"}
+    extra = (case.centroids.position("L1"), case.centroids.position("L5"))
+    got = compare.views(case.ct.array, case.ct.affine_lps, centre, *extra)
+    want = compare.views(plain.ct.array, plain.ct.affine_lps, centre, *extra)
+    assert set(got) == {"sag", "cor", "ax", "zoom", "ax_rib", "cor_hip"}
     for key in got:
         assert got[key].ndim == 2 and min(got[key].shape) > 10
         np.testing.assert_array_equal(got[key], want[key])

@@ -286,3 +286,61 @@ def test_bowel_fills_the_abdomen_in_front_of_the_spine(spine):
     bowel = np.isin(patch, [int(Tissue.SOFT), int(Tissue.WATER), int(Tissue.GAS)]).mean()
     fat = (patch == Tissue.FAT).mean()
     assert bowel > 0.5 and 0.05 < fat < 0.45  # packed loops with mesenteric fat between
+
+
+@pytest.fixture(scope="module")
+def chest(spine):
+    """T5-T8 rendered on a 1 mm grid."""
+    return render_labels(
+        spine, _grid(spine, "T5", "T8", 1.0), AnatomyParams(bowel_gas=0), np.random.default_rng(0)
+    )
+
+
+def test_ribs_are_flattened_taller_than_thick(chest):
+    from scipy import ndimage as ndi
+
+    g = chest.grid
+    rib = np.isin(chest.tissue, [int(t) for t in BONE]) & (chest.vertebrae == 0)
+    x = g.axis_mm(0)
+    lateral = np.abs(x - x.mean()) > 80.0
+    # lateral rib shafts cut by every coronal slice: height (z) over width (x) of each section;
+    # an oblique cut widens a section but never makes it taller, so the upper quartile is
+    # the cut across the rib (round tubes gave 1.0, flat ribs 12-14 x 6-7 mm about 2)
+    ratios = []
+    for j in range(rib.shape[1]):
+        comps, _ = ndi.label(rib[:, j, :] & lateral[None, :])
+        for sl in ndi.find_objects(comps):
+            dz, dx = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
+            if dz * dx >= 12 and dx >= 3:
+                ratios.append(dz / dx)
+    assert len(ratios) > 200
+    assert np.percentile(ratios, 75) > 1.5
+    assert np.percentile(ratios, 95) < 3.0
+
+
+def test_rib_heads_at_the_disc_level_beside_the_bodies_tubercles_at_the_processes(spine, chest):
+    from spinelab.synth import vertebra_shape as vshape
+
+    g = chest.grid
+    rib = np.isin(chest.tissue, [int(t) for t in BONE]) & (chest.vertebrae == 0)
+    kji = np.argwhere(rib)
+    xyz = np.asarray(g.origin_mm) + kji[:, ::-1] * np.asarray(g.spacing_mm)
+    for name in ("T6", "T7"):
+        n = spine.labels.index(name)
+        h, w, d = spine.body_height_mm[n], spine.body_width_mm[n], spine.body_depth_mm[n]
+        disc = spine.disc_height_mm[n - 1]
+        a, b, e = ((xyz - spine.centres_mm[n]) @ spine.frames[n]).T
+        for side in (1.0, -1.0):
+            near = (side * a > 0) & (side * a < 0.5 * w + 8.0) & (np.abs(b) < 0.5 * d)
+            near &= (e > -h) & (e < h + disc)
+            assert near.sum() > 20
+            # heads sit against the bodies at the discs (demifacets of two vertebrae): this
+            # rib's above the body, the next rib's below, none beside the body's middle
+            assert h / 2 - 3.0 < np.median(e[near & (e > 0)]) < h / 2 + disc + 3.0
+            assert (np.abs(e[near]) < h / 4).mean() < 0.1
+            assert np.min(side * a[near]) < 0.5 * w
+            # the tubercle lies against the front of the transverse process's tip
+            ta, tb, te, tt = vshape.transverse_tip(name, h, d)
+            tip = np.array([side * (ta - 3.0), tb - tt, te])
+            dist = np.linalg.norm(np.stack([a, b, e], axis=1) - tip, axis=1)
+            assert dist.min() < 3.0

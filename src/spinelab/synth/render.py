@@ -353,6 +353,91 @@ class _Painter:
                 idx = idx[_allowed(only)[flat[idx]]]
             flat[idx] = value
 
+    def flat_tube(
+        self,
+        points_mm: NDArray[np.float64],
+        half_height_mm: NDArray[np.float64],
+        half_thick_mm: NDArray[np.float64],
+        twist: NDArray[np.float64],
+        outer: int,
+        inner: int | None = None,
+        shell_mm: float = 1.2,
+        only: tuple[int, ...] | None = None,
+    ) -> None:
+        """Paint a tube of elliptic cross-section along a polyline ``(M, 3)`` (a rib).
+
+        At each point the section has half-axes ``half_height_mm`` along the direction
+        perpendicular to the tube that is closest to +z (twisted by ``twist`` radians towards
+        the horizontal normal: pi/2 makes a tube flat from above, like the first rib) and
+        ``half_thick_mm`` across it; all three are per point ``(M,)``. Voxels deeper than
+        ``shell_mm`` get ``inner`` (cortex around marrow).
+        """
+        g = self.grid
+        sp = np.asarray(g.spacing_mm)
+        r_max = float(max(half_height_mm.max(), half_thick_mm.max()))
+        step = float(max(sp.min(), min(0.25 * float(half_thick_mm.min()), sp.max())))
+        # densify, carrying the per-point sizes along
+        seg = np.linalg.norm(np.diff(points_mm, axis=0), axis=1)
+        s_pts = np.concatenate([[0.0], np.cumsum(seg)])
+        s_new = np.arange(0.0, s_pts[-1] + 1e-9, step)
+        pts = np.stack([np.interp(s_new, s_pts, points_mm[:, c]) for c in range(3)], axis=1)
+        rh = np.interp(s_new, s_pts, half_height_mm).astype(np.float32)
+        rn = np.interp(s_new, s_pts, half_thick_mm).astype(np.float32)
+        tw = np.interp(s_new, s_pts, twist)
+        if len(pts) < 2:
+            return
+        tan = np.gradient(pts, axis=0)
+        tan /= np.maximum(np.linalg.norm(tan, axis=1, keepdims=True), 1e-9)
+        up = np.array([0.0, 0.0, 1.0]) - tan[:, 2:3] * tan
+        up /= np.maximum(np.linalg.norm(up, axis=1, keepdims=True), 1e-9)
+        side = np.cross(tan, up)
+        hdir = (np.cos(tw)[:, None] * up + np.sin(tw)[:, None] * side).astype(np.float32)
+        ndir = np.cross(tan, hdir).astype(np.float32)
+        tan32 = tan.astype(np.float32)
+        ijk = (pts - np.asarray(g.origin_mm)) / sp
+        shape_ijk = np.array([g.shape_kji[2], g.shape_kji[1], g.shape_kji[0]])
+        pad = r_max / sp + 1.0
+        keep = np.all((ijk > -pad) & (ijk < shape_ijk - 1 + pad), axis=1)
+        if not keep.any():
+            return
+        ijk, rh, rn = ijk[keep], rh[keep], rn[keep]
+        hdir, ndir, tan32 = hdir[keep], ndir[keep], tan32[keep]
+        base = np.rint(ijk).astype(np.int64)
+        offs, offs_mm = _ball_offsets(r_max, (float(sp[0]), float(sp[1]), float(sp[2])))
+        frac = ((base - ijk) * sp).astype(np.float32)
+        strides = np.array([1, shape_ijk[0], shape_ijk[0] * shape_ijk[1]], dtype=np.int64)
+        flat = self.tissue.reshape(-1)
+        lim_t = np.float32(0.75 * step + 0.5 * float(sp.max()))
+        hits: tuple[list[NDArray[np.int64]], list[NDArray[np.int64]]] = ([], [])
+        for m0 in range(0, len(base), 256):  # chunks bound the (samples, offsets) arrays
+            sl = slice(m0, m0 + 256)
+
+            def comp(d: NDArray[np.float32], sl: slice = sl) -> NDArray[np.float32]:
+                return (
+                    (frac[sl, 0:1] + offs_mm[None, :, 0]) * d[sl, 0:1]
+                    + (frac[sl, 1:2] + offs_mm[None, :, 1]) * d[sl, 1:2]
+                    + (frac[sl, 2:3] + offs_mm[None, :, 2]) * d[sl, 2:3]
+                )
+
+            qt = np.abs(comp(tan32)) <= lim_t
+            qh, qn = comp(hdir), comp(ndir)
+            vox = base[sl, None, :] + offs[None, :, :]
+            ok = qt & np.all((vox >= 0) & (vox < shape_ijk), axis=2)
+            for out, s_mm in ((hits[0], 0.0), (hits[1], shell_mm)):
+                if s_mm > 0 and inner is None:
+                    continue
+                a_h = np.maximum(rh[sl] - s_mm, 0.1)[:, None]
+                a_n = np.maximum(rn[sl] - s_mm, 0.1)[:, None]
+                hit = ok & ((qh / a_h) ** 2 + (qn / a_n) ** 2 <= 1.0)
+                idx = vox[hit] @ strides
+                if only is not None:  # judged on the tissue before this tube
+                    idx = idx[_allowed(only)[flat[idx]]]
+                out.append(idx)
+        # all of the cortex first, then all of the marrow (no walls where samples overlap)
+        for value, parts in ((outer, hits[0]), (inner, hits[1])):
+            if value is not None and parts:
+                flat[np.concatenate(parts)] = value
+
 
 _BALLS: dict[
     tuple[float, tuple[float, float, float]], tuple[NDArray[np.int64], NDArray[np.float32]]
@@ -618,12 +703,33 @@ def _thorax_ellipse(lv: _Level, z_rel_ant: float = 0.0) -> tuple[float, float, f
     return lv.x_s, (y_post + y_ant) / 2, half_w, (y_post - y_ant) / 2
 
 
-def _paint_ribs(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
+#: Rib cross-section (mm): mid-shaft 12-14 mm tall and 6-7 mm thick (flattened, its broad faces
+#: facing in and out), the neck about 8-9 mm round; cortex 1.0-1.5 mm. Costal cartilage about
+#: 10 x 7 mm. The first rib is broad and flat from above (faces up and down).
+RIB_SHAFT_MM = (6.5, 3.2)
+RIB_NECK_MM = (4.5, 4.0)
+RIB_HEAD_MM = 5.5
+CARTILAGE_MM = (5.0, 3.5)
+#: Share of cases whose costal cartilage is calcified (it rises with age; rims and plaques)
+CARTILAGE_CALCIFIED_P = 0.35
+
+
+def _paint_ribs(
+    pt: _Painter, geo: SpineGeometry, plan: _BodyPlan, rng: np.random.Generator
+) -> None:
+    """Ribs on every thoracic vertebra: the head against the bodies at the disc level (its own
+    body only for T1 and T10-T12), the neck to the tubercle against the transverse process's
+    tip (T1-T10; T11-T12 float free of it), a flattened shaft around the chest, and costal
+    cartilage to the sternum for T1-T10 (sometimes calcified)."""
     thoracic = [n for n, lab in enumerate(geo.labels) if anatomy.region_of(lab) == "thoracic"]
+    calcified = bool(rng.random() < CARTILAGE_CALCIFIED_P)
+    last = max((int(geo.labels[n][1:]) for n in thoracic), default=12)
     for n in thoracic:
         name = geo.labels[n]
-        num = 13 if name == "T13" else int(name[1:])
+        num = int(name[1:])
+        floating = num >= last - 1  # the last two pairs (T11-T12, or T12-T13 with a T13)
         c, fr = geo.centres_mm[n], geo.frames[n]
+        h = float(geo.body_height_mm[n])
         d, w = float(geo.body_depth_mm[n]), float(geo.body_width_mm[n])
         lv = plan.level(float(c[2]))
         cx, cy, hw, hd = _thorax_ellipse(lv)
@@ -633,39 +739,97 @@ def _paint_ribs(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
         elif num == 2:
             hw, hd = hw * 0.8, hd * 0.85
             cy = lv.y_s + lv.depth / 2 + 24.0 - hd
-        frac_end = {11: 0.42, 12: 0.28, 13: 0.2}.get(num, 0.8 if num <= 7 else 0.72)
+        frac_end = 0.42 if floating and num == last - 1 else 0.28 if floating else 0.0
+        if not floating:
+            frac_end = 0.8 if num <= 7 else 0.72
         drop = 25.0 + 4.0 * min(num, 9)
-        radius = 4.2 + 0.08 * min(num, 10)
+        # head: against the posterolateral body, at the disc above (demifacets of two bodies)
+        # for T2-T9, on its own body's upper half for T1 and T10 and lower down for the
+        # floating ribs
+        single = num == 1 or num >= 10
+        disc_above = float(geo.disc_height_mm[n - 1]) if n > 0 else 0.0
+        e_head = (0.25 * h if num == 1 or num == 10 else 0.0) if single else h / 2 + disc_above / 2
+        tip_a, tip_b, tip_e, tip_t = vshape.transverse_tip(name, h, d)
+        sz = 0.85 if num <= 2 else 1.0
         for side in (1.0, -1.0):
-            head = c + fr @ np.array([side * (w / 2 + 3.0), d / 2 - 2.0, 2.0])
-            tp_tip = c + fr @ np.array([side * (w / 2 + 20.0), d / 2 + 18.0, 0.0])
-            dx = abs(tp_tip[0] - cx)
+            head = c + fr @ np.array([side * (0.5 * w + 0.5 * RIB_HEAD_MM), 0.3 * d, e_head])
+            if floating:  # passes in front of the short process without a joint
+                tub = c + fr @ np.array([side * (tip_a + 6.0), tip_b - tip_t - 8.0, tip_e - 2.0])
+            else:  # tubercle against the front of the transverse process's tip
+                tub = c + fr @ np.array(
+                    [side * (tip_a - 3.0), tip_b - tip_t - RIB_NECK_MM[1] - 0.5, tip_e]
+                )
+            dx = abs(tub[0] - cx)
             phi0 = math.asin(min(dx / max(hw, 1.0), 0.95))
             phis = np.linspace(phi0, math.pi * frac_end, 40)
             xs = cx + side * hw * np.sin(phis)
             ys = cy + hd * np.cos(phis)
             t = (phis - phi0) / max(math.pi - phi0, 1e-6)
-            zs = tp_tip[2] - drop * np.sin(np.clip(t, 0, 1) * math.pi / 2) * 1.2
+            zs = tub[2] - drop * np.sin(np.clip(t, 0, 1) * math.pi / 2) * 1.2
             arc = np.stack([xs, ys, zs], axis=1)
-            pts = np.concatenate([head[None], tp_tip[None], arc], axis=0)
-            pt.tube(pts, radius, _T.CORTICAL, _T.MARROW, 1.3)
-            if num <= 10:
-                # costal cartilage to the sternum
-                p_end = arc[-1]
-                ster = np.array(
-                    [cx + side * 14.0, cy - hd + 4.0, p_end[2] - (8.0 if num > 7 else 0)]
+            pts = np.concatenate([head[None], tub[None], arc[1:]], axis=0)
+            seg = np.linalg.norm(np.diff(pts, axis=0), axis=1)
+            s_mm = np.concatenate([[0.0], np.cumsum(seg)])
+            s_tub = s_mm[1]
+            # round head and neck, flattening over 30 mm beyond the tubercle; thinner ends
+            f = np.clip((s_mm - s_tub) / 30.0, 0.0, 1.0)
+            rh = (RIB_NECK_MM[0] + f * (RIB_SHAFT_MM[0] - RIB_NECK_MM[0])) * sz
+            rn = (RIB_NECK_MM[1] + f * (RIB_SHAFT_MM[1] - RIB_NECK_MM[1])) * sz
+            rh[0] = rn[0] = RIB_HEAD_MM * sz
+            if floating:
+                taper = np.clip((s_mm[-1] - s_mm) / 40.0, 0.45, 1.0)
+                rh, rn = rh * taper, rn * np.maximum(taper, 0.7)
+            twist = np.full(len(pts), math.pi / 2 if num == 1 else math.pi / 4 if num == 2 else 0)
+            twist[:2] = 0.0
+            pt.flat_tube(pts, rh, rn, twist, _T.CORTICAL, _T.MARROW, 1.2)
+            if floating:
+                continue
+            # costal cartilage to the sternum (T8-T10 join the cartilage above, drawn as reaching
+            # the sternum's lower end)
+            p_end = arc[-1]
+            ster = np.array([cx + side * 14.0, cy - hd + 4.0, p_end[2] - (8.0 if num > 7 else 0)])
+            ph = np.linspace(math.pi * frac_end, math.pi * 0.93, 8)
+            cart = np.stack(
+                [
+                    cx + side * hw * np.sin(ph),
+                    cy + hd * np.cos(ph),
+                    np.linspace(p_end[2], ster[2], 8),
+                ],
+                axis=1,
+            )
+            cart = np.concatenate(
+                [
+                    p_end[None]
+                    - 3.0
+                    * (arc[-1] - arc[-2])
+                    / max(float(np.linalg.norm(arc[-1] - arc[-2])), 1e-6),
+                    cart,
+                    ster[None],
+                ],
+                axis=0,
+            )
+            m = len(cart)
+            ch = np.full(m, CARTILAGE_MM[0] * sz)
+            cn = np.full(m, CARTILAGE_MM[1] * sz)
+            tw = twist[-1] + np.zeros(m)
+            soft = (_T.FAT, _T.MUSCLE, _T.SOFT)
+            pt.flat_tube(cart, ch, cn, tw, _T.CARTILAGE, None, only=soft)
+            if calcified:
+                # calcified rims over a random stretch of the cartilage
+                a0 = int(rng.integers(0, m - 2))
+                a1 = int(rng.integers(a0 + 2, m + 1))
+                sub = cart[a0:a1]
+                k = len(sub)
+                pt.flat_tube(
+                    sub,
+                    ch[:k],
+                    cn[:k],
+                    tw[:k],
+                    _T.CORTICAL,
+                    _T.CARTILAGE,
+                    0.8,
+                    only=(_T.CARTILAGE,),
                 )
-                ph = np.linspace(math.pi * frac_end, math.pi * 0.93, 8)
-                cart = np.stack(
-                    [
-                        cx + side * hw * np.sin(ph),
-                        cy + hd * np.cos(ph),
-                        np.linspace(p_end[2], ster[2], 8),
-                    ],
-                    axis=1,
-                )
-                cart = np.concatenate([cart, ster[None]], axis=0)
-                pt.tube(cart, radius * 0.9, _T.CARTILAGE, None, only=(_T.FAT, _T.MUSCLE, _T.SOFT))
 
 
 def _paint_sternum(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
@@ -1377,7 +1541,7 @@ def render_labels(
     _paint_soft_tissue(pt, geo, plan, params, rng)
     _paint_skull(pt, geo)
     _paint_pelvis(pt, geo, plan)
-    _paint_ribs(pt, geo, plan)
+    _paint_ribs(pt, geo, plan, rng)
     _paint_sternum(pt, geo, plan)
     boxes: dict[str, tuple[int, int, int, int, int, int]] = {}
     # C1 last: its anterior arch must win over the dens of C2 where they touch

@@ -61,7 +61,7 @@ HU_TABLE: dict[Tissue, tuple[float, float]] = {
     Tissue.WATER: (8.0, 5.0),
     Tissue.BRAIN: (35.0, 4.0),
     Tissue.DISC: (85.0, 15.0),
-    Tissue.CARTILAGE: (130.0, 50.0),
+    Tissue.CARTILAGE: (90.0, 25.0),  # uncalcified hyaline cartilage; calcified rims are CORTICAL
     Tissue.CANCELLOUS: (190.0, 50.0),
     Tissue.CORTICAL: (750.0, 120.0),
     Tissue.MARROW: (230.0, 50.0),

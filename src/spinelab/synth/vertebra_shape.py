@@ -290,3 +290,27 @@ def vertebra_parts(
 
         parts.append((((-5.5, -4.5, 0.0), (5.5, 6.5, h / 2 + 20.0)), dens, False))
     return parts
+
+
+def transverse_tip(name: str, h: float, d: float) -> tuple[float, float, float, float]:
+    """Tip of a transverse process in the vertebra's frame, as :func:`vertebra_parts` draws it.
+
+    Args:
+        name: Vertebra name.
+        h, d: Vertebral body height and depth (mm).
+
+    Returns:
+        ``(a, b, e, half_thickness)``: distance of the tip from the midline, its posterior and
+        cranial position (mm), and its antero-posterior half-thickness at the tip (mm). The
+        ribs' tubercles (T1-T10) articulate with the tip's anterior face.
+    """
+    region = anatomy.region_of(name)
+    dm = level_dims(name)
+    bw = posterior_wall(d)
+    back = {"cervical": -0.25, "thoracic": 0.75, "lumbar": 0.3}.get(region, 0.0)
+    club = 1.25 if region == "thoracic" else 0.8
+    ped_a = dm["can_w"] / 2 + dm["ped_w"] / 2
+    e_ped = min(0.5 * h - 0.5 * dm["ped_h"] - 0.5, 0.2 * h)
+    tp_len = dm["tp_len"]
+    b_tip = bw + 0.45 * dm["can_d"] + back * (tp_len - ped_a)
+    return tp_len, b_tip, e_ped, club * dm["tp_t"] / 2
