@@ -245,6 +245,25 @@ def test_iliac_wings_are_broad_curved_plates_with_thick_rims(pelvis):
         assert 40 <= top <= 60
 
 
+def test_sacrum_below_s2_is_one_tapering_plate(pelvis):
+    from scipy import ndimage as ndi
+
+    bone, x, _y, z = pelvis
+    # mid-sagittal: the bone below S2 (S3 to the coccyx) is one piece at least 50 mm tall
+    # (separate segments were beads with gaps)
+    below = z < -45.0
+    mid = bone[:, :, np.argmin(abs(x))][below]
+    comps, n = ndi.label(mid)
+    sizes = ndi.sum(mid, comps, range(1, n + 1))
+    big = comps == 1 + int(np.argmax(sizes))
+    zs = z[below][big.any(axis=1)]
+    assert zs.max() - zs.min() >= 50.0
+    # wide at S3 (about 75 mm), narrow near the tip
+    k3 = np.argmin(abs(z - (zs.max() - 5.0)))
+    width3 = np.ptp(x[bone[k3].any(axis=0) & (abs(x) < 60)])
+    assert width3 >= 50.0
+
+
 def test_pubis_and_ischium_below_the_acetabulum(pelvis):
     bone, x, y, z = pelvis
     low = z < -115  # below the hip centres (100 mm under S1)

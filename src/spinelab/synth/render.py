@@ -389,6 +389,9 @@ class _Painter:
         tan = np.gradient(pts, axis=0)
         tan /= np.maximum(np.linalg.norm(tan, axis=1, keepdims=True), 1e-9)
         up = np.array([0.0, 0.0, 1.0]) - tan[:, 2:3] * tan
+        # a tube along z has no "up" across it: take the y axis there
+        flat_up = np.linalg.norm(up, axis=1) < 0.1
+        up[flat_up] = np.array([0.0, 1.0, 0.0]) - tan[flat_up, 1:2] * tan[flat_up]
         up /= np.maximum(np.linalg.norm(up, axis=1, keepdims=True), 1e-9)
         side = np.cross(tan, up)
         hdir = (np.cos(tw)[:, None] * up + np.sin(tw)[:, None] * side).astype(np.float32)
@@ -1000,6 +1003,8 @@ def _paint_ilium(pt: _Painter, c: NDArray[np.float64], w: float, s: float, side:
     si = ILIUM_SI_MM * np.clip(1.0 - (u - 0.15) / 0.35, 0, 1)
     body = ILIUM_BODY_MM * np.clip((-5.0 - zr) / 40.0, 0, 1)
     ant = 9.0 * np.clip(1.0 - (u_hi - u) / 0.1, 0, 1)
+    # anterior column: the thick bone from the anterior spines down to the acetabulum
+    ant = np.maximum(ant, 14.0 * np.clip(1.0 - (u_hi - u) / 0.3, 0, 1) * np.clip(-zr / 25.0, 0, 1))
     full = np.maximum(ILIUM_FOSSA_MM, np.maximum(np.maximum(crest, si), np.maximum(body, ant)))
     half = full / 2
     # rounded crest
@@ -1081,17 +1086,26 @@ def _paint_pelvis(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
         rot = np.array(
             [[1, 0, 0], [0, math.cos(ang), math.sin(ang)], [0, -math.sin(ang), math.cos(ang)]]
         )
-        # S3-S5 and the coccyx: a fused, tapering, forward-curving plate, as wide as S2's alae
-        # at the top (about 90 mm) and about 25 mm at S5, then the small coccygeal segments
+        # S3-S5 and the coccyx: one fused, tapering, forward-curving plate (continuous, cortex
+        # around marrow) from inside S2 down: as wide as S2's alae at the top (about 90 mm),
+        # 75 mm at S3, 50 mm at S4, 30 mm at S5, 10 mm at the coccyx's tip; 22 mm thick at S3,
+        # 8 mm at the tip
         ala_half = wd / 2 + 18.0
+        pts = [cur.copy()]
+        half_w = [ala_half]
+        half_t = [0.5 * dp * 0.8]
         for seg in range(5):
             f = 0.8 ** (seg + 1)
             step = rot @ step
             cur = cur + step * (h * (0.9 * f + 0.9 * f / 0.8) / 2 + 1.0)
-            half_w = max(wd * f / 2, ala_half * (1.0 - 0.3 * (seg + 1))) if seg < 3 else wd * f / 2
-            _ellipsoid_shell(
-                pt, cur, (half_w, dp * f / 2.4, h * f / 1.6), 30.0, lambda x, y, z: x == x
-            )
+            pts.append(cur.copy())
+            half_w.append(max(wd * f / 2, ala_half * (0.85, 0.6, 0.36, 0.22, 0.12)[seg]))
+            half_t.append(max(0.5 * dp * 0.8 * f, 4.0))
+        hw_a, ht_a = np.array(half_w), np.array(half_t)
+        hw_a[-1] = 5.0  # coccyx tip
+        pt.flat_tube(
+            np.array(pts), hw_a, ht_a, np.full(len(pts), math.pi / 2), _T.CORTICAL, _T.MARROW, 1.4
+        )
 
 
 def _paint_skull(pt: _Painter, geo: SpineGeometry) -> None:
