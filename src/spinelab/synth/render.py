@@ -992,7 +992,7 @@ def _paint_ilium(pt: _Painter, c: NDArray[np.float64], w: float, s: float, side:
     # below the joint
     def surface(uu: Any) -> Any:
         bowl = 14.0 * np.sin(np.pi * np.clip(uu, 0, 1))
-        return c[1] + (28.0 - 100.0 * uu + bowl) * s + 0.6 * (zr - 10.0)
+        return c[1] + (28.0 - 82.0 * uu + bowl) * s + 0.6 * (zr - 10.0)
 
     fwd = np.clip((z_si_low + 10.0 - zr) / (z_si_low + 10.0 - z_roof), 0.0, 1.0)
     y = surface(u) + fwd * (c[1] + hip[1] * s - surface(u_acet))
