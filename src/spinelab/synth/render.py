@@ -412,27 +412,47 @@ class _Painter:
         flat = self.tissue.reshape(-1)
         lim_t = np.float32(0.75 * step + 0.5 * float(sp.max()))
         hits: tuple[list[NDArray[np.int64]], list[NDArray[np.int64]]] = ([], [])
-        for m0 in range(0, len(base), 256):  # chunks bound the (samples, offsets) arrays
-            sl = slice(m0, m0 + 256)
+        # groups of samples; each keeps only the ball offsets near its mean cross-section plane
+        # (a wide, thin section such as the sacrum's would otherwise test a whole ball)
+        group = 16
+        for m0 in range(0, len(base), group):
+            sl = slice(m0, m0 + group)
+            t_m = tan32[sl].mean(axis=0)
+            n_m = ndir[sl].mean(axis=0)
+            t_m /= max(float(np.linalg.norm(t_m)), 1e-6)
+            n_m /= max(float(np.linalg.norm(n_m)), 1e-6)
+            cos_min = min(float((tan32[sl] @ t_m).min()), float(np.abs(ndir[sl] @ n_m).min()))
+            margin = r_max * math.sqrt(max(0.0, 1.0 - cos_min**2)) + float(sp.max()) + 0.5
+            o_t = np.abs(offs_mm @ t_m)
+            o_n = np.abs(offs_mm @ n_m)
+            near = (o_t <= lim_t + margin) & (o_n <= float(rn[sl].max()) + margin)
+            offs_g, offs_mm_g = offs[near], offs_mm[near]
 
-            def comp(d: NDArray[np.float32], sl: slice = sl) -> NDArray[np.float32]:
+            def comp(
+                d: NDArray[np.float32], sl: slice = sl, om: NDArray[np.float32] = offs_mm_g
+            ) -> NDArray[np.float32]:
                 return (
-                    (frac[sl, 0:1] + offs_mm[None, :, 0]) * d[sl, 0:1]
-                    + (frac[sl, 1:2] + offs_mm[None, :, 1]) * d[sl, 1:2]
-                    + (frac[sl, 2:3] + offs_mm[None, :, 2]) * d[sl, 2:3]
+                    (frac[sl, 0:1] + om[None, :, 0]) * d[sl, 0:1]
+                    + (frac[sl, 1:2] + om[None, :, 1]) * d[sl, 1:2]
+                    + (frac[sl, 2:3] + om[None, :, 2]) * d[sl, 2:3]
                 )
 
             qt = np.abs(comp(tan32)) <= lim_t
             qh, qn = comp(hdir), comp(ndir)
-            vox = base[sl, None, :] + offs[None, :, :]
-            ok = qt & np.all((vox >= 0) & (vox < shape_ijk), axis=2)
+            b_g = base[sl]
+            reach = np.abs(offs_g).max(axis=0) if len(offs_g) else np.zeros(3, np.int64)
+            inside = bool(np.all((b_g >= reach) & (b_g < shape_ijk - reach)))
+            if not inside:  # only groups at the grid's border need the per-voxel check
+                vox = b_g[:, None, :] + offs_g[None, :, :]
+                qt &= np.all((vox >= 0) & (vox < shape_ijk), axis=2)
             for out, s_mm in ((hits[0], 0.0), (hits[1], shell_mm)):
                 if s_mm > 0 and inner is None:
                     continue
                 a_h = np.maximum(rh[sl] - s_mm, 0.1)[:, None]
                 a_n = np.maximum(rn[sl] - s_mm, 0.1)[:, None]
-                hit = ok & ((qh / a_h) ** 2 + (qn / a_n) ** 2 <= 1.0)
-                idx = vox[hit] @ strides
+                hit = qt & ((qh / a_h) ** 2 + (qn / a_n) ** 2 <= 1.0)
+                mi, oi = np.nonzero(hit)
+                idx = (b_g @ strides)[mi] + (offs_g @ strides)[oi]
                 if only is not None:  # judged on the tissue before this tube
                     idx = idx[_allowed(only)[flat[idx]]]
                 out.append(idx)
