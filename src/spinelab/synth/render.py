@@ -375,7 +375,8 @@ class _Painter:
         g = self.grid
         sp = np.asarray(g.spacing_mm)
         r_max = float(max(half_height_mm.max(), half_thick_mm.max()))
-        step = float(max(sp.min(), min(0.25 * float(half_thick_mm.min()), sp.max())))
+        # samples up to half the thinnest half-axis apart: each covers a slab along the tube
+        step = float(max(sp.min(), min(0.5 * float(half_thick_mm.min()), 1.5 * sp.max())))
         # densify, carrying the per-point sizes along
         seg = np.linalg.norm(np.diff(points_mm, axis=0), axis=1)
         s_pts = np.concatenate([[0.0], np.cumsum(seg)])
@@ -414,7 +415,7 @@ class _Painter:
         hits: tuple[list[NDArray[np.int64]], list[NDArray[np.int64]]] = ([], [])
         # groups of samples; each keeps only the ball offsets near its mean cross-section plane
         # (a wide, thin section such as the sacrum's would otherwise test a whole ball)
-        group = 16
+        group = 16 if r_max <= 10.0 else 4  # wide sections: small groups, thin slabs
         for m0 in range(0, len(base), group):
             sl = slice(m0, m0 + group)
             t_m = tan32[sl].mean(axis=0)
@@ -422,7 +423,7 @@ class _Painter:
             t_m /= max(float(np.linalg.norm(t_m)), 1e-6)
             n_m /= max(float(np.linalg.norm(n_m)), 1e-6)
             cos_min = min(float((tan32[sl] @ t_m).min()), float(np.abs(ndir[sl] @ n_m).min()))
-            margin = r_max * math.sqrt(max(0.0, 1.0 - cos_min**2)) + float(sp.max()) + 0.5
+            margin = r_max * math.sqrt(max(0.0, 1.0 - cos_min**2)) + 0.9 * float(sp.max())
             o_t = np.abs(offs_mm @ t_m)
             o_n = np.abs(offs_mm @ n_m)
             near = (o_t <= lim_t + margin) & (o_n <= float(rn[sl].max()) + margin)
