@@ -363,3 +363,22 @@ def test_rib_heads_at_the_disc_level_beside_the_bodies_tubercles_at_the_processe
             tip = np.array([side * (ta - 3.0), tb - tt, te])
             dist = np.linalg.norm(np.stack([a, b, e], axis=1) - tip, axis=1)
             assert dist.min() < 3.0
+
+
+def test_muscle_fat_marbling_makes_craniocaudal_streaks(spine):
+    grid = _grid(spine, "L2", "L3", 1.0)
+    plain = render_labels(spine, grid, AnatomyParams(bowel_gas=0), np.random.default_rng(0))
+    fatty = render_labels(
+        spine, grid, AnatomyParams(bowel_gas=0, muscle_fat=0.2), np.random.default_rng(0)
+    )
+    muscle = plain.tissue == Tissue.MUSCLE
+    streak = muscle & (fatty.tissue == Tissue.FAT)
+    assert 0.15 < streak.sum() / muscle.sum() < 0.25
+    assert np.array_equal(plain.vertebrae, fatty.vertebrae)
+    # streaks run along the fibres (z): a streak voxel's neighbour is more often a streak
+    # voxel along z than along x
+    both_z = (streak[1:] & streak[:-1] & muscle[1:]).sum() / (streak[:-1] & muscle[1:]).sum()
+    both_x = (streak[:, :, 1:] & streak[:, :, :-1] & muscle[:, :, 1:]).sum() / (
+        streak[:, :, :-1] & muscle[:, :, 1:]
+    ).sum()
+    assert both_z > both_x + 0.15
