@@ -1557,7 +1557,7 @@ def _gas_pockets(rng: np.random.Generator, n: int) -> list[tuple[float, float, f
 
 
 #: Fat marbling tile (z, y, x voxels): fat streaks run cranio-caudally along the muscle fibres.
-_MARBLE_TILE = (40, 90, 90)
+_MARBLE_TILE = (48, 120, 120)
 
 
 def _marble_muscle(pt: _Painter, fraction: float, rng: np.random.Generator) -> None:
@@ -1568,7 +1568,7 @@ def _marble_muscle(pt: _Painter, fraction: float, rng: np.random.Generator) -> N
         return
     sp = pt.grid.spacing_mm
     noise = rng.standard_normal(_MARBLE_TILE).astype(np.float32)
-    sigma = (4.0 / sp[2], 0.7 / sp[1], 0.7 / sp[0])  # streaks about 1.5 mm thick, 10 mm long
+    sigma = (6.0 / sp[2], 1.4 / sp[1], 1.4 / sp[0])  # streaks 2-4 mm across, 15 mm long
     field = ndi.gaussian_filter(noise, sigma, mode="wrap")
     tile = field > np.quantile(field, 1.0 - fraction)
     nk, nj, ni = pt.tissue.shape
