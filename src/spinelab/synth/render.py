@@ -1037,6 +1037,17 @@ def _paint_ilium(pt: _Painter, c: NDArray[np.float64], w: float, s: float, side:
     _paint_plate(pt, (k0, k1), (i0, i1), np.broadcast_to(y, half.shape), half, ILIUM_CORTEX_MM)
 
 
+def _bone_rod(pt: _Painter, pts: NDArray[np.float64], r: float, cortex: float) -> None:
+    """A round bony rod (cortex around marrow) along a polyline, its ends extended by 0.6 r so
+    that joined rods overlap (the flat-tube painter cuts its ends square)."""
+    p = np.array(pts, dtype=np.float64)
+    for end, nxt in ((0, 1), (-1, -2)):
+        d = p[end] - p[nxt]
+        p[end] = p[end] + d / max(float(np.linalg.norm(d)), 1e-6) * 0.6 * r
+    full = np.full(len(p), r)
+    pt.flat_tube(p, full, full, np.zeros(len(p)), _T.CORTICAL, _T.MARROW, cortex)
+
+
 def _paint_pelvis(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
     """Hip bones (iliac wings as broad curved plates, acetabulum, ischium, pubis), femoral heads,
     necks and proximal shafts, and the lower sacrum and coccyx below S2 (bone, label 0).
@@ -1083,21 +1094,21 @@ def _paint_pelvis(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
                 sym_top,
             ]
         )
-        pt.tube(sup_ramus, 8.0 * s, _T.CORTICAL, _T.MARROW, 1.6)
-        pt.tube(np.stack([sym_top, sym_bot]), 7.5 * s, _T.CORTICAL, _T.MARROW, 1.6)
-        pt.tube(np.stack([sym_bot, ramus_join]), 6.0 * s, _T.CORTICAL, _T.MARROW, 1.5)
+        _bone_rod(pt, sup_ramus, 8.0 * s, 1.6)
+        _bone_rod(pt, np.stack([sym_top, sym_bot]), 7.5 * s, 1.6)
+        _bone_rod(pt, np.stack([sym_bot, ramus_join]), 6.0 * s, 1.5)
         # ischium: body from behind and below the cup down to the tuberosity, ischial ramus
         # forwards to the pubic ramus
         isch = np.stack([fh + np.array([side * -8.0, 22.0, -14.0]) * s, tub])
-        pt.tube(isch, 11.0 * s, _T.CORTICAL, _T.MARROW, 1.8)
-        pt.tube(np.stack([tub, ramus_join]), 7.0 * s, _T.CORTICAL, _T.MARROW, 1.5)
+        _bone_rod(pt, isch, 11.0 * s, 1.8)
+        _bone_rod(pt, np.stack([tub, ramus_join]), 7.0 * s, 1.5)
         # femoral neck (neck-shaft angle about 128 deg), greater trochanter, proximal shaft with
         # a medullary canal
         troch = fh + np.array([side * 48.0, 8.0, -28.0]) * s
-        pt.tube(np.stack([fh, troch]), 15.0 * s, _T.CORTICAL, _T.MARROW, 1.8)
+        _bone_rod(pt, np.stack([fh, troch]), 15.0 * s, 1.8)
         pt.tube(troch[None] + np.zeros((2, 3)), 18.0 * s, _T.CORTICAL, _T.MARROW, 1.8)
         shaft = np.stack([troch, troch + np.array([side * -14.0, 4.0, -240.0]) * s])
-        pt.tube(shaft, 13.5 * s, _T.CORTICAL, _T.MARROW, 4.5)
+        _bone_rod(pt, shaft, 13.5 * s, 4.5)
     if "S2" in geo.labels:
         m = geo.labels.index("S2")
         cur = geo.centres_mm[m].copy()
