@@ -307,3 +307,18 @@ def test_block_mean_lut_matches_a_whole_volume_average(factors):
     want *= np.float32(1.0 / (fk * fj * fi))
     np.testing.assert_array_equal(out, want)  # same values and summation order: exact
     assert out.strides[2] == 4 and out.strides[1] % 64 == 0 and (out.strides[1] // 64) % 2 == 1
+
+
+@pytest.mark.parametrize("shape", [(7, 5, 6), (1, 4, 4), (3, 9, 2), (20, 31, 17)])
+def test_blur_axis_matches_scipy(shape):
+    import scipy.ndimage as ndi
+
+    from spinelab.synth.randomize import blur_axis
+
+    img = np.random.default_rng(1).standard_normal(shape, dtype=np.float32)
+    for axis in (0, 1, 2):
+        for sigma in (0.25, 0.8, 1.7, 3.0):
+            got, want = img.copy(), img.copy()
+            blur_axis(got, sigma, axis)
+            ndi.gaussian_filter1d(want, sigma, axis=axis, output=want, truncate=2.0)
+            np.testing.assert_allclose(got, want, atol=1e-5)
