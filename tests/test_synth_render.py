@@ -313,7 +313,7 @@ def test_block_mean_lut_matches_a_whole_volume_average(factors):
 def test_blur_axis_matches_scipy(shape):
     import scipy.ndimage as ndi
 
-    from spinelab.synth.randomize import blur_axis
+    from spinelab.synth.ct import blur_axis
 
     img = np.random.default_rng(1).standard_normal(shape, dtype=np.float32)
     for axis in (0, 1, 2):

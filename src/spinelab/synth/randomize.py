@@ -11,10 +11,9 @@ Intensities are arbitrary units stored as int16 in ``[0, 2000]``: the values are
 from __future__ import annotations
 
 import numpy as np
-import scipy.ndimage as ndi
 from numpy.typing import NDArray
 
-from spinelab.synth.ct import block_mean_lut
+from spinelab.synth.ct import block_mean_lut, blur_axis
 from spinelab.synth.tissues import N_TISSUES, Tissue
 
 #: Upper end of the randomized intensity range (int16 output in [0, RANDOM_MAX]).
@@ -72,61 +71,6 @@ def randomized_image(
     lo, hi = np.percentile(img[:: max(1, nk // 16)], [0.5, 99.5])
     gamma = float(np.exp(rng.normal(0.0, 0.3)))
     return gamma_to_int16(img, float(lo), float(hi), gamma if abs(gamma - 1.0) > 0.02 else 1.0)
-
-
-def blur_axis(img: NDArray[np.float32], sigma: float, axis: int, truncate: float = 2.0) -> None:
-    """In-place Gaussian blur of a ``(nk, nj, ni)`` volume along one axis, slice by slice.
-
-    Same result as ``scipy.ndimage.gaussian_filter1d(img, sigma, axis, mode="reflect",
-    truncate=truncate)`` (to float32 rounding), about 3x faster along the first two axes: a
-    weighted sum of shifted slices (axis 0: keeping the few original slices still needed) or
-    shifted rows of each slice, instead of scipy's strided line buffers.
-    """
-    r = int(truncate * sigma + 0.5)
-    x = np.arange(-r, r + 1, dtype=np.float64)
-    w = np.exp(-0.5 * (x / sigma) ** 2)
-    w = (w / w.sum()).astype(np.float32)
-    n = img.shape[axis]
-    if r == 0 or n < 2:
-        return
-    if axis == 2:
-        ndi.gaussian_filter1d(img, sigma, axis=2, output=img, truncate=truncate)
-        return
-
-    def mirror(q: int) -> int:
-        while q < 0 or q >= n:
-            q = -q - 1 if q < 0 else 2 * n - q - 1
-        return q
-
-    if axis == 0:
-        orig: dict[int, NDArray[np.float32]] = {}
-        acc = np.empty(img.shape[1:], dtype=np.float32)
-        tmp = np.empty(img.shape[1:], dtype=np.float32)
-        for k in range(n):
-            for q in range(k - r, k + r + 1):
-                m = mirror(q)
-                if m not in orig:
-                    orig[m] = img[m].copy()
-            np.multiply(orig[k], w[r], out=acc)
-            for t, q in enumerate(range(k - r, k + r + 1)):
-                if q != k:
-                    np.multiply(orig[mirror(q)], w[t], out=tmp)
-                    acc += tmp
-            img[k] = acc
-            for m in [m for m in orig if m < k - r and m != mirror(k - r)]:
-                del orig[m]
-        return
-    idx = np.array([mirror(q) for q in range(-r, n + r)])
-    acc2 = np.empty(img.shape[1:], dtype=np.float32)
-    tmp2 = np.empty(img.shape[1:], dtype=np.float32)
-    for k in range(img.shape[0]):
-        padded = img[k][idx]  # (n + 2r, ni) rows, mirrored at the ends
-        np.multiply(padded[r : r + n], w[r], out=acc2)
-        for t in range(2 * r + 1):
-            if t != r:
-                np.multiply(padded[t : t + n], w[t], out=tmp2)
-                acc2 += tmp2
-        img[k] = acc2
 
 
 #: Levels of the look-up table that applies the gamma (:func:`gamma_to_int16`).
