@@ -35,7 +35,8 @@ TARGET_S = 5.0
 STAGES: dict[str, tuple[object, str]] = {
     "rendering the fine maps": (generator, "render_labels"),
     "of which per-slice soft tissue": (render, "_paint_soft_tissue"),
-    "of which tube stamping (ribs, pelvis)": (render._Painter, "tube"),
+    "of which ribs": (render, "_paint_ribs"),
+    "of which pelvis": (render, "_paint_pelvis"),
     "of which vertebrae": (render, "_paint_vertebra"),
     "HU look-up": (ctphys, "block_mean_lut"),
     "noise and in-plane blur": (ctphys, "add_noise_and_blur"),

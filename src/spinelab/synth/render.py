@@ -247,6 +247,15 @@ def _ellipse(u: Any, v: Any, ru: float, rv: float) -> Any:
     return (u / ru) ** 2 + (v / rv) ** 2
 
 
+def _dot3(a: NDArray[Any], v: NDArray[Any]) -> NDArray[Any]:
+    """``a @ v`` for ``(N, 3)`` rows and a 3-vector, without BLAS.
+
+    A float matrix-vector product goes to BLAS, whose threads (one per core) fight the rest of
+    the process for the 2 cores in per-slice and per-group loops; three multiply-adds do not.
+    """
+    return np.asarray(a[:, 0] * v[0] + a[:, 1] * v[1] + a[:, 2] * v[2])
+
+
 class _Painter:
     """Paints into the fine tissue and vertebra maps."""
 
@@ -425,10 +434,12 @@ class _Painter:
             n_m = ndir[sl].mean(axis=0)
             t_m /= max(float(np.linalg.norm(t_m)), 1e-6)
             n_m /= max(float(np.linalg.norm(n_m)), 1e-6)
-            cos_min = min(float((tan32[sl] @ t_m).min()), float(np.abs(ndir[sl] @ n_m).min()))
+            cos_min = min(
+                float(_dot3(tan32[sl], t_m).min()), float(np.abs(_dot3(ndir[sl], n_m)).min())
+            )
             margin = r_max * math.sqrt(max(0.0, 1.0 - cos_min**2)) + 0.9 * float(sp.max())
-            o_t = np.abs(offs_mm @ t_m)
-            o_n = np.abs(offs_mm @ n_m)
+            o_t = np.abs(_dot3(offs_mm, t_m))
+            o_n = np.abs(_dot3(offs_mm, n_m))
             near = (o_t <= lim_t + margin) & (o_n <= float(rn[sl].max()) + margin)
             offs_g, offs_mm_g = offs[near], offs_mm[near]
 
