@@ -268,6 +268,27 @@ class _Painter:
         self.z = grid.axis_mm(2)
 
     # ---- 2-D (one axial slice) ----
+    def ellipse_window(
+        self, cx: float, cy: float, rx: float, ry: float, power: float = 2.0
+    ) -> tuple[int, int, int, int, NDArray[np.bool_]] | None:
+        """Inside of an axis-aligned (super)ellipse on an axial slice: ``(i0, i1, j0, j1, m)``
+        with ``m`` the ``(j1 - j0, i1 - i0)`` mask of the window ``[j0:j1, i0:i1]``, or None
+        when it misses the grid."""
+        if rx <= 0 or ry <= 0:
+            return None
+        g = self.grid
+        i0, i1 = g.index_range(0, cx - rx, cx + rx)
+        j0, j1 = g.index_range(1, cy - ry, cy + ry)
+        if i1 <= i0 or j1 <= j0:
+            return None
+        if power == 2.0:
+            xx = ((self.x[i0:i1] - cx) / rx) ** 2
+            yy = ((self.y[j0:j1] - cy) / ry) ** 2
+        else:
+            xx = np.abs((self.x[i0:i1] - cx) / rx) ** power
+            yy = np.abs((self.y[j0:j1] - cy) / ry) ** power
+        return i0, i1, j0, j1, (yy[:, None] + xx[None, :]) <= 1.0
+
     def ellipse2d(
         self,
         k: int,
@@ -284,20 +305,10 @@ class _Painter:
 
         ``power`` > 2 gives a superellipse (a rounded rectangle, e.g. a torso's flat back).
         """
-        if rx <= 0 or ry <= 0:
+        win = self.ellipse_window(cx, cy, rx, ry, power)
+        if win is None:
             return
-        g = self.grid
-        i0, i1 = g.index_range(0, cx - rx, cx + rx)
-        j0, j1 = g.index_range(1, cy - ry, cy + ry)
-        if i1 <= i0 or j1 <= j0:
-            return
-        if power == 2.0:
-            xx = ((self.x[i0:i1] - cx) / rx) ** 2
-            yy = ((self.y[j0:j1] - cy) / ry) ** 2
-        else:
-            xx = np.abs((self.x[i0:i1] - cx) / rx) ** power
-            yy = np.abs((self.y[j0:j1] - cy) / ry) ** power
-        m = (yy[:, None] + xx[None, :]) <= 1.0
+        i0, i1, j0, j1, m = win
         if extra is not None:
             m &= extra(self.x[i0:i1][None, :], self.y[j0:j1][:, None])
         sub = self.tissue[k, j0:j1, i0:i1]
@@ -1520,14 +1531,12 @@ class _BowelField:
         pt = self.pt
         if rx <= 5.0 or ry <= 5.0:
             return
-        g = pt.grid
-        i0, i1 = g.index_range(0, xs - rx, xs + rx)
-        j0, j1 = g.index_range(1, cy - ry, cy + ry)
-        if i1 <= i0 or j1 <= j0:
+        win = pt.ellipse_window(xs, cy, rx, ry, power)
+        if win is None:
             return
+        i0, i1, j0, j1, m = win
         xx = pt.x[i0:i1][None, :]
         yy = pt.y[j0:j1][:, None]
-        m = np.abs((xx - xs) / rx) ** power + np.abs((yy - cy) / ry) ** power <= 1.0
         m &= yy < y_front - 8.0 + 0.8 * np.maximum(np.abs(xx - xs) - 25.0, 0.0)
         sub = pt.tissue[k, j0:j1, i0:i1]
         m &= sub == _T.FAT
