@@ -382,3 +382,20 @@ def test_muscle_fat_marbling_makes_craniocaudal_streaks(spine):
         streak[:, :, :-1] & muscle[:, :, 1:]
     ).sum()
     assert both_z > both_x + 0.15
+
+
+def test_lungs_below_the_dome_are_thin_recesses(spine):
+    """At T11 only the costophrenic recesses of the lungs remain beside the liver and spleen.
+
+    The real example CT has lung in about 10% of the body section at its (partial) T11 and 5.5%
+    at T12; a paraboloid dome left 19-20% at T11 here.
+    """
+    res = render_labels(spine, _grid(spine, "T8", "L1"), AnatomyParams(), np.random.default_rng(0))
+    frac = {}
+    for label in ("T9", "T11", "T12"):
+        z = spine.centres_mm[spine.labels.index(label), 2]
+        sl = res.tissue[res.grid.index_range(2, z - 1.0, z + 1.0)[0]]
+        frac[label] = float(np.mean(sl[sl != Tissue.AIR] == Tissue.LUNG))
+    assert frac["T9"] > 0.3  # above the domes: lungs fill most of the chest
+    assert 0.03 < frac["T11"] < 0.17
+    assert frac["T12"] < frac["T11"]

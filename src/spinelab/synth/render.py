@@ -1415,8 +1415,10 @@ def _paint_soft_tissue(
                     z: float = z,
                     cb: float = cby,
                 ) -> Any:
+                    # the dome is flat over most of the section and falls steeply at its rim,
+                    # so below the dome only a thin costophrenic recess of lung remains
                     rho2 = ((x - lx) / ra) ** 2 + ((y - ly + 0.3 * cb) / cb) ** 2
-                    return z > zd - (zd - z_recess) * np.clip(rho2, 0, 1)
+                    return z > zd - (zd - z_recess) * np.clip(rho2, 0, 1) ** 2
 
                 pt.ellipse2d(k, lx, ly, ra * scale, (cby - 3.0) * scale, _T.LUNG, extra=above)
         # heart, great vessels
