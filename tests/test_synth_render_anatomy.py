@@ -399,3 +399,24 @@ def test_lungs_below_the_dome_are_thin_recesses(spine):
     assert frac["T9"] > 0.3  # above the domes: lungs fill most of the chest
     assert 0.03 < frac["T11"] < 0.17
     assert frac["T12"] < frac["T11"]
+
+
+def test_muscle_fat_marbling_is_heaviest_behind_the_spine(spine):
+    """Fatty infiltration is patchy and strongest in the paraspinal muscles, not uniform."""
+    grid = _grid(spine, "L2", "L3", 1.0)
+    plain = render_labels(spine, grid, AnatomyParams(bowel_gas=0), np.random.default_rng(0))
+    fatty = render_labels(
+        spine, grid, AnatomyParams(bowel_gas=0, muscle_fat=0.15), np.random.default_rng(0)
+    )
+    muscle = plain.tissue == Tissue.MUSCLE
+    streak = muscle & (fatty.tissue == Tissue.FAT)
+    n = spine.labels.index("L2")
+    y_s = spine.centres_mm[n, 1]
+    y = grid.axis_mm(1)[None, :, None]
+    back = muscle & (y > y_s + 30.0)  # erector spinae / multifidus
+    front = muscle & (y < y_s - 20.0)  # abdominal wall
+    assert back.sum() > 1000 and front.sum() > 1000
+    f_back = streak[back].mean()
+    f_front = streak[front].mean()
+    assert f_back > 2.5 * f_front
+    assert 0.1 < streak.sum() / muscle.sum() < 0.2  # the mean fraction still holds

@@ -97,8 +97,9 @@ class SynthConfig:
         scoliosis_deg_max: Largest scoliosis (Cobb-like) angle (degrees).
         body_scale_range: Range of the body-size factor.
         fat_mm_range: Range of the subcutaneous fat thickness (mm).
-        muscle_fat_range: Range of the fraction of muscle turned into fat streaks (fatty
-            infiltration; the real example's paraspinal muscles measure 22 HU, lean muscle 45).
+        muscle_fat_range: Range of the mean fraction of muscle turned into fat streaks (fatty
+            infiltration, heaviest behind the spine; the real example's paraspinal muscles measure
+            22 HU, lean muscle 45).
         p_fracture: Probability of one or two compression (wedge) fractures.
         fracture_loss_range: Range of the fraction of anterior body height lost.
         p_osteoporosis: Probability of osteoporotic bone (low HU, thin cortex).
@@ -130,7 +131,7 @@ class SynthConfig:
     scoliosis_deg_max: float = 30.0
     body_scale_range: tuple[float, float] = (0.88, 1.15)
     fat_mm_range: tuple[float, float] = (5.0, 40.0)
-    muscle_fat_range: tuple[float, float] = (0.0, 0.25)
+    muscle_fat_range: tuple[float, float] = (0.0, 0.15)
     p_fracture: float = 0.15
     fracture_loss_range: tuple[float, float] = (0.2, 0.5)
     p_osteoporosis: float = 0.2
