@@ -365,16 +365,21 @@ def test_rib_heads_at_the_disc_level_beside_the_bodies_tubercles_at_the_processe
             assert dist.min() < 3.0
 
 
-def test_muscle_fat_marbling_makes_craniocaudal_streaks(spine):
+def _marbled(spine, fraction: float):
+    """L2-L3 at 1 mm without and with marbling: ``(grid, muscle mask, streak mask)``."""
     grid = _grid(spine, "L2", "L3", 1.0)
     plain = render_labels(spine, grid, AnatomyParams(bowel_gas=0), np.random.default_rng(0))
     fatty = render_labels(
-        spine, grid, AnatomyParams(bowel_gas=0, muscle_fat=0.2), np.random.default_rng(0)
+        spine, grid, AnatomyParams(bowel_gas=0, muscle_fat=fraction), np.random.default_rng(0)
     )
     muscle = plain.tissue == Tissue.MUSCLE
-    streak = muscle & (fatty.tissue == Tissue.FAT)
-    assert 0.15 < streak.sum() / muscle.sum() < 0.25
     assert np.array_equal(plain.vertebrae, fatty.vertebrae)
+    return grid, muscle, muscle & (fatty.tissue == Tissue.FAT)
+
+
+def test_muscle_fat_marbling_makes_craniocaudal_streaks(spine):
+    _, muscle, streak = _marbled(spine, 0.2)
+    assert 0.15 < streak.sum() / muscle.sum() < 0.25
     # streaks run along the fibres (z): a streak voxel's neighbour is more often a streak
     # voxel along z than along x
     both_z = (streak[1:] & streak[:-1] & muscle[1:]).sum() / (streak[:-1] & muscle[1:]).sum()
@@ -403,13 +408,7 @@ def test_lungs_below_the_dome_are_thin_recesses(spine):
 
 def test_muscle_fat_marbling_is_heaviest_behind_the_spine(spine):
     """Fatty infiltration is patchy and strongest in the paraspinal muscles, not uniform."""
-    grid = _grid(spine, "L2", "L3", 1.0)
-    plain = render_labels(spine, grid, AnatomyParams(bowel_gas=0), np.random.default_rng(0))
-    fatty = render_labels(
-        spine, grid, AnatomyParams(bowel_gas=0, muscle_fat=0.15), np.random.default_rng(0)
-    )
-    muscle = plain.tissue == Tissue.MUSCLE
-    streak = muscle & (fatty.tissue == Tissue.FAT)
+    grid, muscle, streak = _marbled(spine, 0.15)
     n = spine.labels.index("L2")
     y_s = spine.centres_mm[n, 1]
     y = grid.axis_mm(1)[None, :, None]

@@ -318,6 +318,19 @@ class _Painter:
         sub[m] = value
 
     # ---- 3-D stamping of tubes along polylines ----
+    def _near_grid(
+        self, pts_mm: NDArray[np.float64], reach_mm: float
+    ) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.int64]]:
+        """Continuous ``(i, j, k)`` of points, which of them come within ``reach_mm`` of the
+        grid, and the grid shape in ``(i, j, k)`` order."""
+        g = self.grid
+        sp = np.asarray(g.spacing_mm)
+        ijk = (pts_mm - np.asarray(g.origin_mm)) / sp
+        shape_ijk = np.array([g.shape_kji[2], g.shape_kji[1], g.shape_kji[0]])
+        pad = reach_mm / sp + 1.0
+        keep = np.all((ijk > -pad) & (ijk < shape_ijk - 1 + pad), axis=1)
+        return ijk, keep, shape_ijk
+
     def tube(
         self,
         points_mm: NDArray[np.float64],
@@ -336,10 +349,7 @@ class _Painter:
         sp = np.asarray(g.spacing_mm)
         step = max(float(sp.min()), min(0.25 * radius_mm, float(sp.max())))
         pts = _densify(points_mm, step)
-        ijk = (pts - np.asarray(g.origin_mm)) / sp
-        shape_ijk = np.array([g.shape_kji[2], g.shape_kji[1], g.shape_kji[0]])
-        pad = radius_mm / sp + 1.0
-        keep = np.all((ijk > -pad) & (ijk < shape_ijk - 1 + pad), axis=1)
+        ijk, keep, shape_ijk = self._near_grid(pts, radius_mm)
         if not keep.any():
             return
         ijk = ijk[keep]
@@ -422,10 +432,7 @@ class _Painter:
         hdir = (np.cos(tw)[:, None] * up + np.sin(tw)[:, None] * side).astype(np.float32)
         ndir = np.cross(tan, hdir).astype(np.float32)
         tan32 = tan.astype(np.float32)
-        ijk = (pts - np.asarray(g.origin_mm)) / sp
-        shape_ijk = np.array([g.shape_kji[2], g.shape_kji[1], g.shape_kji[0]])
-        pad = r_max / sp + 1.0
-        keep = np.all((ijk > -pad) & (ijk < shape_ijk - 1 + pad), axis=1)
+        ijk, keep, shape_ijk = self._near_grid(pts, r_max)
         if not keep.any():
             return
         ijk, rh, rn = ijk[keep], rh[keep], rn[keep]
