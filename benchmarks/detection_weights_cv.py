@@ -83,6 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--vid", type=Path, default=ROOT.parent / "shared" / "data" / "vid")
     ap.add_argument("--region", type=float, nargs="+", default=[0.0, 1.0, 2.0, 3.0])
+    ap.add_argument(
+        "--transitional",
+        type=float,
+        nargs="+",
+        default=[0.0, 0.1, 0.25, 0.5],
+        help="transitional_rate values (0: the learned prevalence)",
+    )
     ap.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -109,12 +116,23 @@ def main(argv: list[str] | None = None) -> int:
     bundled = default_priors()
     base = DetectionLabelConfig()
     cv_rows, report_rows = [], []
-    for w in args.region:
-        config = replace(base, region_weight=w)
+    settings = [
+        (
+            f"region_weight {w:g}" + (" (default)" if w == base.region_weight else ""),
+            replace(base, region_weight=w),
+        )
+        for w in args.region
+    ]
+    for t in args.transitional:
+        rate = t or None
+        if rate == base.transitional_rate:
+            continue  # the default row above
+        name = "learned" if rate is None else f"{t:g}"
+        settings.append((f"transitional_rate {name}", replace(base, transitional_rate=rate)))
+    for tag, config in settings:
         held_out = score(halves[1], priors[0], config) + score(halves[0], priors[1], config)
         cv = aggregate(held_out)
         rep = aggregate(score(report, bundled, config))
-        tag = f"region_weight {w:g}" + (" (default)" if w == base.region_weight else "")
         cv_rows.append(row(tag, cv))
         report_rows.append(row(tag, rep))
         log.info(
@@ -137,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
         f"ways ({len(halves[0])} + {len(halves[1])} scans). The report split "
         f"({len(report)} scans) is labelled afterwards with the bundled priors (fitted on the "
         "whole fit split), for reference only. Other settings are the defaults of "
-        "`DetectionLabelConfig`.",
+        f"`DetectionLabelConfig` (region_weight {base.region_weight:g}, transitional_rate "
+        f"{base.transitional_rate}); 'transitional_rate learned' uses the prevalence fitted with "
+        "the priors (L6: 2.65 %).",
         "",
         "**held-out halves of the fit split** (what the weight is chosen on)",
         "",

@@ -33,6 +33,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -197,6 +198,81 @@ def failure_lines(
     ]
 
 
+def read_sources(vid: Path) -> dict[str, str]:
+    """Scan id -> original collection (VerSe 2019/2020, CT Colonography, Pancreas-CT), from the
+    dataset's ``mapping-export-Training.txt`` (empty when the file is absent)."""
+    path = vid / "mapping-export-Training.txt"
+    if not path.is_file():
+        return {}
+    out = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        scan_id, _, origin = line.partition(",")
+        if origin.strip():
+            out[scan_id.strip()] = origin.strip().split("/")[0]
+    return out
+
+
+def t12_scored_lumbar(det: VidScan, gt: VidScan) -> bool | None:
+    """Whether the detection matched to the true T12 has lumbar as its C/T/L argmax (None: no
+    T12 detection with scores)."""
+    m = match_detections(det.body_mm, gt.body_mm, 20.0)
+    for k, j in enumerate(m):
+        s = det.segment_scores[k]
+        if j >= 0 and gt.body_levels[j] == "T12" and np.all(np.isfinite(s)):
+            return bool(int(np.argmax(s)) == 2)
+    return None
+
+
+def source_lines(
+    results: dict[str, tuple[int, dict[str, tuple[EvaluationSummary, np.ndarray]]]],
+    splits: dict[str, list[tuple[str, VidScan, VidScan]]],
+    sources: dict[str, str],
+) -> list[str]:
+    """dp's id rate per original collection, and how often the detector scores T12 lumbar."""
+    if not sources:
+        return []
+    lines = [
+        "dp by original collection (from the dataset's mapping file). 'T12 scored lumbar' = "
+        "scans whose detection matched to the true T12 has lumbar as its C/T/L argmax, both "
+        "splits (a property of the detector; 'reaching L5' = the truth has L5 or L6):",
+        "",
+        "| collection | report scans | report id % | report all correct % | fit scans "
+        "| fit id % | T12 scored lumbar, reaching L5 | T12 scored lumbar, not reaching L5 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    by: dict[str, dict[str, list[Any]]] = {}
+    for split in ("report", "fit"):
+        for case in results[split][1]["dp"][0].cases:
+            by.setdefault(sources.get(case.name, "?"), {}).setdefault(split, []).append(case)
+    t12: dict[tuple[str, bool], list[bool]] = {}
+    for items in splits.values():
+        for name, det, gt in items:
+            flag = t12_scored_lumbar(det, gt)
+            if flag is not None:
+                low = bool({"L5", "L6"} & {x for x in gt.body_levels if x})
+                t12.setdefault((sources.get(name, "?"), low), []).append(flag)
+
+    def rate(cases: list[Any]) -> tuple[str, str]:
+        n = sum(len(c.vertebrae) for c in cases)
+        ok = sum(v.identified for c in cases for v in c.vertebrae)
+        allc = sum(c.all_correct for c in cases)
+        return pct(ok / n) if n else "-", pct(allc / len(cases)) if cases else "-"
+
+    def share(key: tuple[str, bool]) -> str:
+        f = t12.get(key, [])
+        return f"{sum(f)}/{len(f)}" if f else "-"
+
+    for src in sorted(by):
+        rep, fit = by[src].get("report", []), by[src].get("fit", [])
+        r_id, r_all = rate(rep)
+        f_id, _ = rate(fit)
+        lines.append(
+            f"| {src} | {len(rep)} | {r_id} | {r_all} | {len(fit)} | {f_id} "
+            f"| {share((src, True))} | {share((src, False))} |"
+        )
+    return [*lines, ""]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--vid", type=Path, default=ROOT.parent / "shared" / "data" / "vid")
@@ -245,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     rep = results["report"][1]
     report_items = splits["report"][: args.limit] if args.limit else splits["report"]
     lines += failure_lines(rep["dp"][0], rep["oracle"][0], report_items)
+    lines += source_lines(results, splits, read_sources(args.vid))
     lines.append(END)
     text = "\n".join(lines)
     print()

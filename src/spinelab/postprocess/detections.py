@@ -16,8 +16,9 @@ The 1-D problem (:func:`build_problem`):
     * regularizer (the learned replacement of the paper's R): the gaps between consecutive
       chosen detections are Gaussian around ``s * (sum of mean level gaps)`` with a per-scan
       scale ``s`` (log-normal prior, minimized over a grid), each skipped vertebra costs
-      ``-log miss_rate``, a transitional vertebra costs ``-log prevalence`` when present, the
-      first and last labels have learned priors, and false positives above the first / below
+      ``-log miss_rate``, a transitional vertebra costs ``-log p`` when present and
+      ``-log(1 - p)`` when absent (``p``: ``DetectionLabelConfig.transitional_rate``, 0.5 by
+      default, or the learned prevalence), the first and last labels have learned priors, and false positives above the first / below
       the last true detection have their own rates.
 
 The energy of a labelling is ``E = sum_k e_fp[k] - sum_chosen Q_v(k) + regularizer``. Two
@@ -103,6 +104,14 @@ class DetectionLabelConfig:
             that looks a little lumbar, an L1 that looks a little thoracic) shifts whole
             labellings by one level. The weight was chosen by 2-fold cross-validation on the
             fit split (``benchmarks/RESULTS.md``); 0 turns the term off.
+        transitional_rate: Probability that a transitional vertebra (L6; T13 where the priors
+            have it) is present when the chain reaches its place; None uses the prevalence
+            learned with the priors. The collections behind the VID data disagree on
+            transitional anatomy: VerSe marks L6 (42 of 193 verse20 scans), CT Colonography
+            never does (0 of 1,540) and calls the top one of six lumbar-looking vertebrae T12,
+            so the learned 2.65 % mixes two conventions. 0.5 (no preference, the segment
+            scores and gaps decide) was chosen by 2-fold cross-validation on the fit split
+            (``benchmarks/detection_weights_cv.py``).
     """
 
     solver: str = "dp"
@@ -121,12 +130,15 @@ class DetectionLabelConfig:
     pedicle_candidates: bool = True
     candidate_energy: float = 2.0
     region_weight: float = 2.0
+    transitional_rate: float | None = 0.5
 
     def __post_init__(self) -> None:
         if self.solver not in SOLVERS:
             raise ValueError(f"unknown solver {self.solver!r}; choose one of {', '.join(SOLVERS)}")
         if self.max_skip < 0 or self.n_scales < 1:
             raise ValueError("max_skip must be >= 0 and n_scales >= 1")
+        if self.transitional_rate is not None and not 0.0 < self.transitional_rate < 1.0:
+            raise ValueError("transitional_rate must be in (0, 1) or None")
 
 
 @dataclass
@@ -448,7 +460,7 @@ def build_problem(
     skip = np.full(v, -math.log(priors.miss_rate))
     for i, x in enumerate(labels):
         if anatomy.by_name(x).transitional:
-            p = float(priors.transitional_rate.get(x, 1e-3))
+            p = config.transitional_rate or float(priors.transitional_rate.get(x, 1e-3))
             present[i] = -math.log(p)
             skip[i] = -math.log(1.0 - p)
     gi = rows[:-1]
