@@ -270,6 +270,34 @@ def source_lines(
             f"| {src} | {len(rep)} | {r_id} | {r_all} | {len(fit)} | {f_id} "
             f"| {share((src, True))} | {share((src, False))} |"
         )
+    # six or more lumbar-looking vertebrae: L6 in one collection's convention, T12 in another's
+    six: dict[tuple[str, str], list[bool]] = {}
+    correct = {c.name: c.all_correct for c in results["report"][1]["dp"][0].cases}
+    for name, det, gt in splits["report"]:
+        if name not in correct:
+            continue
+        m = match_detections(det.body_mm, gt.body_mm, 20.0)
+        n_lumbar = sum(
+            1
+            for k, j in enumerate(m)
+            if j >= 0
+            and np.all(np.isfinite(det.segment_scores[k]))
+            and int(np.argmax(det.segment_scores[k])) == 2
+        )
+        if n_lumbar >= 6:
+            truth = "L6" if "L6" in gt.body_levels else "T12"
+            six.setdefault((truth, sources.get(name, "?")), []).append(correct[name])
+    if six:
+        lines += [
+            "",
+            "Report-split scans with six or more detections scored lumbar (matched to true "
+            "vertebrae), by what the truth calls the extra one, and collection: "
+            + "; ".join(
+                f"{truth} in {src}: {len(v)} scans, dp fully right in {sum(v)}"
+                for (truth, src), v in sorted(six.items())
+            )
+            + ".",
+        ]
     return [*lines, ""]
 
 
