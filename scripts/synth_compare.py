@@ -28,7 +28,15 @@ import numpy as np
 import scipy.ndimage as ndi
 from numpy.typing import NDArray
 
-from spinelab.synth.realism import PERCENTILES, RealismStats, canonical, histogram_l1, measure
+from spinelab.synth.realism import (
+    PERCENTILES,
+    RealismStats,
+    VertebraHU,
+    canonical,
+    histogram_l1,
+    measure,
+    vertebra_hu,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_CT = ROOT.parent / "shared" / "data" / "ct" / "totalsegmentator_example" / "ct.nii.gz"
@@ -143,6 +151,23 @@ def stats_row(name: str, st: RealismStats, ref: RealismStats | None) -> str:
     )
 
 
+def vertebra_row(name: str, v: VertebraHU) -> str:
+    """One markdown row of the vertebra HU table (percentiles of body, core, posterior)."""
+
+    def pct(t: tuple[float, ...]) -> str:
+        return " / ".join(f"{x:.0f}" for x in t)
+
+    return f"| {name} | {pct(v.body)} | {pct(v.core)} | {pct(v.posterior)} |"
+
+
+def vertebra_table_header() -> str:
+    ps = "/".join(str(p) for p in PERCENTILES)
+    return (
+        f"| image | L1-L4 body HU {ps} | cancellous core (6 mm in) HU {ps} "
+        f"| posterior elements HU {ps} |\n" + "|---" * 4 + "|"
+    )
+
+
 def stats_table(n: int, seed: int, fov: str) -> str:
     """Measured realism of the real CT and ``n`` synthetic cases at 3 mm, as markdown."""
     from spinelab.io.images import read_image
@@ -157,17 +182,27 @@ def stats_table(n: int, seed: int, fov: str) -> str:
         + "|"
     )
     lines = [header]
+    vlines = [vertebra_table_header()]
     ref = None
     if REAL_CT.exists():
         ct, lab = read_image(REAL_CT), read_image(REAL_LABELS)
         ref = measure(ct.array, lab.array, ct.affine_lps, REAL_L1_L4)
         lines.append(stats_row("real CT (3 mm)", ref, None))
+        vlines.append(
+            vertebra_row(
+                "real CT (3 mm)", vertebra_hu(ct.array, lab.array, ct.affine_lps, REAL_L1_L4)
+            )
+        )
     cfg = SynthConfig(fov=fov, spacing_mm=(3.0, 3.0, 3.0))
     sts = []
+    vts = []
     for i, case in enumerate(generate_cases(n, seed, cfg)):
         st = measure(case.ct.array, case.labels.array, case.ct.affine_lps, SYNTH_L1_L4)
         sts.append(st)
         lines.append(stats_row(f"synthetic {seed}/{i} (3 mm)", st, ref))
+        vt = vertebra_hu(case.ct.array, case.labels.array, case.ct.affine_lps, SYNTH_L1_L4)
+        vts.append(vt)
+        vlines.append(vertebra_row(f"synthetic {seed}/{i} (3 mm)", vt))
     if sts:
         mean = RealismStats(
             body_median=float(np.mean([s.body_median for s in sts])),
@@ -181,7 +216,20 @@ def stats_table(n: int, seed: int, fov: str) -> str:
             fractions={k: float(np.mean([s.fractions[k] for s in sts])) for k in sts[0].fractions},
         )
         lines.append(stats_row(f"synthetic mean of {len(sts)}", mean, ref))
-    return "\n".join(lines)
+        vmean = VertebraHU(
+            body=tuple(np.mean([v.body for v in vts], axis=0)),
+            core=tuple(np.mean([v.core for v in vts], axis=0)),
+            posterior=tuple(np.mean([v.posterior for v in vts], axis=0)),
+            core_medians=(),
+            posterior_medians=(),
+            n_voxels=(0, 0, 0),
+        )
+        vlines.append(vertebra_row(f"synthetic mean of {len(vts)}", vmean))
+    return (
+        "\n".join(lines)
+        + "\n\nVertebrae (:func:`spinelab.synth.realism.vertebra_hu`):\n\n"
+        + ("\n".join(vlines))
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from spinelab.synth.generator import SynthConfig, generate_case
-from spinelab.synth.realism import histogram_l1, measure
+from spinelab.synth.realism import histogram_l1, measure, split_vertebra, vertebra_hu
 
 sys.path.insert(0, str(Path(__file__).parent))
 from synth_spine_fixture import curved_spine
@@ -54,3 +54,29 @@ def test_histogram_l1_bounds():
     a = np.array([0.5, 0.5, 0.0])
     assert histogram_l1(a, a) == 0.0
     assert histogram_l1(a, np.array([0.0, 0.0, 1.0])) == pytest.approx(2.0)
+
+
+def test_vertebra_hu_grey_posterior_elements_with_a_bright_outline(stats):
+    """At 3 mm the arch is a grey core with a thin bright cortex, as on the real CT (L1-L4:
+    body median 137, core 106, posterior elements 275 HU with a 95th percentile of 655)."""
+    case, _ = stats
+    v = vertebra_hu(case.ct.array, case.labels.array, case.ct.affine_lps, L1_L4)
+    assert all(n > 100 for n in v.n_voxels)
+    body, core, post = v.body[2], v.core[2], v.posterior[2]
+    assert 60 < core < 260 and core < body
+    assert post < 420  # was about 460-520 with a 430 HU core and 1.5 mm of 750 HU cortex
+    assert v.posterior[4] - post > 250  # bright outline: a long upper tail
+    assert v.posterior[4] > v.body[4]
+
+
+def test_split_vertebra_separates_a_body_from_a_thin_arch():
+    """A 30 mm disc-shaped body with a 6 mm plate behind it: body and posterior elements."""
+    x, y, z = np.ogrid[:40, :60, :30]
+    m = ((x - 20) ** 2 + (y - 20) ** 2 <= 15**2) & (z >= 5) & (z < 25)  # body, 1 mm voxels
+    m = m | ((abs(x - 20) < 3) & (y >= 35) & (y < 55) & (z >= 10) & (z < 20))  # 6 mm plate
+    body, post = split_vertebra(m, np.array([1.0, 1.0, 1.0]))
+    assert body[20, 20, 15] and not body[20, 50, 15]
+    assert post[20, 50, 15] and not post[20, 20, 15]
+    assert post[18:23, 40:55, 10:20].all()
+    # the opening only rounds the body's rims
+    assert body.sum() > 0.85 * np.pi * 15**2 * 20

@@ -232,10 +232,16 @@ def test_hu_table_contrast_and_osteoporosis():
     contrast = np.array([sample_hu_table(rng, contrast=True) for _ in range(50)])
     osteo = np.array([sample_hu_table(rng, osteoporosis=True) for _ in range(50)])
     assert contrast[:, Tissue.BLOOD].mean() > plain[:, Tissue.BLOOD].mean() + 80
-    assert osteo[:, Tissue.CANCELLOUS].mean() < plain[:, Tissue.CANCELLOUS].mean() - 80
+    # osteoporotic L1-L4 trabecular bone is below 110 HU (Pickhardt et al. 2013), normal
+    # adults average about 150 (younger ones 200-250)
+    assert osteo[:, Tissue.CANCELLOUS].mean() < 110 < 130 < plain[:, Tissue.CANCELLOUS].mean()
+    assert osteo[:, Tissue.CANCELLOUS].mean() < plain[:, Tissue.CANCELLOUS].mean() - 50
     assert np.all(plain[:, Tissue.AIR] < -980) and np.all(plain[:, Tissue.FAT] < -50)
-    assert plain[:, Tissue.DENSE].mean() > plain[:, Tissue.CANCELLOUS].mean() + 150
-    assert osteo[:, Tissue.DENSE].mean() < plain[:, Tissue.DENSE].mean() - 100
+    # the arch's trabecular core follows the case's body density, a little denser
+    excess = plain[:, Tissue.DENSE] - plain[:, Tissue.CANCELLOUS]
+    assert np.all((excess > -30) & (excess < 100)) and 15 < excess.mean() < 45
+    assert osteo[:, Tissue.DENSE].mean() < plain[:, Tissue.DENSE].mean() - 50
+    assert 850 < plain[:, Tissue.CORTICAL].mean() < 1150
 
 
 def test_case_seeds_are_distinct_and_stable():

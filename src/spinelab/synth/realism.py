@@ -206,3 +206,130 @@ def measure(
 def histogram_l1(a: NDArray[np.float64], b: NDArray[np.float64]) -> float:
     """L1 distance between two normalized histograms (0 = equal, 2 = disjoint)."""
     return float(np.abs(a - b).sum())
+
+
+#: Vertebral-body opening radius (mm): thicker than any lumbar posterior element is wide
+#: (pedicles 9-10 mm, laminae about 7 mm, spinous processes 6-7 mm), thinner than the body.
+BODY_OPENING_MM = 6.0
+#: Posterior-element voxels must lie this far (mm) from the opened body.
+POSTERIOR_GAP_MM = 3.0
+
+
+@dataclass
+class VertebraHU:
+    """HU distributions of the bony parts of a few vertebrae (pooled over them).
+
+    Attributes:
+        body: Percentiles (:data:`PERCENTILES`) of the vertebral bodies (cortex included).
+        core: Percentiles of the bodies' cancellous cores (each vertebra's mask eroded by 6 mm).
+        posterior: Percentiles of the posterior elements (pedicles behind their root, laminae,
+            articular, transverse and spinous processes).
+        core_medians: Median HU of each vertebra's core (between-vertebra spread).
+        posterior_medians: Median HU of each vertebra's posterior elements.
+        n_voxels: Voxels in ``(body, core, posterior)``.
+    """
+
+    body: tuple[float, ...]
+    core: tuple[float, ...]
+    posterior: tuple[float, ...]
+    core_medians: tuple[float, ...]
+    posterior_medians: tuple[float, ...]
+    n_voxels: tuple[int, int, int]
+
+
+def _ball(radius_mm: float, spacing_mm: NDArray[np.float64]) -> NDArray[np.bool_]:
+    rad = np.maximum(np.rint(radius_mm / spacing_mm).astype(int), 1)
+    xx, yy, zz = np.ogrid[-rad[0] : rad[0] + 1, -rad[1] : rad[1] + 1, -rad[2] : rad[2] + 1]
+    return np.asarray((xx / rad[0]) ** 2 + (yy / rad[1]) ** 2 + (zz / rad[2]) ** 2 <= 1.0)
+
+
+def _largest(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    comp, n = ndi.label(mask)
+    if n == 0:
+        return mask
+    sizes = np.bincount(comp.ravel())[1:]
+    return np.asarray(comp == int(np.argmax(sizes)) + 1)
+
+
+def split_vertebra(
+    mask: NDArray[np.bool_], spacing_mm: NDArray[np.float64]
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """Split one vertebra's mask (canonical grid) into its body and its posterior elements.
+
+    The body is the largest piece of the mask's opening by a :data:`BODY_OPENING_MM` ball (the
+    thin posterior elements do not survive it); the posterior elements are the mask's voxels
+    more than :data:`POSTERIOR_GAP_MM` from the body and behind the body's centroid.
+
+    Args:
+        mask: ``(X, Y, Z)`` bool mask, axes increasing towards left, posterior, superior.
+        spacing_mm: ``(3,)`` voxel size.
+
+    Returns:
+        ``(body, posterior)`` bool masks.
+    """
+    m = np.asarray(mask, dtype=bool)
+    nz = np.argwhere(m)
+    if len(nz) == 0:
+        return m, m
+    lo = np.maximum(nz.min(axis=0) - 2, 0)
+    hi = nz.max(axis=0) + 3
+    sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))
+    sub = m[sl]
+    body_sub = _largest(ndi.binary_opening(sub, _ball(BODY_OPENING_MM, spacing_mm)) & sub)
+    body = np.zeros_like(m)
+    body[sl] = body_sub
+    post = np.zeros_like(m)
+    if body_sub.any():
+        dist = ndi.distance_transform_edt(~body_sub, sampling=spacing_mm)
+        y_c = np.argwhere(body_sub)[:, 1].mean()
+        behind = (np.arange(sub.shape[1]) > y_c)[None, :, None]
+        post[sl] = sub & (dist > POSTERIOR_GAP_MM) & behind
+    return body, post
+
+
+def _pct(x: NDArray[Any]) -> tuple[float, ...]:
+    if x.size == 0:
+        return tuple(float("nan") for _ in PERCENTILES)
+    return tuple(float(p) for p in np.percentile(x, PERCENTILES))
+
+
+def vertebra_hu(
+    hu: NDArray[Any], labels: NDArray[Any], affine: NDArray[np.float64], ids: tuple[int, ...]
+) -> VertebraHU:
+    """HU percentiles of vertebral bodies, their cancellous cores and posterior elements.
+
+    Args:
+        hu: ``(I, J, K)`` HU image.
+        labels: ``(I, J, K)`` vertebra label map on the same grid.
+        affine: 4x4 LPS affine of both.
+        ids: Label ids of the vertebrae to pool (e.g. L1-L4); absent ones are skipped.
+
+    Returns:
+        The pooled percentiles and per-vertebra medians.
+
+    Raises:
+        ValueError: None of the ids is in the label map.
+    """
+    arr, sp, _ = canonical(np.asarray(hu, dtype=np.float32), affine)
+    lab, _, _ = canonical(labels, affine)
+    cores = body_cores(lab, ids, sp)
+    if not cores:
+        raise ValueError("none of the vertebra ids is in the label map")
+    bodies, posts, core_meds, post_meds = [], [], [], []
+    for vid, core in cores.items():
+        body, post = split_vertebra(lab == vid, sp)
+        bodies.append(arr[body])
+        posts.append(arr[post])
+        core_meds.append(_median(arr[core]))
+        post_meds.append(_median(arr[post]))
+    b = np.concatenate(bodies)
+    c = np.concatenate([arr[m] for m in cores.values()])
+    p = np.concatenate(posts)
+    return VertebraHU(
+        body=_pct(b),
+        core=_pct(c),
+        posterior=_pct(p),
+        core_medians=tuple(core_meds),
+        posterior_medians=tuple(post_meds),
+        n_voxels=(int(b.size), int(c.size), int(p.size)),
+    )

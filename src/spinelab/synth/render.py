@@ -7,7 +7,8 @@ Everything is painted on an axis-aligned LPS grid (:class:`RenderGrid`, arrays i
 * Per axial slice (2-D, vectorized, restricted to each structure's bounding box): body contour
   with subcutaneous fat, the muscle wall, the thoracic or abdominal cavity, lungs above a domed
   diaphragm, heart, aorta, vena cava, trachea, liver, spleen, stomach, kidneys, psoas,
-  bladder, bowel gas and the CT couch.
+  bladder, bowel (colon frame and small-bowel loops, :mod:`spinelab.synth.bowel`) and the
+  CT couch.
 * Per structure in 3-D (evaluated only in a tight box around it, in the structure's own frame):
   every vertebra (cancellous body with cortical shell and endplates, pedicles, lamina, spinous,
   transverse and articular processes, spinal canal; C1 as a ring around the dens of C2; sacral
@@ -33,7 +34,9 @@ import scipy.ndimage as ndi
 from numpy.typing import NDArray
 
 from spinelab import anatomy
+from spinelab.synth import organs
 from spinelab.synth import vertebra_shape as vshape
+from spinelab.synth.bowel import BowelField, linear_index
 from spinelab.synth.geometry import SpineGeometry
 from spinelab.synth.tissues import Tissue
 
@@ -127,7 +130,10 @@ class RenderResult:
 
 # --------------------------------------------------------------------------------------------
 # Per-region vertebra shape parameters (mm, in the vertebra's frame: a left, b posterior,
-# e cranial). Values are adult means from morphometric studies, rounded.
+# e cranial). Values are adult means from morphometric studies, rounded. ``cortex`` is the
+# body's shell, painted as Tissue.SHELL (about 650 HU): the true shell is 0.4-0.7 mm of
+# compact bone (Silva et al. 1994, Eswaran et al. 2006), spread over 1.0-1.4 mm so that a
+# 1 mm render grid samples it without gaps.
 # --------------------------------------------------------------------------------------------
 _REGION_SHAPE: dict[str, dict[str, float]] = {
     "cervical": dict(
@@ -632,11 +638,10 @@ def _paint_vertebra(
         return _paint_atlas(pt, c, fr, vid, w, d)
     thin = 0.6 if params.osteoporosis else 1.0
     cortex = p["cortex"] * thin
-    post_cortex = vshape.POSTERIOR_CORTEX_MM * thin
     wedge = params.compression.get(name, 0.0) * h
     inner: list[tuple[tuple[slice, slice, slice], Any, int]] = []
     boxes: list[tuple[slice, slice, slice]] = []
-    for (lo, hi), fn, posterior in vshape.vertebra_parts(name, h, w, d, wedge, p["slope"]):
+    for (lo, hi), fn, part_cortex in vshape.vertebra_parts(name, h, w, d, wedge):
         lo1 = (lo[0] - 1.0, lo[1] - 1.0, lo[2] - 1.0)
         hi1 = (hi[0] + 1.0, hi[1] + 1.0, hi[2] + 1.0)
         box = _local_box(pt.grid, c, fr, lo1, hi1)
@@ -647,19 +652,31 @@ def _paint_vertebra(
         if not outer.any():
             continue
         idx = np.nonzero(outer)
-        ins = fn(a[idx], b[idx], e[idx], post_cortex if posterior else cortex)
-        pt.tissue[sl][idx] = _T.CORTICAL
+        ins = fn(a[idx], b[idx], e[idx], part_cortex * thin if part_cortex > 0 else cortex)
+        compact = part_cortex >= vshape.ARTICULAR_CORTEX_MM
+        pt.tissue[sl][idx] = _T.CORTICAL if compact else _T.SHELL
         pt.vert[sl][idx] = vid
-        core = int(_T.DENSE if posterior else _T.CANCELLOUS)
+        core = int(_T.DENSE if part_cortex > 0 else _T.CANCELLOUS)
         inner.append((sl, tuple(q[ins] for q in idx), core))
         boxes.append(sl)
     for sl, idx, core in inner:
         pt.tissue[sl][idx] = core
     if not boxes:
         return None
-    # spinal canal: cerebrospinal fluid (and epidural fat) where no bone
     dims = vshape.level_dims(name)
     bw = vshape.posterior_wall(d)
+    # basivertebral vein: a channel from the middle of the posterior wall into the body,
+    # narrowing forwards
+    depth = vshape.BASIVERTEBRAL_DEPTH * d
+    bv_w, bv_h = vshape.BASIVERTEBRAL_MM
+    box = _local_box(pt.grid, c, fr, (-bv_w, bw - depth, -bv_h), (bv_w, bw + 1.5, bv_h))
+    if box is not None and region != "sacral":
+        sl, (a, b, e) = box
+        f = np.clip((b - (bw - depth)) / depth, 0.0, 1.0)
+        vein = _ellipse(a / (0.5 + 0.5 * f), e / (0.6 + 0.4 * f), bv_w, bv_h) <= 1.0
+        vein &= pt.vert[sl] == vid
+        pt.tissue[sl][vein] = _T.BLOOD
+    # spinal canal: cerebrospinal fluid (and epidural fat) where no bone
     half = dims["can_w"] / 2
     box = _local_box(
         pt.grid, c, fr, (-half, bw - 2.0, -h / 2 - 3.0), (half, bw + dims["can_d"], h / 2 + 3.0)
@@ -712,7 +729,7 @@ def _paint_atlas(
     canal = (_ellipse(a, b - b0 - 4.0, ra - 9.0, rb - 10.0) <= 1.0) & (np.abs(e) < 8)
     tis = pt.tissue[sl]
     tis[canal & ~bone & np.isin(tis, (_T.FAT, _T.MUSCLE, _T.SOFT))] = _T.WATER
-    tis[bone] = _T.CORTICAL
+    tis[bone] = _T.SHELL
     tis[inner] = _T.CANCELLOUS
     pt.vert[sl][bone] = vid
     return _box_tuple(sl)
@@ -1274,15 +1291,15 @@ def _paint_soft_tissue(
     z_dome_l = z_dome_r - 15.0
     z_recess = zl("T12", z_dome_r - 75.0) - 10.0
     z_apex = z_t1 + 25.0
-    z_heart = zl("T7", z_dome_r + 60.0)
     z_kid_l = zl("L1", z_recess - 30.0) - 5.0
-    z_kid_r = z_kid_l - 15.0
     z_aorta_top = zl("T4", z_t1 - 60.0)
     z_aorta_bot = zl("L4", z_recess - 150.0)
     z_psoas_top = zl("T12", z_recess)
     z_s2 = zl("S2", zl("S1", -1e9) - 25.0)
-    gas = _gas_pockets(rng, params.bowel_gas)
-    bowel = _BowelField(pt, rng, params, z_s2 - 75.0, z_recess + 5.0)
+    bowel = _BowelField(pt, plan, rng.spawn(1)[0], params, z_s2 - 75.0, z_recess + 5.0)
+    viscera = organs.OrganPlan(
+        z_of, z_dome_r, z_dome_l, z_recess, z_kid_l, rng.spawn(1)[0], params.fat_mm
+    )
     torso_power = float(rng.uniform(2.2, 3.0))
     for k in range(pt.grid.shape_kji[0]):
         z = float(pt.z[k])
@@ -1346,65 +1363,9 @@ def _paint_soft_tissue(
                 pt.ellipse2d(
                     k, xs + side * (lv.width / 2 + r * 0.7), ys + 2.0, r, r * 0.9, _T.MUSCLE
                 )
-        # abdominal organs
-        if z < z_dome_r + 10.0 and z > z_kid_r - 140.0:
-            _organ(
-                pt,
-                k,
-                z,
-                xs - 0.5 * hw_c,
-                ccy - 0.05 * cby,
-                z_dome_r - 55.0,
-                0.55 * hw_c,
-                0.9 * cby,
-                75.0,
-                _T.LIVER,
-            )
-            _organ(
-                pt,
-                k,
-                z,
-                xs + 0.72 * hw_c,
-                ys + 5.0,
-                z_dome_l - 45.0,
-                0.22 * hw_c,
-                0.45 * cby,
-                55.0,
-                _T.SPLEEN,
-            )
-            _organ(
-                pt,
-                k,
-                z,
-                xs + 0.35 * hw_c,
-                ccy - 0.35 * cby,
-                z_dome_l - 50.0,
-                0.3 * hw_c,
-                0.4 * cby,
-                55.0,
-                _T.SOFT,
-            )
-            for side, zk in ((1.0, z_kid_l), (-1.0, z_kid_r)):
-                kx = xs + side * (lv.width / 2 + 48.0)
-                _organ(pt, k, z, kx, ys + 12.0, zk, 30.0, 27.0, 60.0, _T.FAT)
-                _organ(pt, k, z, kx, ys + 12.0, zk, 27.0, 24.0, 55.0, _T.KIDNEY)
-                _organ(pt, k, z, kx - side * 8.0, ys + 8.0, zk, 9.0, 9.0, 30.0, _T.FAT)
-        # bowel gas pockets (abdomen)
-        if not thorax:
-            for gx, gy, gz, gr in gas:
-                zc = z_recess - 20.0 - gz * max(z_recess - z_s2 + 10.0, 50.0)
-                dz = z - zc
-                if abs(dz) < gr:
-                    rr = math.sqrt(gr * gr - dz * dz)
-                    pt.ellipse2d(
-                        k,
-                        xs + gx * hw_c * 0.75,
-                        ccy - 0.2 * cby + gy * cby * 0.6,
-                        rr,
-                        rr * 0.8,
-                        _T.GAS,
-                        only=(_T.SOFT,),
-                    )
+        # abdominal organs (spinelab.synth.organs)
+        if z < z_dome_r + 10.0:
+            viscera.paint(pt, k, z, organs.Cavity(xs, ccy, hw_c, cby, pw, lv))
         # lungs above a domed diaphragm
         if thorax and z < z_apex:
             scale = math.sqrt(float(np.clip((z_apex - z) / 45.0, 0.02, 1.0)))
@@ -1424,19 +1385,13 @@ def _paint_soft_tissue(
                     cb: float = cby,
                 ) -> Any:
                     # the dome is flat over most of the section and falls steeply at its rim,
-                    # so below the dome only a thin costophrenic recess of lung remains
-                    rho2 = ((x - lx) / ra) ** 2 + ((y - ly + 0.3 * cb) / cb) ** 2
-                    return z > zd - (zd - z_recess) * np.clip(rho2, 0, 1) ** 2
+                    # so below the dome only a thin posterior costophrenic recess remains
+                    return z > viscera.lung_floor(x, y, lx, ly, ra, cb, zd)
 
                 pt.ellipse2d(k, lx, ly, ra * scale, (cby - 3.0) * scale, _T.LUNG, extra=above)
         # heart, great vessels
         if thorax:
-            dzh = z - z_heart
-            if abs(dzh) < 60.0:
-                f = math.sqrt(1 - (dzh / 60.0) ** 2)
-                pt.ellipse2d(
-                    k, xs + 0.18 * hw_c, ccy - 0.35 * cby, 0.4 * hw_c * f, 0.5 * cby * f, _T.BLOOD
-                )
+            viscera.paint_heart(pt, k, z, organs.Cavity(xs, ccy, hw_c, cby, pw, lv))
             if z > z_carina:
                 pt.ellipse2d(k, xs, ys - lv.depth / 2 - 20.0, 9.0, 8.0, _T.GAS)
         if z_aorta_bot < z < z_aorta_top:
@@ -1445,6 +1400,7 @@ def _paint_soft_tissue(
             pt.ellipse2d(k, xs - 24.0, ys - lv.depth / 2 - 14.0, 11.0, 9.0, _T.BLOOD)
         if z < z_s2 - 20.0:
             _organ(pt, k, z, xs, cy - 0.35 * by, z_s2 - 80.0, 45.0, 35.0, 40.0, _T.WATER)
+    bowel.paint_vessels()  # mesenteric vessels, into the fat that is left
 
 
 def _organ(
@@ -1466,62 +1422,40 @@ def _organ(
     pt.ellipse2d(k, cx, cy, rx * f, ry * f, value)
 
 
-def _linear_index(
-    fine_mm: NDArray[np.float64], origin_mm: float, step_mm: float, n: int
-) -> tuple[NDArray[np.intp], NDArray[np.float32]]:
-    """Linear interpolation of a coarse axis at ``fine_mm``: lower node ``i0`` and weight ``w``
-    of the upper node (``value = (1 - w) * c[i0] + w * c[i0 + 1]``; ``n >= 2``)."""
-    t = np.clip((fine_mm - origin_mm) / step_mm, 0.0, n - 1.0)
-    i0 = np.minimum(np.floor(t).astype(np.intp), max(n - 2, 0))
-    return i0, (t - i0).astype(np.float32)
-
-
 class _BowelField:
-    """Abdominal content from smooth random fields on a coarse (4 mm) grid.
-
-    Bowel fills the abdominal cavity except thin fat septa along the zero set of a smooth
-    random field ``a`` (sigma 5 mm): this gives densely packed, irregular loops of a few cm,
-    with more fat between them in fatter patients. Near the septa the loop is wall (soft
-    tissue); deeper inside, a second, smoother field ``b`` chooses the content: gas, faeces
-    (soft tissue with small gas bubbles where a third, fine field ``f`` peaks) or fluid.
-    The fields are interpolated bilinearly to the fine grid one axial slice at a time.
-    """
-
-    STEP_MM = 4.0
+    """The bowel (:class:`spinelab.synth.bowel.BowelField`) on this painter's grid: a colon
+    frame placed in the abdominal cavity of :func:`_paint_soft_tissue`, small-bowel loops
+    between."""
 
     def __init__(
         self,
         pt: _Painter,
+        plan: _BodyPlan,
         rng: np.random.Generator,
         params: AnatomyParams,
         z_lo: float,
         z_hi: float,
     ) -> None:
         self.pt = pt
-        c = self.STEP_MM
-        x, y, z = pt.x, pt.y, pt.z
-        self.origin = (float(x[0]), float(y[0]), max(float(z[0]), z_lo) - c)
-        z_top = min(float(z[-1]), z_hi) + c
-        n = (
-            max(2, math.ceil((x[-1] - x[0]) / c) + 1),
-            max(2, math.ceil((y[-1] - y[0]) / c) + 1),
-            max(2, math.ceil((z_top - self.origin[2]) / c) + 1),
+
+        def cavity(z: float) -> tuple[float, float, float, float]:
+            # as in _paint_soft_tissue's slice loop: muscle wall 12 mm inside the fat
+            lv = plan.level(z)
+            y_ant = lv.y_s + (lv.post - lv.ant) / 2 - (lv.post + lv.ant) / 2 + lv.fat + 12.0
+            return lv.x_s, lv.y_s - lv.depth / 2, y_ant, lv.half_w - lv.fat - 12.0
+
+        self.field = BowelField(
+            pt.x,
+            pt.y,
+            pt.z,
+            rng,
+            params.fat_mm,
+            params.bowel_gas,
+            z_lo,
+            z_hi,
+            plan.z_of,
+            cavity,
         )
-        self.n = n
-        shape = (n[2], n[1], n[0])  # z, y, x
-        fields = []
-        for sigma_mm in (5.0, 12.0, 2.5):
-            g = rng.standard_normal(shape, dtype=np.float32)
-            g = ndi.gaussian_filter(g, sigma_mm / c, truncate=2.5, mode="wrap")
-            g /= np.float32(float(g.std()) or 1.0)
-            fields.append(g)
-        self.fields = np.stack(fields, axis=1)  # (nz, 3, ny, nx)
-        self.ix = _linear_index(x, self.origin[0], c, n[0])
-        self.iy = _linear_index(y, self.origin[1], c, n[1])
-        # more expected gas pockets: more gas-filled loops (none without bowel gas)
-        self.gas = 1.5 - 0.03 * params.bowel_gas if params.bowel_gas > 0 else math.inf
-        # leaner patients: less mesenteric fat between the loops
-        self.septum = 0.22 + 0.35 * float(np.clip(params.fat_mm / 40.0, 0.0, 1.0))
 
     def paint(
         self, k: int, xs: float, y_front: float, cy: float, rx: float, ry: float, power: float
@@ -1538,63 +1472,15 @@ class _BowelField:
             ry: Cavity half-depth (mm).
             power: Superellipse exponent of the cavity.
         """
-        pt = self.pt
         if rx <= 5.0 or ry <= 5.0:
             return
-        win = pt.ellipse_window(xs, cy, rx, ry, power)
-        if win is None:
-            return
-        i0, i1, j0, j1, m = win
-        xx = pt.x[i0:i1][None, :]
-        yy = pt.y[j0:j1][:, None]
-        m &= yy < y_front - 8.0 + 0.8 * np.maximum(np.abs(xx - xs) - 25.0, 0.0)
-        sub = pt.tissue[k, j0:j1, i0:i1]
-        m &= sub == _T.FAT
-        if not m.any():
-            return
-        t = (float(pt.z[k]) - self.origin[2]) / self.STEP_MM
-        t = min(max(t, 0.0), self.n[2] - 1.0)
-        q0 = min(int(t), self.n[2] - 2)
-        w = np.float32(t - q0)
-        plane = (1.0 - w) * self.fields[q0] + w * self.fields[q0 + 1]  # (3, ny, nx)
-        iy, wy = self.iy[0][j0:j1], self.iy[1][j0:j1, None]
-        ix, wx = self.ix[0][i0:i1], self.ix[1][i0:i1]
+        win = self.pt.ellipse_window(xs, cy, rx, ry, power)
+        if win is not None:
+            self.field.paint(self.pt.tissue, k, win, xs, y_front)
 
-        def sample(field: NDArray[np.float32]) -> NDArray[np.float32]:
-            # separable linear interpolation by gathers (no BLAS: its threads oversubscribe
-            # the cores for these small products)
-            rows = field[:, ix] * (1.0 - wx) + field[:, ix + 1] * wx  # (ny_coarse, i1 - i0)
-            return np.asarray(rows[iy] * (1.0 - wy) + rows[iy + 1] * wy)
-
-        a, b = sample(plane[0]), sample(plane[1])
-        aa = np.abs(a)
-        # septa of varying width: wide fat pockets where b is high, packed loops where low
-        septum = self.septum * np.clip(1.0 + 0.7 * b, 0.3, 2.5)
-        bowel = m & (aa >= septum)
-        inner = bowel & (aa >= septum + 0.35)
-        out = np.where(bowel, np.uint8(_T.SOFT), sub)
-        colon = inner & (a > 0)
-        out[colon & (b > self.gas)] = _T.GAS
-        faeces = colon & (b > 0.1) & (b <= min(self.gas, 1.2))
-        if self.gas < math.inf and faeces.any():  # mottled with small gas bubbles
-            f = sample(plane[2])
-            out[faeces & (f > 1.3)] = _T.GAS
-        out[inner & (a < 0) & (b < 0.3)] = _T.WATER  # fluid-filled small bowel
-        sub[...] = out
-
-
-def _gas_pockets(rng: np.random.Generator, n: int) -> list[tuple[float, float, float, float]]:
-    """Bowel gas pockets: (x frac, y frac, depth frac, radius mm)."""
-    m = int(rng.poisson(n))
-    return [
-        (
-            float(rng.uniform(-1, 1)),
-            float(rng.uniform(-1, 1)),
-            float(rng.uniform(0, 1)),
-            float(rng.uniform(4.0, 18.0)),
-        )
-        for _ in range(m)
-    ]
+    def paint_vessels(self) -> None:
+        """Mesenteric vessels into the mesenteric fat; after all slices are painted."""
+        self.field.paint_vessels(self.pt.tissue)
 
 
 #: Fat marbling tile (z, y, x voxels): fat streaks run cranio-caudally along the muscle fibres.
@@ -1629,7 +1515,7 @@ class _MarbleDensity:
         self.yc = y[0] + c * np.arange(n[1])
         self.jc = np.minimum(np.rint((y - y[0]) / c).astype(np.intp), n[1] - 1)
         self.ic = np.minimum(np.rint((x - x[0]) / c).astype(np.intp), n[0] - 1)
-        self.iz = _linear_index(z, float(z[0]), c, n[2])
+        self.iz = linear_index(z, float(z[0]), c, n[2])
         # scale so that the mean clipped fraction over (a subsample of) the muscle is `fraction`
         ws = []
         for k in range(0, len(z), 4):

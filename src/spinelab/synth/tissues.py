@@ -38,13 +38,20 @@ class Tissue(IntEnum):
     CORTICAL = 15  # cortical shells, endplates, posterior elements' shells
     MARROW = 16  # medulla of ribs, sternum, pelvis and skull
     METAL = 17  # pedicle screws and rods
-    DENSE = 18  # posterior elements' core: dense cancellous bone, brighter than the body's
+    DENSE = 18  # posterior elements' core: trabecular bone a little denser than the body's
+    SHELL = 19  # thin cortical shell of vertebral bodies and arches, spread over a fine voxel
 
 
 N_TISSUES = len(Tissue)
 
 #: Bone classes (cancellous, cortical, marrow): what "bone" means for masks and tests.
-BONE: tuple[Tissue, ...] = (Tissue.CANCELLOUS, Tissue.CORTICAL, Tissue.MARROW, Tissue.DENSE)
+BONE: tuple[Tissue, ...] = (
+    Tissue.CANCELLOUS,
+    Tissue.CORTICAL,
+    Tissue.MARROW,
+    Tissue.DENSE,
+    Tissue.SHELL,
+)
 
 #: (mean HU, between-case standard deviation of that mean) per tissue, non-contrast CT.
 HU_TABLE: dict[Tissue, tuple[float, float]] = {
@@ -62,11 +69,22 @@ HU_TABLE: dict[Tissue, tuple[float, float]] = {
     Tissue.BRAIN: (35.0, 4.0),
     Tissue.DISC: (85.0, 15.0),
     Tissue.CARTILAGE: (90.0, 25.0),  # uncalcified hyaline cartilage; calcified rims are CORTICAL
-    Tissue.CANCELLOUS: (190.0, 50.0),
-    Tissue.CORTICAL: (750.0, 120.0),
+    # vertebral trabecular bone, L1-L4, non-contrast: about 250 HU at 20 years falling to about
+    # 110 HU at 80 (Pickhardt et al., Ann Intern Med 2013, 1867 adults); a clinical population
+    # of mixed ages averages 150-160 with a between-patient SD of about 40-50
+    Tissue.CANCELLOUS: (150.0, 40.0),
+    # compact bone at about 1 mm resolution (700-1200 HU measured in shells of a few voxels;
+    # the pure tissue is denser): thin shells reach 300-700 HU only after partial volume
+    Tissue.CORTICAL: (1000.0, 130.0),
     Tissue.MARROW: (230.0, 50.0),
     Tissue.METAL: (3071.0, 0.0),
-    Tissue.DENSE: (430.0, 70.0),
+    # posterior elements' trabecular core; :func:`sample_hu_table` draws it as the case's
+    # cancellous value plus this excess, so both follow the patient's bone density
+    Tissue.DENSE: (30.0, 20.0),
+    # the vertebral shell is 0.4-0.7 mm of compact bone (Silva et al. 1994, Eswaran et al.
+    # 2006), thinner than a fine voxel: painted 1.1-1.2 mm thick at a lower density, so a
+    # 1 mm render grid samples it without gaps and it carries about the same mineral
+    Tissue.SHELL: (650.0, 90.0),
 }
 
 #: Contrast-enhanced (portal venous) means that replace the table's, with their spread.
@@ -80,9 +98,12 @@ CONTRAST_HU: dict[Tissue, tuple[float, float]] = {
 #: Osteoporotic cancellous bone (mean HU, spread).
 OSTEOPOROTIC_CANCELLOUS_HU = (85.0, 25.0)
 
-#: Within-structure texture amplitude (HU standard deviation of a smooth random field).
+#: Within-structure texture amplitude (HU standard deviation of a smooth random field). For
+#: cancellous bone it is the SD at 1 mm^3 voxels; :func:`spinelab.synth.ct.vertebra_texture`
+#: lowers it for bigger voxels (about 24 HU at 3 mm: the real CT's L1-L4 cores have an
+#: interquartile range of 40 HU, noise included).
 TEXTURE_HU: dict[Tissue, float] = {
-    Tissue.CANCELLOUS: 45.0,
+    Tissue.CANCELLOUS: 50.0,
     Tissue.MARROW: 40.0,
     Tissue.LIVER: 6.0,
     Tissue.SOFT: 15.0,
@@ -107,13 +128,13 @@ def sample_hu_table(
         table.update(CONTRAST_HU)
     if osteoporosis:
         table[Tissue.CANCELLOUS] = OSTEOPOROTIC_CANCELLOUS_HU
-        m, s = table[Tissue.CORTICAL]
-        table[Tissue.CORTICAL] = (0.8 * m, s)
-        m, s = table[Tissue.DENSE]
-        table[Tissue.DENSE] = (0.6 * m, s)
+        for t in (Tissue.CORTICAL, Tissue.SHELL):
+            m, s = table[t]
+            table[t] = (0.8 * m, s)
     out = np.zeros(N_TISSUES, dtype=np.float32)
     for t in Tissue:
         mean, spread = table[t]
         out[t] = mean + spread * float(np.clip(rng.standard_normal(), -2.5, 2.5))
     out[Tissue.METAL] = HU_TABLE[Tissue.METAL][0]
+    out[Tissue.DENSE] += out[Tissue.CANCELLOUS]
     return out

@@ -70,10 +70,47 @@ LEVEL_DIMS: dict[int, tuple[float, ...]] = {
     26: (12.0, 10.0, 24.0, 10.0, 6.0, 12.0, 8.0, 5.0, 0.0, 0.0, 0.0, 5.0, 1.0, 45.0),
 }
 
-#: Cortex of the posterior elements (mm): the lower end of measured lamina and pedicle wall
-#: thicknesses (1.5-2.5 mm). Their core is dense cancellous bone (``Tissue.DENSE``, about
-#: 430 HU), so the arch is bright throughout with only a small step to its cortex, as on real CT.
-POSTERIOR_CORTEX_MM = 1.5
+#: Cortex of the posterior elements (mm), a ``Tissue.SHELL`` (about 650 HU: a thinner layer of
+#: denser compact bone spread over a fine voxel). Their core (``Tissue.DENSE``) is trabecular
+#: bone a little denser than the body's, so on CT the laminae and spinous processes are grey
+#: lobes with a bright outline. Tuned on the real example CT's L1-L4 posterior elements at
+#: 3 mm (median 275 HU, 95th percentile 655 HU, :func:`spinelab.synth.realism.vertebra_hu`).
+POSTERIOR_CORTEX_MM = 1.1
+#: Pedicle walls are thicker (medial wall 1.5-2 mm, lateral about 1 mm).
+PEDICLE_CORTEX_MM = 1.3
+#: Articular processes are mostly compact bone under the joint surfaces: their cortex is
+#: ``Tissue.CORTICAL`` (about 1000 HU), the other parts' a ``Tissue.SHELL`` (about 650 HU).
+ARTICULAR_CORTEX_MM = 1.6
+#: Spinous-process inclination below the horizontal (tan of the angle) per level number: about
+#: 20-25 deg at C7-T2, steepest (55-60 deg, the tip beside the next body) at T5-T8, 30 deg at
+#: T11 and nearly horizontal in the lumbar spine (anatomy texts; Cramer & Darby, Clinical
+#: Anatomy of the Spine, 3rd ed.).
+SPINOUS_SLOPE: dict[float, float] = {
+    3.0: 0.35,
+    7.0: 0.35,
+    8.0: 0.45,
+    11.0: 1.2,
+    14.0: 1.5,
+    16.0: 1.2,
+    18.0: 0.6,
+    19.0: 0.35,
+    20.0: 0.2,
+    24.0: 0.1,
+    25.0: 0.0,
+}
+#: Pedicles widen by this fraction where they meet the body (a fillet instead of a corner).
+PEDICLE_FLARE = 0.35
+#: Fillet radius (mm) where a spinous process meets its laminae: the root flares smoothly.
+SPINOUS_FILLET_MM = 4.0
+#: Endplate concavity (mm at the centre): inferior endplates are the more concave ones
+#: (lumbar central depth about 1-2 mm superior, 2-3 mm inferior; Langrana et al. 2006).
+ENDPLATE_CUP_MM = (1.3, 2.0)
+#: Waist of the vertebral body: anterior and lateral walls 7% in at mid-height.
+BODY_WAIST = 0.07
+#: Basivertebral vein channel: enters the middle of the posterior wall, runs forward this
+#: fraction of the body's depth, half-width x half-height at the wall (mm).
+BASIVERTEBRAL_DEPTH = 0.3
+BASIVERTEBRAL_MM = (2.0, 1.2)
 #: Facet joint space on CT (mm).
 FACET_GAP_MM = 2.0
 
@@ -97,6 +134,17 @@ def level_dims(name: str) -> dict[str, float]:
     keys = np.array(sorted(LEVEL_DIMS))
     vals = np.array([LEVEL_DIMS[k] for k in keys])
     return {n: float(np.interp(x, keys, vals[:, c])) for c, n in enumerate(DIM_NAMES)}
+
+
+def spinous_slope(name: str) -> float:
+    """Caudal slope of the spinous process (mm down per mm along it), :data:`SPINOUS_SLOPE`."""
+    keys = np.array(sorted(SPINOUS_SLOPE))
+    return float(np.interp(level_number(name), keys, [SPINOUS_SLOPE[k] for k in keys]))
+
+
+def _smoothstep(x: Any) -> Any:
+    t = np.clip(x, 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
 
 
 def _ellipse(u: Any, v: Any, ru: Any, rv: Any) -> Any:
@@ -128,37 +176,45 @@ def posterior_wall(d: float) -> float:
 
 
 def vertebra_parts(
-    name: str, h: float, w: float, d: float, wedge: float, slope: float
-) -> list[tuple[Box3, PartFn, bool]]:
-    """The bony parts of a vertebra: ``[((lo, hi) local box, fn(a, b, e, s) -> mask, posterior)]``.
+    name: str, h: float, w: float, d: float, wedge: float, slope: float | None = None
+) -> list[tuple[Box3, PartFn, float]]:
+    """The bony parts of a vertebra: ``[((lo, hi) box, fn(a, b, e, s) -> mask, cortex_mm)]``.
 
     Args:
         name: Vertebra name (C2..S2; C1 is painted separately as a ring).
         h, w, d: Vertebral body height, width and depth (mm).
         wedge: Anterior height lost to a compression fracture (mm).
-        slope: Caudal slope of the spinous process (mm down per mm back).
+        slope: Caudal slope of the spinous process (mm down per mm along it); None: the
+            level's value from :data:`SPINOUS_SLOPE`.
 
     Returns:
-        Parts in local coordinates; ``posterior`` tells the renderer to use the posterior
-        elements' cortex (:data:`POSTERIOR_CORTEX_MM`) instead of the body's.
+        Parts in local coordinates. ``cortex_mm`` is the part's cortical thickness: 0 for the
+        body (and alae, dens), which take the region's body cortex (a ``Tissue.SHELL``) and a
+        cancellous core; above 0 for posterior elements, whose core is ``Tissue.DENSE`` and
+        whose cortex is a ``Tissue.SHELL``, or ``Tissue.CORTICAL`` from
+        :data:`ARTICULAR_CORTEX_MM` up (the articular processes).
     """
     region = anatomy.region_of(name)
     dm = level_dims(name)
-    parts: list[tuple[Box3, PartFn, bool]] = []
+    if slope is None:
+        slope = spinous_slope(name)
+    parts: list[tuple[Box3, PartFn, float]] = []
     bw = posterior_wall(d)
+    cup_sup, cup_inf = ENDPLATE_CUP_MM
 
     def body(a: Any, b: Any, e: Any, s: float) -> Any:
         e_top = h / 2 - wedge * np.clip(0.5 - b / d, 0, 1)
-        # concave endplates: the surface dips about 1.2 mm at the centre
-        cup = 1.2 * (1.0 - np.clip(_ellipse(a, b, w / 2, d / 2), 0, 1))
-        waist = 1.0 - 0.07 * (1.0 - np.clip((2 * e / h) ** 2, 0, 1))
+        # concave endplates (ENDPLATE_CUP_MM at the centre) and a waisted wall
+        bowl = 1.0 - np.clip(_ellipse(a, b, w / 2, d / 2), 0, 1)
+        waist = 1.0 - BODY_WAIST * (1.0 - np.clip((2 * e / h) ** 2, 0, 1))
         # elliptic in front, rounded-square behind, with a flat, slightly concave posterior wall
         ua, ub = np.abs(a) / (w / 2 - s), np.abs(b) / (d / 2 - s)
         r = np.where(b > 0, (ua**3 + ub**3) ** (2.0 / 3.0), ua**2 + ub**2)
         wall = b < bw + 0.05 * d * (2 * a / w) ** 2 - s
-        return (r <= waist**2) & wall & (e < e_top - cup - s) & (e > -h / 2 + cup + s)
+        top = e < e_top - cup_sup * bowl - s
+        return (r <= waist**2) & wall & top & (e > -h / 2 + cup_inf * bowl + s)
 
-    parts.append((((-w / 2, -d / 2, -h / 2), (w / 2, d / 2, h / 2)), body, False))
+    parts.append((((-w / 2, -d / 2, -h / 2), (w / 2, d / 2, h / 2)), body, 0.0))
     if region == "sacral":
         ala_w = w / 2 + (28.0 if name == "S1" else 18.0)
 
@@ -166,7 +222,7 @@ def vertebra_parts(
             m = _ellipse(a, b - d / 4, ala_w - s, d * 0.75 + 10 - s) <= 1.0
             return m & (b > -d / 4 + s) & (b < d / 2 + 12.0 - s) & (np.abs(e) < h / 2 - s)
 
-        parts.append((((-ala_w, -d / 4, -h / 2), (ala_w, d / 2 + 12.0, h / 2)), ala, False))
+        parts.append((((-ala_w, -d / 4, -h / 2), (ala_w, d / 2 + 12.0, h / 2)), ala, 0.0))
 
     cw2 = dm["can_w"] / 2
     can_d = dm["can_d"]
@@ -179,48 +235,89 @@ def vertebra_parts(
     for side in (1.0, -1.0):
 
         def ped(a: Any, b: Any, e: Any, s: float, side: float = side) -> Any:
-            m = _ellipse(side * a - ped_a, e - e_ped, pw / 2 - s, ph / 2 - s) <= 1.0
+            # the pedicle flares where it meets the body's posterior wall (a fillet)
+            f = 1.0 + PEDICLE_FLARE * _smoothstep((bw + 5.0 - b) / 5.0)
+            m = _ellipse(side * a - ped_a, e - e_ped, pw / 2 * f - s, ph / 2 * f - s) <= 1.0
             return m & (b > b_ped0 + s) & (b < b_ped1 - s)
 
-        lo_a, hi_a = sorted((side * (ped_a - pw / 2), side * (ped_a + pw / 2)))
-        parts.append((((lo_a, b_ped0, e_ped - ph / 2), (hi_a, b_ped1, e_ped + ph / 2)), ped, True))
+        fl = 1.0 + PEDICLE_FLARE
+        lo_a, hi_a = sorted((side * (ped_a - pw / 2 * fl), side * (ped_a + pw / 2 * fl)))
+        box = ((lo_a, b_ped0, e_ped - ph / 2 * fl), (hi_a, b_ped1, e_ped + ph / 2 * fl))
+        parts.append((box, ped, PEDICLE_CORTEX_MM))
     # laminae: the roof of the canal, from behind the pedicles to the apex, as thick as lam_t;
-    # their outer face follows the canal's shape widened to the pedicles' outer edge
+    # their outer face follows the canal's shape widened to the pedicles' outer edge. In the
+    # lumbar spine they narrow cranio-caudally towards the midline to the spinous process's
+    # root, so the laminar apex and the spinous process form one lobe in the mid-sagittal
+    # plane, with wide interlaminar gaps (ligamenta flava) above and below it; thoracic
+    # laminae stay tall and overlap like roof tiles.
     lam_t = dm["lam_t"]
     out_w2 = cw2 + pw
     out_d = can_d + 1.3 * lam_t
     lam_e0, lam_e1 = -0.5 * h - 2.0, e_ped + 0.5 * ph
     b_lam0 = bw + 0.4 * can_d
+    sp_len = dm["sp_len"] * (1.4 if name == "C2" else 1.0)
+    b0 = bw + can_d + 0.3 * lam_t
+    sp_hh, sp_wh = dm["sp_h"] / 2, dm["sp_w"] / 2
+    e_sp0 = lam_e0 + sp_hh + 1.0 if region == "lumbar" else -0.1 * h
+    narrow = region in ("lumbar", "sacral")
+    mid_lo = max(lam_e0, e_sp0 - sp_hh - 1.0) if narrow else lam_e0
+    mid_hi = min(lam_e1, e_sp0 + sp_hh + 1.0) if narrow else lam_e1
+    a_mid = 0.5 * out_w2
 
     def lamina(a: Any, b: Any, e: Any, s: float) -> Any:
         t_out = (b - bw) / (out_d - s)
         outer = np.abs(a) < (out_w2 - s) * canal_half_width(t_out, dm["tri"])
         m = outer & ~canal_mask(a, b, bw, dm, s) & (b > b_lam0 + s)
-        return m & (e > lam_e0 + s) & (e < lam_e1 - s)
+        f = _smoothstep(np.abs(a) / a_mid)
+        lo = mid_lo + (lam_e0 - mid_lo) * f
+        hi = mid_hi + (lam_e1 - mid_hi) * f
+        return m & (e > lo + s) & (e < hi - s)
 
-    parts.append((((-out_w2, b_lam0, lam_e0), (out_w2, bw + out_d, lam_e1)), lamina, True))
-    # spinous process: from inside the laminae's apex backwards, sloping caudally, its tip
-    # slightly thicker; lumbar ones are tall plates (a flattened elliptic section)
-    sp_len = dm["sp_len"] * (1.4 if name == "C2" else 1.0)
-    b0 = bw + can_d + 0.3 * lam_t
-    sp_hh, sp_wh = dm["sp_h"] / 2, dm["sp_w"] / 2
-    e_sp0 = lam_e0 + sp_hh + 1.0 if region == "lumbar" else -0.1 * h
-    power = 4.0 if region == "lumbar" else 2.0
+    parts.append(
+        (((-out_w2, b_lam0, lam_e0), (out_w2, bw + out_d, lam_e1)), lamina, POSTERIOR_CORTEX_MM)
+    )
+    # spinous process: a lobe along an axis from inside the laminar apex backwards, inclined
+    # caudally by ``slope``; lumbar ones are broad plates (a flattened section), slightly
+    # waisted, with a club-shaped posterior border; thoracic ones taper to a small tubercle.
+    # Where the process leaves the laminae it flares sideways (a SPINOUS_FILLET_MM fillet).
+    lumbar = region in ("lumbar", "sacral")
+    power = 4 if lumbar else 2
+    cs, sn = 1.0 / math.hypot(1.0, slope), slope / math.hypot(1.0, slope)
+    u_lam = bw + out_d - b0  # the laminae's outer face, along the axis
+    fil = SPINOUS_FILLET_MM
 
     def spinous(a: Any, b: Any, e: Any, s: float) -> Any:
-        rel = np.clip(b - b0, 0, None)
-        e_sp = e_sp0 - slope * rel
-        taper = 1.0 - 0.25 * np.clip(rel / sp_len, 0, 1)
-        tip = 1.0 + 0.3 * np.clip(rel / sp_len - 0.7, 0, 1) / 0.3
-        m = (b > b0 - 3.0 + s) & (b < b0 + sp_len - s)
-        ra, re = np.maximum(sp_wh * tip - s, 1e-3), np.maximum(sp_hh * taper - s, 1e-3)
-        q = np.abs(a / ra) ** 2 + np.abs((e - e_sp) / re) ** power
-        return m & (q <= 1.0)
+        db, de = b - b0, e - e_sp0
+        u = db * cs - de * sn  # along the process: backwards and down
+        v = db * sn + de * cs  # across it: up and back
+        t = np.clip(u * (1.0 / sp_len), 0.0, 1.0)
+        if lumbar:  # waist 4t(1-t) (about sin(pi t)), club-shaped tip
+            prof_h = 1.0 - 0.72 * t * (1.0 - t) + 0.15 * t
+            prof_w = 1.0 + 0.4 * _smoothstep((t - 0.6) * 2.5)
+        else:
+            prof_h = 1.0 - 0.45 * t + 0.2 * _smoothstep((t - 0.8) * 5.0)
+            prof_w = 1.0 + 0.3 * _smoothstep((t - 0.7) * (1.0 / 0.3))
+        root = 1.0 - _smoothstep((u - u_lam) * (1.0 / fil))
+        re = np.maximum(sp_hh * prof_h + root - s, 1e-3)
+        ra = np.maximum(sp_wh * prof_w + fil * root - s, 1e-3)
+        cap = np.maximum(np.minimum(sp_hh * prof_h, 6.0) - s, 1e-3)
+        end = np.maximum(u - (sp_len - s) + cap, 0.0) / cap
+        qa, qv = a / ra, v / re
+        qv = qv * qv
+        q = qa * qa + (qv * qv if power == 4 else qv) + end * end
+        return (q <= 1.0) & (u > -3.0 + s) & (u < sp_len - s)
 
-    e_lo = e_sp0 - slope * sp_len - sp_hh
-    parts.append(
-        (((-sp_wh * 1.3, b0 - 3.0, e_lo), (sp_wh * 1.3, b0 + sp_len, e_sp0 + sp_hh)), spinous, True)
-    )
+    # two boxes: the root with its sideways fillet, and the whole (narrower) lobe
+    r_v = sp_hh * 1.2 + 1.0
+    for u1, r_a in ((min(u_lam + fil, sp_len), sp_wh + fil), (sp_len, sp_wh * 1.4)):
+        corners = [
+            (b0 + uu * cs + vv * sn, e_sp0 - uu * sn + vv * cs)
+            for uu in (-3.0, u1)
+            for vv in (-r_v, r_v)
+        ]
+        bs, es = [c[0] for c in corners], [c[1] for c in corners]
+        box = ((-r_a, min(bs), min(es)), (r_a, max(bs), max(es)))
+        parts.append((box, spinous, POSTERIOR_CORTEX_MM))
     # transverse processes from the pedicle-lamina junction, laterally and backwards
     tp_len = dm["tp_len"]
     back = {"cervical": -0.25, "thoracic": 0.75, "lumbar": 0.3}.get(region, 0.0)
@@ -252,7 +349,7 @@ def vertebra_parts(
                         (hi_a, tp_b0 + r_b + max(b_ext, 0), e_ped + tp_hh),
                     ),
                     tp,
-                    True,
+                    POSTERIOR_CORTEX_MM,
                 )
             )
     # articular pillars: superior articular process (lateral/anterior of the joint plane, up to
@@ -280,7 +377,13 @@ def vertebra_parts(
             return m & (sup | inf | (np.abs(e) < pars - s))
 
         lo_a, hi_a = sorted((side * (fac_a - fr), side * (fac_a + fr)))
-        parts.append((((lo_a, fac_b - 1.1 * fr, bot), (hi_a, fac_b + 1.1 * fr, top)), art, True))
+        parts.append(
+            (
+                ((lo_a, fac_b - 1.1 * fr, bot), (hi_a, fac_b + 1.1 * fr, top)),
+                art,
+                ARTICULAR_CORTEX_MM,
+            )
+        )
     if name == "C2":
 
         def dens(a: Any, b: Any, e: Any, s: float) -> Any:
@@ -288,7 +391,7 @@ def vertebra_parts(
                 (_ellipse(a, b - 1.0, 5.5 - s, 5.5 - s) <= 1.0) & (e > 0) & (e < h / 2 + 20.0 - s)
             )
 
-        parts.append((((-5.5, -4.5, 0.0), (5.5, 6.5, h / 2 + 20.0)), dens, False))
+        parts.append((((-5.5, -4.5, 0.0), (5.5, 6.5, h / 2 + 20.0)), dens, 0.0))
     return parts
 
 

@@ -1,0 +1,456 @@
+"""Solid abdominal organs and the diaphragm's lung floor, painted one axial slice at a time.
+
+The organs are not ellipsoids: each slice's section is a *row span* (for every image row ``y``
+the organ covers ``x`` between a left and a right edge, both 1-D functions of ``y``), so shapes
+follow the body cavity's wall, taper along z by keyframes and get lobulated outlines from a few
+slowly varying sinusoids per edge (per case phases, drifting with z). Evaluating the edges per
+row and comparing two numbers per pixel keeps it cheap on the fine grid.
+
+Hepatic veins are painted as vessel (blood) inside the liver: about 16 HU darker than the liver
+without contrast and brighter with it (:mod:`spinelab.synth.tissues`).
+
+Anatomy (adult, rounded; Gray's Anatomy 41st ed., Standring 2016; Moore's Clinically Oriented
+Anatomy 8th ed.; organ sizes as in ultrasound/CT reference texts):
+
+* Liver: right lobe under the right hemidiaphragm (its dome follows the diaphragm: the lungs are
+  painted over it, so no fat gap), 15-17 cm craniocaudal in the mid-axillary line with the
+  inferior tip at about L2-L3; the thin left lobe crosses the midline in front of the stomach
+  (5-8 cm left of the midline, 5-6 cm thick at the midline, thinning to the left). The
+  posterior surface reaches the inferior vena cava and the right kidney's upper pole; three
+  hepatic veins (10-12 mm at the IVC, tapering) run down and out from the IVC.
+* Spleen: 11-12 x 7 x 4 cm, a crescent against the left posterolateral ribs (9th-11th) under the
+  left dome, its concave visceral face medial.
+* Stomach: fundus under the left dome beside the spleen, body running forwards and medially,
+  antrum crossing the midline anteriorly at L1; wall 3-5 mm; in a supine patient gas collects
+  anteriorly above a horizontal (constant ``y``) air-fluid level.
+* Kidneys: 11-12 cm long, 5-6 cm wide, 3.5-4 cm thick; the left upper pole at T12-L1, the right
+  kidney 1-2 cm lower; long axes tilted so the upper poles lie medial (about 12 deg) and
+  posterior (about 12 deg); the hilum faces anteromedially (the axial section is rotated about
+  30 deg from the coronal plane) and opens into the renal sinus fat; perirenal fat around.
+* Heart: 12 x 8.5 x 6 cm, its diaphragmatic surface flat on the central tendon (level with the
+  left dome), the ventricles in front and to the left, narrowing upwards to the atria.
+* Lungs below the domes: the costophrenic recesses go deepest posteriorly (down to T12-L1);
+  anteriorly the diaphragm attaches at the costal margin, 6-8 cm higher, so at T11-T12 only thin
+  posterior crescents of lung remain.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from spinelab.synth.tissues import Tissue
+
+if TYPE_CHECKING:
+    from spinelab.synth.render import _Level, _Painter
+
+_T = Tissue
+
+#: Liver: craniocaudal span from the right dome to the inferior tip of the right lobe (mm),
+#: and how far the left lobe reaches left of the midline (fraction of the cavity half-width).
+LIVER_SPAN_MM = (150.0, 185.0)
+LIVER_LEFT_LOBE = (0.5, 0.8)
+#: Hepatic vein radius at the IVC and at its far end (mm); length along z (mm).
+HEPATIC_VEIN_R_MM = (5.5, 2.5)
+HEPATIC_VEIN_LEN_MM = 80.0
+#: Spleen: craniocaudal length, greatest thickness and half of its antero-posterior extent in an
+#: axial slice (mm); its long axis follows the 10th rib obliquely, so axial sections are long.
+SPLEEN_MM = (110.0, 45.0, 50.0)
+#: Stomach: radius at the fundus, body and antrum (mm) and wall thickness (mm).
+STOMACH_R_MM = (55.0, 50.0, 24.0)
+STOMACH_WALL_MM = 4.0
+#: Heart: height from the diaphragmatic surface to the base (mm) and the largest axial half-width
+#: and half-depth (mm); 12 x 8.5 x 6 cm in anatomy texts, here as seen on axial slices (the
+#: long axis runs forwards, left and down, so sections are wider than the heart is thick).
+HEART_MM = (115.0, 62.0, 52.0)
+#: Kidney half-length, half-width and half-thickness (mm).
+KIDNEY_MM = (57.0, 28.0, 19.0)
+#: Perirenal fat: base thickness plus this share of the subcutaneous fat (mm), thickest behind
+#: and lateral to the kidney (the fat of Gerota's fascia; 5-20 mm posteriorly in adults).
+PERIRENAL_FAT_MM = 3.0
+PERIRENAL_FAT_SHARE = 0.35
+#: Kidney tilt: upper pole medial and posterior (tan of about 12 deg), axial rotation (deg).
+KIDNEY_TILT = 0.21
+KIDNEY_ROTATION_DEG = 30.0
+#: Outline lobulation: amplitude (mm) and wavelength range (mm) of the edge sinusoids.
+WOBBLE_MM = 3.0
+WOBBLE_WAVELENGTH_MM = (35.0, 90.0)
+#: Lungs: height of the diaphragm's anterior attachment above the posterior recess, as a
+#: fraction of the dome's height over the recess.
+LUNG_ANTERIOR_RISE = 0.9
+#: The dome's top lies this fraction of the lung's half-depth in front of the lung's centre.
+LUNG_DOME_FORWARD = 0.22
+
+
+def _smooth01(t: Any) -> Any:
+    t = np.clip(t, 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+class _Wobble:
+    """A smooth random 1-D displacement (mm) of an edge, drifting slowly with z."""
+
+    def __init__(self, rng: np.random.Generator, amp_mm: float, n: int = 3) -> None:
+        lo, hi = WOBBLE_WAVELENGTH_MM
+        self.k = 2 * np.pi / rng.uniform(lo, hi, n)
+        self.kz = 2 * np.pi / rng.uniform(80.0, 200.0, n) * rng.choice([-1.0, 1.0], n)
+        self.phase = rng.uniform(0, 2 * np.pi, n)
+        self.amp = amp_mm * rng.uniform(0.4, 1.0, n) / math.sqrt(n)
+
+    def __call__(self, s: NDArray[np.float64], z: float) -> NDArray[np.float64]:
+        arg = np.multiply.outer(s, self.k) + (self.kz * z + self.phase)
+        return np.asarray((np.sin(arg) * self.amp).sum(axis=-1))
+
+    def at(self, s: float, z: float) -> float:
+        return sum(
+            a * math.sin(k * s + kz * z + ph)
+            for k, kz, ph, a in zip(self.k, self.kz, self.phase, self.amp, strict=True)
+        )
+
+
+@dataclass
+class Cavity:
+    """The body cavity on one axial slice: a superellipse (LPS mm), with the spine level."""
+
+    xs: float
+    cy: float
+    hw: float
+    hd: float
+    power: float
+    lv: _Level
+
+    def half_width(self, y: NDArray[np.float64]) -> NDArray[np.float64]:
+        v = np.clip(np.abs((y - self.cy) / self.hd), 0.0, 1.0)
+        return np.asarray(self.hw * (1.0 - v**self.power) ** (1.0 / self.power))
+
+
+def _paint_span(
+    pt: _Painter,
+    k: int,
+    y: NDArray[np.float64],
+    j0: int,
+    x_lo: NDArray[np.float64],
+    x_hi: NDArray[np.float64],
+    value: int,
+    y_max: float | None = None,
+    keep: int | None = None,
+) -> None:
+    """Paint rows ``j0 .. j0 + len(y)`` (up to ``y_max``) of slice ``k`` between ``x_lo`` and
+    ``x_hi`` (mm), over everything but ``keep`` (the organs leave muscle: psoas, crura,
+    paraspinal muscles)."""
+    ok = x_hi > x_lo
+    if y_max is not None:
+        ok &= y <= y_max
+    if not ok.any():
+        return
+    rows = np.flatnonzero(ok)
+    r0, r1 = int(rows[0]), int(rows[-1]) + 1
+    lo, hi = x_lo[r0:r1], x_hi[r0:r1]
+    i0, i1 = pt.grid.index_range(0, float(lo[ok[r0:r1]].min()), float(hi[ok[r0:r1]].max()))
+    if i1 <= i0:
+        return
+    xx = pt.x[i0:i1][None, :]
+    m = (xx >= lo[:, None]) & (xx <= hi[:, None])
+    sub = pt.tissue[k, j0 + r0 : j0 + r1, i0:i1]
+    if keep is not None:
+        m &= sub != keep
+    sub[m] = value
+
+
+def _rows(pt: _Painter, y0: float, y1: float) -> tuple[int, NDArray[np.float64]] | None:
+    j0, j1 = pt.grid.index_range(1, y0, y1)
+    if j1 <= j0:
+        return None
+    return j0, pt.y[j0:j1]
+
+
+class OrganPlan:
+    """Per-case organ shapes (drawn once) and their per-slice painting.
+
+    Args:
+        z_of: Vertebra centre z (mm) by label.
+        z_dome_r: Top of the right hemidiaphragm's dome (mm).
+        z_dome_l: Top of the left dome (mm).
+        z_recess: Lowest point of the posterior costophrenic recesses (mm).
+        z_kid_l: Centre of the left kidney (mm); the right one is 15 mm lower.
+        rng: Random generator of its own (e.g. ``rng.spawn(1)[0]``, which leaves the
+            caller's stream where it was).
+        fat_mm: The case's subcutaneous fat thickness (mm); scales the perirenal fat.
+    """
+
+    def __init__(
+        self,
+        z_of: dict[str, float],
+        z_dome_r: float,
+        z_dome_l: float,
+        z_recess: float,
+        z_kid_l: float,
+        rng: np.random.Generator,
+        fat_mm: float = 15.0,
+    ) -> None:
+        r = rng
+        self.z_dome_r, self.z_dome_l, self.z_recess = z_dome_r, z_dome_l, z_recess
+        self.z_liver_top = z_dome_r + 5.0
+        self.z_liver_tip = self.z_liver_top - float(r.uniform(*LIVER_SPAN_MM))
+        self.left_lobe = float(r.uniform(*LIVER_LEFT_LOBE))
+        self.liver_w = [_Wobble(r, WOBBLE_MM * 1.5) for _ in range(2)]
+        self.liver_ant = _Wobble(r, WOBBLE_MM)
+        self.spleen_len = SPLEEN_MM[0] * float(r.uniform(0.85, 1.15))
+        self.spleen_w = _Wobble(r, WOBBLE_MM)
+        self.stomach_w = _Wobble(r, WOBBLE_MM)
+        self.gas_depth = float(r.uniform(8.0, 40.0)) if r.random() < 0.85 else 0.0
+        self.stomach_size = float(r.uniform(0.8, 1.15))
+        self._y_gas: float | None = None
+        self.heart_size = float(r.uniform(0.9, 1.1))
+        self.heart_w = _Wobble(r, WOBBLE_MM)
+        z_l1 = z_of.get("L1", z_recess - 30.0)
+        self.z_stomach = (z_dome_l + 5.0, z_l1 - float(r.uniform(0.0, 30.0)))
+        self.z_kid = (z_kid_l, z_kid_l - 15.0)
+        self.perirenal_mm = PERIRENAL_FAT_MM + PERIRENAL_FAT_SHARE * fat_mm * float(
+            r.uniform(0.6, 1.4)
+        )
+        self.kid_w = [_Wobble(r, WOBBLE_MM * 0.5) for _ in range(2)]
+        # hepatic veins: in-plane direction (mm per mm of descent, unit x left / y posterior)
+        ang = np.deg2rad(np.array([-150.0, -105.0, -70.0]) + r.uniform(-12, 12, 3))
+        self.hv_dir = np.stack([np.cos(ang), np.sin(ang)], axis=1) * r.uniform(0.9, 1.3, (3, 1))
+
+    # ---- lungs ----
+    def lung_floor(
+        self, x: Any, y: Any, lx: float, ly: float, ra: float, cb: float, zd: float
+    ) -> Any:
+        """Height (mm) of the diaphragm under a lung at ``(x, y)``: flat near the dome top,
+        falling steeply at the rim, down to the recess posteriorly, higher anteriorly."""
+        u = (x - lx) / ra
+        v = (y - ly + LUNG_DOME_FORWARD * cb) / cb
+        rho2 = np.clip(u * u + v * v, 0.0, 1.0)
+        vy = (y - ly) / cb  # -1 anterior .. +1 posterior
+        rim = self.z_recess + LUNG_ANTERIOR_RISE * (zd - self.z_recess) * _smooth01(
+            (0.4 - vy) / 1.2
+        )
+        return zd - (zd - rim) * rho2 * rho2
+
+    # ---- abdominal organs ----
+    def paint(self, pt: _Painter, k: int, z: float, cav: Cavity) -> None:
+        """Stomach, spleen, liver and kidneys on slice ``k`` at height ``z``."""
+        # the stomach displaces the liver's left lobe (which stays in front of and medial to
+        # it); the spleen lies lateral to both
+        self._liver(pt, k, z, cav)
+        self._stomach(pt, k, z, cav)
+        self._spleen(pt, k, z, cav)
+        for n, side in enumerate((1.0, -1.0)):
+            self._kidney(pt, k, z, cav, side, n)
+
+    def paint_heart(self, pt: _Painter, k: int, z: float, cav: Cavity) -> None:
+        """The heart on slice ``k``: a rounded cone sitting on the diaphragm (the ventricles,
+        broad, in front and to the left) narrowing upwards to its base (the atria, behind and
+        to the right)."""
+        z_bottom = self.z_dome_l - 5.0
+        h_mm = HEART_MM[0] * self.heart_size
+        h = (z - z_bottom) / h_mm
+        if not 0.0 < h < 1.0:
+            return
+        # flat diaphragmatic surface rounded over 12 mm, largest a third of the way up
+        g = math.sqrt(min(1.0, (z - z_bottom) / 12.0)) * (1.0 - 0.45 * max(0.0, h - 0.3) / 0.7)
+        g *= math.sqrt(max(0.0, 1.0 - max(0.0, (h - 0.85) / 0.15) ** 2))
+        cx = cav.xs + cav.hw * (0.22 - 0.2 * h)
+        cy = cav.cy - cav.hd * (0.4 - 0.3 * h)
+        rx, ry = HEART_MM[1] * self.heart_size * g, HEART_MM[2] * self.heart_size * g
+        if rx < 2.0:
+            return
+        rows = _rows(pt, cy - ry, cy + ry)
+        if rows is None:
+            return
+        j0, y = rows
+        q = np.sqrt(np.clip(1.0 - ((y - cy) / ry) ** 2, 0.0, 1.0))
+        wob = self.heart_w(y, z)
+        _paint_span(pt, k, y, j0, cx - rx * q - wob, cx + rx * q + wob, _T.BLOOD)
+
+    def _liver(self, pt: _Painter, k: int, z: float, cav: Cavity) -> None:
+        if not self.z_liver_tip < z < self.z_liver_top:
+            return
+        f = (self.z_liver_top - z) / (self.z_liver_top - self.z_liver_tip)  # 0 top .. 1 tip
+        lv, xs, hw = cav.lv, cav.xs, cav.hw
+        y_front_body = lv.y_s - lv.depth / 2
+        # anterior / posterior row limits
+        y_ant_wall = cav.cy - cav.hd
+        v_a = float(np.interp(f, [0.0, 0.65, 0.85, 1.0], [-0.99, -0.97, -0.75, -0.35]))
+        y0 = cav.cy + v_a * cav.hd + 2.0 + self.liver_ant.at(0.0, z)
+        y_back = float(
+            np.interp(
+                f,
+                [0.0, 0.45, 0.75, 1.0],
+                [lv.y_s + lv.depth / 2 + 10, lv.y_s + 15.0, lv.y_s - 5.0, lv.y_s - 35.0],
+            )
+        )
+        y1 = min(y_back + self.liver_ant.at(50.0, z), cav.cy + cav.hd - 2.0)
+        rows = _rows(pt, y0, y1)
+        if rows is None:
+            return
+        j0, y = rows
+        half = cav.half_width(y)
+        x_right = xs - half + 3.0 + self.liver_w[0](y, z) * 0.5
+        # medial (left) edge: the left lobe in front (a wedge thinning to the left), the caudate
+        # lobe / IVC groove behind
+        m_ant = float(
+            np.interp(
+                f,
+                [0.0, 0.1, 0.25, 0.45, 0.6, 0.75, 0.9, 1.0],
+                [
+                    self.left_lobe,
+                    self.left_lobe,
+                    self.left_lobe,
+                    0.7 * self.left_lobe,
+                    0.05,
+                    -0.3,
+                    -0.55,
+                    -0.8,
+                ],
+            )
+        )
+        m_back = float(np.interp(f, [0.0, 0.5, 0.8, 1.0], [-0.2, -0.25, -0.5, -0.8]))
+        x_post = xs - lv.width / 2 - 14.0
+        y_split = y_front_body - 20.0
+        t = np.clip((y - y_ant_wall) / max(y_split - y_ant_wall, 10.0), 0.0, 1.0)
+        x_ant = xs + hw * (m_ant + (min(m_back, m_ant) - m_ant) * t**2.5)
+        w = _smooth01((y - y_split) / 30.0 + 0.5)
+        x_left = (1.0 - w) * x_ant + w * np.minimum(x_post, xs + hw * m_back)
+        x_left = np.minimum(x_left + self.liver_w[1](y, z), xs + half - 4.0)
+        if z > self.z_dome_l - 5.0:  # above the heart's floor the dome stays on the right
+            x_left = np.minimum(x_left, xs - lv.width / 2 - 6.0)
+        _paint_span(pt, k, y, j0, x_right, x_left, _T.LIVER, keep=_T.MUSCLE)
+        self._hepatic_veins(pt, k, z, cav)
+
+    def _hepatic_veins(self, pt: _Painter, k: int, z: float, cav: Cavity) -> None:
+        z0 = self.z_dome_r - 20.0
+        d = z0 - z
+        if not 0.0 < d < HEPATIC_VEIN_LEN_MM:
+            return
+        lv = cav.lv
+        x0, y0 = cav.xs - 24.0, lv.y_s - lv.depth / 2 - 14.0  # the IVC
+        s = d / HEPATIC_VEIN_LEN_MM
+        r = HEPATIC_VEIN_R_MM[0] + (HEPATIC_VEIN_R_MM[1] - HEPATIC_VEIN_R_MM[0]) * s
+        for dx, dy in self.hv_dir:
+            pt.ellipse2d(k, x0 + dx * d, y0 + dy * d, r * 1.3, r * 1.3, _T.BLOOD, only=(_T.LIVER,))
+
+    def _spleen(self, pt: _Painter, k: int, z: float, cav: Cavity) -> None:
+        top = self.z_dome_l + 5.0
+        dz = top - z
+        if not 0.0 < dz < self.spleen_len:
+            return
+        f = dz / self.spleen_len
+        s = math.sqrt(max(0.0, math.sin(math.pi * min(1.0, 0.15 + 0.85 * f))))
+        lv = cav.lv
+        yc = lv.y_s - 25.0 * f  # the upper pole posterior, the lower more anterior
+        half = SPLEEN_MM[2] * s
+        rows = _rows(pt, yc - half, min(yc + half, cav.cy + cav.hd - 3.0))
+        if rows is None:
+            return
+        j0, y = rows
+        q = np.clip(1.0 - ((y - yc) / max(half, 1.0)) ** 2, 0.0, 1.0)
+        x_out = cav.xs + cav.half_width(y) - 3.0
+        thick = SPLEEN_MM[1] * s * np.sqrt(q) + self.spleen_w(y, z)
+        _paint_span(pt, k, y, j0, x_out - thick, x_out, _T.SPLEEN, keep=_T.MUSCLE)
+
+    def _stomach(self, pt: _Painter, k: int, z: float, cav: Cavity) -> None:
+        z_top, z_bot = self.z_stomach
+        if not z_bot < z < z_top:
+            return
+        f = (z_top - z) / (z_top - z_bot)  # 0 fundus .. 1 antrum
+        cx = cav.xs + cav.hw * float(np.interp(f, [0.0, 0.5, 1.0], [0.5, 0.4, 0.0]))
+        cy = cav.cy + cav.hd * float(np.interp(f, [0.0, 0.5, 1.0], [0.05, -0.3, -0.6]))
+        r = float(np.interp(f, [0.0, 0.4, 1.0], STOMACH_R_MM)) * self.stomach_size
+        r *= math.sqrt(max(0.0, 1.0 - max(0.0, (f - 0.85) / 0.15) ** 2))
+        r *= min(1.0, math.sqrt(max(f, 0.0) / 0.12 + 0.05))  # rounded fundus top
+        if r < 3.0:
+            return
+        rows = _rows(pt, cy - 0.8 * r, cy + 0.8 * r)
+        if rows is None:
+            return
+        j0, y = rows
+        q = np.sqrt(np.clip(1.0 - ((y - cy) / (0.8 * r)) ** 2, 0.0, 1.0))
+        wob = self.stomach_w(y, z)
+        lo, hi = cx - r * q + wob, cx + r * q + wob * 0.5
+        _paint_span(pt, k, y, j0, lo, hi, _T.SOFT, keep=_T.MUSCLE)
+        # lumen: gas anteriorly above a horizontal air-fluid level (supine), content behind
+        ri = r - STOMACH_WALL_MM
+        if ri > 3.0 and self.gas_depth > 0.0:
+            qi = np.sqrt(np.clip(1.0 - ((y - cy) / (0.8 * ri)) ** 2, 0.0, 1.0))
+            y_level = self.y_gas_level(cav)
+            _paint_span(
+                pt, k, y, j0, cx - ri * qi + wob, cx + ri * qi + wob * 0.5, _T.GAS, y_max=y_level
+            )
+
+    def y_gas_level(self, cav: Cavity) -> float:
+        """The stomach's air-fluid level (a constant y, horizontal in a supine patient): this
+        far behind the front of the stomach's body, fixed on the first slice painted."""
+        if self._y_gas is not None:
+            return self._y_gas
+        f = 0.4
+        cy = cav.cy + cav.hd * float(np.interp(f, [0.0, 0.5, 1.0], [0.05, -0.3, -0.6]))
+        r = float(np.interp(f, [0.0, 0.4, 1.0], STOMACH_R_MM)) * self.stomach_size
+        y_gas = cy - 0.8 * r + STOMACH_WALL_MM + self.gas_depth
+        self._y_gas = y_gas
+        return y_gas
+
+    def _kidney(self, pt: _Painter, k: int, z: float, cav: Cavity, side: float, n: int) -> None:
+        zk = self.z_kid[n]
+        a_z, a_w, a_t = KIDNEY_MM
+        dz = z - zk
+        rim_mm = self.perirenal_mm
+        if abs(dz) >= a_z + rim_mm:
+            return
+        lv = cav.lv
+        # upper pole medial and posterior
+        kx = cav.xs + side * (lv.width / 2 + 48.0 - KIDNEY_TILT * dz)
+        ky = lv.y_s + 12.0 + KIDNEY_TILT * dz
+        c, s = (
+            math.cos(math.radians(KIDNEY_ROTATION_DEG)),
+            math.sin(math.radians(KIDNEY_ROTATION_DEG)),
+        )
+        d = (side * c, s)  # long in-plane axis: lateral end posterior
+        nrm = (-side * s, c)
+        wob = self.kid_w[n].at(dz, 0.0)
+        for rim, value in ((rim_mm, _T.FAT), (0.0, _T.KIDNEY)):
+            g2 = 1.0 - (dz / (a_z + rim)) ** 2
+            if g2 <= 0.0:
+                continue
+            g = math.sqrt(g2) ** 0.8
+            ra, rb = (a_w + rim + wob) * g, (a_t + rim) * g
+            # the fat sits mostly behind and lateral to the kidney
+            ox, oy = 0.5 * rim * side * c, 0.5 * rim * (s + 0.5)
+            _paint_rotated(pt, k, kx + ox, ky + oy, d, nrm, ra, rb, value)
+        # renal sinus fat in the hilum (middle of the kidney), open anteromedially
+        if abs(dz) < 0.45 * a_z:
+            h = math.sqrt(1.0 - (dz / (0.45 * a_z)) ** 2)
+            hx, hy = kx - d[0] * 0.55 * a_w, ky - d[1] * 0.55 * a_w
+            _paint_rotated(pt, k, hx, hy, d, nrm, 0.55 * a_w * h, 0.45 * a_t * h, _T.FAT)
+
+
+def _paint_rotated(
+    pt: _Painter,
+    k: int,
+    cx: float,
+    cy: float,
+    d: tuple[float, float],
+    nrm: tuple[float, float],
+    ra: float,
+    rb: float,
+    value: int,
+) -> None:
+    """Paint an ellipse with half-axes ``ra`` along ``d`` and ``rb`` along ``nrm`` (unit)."""
+    if ra <= 0.0 or rb <= 0.0:
+        return
+    ex = math.hypot(ra * d[0], rb * nrm[0])
+    ey = math.hypot(ra * d[1], rb * nrm[1])
+    i0, i1 = pt.grid.index_range(0, cx - ex, cx + ex)
+    j0, j1 = pt.grid.index_range(1, cy - ey, cy + ey)
+    if i1 <= i0 or j1 <= j0:
+        return
+    dx = (pt.x[i0:i1] - cx)[None, :]
+    dy = (pt.y[j0:j1] - cy)[:, None]
+    p = (dx * (d[0] / ra) + dy * (d[1] / ra)) ** 2 + (dx * (nrm[0] / rb) + dy * (nrm[1] / rb)) ** 2
+    pt.tissue[k, j0:j1, i0:i1][p <= 1.0] = value

@@ -1,0 +1,125 @@
+"""Bowel of the synthetic abdomen (spinelab.synth.bowel): colon frame, gas levels, small bowel."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
+from spinelab.synth.tissues import Tissue
+
+sys.path.insert(0, str(Path(__file__).parent))
+from synth_spine_fixture import curved_spine
+
+BOWEL = [int(Tissue.SOFT), int(Tissue.WATER), int(Tissue.GAS)]
+
+
+@pytest.fixture(scope="module")
+def abdomen():
+    """L2-L5 on a 2 mm grid, a moderately fat patient with plenty of bowel gas."""
+    spine = curved_spine()
+    c = spine.centres_mm
+    z_top = c[spine.labels.index("L2"), 2] + 10.0
+    z_bot = c[spine.labels.index("L5"), 2] - 10.0
+    sp = 2.0
+    n = (int((z_top - z_bot) / sp) + 1, int(360 / sp), int(420 / sp))
+    grid = RenderGrid((-210.0, float(c[:, 1].mean()) - 250.0, z_bot), (sp, sp, sp), n)
+    params = AnatomyParams(fat_mm=30.0, bowel_gas=20)
+    return spine, render_labels(spine, grid, params, np.random.default_rng(1))
+
+
+def _slice(spine, res, label: str):
+    g = res.grid
+    c = spine.centres_mm[spine.labels.index(label)]
+    k = g.index_range(2, c[2], c[2] + 2.0)[0]
+    return c, res.tissue[k], g.axis_mm(0), g.axis_mm(1)
+
+
+def test_colon_in_both_flanks_wider_than_small_bowel(abdomen):
+    """At L3 the ascending (right, -x) and descending (left, +x) colon are wide tubes
+    (calibre 40-60 mm; inscribed diameter without the haustral folds), wider than the
+    small-bowel loops (20-30 mm) in the centre."""
+    spine, res = abdomen
+    g = res.grid
+    c = spine.centres_mm[spine.labels.index("L3")]
+    x, y = g.axis_mm(0), g.axis_mm(1)
+    k0, k1 = g.index_range(2, c[2] - 10.0, c[2] + 10.0)
+    right, left, centre = 0.0, 0.0, []
+    for sl in res.tissue[k0:k1:2]:
+        bowel = np.isin(sl, BOWEL)
+        edt = 2.0 * ndi.distance_transform_edt(bowel, sampling=2.0)  # inscribed diameter, mm
+        right = max(right, float(edt[:, x < c[0] - 70.0].max()))
+        left = max(left, float(edt[:, x > c[0] + 70.0].max()))
+        mid = bowel & (np.abs(x[None, :] - c[0]) < 50.0) & (y[:, None] < c[1] - 30.0)
+        lab, n = ndi.label(mid)
+        centre += list(ndi.maximum(edt, lab, np.arange(1, n + 1)))
+    assert right > 34.0 and left > 34.0
+    assert np.median(centre) < 30.0
+
+
+def test_gas_floats_on_fluid_with_flat_levels(abdomen):
+    """Supine: gas sits in front of the colon's fluid, the interface a straight coronal line."""
+    _, res = abdomen
+    t = res.tissue
+    gas = t == Tissue.GAS
+    # gas voxels with fluid directly behind them (+y, posterior)
+    level = gas[:, :-1, :] & (t[:, 1:, :] == Tissue.WATER)
+    assert level.sum() > 30
+    # each level (connected run on one slice) lies on a single row (+- one voxel)
+    spreads = []
+    for k in range(t.shape[0]):
+        lab, _ = ndi.label(level[k], structure=np.ones((3, 3)))
+        for obj in ndi.find_objects(lab):
+            if obj is not None and obj[1].stop - obj[1].start >= 4:
+                spreads.append(obj[0].stop - obj[0].start)
+    assert spreads and np.median(spreads) <= 2
+    # gravity: fluid lies behind gas (posterior, +y), never in front of it
+    below = (t[:, :-1, :] == Tissue.WATER) & gas[:, 1:, :]
+    assert below.sum() < 0.1 * level.sum()
+
+
+def test_mesenteric_vessels_between_loops(abdomen):
+    """Small soft-tissue (vessel) dots in the mesenteric fat, none inside loops."""
+    spine, res = abdomen
+    c, sl, x, y = _slice(spine, res, "L4")
+    front = y[:, None] < c[1] - 30.0
+    dots = (sl == Tissue.BLOOD) & front & (np.abs(x[None, :] - c[0]) > 40.0)
+    lab, n = ndi.label(dots)
+    assert n >= 3
+    sizes = ndi.sum_labels(np.ones_like(lab), lab, np.arange(1, n + 1))
+    assert np.median(sizes) <= 5  # dots of 2-5 mm on 2 mm pixels (20 mm^2 or less)
+
+
+def test_no_bowel_gas_without_gas():
+    spine = curved_spine()
+    c = spine.centres_mm[spine.labels.index("L3")]
+    grid = RenderGrid((-200.0, c[1] - 200.0, c[2] - 10.0), (2.0, 2.0, 2.0), (10, 160, 200))
+    res = render_labels(spine, grid, AnatomyParams(bowel_gas=0), np.random.default_rng(0))
+    y = grid.axis_mm(1)
+    front = res.tissue[:, y < c[1] - 20.0, :]
+    assert not (front == Tissue.GAS).any()
+    assert np.isin(front, BOWEL).mean() > 0.2
+
+
+def test_small_bowel_loops_have_small_bowel_calibre(abdomen):
+    """Loop sections in the central abdomen: median inscribed diameter about 20-25 mm
+    (small-bowel calibre 20-30 mm; the old single random field gave 12-15 mm)."""
+    spine, res = abdomen
+    g = res.grid
+    x, y = g.axis_mm(0), g.axis_mm(1)
+    c = spine.centres_mm[spine.labels.index("L3")]
+    centre = (np.abs(x[None, :] - c[0]) < 60.0) & (y[:, None] < c[1] - 30.0)
+    diam = []
+    for sl in res.tissue[::3]:
+        loops = np.isin(sl, BOWEL) & centre
+        edt = ndi.distance_transform_edt(loops, sampling=2.0)
+        lab, n = ndi.label(loops)
+        sizes = ndi.sum_labels(np.ones_like(lab), lab, np.arange(1, n + 1))
+        peak = ndi.maximum(edt, lab, np.arange(1, n + 1))
+        diam += list(2.0 * peak[sizes >= 25])  # whole loop sections, not slivers at the edge
+    assert len(diam) >= 30
+    assert 18.0 < np.median(diam) < 32.0

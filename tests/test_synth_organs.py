@@ -1,0 +1,158 @@
+"""Solid organs, lung bases and heart of the synthetic CT (``spinelab.synth.organs``).
+
+Measured on the tissue map of the hand-built test spine at 2 mm. Reference values: the real
+TotalSegmentator example CT has lung in about 10% of the body section at T11 and 5.5% at T12
+(thin posterior recesses; the liver fills most of the right and middle of the section).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
+from spinelab.synth.tissues import Tissue
+
+sys.path.insert(0, str(Path(__file__).parent))
+from synth_spine_fixture import curved_spine
+
+
+@pytest.fixture(scope="module")
+def spine():
+    return curved_spine()
+
+
+@pytest.fixture(scope="module")
+def case(spine):
+    """Seed 0 draws a stomach with gas (most do; some are collapsed)."""
+    c = spine.centres_mm
+    sp = 2.0
+    z_top = c[spine.labels.index("T5"), 2] + 20.0
+    z_bot = c[spine.labels.index("L4"), 2] - 20.0
+    n = (int((z_top - z_bot) / sp) + 1, int(360 / sp), int(420 / sp))
+    y0 = float(c[:, 1].mean()) - 250.0
+    grid = RenderGrid((-210.0, y0, float(z_bot)), (sp, sp, sp), n)
+    return render_labels(spine, grid, AnatomyParams(), np.random.default_rng(0))
+
+
+def _centre(spine, label: str):
+    return spine.centres_mm[spine.labels.index(label)]
+
+
+def _slice(res, z: float):
+    return res.tissue[res.grid.index_range(2, z - 1.0, z + 1.0)[0]]
+
+
+def test_lung_bases_are_thin_posterior_recesses(spine, case):
+    """Old design (paraboloid/steep-rim dome without the anterior attachment): 13-14% lung at
+    T11 and 8.5% at T12."""
+    y = case.grid.axis_mm(1)
+    frac = {}
+    for label in ("T11", "T12"):
+        sl = _slice(case, _centre(spine, label)[2])
+        body = sl != Tissue.AIR
+        frac[label] = float(np.mean(sl[body] == Tissue.LUNG))
+    assert 0.06 < frac["T11"] < 0.125
+    assert 0.03 < frac["T12"] < 0.075
+    # the recesses are posterior: most lung at T12 lies behind the vertebral body's centre
+    sl = _slice(case, _centre(spine, "T12")[2]) == Tissue.LUNG
+    behind = y[:, None] > _centre(spine, "T12")[1]
+    assert (sl & behind).sum() > 0.6 * sl.sum()
+
+
+def test_liver_fills_the_right_upper_abdomen_and_crosses_the_midline(spine, case):
+    """Old design (an ellipsoid in the right half): 21% of T11's section, no liver more than
+    30 mm left of the spine, 3% at L1, lowest point 32 mm above L2's centre."""
+    x = case.grid.axis_mm(0)
+    z = case.grid.axis_mm(2)
+    t11 = _centre(spine, "T11")
+    sl = _slice(case, t11[2])
+    body = sl != Tissue.AIR
+    liver = sl == Tissue.LIVER
+    assert liver[body].mean() > 0.235
+    # the left lobe reaches across the midline in front of the stomach
+    assert (liver & (x[None, :] > t11[0] + 30.0)).sum() > 100
+    sl1 = _slice(case, _centre(spine, "L1")[2])
+    assert np.mean(sl1[sl1 != Tissue.AIR] == Tissue.LIVER) > 0.08
+    # the inferior tip of the right lobe: at about L2, far lateral
+    kk, _, ii = np.nonzero(case.tissue == Tissue.LIVER)
+    low = kk == kk.min()
+    l2 = _centre(spine, "L2")
+    assert z[kk.min()] < l2[2] + 15.0
+    assert x[ii[low]].mean() < l2[0] - 80.0
+
+
+def test_organ_outlines_differ_per_case_and_liver_has_veins(spine, case):
+    """Old design: the same ellipsoids in every case, no vessels in the liver."""
+    g = case.grid
+    other = render_labels(spine, g, AnatomyParams(), np.random.default_rng(1))
+    a = case.tissue == Tissue.LIVER
+    b = other.tissue == Tissue.LIVER
+    assert (a & b).sum() / (a | b).sum() < 0.97
+    # hepatic veins: vessel (blood) voxels inside the right lobe, right of the vena cava
+    x = g.axis_mm(0)
+    t11 = _centre(spine, "T11")
+    k0, k1 = g.index_range(2, t11[2] - 10.0, _centre(spine, "T10")[2] + 10.0)
+    right = x[None, None, :] < t11[0] - 45.0
+    assert ((case.tissue[k0:k1] == Tissue.BLOOD) & right).sum() > 50
+
+
+def test_kidneys_tilt_and_the_right_one_is_lower(spine, case):
+    """Upper poles medial and posterior; old design: upright ellipsoids (0 mm tilt)."""
+    g = case.grid
+    x, y, z = g.axis_mm(0), g.axis_mm(1), g.axis_mm(2)
+    xs = _centre(spine, "L1")[0]
+    kid = case.tissue == Tissue.KIDNEY
+    zc = {}
+    for side in (1.0, -1.0):
+        kk, jj, ii = np.nonzero(kid & ((x[None, None, :] - xs) * side > 0))
+        up = z[kk] > np.median(z[kk])
+        zc[side] = z[kk].mean()
+        lateral_shift = side * (x[ii[up]].mean() - x[ii[~up]].mean())
+        posterior_shift = y[jj[up]].mean() - y[jj[~up]].mean()
+        assert lateral_shift < -4.0
+        assert posterior_shift > 2.0
+    assert zc[-1.0] < zc[1.0] - 8.0  # right kidney (patient right = -x) lower
+
+
+def test_heart_sits_on_the_diaphragm_and_spleen_is_posterolateral(spine, case):
+    """Heart: a cone on the diaphragm, widest in its lower part (old: an ellipsoid centred at T7,
+    widest in the middle). Spleen against the left posterolateral wall."""
+    g = case.grid
+    x, y, z = g.axis_mm(0), g.axis_mm(1), g.axis_mm(2)
+    t7 = _centre(spine, "T7")
+    k0, k1 = g.index_range(2, _centre(spine, "T10")[2], _centre(spine, "T5")[2])
+    front = (y < t7[1] - 20.0)[None, :, None]  # in front of the aorta
+    area = ((case.tissue[k0:k1] == Tissue.BLOOD) & front).sum(axis=(1, 2)).astype(float)
+    heart = np.nonzero(area > 0.25 * area.max())[0]
+    lo, hi = z[k0 + heart.min()], z[k0 + heart.max()]
+    z_max = z[k0 + int(np.argmax(area))]
+    assert z_max < lo + 0.4 * (hi - lo)
+    assert lo < _centre(spine, "T9")[2]
+    sp = case.tissue == Tissue.SPLEEN
+    _, jj, ii = np.nonzero(sp)
+    t12 = _centre(spine, "T12")
+    assert x[ii].mean() > t12[0] + 60.0
+    assert y[jj].mean() > t12[1] - 40.0
+
+
+def test_stomach_gas_is_anterior_above_a_horizontal_level(spine, case):
+    """Supine: gas rises to the front of the stomach; the air-fluid level is a coronal plane.
+    Old design: no gas above the bowel (the stomach was a solid ellipsoid)."""
+    res = case
+    g = res.grid
+    x, y, z = g.axis_mm(0), g.axis_mm(1), g.axis_mm(2)
+    t12 = _centre(spine, "T12")
+    k0, k1 = g.index_range(2, t12[2] + 5.0, z[-1])
+    sub = res.tissue[k0:k1][:, :, x > t12[0]]
+    gas = sub == Tissue.GAS
+    assert gas.sum() > 100
+    kk, jj, _ = np.nonzero(gas)
+    deepest = [y[jj[kk == k]].max() for k in np.unique(kk) if (kk == k).sum() > 20]
+    assert len(deepest) >= 3
+    assert np.ptp(deepest) <= 6.0  # horizontal level (same y) on every slice
+    content = np.nonzero(sub == Tissue.SOFT)[1]
+    assert y[jj].mean() < y[content].mean()

@@ -1,0 +1,133 @@
+"""Vertebra appearance: spinous lobes, interlaminar gaps, fillets, endplates, basivertebral vein."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spinelab import anatomy
+from spinelab.synth import vertebra_shape as vs
+from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
+from spinelab.synth.tissues import BONE, Tissue
+
+sys.path.insert(0, str(Path(__file__).parent))
+from synth_spine_fixture import _sizes, curved_spine
+
+BONE_IDS = [int(t) for t in BONE]
+
+
+@pytest.fixture(scope="module")
+def lumbar():
+    """L2-L4 of the fixture spine on a 1 mm grid around the spine only."""
+    spine = curved_spine()
+    c = spine.centres_mm
+    n2, n4 = spine.labels.index("L2"), spine.labels.index("L4")
+    z_bot, z_top = c[n4, 2] - 25.0, c[n2, 2] + 25.0
+    y0 = float(c[n2 : n4 + 1, 1].min()) - 40.0
+    grid = RenderGrid((-60.0, y0, z_bot), (1.0, 1.0, 1.0), (int(z_top - z_bot), 150, 120))
+    res = render_labels(spine, grid, AnatomyParams(bowel_gas=0), np.random.default_rng(0))
+    return spine, res
+
+
+def _local(spine, res, name: str, mask):
+    """Local (a, b, e) mm of the voxels of ``mask`` in ``name``'s vertebra frame."""
+    n = spine.labels.index(name)
+    kji = np.argwhere(mask)
+    g = res.grid
+    xyz = np.asarray(g.origin_mm) + kji[:, ::-1] * np.asarray(g.spacing_mm)
+    return (xyz - spine.centres_mm[n]) @ spine.frames[n]
+
+
+def _bone_of(spine, res, name: str):
+    vid = anatomy.by_name(name).verse_id
+    return _local(spine, res, name, (res.vertebrae == vid) & np.isin(res.tissue, BONE_IDS))
+
+
+def test_lumbar_spinous_process_is_a_club_ended_lobe(lumbar):
+    """Midline height of L3's spinous process: waisted in the middle, taller at the tip."""
+    spine, res = lumbar
+    d = _sizes("L3")[2]
+    dm = vs.level_dims("L3")
+    b0 = vs.posterior_wall(d) + dm["can_d"] + 0.3 * dm["lam_t"]
+    a, b, e = _bone_of(spine, res, "L3").T
+    mid = np.abs(a) < 1.5
+
+    def height(frac: float) -> float:
+        sel = mid & (np.abs(b - (b0 + frac * dm["sp_len"])) < 1.0)
+        return float(e[sel].max() - e[sel].min())
+
+    assert height(0.5) > 12.0  # a broad plate (sp_h 18-20 mm), not a bar
+    assert height(0.9) > 1.1 * height(0.5)  # club-shaped posterior border
+
+
+def test_lumbar_laminae_leave_an_interlaminar_gap_in_the_midline(lumbar):
+    """Behind the canal, in the midline, L2's laminar apex ends well above L3's."""
+    spine, res = lumbar
+    d = _sizes("L3")[2]
+    dm = vs.level_dims("L3")
+    apex = vs.posterior_wall(d) + dm["can_d"]
+    top_l3 = None
+    for name in ("L3", "L2"):
+        vid = anatomy.by_name(name).verse_id
+        a, b, e = _local(spine, res, "L3", res.vertebrae == vid).T
+        sel = (np.abs(a) < 1.5) & (b > apex + 1.0) & (b < apex + 4.0)
+        if name == "L3":
+            top_l3 = e[sel].max()
+        else:
+            gap = e[sel].min() - top_l3
+    # L3's lobe spans about sp_h + 2 mm of a 37 mm pitch: a gap of more than a centimetre
+    assert gap > 12.0
+
+
+def test_pedicles_flare_into_the_body(lumbar):
+    """L3's pedicle section is wider where it meets the body than at its waist (a fillet)."""
+    spine, res = lumbar
+    h, _, d, _ = _sizes("L3")
+    dm = vs.level_dims("L3")
+    bw = vs.posterior_wall(d)
+    a, b, e = _bone_of(spine, res, "L3").T
+    ped_a = dm["can_w"] / 2 + dm["ped_w"] / 2
+    e_ped = min(0.5 * h - 0.5 * dm["ped_h"] - 0.5, 0.2 * h)
+    side = (np.abs(a - ped_a) < 0.75 * dm["ped_w"]) & (np.abs(e - e_ped) < 0.7 * dm["ped_h"])
+
+    def section(bb: float) -> int:
+        return int((side & (np.abs(b - bb) < 0.5)).sum())
+
+    # 2 mm behind the wall (the flare) against 4 mm (the pedicle proper, before the pillar)
+    assert section(bw + 2.0) > 1.25 * section(bw + 4.0)
+
+
+def test_basivertebral_vein_enters_the_posterior_wall(lumbar):
+    spine, res = lumbar
+    d = _sizes("L3")[2]
+    vid = anatomy.by_name("L3").verse_id
+    a, b, e = _local(spine, res, "L3", (res.vertebrae == vid) & (res.tissue == Tissue.BLOOD)).T
+    assert len(a) >= 10
+    bw = vs.posterior_wall(d)
+    assert np.all(np.abs(a) < 3.0) and np.all(np.abs(e) < 2.0)
+    assert b.max() > bw - 1.0 and b.min() < bw - 0.2 * d  # from the wall into the body
+
+
+def test_endplates_are_concave_the_inferior_more():
+    """The body's surfaces dip at the centre: about 1.3 mm above, 2 mm below (fine grid)."""
+    h, w, d = 27.0, 45.0, 34.0
+    body = vs.vertebra_parts("L3", h, w, d, 0.0)[0][1]
+    e = np.arange(-h / 2 - 0.5, h / 2 + 0.5, 0.05)
+
+    def span(a: float) -> tuple[float, float]:
+        m = body(np.full_like(e, a), np.zeros_like(e), e, 0.0)
+        return float(e[m].min()), float(e[m].max())
+
+    lo_c, hi_c = span(0.0)
+    lo_r, hi_r = span(0.45 * w)
+    sup, inf = hi_r - hi_c, lo_c - lo_r
+    assert 0.8 < sup < 2.0 and 1.3 < inf < 3.0 and inf > sup
+
+
+def test_thoracic_spinous_processes_slope_steeply_lumbar_nearly_flat():
+    assert vs.spinous_slope("T7") > 1.2  # > 50 deg below horizontal
+    assert vs.spinous_slope("L3") < 0.25
+    assert vs.spinous_slope("T12") < vs.spinous_slope("T9")
