@@ -83,6 +83,12 @@ VESSEL_RADIUS_MM = (1.0, 2.5)
 VESSEL_HALF_LENGTH_MM = (4.0, 12.0)
 #: Fat gap kept between the colon and small-bowel loops (mm).
 COLON_GAP_MM = 3.0
+#: The small bowel's upper limit is not a plane: ``z_small_hi`` plus this many mm times a
+#: smooth unit-variance random field of x and y (sigma :data:`SMALL_BOWEL_TOP_SIGMA_MM`), so
+#: coronal and sagittal views show no horizontal seam under the upper abdominal organs
+#: (jejunal loops reach the left upper quadrant at L1-T12, the duodenojejunal flexure is at L2).
+SMALL_BOWEL_TOP_MM = 12.0
+SMALL_BOWEL_TOP_SIGMA_MM = 25.0
 
 #: Cavity at height z: (spine x, y of the vertebral body's front, y of the anterior
 #: abdominal wall's inner surface, cavity half-width), mm.
@@ -99,8 +105,11 @@ _COLON_COURSE: tuple[tuple[str, float, float, str, float], ...] = (
     ("ascending", -0.66, 0.60, "L2", 5.0),  # hepatic flexure, under the liver
     ("transverse", -0.38, 0.15, "L2", -5.0),
     ("transverse", 0.0, 0.08, "L3", -15.0),  # sags in the middle
-    ("transverse", 0.38, 0.15, "L2", 0.0),
-    ("descending", 0.68, 0.60, "L1", 10.0),  # splenic flexure, higher than the hepatic
+    ("transverse", 0.40, 0.18, "L1", 0.0),
+    # splenic flexure: high in the left hypochondrium (10th-11th ribs, about T12), against the
+    # spleen's lower pole and in front of the left kidney; higher than the hepatic flexure
+    ("descending", 0.72, 0.50, "T12", 5.0),
+    ("descending", 0.82, 0.80, "L2", 0.0),
     ("descending", 0.84, 0.85, "L3", 0.0),
     ("descending", 0.80, 0.90, "L5", 0.0),
     ("sigmoid", 0.55, 0.55, "S1", -20.0),
@@ -109,7 +118,15 @@ _COLON_COURSE: tuple[tuple[str, float, float, str, float], ...] = (
     ("rectum", 0.0, 1.0, "S1", -75.0),
     ("rectum", 0.0, 1.1, "S1", -110.0),
 )
-_LANDMARK_FALLBACK_MM = {"L1": 100.0, "L2": 70.0, "L3": 40.0, "L4": 10.0, "L5": -20.0, "S1": -50.0}
+_LANDMARK_FALLBACK_MM = {
+    "T12": 130.0,
+    "L1": 100.0,
+    "L2": 70.0,
+    "L3": 40.0,
+    "L4": 10.0,
+    "L5": -20.0,
+    "S1": -50.0,
+}
 
 
 def linear_index(
@@ -204,8 +221,10 @@ class BowelField:
         fat_mm: Subcutaneous fat thickness (fatter patients: wider mesenteric fat).
         bowel_gas: Expected number of gas-filled segments (0: no bowel gas at all).
         z_lo, z_hi: z range of the bowel (mm).
-        z_of: z (mm) of vertebral centres by label (``L1``..``S1`` place the colon).
+        z_of: z (mm) of vertebral centres by label (``T12``..``S1`` place the colon).
         cavity: Abdominal cavity at height z, see :data:`Cavity`.
+        z_small_hi: Mean upper limit of the small bowel (mm; default ``z_hi``): the colon
+            (splenic flexure) reaches higher.
     """
 
     def __init__(
@@ -220,6 +239,7 @@ class BowelField:
         z_hi: float,
         z_of: Mapping[str, float],
         cavity: Cavity,
+        z_small_hi: float | None = None,
     ) -> None:
         c = STEP_MM
         self.x, self.y, self.z = x_mm, y_mm, z_mm
@@ -233,6 +253,7 @@ class BowelField:
         lo[:2] = np.maximum(lo[:2], [x_mm[0], y_mm[0]])
         hi[:2] = np.maximum(np.minimum(hi[:2], [x_mm[-1], y_mm[-1]]), lo[:2] + c)
         self.gas = bowel_gas > 0
+        self.z_small_hi = z_hi if z_small_hi is None else z_small_hi
         fat = float(np.clip(fat_mm / 40.0, 0.0, 1.0))
         septum = SEPTUM_HALF_MM[0] + (SEPTUM_HALF_MM[1] - SEPTUM_HALF_MM[0]) * fat
         # small bowel: signed distance to the loop field's zero set (mm), the septum's
@@ -258,12 +279,16 @@ class BowelField:
         # more expected gas: more gas-filled small-bowel loops
         sb_gas = SMALL_BOWEL_GAS_B[0] - SMALL_BOWEL_GAS_B[1] * bowel_gas
         self.sb_gas = septum * (1.0 + 0.9 * sb_gas) if self.gas else math.inf
+        # the small bowel's irregular upper limit (a field of x, y on the coarse grid)
+        self.top = _smooth_noise(rng, (1, g.n[1], g.n[0]), SMALL_BOWEL_TOP_SIGMA_MM / c)
 
     def _vessels(self, rng: np.random.Generator, cavity: Cavity) -> NDArray[np.float64]:
         """Mesenteric vessels: short cranio-caudal segments ``(V, 5)`` = x, y, z centre,
         radius and half-length (mm), scattered through the bowel's part of the cavity."""
         g = self.small
-        z0, z1 = float(g.axes[2][0]), float(g.axes[2][-1])
+        # (jejunal and ileal vessels: no higher than the small bowel)
+        z0 = float(g.axes[2][0])
+        z1 = max(min(float(g.axes[2][-1]), self.z_small_hi + SMALL_BOWEL_TOP_MM), z0 + 1.0)
         n = int(VESSELS_PER_SLICE * (z1 - z0) / (2.0 * np.mean(VESSEL_HALF_LENGTH_MM)))
         zk = np.linspace(z0, z1, 12)
         cav = np.array([cavity(float(z)) for z in zk])  # xs, y spine front, y_ant, half-width
@@ -442,6 +467,17 @@ class BowelField:
         return sd, lev, kin
 
     # ---- painting ----
+    def active(self, k: int) -> bool:
+        """Whether slice ``k`` may get any bowel (False high up, clear of the colon and of the
+        highest small-bowel loops): lets callers skip building the slice's cavity mask."""
+        z = float(self.z[k])
+        above = (z - self.z_small_hi) / SMALL_BOWEL_TOP_MM
+        if above <= 0.0:
+            return True
+        if above <= 2.5 and bool((self.top[0] > above).any()):
+            return True
+        return bool((self.small.plane(z)[2] < self.small.step).any())
+
     def paint(
         self,
         tissue: NDArray[np.uint8],
@@ -462,6 +498,22 @@ class BowelField:
                 retroperitoneum (aorta, vena cava, psoas).
         """
         i0, i1, j0, j1, m = win
+        g = self.small
+        z = float(self.z[k])
+        plane = g.plane(z)
+        # height above the small bowel's mean top, in units of its irregularity
+        above = (z - self.z_small_hi) / SMALL_BOWEL_TOP_MM
+        if above > 0.0:
+            # high up: only the colon and the highest small-bowel loops, in their box
+            keep = plane[2] < g.step
+            if above <= 2.5:
+                keep |= self.top[0] > above
+            box = self._box(keep, j0, j1, i0, i1)
+            if box is None:
+                return
+            ja, jb, ia, ib = box
+            m = m[ja:jb, ia:ib]
+            j0, j1, i0, i1 = j0 + ja, j0 + jb, i0 + ia, i0 + ib
         sub = tissue[k, j0:j1, i0:i1]
         # stay in front of the retroperitoneum (aorta, vena cava, psoas)
         lim = y_front - 8.0 + 0.8 * np.maximum(np.abs(self.x[i0:i1] - xs) - 25.0, 0.0)
@@ -474,11 +526,15 @@ class BowelField:
         m = m[a0:a1, b0:b1]
         sub = sub[a0:a1, b0:b1]
         j0, j1, i0, i1 = j0 + a0, j0 + a1, i0 + b0, i0 + b1
-        z = float(self.z[k])
-        plane = self.small.plane(z)
-        dist, sept, sd = self.small.sample(plane[:3], j0, j1, i0, i1)
+        if above > 2.5:  # above all small bowel: the colon only
+            sd = g.sample(plane[2:3], j0, j1, i0, i1)[0]
+            self._paint_colon(sub, m, sd, plane, (j0, i0))
+            return
+        dist, sept, sd = g.sample(plane[:3], j0, j1, i0, i1)
         # m is a fresh mask: it becomes the fat still free for small bowel
         self._paint_colon(sub, m, sd, plane, (j0, i0))
+        if above > -2.5:
+            m &= g.sample(self.top, j0, j1, i0, i1, slot=2)[0] > above
         # small bowel in the rest of the cavity, a fat gap away from the colon
         depth = np.abs(dist)
         depth -= sept  # depth inside a loop (mm), negative in the septum
@@ -495,6 +551,26 @@ class BowelField:
         sub[lumen & (sept < self.fluid)] = _T.WATER  # fluid-filled; chyme (soft) elsewhere
         if self.gas:
             sub[lumen & (sept > self.sb_gas) & (dist > 0)] = _T.GAS
+
+    def _box(
+        self, keep: NDArray[np.bool_], j0: int, j1: int, i0: int, i1: int
+    ) -> tuple[int, int, int, int] | None:
+        """Fine index box ``(ja, jb, ia, ib)``, relative to ``j0``/``i0``, of the pixels that
+        bilinear interpolation can take from the coarse nodes where ``keep`` (ny, nx) holds
+        (their box grown by one node each side), within ``j0:j1, i0:i1``; None if empty."""
+        g = self.small
+        rows, cols = np.nonzero(keep.any(axis=1))[0], np.nonzero(keep.any(axis=0))[0]
+        if not len(rows):
+            return None
+        qy = np.clip([rows[0] - 1, rows[-1] + 1], 0, g.n[1] - 1)
+        qx = np.clip([cols[0] - 1, cols[-1] + 1], 0, g.n[0] - 1)
+        ja, jb = np.searchsorted(self.y[j0:j1], g.axes[1][qy])
+        ia, ib = np.searchsorted(self.x[i0:i1], g.axes[0][qx])
+        ja, ia = max(int(ja) - 1, 0), max(int(ia) - 1, 0)
+        jb, ib = min(int(jb) + 1, j1 - j0), min(int(ib) + 1, i1 - i0)
+        if jb <= ja or ib <= ia:
+            return None
+        return ja, jb, ia, ib
 
     def _paint_colon(
         self,

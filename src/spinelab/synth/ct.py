@@ -6,8 +6,12 @@ Steps (all vectorized numpy / scipy.ndimage):
    block-averaged down to the output voxels: partial volume, including the slice thickness.
 2. Per-vertebra density offsets and a smooth trabecular texture inside the vertebrae.
 3. Metal streaks: alternating bright and dark lines through each metal point, per axial slice.
-4. White noise plus in-plane Gaussian blur (the reconstruction kernel's PSF); the noise is
-   scaled so that its standard deviation after the blur is the drawn ``noise_hu``.
+4. In-plane Gaussian blur (the reconstruction kernel's PSF), then scanner effects computed
+   from a coarse projection of the image (:func:`scanner_maps`): noise with the filtered
+   back-projection noise power spectrum (band-pass, grainy), higher in the body centre and
+   along the longest paths, correlated between overlapping slices; photon-starvation streaks
+   along the most attenuated (lateral) direction; beam hardening (dark bands between dense
+   bones, slight cupping).
 5. Clip to [-1024, 3071] and round to int16.
 """
 
@@ -15,12 +19,15 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.fft as sfft
 import scipy.ndimage as ndi
 from numpy.typing import DTypeLike, NDArray
+from scipy import sparse
 
 HU_MIN = -1024
 HU_MAX = 3071
@@ -30,6 +37,36 @@ HU_MAX = 3071
 TEXTURE_VOLUME_EXPONENT = 0.25
 #: Output voxels per chunk of the tissue look-up (a few hundred kB: stays in cache).
 LUT_CHUNK = 1 << 16
+#: Linear attenuation of water at the effective energy of a 120 kVp beam (about 70 keV:
+#: 0.019 / mm, NIST XCOM), for the noise and starvation models.
+MU_WATER_PER_MM = 0.019
+#: Position-independent share of the noise variance (over the body median of the projected
+#: variance): without it the subcutaneous fat was 0.55-0.75x as noisy as the paraspinal muscle
+#: at 3 mm; the real example measures 16.3 / 19.3 HU (0.84x).
+NOISE_FLOOR = 0.5
+#: Pixels coarser than this (mm) sample the fine noise: its spectrum is folded (aliased).
+ALIAS_ABOVE_MM = 1.0
+#: Noise-power floor at zero frequency, as a fraction of the NPS peak frequency.
+NPS_FLOOR = 0.3
+#: Half-width (sigma, degrees) of the photon-starvation streaks' wedge in frequency space.
+STREAK_WEDGE_DEG = 3.0
+#: Water-equivalent path (mm) at which counts fall to the electronic-noise level, where
+#: photon-starvation streaks have the drawn amplitude (an average adult abdomen is about
+#: 300-350 mm across laterally; the pelvis with both femoral heads more), and the cap on
+#: ``2 mu_w (path - L)`` (streak SD at most e^1 = 2.7x the drawn amplitude).
+STARVATION_PATH_MM = 330.0
+STARVATION_MAX_LOG = 2.0
+#: Coarse pixel (mm) and slab thickness (mm) of the projected attenuation maps.
+COARSE_MM = 8.0
+CHUNK_MM = 20.0
+#: Projection angles over 180 degrees of the coarse maps.
+N_ANGLES = 24
+#: Distinct noise slices drawn per case (reused with flips and shifted windows).
+NOISE_SLICES = 8
+#: Extra rows/columns of the periodic noise fields (room for shifted windows).
+TILE_PAD = 40
+#: Smallest noise slice-sensitivity FWHM (mm): thin-slice reconstructions overlap.
+SSP_MIN_MM = 1.0
 
 
 @dataclass(frozen=True)
@@ -37,14 +74,36 @@ class Physics:
     """Scanner parameters of one case.
 
     Attributes:
-        noise_hu: Standard deviation of the image noise after blurring (HU).
-        blur_mm: In-plane Gaussian PSF sigma (mm).
+        noise_hu: Median standard deviation of the image noise over the body (HU); it is higher
+            in the body centre and along the longest (lateral) paths (:func:`scanner_maps`).
+        blur_mm: In-plane Gaussian PSF sigma of the reconstruction kernel (mm); it also sets the
+            roll-off of the noise power spectrum.
         streak_hu: Amplitude of metal streaks (HU).
+        aec: Tube-current modulation exponent over views and along z (0: fixed current, noise
+            follows the attenuation fully; 1: every view's most attenuated ray gets the same
+            counts). Clinical automatic exposure control sits in between.
+        iterative: Strength of iterative reconstruction: the noise power spectrum's roll-off
+            sigma is ``blur_mm * (1 + iterative)`` (iterative reconstruction removes more
+            high-frequency noise, shifting the NPS peak down: a blotchier texture).
+        slice_overlap: Noise slice-sensitivity FWHM over the slice spacing (1: contiguous
+            slices, independent noise; 1.5: e.g. 3 mm slices every 2 mm, correlated noise).
+        starvation_hu: Photon-starvation streak amplitude (HU) where the lateral water-equivalent
+            path reaches :data:`STARVATION_PATH_MM`; 0 for most cases.
+        bone_bh: Beam-hardening loss per ray, ``bone_bh * bone_path_mm^2`` (1/mm): dark bands
+            between dense bones.
+        water_bh: Residual water beam hardening after the scanner's correction,
+            ``water_bh * path_mm^2`` (1/mm): slight cupping of large bodies.
     """
 
     noise_hu: float = 15.0
     blur_mm: float = 0.5
     streak_hu: float = 400.0
+    aec: float = 0.6
+    iterative: float = 0.0
+    slice_overlap: float = 1.0
+    starvation_hu: float = 0.0
+    bone_bh: float = 0.0
+    water_bh: float = 0.0
 
 
 def empty_padded(shape: tuple[int, int, int], dtype: DTypeLike = np.float32) -> NDArray[Any]:
@@ -140,20 +199,34 @@ def gaussian_noise_factor(sigma_px: float) -> float:
     return float(np.sqrt(np.sum(w**2)))
 
 
-def blur_axis(img: NDArray[np.float32], sigma: float, axis: int, truncate: float = 2.0) -> None:
+def blur_axis(
+    img: NDArray[np.float32],
+    sigma: float,
+    axis: int,
+    truncate: float = 2.0,
+    then: Callable[[int, NDArray[np.float32]], None] | None = None,
+) -> None:
     """In-place Gaussian blur of a ``(nk, nj, ni)`` volume along one axis, slice by slice.
 
     Same result as ``scipy.ndimage.gaussian_filter1d(img, sigma, axis, mode="reflect",
     truncate=truncate)`` (to float32 rounding), about 3x faster along the first two axes: a
     weighted sum of shifted slices (axis 0: keeping the few original slices still needed) or
     shifted rows of each slice, instead of scipy's strided line buffers.
+
+    ``then(k, slice_k)`` (axis 1 only) is called on each blurred slice while it is still in
+    cache, before it is stored (used to add the noise without another pass over the volume).
     """
-    r = int(truncate * sigma + 0.5)
+    r = int(truncate * sigma + 0.5) if sigma > 0.05 else 0
     x = np.arange(-r, r + 1, dtype=np.float64)
-    w = np.exp(-0.5 * (x / sigma) ** 2)
+    w = np.exp(-0.5 * (x / max(sigma, 0.05)) ** 2)
     w = (w / w.sum()).astype(np.float32)
     n = img.shape[axis]
+    if then is not None and axis != 1:
+        raise ValueError("then= is supported along axis 1 only")
     if r == 0 or n < 2:
+        if then is not None:
+            for k in range(img.shape[0]):
+                then(k, img[k])
         return
     if axis == 2:
         ndi.gaussian_filter1d(img, sigma, axis=2, output=img, truncate=truncate)
@@ -192,7 +265,348 @@ def blur_axis(img: NDArray[np.float32], sigma: float, axis: int, truncate: float
             if t != r:
                 np.multiply(padded[t : t + n], w[t], out=tmp2)
                 acc2 += tmp2
+        if then is not None:
+            then(k, acc2)
         img[k] = acc2
+
+
+def _directional_power(
+    fy: NDArray[np.float32],
+    fx: NDArray[np.float32],
+    sigma: float,
+    view_var: NDArray[np.float64] | None,
+) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]:
+    """Lateral, AP and streak noise power at frequencies ``(fy, fx)`` (cycles/mm, broadcast).
+
+    See :func:`_fbp_filters`.
+    """
+    f2 = fy * fy + fx * fx
+    f_peak = 1.0 / (2.0 * math.pi * sigma * math.sqrt(2.0))
+    nps = (np.sqrt(f2) + np.float32(NPS_FLOOR * f_peak)) * np.exp(
+        np.float32(-4.0 * math.pi**2 * sigma**2) * f2
+    )
+    ay, ax = np.abs(fy), np.abs(fx)
+    lat = np.where(ay > ax, np.float32(1.0), np.where(ay == ax, np.float32(0.5), 0))
+    ap = np.where(ax > ay, np.float32(1.0), np.where(ay == ax, np.float32(0.5), 0))
+    ang = np.arctan2(fy, fx)  # (-pi, pi]
+    if view_var is not None and len(view_var) > 1:
+        # rays at angle theta (from x) carry the frequencies at theta + 90 degrees
+        n_v = len(view_var)
+        pos = np.mod(ang - np.float32(0.5 * math.pi), np.float32(math.pi)) * np.float32(
+            n_v / math.pi
+        )
+        i0 = pos.astype(np.intp)
+        fr = pos - i0
+        i0 %= n_v
+        vv = np.asarray(view_var, dtype=np.float32) / np.float32(np.mean(view_var))
+        prof = vv[i0] * (1.0 - fr) + vv[(i0 + 1) % n_v] * fr
+        lat = lat * prof
+        ap = ap * prof
+    phi = np.abs(np.abs(ang) - np.float32(0.5 * math.pi))  # angle from the f_y axis
+    wedge = np.exp(np.float32(-0.5 / math.radians(STREAK_WEDGE_DEG) ** 2) * phi * phi)
+    return nps * lat, nps * ap, nps * wedge
+
+
+def _fbp_filters(
+    shape: tuple[int, int],
+    spacing_mm: tuple[float, float],
+    blur_mm: float,
+    view_var: NDArray[np.float64] | None = None,
+) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]:
+    """Noise power spectra on the ``rfft2`` grid of a ``shape`` slice: lateral, AP and streak.
+
+    The noise power spectrum of filtered back-projection is the ramp filter times the squared
+    reconstruction kernel: ``NPS(f) = (f + f0) exp(-4 pi^2 sigma^2 f^2)`` (f in cycles/mm,
+    sigma = ``blur_mm``, the kernel's Gaussian PSF; ``f0`` = :data:`NPS_FLOOR` times the peak
+    frequency keeps some power at the lowest frequencies, as helical interpolation does). The
+    spectrum is split into two halves by direction: lateral rays (along axis 1, x) put their
+    noise where ``|f_y| > |f_x|`` (texture elongated along x), antero-posterior rays the other
+    half; the two halves are independent and add up to the isotropic spectrum. The streak
+    spectrum is a narrow wedge (:data:`STREAK_WEDGE_DEG`) around ``f_x = 0``: thin lines along
+    x. ``view_var`` (variance of the central ray per view angle, evenly spaced over 180 degrees
+    from lateral rays) weights each frequency direction by the view whose rays run across it,
+    so the texture is elongated along the most attenuated direction.
+
+    Pixels coarser than :data:`ALIAS_ABOVE_MM` sample the finely reconstructed noise, as an
+    image resampled by interpolation does: the spectrum's aliases are folded back below the
+    Nyquist frequency (nearly white noise at 3 mm; without the folding the ramp made
+    neighbouring 3 mm pixels anti-correlated, -0.1 to -0.35, where the real example's 3 mm
+    resampling measures -0.08 to 0.17).
+
+    Returns:
+        ``(lateral, ap, streak)`` float32 ``(shape[0], shape[1] // 2 + 1)`` power spectra.
+    """
+    py, px = spacing_mm
+    fy = np.fft.fftfreq(shape[0], py).astype(np.float32)[:, None]
+    fx = np.fft.rfftfreq(shape[1], px).astype(np.float32)[None, :]
+    sigma = max(blur_mm, 0.05)
+    if max(py, px) <= ALIAS_ABOVE_MM:
+        return _directional_power(fy, fx, sigma, view_var)
+    f_max = math.sqrt(math.log(1e3)) / (2.0 * math.pi * sigma)  # NPS below 1e-3 beyond
+    out = [np.zeros((shape[0], fx.shape[1]), dtype=np.float32) for _ in range(3)]
+    ny, nx = math.ceil(f_max * py + 0.5), math.ceil(f_max * px + 0.5)
+    for a in range(-ny, ny + 1):
+        for b in range(-nx, nx + 1):
+            gy, gx = fy + np.float32(a / py), fx + np.float32(b / px)
+            for acc, pw in zip(out, _directional_power(gy, gx, sigma, view_var), strict=True):
+                acc += pw
+    return out[0], out[1], out[2]
+
+
+def fbp_noise_fields(
+    n: int,
+    shape: tuple[int, int],
+    spacing_mm: tuple[float, float],
+    nps_sigma_mm: float,
+    z_sigma_slices: float,
+    rng: np.random.Generator,
+    lateral_share: float = 0.5,
+    view_var: NDArray[np.float64] | None = None,
+    streaks: bool = False,
+) -> tuple[NDArray[np.float32], NDArray[np.float32] | None]:
+    """Unit-variance CT noise with the FBP noise power spectrum (:func:`_fbp_filters`).
+
+    ``n`` slices of white noise are filtered along the slice axis (a circular Gaussian of
+    ``z_sigma_slices``: overlapping slices share noise) and in-plane by the lateral and AP
+    halves of the spectrum, weighted so that the lateral half carries ``lateral_share`` of the
+    variance (and by ``view_var`` within each half). The fields are periodic in-plane, so any
+    window of them is seamless noise.
+
+    Args:
+        n: Number of slices.
+        shape: ``(Nj, Ni)`` in-plane size.
+        spacing_mm: ``(y, x)`` pixel size (mm).
+        nps_sigma_mm: Roll-off sigma of the noise power spectrum (mm).
+        z_sigma_slices: Slice sensitivity profile sigma in slices (0: independent slices).
+        rng: Random generator.
+        lateral_share: Share of the variance from lateral views (0.5: isotropic).
+        view_var: Variance per view angle (see :func:`_fbp_filters`).
+        streaks: Also return the photon-starvation streak field (lines along x).
+
+    Returns:
+        ``(noise, streak)``: ``(n, Nj, Ni)`` float32 fields of unit variance (``streak`` None
+        unless asked for; it shares the white noise of ``noise``).
+    """
+    white = rng.standard_normal((n, *shape), dtype=np.float32)
+    if z_sigma_slices > 0.05 and n > 2:
+        r = min(int(2.0 * z_sigma_slices + 0.5), (n - 1) // 2)
+        w = np.exp(-0.5 * (np.arange(-r, r + 1) / z_sigma_slices) ** 2)
+        w = (w / np.sqrt(np.sum(w**2))).astype(np.float32)
+        if r > 0:
+            mixed = np.empty_like(white)
+            for s in range(n):
+                np.multiply(white[s], w[r], out=mixed[s])
+                for t in range(2 * r + 1):
+                    if t != r:
+                        mixed[s] += w[t] * white[(s + t - r) % n]
+            white = mixed
+    spec = sfft.rfft2(white, workers=1)
+    del white
+    lat_f, ap_f, streak_f = _fbp_filters(shape, spacing_mm, nps_sigma_mm, view_var)
+    # rfft2 columns 1..N/2-1 stand for two frequencies each
+    cw = np.full(lat_f.shape[1], 2.0)
+    cw[0] = 1.0
+    if shape[1] % 2 == 0:
+        cw[-1] = 1.0
+
+    def total(pw: NDArray[np.float32]) -> float:
+        return max(float(np.sum(pw.astype(np.float64) * cw)), 1e-12)
+
+    ls = min(max(lateral_share, 0.0), 1.0)
+    filt = np.sqrt(
+        np.float32(ls / total(lat_f)) * lat_f + np.float32((1.0 - ls) / total(ap_f)) * ap_f
+    )
+    out = []
+    for f_ in (filt,) + ((np.sqrt(streak_f),) if streaks else ()):
+        field_ = sfft.irfft2(spec * f_, s=shape, workers=1).astype(np.float32, copy=False)
+        field_ *= np.float32(1.0 / (float(field_.std()) or 1.0))
+        out.append(field_)
+    return out[0], (out[1] if streaks else None)
+
+
+def _projector(
+    shape: tuple[int, int], pixel_mm: tuple[float, float], n_angles: int
+) -> tuple[sparse.csr_matrix, NDArray[np.float64], int, float]:
+    """Parallel-beam interpolation matrix of a small ``(mj, mi)`` grid (pixel-driven, linear).
+
+    Ray direction angle ``theta`` in ``[0, pi)`` from the x axis (theta = 0: lateral rays, one
+    per row); detector coordinate ``t = -x sin(theta) + y cos(theta)``, bins ``pixel`` apart.
+
+    Returns:
+        ``(W, angles, n_t, dt)``: W ``(n_angles * n_t, mj * mi)`` linear weights of each pixel
+        centre on its two nearest bins (``W @ m * area / dt`` projects, ``W.T @ q``
+        back-projects).
+    """
+    mj, mi = shape
+    cj, ci = pixel_mm
+    dt = min(cj, ci)
+    y = (np.arange(mj) - (mj - 1) / 2.0) * cj
+    x = (np.arange(mi) - (mi - 1) / 2.0) * ci
+    yy, xx = np.meshgrid(y, x, indexing="ij")
+    half = 0.5 * math.hypot(mj * cj, mi * ci)
+    n_t = 2 * math.ceil(half / dt) + 2
+    angles = np.arange(n_angles, dtype=np.float64) * (math.pi / n_angles)
+    t = (
+        -xx.ravel()[None, :] * np.sin(angles)[:, None]
+        + yy.ravel()[None, :] * np.cos(angles)[:, None]
+    )
+    u = t / dt + (n_t - 1) / 2.0
+    u0 = np.floor(u).astype(np.int64)
+    fr = u - u0
+    pix = np.broadcast_to(np.arange(mj * mi), u.shape)
+    rows0 = u0 + np.arange(n_angles)[:, None] * n_t
+    rows = np.concatenate([rows0.ravel(), (rows0 + 1).ravel()])
+    cols = np.concatenate([pix.ravel(), pix.ravel()])
+    vals = np.concatenate([(1.0 - fr).ravel(), fr.ravel()])
+    w = sparse.csr_matrix((vals, (rows, cols)), shape=(n_angles * n_t, mj * mi))
+    return w, angles, n_t, dt
+
+
+def _lin_index(
+    n_fine: int, block: int, n_coarse: int
+) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float32]]:
+    """Linear interpolation from coarse block centres to fine pixel centres along one axis."""
+    pos = (np.arange(n_fine) - (block - 1) / 2.0) / block
+    pos = np.clip(pos, 0.0, n_coarse - 1.0)
+    i0 = np.minimum(np.floor(pos).astype(np.intp), max(n_coarse - 2, 0))
+    i1 = np.minimum(i0 + 1, n_coarse - 1)
+    return i0, i1, (pos - i0).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class _Upsampler:
+    """Bilinear upsampling of ``(mj, mi)`` maps to ``(nj, ni)`` slices (separable gathers)."""
+
+    j: tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float32]]
+    i: tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float32]]
+
+    def __call__(self, m: NDArray[np.float32]) -> NDArray[np.float32]:
+        j0, j1, wj = self.j
+        i0, i1, wi = self.i
+        rows = m[j0] * (1.0 - wj[:, None]) + m[j1] * wj[:, None]
+        out = np.take(rows, i0, axis=1)  # C order (rows[:, i0] would be Fortran order: slow)
+        out *= 1.0 - wi
+        out += np.take(rows, i1, axis=1) * wi
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class ScannerMaps:
+    """Coarse scanner maps of one image (:func:`scanner_maps`).
+
+    Attributes:
+        chunk_of_slice: ``(nk,)`` chunk index of each slice.
+        maps: ``(n_chunks, 3, mj, mi)`` float32: noise SD (HU), streak SD (HU), beam-hardening
+            error (HU) on the coarse grid.
+        block: ``(bj, bi)`` image pixels per coarse pixel.
+        view_var: ``(N_ANGLES,)`` noise variance of each view's most attenuated ray (median
+            over the chunks), views from lateral rays (0) over 180 degrees.
+        lateral_share: Median share of the noise variance from near-lateral views in the body.
+    """
+
+    chunk_of_slice: NDArray[np.intp]
+    maps: NDArray[np.float32]
+    block: tuple[int, int]
+    view_var: NDArray[np.float64]
+    lateral_share: float
+
+
+def scanner_maps(
+    hu: NDArray[np.float32],
+    spacing_kji_mm: tuple[float, float, float],
+    physics: Physics,
+) -> ScannerMaps:
+    """Coarse per-chunk maps of noise SD (lateral, AP, streak) and beam-hardening error.
+
+    Each chunk of slices (about :data:`CHUNK_MM` along z) is reduced to a coarse attenuation map
+    (:data:`COARSE_MM` pixels, water-relative attenuation ``1 + HU/1000``), projected along
+    :data:`N_ANGLES` parallel-beam directions, and then:
+
+    - noise: each ray's variance is ``exp(mu_w * path) / I``, with the water-equivalent path in
+      mm, ``mu_w`` = :data:`MU_WATER_PER_MM` and the tube current ``I`` of its view set by
+      angular and longitudinal modulation (``I ~ (most attenuated ray of the view)^aec``). Back-
+      projected this gives the noise variance at each pixel (higher in the body centre and in
+      rows along the widest path), scaled so that the median SD over the body is
+      ``physics.noise_hu``; with ``cos^2`` weights, the share of it from near-lateral views.
+    - photon starvation: where a ray's counts fall below the electronic noise (water-equivalent
+      path beyond :data:`STARVATION_PATH_MM`) the variance grows as ``exp(2 mu_w (path - L))``;
+      back-projected from near-lateral views (``cos^8``), scaled by ``physics.starvation_hu``.
+    - beam hardening: each ray loses ``k_b * bone_path^2`` (bone path: ``(HU - 150)/1000 * mm``
+      above 150 HU) plus ``k_w * path^2`` (residual water cupping), reconstructed by filtered
+      back-projection (ramp with a Hann window): dark bands between dense bones, slight cupping.
+
+    Returns:
+        The coarse maps (:class:`ScannerMaps`).
+    """
+    nk, nj, ni = hu.shape
+    sk, sj, si = spacing_kji_mm
+    bj = max(1, min(nj, round(COARSE_MM / sj)))
+    bi = max(1, min(ni, round(COARSE_MM / si)))
+    bj -= bj % max(1, bj // 4)  # whole sampling steps per block
+    bi -= bi % max(1, bi // 4)
+    mj, mi = nj // bj, ni // bi
+    kc = max(1, round(CHUNK_MM / sk))
+    starts = list(range(0, nk, kc))
+    chunk_of_slice = (np.arange(nk) // kc).astype(np.intp)
+    # coarse water-relative attenuation: two slices per chunk, sampled every few pixels and
+    # averaged over blocks of bj x bi pixels
+    step_j, step_i = max(1, bj // 4), max(1, bi // 4)
+    maps = np.empty((len(starts), mj * mi), dtype=np.float64)
+    bone = np.empty_like(maps)
+    for c, k0 in enumerate(starts):
+        k1 = min(nk, k0 + kc)
+        ks = sorted({k0 + (k1 - k0) // 3, k0 + (2 * (k1 - k0)) // 3})
+        sub = hu[ks, : mj * bj : step_j, : mi * bi : step_i]
+        blocks = sub.reshape(len(ks), mj, bj // step_j, mi, bi // step_i)
+        mu = np.clip(blocks * np.float32(0.001) + np.float32(1.0), 0.0, None)
+        bn = np.clip(blocks * np.float32(0.001) - np.float32(0.15), 0.0, None)
+        maps[c] = mu.mean(axis=(0, 2, 4), dtype=np.float64).ravel()
+        bone[c] = bn.mean(axis=(0, 2, 4), dtype=np.float64).ravel()
+    cj, ci = bj * sj, bi * si
+    w, angles, n_t, dt = _projector((mj, mi), (cj, ci), N_ANGLES)
+    scale = cj * ci / dt
+    path = (w @ maps.T).reshape(N_ANGLES, n_t, -1) * scale  # water-equivalent mm
+    bpath = (w @ bone.T).reshape(N_ANGLES, n_t, -1) * scale
+    # noise: per-ray variance with tube-current modulation over views and chunks
+    mu_p = MU_WATER_PER_MM * path
+    view_max = mu_p.max(axis=1, keepdims=True)
+    var_ray = np.exp(mu_p - physics.aec * view_max)
+    # variance of each view's most attenuated ray, median over the chunks
+    view_var = np.median(np.exp((1.0 - physics.aec) * view_max[:, 0, :]), axis=1)
+    cos2 = (np.cos(angles) ** 2)[:, None, None]
+    body = maps.T > 0.5  # (n_pix, n_chunks)
+    var_lat = (w.T @ (var_ray * cos2).reshape(N_ANGLES * n_t, -1)) / N_ANGLES
+    var_ap = (w.T @ (var_ray * (1.0 - cos2)).reshape(N_ANGLES * n_t, -1)) / N_ANGLES
+    # position-independent part (scatter, electronic noise, the bowtie filter that evens out
+    # the detector signal): a share of the median variance over the body
+    floor = NOISE_FLOOR * float(np.median((var_lat + var_ap)[body])) if body.any() else 0.0
+    var_lat += 0.5 * floor
+    var_ap += 0.5 * floor
+    total = np.sqrt(var_lat + var_ap)
+    ref = float(np.median(total[body])) if body.any() else float(np.median(total))
+    share = var_lat / np.maximum(var_lat + var_ap, 1e-12)
+    lateral_share = float(np.median(share[body])) if body.any() else 0.5
+    out = np.zeros((len(starts), 3, mj * mi), dtype=np.float32)
+    out[:, 0] = (total * (physics.noise_hu / ref if ref > 0 else 0.0)).T
+    if physics.starvation_hu > 0:
+        excess = np.exp(
+            np.minimum(2.0 * MU_WATER_PER_MM * (path - STARVATION_PATH_MM), STARVATION_MAX_LOG)
+        )
+        var_s = (w.T @ (excess * cos2**4).reshape(N_ANGLES * n_t, -1)) / float(np.sum(cos2**4))
+        out[:, 1] = (physics.starvation_hu * np.sqrt(var_s)).T
+    if physics.bone_bh > 0 or physics.water_bh > 0:
+        err = -(physics.bone_bh * bpath**2 + physics.water_bh * path**2)  # mm, per ray
+        npad = 2 * n_t
+        f = np.fft.rfftfreq(npad, dt)
+        ramp = f * (0.5 + 0.5 * np.cos(math.pi * f / f[-1]))
+        q = np.fft.irfft(np.fft.rfft(err, n=npad, axis=1) * ramp[None, :, None], n=npad, axis=1)
+        q = q[:, :n_t]
+        rec = (w.T @ q.reshape(N_ANGLES * n_t, -1)) * (math.pi / N_ANGLES)
+        rec -= np.median(rec[body]) if body.any() else 0.0  # a global offset is no artefact
+        out[:, 2] = (1000.0 * rec).T
+    return ScannerMaps(
+        chunk_of_slice, out.reshape(len(starts), 3, mj, mi), (bj, bi), view_var, lateral_share
+    )
 
 
 def add_noise_and_blur(
@@ -201,37 +615,97 @@ def add_noise_and_blur(
     physics: Physics,
     rng: np.random.Generator,
 ) -> None:
-    """In place: add white noise, then blur in-plane so the noise is correlated like CT noise.
+    """In place: blur in-plane (the kernel's PSF), then add CT noise and beam hardening.
+
+    The noise has the FBP noise power spectrum (:func:`fbp_noise_fields`: band-pass, grainy),
+    its lateral and AP halves scaled by per-pixel SD maps from the projected attenuation
+    (:func:`scanner_maps`), plus photon-starvation streaks along x and the beam-hardening error.
+    Noise fields are drawn for :data:`NOISE_SLICES` slices on a slightly larger periodic grid
+    and reused with flips and shifted windows (seamless; the repetition is invisible).
 
     Args:
         hu: ``(nk, nj, ni)`` float32 image, axial slices along axis 0.
         spacing_kji_mm: Voxel size along the three array axes.
-        physics: Noise and blur parameters.
+        physics: Noise, blur and artefact parameters.
         rng: Random generator.
     """
-    sig = [physics.blur_mm / spacing_kji_mm[1], physics.blur_mm / spacing_kji_mm[2]]
-    factor = gaussian_noise_factor(sig[0]) * gaussian_noise_factor(sig[1])
-    amp = np.float32(physics.noise_hu / max(factor, 1e-3))
-    nk = hu.shape[0]
-    # Drawing normal variates dominates the time on big grids: draw a slab and reuse it with
-    # flips and shifts (the repetition is invisible under the blur and the anatomy).
-    slab = min(nk, 37)
-    block = rng.standard_normal((slab, *hu.shape[1:]), dtype=np.float32)
-    block *= amp
-    for s0 in range(0, nk, slab):
-        n = min(slab, nk - s0)
-        view = block[:n]
-        r = (s0 // slab) % 4
-        if r == 1:
-            view = view[:, ::-1]
-        elif r == 2:
-            view = view[:, :, ::-1]
-        elif r == 3:
-            view = view[:, ::-1, ::-1]
-        hu[s0 : s0 + n] += view
-    for axis, s in ((1, sig[0]), (2, sig[1])):
-        if s > 0.05:
-            blur_axis(hu, s, axis)
+    nk, nj, ni = hu.shape
+    sk, sj, si = spacing_kji_mm
+    sm = scanner_maps(hu, spacing_kji_mm, physics)
+    maps = sm.maps
+    bj, bi = sm.block
+    mj, mi = maps.shape[2:]
+    shape = (
+        sfft.next_fast_len(nj + TILE_PAD, real=True),
+        sfft.next_fast_len(ni + TILE_PAD, real=True),
+    )
+    n = min(nk, NOISE_SLICES)
+    # noise slice sensitivity: FWHM of overlap x spacing, at least SSP_MIN_MM (thin detectors);
+    # the block average already is a rectangular profile of one slice (variance sk^2 / 12)
+    fwhm = max(physics.slice_overlap * sk, SSP_MIN_MM)
+    z_sigma = math.sqrt(max((fwhm / 2.3548) ** 2 - sk * sk / 12.0, 0.0)) / sk
+    streaks = bool(np.any(maps[:, 1] > 0.5))
+    noise, stk = fbp_noise_fields(
+        n,
+        shape,
+        (sj, si),
+        physics.blur_mm * (1.0 + physics.iterative),
+        z_sigma,
+        rng,
+        sm.lateral_share,
+        sm.view_var,
+        streaks,
+    )
+    up = _Upsampler(_lin_index(nj, bj, mj), _lin_index(ni, bi, mi))
+    n_pass = -(-nk // n)
+    offs = rng.integers(0, [shape[0] - nj + 1, shape[1] - ni + 1], size=(n_pass, 2))
+    flips = rng.integers(0, 4, size=n_pass)
+    tmp = np.empty((nj, ni), dtype=np.float32)
+    state: dict[str, Any] = {"chunk": -1}
+
+    def window(m: NDArray[np.float32]) -> tuple[slice, slice] | None:
+        """Fine rows and columns around the coarse pixels where ``|m|`` exceeds 0.5 HU."""
+        big = np.abs(m) > 0.5
+        if not big.any():
+            return None
+        rows, cols = np.flatnonzero(big.any(axis=1)), np.flatnonzero(big.any(axis=0))
+        return (
+            slice(max(0, (int(rows[0]) - 1) * bj), min(nj, (int(rows[-1]) + 2) * bj)),
+            slice(max(0, (int(cols[0]) - 1) * bi), min(ni, (int(cols[-1]) + 2) * bi)),
+        )
+
+    def add_noise(k: int, out: NDArray[np.float32]) -> None:
+        c = int(sm.chunk_of_slice[k])
+        if c != state["chunk"]:
+            state["chunk"] = c
+            state["sd"] = up(maps[c, 0])
+            state["win_s"] = window(maps[c, 1]) if stk is not None else None
+            state["win_bh"] = window(maps[c, 2])
+            state["sd_s"] = up(maps[c, 1]) if state["win_s"] is not None else None
+            state["bh"] = up(maps[c, 2]) if state["win_bh"] is not None else None
+        p, s = divmod(k, n)
+        if flips[p] & 2:  # slices in reverse order (a column flip would be slow: stride -4)
+            s = n - 1 - s
+        oj, oi = int(offs[p, 0]), int(offs[p, 1])
+        sl = (s, slice(oj, oj + nj), slice(oi, oi + ni))
+        view = noise[sl][::-1] if flips[p] & 1 else noise[sl]
+        np.multiply(view, state["sd"], out=tmp)
+        out += tmp
+        if state["sd_s"] is not None and stk is not None:
+            wj, wi = state["win_s"]
+            view = stk[sl][::-1] if flips[p] & 1 else stk[sl]
+            part = tmp[wj, wi]
+            np.multiply(view[wj, wi], state["sd_s"][wj, wi], out=part)
+            out[wj, wi] += part
+        if state["bh"] is not None:
+            wj, wi = state["win_bh"]
+            out[wj, wi] += state["bh"][wj, wi]
+
+    s2 = physics.blur_mm / si
+    if s2 > 0.05:
+        blur_axis(hu, s2, 2)
+    # the blur along y stores each slice after adding the noise to it
+    blur_axis(hu, max(physics.blur_mm / sj, 0.0), 1, then=add_noise)
 
 
 def add_metal_streaks(

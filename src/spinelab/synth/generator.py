@@ -41,6 +41,7 @@ from numpy.typing import DTypeLike, NDArray
 from spinelab import anatomy
 from spinelab.structures import Centroids, Volume
 from spinelab.synth import ct as ctphys
+from spinelab.synth.arms import ARM_FOV_MARGIN_MM, P_ARMS_DOWN
 from spinelab.synth.geometry import SpineGeometry
 from spinelab.synth.randomize import randomized_image
 from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
@@ -107,9 +108,21 @@ class SynthConfig:
         disc_loss_range: Range of the fraction of a degenerated disc's height lost.
         p_metal: Probability of pedicle screws and rods (with streaks).
         p_contrast: Probability of contrast-enhanced vessels and organs.
+        p_steatosis: Probability of a fatty liver (hepatic steatosis, 25-30 % of adults).
+        p_arms_down: Probability of arms down beside the body (:mod:`spinelab.synth.arms`);
+            the others are scanned with the arms raised out of the field of view.
         noise_hu_range: Range of the image noise standard deviation (HU, at 1 mm slices;
             thicker slices are less noisy).
         blur_mm_range: Range of the in-plane PSF sigma (mm).
+        aec_range: Range of the tube-current modulation exponent (:class:`ct.Physics`).
+        iterative_range: Range of the iterative-reconstruction strength, drawn in 60 % of the
+            cases (the others: plain filtered back-projection, 0).
+        slice_overlap_range: Range of the noise slice-sensitivity FWHM over the slice spacing,
+            drawn in half of the cases (the others: 1, contiguous slices).
+        p_starvation: Probability of photon-starvation streaks; ``starvation_hu_range`` bounds
+            their amplitude (HU at the reference path, stronger in larger patients).
+        bone_bh_range: Range of the bone beam-hardening coefficient (1/mm).
+        water_bh_range: Range of the residual water beam-hardening coefficient (1/mm).
     """
 
     style: str = "ct"
@@ -139,8 +152,17 @@ class SynthConfig:
     disc_loss_range: tuple[float, float] = (0.3, 0.6)
     p_metal: float = 0.08
     p_contrast: float = 0.5
+    p_steatosis: float = 0.27
+    p_arms_down: float = P_ARMS_DOWN
     noise_hu_range: tuple[float, float] = (14.0, 40.0)
     blur_mm_range: tuple[float, float] = (0.35, 0.9)
+    aec_range: tuple[float, float] = (0.2, 0.8)
+    iterative_range: tuple[float, float] = (0.3, 1.5)
+    slice_overlap_range: tuple[float, float] = (1.0, 1.6)
+    p_starvation: float = 0.4
+    starvation_hu_range: tuple[float, float] = (1.5, 6.0)
+    bone_bh_range: tuple[float, float] = (0.0, 0.002)
+    water_bh_range: tuple[float, float] = (0.0, 1.0e-5)
 
     def __post_init__(self) -> None:
         if self.style not in STYLES:
@@ -243,9 +265,22 @@ def generate_case(
         noise_hu=float(rng.uniform(*cfg.noise_hu_range)) / math.sqrt(max(spacing_kji[0], 1.0)),
         blur_mm=float(rng.uniform(*cfg.blur_mm_range)),
         streak_hu=float(rng.uniform(250.0, 600.0)),
+        aec=float(rng.uniform(*cfg.aec_range)),
+        iterative=float(rng.uniform(*cfg.iterative_range)) if rng.random() < 0.6 else 0.0,
+        slice_overlap=float(rng.uniform(*cfg.slice_overlap_range)) if rng.random() < 0.5 else 1.0,
+        starvation_hu=(
+            float(rng.uniform(*cfg.starvation_hu_range)) if rng.random() < cfg.p_starvation else 0.0
+        ),
+        bone_bh=float(rng.uniform(*cfg.bone_bh_range)),
+        water_bh=float(rng.uniform(*cfg.water_bh_range)),
     )
     if cfg.style == "ct":
-        lut = sample_hu_table(rng, contrast=params.contrast, osteoporosis=params.osteoporosis)
+        lut = sample_hu_table(
+            rng,
+            contrast=params.contrast,
+            osteoporosis=params.osteoporosis,
+            steatosis=params.steatosis,
+        )
         hu = ctphys.block_mean_lut(res.tissue, lut, factors)
         boxes = {}
         for label, (k0, k1, j0, j1, i0, i1) in res.boxes.items():
@@ -508,6 +543,9 @@ def _draw_params(rng: np.random.Generator, cfg: SynthConfig, geo: SpineGeometry)
         contrast=bool(rng.random() < cfg.p_contrast),
         bowel_gas=int(rng.integers(4, 25)),
         muscle_fat=float(rng.uniform(*cfg.muscle_fat_range)),
+        arms_down=bool(rng.random() < cfg.p_arms_down),
+        # from a child stream: the main stream's later draws stay as they were
+        steatosis=bool(rng.spawn(1)[0].random() < cfg.p_steatosis),
     )
 
 
@@ -545,6 +583,8 @@ def _draw_grid(
     x_s, y_s = float(sel[:, 0].mean()), float(sel[:, 1].mean())
     cervical_only = anatomy.region_of(hi_label) == "cervical"
     half_w = (85.0 if cervical_only else 175.0) * params.body_scale + params.fat_mm + 15.0
+    if params.arms_down:  # the arms beside the body (the scanner's field of view is widened)
+        half_w += ARM_FOV_MARGIN_MM * params.body_scale
     ant = (65.0 if cervical_only else 165.0) * params.body_scale + params.fat_mm + 10.0
     post = (85.0 if cervical_only else 95.0) * params.body_scale + params.fat_mm + 25.0
     spread_x = float(np.ptp(sel[:, 0])) if len(sel) > 1 else 0.0

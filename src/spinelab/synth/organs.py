@@ -31,7 +31,11 @@ Anatomy 8th ed.; organ sizes as in ultrasound/CT reference texts):
   left dome), the ventricles in front and to the left, narrowing upwards to the atria.
 * Lungs below the domes: the costophrenic recesses go deepest posteriorly (down to T12-L1);
   anteriorly the diaphragm attaches at the costal margin, 6-8 cm higher, so at T11-T12 only thin
-  posterior crescents of lung remain.
+  posterior crescents of lung remain. Below the dome's shoulder the recess is a slit between the
+  diaphragm (zone of apposition) and the ribs: thin laterally, thickest in the paravertebral
+  gutters, so the liver and spleen reach the lateral ribs; the liver's bare area fills the
+  right gutter above T12.
+* Stomach: see above; its fundus lies posteriorly against the left crus and the spleen.
 """
 
 from __future__ import annotations
@@ -63,6 +67,10 @@ SPLEEN_MM = (110.0, 45.0, 50.0)
 #: Stomach: radius at the fundus, body and antrum (mm) and wall thickness (mm).
 STOMACH_R_MM = (55.0, 50.0, 24.0)
 STOMACH_WALL_MM = 4.0
+#: Stomach centre's y along its course (fundus 0 .. antrum 1), as a fraction of the cavity's
+#: half-depth from its centre: the fundus lies posteriorly against the left crus and the
+#: spleen, the body runs forwards, the antrum crosses in front.
+STOMACH_CY = ([0.0, 0.5, 1.0], [0.2, -0.25, -0.6])
 #: Heart: height from the diaphragmatic surface to the base (mm) and the largest axial half-width
 #: and half-depth (mm); 12 x 8.5 x 6 cm in anatomy texts, here as seen on axial slices (the
 #: long axis runs forwards, left and down, so sections are wider than the heart is thick).
@@ -82,11 +90,35 @@ WOBBLE_WAVELENGTH_MM = (35.0, 90.0)
 #: Lungs: height of the diaphragm's anterior attachment above the posterior recess, as a
 #: fraction of the dome's height over the recess.
 LUNG_ANTERIOR_RISE = 0.9
+#: Lungs: the lung's lower border at the chest wall (the bottom of the costophrenic recess)
+#: rises from the posterior recess (behind ``vy = LUNG_RIM_VY[0]``, ``vy`` = -1 front .. +1
+#: back of the lung's section) to the anterior attachment over ``LUNG_RIM_VY[1]`` of ``vy``:
+#: the lung's lower border crosses the 10th rib posteriorly, the 8th in the mid-axillary
+#: line and the 6th in the mid-clavicular line (Gray's Anatomy 41st ed.; Moore 8th ed.), so in
+#: the mid-axillary line it lies about half the dome's height above the posterior recess
+#: (two rib spaces, 35-45 mm) and at T11-T12 the lung is mostly a posterior crescent.
+LUNG_RIM_VY = (0.6, 1.1)
+#: Lungs: width scale of the costophrenic recess's slit between the diaphragm and the chest
+#: wall, posteriorly (paravertebral gutter) and laterally (mm): at a fraction h of the
+#: height from the lung's lower border to the dome's top the slit reaches ``sqrt(h)`` times
+#: this far from the wall (measured from the lung's section ellipse, which lies inside the
+#: cavity's wall posteriorly). At T11 this leaves a posterior crescent up to about 28 mm
+#: thick and lateral slits under 10 mm (the real example CT: lateral slits of a few mm, a
+#: posterior band up to about 30 mm; lung 8-10 % of the T11 section, 5.5 % at T12).
+LUNG_SLIT_MM = (90.0, 12.0)
+#: The slit widens from its lateral to its posterior width between ``vy = LUNG_SLIT_VY[0]`` and
+#: ``LUNG_SLIT_VY[0] + LUNG_SLIT_VY[1]`` (``vy`` as above).
+LUNG_SLIT_VY = (0.45, 0.45)
+#: Beside the vertebral bodies the lung's lower border is raised as if it lay this much further
+#: forward in ``vy`` (the crura attach to the bodies), so no lung rises beside the vertebral
+#: bodies below the domes: it stays in the posterior gutter, as on CT.
+LUNG_MEDIAL_RISE = 0.25
 #: The dome's top lies this fraction of the lung's half-depth in front of the lung's centre.
 LUNG_DOME_FORWARD = 0.22
 
 
-def _smooth01(t: Any) -> Any:
+def smooth01(t: Any) -> Any:
+    """Smoothstep: 0 below 0, 1 above 1, ``3t^2 - 2t^3`` between."""
     t = np.clip(t, 0.0, 1.0)
     return t * t * (3.0 - 2.0 * t)
 
@@ -220,18 +252,60 @@ class OrganPlan:
 
     # ---- lungs ----
     def lung_floor(
-        self, x: Any, y: Any, lx: float, ly: float, ra: float, cb: float, zd: float
+        self,
+        x: Any,
+        y: Any,
+        lx: float,
+        ly: float,
+        ra: float,
+        cb: float,
+        zd: float,
+        x_mid: float | None = None,
     ) -> Any:
-        """Height (mm) of the diaphragm under a lung at ``(x, y)``: flat near the dome top,
-        falling steeply at the rim, down to the recess posteriorly, higher anteriorly."""
+        """Height (mm) of the diaphragm under a lung at ``(x, y)`` (``x_mid``: the midline's x;
+        beside the vertebral bodies, where the crura attach, the slit stays thin).
+
+        The dome is flat near its top and falls steeply at its rim, down to the lung's lower
+        border at the chest wall (lowest in the posterior recess, higher laterally and
+        anteriorly). Below the dome's shoulder the diaphragm runs down close to the ribs (the
+        zone of apposition), so the costophrenic recess is a slit along the wall, about
+        :data:`LUNG_SLIT_MM` wide at the dome's top, narrowing (as the square root of the height
+        above it) to nothing at the lung's lower border.
+        """
         u = (x - lx) / ra
         v = (y - ly + LUNG_DOME_FORWARD * cb) / cb
         rho2 = np.clip(u * u + v * v, 0.0, 1.0)
         vy = (y - ly) / cb  # -1 anterior .. +1 posterior
-        rim = self.z_recess + LUNG_ANTERIOR_RISE * (zd - self.z_recess) * _smooth01(
-            (0.4 - vy) / 1.2
+        # medial weight: 1 beside the vertebral bodies (the crura), 0 from the lung's middle out
+        med = 0.0
+        if x_mid is not None:
+            u_med = u if lx > x_mid else -u
+            med = smooth01((-u_med - 0.3) / 0.4)
+        # beside the vertebral bodies the lower border lies as if further forward (the crura
+        # attach to the bodies): the recess stays in the posterior gutter
+        rim = self.z_recess + LUNG_ANTERIOR_RISE * (zd - self.z_recess) * smooth01(
+            (LUNG_RIM_VY[0] - vy + LUNG_MEDIAL_RISE * med) / LUNG_RIM_VY[1]
         )
-        return zd - (zd - rim) * rho2 * rho2
+        drop = zd - rim
+        dome = zd - drop * rho2 * rho2
+        # distance to the chest wall (mm): (1 - rho) times the section's radius in that
+        # direction, about ra + (cb - ra) sin^2 (ra lateral, cb posterior), over the slit width
+        vy2 = vy * vy
+        wide = smooth01((vy - LUNG_SLIT_VY[0]) / LUNG_SLIT_VY[1]) * (1.0 - med)
+        inv_w = 1.0 / (LUNG_SLIT_MM[1] + (LUNG_SLIT_MM[0] - LUNG_SLIT_MM[1]) * wide)
+        r2 = u * u + vy2
+        np.maximum(r2, 1e-6, out=r2)
+        t = 1.0 - np.sqrt(r2)
+        r2 = vy2 / r2
+        r2 *= cb - ra
+        r2 += ra
+        t *= r2
+        t *= inv_w
+        np.clip(t, 0.0, 1.0, out=t)
+        t *= t
+        t *= drop
+        t += rim
+        return np.maximum(dome, t)
 
     # ---- abdominal organs ----
     def paint(self, pt: _Painter, k: int, z: float, cav: Cavity) -> None:
@@ -282,8 +356,14 @@ class OrganPlan:
         y_back = float(
             np.interp(
                 f,
-                [0.0, 0.45, 0.75, 1.0],
-                [lv.y_s + lv.depth / 2 + 10, lv.y_s + 15.0, lv.y_s - 5.0, lv.y_s - 35.0],
+                [0.0, 0.45, 0.6, 0.8, 1.0],
+                [
+                    lv.y_s + lv.depth / 2 + 40.0,  # to the posterior wall: the bare area
+                    lv.y_s + lv.depth / 2 + 30.0,
+                    lv.y_s + 15.0,
+                    lv.y_s - 5.0,
+                    lv.y_s - 35.0,
+                ],
             )
         )
         y1 = min(y_back + self.liver_ant.at(50.0, z), cav.cy + cav.hd - 2.0)
@@ -316,7 +396,7 @@ class OrganPlan:
         y_split = y_front_body - 20.0
         t = np.clip((y - y_ant_wall) / max(y_split - y_ant_wall, 10.0), 0.0, 1.0)
         x_ant = xs + hw * (m_ant + (min(m_back, m_ant) - m_ant) * t**2.5)
-        w = _smooth01((y - y_split) / 30.0 + 0.5)
+        w = smooth01((y - y_split) / 30.0 + 0.5)
         x_left = (1.0 - w) * x_ant + w * np.minimum(x_post, xs + hw * m_back)
         x_left = np.minimum(x_left + self.liver_w[1](y, z), xs + half - 4.0)
         if z > self.z_dome_l - 5.0:  # above the heart's floor the dome stays on the right
@@ -361,7 +441,7 @@ class OrganPlan:
             return
         f = (z_top - z) / (z_top - z_bot)  # 0 fundus .. 1 antrum
         cx = cav.xs + cav.hw * float(np.interp(f, [0.0, 0.5, 1.0], [0.5, 0.4, 0.0]))
-        cy = cav.cy + cav.hd * float(np.interp(f, [0.0, 0.5, 1.0], [0.05, -0.3, -0.6]))
+        cy = cav.cy + cav.hd * float(np.interp(f, *STOMACH_CY))
         r = float(np.interp(f, [0.0, 0.4, 1.0], STOMACH_R_MM)) * self.stomach_size
         r *= math.sqrt(max(0.0, 1.0 - max(0.0, (f - 0.85) / 0.15) ** 2))
         r *= min(1.0, math.sqrt(max(f, 0.0) / 0.12 + 0.05))  # rounded fundus top
@@ -390,7 +470,7 @@ class OrganPlan:
         if self._y_gas is not None:
             return self._y_gas
         f = 0.4
-        cy = cav.cy + cav.hd * float(np.interp(f, [0.0, 0.5, 1.0], [0.05, -0.3, -0.6]))
+        cy = cav.cy + cav.hd * float(np.interp(f, *STOMACH_CY))
         r = float(np.interp(f, [0.0, 0.4, 1.0], STOMACH_R_MM)) * self.stomach_size
         y_gas = cy - 0.8 * r + STOMACH_WALL_MM + self.gas_depth
         self._y_gas = y_gas

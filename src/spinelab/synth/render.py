@@ -16,6 +16,8 @@ Everything is painted on an axis-aligned LPS grid (:class:`RenderGrid`, arrays i
   with costal cartilage, sternum, hip bones (iliac wings, acetabula, ischia, pubes), femora,
   skull with skull base and brain,
   mandible, and metal screws and rods.
+* In arms-down cases, the arms beside the body (:mod:`spinelab.synth.arms`, per slice in each
+  limb's window, after the soft tissue).
 
 The vertebra label map holds VerSe ids (:mod:`spinelab.anatomy`) for every voxel of a
 vertebra's bone (body, posterior elements and, for C2, the dens); discs, ribs and pelvis are 0.
@@ -34,7 +36,7 @@ import scipy.ndimage as ndi
 from numpy.typing import NDArray
 
 from spinelab import anatomy
-from spinelab.synth import organs
+from spinelab.synth import arms, organs
 from spinelab.synth import vertebra_shape as vshape
 from spinelab.synth.bowel import BowelField, linear_index
 from spinelab.synth.geometry import SpineGeometry
@@ -96,6 +98,9 @@ class AnatomyParams:
         muscle_fat: Mean fraction of muscle voxels turned into fat streaks (fatty infiltration,
             0 = none); patchy and about 1.6x the mean in the paraspinal muscles (0.1-0.3 there
             in older adults).
+        arms_down: Arms down beside the body (:mod:`spinelab.synth.arms`) instead of raised
+            above the head out of the field of view.
+        steatosis: Fatty liver (affects HU only: 20-45 HU without contrast).
     """
 
     body_scale: float = 1.0
@@ -107,6 +112,8 @@ class AnatomyParams:
     contrast: bool = False
     bowel_gas: int = 12
     muscle_fat: float = 0.0
+    arms_down: bool = False
+    steatosis: bool = False
 
 
 @dataclass
@@ -784,6 +791,15 @@ RIB_SHAFT_MM = (6.5, 3.2)
 RIB_NECK_MM = (4.5, 4.0)
 RIB_HEAD_MM = 5.5
 CARTILAGE_MM = (5.0, 3.5)
+#: rib cortex thickness (mm) painted on the fine grid
+RIB_CORTEX_MM = 1.2
+#: Cortex class of the thin flat bones (ribs, sternum, iliac plates, sacrum below S2). Their
+#: compact bone is 0.5-1.5 mm thick, thinner than a fine voxel at the ribs' mid-shaft; painted
+#: as Tissue.CORTICAL (1000 HU) over 1.2-1.5 mm it carries too much mineral: at 3 mm the
+#: synthetic ribs read 630 HU at the 95th percentile of their bone voxels and the iliac wings
+#: 970, against 420 and 650 on the real example CT (bone voxels > 200 HU, lateral boxes at
+#: T11-T12 and 5-55 mm below L5). Tissue.SHELL (650 HU) matches (see tests).
+THIN_CORTEX = _T.SHELL
 #: Share of cases whose costal cartilage is calcified (it rises with age; rims and plaques)
 CARTILAGE_CALCIFIED_P = 0.35
 
@@ -855,7 +871,7 @@ def _paint_ribs(
                 rh, rn = rh * taper, rn * np.maximum(taper, 0.7)
             twist = np.full(len(pts), math.pi / 2 if num == 1 else math.pi / 4 if num == 2 else 0)
             twist[:2] = 0.0
-            pt.flat_tube(pts, rh, rn, twist, _T.CORTICAL, _T.MARROW, 1.2)
+            pt.flat_tube(pts, rh, rn, twist, THIN_CORTEX, _T.MARROW, RIB_CORTEX_MM)
             if floating:
                 continue
             # costal cartilage to the sternum (T8-T10 join the cartilage above, drawn as reaching
@@ -918,7 +934,7 @@ def _paint_sternum(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
         cx, cy, _hw, hd = _thorax_ellipse(lv)
         y = cy - hd - 2.0
         half = 24.0 if z > z_top - 45 else 14.0
-        pt.ellipse2d(k, cx, y, half, 7.0, _T.CORTICAL)
+        pt.ellipse2d(k, cx, y, half, 7.0, THIN_CORTEX)
         pt.ellipse2d(k, cx, y, half - 1.5, 5.5, _T.MARROW)
 
 
@@ -960,8 +976,21 @@ def _ellipsoid_shell(
 # Legaye et al. 1998):
 #: distance between the anterior superior iliac spines 240-260 mm, intercristal 260-290 mm
 PELVIS_ASIS_HALF_MM = 125.0
-#: iliac crest summit above the S1 body centre (Tuffier's line at L4-L5)
-PELVIS_CREST_MM = 50.0
+#: iliac crest summit above the S1 body centre (Tuffier's line at L4-L5, the L4-L5 disc about
+#: 55-70 mm above S1's centre; the real example CT's crest is 65 mm above it)
+PELVIS_CREST_MM = 60.0
+#: antero-posterior position (mm, + = posterior) of the wing's mid-surface at the sacro-iliac
+#: joint and at the anterior superior iliac spine (25 mm above S1's centre), relative to the S1
+#: body centre: the spines lie about in the coronal plane of the pubic tubercles (anterior pelvic plane), 80-90 mm in
+#: front of S1, so the wing runs about 30 deg off the sagittal plane (ASIS to PSIS about
+#: 150 mm); the real example's wings span 175 mm from front to back
+ILIUM_Y_SI_MM, ILIUM_Y_ASIS_MM = 28.0, -85.0
+#: posterior ilium (iliac tuberosity behind the sacro-iliac joint) as a thick rod from the back
+#: of the crest through the posterior superior iliac spine (PSIS, 80-100 mm apart, 55-65 mm
+#: behind S1's centre, at S1-S2; the real example's posterior ilium reaches 50-60 mm behind S1
+#: from 35 mm above to 25 mm below it) to the posterior inferior spine: (x, y, z) mm from S1
+ILIUM_POSTERIOR_MM = ((62.0, 38.0, 40.0), (44.0, 56.0, -8.0), (50.0, 40.0, -32.0))
+ILIUM_POSTERIOR_R_MM = 11.0
 #: hip joint centre relative to the S1 body centre: +-88 mm lateral (inter-hip 170-180 mm),
 #: 35 mm anterior and 100 mm inferior
 PELVIS_HIP_MM = (88.0, -35.0, -100.0)
@@ -1022,7 +1051,7 @@ def _paint_plate(
         cort.append(lin[ok & ~inner])
         marrow.append(lin[inner])
     flat = pt.tissue.reshape(-1)
-    flat[np.concatenate(cort)] = _T.CORTICAL
+    flat[np.concatenate(cort)] = THIN_CORTEX
     flat[np.concatenate(marrow)] = _T.MARROW
 
 
@@ -1047,7 +1076,9 @@ def _paint_ilium(pt: _Painter, c: NDArray[np.float64], w: float, s: float, side:
     u_acet = (hip[0] * s - x_si) / (x_asis - x_si)
     # crest (upper border): posterior superior spine, summit, anterior superior spine
     z_top = np.interp(
-        u, [-0.12, 0.0, 0.2, 0.5, 0.8, 1.0, 1.15, 1.3], [-25, -5, 30, 50, 46, 8, -8, -30]
+        u,
+        [-0.12, 0.0, 0.2, 0.5, 0.8, 1.0, 1.15, 1.3],
+        [-25, -5, 0.6 * PELVIS_CREST_MM, PELVIS_CREST_MM, 0.92 * PELVIS_CREST_MM, 25, 8, -20],
     )
     # lower borders: the greater sciatic notch behind, the anterior spines in front, both
     # narrowing to the acetabular roof
@@ -1063,7 +1094,10 @@ def _paint_ilium(pt: _Painter, c: NDArray[np.float64], w: float, s: float, side:
     # below the joint
     def surface(uu: Any) -> Any:
         bowl = 14.0 * np.sin(np.pi * np.clip(uu, 0, 1))
-        return c[1] + (28.0 - 82.0 * uu + bowl) * s + 0.6 * (zr - 10.0)
+        # lateral to the anterior spines (u > 1) the rim curves back along the tubercle
+        y_mid = ILIUM_Y_SI_MM + (ILIUM_Y_ASIS_MM - ILIUM_Y_SI_MM) * np.minimum(uu, 1.0)
+        y_mid = y_mid + 30.0 * np.maximum(uu - 1.0, 0.0)
+        return c[1] + (y_mid + bowl) * s + 0.6 * (zr - 10.0)
 
     fwd = np.clip((z_si_low + 10.0 - zr) / (z_si_low + 10.0 - z_roof), 0.0, 1.0)
     y = surface(u) + fwd * (c[1] + hip[1] * s - surface(u_acet))
@@ -1082,17 +1116,68 @@ def _paint_ilium(pt: _Painter, c: NDArray[np.float64], w: float, s: float, side:
     half = half * np.sqrt(np.clip((z_top - zr + 0.5) / np.maximum(half, 1.0), 0, 1))
     half = np.where(inside, half, 0.0)
     _paint_plate(pt, (k0, k1), (i0, i1), np.broadcast_to(y, half.shape), half, ILIUM_CORTEX_MM)
+    # posterior ilium: the thick iliac tuberosity behind the joint, out to the PSIS
+    post = c + np.array([[side * p[0] * s, p[1] * s, p[2]] for p in ILIUM_POSTERIOR_MM])
+    _bone_rod(pt, post, ILIUM_POSTERIOR_R_MM * s, ILIUM_CORTEX_MM, THIN_CORTEX)
 
 
-def _bone_rod(pt: _Painter, pts: NDArray[np.float64], r: float, cortex: float) -> None:
-    """A round bony rod (cortex around marrow) along a polyline, its ends extended by 0.6 r so
-    that joined rods overlap (the flat-tube painter cuts its ends square)."""
+def _bone_rod(
+    pt: _Painter, pts: NDArray[np.float64], r: float, cortex: float, outer: int = _T.CORTICAL
+) -> None:
+    """A round bony rod (cortex ``outer`` around marrow) along a polyline, its ends extended by
+    0.6 r so that joined rods overlap (the flat-tube painter cuts its ends square)."""
     p = np.array(pts, dtype=np.float64)
     for end, nxt in ((0, 1), (-1, -2)):
         d = p[end] - p[nxt]
         p[end] = p[end] + d / max(float(np.linalg.norm(d)), 1e-6) * 0.6 * r
     full = np.full(len(p), r)
-    pt.flat_tube(p, full, full, np.zeros(len(p)), _T.CORTICAL, _T.MARROW, cortex)
+    pt.flat_tube(p, full, full, np.zeros(len(p)), outer, _T.MARROW, cortex)
+
+
+#: Sacro-iliac joint: the ilium's auricular part faces the sacral alae across a 2-4 mm joint
+#: space, about 18 mm thick and 40 mm from front to back, from the top of S1 to below S2. The
+#: alae reach ``w / 2 + 28`` mm (S1) and ``w / 2 + 18`` mm (S2) from the midline
+#: (:mod:`spinelab.synth.vertebra_shape`), so the joint line steps in from S1 to S2: the
+#: bend of the L-shaped (auricular) joint surface, its short arm at S1, its long arm down S2-S3.
+SI_JOINT_GAP_MM = 3.0
+ILIUM_AURICULAR_MM = (18.0, 40.0)
+_SACRAL_ALA_EXTRA_MM = {"S1": 28.0, "S2": 18.0}
+
+
+def _paint_auricular(pt: _Painter, geo: SpineGeometry) -> None:
+    """The auricular part of each ilium beside the sacral alae, slice by slice (2-D ellipses
+    into soft tissue only: the wing's plate and other bone stay as they are)."""
+    if "S1" not in geo.labels or "S2" not in geo.labels:
+        return
+    i1, i2 = geo.labels.index("S1"), geo.labels.index("S2")
+    c1, c2 = geo.centres_mm[i1], geo.centres_mm[i2]
+    h1, h2 = float(geo.body_height_mm[i1]), float(geo.body_height_mm[i2])
+    d1, d2 = float(geo.body_depth_mm[i1]), float(geo.body_depth_mm[i2])
+    ala1 = float(geo.body_width_mm[i1]) / 2 + _SACRAL_ALA_EXTRA_MM["S1"]
+    ala2 = float(geo.body_width_mm[i2]) / 2 + _SACRAL_ALA_EXTRA_MM["S2"]
+    # levels (ascending): below S2 (S3), S2's centre, S1's lower and upper halves, S1's top
+    zn = [c2[2] - 0.5 * h2 - 12.0, c2[2], c1[2] - 0.25 * h1, c1[2] + 0.5 * h1]
+    xn = [ala2 - 8.0, ala2, ala1, ala1 - 6.0]  # the alae's lateral reach
+    yn = [c2[1] + d2 / 4 + 6.0, c2[1] + d2 / 4, c1[1] + d1 / 4, c1[1] + d1 / 4]
+    xc = [c2[0], c2[0], c1[0], c1[0]]
+    t_half, l_half = ILIUM_AURICULAR_MM[0] / 2, ILIUM_AURICULAR_MM[1] / 2
+    soft = (_T.FAT, _T.MUSCLE, _T.SOFT)
+    k0, k1 = pt.grid.index_range(2, zn[0], zn[-1])
+    for k in range(k0, k1):
+        z = float(pt.z[k])
+        reach, yc, x0 = (float(np.interp(z, zn, v)) for v in (xn, yn, xc))
+        for side in (1.0, -1.0):
+            cx = x0 + side * (reach + SI_JOINT_GAP_MM + t_half)
+            pt.ellipse2d(k, cx, yc, t_half, l_half, THIN_CORTEX, only=soft)
+            pt.ellipse2d(
+                k,
+                cx,
+                yc,
+                t_half - ILIUM_CORTEX_MM,
+                l_half - ILIUM_CORTEX_MM,
+                _T.MARROW,
+                only=(THIN_CORTEX,),
+            )
 
 
 def _paint_pelvis(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
@@ -1141,14 +1226,14 @@ def _paint_pelvis(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
                 sym_top,
             ]
         )
-        _bone_rod(pt, sup_ramus, 8.0 * s, 1.6)
-        _bone_rod(pt, np.stack([sym_top, sym_bot]), 7.5 * s, 1.6)
-        _bone_rod(pt, np.stack([sym_bot, ramus_join]), 6.0 * s, 1.5)
+        _bone_rod(pt, sup_ramus, 8.0 * s, 1.6, THIN_CORTEX)
+        _bone_rod(pt, np.stack([sym_top, sym_bot]), 7.5 * s, 1.6, THIN_CORTEX)
+        _bone_rod(pt, np.stack([sym_bot, ramus_join]), 6.0 * s, 1.5, THIN_CORTEX)
         # ischium: body from behind and below the cup down to the tuberosity, ischial ramus
         # forwards to the pubic ramus
         isch = np.stack([fh + np.array([side * -8.0, 22.0, -14.0]) * s, tub])
-        _bone_rod(pt, isch, 11.0 * s, 1.8)
-        _bone_rod(pt, np.stack([tub, ramus_join]), 7.0 * s, 1.5)
+        _bone_rod(pt, isch, 11.0 * s, 1.8, THIN_CORTEX)
+        _bone_rod(pt, np.stack([tub, ramus_join]), 7.0 * s, 1.5, THIN_CORTEX)
         # femoral neck (neck-shaft angle about 128 deg), greater trochanter, proximal shaft with
         # a medullary canal
         troch = fh + np.array([side * 48.0, 8.0, -28.0]) * s
@@ -1156,6 +1241,7 @@ def _paint_pelvis(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
         pt.tube(troch[None] + np.zeros((2, 3)), 18.0 * s, _T.CORTICAL, _T.MARROW, 1.8)
         shaft = np.stack([troch, troch + np.array([side * -14.0, 4.0, -240.0]) * s])
         _bone_rod(pt, shaft, 13.5 * s, 4.5)
+    _paint_auricular(pt, geo)
     if "S2" in geo.labels:
         m = geo.labels.index("S2")
         cur = geo.centres_mm[m].copy()
@@ -1186,7 +1272,7 @@ def _paint_pelvis(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
         hw_a, ht_a = np.array(half_w), np.array(half_t)
         hw_a[-1] = 5.0  # coccyx tip
         pt.flat_tube(
-            np.array(pts), hw_a, ht_a, np.full(len(pts), math.pi / 2), _T.CORTICAL, _T.MARROW, 1.4
+            np.array(pts), hw_a, ht_a, np.full(len(pts), math.pi / 2), THIN_CORTEX, _T.MARROW, 1.4
         )
 
 
@@ -1296,7 +1382,9 @@ def _paint_soft_tissue(
     z_aorta_bot = zl("L4", z_recess - 150.0)
     z_psoas_top = zl("T12", z_recess)
     z_s2 = zl("S2", zl("S1", -1e9) - 25.0)
-    bowel = _BowelField(pt, plan, rng.spawn(1)[0], params, z_s2 - 75.0, z_recess + 5.0)
+    # the colon's splenic flexure reaches above the recess; the small bowel's top is irregular
+    z_bowel_top = z_recess + 55.0
+    bowel = _BowelField(pt, plan, rng.spawn(1)[0], params, z_s2 - 75.0, z_bowel_top, z_recess - 5.0)
     viscera = organs.OrganPlan(
         z_of, z_dome_r, z_dome_l, z_recess, z_kid_l, rng.spawn(1)[0], params.fat_mm
     )
@@ -1346,11 +1434,14 @@ def _paint_soft_tissue(
         thorax = z > z_recess
         hw_c = lv.half_w - lv.fat - mw
         y_ant = cy - by + lv.fat + mw
-        y_post = ys + (lv.depth / 2 + 24.0 if thorax else 2.0)
+        # the cavity reaches behind the vertebral bodies (paravertebral gutters) above the
+        # recess, tapering over 30 mm below it (no horizontal seam in coronal views)
+        y_post = ys + 2.0 + (lv.depth / 2 + 22.0) * organs.smooth01((z - z_recess) / 30.0 + 1.0)
         ccy, cby = (y_post + y_ant) / 2, (y_post - y_ant) / 2
         pt.ellipse2d(k, xs, ccy, hw_c, cby, _T.FAT, power=pw)
-        if not thorax and z > z_s2 - 70.0:
-            # bowel: densely packed irregular loops with thin mesenteric fat between them
+        if z_s2 - 70.0 < z < z_bowel_top:
+            # bowel: densely packed irregular loops with thin mesenteric fat between them (the
+            # organs and lungs painted below cover it where they reach)
             bowel.paint(k, xs, ys - lv.depth / 2, ccy, hw_c - 3.0, cby - 3.0, pw)
         # paraspinal muscles (always) and psoas (lumbar)
         for side in (1.0, -1.0):
@@ -1383,12 +1474,21 @@ def _paint_soft_tissue(
                     zd: float = zd,
                     z: float = z,
                     cb: float = cby,
+                    xm: float = xs,
                 ) -> Any:
                     # the dome is flat over most of the section and falls steeply at its rim,
                     # so below the dome only a thin posterior costophrenic recess remains
-                    return z > viscera.lung_floor(x, y, lx, ly, ra, cb, zd)
+                    return z > viscera.lung_floor(x, y, lx, ly, ra, cb, zd, xm)
 
-                pt.ellipse2d(k, lx, ly, ra * scale, (cby - 3.0) * scale, _T.LUNG, extra=above)
+                pt.ellipse2d(
+                    k,
+                    lx,
+                    ly,
+                    ra * scale,
+                    (cby - 3.0) * scale,
+                    _T.LUNG,
+                    extra=above if z < zd else None,  # above the dome's top: all lung
+                )
         # heart, great vessels
         if thorax:
             viscera.paint_heart(pt, k, z, organs.Cavity(xs, ccy, hw_c, cby, pw, lv))
@@ -1435,6 +1535,7 @@ class _BowelField:
         params: AnatomyParams,
         z_lo: float,
         z_hi: float,
+        z_small_hi: float | None = None,
     ) -> None:
         self.pt = pt
 
@@ -1455,6 +1556,7 @@ class _BowelField:
             z_hi,
             plan.z_of,
             cavity,
+            z_small_hi,
         )
 
     def paint(
@@ -1472,7 +1574,7 @@ class _BowelField:
             ry: Cavity half-depth (mm).
             power: Superellipse exponent of the cavity.
         """
-        if rx <= 5.0 or ry <= 5.0:
+        if rx <= 5.0 or ry <= 5.0 or not self.field.active(k):
             return
         win = self.pt.ellipse_window(xs, cy, rx, ry, power)
         if win is not None:
@@ -1595,6 +1697,7 @@ def render_labels(
     pt = _Painter(grid)
     plan = _BodyPlan(geo, params)
     _paint_soft_tissue(pt, geo, plan, params, rng)
+    arms.paint_arms(pt, geo, plan, params, rng)  # arms-down cases: limbs beside the body
     _paint_skull(pt, geo)
     _paint_pelvis(pt, geo, plan)
     _paint_ribs(pt, geo, plan, rng)

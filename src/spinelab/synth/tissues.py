@@ -54,15 +54,27 @@ BONE: tuple[Tissue, ...] = (
 )
 
 #: (mean HU, between-case standard deviation of that mean) per tissue, non-contrast CT.
+#: Draws are clipped at 2.5 SD. Soft tissues model an adult clinical population, not one
+#: patient:
+#:
+#: * fat: -120..-80 HU (subcutaneous and visceral);
+#: * skeletal muscle: 30-55 HU without contrast in most adults, falling with age and fatty
+#:   infiltration (about 0.3-0.5 HU per year; L3 muscle of older patients often 30-40 HU,
+#:   paraspinal lower; Goodpaster et al., J Appl Physiol 2000; van der Werf et al., Eur J Clin
+#:   Nutr 2018); visible fat streaks are painted as fat (:func:`spinelab.synth.render`);
+#: * liver: 55-65 HU when normal, about 8-10 HU above the spleen; hepatic steatosis (see
+#:   :data:`STEATOTIC_LIVER_HU`);
+#: * spleen 40-50, kidney 30-35, unenhanced blood 35-50 HU (about 40-45 at a normal
+#:   haematocrit, lower with anaemia).
 HU_TABLE: dict[Tissue, tuple[float, float]] = {
     Tissue.AIR: (-1000.0, 5.0),
-    Tissue.FAT: (-100.0, 12.0),
-    Tissue.MUSCLE: (45.0, 10.0),
+    Tissue.FAT: (-100.0, 8.0),
+    Tissue.MUSCLE: (40.0, 7.0),
     Tissue.SOFT: (30.0, 10.0),
-    Tissue.LIVER: (58.0, 8.0),
-    Tissue.SPLEEN: (48.0, 6.0),
-    Tissue.KIDNEY: (32.0, 6.0),
-    Tissue.BLOOD: (42.0, 6.0),
+    Tissue.LIVER: (58.0, 4.0),
+    Tissue.SPLEEN: (46.0, 3.0),
+    Tissue.KIDNEY: (32.0, 3.0),
+    Tissue.BLOOD: (41.0, 4.0),
     Tissue.LUNG: (-860.0, 30.0),
     Tissue.GAS: (-990.0, 8.0),
     Tissue.WATER: (8.0, 5.0),
@@ -87,13 +99,23 @@ HU_TABLE: dict[Tissue, tuple[float, float]] = {
     Tissue.SHELL: (650.0, 90.0),
 }
 
-#: Contrast-enhanced (portal venous) means that replace the table's, with their spread.
+#: Contrast-enhanced (portal venous) means that replace the table's, with their spread;
+#: muscle enhances by about 5-10 HU.
 CONTRAST_HU: dict[Tissue, tuple[float, float]] = {
     Tissue.BLOOD: (180.0, 50.0),
     Tissue.KIDNEY: (170.0, 35.0),
     Tissue.LIVER: (110.0, 15.0),
     Tissue.SPLEEN: (120.0, 15.0),
+    Tissue.MUSCLE: (47.0, 7.0),
 }
+
+#: Hepatic steatosis (fatty liver; non-alcoholic fatty liver disease in about 25 % of adults,
+#: Younossi et al., Hepatology 2016): the liver loses about 1.5-2 HU per percent of fat and
+#: reads 20-45 HU without contrast (below 40 HU is moderate to severe steatosis; Kodama et al.,
+#: AJR 2007; Park et al., Radiology 2006), so below the spleen instead of above it. With
+#: contrast (portal venous) it enhances to 70-95 HU instead of 100-120.
+STEATOTIC_LIVER_HU = (33.0, 5.0)
+STEATOTIC_LIVER_CONTRAST_HU = (82.0, 8.0)
 
 #: Osteoporotic cancellous bone (mean HU, spread).
 OSTEOPOROTIC_CANCELLOUS_HU = (85.0, 25.0)
@@ -111,14 +133,18 @@ TEXTURE_HU: dict[Tissue, float] = {
 
 
 def sample_hu_table(
-    rng: np.random.Generator, contrast: bool = False, osteoporosis: bool = False
+    rng: np.random.Generator,
+    contrast: bool = False,
+    osteoporosis: bool = False,
+    steatosis: bool = False,
 ) -> NDArray[np.float32]:
     """Draw one case's mean HU per tissue class.
 
     Args:
         rng: Random generator.
-        contrast: Use contrast-enhanced values for blood, kidney, liver and spleen.
+        contrast: Use contrast-enhanced values for blood, kidney, liver, spleen and muscle.
         osteoporosis: Use low-density cancellous bone (and a weaker cortex).
+        steatosis: Fatty liver (:data:`STEATOTIC_LIVER_HU`).
 
     Returns:
         ``(N_TISSUES,)`` float32 HU, indexed by :class:`Tissue` value.
@@ -126,6 +152,8 @@ def sample_hu_table(
     table = dict(HU_TABLE)
     if contrast:
         table.update(CONTRAST_HU)
+    if steatosis:
+        table[Tissue.LIVER] = STEATOTIC_LIVER_CONTRAST_HU if contrast else STEATOTIC_LIVER_HU
     if osteoporosis:
         table[Tissue.CANCELLOUS] = OSTEOPOROTIC_CANCELLOUS_HU
         for t in (Tissue.CORTICAL, Tissue.SHELL):
