@@ -9,6 +9,7 @@ import numpy as np
 
 from spinelab import anatomy
 from spinelab.synth.geometry import SpineGeometry
+from spinelab.synth.render import AnatomyParams, RenderGrid, RenderResult, render_labels
 
 
 def _sizes(name: str) -> tuple[float, float, float, float]:
@@ -60,3 +61,15 @@ def curved_spine(
     return SpineGeometry(
         names, centres + np.asarray(shift_mm), frames, h, w, d, disc, {"fixture": "curved_spine"}
     )
+
+
+def render_t5_l4(spine: SpineGeometry, seed: int = 0, sp: float = 2.0) -> RenderResult:
+    """The spine's T5-L4 trunk (+-20 mm) rendered on a ``sp`` mm grid, 360 x 420 mm in-plane,
+    default anatomy, ``seed`` for the renderer's random draws (seed 0 draws a stomach with gas)."""
+    c = spine.centres_mm
+    z_top = c[spine.labels.index("T5"), 2] + 20.0
+    z_bot = c[spine.labels.index("L4"), 2] - 20.0
+    n = (int((z_top - z_bot) / sp) + 1, int(360 / sp), int(420 / sp))
+    y0 = float(c[:, 1].mean()) - 250.0
+    grid = RenderGrid((-210.0, y0, float(z_bot)), (sp, sp, sp), n)
+    return render_labels(spine, grid, AnatomyParams(), np.random.default_rng(seed))

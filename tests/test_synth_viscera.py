@@ -14,11 +14,10 @@ import pytest
 import scipy.ndimage as ndi
 
 from spinelab.synth import generator as gen
-from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
 from spinelab.synth.tissues import Tissue, sample_hu_table
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth_spine_fixture import curved_spine
+from synth_spine_fixture import curved_spine, render_t5_l4
 
 
 @pytest.fixture(scope="module")
@@ -28,14 +27,7 @@ def spine():
 
 @pytest.fixture(scope="module")
 def case(spine):
-    c = spine.centres_mm
-    sp = 2.0
-    z_top = c[spine.labels.index("T5"), 2] + 20.0
-    z_bot = c[spine.labels.index("L4"), 2] - 20.0
-    n = (int((z_top - z_bot) / sp) + 1, int(360 / sp), int(420 / sp))
-    y0 = float(c[:, 1].mean()) - 250.0
-    grid = RenderGrid((-210.0, y0, float(z_bot)), (sp, sp, sp), n)
-    return render_labels(spine, grid, AnatomyParams(), np.random.default_rng(0))
+    return render_t5_l4(spine)
 
 
 def _centre(spine, label: str):
