@@ -123,3 +123,31 @@ def test_small_bowel_loops_have_small_bowel_calibre(abdomen):
         diam += list(2.0 * peak[sizes >= 25])  # whole loop sections, not slivers at the edge
     assert len(diam) >= 30
     assert 18.0 < np.median(diam) < 32.0
+
+
+def test_superior_mesenteric_vessels_in_fat_collars(abdomen):
+    """At L2 the superior mesenteric artery (about 7 mm) and, to its right (-x), the vein
+    (about 10 mm) lie in front of the aorta (aortomesenteric distance 10-28 mm), each ringed
+    by mesenteric fat rather than by bowel; the random mesenteric vessels are 2-5 mm dots."""
+    spine, res = abdomen
+    c, sl, x, y = _slice(spine, res, "L2")
+    g = res.grid
+    blood = sl == Tissue.BLOOD
+    # in front of the aorta (x within 30 mm of it; the aorta is 14 mm left of the spine)
+    ahead = (np.abs(x[None, :] - c[0] - 5.0) < 30.0) & (y[:, None] < c[1] - 60.0)
+    lab, n = ndi.label(blood & ahead)
+    idx = np.arange(1, n + 1)
+    area = ndi.sum_labels(np.ones_like(lab), lab, idx) * g.spacing_mm[0] * g.spacing_mm[1]
+    diam = 2.0 * np.sqrt(area / np.pi)
+    ctr = np.array(ndi.center_of_mass(blood, lab, idx)).reshape(-1, 2)
+    sma = [k for k in range(n) if 5.0 <= diam[k] <= 9.5]
+    smv = [k for k in range(n) if 8.5 <= diam[k] <= 13.0]
+    pairs = [(a, v) for a in sma for v in smv if a != v and ctr[v, 1] < ctr[a, 1]]
+    assert pairs, f"no artery with a vein to its right among diameters {diam}"
+    a, v = pairs[0]
+    for k, r in ((a, 3.5), (v, 5.0)):
+        jc, ic = ctr[k]
+        yy, xx = np.mgrid[: sl.shape[0], : sl.shape[1]]
+        d = np.hypot((yy - jc) * g.spacing_mm[1], (xx - ic) * g.spacing_mm[0])
+        ring = (d > r + 1.5) & (d < r + 4.0)
+        assert (sl[ring] == Tissue.FAT).mean() > 0.6

@@ -155,3 +155,128 @@ def test_stomach_gas_is_anterior_above_a_horizontal_level(spine, case):
     assert np.ptp(deepest) <= 6.0  # horizontal level (same y) on every slice
     content = np.nonzero(sub == Tissue.SOFT)[1]
     assert y[jj].mean() < y[content].mean()
+
+
+def test_lung_base_is_a_thin_even_band(spine, case):
+    """At T11 the real example CT's posterior recess is a band about 10-15 mm thick along the
+    posterior chest wall. Old design: up to 28 mm thick (90th percentile of the local thickness
+    20 mm) with a rounded inner edge; now at most 16 mm, 90th percentile 12 mm."""
+    g = case.grid
+    sl = _slice(case, _centre(spine, "T11")[2]) == Tissue.LUNG
+    thick = 2.0 * ndi.distance_transform_edt(sl) * g.spacing_mm[0]
+    assert thick.max() < 20.0
+    assert np.percentile(thick[sl], 90) < 15.0
+
+
+def test_renal_pelvis_opens_medially_from_the_sinus(spine, case):
+    """Water-density urine in the renal pelvis, within 22 mm of each kidney's section centre
+    near its middle, medial to it. Old design: no water there (sinus fat only)."""
+    g = case.grid
+    x, y, z = g.axis_mm(0), g.axis_mm(1), g.axis_mm(2)
+    xs = _centre(spine, "L1")[0]
+    for side in (1.0, -1.0):
+        half = (x - xs) * side > 0
+        kid = (case.tissue == Tissue.KIDNEY) & half[None, None, :]
+        zc = z[np.nonzero(kid)[0]].mean()
+        n, medial = 0, []
+        for k in range(*g.index_range(2, zc - 15.0, zc + 15.0)):
+            jj, ii = np.nonzero(kid[k])
+            r = np.hypot(x[None, :] - x[ii].mean(), y[:, None] - y[jj].mean())
+            w = (case.tissue[k] == Tissue.WATER) & (r < 22.0) & half[None, :]
+            n += int(w.sum())
+            medial += list(side * (x[np.nonzero(w)[1]] - x[ii].mean()))
+        assert n > 30
+        assert np.mean(medial) < -8.0
+
+
+@pytest.fixture(scope="module")
+def marked(spine):
+    """The same case with the pancreas painted as BRAIN and the adrenals as METAL (classes not
+    otherwise found in the abdomen), so the tests can find them."""
+    from spinelab.synth import organs
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(organs, "PANCREAS_TISSUE", Tissue.BRAIN)
+        mp.setattr(organs, "ADRENAL_TISSUE", Tissue.METAL)
+        return render_t5_l4(spine)
+
+
+def test_pancreas_head_body_and_tail(spine, marked):
+    """The pancreas (painted here as an otherwise unused class so it can be found): body in
+    front of the aorta at L1, head right of the midline and lower (L1-L2), tail to the left
+    and higher (towards the splenic hilum), 20-30 mm thick at its thickest, 30-90 ml (the
+    fixture's: about 46 ml). Old design: no pancreas."""
+    res = marked
+    g = res.grid
+    x, y, z = g.axis_mm(0), g.axis_mm(1), g.axis_mm(2)
+    l1 = _centre(spine, "L1")
+    pan = res.tissue == Tissue.BRAIN
+    pan[g.index_range(2, _centre(spine, "T9")[2], z[-1] + 1.0)[0] :] = False  # not the head
+    kk, _, ii = np.nonzero(pan)
+    vol_ml = pan.sum() * np.prod(g.spacing_mm) / 1000.0
+    assert 30.0 < vol_ml < 90.0
+    head, tail = x[ii] < l1[0] - 20.0, x[ii] > l1[0] + 50.0
+    assert head.sum() > 50 and tail.sum() > 50
+    assert z[kk[head]].mean() < l1[2] - 5.0 < z[kk[tail]].mean()
+    # the body crosses in front of the aorta (its centre 12 mm in front of the vertebral
+    # body, radius 11.5 mm) at L1
+    sl = pan[g.index_range(2, l1[2] - 1.0, l1[2] + 1.0)[0]]
+    x_ao = l1[0] + 14.0
+    cols = np.abs(x - x_ao) < 4.0
+    rows = np.nonzero(sl[:, cols].any(axis=1))[0]
+    assert rows.size > 0
+    aorta = (res.tissue[g.index_range(2, l1[2] - 1.0, l1[2] + 1.0)[0]] == Tissue.BLOOD)[:, cols]
+    y_front_aorta = y[np.nonzero(aorta.any(axis=1))[0]].min()
+    assert y[rows].max() < y_front_aorta
+    assert y[rows].max() > y_front_aorta - 25.0
+    thick = [2.0 * ndi.distance_transform_edt(pan[k]).max() * g.spacing_mm[0] for k in set(kk)]
+    assert 18.0 < max(thick) < 32.0
+
+
+def test_adrenals_are_thin_limbs_above_and_medial_to_the_kidneys(spine, marked):
+    """Each adrenal (painted here as an otherwise unused class): medial to its kidney's upper
+    pole and reaching above it, in front of the pole, limbs at most 6-8 mm thick (where they
+    meet) and mostly surrounded by fat. Old design: no adrenals."""
+    res = marked
+    g = res.grid
+    x, y, z = g.axis_mm(0), g.axis_mm(1), g.axis_mm(2)
+    xs = _centre(spine, "L1")[0]
+    ks = np.nonzero((res.tissue == Tissue.METAL).any(axis=(1, 2)))[0]
+    k0, k1 = ks.min(), ks.max() + 1
+    fat = ndi.binary_dilation(res.tissue[k0:k1] == Tissue.FAT)
+    for side in (1.0, -1.0):
+        half = ((x - xs) * side > 0)[None, None, :]
+        adr = (res.tissue == Tissue.METAL) & half
+        kid = (res.tissue == Tissue.KIDNEY) & half
+        kk, jj, ii = np.nonzero(adr)
+        k2, j2, i2 = np.nonzero(kid)
+        assert adr.sum() > 100
+        top = z[k2] > np.percentile(z[k2], 75)
+        assert z[kk].max() > z[k2].max() + 15.0
+        assert side * (x[ii].mean() - x[i2[top]].mean()) < -15.0
+        assert y[jj].mean() < y[j2[top]].mean()
+        thick = [2.0 * ndi.distance_transform_edt(adr[k]).max() * g.spacing_mm[0] for k in set(kk)]
+        assert 3.0 <= np.median(thick) and max(thick) <= 8.5
+        edge = adr[k0:k1] & ~ndi.binary_erosion(adr[k0:k1])
+        assert fat[edge].mean() > 0.6
+
+
+def test_renal_vessels_join_the_kidneys_to_the_cava_and_aorta(spine, case):
+    """Near the hilum's level a blood-filled band leaves each kidney and reaches the vena cava
+    (its left edge 13 mm right of the midline): the left renal vein crosses in front of the
+    aorta, the right one is short. Old design: no renal vessels, the kidneys sat isolated in
+    their fat."""
+    g = case.grid
+    x, z = g.axis_mm(0), g.axis_mm(2)
+    xs = _centre(spine, "L1")[0]
+    for side in (1.0, -1.0):
+        half = (x - xs) * side > 0
+        kid = (case.tissue == Tissue.KIDNEY) & half[None, None, :]
+        zc = z[np.nonzero(kid)[0]].mean()
+        found = False
+        for k in range(*g.index_range(2, zc - 5.0, zc + 15.0)):
+            lab, _ = ndi.label(case.tissue[k] == Tissue.BLOOD)
+            ids = np.unique(lab[ndi.binary_dilation(kid[k], iterations=2)])
+            xx = x[np.nonzero(np.isin(lab, ids[ids > 0]))[1]]
+            found |= bool((xx < xs - 15.0).any() if side > 0 else (xx > xs - 15.0).any())
+        assert found

@@ -12,6 +12,7 @@ from spinelab import anatomy
 from spinelab.structures import Volume
 from spinelab.synth import ct as ctphys
 from spinelab.synth import generator as gen
+from spinelab.synth import render
 from spinelab.synth.generator import SynthConfig, generate_case, reorient
 from spinelab.synth.randomize import RANDOM_MAX, gamma_to_int16
 from spinelab.synth.tissues import Tissue, sample_hu_table
@@ -295,6 +296,23 @@ def test_contiguous_copy_of_reoriented_views(perm):
     same = gen.contiguous_copy(view)
     assert same.dtype == np.float32
     np.testing.assert_array_equal(same, view)
+
+
+@pytest.mark.parametrize(
+    ("radius", "sp"), [(3.7, (0.78, 0.78, 1.3)), (12.0, (2.0, 2.0, 2.0)), (0.4, (0.5, 1.0, 3.0))]
+)
+def test_ball_offsets_match_their_definition(radius, sp):
+    render._BALLS.clear()
+    offs, offs_mm = render._ball_offsets(radius, sp)
+    # every voxel offset whose nearest point lies within the radius, in raveled (i, j, k) order
+    spa = np.asarray(sp)
+    half = np.ceil(radius / spa).astype(int) + 1
+    grids = np.meshgrid(*[np.arange(-h, h + 1) for h in half], indexing="ij")
+    ref = np.stack([q.ravel() for q in grids], axis=1).astype(np.int64)
+    ref = ref[(((np.abs(ref) - 0.5).clip(0) * spa) ** 2).sum(axis=1) <= radius**2]
+    assert offs.dtype == np.int64 and offs_mm.dtype == np.float32
+    np.testing.assert_array_equal(offs, ref)
+    np.testing.assert_array_equal(offs_mm, (ref * spa).astype(np.float32))
 
 
 @pytest.mark.parametrize("factors", [(1, 1, 1), (3, 1, 1), (2, 2, 2)])

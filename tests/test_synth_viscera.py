@@ -37,11 +37,13 @@ def _centre(spine, label: str):
 def test_costophrenic_recess_is_a_thin_slit(spine, case):
     """Below the domes the lung is a slit along the wall, deepest posteriorly. Old design: 45 %
     (T11) and 24 % (T12) of the lung in front of the vertebral centre (crescents wrapping the
-    liver's and spleen's sides), up to 20 mm thick there; now about 20 % and 4 %, at most
-    about 8 mm thick (the posterior crescent, up to about 28 mm, lies behind)."""
+    liver's and spleen's sides), up to 20 mm thick there; now at most about 12 mm thick there.
+    The thin lateral slits run up the wall as on the real CT, where 93 % (T11) and 75 % (T12) of
+    the lung lies in front of the vertebral centre (measured on the TotalSegmentator example
+    at the labels' centre slices); here about 54 % and 38 %."""
     g = case.grid
     y = g.axis_mm(1)
-    for label, most in (("T11", 0.38), ("T12", 0.18)):
+    for label, most in (("T11", 0.65), ("T12", 0.5)):
         c = _centre(spine, label)
         lung = case.tissue[g.index_range(2, c[2] - 1.0, c[2] + 1.0)[0]] == Tissue.LUNG
         assert lung.sum() > 100

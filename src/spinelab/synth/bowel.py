@@ -17,6 +17,11 @@ and interpolated bilinearly to the fine grid:
   of about 25 mm calibre with a 2.5 mm wall. A smoother field chooses the content (fluid,
   soft-tissue chyme, occasional gas) and widens the septa into fat pockets; a fine field makes
   faecal mottle and mesenteric vessels (2-4 mm soft-tissue dots in the fat between loops).
+* **Superior mesenteric artery and vein** run from in front of the aorta at L1 down to L3-L4
+  (the artery leaves the aorta's front and descends 10-20 mm in front of it; the vein lies to
+  its right), each in a collar of mesenteric fat. The loops wrap around them rather than being
+  cut: the small bowel's fields are warped radially away from each vessel (a point at distance
+  ``rho`` from its axis takes the fields from ``sqrt(rho^2 - R^2)``, ``R`` the collar's radius).
 
 Dimensions (adult, rounded; Gore & Levine, Textbook of Gastrointestinal Radiology, 4th ed.;
 Standring, Gray's Anatomy, 41st ed.): colon calibre 40-60 mm (caecum widest, up to 90 mm is
@@ -81,6 +86,17 @@ SMALL_BOWEL_GAS_B = (2.6, 0.03)
 VESSELS_PER_SLICE = 30
 VESSEL_RADIUS_MM = (1.0, 2.5)
 VESSEL_HALF_LENGTH_MM = (4.0, 12.0)
+#: Superior mesenteric artery and vein: radius (mm; diameters about 7 and 10 mm), fat collar
+#: (mm), the artery's largest distance in front of the aorta (mm; aortomesenteric distance
+#: 10-28 mm) and the vein's offset to the artery's right (mm). Standring, Gray's Anatomy.
+SMA_RADIUS_MM = 3.5
+SMV_RADIUS_MM = 5.0
+SM_COLLAR_MM = 5.0
+SMA_AHEAD_MM = 16.0
+SMV_RIGHT_MM = 13.0
+#: The aorta as painted by :mod:`spinelab.synth.render` (centre x offset from the spine, y
+#: offset in front of the vertebral body's front, radius; mm).
+AORTA_DX_MM, AORTA_DY_MM, AORTA_R_MM = 14.0, 12.0, 11.5
 #: Fat gap kept between the colon and small-bowel loops (mm).
 COLON_GAP_MM = 3.0
 #: The small bowel's upper limit is not a plane: ``z_small_hi`` plus this many mm times a
@@ -262,8 +278,14 @@ class BowelField:
         g = _Coarse(lo, hi, c, (x_mm, y_mm))
         a = _smooth_noise(rng, g.shape, SMALL_BOWEL_SIGMA_MM / c)
         ga = np.gradient(a, c)
-        grad = np.sqrt(ga[0] ** 2 + ga[1] ** 2 + ga[2] ** 2)
-        dist = np.clip(a / np.maximum(grad, np.float32(1e-3)), -40.0, 40.0)
+        grad = ga[0] * ga[0]  # (in place: this runs over the whole coarse box)
+        for d in ga[1:]:
+            d *= d
+            grad += d
+        np.sqrt(grad, out=grad)
+        np.maximum(grad, np.float32(1e-3), out=grad)
+        dist = np.divide(a, grad, out=grad)
+        np.clip(dist, -40.0, 40.0, out=dist)
         b = _smooth_noise(rng, g.shape, 12.0 / c)
         sept = septum * np.clip(1.0 + 0.9 * b, 0.4, 4.0)
         f = _smooth_noise(rng, g.shape, 2.5 / c)
@@ -272,7 +294,7 @@ class BowelField:
         # fields: small bowel (distance, septum), colon (distance, gas level, content kind),
         # fine field (faecal mottle)
         colon = self._colon(rng, bowel_gas, z_of, cavity)
-        g.fields = np.stack([dist, sept, *colon, f], axis=1).astype(np.float32)
+        g.fields = np.stack([dist, sept, *colon, f], axis=1, dtype=np.float32)
         # thresholds on the septum field standing for thresholds on b
         self.pocket = septum * (1.0 + 0.9 * (POCKET_B[0] + (POCKET_B[1] - POCKET_B[0]) * fat))
         self.fluid = septum * (1.0 + 0.9 * 0.35)  # fluid-filled loops below, chyme above
@@ -281,6 +303,55 @@ class BowelField:
         self.sb_gas = septum * (1.0 + 0.9 * sb_gas) if self.gas else math.inf
         # the small bowel's irregular upper limit (a field of x, y on the coarse grid)
         self.top = _smooth_noise(rng, (1, g.n[1], g.n[0]), SMALL_BOWEL_TOP_SIGMA_MM / c)
+        # superior mesenteric artery (from L1) and vein (from below the pancreas' neck)
+        z_l1 = z_of.get("L1", z_of.get("L3", 0.0) + 60.0)
+        z_end = 0.5 * (z_of.get("L3", z_l1 - 60.0) + z_of.get("L4", z_l1 - 90.0))
+        self.sm_z = (z_l1, min(z_end, z_l1 - 10.0))
+        self._warp_sm(cavity)
+
+    def sm_vessels(self, z: float, xs: float, y_front: float) -> list[tuple[float, float, float]]:
+        """Superior mesenteric artery and vein at height ``z``: ``(x, y, radius)`` mm each, given
+        the spine's x and the vertebral body's front y there (none outside their course)."""
+        z0, z1 = self.sm_z
+        if not z1 < z < z0:
+            return []
+        t = (z0 - z) / (z0 - z1)
+        xa = xs + AORTA_DX_MM - 6.0 * t  # drifts towards the midline
+        ya = y_front - AORTA_DY_MM - AORTA_R_MM - SMA_RADIUS_MM - 3.0
+        ya -= SMA_AHEAD_MM * min(3.0 * t, 1.0)  # leaves the aorta, then runs down in front of it
+        out = [(xa, ya, SMA_RADIUS_MM)]
+        if t > 0.15:  # the vein joins the splenic vein behind the pancreas' neck, above
+            out.append((xa - SMV_RIGHT_MM, ya - 1.0, SMV_RADIUS_MM))
+        return out
+
+    def _warp_sm(self, cavity: Cavity) -> None:
+        """Warp the small bowel's coarse fields radially away from the superior mesenteric
+        vessels, so that loops wrap around their fat collars instead of being cut."""
+        g = self.small
+        xs_ax, ys_ax = g.axes[0], g.axes[1]
+        z0, z1 = self.sm_z
+        for q, z in enumerate(g.axes[2]):
+            if not z1 < z < z0:
+                continue
+            xs, y_front = cavity(float(z))[:2]
+            for vx, vy, vr in self.sm_vessels(float(z), xs, y_front):
+                rc = vr + SM_COLLAR_MM
+                reach = 4.0 * rc
+                i = np.nonzero(np.abs(xs_ax - vx) < reach)[0]
+                j = np.nonzero(np.abs(ys_ax - vy) < reach)[0]
+                if not len(i) or not len(j):
+                    continue
+                dx = xs_ax[i][None, :] - vx
+                dy = ys_ax[j][:, None] - vy
+                rho = np.maximum(np.hypot(dx, dy), 1e-6)
+                f = np.sqrt(np.maximum(rho * rho - rc * rc, 0.0)) / rho
+                src_i = (vx + dx * f - g.origin[0]) / g.step
+                src_j = (vy + dy * f - g.origin[1]) / g.step
+                for fld in range(2):  # loop distance and septum
+                    plane = g.fields[q, fld]
+                    plane[j[0] : j[-1] + 1, i[0] : i[-1] + 1] = ndi.map_coordinates(
+                        plane, [src_j, src_i], order=1, mode="nearest"
+                    )
 
     def _vessels(self, rng: np.random.Generator, cavity: Cavity) -> NDArray[np.float64]:
         """Mesenteric vessels: short cranio-caudal segments ``(V, 5)`` = x, y, z centre,
@@ -551,6 +622,20 @@ class BowelField:
         sub[lumen & (sept < self.fluid)] = _T.WATER  # fluid-filled; chyme (soft) elsewhere
         if self.gas:
             sub[lumen & (sept > self.sb_gas) & (dist > 0)] = _T.GAS
+        # superior mesenteric vessels in their fat collars (the loops were warped around them)
+        for vx, vy, vr in self.sm_vessels(z, xs, y_front):
+            rc = vr + SM_COLLAR_MM
+            ja, jb = np.searchsorted(self.y[j0:j1], [vy - rc, vy + rc])
+            ia, ib = np.searchsorted(self.x[i0:i1], [vx - rc, vx + rc])
+            if jb <= ja or ib <= ia:
+                continue
+            r2 = (self.y[j0 + ja : j0 + jb, None] - vy) ** 2 + (
+                self.x[None, i0 + ia : i0 + ib] - vx
+            ) ** 2
+            free = m[ja:jb, ia:ib] | (sub[ja:jb, ia:ib] == _T.FAT)
+            o = sub[ja:jb, ia:ib]
+            o[free & (r2 <= rc * rc)] = _T.FAT
+            o[free & (r2 <= vr * vr)] = _T.BLOOD
 
     def _box(
         self, keep: NDArray[np.bool_], j0: int, j1: int, i0: int, i1: int

@@ -376,8 +376,9 @@ def reorient(
     return arr, aff
 
 
-#: Tile of :func:`contiguous_copy`, by source stride rank (smallest, middle, largest stride).
-_COPY_TILE = (128, 8, 8)
+#: Tile of :func:`contiguous_copy`: along the source's fastest axis, along the destination's
+#: fastest axis, and along the third axis.
+_COPY_TILE = (64, 64, 4)
 
 
 def contiguous_copy(array: NDArray[Any], dtype: DTypeLike | None = None) -> NDArray[Any]:
@@ -386,8 +387,10 @@ def contiguous_copy(array: NDArray[Any], dtype: DTypeLike | None = None) -> NDAr
     numpy copies a view in the destination's order. When the destination's fastest axis is a
     slow axis of the source, each read lands on another page, and for 512-wide volumes on the
     same few cache sets (up to 2.5 s for the int16 + uint8 pair of a 512x512x300 case). Such
-    views are copied tile by tile, each tile short along the source's slow axes (0.3-0.5 s for
-    the pair); views whose rows are contiguous in the source are copied in one go.
+    views are copied tile by tile, each tile long along both the source's and the
+    destination's fastest axes (whole cache lines read, rows of 64 written) and short along
+    the third (0.2-0.3 s for the pair); views whose rows are contiguous in the source are
+    copied in one go.
 
     Args:
         array: 3-D array or view.
@@ -401,10 +404,9 @@ def contiguous_copy(array: NDArray[Any], dtype: DTypeLike | None = None) -> NDAr
     if array.ndim != 3 or array.size < (1 << 20) or strides[2] == array.itemsize:
         out[...] = array
         return out
-    rank = np.argsort(strides, kind="stable")
-    tile = [0, 0, 0]
-    for r, ax in enumerate(rank):
-        tile[int(ax)] = _COPY_TILE[r]
+    tile = [_COPY_TILE[2]] * 3
+    tile[int(np.argmin(strides))] = _COPY_TILE[0]
+    tile[2] = _COPY_TILE[1]
     n0, n1, n2 = array.shape
     b0, b1, b2 = tile
     for s0 in range(0, n0, b0):

@@ -27,6 +27,19 @@ Anatomy 8th ed.; organ sizes as in ultrasound/CT reference texts):
   kidney 1-2 cm lower; long axes tilted so the upper poles lie medial (about 12 deg) and
   posterior (about 12 deg); the hilum faces anteromedially (the axial section is rotated about
   30 deg from the coronal plane) and opens into the renal sinus fat; perirenal fat around.
+  The renal pelvis (urine, water density, about 28 x 10 x 24 mm) lies in the sinus just below
+  the kidney's middle and opens out of the hilum medially; the renal vein (9 mm) leaves the
+  hilum in front of it for the inferior vena cava (the left one arching in front of the
+  aorta), the renal artery (5-6 mm) leaves above it for the aorta.
+* Pancreas: head (25-30 mm) in the duodenal C-loop right of the superior mesenteric vein at
+  L1-L2, neck and body (15-25 mm) crossing in front of the aorta at L1, tail rising to the
+  splenic hilum in front of the left kidney; lobulated (overlapping spheres of jittered size
+  along the centreline), with a thin rim of fat over the bowel. Generic soft tissue (SOFT,
+  30 +- 10 HU, no enhancement), so a little darker than the real 40-50 HU (100-120 HU with
+  contrast).
+* Adrenal glands: inverted-Y limbs 4-5 mm thick, 20-30 mm long, in fat above and medial to the
+  upper kidney poles (the right behind the vena cava beside the crus, the left lateral to the
+  aorta reaching down in front of the pole); SOFT as well.
 * Heart: 12 x 8.5 x 6 cm, its diaphragmatic surface flat on the central tendon (level with the
   left dome), the ventricles in front and to the left, narrowing upwards to the atria.
 * Lungs below the domes: the costophrenic recesses go deepest posteriorly (down to T12-L1);
@@ -34,7 +47,8 @@ Anatomy 8th ed.; organ sizes as in ultrasound/CT reference texts):
   posterior crescents of lung remain. Below the dome's shoulder the recess is a slit between the
   diaphragm (zone of apposition) and the ribs: thin laterally, thickest in the paravertebral
   gutters, so the liver and spleen reach the lateral ribs; the liver's bare area fills the
-  right gutter above T12.
+  right gutter above T12. At T11 the recess is an even band 10-16 mm thick along the posterior
+  wall with slits running up the lateral wall, as on CT.
 * Stomach: see above; its fundus lies posteriorly against the left crus and the spleen.
 """
 
@@ -84,6 +98,61 @@ PERIRENAL_FAT_SHARE = 0.35
 #: Kidney tilt: upper pole medial and posterior (tan of about 12 deg), axial rotation (deg).
 KIDNEY_TILT = 0.21
 KIDNEY_ROTATION_DEG = 30.0
+#: Renal pelvis: half-length along the hilum's axis, half-thickness and craniocaudal
+#: half-height (mm); it lies just below the kidney's middle and reaches from the sinus out of
+#: the hilum (an unobstructed adult pelvis is about 10-20 mm across at the hilum; Gray's
+#: Anatomy 41st ed.; sonographic AP diameter under 10-15 mm).
+RENAL_PELVIS_MM = (14.0, 5.0, 12.0)
+#: Pancreas centreline from the head (in the duodenal C-loop, right of the superior mesenteric
+#: vein, L1-L2) through the neck and the body (in front of the aorta and the superior mesenteric
+#: artery at L1) to the tail (rising towards the splenic hilum in front of the left kidney):
+#: rows of (x from the spine's midline, y from the front of the vertebral body, z as a fraction
+#: of the way from L2's centre (0) to L1's (1), half-thickness) in mm. Adult pancreas: head
+#: 25-30 mm, body 15-25 mm, tail 15-25 mm thick, 12-15 cm long (Gray's Anatomy 41st ed.; CT
+#: reference sizes), lobulated; painted as generic soft tissue (30 +- 10 HU, no enhancement:
+#: about 10 HU below a real non-contrast pancreas, and well below it with contrast).
+PANCREAS_PATH = (
+    (-36.0, -34.0, 0.15, 13.0),
+    (-34.0, -37.0, 0.55, 14.0),
+    (-10.0, -46.0, 0.85, 10.0),
+    (18.0, -44.0, 1.0, 10.5),
+    (55.0, -30.0, 1.3, 10.0),
+    (96.0, -12.0, 1.7, 9.0),
+)
+#: The pancreas's tissue class (tests swap in an unused class to find it) and its rim of
+#: peripancreatic fat (mm) over the bowel.
+PANCREAS_TISSUE: Tissue = Tissue.SOFT
+PANCREAS_FAT_MM = 3.0
+#: Discs per pancreas (spheres along the centreline) and their radius jitter (lobulation).
+PANCREAS_N = 16
+PANCREAS_JITTER = (0.8, 1.1)
+#: Adrenal glands: an inverted Y in fat above and medial to each kidney's upper pole. Body and
+#: limb ends in the axial plane (x lateral from the vertebral body's side, y from the
+#: vertebral centre, mm): the right gland lies behind the inferior vena cava between the
+#: liver's bare area and the right crus, the left one lateral to the aorta and the left crus,
+#: in front of the kidney's upper pole. Limbs 20-30 mm long and 3-6 mm thick, the gland 40-50 mm
+#: tall (Gray's Anatomy 41st ed.; CT: limb thickness under 10 mm, typically 5 mm).
+ADRENAL_BODY = {1.0: (14.0, -10.0), -1.0: (8.0, -15.0)}
+ADRENAL_LIMBS = {1.0: ((6.0, 12.0), (28.0, 6.0)), -1.0: ((4.0, 10.0), (13.0, 8.0))}
+#: Height range of each gland relative to its kidney's upper pole (mm): the right one above
+#: the pole, the left one reaching down in front of the pole towards the hilum.
+ADRENAL_Z = {1.0: (-25.0, 20.0), -1.0: (-5.0, 35.0)}
+#: Half-thickness of a limb (mm).
+ADRENAL_HALF_MM = 2.2
+#: The adrenals' tissue class (tests swap in an unused class to find them).
+ADRENAL_TISSUE: Tissue = Tissue.SOFT
+#: Inferior vena cava and aorta centres (x from the spine's midline, y from the front of the
+#: vertebral body, mm) and the aorta's radius, as painted in ``render._paint_soft_tissue``.
+IVC_XY = (-24.0, -14.0)
+AORTA_XY = (14.0, -12.0)
+AORTA_R_MM = 11.5
+#: Renal vessels: height of the vein above the kidney's centre and its radius, the same for
+#: the artery (mm): renal veins 8-12 mm across (the left one longer, crossing in front of the
+#: aorta below the superior mesenteric artery), renal arteries 5-6 mm, arising at L1-L2 (Gray's
+#: Anatomy 41st ed.).
+RENAL_VESSELS_MM = (2.0, 4.5, 10.0, 2.8)
+#: The renal vein leaves the hilum this far in front of the pelvis (mm).
+RENAL_VEIN_FORWARD_MM = 9.0
 #: Outline lobulation: amplitude (mm) and wavelength range (mm) of the edge sinusoids.
 WOBBLE_MM = 3.0
 WOBBLE_WAVELENGTH_MM = (35.0, 90.0)
@@ -97,18 +166,24 @@ LUNG_ANTERIOR_RISE = 0.9
 #: line and the 6th in the mid-clavicular line (Gray's Anatomy 41st ed.; Moore 8th ed.), so in
 #: the mid-axillary line it lies about half the dome's height above the posterior recess
 #: (two rib spaces, 35-45 mm) and at T11-T12 the lung is mostly a posterior crescent.
-LUNG_RIM_VY = (0.6, 1.1)
+LUNG_RIM_VY = (-0.2, 1.0)
 #: Lungs: width scale of the costophrenic recess's slit between the diaphragm and the chest
 #: wall, posteriorly (paravertebral gutter) and laterally (mm): at a fraction h of the
 #: height from the lung's lower border to the dome's top the slit reaches ``sqrt(h)`` times
 #: this far from the wall (measured from the lung's section ellipse, which lies inside the
-#: cavity's wall posteriorly). At T11 this leaves a posterior crescent up to about 28 mm
-#: thick and lateral slits under 10 mm (the real example CT: lateral slits of a few mm, a
-#: posterior band up to about 30 mm; lung 8-10 % of the T11 section, 5.5 % at T12).
-LUNG_SLIT_MM = (90.0, 12.0)
+#: cavity's wall posteriorly). With :data:`LUNG_SLIT_SQUARINGS` the reach grows as a higher
+#: root, so at T11 the recess is an even band about 10-16 mm thick along the posterior wall
+#: with thin slits running up the lateral wall (the real example CT at the T11 / T12 label
+#: centres: a 10-15 mm posterior band, lateral slits of a few mm reaching far forwards, lung
+#: 10 % of the section at T11 (9-13 % one slice either side) and 4.4 % at T12).
+LUNG_SLIT_MM = (24.0, 14.0)
 #: The slit widens from its lateral to its posterior width between ``vy = LUNG_SLIT_VY[0]`` and
 #: ``LUNG_SLIT_VY[0] + LUNG_SLIT_VY[1]`` (``vy`` as above).
 LUNG_SLIT_VY = (0.45, 0.45)
+#: The slit's width grows as the ``1 / 2**LUNG_SLIT_SQUARINGS`` power of the height above the
+#: lung's lower border: 2 (fourth root) keeps the recess an even band that thins only near its
+#: lower border.
+LUNG_SLIT_SQUARINGS = 2
 #: Beside the vertebral bodies the lung's lower border is raised as if it lay this much further
 #: forward in ``vy`` (the crura attach to the bodies), so no lung rises beside the vertebral
 #: bodies below the domes: it stays in the posterior gutter, as on CT.
@@ -117,10 +192,28 @@ LUNG_MEDIAL_RISE = 0.25
 LUNG_DOME_FORWARD = 0.22
 
 
+#: What the pancreas may cover: fat and bowel (wall, content, gas).
+_PANCREAS_OVER = np.zeros(256, dtype=bool)
+_PANCREAS_OVER[[_T.FAT, _T.SOFT, _T.WATER, _T.GAS]] = True
+#: What the adrenals may cover: fat only.
+_ADRENAL_OVER = np.zeros(256, dtype=bool)
+_ADRENAL_OVER[_T.FAT] = True
+
+
 def smooth01(t: Any) -> Any:
     """Smoothstep: 0 below 0, 1 above 1, ``3t^2 - 2t^3`` between."""
     t = np.clip(t, 0.0, 1.0)
     return t * t * (3.0 - 2.0 * t)
+
+
+def _smooth01_inplace(t: NDArray[np.float64]) -> NDArray[np.float64]:
+    """:func:`smooth01` of a fresh array, overwriting it."""
+    np.clip(t, 0.0, 1.0, out=t)
+    s = t * t
+    t *= -2.0
+    t += 3.0
+    t *= s
+    return t
 
 
 class _Wobble:
@@ -246,6 +339,16 @@ class OrganPlan:
             r.uniform(0.6, 1.4)
         )
         self.kid_w = [_Wobble(r, WOBBLE_MM * 0.5) for _ in range(2)]
+        # pancreas: spheres along a jittered centreline (x, y offsets, z, radius)
+        z_l2 = z_of.get("L2", z_l1 - 35.0)
+        path = np.array(PANCREAS_PATH)
+        s_key = np.linspace(0.0, 1.0, len(path))
+        s_pts = np.linspace(0.0, 1.0, PANCREAS_N)
+        pts = np.stack([np.interp(s_pts, s_key, path[:, c]) for c in range(4)], axis=1)
+        pts[:, :2] += r.uniform(-5.0, 5.0, 2)
+        pts[:, 2] = z_l2 + pts[:, 2] * (z_l1 - z_l2) + r.uniform(-5.0, 5.0)
+        pts[:, 3] *= r.uniform(*PANCREAS_JITTER, PANCREAS_N)
+        self.pancreas = pts
         # hepatic veins: in-plane direction (mm per mm of descent, unit x left / y posterior)
         ang = np.deg2rad(np.array([-150.0, -105.0, -70.0]) + r.uniform(-12, 12, 3))
         self.hv_dir = np.stack([np.cos(ang), np.sin(ang)], axis=1) * r.uniform(0.9, 1.3, (3, 1))
@@ -272,44 +375,56 @@ class OrganPlan:
         :data:`LUNG_SLIT_MM` wide at the dome's top, narrowing (as the square root of the height
         above it) to nothing at the lung's lower border.
         """
+        # x enters as a row and y as a column (broadcast): 1-D work stays 1-D, and the 2-D
+        # arrays are updated in place
         u = (x - lx) / ra
+        uu = u * u
         v = (y - ly + LUNG_DOME_FORWARD * cb) / cb
-        rho2 = np.clip(u * u + v * v, 0.0, 1.0)
+        rho4 = uu + v * v
+        np.minimum(rho4, 1.0, out=rho4)
+        rho4 *= rho4
         vy = (y - ly) / cb  # -1 anterior .. +1 posterior
         # medial weight: 1 beside the vertebral bodies (the crura), 0 from the lung's middle out
-        med = 0.0
+        med: Any = 0.0
         if x_mid is not None:
             u_med = u if lx > x_mid else -u
             med = smooth01((-u_med - 0.3) / 0.4)
         # beside the vertebral bodies the lower border lies as if further forward (the crura
         # attach to the bodies): the recess stays in the posterior gutter
-        rim = self.z_recess + LUNG_ANTERIOR_RISE * (zd - self.z_recess) * smooth01(
-            (LUNG_RIM_VY[0] - vy + LUNG_MEDIAL_RISE * med) / LUNG_RIM_VY[1]
+        rim = _smooth01_inplace(
+            (LUNG_RIM_VY[0] - vy) / LUNG_RIM_VY[1] + (LUNG_MEDIAL_RISE / LUNG_RIM_VY[1]) * med
         )
+        rim *= LUNG_ANTERIOR_RISE * (zd - self.z_recess)
+        rim += self.z_recess
         drop = zd - rim
-        dome = zd - drop * rho2 * rho2
+        rho4 *= drop
+        dome = np.subtract(zd, rho4, out=rho4)
         # distance to the chest wall (mm): (1 - rho) times the section's radius in that
         # direction, about ra + (cb - ra) sin^2 (ra lateral, cb posterior), over the slit width
         vy2 = vy * vy
-        wide = smooth01((vy - LUNG_SLIT_VY[0]) / LUNG_SLIT_VY[1]) * (1.0 - med)
-        inv_w = 1.0 / (LUNG_SLIT_MM[1] + (LUNG_SLIT_MM[0] - LUNG_SLIT_MM[1]) * wide)
-        r2 = u * u + vy2
+        w = smooth01((vy - LUNG_SLIT_VY[0]) / LUNG_SLIT_VY[1]) * (1.0 - med)
+        w *= LUNG_SLIT_MM[0] - LUNG_SLIT_MM[1]
+        w += LUNG_SLIT_MM[1]
+        r2 = uu + vy2
         np.maximum(r2, 1e-6, out=r2)
-        t = 1.0 - np.sqrt(r2)
-        r2 = vy2 / r2
+        t = np.sqrt(r2)
+        np.subtract(1.0, t, out=t)
+        np.divide(vy2, r2, out=r2)
         r2 *= cb - ra
         r2 += ra
         t *= r2
-        t *= inv_w
+        t /= w
         np.clip(t, 0.0, 1.0, out=t)
-        t *= t
+        for _ in range(LUNG_SLIT_SQUARINGS):
+            t *= t
         t *= drop
         t += rim
-        return np.maximum(dome, t)
+        return np.maximum(dome, t, out=t)
 
     # ---- abdominal organs ----
     def paint(self, pt: _Painter, k: int, z: float, cav: Cavity) -> None:
-        """Stomach, spleen, liver and kidneys on slice ``k`` at height ``z``."""
+        """Liver, stomach, spleen, kidneys (with renal vessels), pancreas and adrenals on slice
+        ``k`` at height ``z``."""
         # the stomach displaces the liver's left lobe (which stays in front of and medial to
         # it); the spleen lies lateral to both
         self._liver(pt, k, z, cav)
@@ -317,6 +432,74 @@ class OrganPlan:
         self._spleen(pt, k, z, cav)
         for n, side in enumerate((1.0, -1.0)):
             self._kidney(pt, k, z, cav, side, n)
+        self._pancreas(pt, k, z, cav)
+        for n, side in enumerate((1.0, -1.0)):
+            self._adrenal(pt, k, z, cav, side, n)
+
+    def _adrenal(self, pt: _Painter, k: int, z: float, cav: Cavity, side: float, n: int) -> None:
+        """An adrenal gland: a body in front and two limbs running back (an inverted Y); near
+        its top only the body and the start of the limbs. Painted over fat only."""
+        z_pole = self.z_kid[n] + KIDNEY_MM[0]
+        lo, hi = ADRENAL_Z[side]
+        f = (z_pole + hi - z) / (hi - lo)  # 0 top .. 1 bottom
+        if not 0.0 < f < 1.0:
+            return
+        lv = cav.lv
+        x0 = cav.xs + side * lv.width / 2
+        bx, by = x0 + side * ADRENAL_BODY[side][0], lv.y_s + ADRENAL_BODY[side][1]
+        reach = min(1.0, 0.3 + f * 1.4) * math.sqrt(max(0.0, 1.0 - max(0.0, f - 0.85) / 0.15))
+        for ex, ey in ADRENAL_LIMBS[side]:
+            tx = x0 + side * ex - bx
+            ty = lv.y_s + ey - by
+            length = math.hypot(tx, ty) * reach
+            if length < 2.0:
+                continue
+            d = (tx / math.hypot(tx, ty), ty / math.hypot(tx, ty))
+            cx, cy = bx + d[0] * length / 2, by + d[1] * length / 2
+            _paint_rotated(
+                pt,
+                k,
+                cx,
+                cy,
+                d,
+                (-d[1], d[0]),
+                length / 2 + ADRENAL_HALF_MM,
+                ADRENAL_HALF_MM,
+                ADRENAL_TISSUE,
+                over=_ADRENAL_OVER,
+            )
+
+    def _pancreas(self, pt: _Painter, k: int, z: float, cav: Cavity) -> None:
+        """The pancreas: overlapping discs (sections of spheres along its centreline), painted
+        over fat and bowel only (the solid organs, vessels and muscles keep their place)."""
+        p = self.pancreas
+        dz = z - p[:, 2]
+        hit = np.flatnonzero(np.abs(dz) < p[:, 3])
+        if hit.size == 0:
+            return
+        lv = cav.lv
+        y_front = lv.y_s - lv.depth / 2
+        tis = pt.tissue[k]
+        for i in hit:
+            rr = math.sqrt(p[i, 3] ** 2 - dz[i] ** 2)
+            cx, cy = cav.xs + p[i, 0], y_front + p[i, 1]
+            ry = 0.85 * rr
+            # a rim of peripancreatic fat keeps the bowel's loops off the gland (the same
+            # ellipse scaled by f)
+            f = 1.0 + PANCREAS_FAT_MM / rr
+            i0, i1 = pt.grid.index_range(0, cx - f * rr, cx + f * rr)
+            j0, j1 = pt.grid.index_range(1, cy - f * ry, cy + f * ry)
+            if i1 <= i0 or j1 <= j0:
+                continue
+            dx = (pt.x[i0:i1] - cx) / rr
+            dy = (pt.y[j0:j1] - cy) / ry
+            q = dy[:, None] ** 2 + (dx * dx)[None, :]
+            sub = tis[j0:j1, i0:i1]
+            rim = _PANCREAS_OVER[sub]
+            rim &= q <= f * f
+            sub[rim] = _T.FAT
+            rim &= q <= 1.0
+            sub[rim] = PANCREAS_TISSUE
 
     def paint_heart(self, pt: _Painter, k: int, z: float, cav: Cavity) -> None:
         """The heart on slice ``k``: a rounded cone sitting on the diaphragm (the ventricles,
@@ -508,6 +691,43 @@ class OrganPlan:
             h = math.sqrt(1.0 - (dz / (0.45 * a_z)) ** 2)
             hx, hy = kx - d[0] * 0.55 * a_w, ky - d[1] * 0.55 * a_w
             _paint_rotated(pt, k, hx, hy, d, nrm, 0.55 * a_w * h, 0.45 * a_t * h, _T.FAT)
+        # renal pelvis (urine, water density): a funnel in the sinus opening out of the hilum
+        a_p, b_p, h_p = RENAL_PELVIS_MM
+        if abs(dz + 0.1 * a_z) < h_p:
+            h = math.sqrt(1.0 - ((dz + 0.1 * a_z) / h_p) ** 2)
+            px, py = kx - d[0] * 0.85 * a_w, ky - d[1] * 0.85 * a_w
+            _paint_rotated(pt, k, px, py, d, nrm, a_p * h, b_p * h, _T.WATER)
+        # renal vein to the vena cava (the left one in front of the aorta), renal artery from
+        # the aorta: the vein leaves the hilum in front of the pelvis, the artery above it
+        hx, hy = kx - d[0] * 0.9 * a_w, ky - d[1] * 0.9 * a_w
+        hvx, hvy = hx - nrm[0] * RENAL_VEIN_FORWARD_MM, hy - nrm[1] * RENAL_VEIN_FORWARD_MM
+        y_front = lv.y_s - lv.depth / 2
+        ivc = (cav.xs + IVC_XY[0], y_front + IVC_XY[1])
+        ao = (cav.xs + AORTA_XY[0], y_front + AORTA_XY[1])
+        vz, vr, az, ar = RENAL_VESSELS_MM
+        if abs(dz - vz) < vr:
+            r = math.sqrt(vr * vr - (dz - vz) ** 2)
+            if side > 0:  # the left renal vein arches in front of the aorta
+                mid = (ao[0], ao[1] - AORTA_R_MM - vr - 2.0)
+                _segment(pt, k, (hvx, hvy), mid, r)
+                _segment(pt, k, mid, ivc, r)
+            else:
+                _segment(pt, k, (hvx, hvy), ivc, r)
+        if abs(dz - az) < ar:
+            r = math.sqrt(ar * ar - (dz - az) ** 2)
+            _segment(pt, k, (hx, hy), ao, r)
+
+
+def _segment(
+    pt: _Painter, k: int, a: tuple[float, float], b: tuple[float, float], r: float
+) -> None:
+    """A vessel of half-width ``r`` (mm) from ``a`` to ``b`` in slice ``k``, over fat and bowel."""
+    length = math.hypot(b[0] - a[0], b[1] - a[1])
+    if length < 1.0 or r <= 0.3:
+        return
+    d = ((b[0] - a[0]) / length, (b[1] - a[1]) / length)
+    cx, cy = (a[0] + b[0]) / 2, (a[1] + b[1]) / 2
+    _paint_rotated(pt, k, cx, cy, d, (-d[1], d[0]), length / 2 + r, r, _T.BLOOD, _PANCREAS_OVER)
 
 
 def _paint_rotated(
@@ -520,8 +740,10 @@ def _paint_rotated(
     ra: float,
     rb: float,
     value: int,
+    over: NDArray[np.bool_] | None = None,
 ) -> None:
-    """Paint an ellipse with half-axes ``ra`` along ``d`` and ``rb`` along ``nrm`` (unit)."""
+    """Paint an ellipse with half-axes ``ra`` along ``d`` and ``rb`` along ``nrm`` (unit), over
+    the tissues marked in the lookup table ``over`` (default: over everything)."""
     if ra <= 0.0 or rb <= 0.0:
         return
     ex = math.hypot(ra * d[0], rb * nrm[0])
@@ -533,4 +755,8 @@ def _paint_rotated(
     dx = (pt.x[i0:i1] - cx)[None, :]
     dy = (pt.y[j0:j1] - cy)[:, None]
     p = (dx * (d[0] / ra) + dy * (d[1] / ra)) ** 2 + (dx * (nrm[0] / rb) + dy * (nrm[1] / rb)) ** 2
-    pt.tissue[k, j0:j1, i0:i1][p <= 1.0] = value
+    sub = pt.tissue[k, j0:j1, i0:i1]
+    m = p <= 1.0
+    if over is not None:
+        m &= over[sub]
+    sub[m] = value

@@ -524,10 +524,13 @@ def _ball_offsets(
     if hit is None:
         spa = np.asarray(sp)
         half = np.ceil(radius_mm / spa).astype(int) + 1
-        grids = np.meshgrid(*[np.arange(-h, h + 1) for h in half], indexing="ij")
-        offs = np.stack([q.ravel() for q in grids], axis=1).astype(np.int64)
-        near = (((np.abs(offs) - 0.5).clip(0) * spa) ** 2).sum(axis=1)
-        offs = offs[near <= radius_mm**2]
+        # squared distance to the nearest point of each offset voxel: per-axis terms summed
+        # on the (i, j, k) grid (offsets in C order, as a raveled "ij" meshgrid)
+        ax = [np.arange(-h, h + 1, dtype=np.int64) for h in half]
+        d2 = [((np.abs(a) - 0.5).clip(0) * spa[c]) ** 2 for c, a in enumerate(ax)]
+        near = (d2[0][:, None, None] + d2[1][None, :, None]) + d2[2][None, None, :]
+        ii, jj, kk = np.nonzero(near <= radius_mm**2)
+        offs = np.stack([ax[0][ii], ax[1][jj], ax[2][kk]], axis=1)
         hit = (offs, (offs * spa).astype(np.float32))
         _BALLS[key] = hit
     return hit
@@ -791,6 +794,22 @@ RIB_SHAFT_MM = (6.5, 3.2)
 RIB_NECK_MM = (4.5, 4.0)
 RIB_HEAD_MM = 5.5
 CARTILAGE_MM = (5.0, 3.5)
+#: Lower ribs slope down steeply at the side of the chest (the 7th-10th ribs cross the lateral
+#: wall 30-40 deg below the horizontal; the lowest point of the costal margin, the 10th rib's
+#: cartilage, lies at L3, the subcostal plane): extra drop (mm) of the 10th rib's arc, a share
+#: of it for the 7th-9th. Without it the lower ribs ran 20 deg below the horizontal there, so
+#: a 3 mm axial slice cut them lengthwise: 200-290 mm2 per section and about 1.5 times the
+#: real CT's bone above 200 HU in a lateral box at T12 (the real one shows 4-13 small sections).
+RIB_LOWER_EXTRA_DROP_MM = 32.0
+#: Floating ribs (11th, 12th) run down and out from the tubercle to the tip, 45 and 40 mm
+#: lower (their tips at about L1-L2)
+RIB_FLOATING_DROP_MM = (45.0, 40.0)
+#: Rib medulla: red-marrow cancellous bone like the vertebral bodies' (its density follows the
+#: patient's, falling with age), not the denser pelvic marrow class. With ``Tissue.MARROW``
+#: (230 HU) a lateral box at T11-T12 held as much bone above 120 HU as the real CT's (840-890
+#: vs 855 mm3 per mm of height: rib size and count were right) but its median was 310-350 HU
+#: against 218, so 1.5 times the real volume above 200 HU.
+RIB_MEDULLA = _T.CANCELLOUS
 #: rib cortex thickness (mm) painted on the fine grid
 RIB_CORTEX_MM = 1.2
 #: Cortex class of the thin flat bones (ribs, sternum, iliac plates, sacrum below S2). Their
@@ -832,7 +851,7 @@ def _paint_ribs(
         frac_end = 0.42 if floating and num == last - 1 else 0.28 if floating else 0.0
         if not floating:
             frac_end = 0.8 if num <= 7 else 0.72
-        drop = 25.0 + 4.0 * min(num, 9)
+        drop = 25.0 + 4.0 * min(num, 9) + RIB_LOWER_EXTRA_DROP_MM * min(max(num - 6, 0), 4) / 4
         # head: against the posterolateral body, at the disc above (demifacets of two bodies)
         # for T2-T9, on its own body's upper half for T1 and T10 and lower down for the
         # floating ribs
@@ -854,8 +873,12 @@ def _paint_ribs(
             phis = np.linspace(phi0, math.pi * frac_end, 40)
             xs = cx + side * hw * np.sin(phis)
             ys = cy + hd * np.cos(phis)
-            t = (phis - phi0) / max(math.pi - phi0, 1e-6)
-            zs = tub[2] - drop * np.sin(np.clip(t, 0, 1) * math.pi / 2) * 1.2
+            if floating:  # straight down and out along its own short arc
+                t = (phis - phi0) / max(phis[-1] - phi0, 1e-6)
+                zs = tub[2] - RIB_FLOATING_DROP_MM[num - last + 1] * t
+            else:
+                t = (phis - phi0) / max(math.pi - phi0, 1e-6)
+                zs = tub[2] - drop * np.sin(np.clip(t, 0, 1) * math.pi / 2) * 1.2
             arc = np.stack([xs, ys, zs], axis=1)
             pts = np.concatenate([head[None], tub[None], arc[1:]], axis=0)
             seg = np.linalg.norm(np.diff(pts, axis=0), axis=1)
@@ -871,7 +894,7 @@ def _paint_ribs(
                 rh, rn = rh * taper, rn * np.maximum(taper, 0.7)
             twist = np.full(len(pts), math.pi / 2 if num == 1 else math.pi / 4 if num == 2 else 0)
             twist[:2] = 0.0
-            pt.flat_tube(pts, rh, rn, twist, THIN_CORTEX, _T.MARROW, RIB_CORTEX_MM)
+            pt.flat_tube(pts, rh, rn, twist, THIN_CORTEX, RIB_MEDULLA, RIB_CORTEX_MM)
             if floating:
                 continue
             # costal cartilage to the sternum (T8-T10 join the cartilage above, drawn as reaching
@@ -998,6 +1021,22 @@ PELVIS_HIP_MM = (88.0, -35.0, -100.0)
 #: across, 2 mm joint space, 6-8 mm of bone around it)
 FEMORAL_HEAD_R_MM = 24.0
 ACETABULUM_R_MM = 34.0
+#: hip joint space on CT (mm): the two cartilage layers, 3-4 mm wide (radiographic joint space
+#: width of the adult hip, 3.5-4 mm); the acetabulum's articular surface is dense subchondral
+#: bone (``Tissue.CORTICAL``), its outer (pelvic) surface thin cortex continuous with the
+#: ilium, ischium and pubis (painted ``THIN_CORTEX``: a full outer shell showed as a second
+#: ring around the femoral head in coronal slices)
+HIP_JOINT_GAP_MM = 3.0
+#: proximal femur (Gray's Anatomy 41st ed.; radiographic means): neck-shaft angle 125-130 deg,
+#: shaft 7 deg off the vertical (femoral anatomical axis, knees closer together than the hips),
+#: neck anteversion about 15 deg, femoral offset (head centre to shaft axis) 40-45 mm; the neck
+#: 30-35 mm tall and 25 mm thick at its waist, widening to 40 mm at its base; the greater
+#: trochanter's tip at about the height of the head centre, 20 mm lateral of the shaft axis
+FEMUR_NECK_SHAFT_DEG = 128.0
+FEMUR_SHAFT_TILT_DEG = 7.0
+FEMUR_ANTEVERSION_DEG = 15.0
+FEMUR_OFFSET_MM = 42.0
+FEMUR_SHAFT_R_MM = 13.5
 #: pubic symphysis: top 5 mm above the hip centres, 45 mm in front of them, 40 mm tall,
 #: 4 mm fibrocartilage gap; ischial tuberosities 70 mm below the hip centres, 55 mm from the
 #: midline (intertuberous diameter 110 mm), 25 mm behind them; ischial spines 50 mm from the
@@ -1136,12 +1175,12 @@ def _bone_rod(
 
 #: Sacro-iliac joint: the ilium's auricular part faces the sacral alae across a 2-4 mm joint
 #: space, about 18 mm thick and 40 mm from front to back, from the top of S1 to below S2. The
-#: alae reach ``w / 2 + 28`` mm (S1) and ``w / 2 + 18`` mm (S2) from the midline
+#: alae reach ``w / 2 + 28`` mm (S1) and ``w / 2 + 26`` mm (S2, a narrower body) from the midline
 #: (:mod:`spinelab.synth.vertebra_shape`), so the joint line steps in from S1 to S2: the
 #: bend of the L-shaped (auricular) joint surface, its short arm at S1, its long arm down S2-S3.
 SI_JOINT_GAP_MM = 3.0
 ILIUM_AURICULAR_MM = (18.0, 40.0)
-_SACRAL_ALA_EXTRA_MM = {"S1": 28.0, "S2": 18.0}
+_SACRAL_ALA_EXTRA_MM = vshape.SACRAL_ALA_EXTRA_MM
 
 
 def _paint_auricular(pt: _Painter, geo: SpineGeometry) -> None:
@@ -1180,6 +1219,74 @@ def _paint_auricular(pt: _Painter, geo: SpineGeometry) -> None:
             )
 
 
+def _femur_axes(side: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Unit vectors (LPS) of the femoral neck (from its base up, medially and forwards to the
+    head) and of the shaft (downwards, slightly medially) of the ``side`` (+1 left) femur."""
+    tilt = math.radians(FEMUR_SHAFT_TILT_DEG)
+    shaft = np.array([-side * math.sin(tilt), 0.0, -math.cos(tilt)])
+    # the neck makes (180 - neck-shaft) deg with the shaft's upward direction, which leans
+    # laterally by the tilt: it rises neck-shaft - 90 + tilt deg (about 45) above the
+    # horizontal, then turns forwards by the anteversion
+    rise = math.radians(FEMUR_NECK_SHAFT_DEG - 90.0 + FEMUR_SHAFT_TILT_DEG)
+    av = math.radians(FEMUR_ANTEVERSION_DEG)
+    neck = np.array(
+        [-side * math.cos(rise) * math.cos(av), -math.cos(rise) * math.sin(av), math.sin(rise)]
+    )
+    return neck, shaft
+
+
+def _paint_femur(pt: _Painter, fh: NDArray[np.float64], s: float, side: float) -> None:
+    """Proximal femur below the head centred at ``fh``: the waisted neck up-medially into the
+    head, the greater trochanter and the shaft with its medullary canal."""
+    neck, shaft = _femur_axes(side)
+    # the neck and shaft axes meet at the base of the neck, FEMUR_OFFSET_MM from the shaft axis
+    sin_ns = math.sin(math.radians(180.0 - FEMUR_NECK_SHAFT_DEG))
+    base = fh - neck * (FEMUR_OFFSET_MM / sin_ns) * s
+    length = float(np.linalg.norm(fh - base))
+    pts = np.stack([fh - 0.3 * FEMORAL_HEAD_R_MM * s * neck, fh - 0.55 * length * neck, base])
+    pt.flat_tube(
+        pts,
+        np.array([15.0, 15.0, 20.0]) * s,
+        np.array([13.0, 12.0, 16.0]) * s,
+        np.zeros(3),
+        _T.CORTICAL,
+        _T.MARROW,
+        1.8,
+    )
+    # greater trochanter: from the neck's base up and out to its tip at the head's height
+    lat = np.array([side, 0.0, 0.0])
+    tip = base + (20.0 * lat + np.array([0.0, 6.0, 0.0])) * s
+    tip[2] = fh[2] - 4.0 * s
+    _bone_rod(pt, np.stack([base + (10.0 * lat + 15.0 * shaft) * s, tip]), 12.0 * s, 1.5)
+    shaft_pts = np.stack([base - 10.0 * s * shaft, base + 240.0 * s * shaft])
+    _bone_rod(pt, shaft_pts, FEMUR_SHAFT_R_MM * s, 4.5)
+
+
+def _paint_hip_joint(pt: _Painter, fh: NDArray[np.float64], s: float, cup: Any) -> None:
+    """Femoral head (radius FEMORAL_HEAD_R_MM) and the acetabular cup around it across a
+    HIP_JOINT_GAP_MM joint space: dense subchondral bone on both articular surfaces, marrow
+    between, and only thin cortex on the cup's outer surface."""
+    r_h = FEMORAL_HEAD_R_MM * s
+    r_in = r_h + HIP_JOINT_GAP_MM
+    r_out = max(ACETABULUM_R_MM * s, r_in + 5.0)
+    box = _local_box(pt.grid, fh, np.eye(3), (-r_out, -r_out, -r_out), (r_out, r_out, r_out))
+    if box is None:
+        return
+    sl, (x, y, z) = box
+    rho = np.sqrt(x * x + y * y + z * z)
+    k = cup(x, y, z)
+    tis = pt.tissue[sl]
+    # the outer cortex only where the cup stands out of the bone around it (no seam inside the
+    # ilium's body or the rami)
+    was_bone = np.isin(tis, (_T.MARROW, THIN_CORTEX, _T.CORTICAL))
+    tis[(rho >= r_in) & (rho < r_out) & k & ~was_bone] = THIN_CORTEX
+    tis[(rho >= r_in + 1.5) & (rho < r_out - 1.0) & k] = _T.MARROW
+    tis[(rho >= r_in) & (rho < r_in + 1.5) & k] = _T.CORTICAL  # subchondral plate
+    tis[(rho >= r_h) & (rho < r_in) & k] = _T.CARTILAGE
+    tis[rho < r_h] = _T.CORTICAL
+    tis[rho < r_h - 1.3] = _T.MARROW
+
+
 def _paint_pelvis(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
     """Hip bones (iliac wings as broad curved plates, acetabulum, ischium, pubis), femoral heads,
     necks and proximal shafts, and the lower sacrum and coccyx below S2 (bone, label 0).
@@ -1205,10 +1312,6 @@ def _paint_pelvis(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
             r = np.sqrt(x * x + y * y + z * z) + 1e-3
             return (x * o[0] + y * o[1] + z * o[2]) / r < 0.2
 
-        r_cup = ACETABULUM_R_MM * s
-        _ellipsoid_shell(pt, fh, (r_cup, r_cup, r_cup), r_cup - FEMORAL_HEAD_R_MM * s - 2.0, cup)
-        r_h = FEMORAL_HEAD_R_MM * s
-        _ellipsoid_shell(pt, fh, (r_h, r_h, r_h), r_h, lambda x, y, z: x == x)
         # pubis: superior ramus from the cup's front to the symphysis body, the body, and the
         # inferior ramus down and back to the ischial ramus
         px, py, pz = PUBIS_TOP_MM
@@ -1234,13 +1337,9 @@ def _paint_pelvis(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
         isch = np.stack([fh + np.array([side * -8.0, 22.0, -14.0]) * s, tub])
         _bone_rod(pt, isch, 11.0 * s, 1.8, THIN_CORTEX)
         _bone_rod(pt, np.stack([tub, ramus_join]), 7.0 * s, 1.5, THIN_CORTEX)
-        # femoral neck (neck-shaft angle about 128 deg), greater trochanter, proximal shaft with
-        # a medullary canal
-        troch = fh + np.array([side * 48.0, 8.0, -28.0]) * s
-        _bone_rod(pt, np.stack([fh, troch]), 15.0 * s, 1.8)
-        pt.tube(troch[None] + np.zeros((2, 3)), 18.0 * s, _T.CORTICAL, _T.MARROW, 1.8)
-        shaft = np.stack([troch, troch + np.array([side * -14.0, 4.0, -240.0]) * s])
-        _bone_rod(pt, shaft, 13.5 * s, 4.5)
+        _paint_femur(pt, fh, s, side)
+        # last, so that the rods meeting at the acetabulum leave the joint and the head round
+        _paint_hip_joint(pt, fh, s, cup)
     _paint_auricular(pt, geo)
     if "S2" in geo.labels:
         m = geo.labels.index("S2")
@@ -1258,7 +1357,7 @@ def _paint_pelvis(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
         # around marrow) from inside S2 down: as wide as S2's alae at the top (about 90 mm),
         # 75 mm at S3, 50 mm at S4, 30 mm at S5, 10 mm at the coccyx's tip; 22 mm thick at S3,
         # 8 mm at the tip
-        ala_half = wd / 2 + 18.0
+        ala_half = wd / 2 + vshape.SACRAL_ALA_EXTRA_MM["S2"]
         pts = [cur.copy()]
         half_w = [ala_half]
         half_t = [0.5 * dp * 0.8]

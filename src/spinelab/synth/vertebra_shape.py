@@ -113,6 +113,16 @@ BASIVERTEBRAL_DEPTH = 0.3
 BASIVERTEBRAL_MM = (2.0, 1.2)
 #: Facet joint space on CT (mm).
 FACET_GAP_MM = 2.0
+#: Sacral alae and lateral masses (Gray's Anatomy 41st ed.; sacral morphometry): the sacral base
+#: is 100-110 mm wide with its alae, the S1 body about 50 mm, so the alae reach 25-30 mm beyond
+#: the body; the lateral masses carry the L-shaped auricular surface down to S3 and are still
+#: 85-95 mm across at S2. Reach beyond the body's half-width (mm) per segment:
+SACRAL_ALA_EXTRA_MM = {"S1": 28.0, "S2": 26.0}
+#: The ala's upper surface slopes down from the body's edge to the sacro-iliac joint (mm per
+#: mm; the promontory stands above the alae), and the fused lateral masses run on below each
+#: segment's lower endplate (mm): S1's into S2's, S2's down to S3 beside the lower sacrum.
+SACRAL_ALA_SLOPE = 0.25
+SACRAL_MASS_BELOW_MM = {"S1": 8.0, "S2": 14.0}
 
 
 def level_number(name: str) -> float:
@@ -216,13 +226,17 @@ def vertebra_parts(
 
     parts.append((((-w / 2, -d / 2, -h / 2), (w / 2, d / 2, h / 2)), body, 0.0))
     if region == "sacral":
-        ala_w = w / 2 + (28.0 if name == "S1" else 18.0)
+        ala_w = w / 2 + SACRAL_ALA_EXTRA_MM[name]
+        below = SACRAL_MASS_BELOW_MM[name]
 
         def ala(a: Any, b: Any, e: Any, s: float) -> Any:
             m = _ellipse(a, b - d / 4, ala_w - s, d * 0.75 + 10 - s) <= 1.0
-            return m & (b > -d / 4 + s) & (b < d / 2 + 12.0 - s) & (np.abs(e) < h / 2 - s)
+            top = h / 2 - SACRAL_ALA_SLOPE * np.maximum(np.abs(a) - w / 2, 0.0)
+            m &= (e < top - s) & (e > -h / 2 - below + s)
+            return m & (b > -d / 4 + s) & (b < d / 2 + 12.0 - s)
 
-        parts.append((((-ala_w, -d / 4, -h / 2), (ala_w, d / 2 + 12.0, h / 2)), ala, 0.0))
+        box_ala = ((-ala_w, -d / 4, -h / 2 - below), (ala_w, d / 2 + 12.0, h / 2))
+        parts.append((box_ala, ala, 0.0))
 
     cw2 = dm["can_w"] / 2
     can_d = dm["can_d"]
