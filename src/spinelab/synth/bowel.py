@@ -39,6 +39,7 @@ import scipy.ndimage as ndi
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
+from spinelab.synth.organs import AORTA_R_MM, AORTA_XY
 from spinelab.synth.tissues import Tissue as _T
 
 #: Coarse grid step of the bowel's fields (mm).
@@ -94,9 +95,6 @@ SMV_RADIUS_MM = 5.0
 SM_COLLAR_MM = 5.0
 SMA_AHEAD_MM = 16.0
 SMV_RIGHT_MM = 13.0
-#: The aorta as painted by :mod:`spinelab.synth.render` (centre x offset from the spine, y
-#: offset in front of the vertebral body's front, radius; mm).
-AORTA_DX_MM, AORTA_DY_MM, AORTA_R_MM = 14.0, 12.0, 11.5
 #: Fat gap kept between the colon and small-bowel loops (mm).
 COLON_GAP_MM = 3.0
 #: The small bowel's upper limit is not a plane: ``z_small_hi`` plus this many mm times a
@@ -316,8 +314,8 @@ class BowelField:
         if not z1 < z < z0:
             return []
         t = (z0 - z) / (z0 - z1)
-        xa = xs + AORTA_DX_MM - 6.0 * t  # drifts towards the midline
-        ya = y_front - AORTA_DY_MM - AORTA_R_MM - SMA_RADIUS_MM - 3.0
+        xa = xs + AORTA_XY[0] - 6.0 * t  # drifts towards the midline
+        ya = y_front + AORTA_XY[1] - AORTA_R_MM - SMA_RADIUS_MM - 3.0
         ya -= SMA_AHEAD_MM * min(3.0 * t, 1.0)  # leaves the aorta, then runs down in front of it
         out = [(xa, ya, SMA_RADIUS_MM)]
         if t > 0.15:  # the vein joins the splenic vein behind the pancreas' neck, above

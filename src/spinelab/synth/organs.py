@@ -142,8 +142,10 @@ ADRENAL_HALF_MM = 2.2
 #: The adrenals' tissue class (tests swap in an unused class to find them).
 ADRENAL_TISSUE: Tissue = Tissue.SOFT
 #: Inferior vena cava and aorta centres (x from the spine's midline, y from the front of the
-#: vertebral body, mm) and the aorta's radius, as painted in ``render._paint_soft_tissue``.
+#: vertebral body, mm), the aorta's radius and the cava's half-axes (x, y): the one definition,
+#: used by ``render._paint_soft_tissue`` to paint them and by the organs and bowel beside them.
 IVC_XY = (-24.0, -14.0)
+IVC_HALF_MM = (11.0, 9.0)
 AORTA_XY = (14.0, -12.0)
 AORTA_R_MM = 11.5
 #: Renal vessels: height of the vein above the kidney's centre and its radius, the same for
@@ -593,7 +595,7 @@ class OrganPlan:
         if not 0.0 < d < HEPATIC_VEIN_LEN_MM:
             return
         lv = cav.lv
-        x0, y0 = cav.xs - 24.0, lv.y_s - lv.depth / 2 - 14.0  # the IVC
+        x0, y0 = cav.xs + IVC_XY[0], lv.y_s - lv.depth / 2 + IVC_XY[1]  # the IVC
         s = d / HEPATIC_VEIN_LEN_MM
         r = HEPATIC_VEIN_R_MM[0] + (HEPATIC_VEIN_R_MM[1] - HEPATIC_VEIN_R_MM[0]) * s
         for dx, dy in self.hv_dir:

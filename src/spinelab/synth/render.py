@@ -1594,9 +1594,12 @@ def _paint_soft_tissue(
             if z > z_carina:
                 pt.ellipse2d(k, xs, ys - lv.depth / 2 - 20.0, 9.0, 8.0, _T.GAS)
         if z_aorta_bot < z < z_aorta_top:
-            pt.ellipse2d(k, xs + 14.0, ys - lv.depth / 2 - 12.0, 11.5, 11.5, _T.BLOOD)
+            ao_x, ao_y = organs.AORTA_XY
+            ar = organs.AORTA_R_MM
+            pt.ellipse2d(k, xs + ao_x, ys - lv.depth / 2 + ao_y, ar, ar, _T.BLOOD)
         if z_aorta_bot - 40 < z < z_dome_r:
-            pt.ellipse2d(k, xs - 24.0, ys - lv.depth / 2 - 14.0, 11.0, 9.0, _T.BLOOD)
+            iv_x, iv_y = organs.IVC_XY
+            pt.ellipse2d(k, xs + iv_x, ys - lv.depth / 2 + iv_y, *organs.IVC_HALF_MM, _T.BLOOD)
         if z < z_s2 - 20.0:
             _organ(pt, k, z, xs, cy - 0.35 * by, z_s2 - 80.0, 45.0, 35.0, 40.0, _T.WATER)
     bowel.paint_vessels()  # mesenteric vessels, into the fat that is left
