@@ -188,17 +188,6 @@ def block_centre(
     return np.ascontiguousarray(labels_fine[fk // 2 :: fk, fj // 2 :: fj, fi // 2 :: fi])
 
 
-def gaussian_noise_factor(sigma_px: float) -> float:
-    """Standard deviation of white unit noise after a 1-D Gaussian filter of ``sigma_px``."""
-    if sigma_px <= 0.05:
-        return 1.0
-    radius = max(1, int(4.0 * sigma_px + 0.5))
-    x = np.arange(-radius, radius + 1, dtype=np.float64)
-    w = np.exp(-0.5 * (x / sigma_px) ** 2)
-    w /= w.sum()
-    return float(np.sqrt(np.sum(w**2)))
-
-
 def blur_axis(
     img: NDArray[np.float32],
     sigma: float,
