@@ -42,13 +42,18 @@ Anatomy 8th ed.; organ sizes as in ultrasound/CT reference texts):
   aorta reaching down in front of the pole); SOFT as well.
 * Heart: 12 x 8.5 x 6 cm, its diaphragmatic surface flat on the central tendon (level with the
   left dome), the ventricles in front and to the left, narrowing upwards to the atria.
-* Lungs below the domes: the costophrenic recesses go deepest posteriorly (down to T12-L1);
-  anteriorly the diaphragm attaches at the costal margin, 6-8 cm higher, so at T11-T12 only thin
-  posterior crescents of lung remain. Below the dome's shoulder the recess is a slit between the
-  diaphragm (zone of apposition) and the ribs: thin laterally, thickest in the paravertebral
-  gutters, so the liver and spleen reach the lateral ribs; the liver's bare area fills the
-  right gutter above T12. At T11 the recess is an even band 10-16 mm thick along the posterior
-  wall with slits running up the lateral wall, as on CT.
+* Lungs below the domes: each hemidiaphragm is a smooth dome in coronal and sagittal section
+  (the right one higher), highest near the mid-clavicular line, curving down laterally into the
+  costophrenic angle and medially to the central tendon under the heart; posteriorly the
+  recesses go deepest (down to T12-L1, beside the spine in the paravertebral gutters);
+  anteriorly the diaphragm attaches at the costal margin, 6-8 cm higher, so at T11-T12 only
+  thin posterior crescents of lung remain. Below the dome's shoulder the recess is a slit
+  between the diaphragm (zone of apposition) and the ribs: thin laterally, thickest in the
+  paravertebral gutters, so the liver and spleen reach the lateral ribs; the liver's bare area
+  fills the right gutter above T12. At T11 the recess is an even band 10-16 mm thick along the
+  posterior wall with slits running up the lateral wall, as on CT. The organs under the domes
+  (liver, stomach, spleen) reach above the central tendon only under the lungs, which are
+  painted over them, so their tops follow the domes.
 * Stomach: see above; its fundus lies posteriorly against the left crus and the spleen.
 """
 
@@ -171,14 +176,15 @@ LUNG_ANTERIOR_RISE = 0.9
 LUNG_RIM_VY = (-0.2, 1.0)
 #: Lungs: width scale of the costophrenic recess's slit between the diaphragm and the chest
 #: wall, posteriorly (paravertebral gutter) and laterally (mm): at a fraction h of the
-#: height from the lung's lower border to the dome's top the slit reaches ``sqrt(h)`` times
-#: this far from the wall (measured from the lung's section ellipse, which lies inside the
-#: cavity's wall posteriorly). With :data:`LUNG_SLIT_SQUARINGS` the reach grows as a higher
-#: root, so at T11 the recess is an even band about 10-16 mm thick along the posterior wall
-#: with thin slits running up the lateral wall (the real example CT at the T11 / T12 label
-#: centres: a 10-15 mm posterior band, lateral slits of a few mm reaching far forwards, lung
-#: 10 % of the section at T11 (9-13 % one slice either side) and 4.4 % at T12).
-LUNG_SLIT_MM = (24.0, 14.0)
+#: height from the lung's lower border to the dome's top the slit reaches ``h ** (1/4)``
+#: (:data:`LUNG_SLIT_SQUARINGS`) times this far from the wall (measured from the lung's section
+#: ellipse, which lies inside the cavity's wall posteriorly), so at T11 the recess is an even
+#: band about 10-16 mm thick along the posterior wall with thin slits running up the lateral
+#: wall (the real example CT at the T11 / T12 label centres: a 10-15 mm posterior band, lateral
+#: slits of a few mm reaching far forwards, lung 10 % of the section at T11 (9-13 % one slice
+#: either side) and 4.4 % at T12; the test spine at 2 mm: 7.5 % and 4.4 %). Above the band the
+#: dome (:data:`LUNG_DOME_SHAPE`) takes over.
+LUNG_SLIT_MM = (26.0, 14.0)
 #: The slit widens from its lateral to its posterior width between ``vy = LUNG_SLIT_VY[0]`` and
 #: ``LUNG_SLIT_VY[0] + LUNG_SLIT_VY[1]`` (``vy`` as above).
 LUNG_SLIT_VY = (0.45, 0.45)
@@ -186,12 +192,26 @@ LUNG_SLIT_VY = (0.45, 0.45)
 #: lung's lower border: 2 (fourth root) keeps the recess an even band that thins only near its
 #: lower border.
 LUNG_SLIT_SQUARINGS = 2
-#: Beside the vertebral bodies the lung's lower border is raised as if it lay this much further
-#: forward in ``vy`` (the crura attach to the bodies), so no lung rises beside the vertebral
-#: bodies below the domes: it stays in the posterior gutter, as on CT.
-LUNG_MEDIAL_RISE = 0.25
 #: The dome's top lies this fraction of the lung's half-depth in front of the lung's centre.
 LUNG_DOME_FORWARD = 0.22
+#: The dome's profile: at ``rho`` of the way from its top to the lung's wall the diaphragm lies
+#: ``k rho^2 + (1 - k) rho^n`` of its height over the lung's lower border below the top
+#: (``k``, ``n``): a rounded top (the quadratic term; on the test spine a curvature radius of
+#: about 25 mm across the 10 cm wide lung base and 110 mm from front to back; a normal dome
+#: rises 2-3 cm over the line joining the costophrenic and cardiophrenic angles of a chest
+#: radiograph) steepening into the costophrenic recess (the high power). A steeper top (larger
+#: ``k``) widens the posterior band at T11 beyond the real CT's 10-15 mm. ``n`` is a power of 2
+#: (computed by squaring).
+LUNG_DOME_SHAPE = (0.55, 8)
+#: Medially the lung's lower border lies at the central tendon (under the heart) in front of
+#: ``vy = LUNG_TENDON_VY[0]`` and descends to the posterior recess (the paravertebral
+#: gutter) by ``LUNG_TENDON_VY[1]``.
+LUNG_TENDON_VY = (-0.2, 0.8)
+#: The lung's section lies this far inside the cavity's wall (mm; as painted by the renderer).
+LUNG_WALL_MM = 3.0
+#: Height scale (mm) of the smooth minimum that rounds the shoulder where the recess meets the
+#: dome.
+LUNG_BLEND_MM = 12.0
 
 
 #: What the pancreas may cover: fat and bowel (wall, content, gas).
@@ -370,43 +390,72 @@ class OrganPlan:
         """Height (mm) of the diaphragm under a lung at ``(x, y)`` (``x_mid``: the midline's x;
         beside the vertebral bodies, where the crura attach, the slit stays thin).
 
-        The dome is flat near its top and falls steeply at its rim, down to the lung's lower
-        border at the chest wall (lowest in the posterior recess, higher laterally and
-        anteriorly). Below the dome's shoulder the diaphragm runs down close to the ribs (the
-        zone of apposition), so the costophrenic recess is a slit along the wall, about
-        :data:`LUNG_SLIT_MM` wide at the dome's top, narrowing (as the square root of the height
-        above it) to nothing at the lung's lower border.
+        Two surfaces, joined by a smooth minimum (:data:`LUNG_BLEND_MM`), so the lung lies
+        above either:
+
+        * the dome: highest at its top (:data:`LUNG_DOME_FORWARD` in front of the lung's
+          centre, in the mid-clavicular line), rounded (:data:`LUNG_DOME_SHAPE`: the height
+          falls as ``k rho^2 + (1 - k) rho^n`` of the way from the top to the lung's wall) and
+          steep at its rim, down to the lung's lower border at the wall (the costophrenic angle:
+          lowest in the posterior recess, higher anteriorly; medially, in front of the vertebral
+          bodies, the central tendon under the heart, :data:`LUNG_TENDON_VY`);
+        * the recess: below the dome's shoulder the diaphragm runs down close to the ribs (the
+          zone of apposition), so the costophrenic recess is a slit along the wall, about
+          :data:`LUNG_SLIT_MM` wide at the dome's top, narrowing (as the fourth root of the
+          height above it) to nothing at the lung's lower border.
         """
         # x enters as a row and y as a column (broadcast): 1-D work stays 1-D, and the 2-D
         # arrays are updated in place
         u = (x - lx) / ra
         uu = u * u
-        v = (y - ly + LUNG_DOME_FORWARD * cb) / cb
-        rho4 = uu + v * v
-        np.minimum(rho4, 1.0, out=rho4)
-        rho4 *= rho4
         vy = (y - ly) / cb  # -1 anterior .. +1 posterior
-        # medial weight: 1 beside the vertebral bodies (the crura), 0 from the lung's middle out
+        # medial weight: 1 beside the mediastinum and the vertebral bodies, 0 from the lung's
+        # middle out
         med: Any = 0.0
         if x_mid is not None:
             u_med = u if lx > x_mid else -u
             med = smooth01((-u_med - 0.3) / 0.4)
-        # beside the vertebral bodies the lower border lies as if further forward (the crura
-        # attach to the bodies): the recess stays in the posterior gutter
-        rim = _smooth01_inplace(
-            (LUNG_RIM_VY[0] - vy) / LUNG_RIM_VY[1] + (LUNG_MEDIAL_RISE / LUNG_RIM_VY[1]) * med
-        )
-        rim *= LUNG_ANTERIOR_RISE * (zd - self.z_recess)
-        rim += self.z_recess
+        # the lung's lower border at the wall, as a fraction of the dome's height over the
+        # posterior recess: high anteriorly (the anterior attachment), low posteriorly and
+        # laterally; medially the central tendon in front, the paravertebral gutter behind
+        drop_all = zd - self.z_recess
+        rim_f = LUNG_ANTERIOR_RISE * smooth01((LUNG_RIM_VY[0] - vy) / LUNG_RIM_VY[1])
+        if x_mid is not None:
+            tendon = min(self.z_dome_l - 5.0, zd - 5.0) - self.z_recess
+            t0, t1 = LUNG_TENDON_VY
+            rim_m = (tendon / drop_all) * smooth01((t1 - vy) / (t1 - t0))
+            rim_f = rim_f + med * np.maximum(rim_m - rim_f, 0.0)
+        rim = self.z_recess + drop_all * rim_f
         drop = zd - rim
-        rho4 *= drop
-        dome = np.subtract(zd, rho4, out=rho4)
-        # distance to the chest wall (mm): (1 - rho) times the section's radius in that
-        # direction, about ra + (cb - ra) sin^2 (ra lateral, cb posterior), over the slit width
+        # the dome: rho = 0 at its top .. 1 at the lung's section ellipse (the lung is painted
+        # LUNG_WALL_MM inside the cavity), along the ray from the top
+        cbe = cb - LUNG_WALL_MM
+        f = LUNG_DOME_FORWARD
+        w = (y - ly) / cbe + f
+        q = w * w + uu
+        q *= 1.0 - f * f
+        q += (f * w) ** 2
+        rho = np.sqrt(q, out=q)
+        rho -= f * w
+        rho *= 1.0 / (1.0 - f * f)
+        np.minimum(rho, 1.0, out=rho)
+        k, n = LUNG_DOME_SHAPE
+        rho *= rho
+        p = rho * rho
+        for _ in range(round(math.log2(n)) - 2):  # rho^n by squaring (n a power of 2)
+            p *= p
+        p *= 1.0 - k
+        rho *= k
+        p += rho
+        p *= drop
+        dome = np.subtract(zd, p, out=p)
+        # the recess: distance to the chest wall (mm), (1 - r) times the section's radius in
+        # that direction, about ra + (cb - ra) sin^2 (ra lateral, cb posterior), over the slit
+        # width
         vy2 = vy * vy
-        w = smooth01((vy - LUNG_SLIT_VY[0]) / LUNG_SLIT_VY[1]) * (1.0 - med)
-        w *= LUNG_SLIT_MM[0] - LUNG_SLIT_MM[1]
-        w += LUNG_SLIT_MM[1]
+        ws = smooth01((vy - LUNG_SLIT_VY[0]) / LUNG_SLIT_VY[1]) * (1.0 - med)
+        ws *= LUNG_SLIT_MM[0] - LUNG_SLIT_MM[1]
+        ws += LUNG_SLIT_MM[1]
         r2 = uu + vy2
         np.maximum(r2, 1e-6, out=r2)
         t = np.sqrt(r2)
@@ -415,13 +464,57 @@ class OrganPlan:
         r2 *= cb - ra
         r2 += ra
         t *= r2
-        t /= w
+        t /= ws
         np.clip(t, 0.0, 1.0, out=t)
         for _ in range(LUNG_SLIT_SQUARINGS):
             t *= t
         t *= drop
         t += rim
-        return np.maximum(dome, t, out=t)
+        # smooth minimum: min(a, b) - max(s - |a - b|, 0)^2 / 4s rounds the shoulder where
+        # the recess meets the dome
+        s = LUNG_BLEND_MM
+        gap = np.subtract(dome, t)
+        np.abs(gap, out=gap)
+        np.subtract(s, gap, out=gap)
+        np.maximum(gap, 0.0, out=gap)
+        gap *= gap
+        gap *= 0.25 / s
+        out = np.minimum(dome, t, out=t)
+        out -= gap
+        return out
+
+    def z_tendon(self) -> float:
+        """Height (mm) of the diaphragm's central tendon, under the heart (the heart's floor)."""
+        return self.z_dome_l - 5.0
+
+    def clip_to_dome(
+        self,
+        cav: Cavity,
+        side: float,
+        z: float,
+        y: NDArray[np.float64],
+        x_lo: NDArray[np.float64],
+        x_hi: NDArray[np.float64],
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """An organ's row span ``x_lo .. x_hi`` kept under the dome of the ``side`` lung.
+
+        Above the central tendon an organ under the diaphragm reaches only as far as the lung
+        base above it: the renderer paints the lung over it where the slice lies above
+        :meth:`lung_floor`, so inside the lung's section the organ's top follows the dome, and
+        outside it (the mediastinum, the anterior attachment) nothing stays above the tendon.
+        The section is the renderer's lung ellipse (``render._paint_soft_tissue``: half-width
+        half of the cavity beside the vertebral body less 6 mm, half-depth the cavity's less
+        :data:`LUNG_WALL_MM`).
+        """
+        if z <= self.z_tendon():
+            return x_lo, x_hi
+        lv = cav.lv
+        ra = (cav.hw - lv.width / 2 - 6.0) / 2
+        lx = cav.xs + side * (lv.width / 2 + 6.0 + ra)
+        v = (y - cav.cy) / (cav.hd - LUNG_WALL_MM)
+        half = ra * np.sqrt(np.clip(1.0 - v * v, 0.0, None))
+        half[np.abs(v) >= 1.0] = -1.0  # outside the section: an empty span
+        return np.maximum(x_lo, lx - half), np.minimum(x_hi, lx + half)
 
     # ---- abdominal organs ----
     def paint(self, pt: _Painter, k: int, z: float, cav: Cavity) -> None:
@@ -507,7 +600,7 @@ class OrganPlan:
         """The heart on slice ``k``: a rounded cone sitting on the diaphragm (the ventricles,
         broad, in front and to the left) narrowing upwards to its base (the atria, behind and
         to the right)."""
-        z_bottom = self.z_dome_l - 5.0
+        z_bottom = self.z_tendon()
         h_mm = HEART_MM[0] * self.heart_size
         h = (z - z_bottom) / h_mm
         if not 0.0 < h < 1.0:
@@ -584,8 +677,8 @@ class OrganPlan:
         w = smooth01((y - y_split) / 30.0 + 0.5)
         x_left = (1.0 - w) * x_ant + w * np.minimum(x_post, xs + hw * m_back)
         x_left = np.minimum(x_left + self.liver_w[1](y, z), xs + half - 4.0)
-        if z > self.z_dome_l - 5.0:  # above the heart's floor the dome stays on the right
-            x_left = np.minimum(x_left, xs - lv.width / 2 - 6.0)
+        # above the heart's floor the liver's dome stays under the right lung
+        x_right, x_left = self.clip_to_dome(cav, -1.0, z, y, x_right, x_left)
         _paint_span(pt, k, y, j0, x_right, x_left, _T.LIVER, keep=_T.MUSCLE)
         self._hepatic_veins(pt, k, z, cav)
 
@@ -618,7 +711,8 @@ class OrganPlan:
         q = np.clip(1.0 - ((y - yc) / max(half, 1.0)) ** 2, 0.0, 1.0)
         x_out = cav.xs + cav.half_width(y) - 3.0
         thick = SPLEEN_MM[1] * s * np.sqrt(q) + self.spleen_w(y, z)
-        _paint_span(pt, k, y, j0, x_out - thick, x_out, _T.SPLEEN, keep=_T.MUSCLE)
+        lo, hi = self.clip_to_dome(cav, 1.0, z, y, x_out - thick, x_out)
+        _paint_span(pt, k, y, j0, lo, hi, _T.SPLEEN, keep=_T.MUSCLE)
 
     def _stomach(self, pt: _Painter, k: int, z: float, cav: Cavity) -> None:
         z_top, z_bot = self.z_stomach
@@ -638,16 +732,15 @@ class OrganPlan:
         j0, y = rows
         q = np.sqrt(np.clip(1.0 - ((y - cy) / (0.8 * r)) ** 2, 0.0, 1.0))
         wob = self.stomach_w(y, z)
-        lo, hi = cx - r * q + wob, cx + r * q + wob * 0.5
+        lo, hi = self.clip_to_dome(cav, 1.0, z, y, cx - r * q + wob, cx + r * q + wob * 0.5)
         _paint_span(pt, k, y, j0, lo, hi, _T.SOFT, keep=_T.MUSCLE)
         # lumen: gas anteriorly above a horizontal air-fluid level (supine), content behind
         ri = r - STOMACH_WALL_MM
         if ri > 3.0 and self.gas_depth > 0.0:
             qi = np.sqrt(np.clip(1.0 - ((y - cy) / (0.8 * ri)) ** 2, 0.0, 1.0))
             y_level = self.y_gas_level(cav)
-            _paint_span(
-                pt, k, y, j0, cx - ri * qi + wob, cx + ri * qi + wob * 0.5, _T.GAS, y_max=y_level
-            )
+            lo, hi = self.clip_to_dome(cav, 1.0, z, y, cx - ri * qi + wob, cx + ri * qi + wob * 0.5)
+            _paint_span(pt, k, y, j0, lo, hi, _T.GAS, y_max=y_level)
 
     def y_gas_level(self, cav: Cavity) -> float:
         """The stomach's air-fluid level (a constant y, horizontal in a supine patient): this
