@@ -119,3 +119,104 @@ def test_sacral_base_is_broad_and_its_lateral_masses_run_down_to_s3(hips):
             elif run:
                 break
         assert run * SP >= 50.0, run * SP
+
+
+def _sample(tis, grid, p):
+    """Tissue at points ``(..., 3)`` (mm, nearest voxel; AIR outside the grid)."""
+    org, sp = np.array(grid.origin_mm), np.array(grid.spacing_mm)
+    ijk = np.rint((p - org) / sp).astype(int)
+    shape = np.array(tis.shape[::-1])
+    ok = np.all((ijk >= 0) & (ijk < shape), axis=-1)
+    ijk = np.clip(ijk, 0, shape - 1)
+    return np.where(ok, tis[ijk[..., 2], ijk[..., 1], ijk[..., 0]], int(Tissue.AIR))
+
+
+def _runs(mask):
+    """(start, stop) index pairs of the True runs of a 1-D mask."""
+    d = np.diff(np.r_[0, mask.astype(int), 0])
+    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True))
+
+
+def test_fused_sacrum_has_no_bright_endplates_inside(hips):
+    # the S1-S2 junction of the adult sacrum is fused: from S2's centre up to S1's centre the
+    # bone is trabecular (at most a faint residual disc line), no body shell (the old design
+    # painted S1's lower and S2's upper endplate there: a bright line across the sacrum)
+    tis, _vert, grid, _c, spine = hips
+    n1, n2 = spine.labels.index("S1"), spine.labels.index("S2")
+    c1, c2 = spine.centres_mm[n1], spine.centres_mm[n2]
+    fr = spine.frames[n2]
+    t = np.linspace(0.0, 1.0, 200)[:, None]
+    for da in (-8.0, 0.0, 8.0):
+        for db in (-5.0, 0.0, 5.0):
+            off = da * fr[:, 0] + db * fr[:, 1]
+            line = _sample(tis, grid, c2 + off + t * (c1 - c2))
+            assert np.isin(line, [int(b) for b in BONE]).all(), (da, db)
+            bright = np.isin(line, [int(Tissue.SHELL), int(Tissue.CORTICAL)])
+            assert not bright.any(), (da, db, np.flatnonzero(bright))
+
+
+def test_sacrum_has_paired_anterior_foramina(hips):
+    # anterior sacral foramina: round holes 6-10 mm across, 14-21 mm from the midline, at the
+    # segment junctions (S1/S2, S2/S3, ...): a line down the sacrum 19 mm from the midline
+    # crosses at least two holes in the bone on each side (the old sacrum was solid there)
+    tis, vert, grid, _c, spine = hips
+    n1, n2 = spine.labels.index("S1"), spine.labels.index("S2")
+    c1, c2 = spine.centres_mm[n1], spine.centres_mm[n2]
+    lat = spine.frames[n2][:, 0]
+    down = (c2 - c1) / np.linalg.norm(c2 - c1)
+    s = np.arange(0.0, 70.0, 0.5)
+    bone_ids = [int(b) for b in BONE]
+    for side in (1.0, -1.0):
+        p = c1 + s[:, None] * down + side * 19.0 * lat
+        bone = np.isin(_sample(tis, grid, p), bone_ids)
+        runs = _runs(~bone)
+        holes = [(a, b) for a, b in runs if a > 0 and b < len(s) and 3.0 <= (b - a) * 0.5 <= 14.0]
+        assert len(holes) >= 2, (side, runs)
+        # a hole is not labelled as vertebra
+        a, b = holes[0]
+        q = np.rint((p[(a + b) // 2] - np.array(grid.origin_mm)) / SP).astype(int)
+        assert vert[q[2], q[1], q[0]] == 0
+
+
+@pytest.mark.parametrize("side", [1.0, -1.0])
+def test_iliac_body_is_a_thick_block_over_the_acetabulum(hips, side):
+    # real CT (coronal and sagittal sections through the hip): above the acetabular roof the
+    # ilium is a wedge of bone 40-50 mm across (coronal) and 50-55 mm from front to back
+    # (sagittal) 30-35 mm above the head's centre (the old thin plate: about 20 mm)
+    tis, _vert, grid, c, _spine = hips
+    fh, _r = _head_centre(tis, grid, c, side)
+    bone_ids = [int(b) for b in BONE]
+    s = np.arange(-45.0, 45.0, 0.5)
+    for axis, least in ((0, 30.0), (1, 35.0)):
+        d = np.zeros(3)
+        d[axis] = 1.0
+        p = fh + np.array([0.0, 0.0, 33.0]) + s[:, None] * d
+        bone = np.isin(_sample(tis, grid, p), bone_ids)
+        run = [(a, b) for a, b in _runs(bone) if a <= len(s) // 2 + 6 and b >= len(s) // 2 - 6]
+        assert run, (axis, _runs(bone))
+        width = max((b - a) * 0.5 for a, b in run)
+        assert width >= least, (axis, width)
+    # and the bone over the head reaches 25 mm or more above the joint (a thick roof)
+    up = fh + np.arange(0.0, 80.0, 0.5)[:, None] * np.array([0.0, 0.0, 1.0])
+    bone = np.isin(_sample(tis, grid, up), bone_ids)
+    roof = [(a, b) for a, b in _runs(bone) if a * 0.5 > 20.0]
+    assert roof and (roof[0][1] - roof[0][0]) * 0.5 >= 25.0, _runs(bone)
+
+
+@pytest.mark.parametrize("side", [1.0, -1.0])
+def test_lower_front_of_the_ilium_lies_over_the_acetabulum(hips, side):
+    # real CT (measured on the TotalSegmentator example with its S1 label): the hip centres lie
+    # 30-35 mm in front of S1's body centre, and 30-60 mm above them the front of the ilium
+    # (anterior inferior spine, acetabular rim) is at most 40-45 mm in front of the head's centre;
+    # the old wing ran 65-80 mm in front of it there
+    tis, vert, grid, c, _spine = hips
+    fh, _r = _head_centre(tis, grid, c, side)
+    assert 20.0 <= c[1] - fh[1] <= 45.0, c[1] - fh[1]
+    x, y, z = (grid.axis_mm(a) for a in range(3))
+    bone = np.isin(tis, [int(b) for b in BONE]) & (vert == 0)
+    lateral = side * (x - c[0]) > 50.0
+    for dz in (30.0, 45.0, 60.0):
+        k = int(np.argmin(abs(z - (fh[2] + dz))))
+        jj, _ii = np.nonzero(bone[k][:, lateral])
+        front = fh[1] - y[jj].min()  # mm in front of the head centre
+        assert front <= 50.0, (dz, front)

@@ -692,6 +692,8 @@ def _paint_vertebra(
         canal = vshape.canal_mask(a, b, bw, dims)
         tis = pt.tissue[sl]
         tis[canal & _SOFT_LUT[tis]] = _T.WATER
+    if name == "S2":  # the last sacral segment: fuse the sacrum, open its foramina
+        _fuse_sacrum(pt, geo)
     k0 = min(s[0].start for s in boxes)
     k1 = max(s[0].stop for s in boxes)
     j0 = min(s[1].start for s in boxes)
@@ -999,11 +1001,30 @@ PELVIS_ASIS_HALF_MM = 125.0
 #: 55-70 mm above S1's centre; the real example CT's crest is 65 mm above it)
 PELVIS_CREST_MM = 60.0
 #: antero-posterior position (mm, + = posterior) of the wing's mid-surface at the sacro-iliac
-#: joint and at the anterior superior iliac spine (25 mm above S1's centre), relative to the S1
+#: joint and at the anterior superior iliac spine (at S1's centre), relative to the S1
 #: body centre: the spines lie about in the coronal plane of the pubic tubercles (anterior pelvic plane), 80-90 mm in
 #: front of S1, so the wing runs about 30 deg off the sagittal plane (ASIS to PSIS about
 #: 150 mm); the real example's wings span 175 mm from front to back
 ILIUM_Y_SI_MM, ILIUM_Y_ASIS_MM = 28.0, -85.0
+#: In axial sections the wing is not straight from the joint to the spine: the iliac fossa runs
+#: at a shallow angle (the real example's mid-surface 22 mm behind S1's centre 60 mm from the
+#: midline, level with it at 80 mm, 25 mm in front at 110 mm) and the front of the wing turns
+#: sharply forwards to the anterior spines (60-90 mm in front at 110-120 mm). Fraction of the
+#: joint-to-spine distance covered at lateral position u (0 joint, 1 spine) is
+#: ``ILIUM_CURVE[0] * u + ILIUM_CURVE[1] * u**4`` (a fit to the real example at S1's level).
+ILIUM_CURVE = (0.45, 0.55)
+#: the wing's mid-surface leans back towards the crest by this much per mm of height (the real
+#: example: 5-7 mm further back 40 mm higher, between S1's level and the crest)
+ILIUM_LEAN = 0.2
+#: the iliac body above the acetabulum (the real example, coronal and sagittal sections through
+#: the hip): a wedge of trabecular bone in a cortical rim, 50-55 mm across and 55-60 mm from
+#: front to back at the acetabular roof (22 mm above the head's centre), narrowing upwards to
+#: the 15-20 mm thick ilium about 55 mm above it; centred 2-3 mm medial and 3 mm behind the
+#: head. Half-widths (x, y) at the head centre's level (mm), the height above it where they reach
+#: zero (mm), and the centre's offset (medial, posterior) mm.
+ILIAC_BODY_HALF_MM = (34.0, 38.0)
+ILIAC_BODY_APEX_MM = 80.0
+ILIAC_BODY_OFFSET_MM = (3.0, 3.0)
 #: posterior ilium (iliac tuberosity behind the sacro-iliac joint) as a thick rod from the back
 #: of the crest through the posterior superior iliac spine (PSIS, 80-100 mm apart, 55-65 mm
 #: behind S1's centre, at S1-S2; the real example's posterior ilium reaches 50-60 mm behind S1
@@ -1120,7 +1141,7 @@ def _paint_ilium(pt: _Painter, c: NDArray[np.float64], w: float, s: float, side:
     z_si_low, z_roof = -38.0, hip[2] + 28.0
     t = np.clip((zr - z_roof) / (z_si_low - z_roof), 0.0, 1.0)
     u_lo = np.where(zr > z_si_low, -0.12, (u_acet - 0.30) * (1 - t) - 0.12 * t)
-    u_hi = np.interp(zr, [z_roof, -45.0, -25.0, 0.0, 60.0], [u_acet + 0.33, 0.95, 0.9, 1.3, 1.3])
+    u_hi = np.interp(zr, [z_roof, -45.0, -25.0, 0.0, 60.0], [u_acet + 0.15, 0.8, 0.88, 1.3, 1.3])
     inside = (u >= u_lo) & (u <= u_hi) & (zr <= z_top)
 
     # mid-surface: from the sacro-iliac joint forwards and outwards, concave to the front
@@ -1128,11 +1149,13 @@ def _paint_ilium(pt: _Painter, c: NDArray[np.float64], w: float, s: float, side:
     # slices: the fossa faces forwards, inwards and upwards), moving forwards to the acetabulum
     # below the joint
     def surface(uu: Any) -> Any:
-        bowl = 14.0 * np.sin(np.pi * np.clip(uu, 0, 1))
+        # the iliac fossa (concave to the front) and the front of the wing turning forwards
+        uc = np.minimum(uu, 1.0)
+        frac = ILIUM_CURVE[0] * uc + ILIUM_CURVE[1] * np.maximum(uc, 0.0) ** 4
+        y_mid = ILIUM_Y_SI_MM + (ILIUM_Y_ASIS_MM - ILIUM_Y_SI_MM) * frac
         # lateral to the anterior spines (u > 1) the rim curves back along the tubercle
-        y_mid = ILIUM_Y_SI_MM + (ILIUM_Y_ASIS_MM - ILIUM_Y_SI_MM) * np.minimum(uu, 1.0)
         y_mid = y_mid + 30.0 * np.maximum(uu - 1.0, 0.0)
-        return c[1] + (y_mid + bowl) * s + 0.6 * (zr - 10.0)
+        return c[1] + y_mid * s + ILIUM_LEAN * zr
 
     fwd = np.clip((z_si_low + 10.0 - zr) / (z_si_low + 10.0 - z_roof), 0.0, 1.0)
     y = surface(u) + fwd * (c[1] + hip[1] * s - surface(u_acet))
@@ -1258,6 +1281,34 @@ def _paint_femur(pt: _Painter, fh: NDArray[np.float64], s: float, side: float) -
     _bone_rod(pt, shaft_pts, FEMUR_SHAFT_R_MM * s, 4.5)
 
 
+def _paint_iliac_body(
+    pt: _Painter, fh: NDArray[np.float64], s: float, side: float, cup: Any
+) -> None:
+    """The body of the ilium over the acetabulum: a wedge of marrow in a thin cortex, elliptic
+    in axial section, widest at the head centre's level (ILIAC_BODY_HALF_MM) and narrowing
+    linearly to ILIAC_BODY_APEX_MM above it, where the wing's plate carries on. Below the
+    acetabular rim (where ``cup`` is false, within the cup's outer radius) it leaves room for
+    the joint; inside the wing's plate and the rods it turns their cortex into marrow (no seams)."""
+    hx, hy = ILIAC_BODY_HALF_MM[0] * s, ILIAC_BODY_HALF_MM[1] * s
+    top = ILIAC_BODY_APEX_MM * s
+    cen = fh + np.array([-side * ILIAC_BODY_OFFSET_MM[0], ILIAC_BODY_OFFSET_MM[1], 0.0]) * s
+    box = _local_box(pt.grid, cen, np.eye(3), (-hx, -hy, 0.0), (hx, hy, top))
+    if box is None:
+        return
+    sl, (x, y, z) = box
+    f = np.clip(1.0 - z / top, 0.0, 1.0)
+    q = (x / (hx * f + 1e-3)) ** 2 + (y / (hy * f + 1e-3)) ** 2
+    # distance below the surface, approximately (the radial scale at this height)
+    depth = (1.0 - np.sqrt(q)) * np.minimum(hx, hy) * f
+    dx, dy = x - (fh[0] - cen[0]), y - (fh[1] - cen[1])
+    r_out = max(ACETABULUM_R_MM * s, FEMORAL_HEAD_R_MM * s + HIP_JOINT_GAP_MM + 5.0)
+    free = (dx * dx + dy * dy + z * z >= r_out * r_out) | cup(dx, dy, z)
+    tis = pt.tissue[sl]
+    bone = np.isin(tis, (_T.MARROW, THIN_CORTEX, _T.CORTICAL))
+    tis[(depth >= 0) & free & ~bone] = THIN_CORTEX
+    tis[(depth >= ILIUM_CORTEX_MM) & free] = _T.MARROW
+
+
 def _paint_hip_joint(pt: _Painter, fh: NDArray[np.float64], s: float, cup: Any) -> None:
     """Femoral head (radius FEMORAL_HEAD_R_MM) and the acetabular cup around it across a
     HIP_JOINT_GAP_MM joint space: dense subchondral bone on both articular surfaces, marrow
@@ -1333,42 +1384,168 @@ def _paint_pelvis(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
         isch = np.stack([fh + np.array([side * -8.0, 22.0, -14.0]) * s, tub])
         _bone_rod(pt, isch, 11.0 * s, 1.8, THIN_CORTEX)
         _bone_rod(pt, np.stack([tub, ramus_join]), 7.0 * s, 1.5, THIN_CORTEX)
+        _paint_iliac_body(pt, fh, s, side, cup)
         _paint_femur(pt, fh, s, side)
         # last, so that the rods meeting at the acetabulum leave the joint and the head round
         _paint_hip_joint(pt, fh, s, cup)
     _paint_auricular(pt, geo)
-    if "S2" in geo.labels:
-        m = geo.labels.index("S2")
-        cur = geo.centres_mm[m].copy()
-        step = cur - c
-        step /= max(float(np.linalg.norm(step)), 1e-6)
-        h = float(geo.body_height_mm[m])
-        wd = float(geo.body_width_mm[m])
-        dp = float(geo.body_depth_mm[m])
-        ang = math.radians(14.0)
-        rot = np.array(
-            [[1, 0, 0], [0, math.cos(ang), math.sin(ang)], [0, -math.sin(ang), math.cos(ang)]]
-        )
-        # S3-S5 and the coccyx: one fused, tapering, forward-curving plate (continuous, cortex
-        # around marrow) from inside S2 down: as wide as S2's alae at the top (about 90 mm),
-        # 75 mm at S3, 50 mm at S4, 30 mm at S5, 10 mm at the coccyx's tip; 22 mm thick at S3,
-        # 8 mm at the tip
-        ala_half = wd / 2 + vshape.SACRAL_ALA_EXTRA_MM["S2"]
-        pts = [cur.copy()]
-        half_w = [ala_half]
-        half_t = [0.5 * dp * 0.8]
-        for seg in range(5):
-            f = 0.8 ** (seg + 1)
-            step = rot @ step
-            cur = cur + step * (h * (0.9 * f + 0.9 * f / 0.8) / 2 + 1.0)
-            pts.append(cur.copy())
-            half_w.append(max(wd * f / 2, ala_half * (0.85, 0.6, 0.36, 0.22, 0.12)[seg]))
-            half_t.append(max(0.5 * dp * 0.8 * f, 4.0))
-        hw_a, ht_a = np.array(half_w), np.array(half_t)
-        hw_a[-1] = 5.0  # coccyx tip
-        pt.flat_tube(
-            np.array(pts), hw_a, ht_a, np.full(len(pts), math.pi / 2), THIN_CORTEX, _T.MARROW, 1.4
-        )
+    low = _lower_sacrum(geo)
+    if low is not None:
+        pts, hw_a, ht_a = low
+        pt.flat_tube(pts, hw_a, ht_a, np.full(len(pts), math.pi / 2), THIN_CORTEX, _T.MARROW, 1.4)
+
+
+#: Sacral segments below S2 (S3, S4, S5, coccyx): each this much shorter than the one above,
+#: turning forwards by SACRAL_TURN_DEG at each (sacral kyphosis: the segments' axes turn about
+#: 60-70 deg from S1 to the coccyx, the real example's sacrum curving from 40 deg off the
+#: vertical at S1-S3 to nearly horizontal at the coccyx)
+SACRAL_SEGMENT_SHRINK = 0.85
+SACRAL_TURN_DEG = 14.0
+#: the coccyx (3-4 fused segments, about 30 mm) as this many segment lengths below S5; with
+#: S3-S5 this puts the coccyx's tip 90-95 mm below S2's centre along the curve (sacrum 100-110
+#: mm from the promontory to its apex, Gray's Anatomy 41st ed.)
+COCCYX_SEGMENTS = 2.2
+#: Anterior sacral foramina S1-S4 (Gray's Anatomy 41st ed.; sacral morphometry, rounded): at the
+#: junctions S1/S2 .. S4/S5, their centres (mm from the midline) and radii (mm): about 10, 9, 7
+#: and 6 mm across, the pairs 28-30 mm apart between their medial borders at S1, 20-22 mm at S4;
+#: the real example's coronal sections along the sacrum show them as dark holes 20-25 mm from
+#: the midline, 15-20 mm apart along the sacrum. They run from the pelvic to the dorsal surface
+#: (the anterior and posterior foramina joined through the lateral mass) and hold the sacral
+#: nerve roots in fat.
+SACRAL_FORAMINA_MM = ((21.0, 5.0), (18.5, 4.5), (16.0, 3.5), (14.0, 3.0))
+#: Residual S1-S2 disc in the fused sacrum: a faint line of denser trabecular bone (mm thick).
+SACRAL_RESIDUAL_DISC_MM = 1.2
+
+
+def _lower_sacrum(
+    geo: SpineGeometry,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] | None:
+    """Path of the sacrum below S2 (S3-S5 and the coccyx) as one fused, tapering,
+    forward-curving plate from inside S2 down: points (S2's centre, then S3, S4, S5, the
+    coccyx and its tip), half-widths and half-thicknesses (mm). As wide as S2's alae at the top
+    (about 90 mm), 75 mm at S3, 50 mm at S4, 30 mm at S5, 10 mm at the coccyx's tip; 20 mm
+    thick at S3 (with the canal), 8 mm at the tip."""
+    if "S1" not in geo.labels or "S2" not in geo.labels:
+        return None
+    c = geo.centres_mm[geo.labels.index("S1")]
+    m = geo.labels.index("S2")
+    cur = geo.centres_mm[m].copy()
+    step = cur - c
+    step /= max(float(np.linalg.norm(step)), 1e-6)
+    h = float(geo.body_height_mm[m])
+    wd = float(geo.body_width_mm[m])
+    dp = float(geo.body_depth_mm[m])
+    ang = math.radians(SACRAL_TURN_DEG)
+    rot = np.array(
+        [[1, 0, 0], [0, math.cos(ang), math.sin(ang)], [0, -math.sin(ang), math.cos(ang)]]
+    )
+    ala_half = wd / 2 + vshape.SACRAL_ALA_EXTRA_MM["S2"]
+    pts = [cur.copy()]
+    half_w = [ala_half]
+    half_t = [0.5 * dp * 0.8]
+    k = SACRAL_SEGMENT_SHRINK
+    for seg in range(5):
+        f = k ** (seg + 1)
+        step = rot @ step
+        length = h * (0.9 * f + 0.9 * f / k) / 2 + 1.0
+        cur = cur + step * length * (COCCYX_SEGMENTS if seg == 4 else 1.0)
+        pts.append(cur.copy())
+        half_w.append(max(wd * f / 2, ala_half * (0.85, 0.6, 0.36, 0.22, 0.12)[seg]))
+        half_t.append(max(0.4 * dp * f, 4.0))
+    hw_a, ht_a = np.array(half_w), np.array(half_t)
+    hw_a[-1] = 5.0  # coccyx tip
+    return np.array(pts), hw_a, ht_a
+
+
+#: Bone tissue classes (as :data:`spinelab.synth.tissues.BONE`) and their look-up table.
+_BONE_T = (_T.CANCELLOUS, _T.CORTICAL, _T.MARROW, _T.DENSE, _T.SHELL)
+_BONE_LUT = np.zeros(256, dtype=bool)
+_BONE_LUT[list(_BONE_T)] = True
+
+
+def _fuse_sacrum(pt: _Painter, geo: SpineGeometry) -> None:
+    """Fuse S1, S2 and the lower sacrum into one bone and open the sacral foramina (called once
+    S2 is painted).
+
+    In adults the sacral segments are fused: CT shows no endplates inside the sacrum, only a
+    faint residual S1-S2 disc line. Every body shell voxel of S1/S2 with bone 2.5 mm away on all
+    six sides (in S2's frame) lies inside the fused bone and becomes cancellous bone; those within
+    SACRAL_RESIDUAL_DISC_MM / 2 of the S1-S2 junction plane become the slightly denser residual
+    disc line. Then the four pairs of anterior sacral foramina (SACRAL_FORAMINA_MM) are cut
+    through the sacrum at the segment junctions as round channels of fat (vertebra label 0)."""
+    if "S1" not in geo.labels or "S2" not in geo.labels:
+        return
+    n1, n2 = geo.labels.index("S1"), geo.labels.index("S2")
+    v1, v2 = anatomy.by_name("S1").verse_id, anatomy.by_name("S2").verse_id
+    c1, c2 = geo.centres_mm[n1], geo.centres_mm[n2]
+    fr = geo.frames[n2]
+    h1, h2 = float(geo.body_height_mm[n1]), float(geo.body_height_mm[n2])
+    w2, d2 = float(geo.body_width_mm[n2]), float(geo.body_depth_mm[n2])
+    ala = w2 / 2 + vshape.SACRAL_ALA_EXTRA_MM["S2"] + 2.0
+    g = pt.grid
+    box = _local_box(g, c2, fr, (-ala, -d2 / 2 - 3.0, -h2 / 2 - 6.0), (ala, d2 / 2, h2 / 2 + h1))
+    if box is not None:
+        sl, _ = box
+        vert = pt.vert[sl]
+        tis = pt.tissue[sl]
+        kk, jj, ii = np.nonzero(((vert == v1) | (vert == v2)) & (tis == _T.SHELL))
+        if len(kk):
+            kk = kk + sl[0].start
+            jj = jj + sl[1].start
+            ii = ii + sl[2].start
+            org, sp = np.asarray(g.origin_mm), np.asarray(g.spacing_mm)
+            p = org + np.stack([ii, jj, kk], axis=1) * sp
+            shape = np.array([g.shape_kji[2], g.shape_kji[1], g.shape_kji[0]])
+            inside = np.ones(len(p), dtype=bool)
+            for ax in range(3):
+                for sign in (1.0, -1.0):
+                    q = np.rint((p + sign * 2.5 * fr[:, ax] - org) / sp).astype(np.int64)
+                    ok = np.all((q >= 0) & (q < shape), axis=1)
+                    q = np.clip(q, 0, shape - 1)
+                    inside &= ok & _BONE_LUT[pt.tissue[q[:, 2], q[:, 1], q[:, 0]]]
+            # the residual disc: the plane half-way between S1's lower and S2's upper endplate
+            u = fr[:, 2] + geo.frames[n1][:, 2]
+            u /= max(float(np.linalg.norm(u)), 1e-6)
+            mid = (c1 - geo.frames[n1][:, 2] * h1 / 2 + c2 + fr[:, 2] * h2 / 2) / 2
+            near = np.abs(_dot3(p - mid, u)) <= SACRAL_RESIDUAL_DISC_MM / 2
+            sel = (kk[inside], jj[inside], ii[inside])
+            pt.tissue[sel] = np.where(near[inside], _T.DENSE, _T.CANCELLOUS).astype(np.uint8)
+    _cut_sacral_foramina(pt, geo)
+
+
+def _cut_sacral_foramina(pt: _Painter, geo: SpineGeometry) -> None:
+    """The anterior sacral foramina S1-S4 as round channels through the sacrum (see
+    SACRAL_FORAMINA_MM), along each segment's antero-posterior axis, bone turned into fat."""
+    low = _lower_sacrum(geo)
+    if low is None:
+        return
+    pts = low[0]
+    n1, n2 = geo.labels.index("S1"), geo.labels.index("S2")
+    c1, c2 = geo.centres_mm[n1], geo.centres_mm[n2]
+    h1, h2 = float(geo.body_height_mm[n1]), float(geo.body_height_mm[n2])
+    lat = geo.frames[n2][:, 0]
+    # junction points and the segment axes (cranial) there: S1/S2, then between the lower
+    # sacrum's segment centres (segment k's half-height 0.45 h2 * SHRINK**k beyond its centre)
+    centres = [(c1 - geo.frames[n1][:, 2] * h1 / 2 + c2 + geo.frames[n2][:, 2] * h2 / 2) / 2]
+    axes = [geo.frames[n2][:, 2] + geo.frames[n1][:, 2]]
+    for k in range(3):
+        d = pts[k + 1] - pts[k]
+        dn = d / max(float(np.linalg.norm(d)), 1e-6)
+        centres.append(pts[k] + dn * (0.45 * h2 * SACRAL_SEGMENT_SHRINK**k + 0.5))
+        axes.append(-dn)
+    for (off, r), cen, ax in zip(SACRAL_FORAMINA_MM, centres, axes, strict=True):
+        e = ax - _dot3(ax[None, :], lat)[0] * lat
+        e /= max(float(np.linalg.norm(e)), 1e-6)
+        b = np.cross(e, lat)  # posterior (lat = left, e = cranial)
+        fr = np.stack([lat, b, e], axis=1)
+        for side in (1.0, -1.0):
+            box = _local_box(pt.grid, cen + side * off * lat, fr, (-r, -30.0, -r), (r, 30.0, r))
+            if box is None:
+                continue
+            sl, (a, _bb, ee) = box
+            hole = (a * a + ee * ee <= r * r) & _BONE_LUT[pt.tissue[sl]]
+            pt.tissue[sl][hole] = _T.FAT
+            pt.vert[sl][hole] = 0
 
 
 def _paint_skull(pt: _Painter, geo: SpineGeometry) -> None:
