@@ -10,7 +10,9 @@ in two halves by a hash of the scan id; priors are fitted on one half and the la
 scored on the other, both ways round, so that no scan is labelled with priors fitted on itself
 (the bundled priors are fitted on the whole fit split, which makes in-sample figures
 optimistic). Each setting of ``DetectionLabelConfig.region_weight`` is scored this way; the
-report split is only labelled afterwards, with the bundled priors, for reference.
+report split is only labelled afterwards, with the bundled priors, for reference. The learned
+chain model is left out here (it was trained on the whole fit split; its weight is chosen in
+``benchmarks/detection_net_cv.py``), so these figures are the labeller without it.
 
 Prints the table and replaces this script's section of ``benchmarks/RESULTS.md``.
 """
@@ -28,6 +30,7 @@ from pathlib import Path
 from _results import machine_line, update_results
 from spinelab.evaluation.metrics import EvaluationSummary, aggregate, evaluate_case
 from spinelab.io.vid import VidScan, read_vid
+from spinelab.postprocess.detection_net import DetectionNet
 from spinelab.postprocess.detection_priors import (
     DetectionPriors,
     FitCase,
@@ -60,12 +63,18 @@ def fit_on(scans: list[Scan], pedicle_radius_mm: float = 40.0) -> DetectionPrior
     return fit_priors(cases, pedicle_radius_mm=pedicle_radius_mm)
 
 
-def score(scans: list[Scan], priors: DetectionPriors, config: DetectionLabelConfig) -> list:
-    """Per-scan SpineWeb results of the labeller on ``scans``."""
+def score(
+    scans: list[Scan],
+    priors: DetectionPriors,
+    config: DetectionLabelConfig,
+    net: DetectionNet | None = None,
+) -> list:
+    """Per-scan SpineWeb results of the labeller on ``scans`` (``net``: the learned chain
+    model, None to leave it out: the bundled one has seen the whole fit split)."""
     out = []
     for name, det, gt in scans:
         pred = label_detections(
-            det.body_mm, det.segment_scores, priors, det.left_mm, det.right_mm, config
+            det.body_mm, det.segment_scores, priors, det.left_mm, det.right_mm, config, net=net
         )
         out.append(evaluate_case(pred, gt.centroids(), protocol="spineweb", name=name))
     return out

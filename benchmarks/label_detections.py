@@ -13,8 +13,10 @@ report part, and on the fit part separately to show over-fitting.
 Methods compared on the same scans:
     * naive anchor: the lowest detection whose C/T/L argmax is L is L5, the detections above it
       are L4, L3, ... in cranio-caudal order (everything below it is dropped);
-    * wang: the paper's Algorithm 1 (``optimize_chain``) on the learned energy;
+    * wang: the paper's Algorithm 1 (``optimize_chain``) on the learned energy (priors and the
+      bundled chain model, :mod:`spinelab.postprocess.detection_net`);
     * dp: the exact minimizer of the same energy (the CLI default);
+    * dp, no net: the same without the learned chain model's evidence (``net_weight=0``);
     * oracle: each body detection matched to ground truth (<= 20 mm, one-to-one) gets its true
       label, the others are dropped: the ceiling set by the body detector's misses for any
       labeller that only labels body detections (dp/wang may pass it a little by adding bodies
@@ -92,6 +94,11 @@ def run_split(
                 pred = naive_anchor(det)
             elif method == "oracle":
                 pred = oracle(det, gt)
+            elif method == "dp, no net":
+                cfg = DetectionLabelConfig(net_weight=0.0)
+                pred = label_detections(
+                    det.body_mm, det.segment_scores, priors, det.left_mm, det.right_mm, cfg
+                )
             else:
                 cfg = DetectionLabelConfig(solver=method)
                 pred = label_detections(
@@ -318,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
             (p.stem, read_vid(p), read_vid(args.vid / "ground_truth" / p.name))
         )
     print(f"read {sum(map(len, splits.values()))} scans in {time.perf_counter() - t0:.1f} s")
-    methods = ["naive anchor", "wang", "dp", "oracle"]
+    methods = ["naive anchor", "wang", "dp, no net", "dp", "oracle"]
     results = {}
     for split, items in splits.items():
         if args.limit:

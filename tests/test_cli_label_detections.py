@@ -190,3 +190,34 @@ def test_real_vid_folder(vid_dir: Path, tmp_path: Path) -> None:
         assert len(cents) >= 2
         idx = [anatomy.chain_index(x) for x in cents.labels]
         assert idx == sorted(idx)
+
+
+def test_net_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The bundled chain model by default, --no-net leaves it out, --net STEM reads other
+    weights (a missing or broken file: one line naming it, exit code 2)."""
+    from spinelab.io.vid import read_vid
+    from spinelab.postprocess.detection_net import default_detection_net
+    from spinelab.postprocess.detections import DetectionLabelConfig, label_detections
+
+    write_vid(tmp_path / "scan.json", LUMBAR, fp=True)
+    scan = read_vid(tmp_path / "scan.json")
+    args = (scan.body_mm, scan.segment_scores, PRIORS, scan.left_mm, scan.right_mm)
+    base = ["label-detections", str(tmp_path / "scan.json"), "-o"]
+    assert main([*base, str(tmp_path / "a.json")]) == 0
+    assert main([*base, str(tmp_path / "b.json"), "--no-net"]) == 0
+    default_detection_net().save(tmp_path / "copy")
+    assert main([*base, str(tmp_path / "c.json"), "--net", str(tmp_path / "copy")]) == 0
+    with_net = label_detections(*args)
+    without = label_detections(*args, DetectionLabelConfig(net_weight=0.0))
+    for name, want in (("a", with_net), ("b", without), ("c", with_net)):
+        got = read_native(tmp_path / f"{name}.json")
+        assert got.labels == want.labels
+        assert got.confidence is not None and want.confidence is not None
+        np.testing.assert_allclose(got.confidence, want.confidence, rtol=1e-6)
+    assert with_net.confidence is not None and without.confidence is not None
+    assert not np.allclose(with_net.confidence, without.confidence)
+    capsys.readouterr()
+    assert main([*base, str(tmp_path / "d.json"), "--net", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "none.json" in err[0]
+    assert not (tmp_path / "d.json").exists()

@@ -6,6 +6,9 @@ with the Wang 2021 constrained optimization using priors learned from training g
 (:mod:`spinelab.postprocess.detections`); detections judged false are dropped. A vertebra whose
 body was missed but whose left/right pedicles were detected may be added at the body position
 implied by them (``extra.from_pedicles`` counts them; ``--no-pedicles`` turns this off).
+A learned chain model (:mod:`spinelab.postprocess.detection_net`, a bidirectional GRU along the
+detections) adds its evidence to the energy (``--net STEM`` for other weights, ``--no-net`` to
+leave it out).
 
 OUT is a ``spinelab-centroids/1`` JSON file (file mode) or a folder that receives one JSON per
 input file, of the same file name (folder mode). Outputs are written atomically; existing ones
@@ -28,6 +31,7 @@ from typing import TYPE_CHECKING
 from spinelab.errors import OutputExistsError, SpinelabInputError
 
 if TYPE_CHECKING:
+    from spinelab.postprocess.detection_net import DetectionNet
     from spinelab.postprocess.detection_priors import DetectionPriors
     from spinelab.postprocess.detections import DetectionLabelConfig
 
@@ -64,11 +68,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="ignore pedicle points (no pedicle evidence, no bodies implied by pedicle pairs)",
     )
+    parser.add_argument(
+        "--net",
+        metavar="STEM",
+        help="learned chain model STEM.json + STEM.npz (default: the bundled one, trained on "
+        "VID's fit split)",
+    )
+    parser.add_argument(
+        "--no-net",
+        action="store_true",
+        help="leave out the learned chain model's evidence (priors and optimization only)",
+    )
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
 
 
 def _label_one(
-    path: Path, out: Path, priors: DetectionPriors, config: DetectionLabelConfig, force: bool
+    path: Path,
+    out: Path,
+    priors: DetectionPriors,
+    config: DetectionLabelConfig,
+    force: bool,
+    net: DetectionNet | None = None,
 ) -> str:
     from spinelab.io.native import write_native
     from spinelab.io.vid import read_vid
@@ -85,6 +105,7 @@ def _label_one(
         scan.right_mm,
         config,
         source={"file": path.name, "format": "vid-keypoints"},
+        net=net,
     )
     write_native(cents, out, force=force)
     n_det = scan.body_mm.shape[0]
@@ -101,8 +122,9 @@ def _label_one(
 
 def run(args: argparse.Namespace) -> int:
     """Label one file or a folder; returns 0, 1 (some files failed) or 2 (unusable input)."""
+    from spinelab.postprocess.detection_net import DetectionNet, default_detection_net
     from spinelab.postprocess.detection_priors import DetectionPriors, default_priors
-    from spinelab.postprocess.detections import DetectionLabelConfig
+    from spinelab.postprocess.detections import NET_WEIGHT, DetectionLabelConfig
 
     src = Path(args.input)
     dst = Path(args.output)
@@ -110,8 +132,14 @@ def run(args: argparse.Namespace) -> int:
         raise SpinelabInputError(src, "not found")
     priors = DetectionPriors.load(args.priors) if args.priors else default_priors()
     use_ped = not args.no_pedicles
+    net = None
+    if not args.no_net:
+        net = DetectionNet.load(args.net) if args.net else default_detection_net()
     config = DetectionLabelConfig(
-        solver=args.solver, use_pedicles=use_ped, pedicle_candidates=use_ped
+        solver=args.solver,
+        use_pedicles=use_ped,
+        pedicle_candidates=use_ped,
+        net_weight=NET_WEIGHT if net is not None else 0.0,
     )
 
     if src.is_file():
@@ -119,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
             raise SpinelabInputError(dst, "is a folder; give an output file for one input file")
         if dst.exists() and not args.force:
             raise OutputExistsError(dst)
-        print(_label_one(src, dst, priors, config, args.force))
+        print(_label_one(src, dst, priors, config, args.force, net))
         return 0
 
     files = sorted(p for p in src.iterdir() if p.is_file() and p.suffix.lower() == ".json")
@@ -136,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
     failed = 0
     for p in files:
         try:
-            print(_label_one(p, dst / p.name, priors, config, args.force))
+            print(_label_one(p, dst / p.name, priors, config, args.force, net))
         except SpinelabInputError as exc:
             failed += 1
             sys.stderr.write(f"spinelab: error: {exc}\n")

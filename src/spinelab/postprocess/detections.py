@@ -42,6 +42,12 @@ detector ranks first costs extra energy, on top of the binned segment likelihood
 detections as independent, which over-counts weak evidence at the junctions (see
 :class:`DetectionLabelConfig`).
 
+Learned chain model (``net_weight``, default on): the log-posteriors of a bidirectional GRU run
+along the detections in chain order (:mod:`~spinelab.postprocess.detection_net`; message passing
+along the chain as in Yang et al. 2017 and the VID authors' graph network) are added to each
+detection's label and false-detection energies. The optimizer and the gap model stay, so the
+labelling stays consecutive and consistent with the spacing priors.
+
 The weights in :class:`DetectionLabelConfig` (``gap_weight``, ``end_prior_weight``,
 ``end_fp_offset``, ``candidate_energy``) were chosen by a small coordinate search on the fit
 split of the VID data, ``region_weight`` by 2-fold cross-validation within it (priors fitted on
@@ -60,6 +66,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from spinelab import anatomy
+from spinelab.postprocess.detection_net import DetectionNet, default_detection_net, node_features
 from spinelab.postprocess.detection_priors import DetectionPriors, segment_bins
 from spinelab.structures import Centroids
 
@@ -67,6 +74,9 @@ log = logging.getLogger(__name__)
 
 #: Solvers accepted by :class:`DetectionLabelConfig`.
 SOLVERS: tuple[str, ...] = ("dp", "wang")
+#: The weight of the learned chain model when it is used (2-fold cross-validation, see
+#: :class:`DetectionLabelConfig`).
+NET_WEIGHT = 0.75
 #: ``method`` written into the output centroids, per solver.
 METHOD_NAMES = {"dp": "wang2021-detections-dp", "wang": "wang2021-detections"}
 
@@ -112,6 +122,13 @@ class DetectionLabelConfig:
             so the learned 2.65 % mixes two conventions. 0.5 (no preference, the segment
             scores and gaps decide) was chosen by 2-fold cross-validation on the fit split
             (``benchmarks/detection_weights_cv.py``).
+        net_weight: Weight of the learned chain model's log-posteriors
+            (:mod:`~spinelab.postprocess.detection_net`), added to every detection's label and
+            false-detection energies; 0 leaves it out. ``NET_WEIGHT`` (0.75, the default) was
+            the best weight in 2-fold cross-validation on the fit split
+            (``benchmarks/detection_net_cv.py``). The model was trained on the VID detector's
+            output with augmentation (misses, false detections, missing pedicles, body size,
+            score noise); for a detector unlike it, compare with 0 on your own annotated scans.
     """
 
     solver: str = "dp"
@@ -131,6 +148,7 @@ class DetectionLabelConfig:
     candidate_energy: float = 2.0
     region_weight: float = 2.0
     transitional_rate: float | None = 0.5
+    net_weight: float = NET_WEIGHT
 
     def __post_init__(self) -> None:
         if self.solver not in SOLVERS:
@@ -139,6 +157,8 @@ class DetectionLabelConfig:
             raise ValueError("max_skip must be >= 0 and n_scales >= 1")
         if self.transitional_rate is not None and not 0.0 < self.transitional_rate < 1.0:
             raise ValueError("transitional_rate must be in (0, 1) or None")
+        if self.net_weight < 0:
+            raise ValueError("net_weight must be >= 0")
 
 
 @dataclass
@@ -393,6 +413,31 @@ def pedicle_body_candidates(
     return np.asarray(mids[free] + offset, dtype=np.float64).reshape(-1, 3)
 
 
+def with_pedicle_candidates(
+    body_mm: NDArray[np.float64],
+    segment_scores: NDArray[np.float64],
+    left_mm: NDArray[np.float64] | None,
+    right_mm: NDArray[np.float64] | None,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], int]:
+    """Body detections followed by the candidates implied by unclaimed pedicle pairs
+    (:func:`pedicle_body_candidates`; their segment scores are NaN).
+
+    Returns:
+        ``(M, 3)`` body points, ``(M, 3)`` scores, and N, the number of real detections (the
+        first N rows).
+    """
+    body = np.asarray(body_mm, dtype=np.float64).reshape(-1, 3)
+    scores = np.asarray(segment_scores, dtype=np.float64).reshape(-1, 3)
+    n_det = body.shape[0]
+    if left_mm is None or right_mm is None:
+        return body, scores, n_det
+    cand = pedicle_body_candidates(body, left_mm, right_mm)
+    if cand.shape[0]:
+        body = np.vstack([body, cand])
+        scores = np.vstack([scores, np.full((cand.shape[0], 3), np.nan)])
+    return body, scores, n_det
+
+
 def build_problem(
     body_mm: NDArray[np.float64],
     segment_scores: NDArray[np.float64],
@@ -400,6 +445,7 @@ def build_problem(
     left_mm: NDArray[np.float64] | None = None,
     right_mm: NDArray[np.float64] | None = None,
     config: DetectionLabelConfig = DetectionLabelConfig(),
+    net: DetectionNet | None = None,
 ) -> DetectionProblem:
     """The 1-D problem for one scan's detections (see the module docstring).
 
@@ -409,6 +455,8 @@ def build_problem(
         priors: Learned priors.
         left_mm, right_mm: ``(L, 3)``/``(R, 3)`` pedicle points, LPS mm, or None.
         config: Settings.
+        net: Learned chain model whose log-posteriors are added with ``config.net_weight``
+            (None: not used).
     """
     body = np.asarray(body_mm, dtype=np.float64).reshape(-1, 3)
     scores = np.asarray(segment_scores, dtype=np.float64).reshape(-1, 3)
@@ -448,6 +496,15 @@ def build_problem(
     e_label = -(lik[:, :-1] + lp[:, :1]) - math.log(1.0 - priors.fp_rate_mid)
     e_fp = -(lik[:, -1] + lp[:, 1])[None, :] - np.log(np.minimum(fp_rates, 0.99))[:, None]
     e_fp[[0, 2]] += config.end_fp_offset
+    if net is not None and config.net_weight > 0 and body.shape[0]:
+        lp = net.log_posteriors(node_features(body, scores, left_mm, right_mm, z))
+        floor = float(lp.min())
+        cols = [
+            lp[:, net.labels.index(x)] if x in net.labels else np.full(lp.shape[0], floor)
+            for x in labels
+        ]
+        e_label -= config.net_weight * np.stack(cols, axis=1)
+        e_fp -= config.net_weight * lp[:, -1][None, :]
 
     v = len(labels)
     if config.use_end_priors:
@@ -726,6 +783,7 @@ def label_detections(
     right_mm: NDArray[np.float64] | None = None,
     config: DetectionLabelConfig = DetectionLabelConfig(),
     source: dict[str, object] | None = None,
+    net: DetectionNet | str | None = "default",
 ) -> Centroids:
     """Label vertebra-body detections; false ones are dropped.
 
@@ -736,23 +794,27 @@ def label_detections(
         left_mm, right_mm: Pedicle points ``(L, 3)``, ``(R, 3)`` LPS mm, or None.
         config: Settings (solver, ...).
         source: Stored as the centroids' ``source``.
+        net: The learned chain model (:mod:`~spinelab.postprocess.detection_net`): "default"
+            (the bundled one), a :class:`DetectionNet`, or None (not used; as with
+            ``config.net_weight = 0``).
 
     Returns:
         Centroids at the positions of the detections judged true, labels consecutive in chain
         order (up to missed vertebrae), confidence per vertebra (see the solver), ``method``
         naming the solver, ``extra`` with the energy, the scale and the dropped detections.
     """
-    body = np.asarray(body_mm, dtype=np.float64).reshape(-1, 3)
-    scores = np.asarray(segment_scores, dtype=np.float64).reshape(-1, 3)
-    n_det = body.shape[0]
-    cand = np.zeros((0, 3))
-    if config.pedicle_candidates and left_mm is not None and right_mm is not None:
-        cand = pedicle_body_candidates(body, left_mm, right_mm)
-    if cand.shape[0]:
-        body = np.vstack([body, cand])
-        scores = np.vstack([scores, np.full((cand.shape[0], 3), np.nan)])
-    prob = build_problem(body, scores, priors, left_mm, right_mm, config)
-    if cand.shape[0]:
+    if isinstance(net, str):
+        if net != "default":
+            raise ValueError(f"net must be 'default', a DetectionNet or None, not {net!r}")
+        net = default_detection_net() if config.net_weight > 0 else None
+    if config.pedicle_candidates:
+        body, scores, n_det = with_pedicle_candidates(body_mm, segment_scores, left_mm, right_mm)
+    else:
+        body = np.asarray(body_mm, dtype=np.float64).reshape(-1, 3)
+        scores = np.asarray(segment_scores, dtype=np.float64).reshape(-1, 3)
+        n_det = body.shape[0]
+    prob = build_problem(body, scores, priors, left_mm, right_mm, config, net)
+    if body.shape[0] > n_det:
         is_cand = prob.order >= n_det
         prob.e_label[is_cand] += config.candidate_energy
     sol = solve_dp(prob) if config.solver == "dp" else solve_wang(prob)

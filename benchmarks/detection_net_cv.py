@@ -1,0 +1,154 @@
+"""The learned chain model in the detection labeller: 2-fold cross-validation of its weight.
+
+Usage::
+
+    .venv/bin/python benchmarks/detection_net_cv.py [--vid ../shared/data/vid]
+        [--weights 0 0.25 0.5 0.75 1] [--no-write]
+
+Needs torch (the networks are trained here). The fit split's scans are cut in two halves as in
+``benchmarks/detection_weights_cv.py``; on each half the priors are fitted and the chain model
+(:class:`spinelab.postprocess.detection_net.DetectionNetConfig` defaults: an ensemble of three
+bidirectional GRUs) is trained, and the dp labeller is scored on the other half, both ways
+round, for every ``net_weight``; 0 is the labeller without the network. ``net only`` replaces
+the priors' segment and pedicle terms by the network (gaps, skips and end priors kept). The
+report split is scored afterwards with the bundled priors and network (both fitted on the whole
+fit split), for reference.
+
+Prints the table and replaces this script's section of ``benchmarks/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from _results import machine_line, update_results
+from detection_weights_cv import Scan, fit_on, half_of, row, score
+from spinelab.evaluation.metrics import aggregate
+from spinelab.io.vid import read_vid
+from spinelab.nets.detection_gru import scan_sample, train_detection_net
+from spinelab.postprocess.detection_net import DetectionNetConfig, default_detection_net
+from spinelab.postprocess.detection_priors import default_priors, split_of
+from spinelab.postprocess.detections import NET_WEIGHT, DetectionLabelConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADING = (
+    "## Learned chain model: 2-fold cross-validation of its weight (benchmarks/detection_net_cv.py)"
+)
+log = logging.getLogger("detection_net_cv")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--vid", type=Path, default=ROOT.parent / "shared" / "data" / "vid")
+    ap.add_argument("--weights", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 1.0])
+    ap.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    torch.set_num_threads(1)
+    det_dir = args.vid / "detections"
+    if not det_dir.is_dir():
+        log.error("VID data not found at %s", args.vid)
+        return 2
+    fit_scans: list[Scan] = []
+    report: list[Scan] = []
+    for p in sorted(det_dir.glob("*.json")):
+        item = (p.stem, read_vid(p), read_vid(args.vid / "ground_truth" / p.name))
+        (fit_scans if split_of(p.stem) == "fit" else report).append(item)
+    halves = [[s for s in fit_scans if half_of(s[0]) == h] for h in (0, 1)]
+    labels = default_priors().labels
+    net_config = DetectionNetConfig()
+    priors, nets = [], []
+    t0 = time.perf_counter()
+    for h in halves:
+        priors.append(fit_on(h))
+        samples = [
+            s
+            for name, det, gt in h
+            if (s := scan_sample(name, det, gt, labels, net_config)) is not None
+        ]
+        nets.append(train_detection_net(samples, labels, net_config))
+    log.info(
+        "halves %d / %d scans: priors fitted and networks trained in %.0f s",
+        len(halves[0]),
+        len(halves[1]),
+        time.perf_counter() - t0,
+    )
+    base = DetectionLabelConfig()
+    settings = [
+        (
+            f"net_weight {w:g}"
+            + (" (default)" if w == NET_WEIGHT else "")
+            + (" (no network)" if w == 0 else ""),
+            replace(base, net_weight=w),
+        )
+        for w in args.weights
+    ]
+    settings.append(
+        (
+            "net only (weight 1, no segment/pedicle priors)",
+            replace(
+                base, net_weight=1.0, segment_weight=0.0, region_weight=0.0, use_pedicles=False
+            ),
+        )
+    )
+    bundled_priors, bundled_net = default_priors(), default_detection_net()
+    cv_rows, report_rows = [], []
+    for tag, config in settings:
+        held_out = score(halves[1], priors[0], config, nets[0]) + score(
+            halves[0], priors[1], config, nets[1]
+        )
+        cv = aggregate(held_out)
+        rep = aggregate(score(report, bundled_priors, config, bundled_net))
+        cv_rows.append(row(tag, cv))
+        report_rows.append(row(tag, rep))
+        log.info(
+            "%s: cv id %.2f%%, report id %.2f%%",
+            tag,
+            100 * cv.regions["all"].id_rate,
+            100 * rep.regions["all"].id_rate,
+        )
+    header = [
+        "| setting | N | id rate % | thoracic % | lumbar % | all correct % |",
+        "|---|---|---|---|---|---|",
+    ]
+    text = "\n".join(
+        [
+            HEADING,
+            "",
+            machine_line(),
+            "",
+            "dp labeller, SpineWeb protocol (20 mm). Fit split cut in two halves by "
+            "`int(md5(scan id)[:6], 16) % 2`; priors fitted and the chain model trained "
+            f"({net_config.n_models} bidirectional GRUs, {net_config.epochs} epochs) on one half, "
+            f"scored on the other, both ways ({len(halves[0])} + {len(halves[1])} scans). The "
+            f"report split ({len(report)} scans) is labelled afterwards with the bundled priors "
+            "and network (trained on the whole fit split), for reference only. Other settings: "
+            "the defaults of `DetectionLabelConfig`.",
+            "",
+            "**held-out halves of the fit split** (what the weight is chosen on)",
+            "",
+            *header,
+            *cv_rows,
+            "",
+            "**report split** (reference)",
+            "",
+            *header,
+            *report_rows,
+            "",
+        ]
+    )
+    print(text)
+    if not args.no_write:
+        log.info("updated %s", update_results(text, HEADING))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
