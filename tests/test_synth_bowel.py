@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
+from scipy.spatial import ConvexHull
 
 from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
 from spinelab.synth.tissues import Tissue
@@ -102,12 +103,18 @@ def test_no_bowel_gas_without_gas():
     y = grid.axis_mm(1)
     front = res.tissue[:, y < c[1] - 20.0, :]
     assert not (front == Tissue.GAS).any()
-    assert np.isin(front, BOWEL).mean() > 0.2
+    # (loops lie in mesenteric fat, about half of the cavity: the region in front of the spine
+    # also holds the abdominal wall and the subcutaneous fat; the honeycomb design had 0.21)
+    assert np.isin(front, BOWEL).mean() > 0.12
 
 
 def test_small_bowel_loops_have_small_bowel_calibre(abdomen):
-    """Loop sections in the central abdomen: median inscribed diameter about 20-25 mm
-    (small-bowel calibre 20-30 mm; the old single random field gave 12-15 mm)."""
+    """Loop sections in the central abdomen: the upper quartile of their inscribed diameters is
+    the calibre of filled loops (20-30 mm; the old single random field gave 12-15 mm). Sections
+    cut near a loop's side (loops running in the slice plane) and collapsed loops are narrower,
+    so the median is lower: on the real CT's axial 3 mm slices at L3-L5 the bowel regions in
+    the cavity have a median inscribed diameter of 12 mm, upper quartile 18 mm, 90th percentile
+    30 mm."""
     spine, res = abdomen
     g = res.grid
     x, y = g.axis_mm(0), g.axis_mm(1)
@@ -122,7 +129,8 @@ def test_small_bowel_loops_have_small_bowel_calibre(abdomen):
         peak = ndi.maximum(edt, lab, np.arange(1, n + 1))
         diam += list(2.0 * peak[sizes >= 25])  # whole loop sections, not slivers at the edge
     assert len(diam) >= 30
-    assert 18.0 < np.median(diam) < 32.0
+    assert 20.0 < np.percentile(diam, 75) < 34.0
+    assert np.median(diam) > 14.0
 
 
 def test_superior_mesenteric_vessels_in_fat_collars(abdomen):
@@ -151,3 +159,61 @@ def test_superior_mesenteric_vessels_in_fat_collars(abdomen):
         d = np.hypot((yy - jc) * g.spacing_mm[1], (xx - ic) * g.spacing_mm[0])
         ring = (d > r + 1.5) & (d < r + 4.0)
         assert (sl[ring] == Tissue.FAT).mean() > 0.6
+
+
+def _cavity_slices(spine, res, lo: str = "L5", hi: str = "L3"):
+    """Axial slices from the centre of ``lo`` to that of ``hi``: ``(tissue slice, cavity mask)``
+    with the cavity the inside of the abdominal wall's muscle ring more than 25 mm in front of
+    the vertebral body (as measured on the real CT, where the ring's inner edge is found along
+    rays from the body's centre)."""
+    g = res.grid
+    x, y, z = g.axis_mm(0), g.axis_mm(1), g.axis_mm(2)
+    z0 = spine.centres_mm[spine.labels.index(lo), 2]
+    z1 = spine.centres_mm[spine.labels.index(hi), 2]
+    out = []
+    for k in np.nonzero((z >= z0) & (z <= z1))[0]:
+        sl = res.tissue[k]
+        xs = spine.centres_mm[spine.labels.index(hi), 0]
+        near = res.vertebrae[k][:, np.abs(x - xs) < 10.0] > 0
+        if not near.any():
+            continue
+        y_front = y[np.nonzero(near.any(axis=1))[0][0]]
+        muscle = sl == Tissue.MUSCLE
+        cav = ndi.binary_fill_holes(muscle) & ~muscle & (y[:, None] < y_front - 25.0)
+        if cav.sum() * g.spacing_mm[0] * g.spacing_mm[1] > 5000.0:  # (a closed ring)
+            out.append((sl, cav))
+    return out
+
+
+def test_mesenteric_fat_fills_about_half_of_the_cavity(abdomen):
+    """At L3-L5 mesenteric fat takes about half of the abdominal cavity in front of the spine
+    (real CT, axial 3 mm slices, the same region: 0.55); the loops lie in it rather than
+    filling the cavity with thin septa between them (the honeycomb design: 0.43)."""
+    spine, res = abdomen
+    fat = [((sl == Tissue.FAT) & cav).sum() / cav.sum() for sl, cav in _cavity_slices(spine, res)]
+    assert len(fat) >= 10
+    assert 0.47 < np.mean(fat) < 0.68
+
+
+def test_loop_sections_are_convex_tube_sections(abdomen):
+    """Small-bowel loops are tubes of 20-30 mm calibre, so an axial slice cuts round, oval or
+    sausage-shaped sections, convex apart from where loops touch: most sections fill 85 % or
+    more of their convex hull. The cells of a random field (the earlier design) branch and
+    meander: 41 % of its sections did."""
+    spine, res = abdomen
+    g = res.grid
+    x, y = g.axis_mm(0), g.axis_mm(1)
+    c = spine.centres_mm[spine.labels.index("L3")]
+    centre = (np.abs(x[None, :] - c[0]) < 60.0) & (y[:, None] < c[1] - 30.0)
+    solidity = []
+    for sl in res.tissue[::2]:
+        lab, _ = ndi.label(np.isin(sl, BOWEL) & centre)
+        for q, box in enumerate(ndi.find_objects(lab)):
+            reg = lab[box] == q + 1
+            if reg.sum() < 25:  # whole sections (100 mm^2 and more), not slivers
+                continue
+            jj, ii = np.nonzero(reg)
+            corners = [np.stack([jj + a, ii + b], axis=1) for a in (-0.5, 0.5) for b in (-0.5, 0.5)]
+            solidity.append(reg.sum() / ConvexHull(np.concatenate(corners)).volume)
+    assert len(solidity) >= 50
+    assert np.mean(np.array(solidity) >= 0.85) > 0.6

@@ -12,21 +12,36 @@ and interpolated bilinearly to the fine grid:
   folds), the y of the gas-fluid level (gas collects on the anterior, non-dependent side of a
   supine patient; the level is a coronal plane) and the kind of content (mottled faeces or
   fluid).
-* **Small bowel**: loops are the cells of a smooth random field ``a``; ``a / |grad a|`` (the
-  distance to its zero set, mm) places mesenteric fat septa of a chosen width between loops
-  of about 25 mm calibre with a 2.5 mm wall. A smoother field chooses the content (fluid,
-  soft-tissue chyme, occasional gas) and widens the septa into fat pockets; a fine field makes
-  faecal mottle and mesenteric vessels (2-4 mm soft-tissue dots in the fat between loops).
+* **Small bowel**: a few long tubes meandering through the free part of the cavity, so that
+  an axial slice cuts round, oval and sausage-shaped loop sections in mesenteric fat. Their
+  axes are laid by a self-avoiding walk on the coarse grid (:meth:`BowelField._walk`: smooth
+  random turns, a slight preference for the axial plane, hairpin bends, restarts where it runs
+  into a dead end), keeping ``2 r + gap`` from each other (loops touch or press together in
+  lean patients, a few mm of fat between them in fat ones), clear of the colon, of a fat band
+  along the mesenteric root (duodenojejunal flexure left of L2 to the right iliac fossa), of the
+  superior mesenteric vessels' fat collars and of a few fat pockets; a second pass lays
+  collapsed loops into the holes left. Calibre 23-30 mm in the jejunum narrowing to 19-25 mm
+  in the ileum, 2.5 mm wall; a smooth random profile along the bowel gives each stretch its
+  content: collapsed (a band of soft tissue), fluid (10-20 HU), chyme (soft tissue mottled
+  with fluid) or gas over fluid with a flat coronal level along the stretch. The coarse
+  fields hold the signed distance to the nearest loop's wall, a content code and the gas
+  level (:meth:`BowelField._tube_fields`). Mesenteric vessels are 2-4 mm soft-tissue dots in
+  the fat between loops.
 * **Superior mesenteric artery and vein** run from in front of the aorta at L1 down to L3-L4
   (the artery leaves the aorta's front and descends 10-20 mm in front of it; the vein lies to
-  its right), each in a collar of mesenteric fat. The loops wrap around them rather than being
-  cut: the small bowel's fields are warped radially away from each vessel (a point at distance
-  ``rho`` from its axis takes the fields from ``sqrt(rho^2 - R^2)``, ``R`` the collar's radius).
+  its right), each in a collar of mesenteric fat that the loops keep clear of.
+
+On the real CT (TotalSegmentator example, axial 3 mm slices from L5 to L3, the cavity inside
+the abdominal wall's muscle more than 25 mm in front of the vertebral bodies) mesenteric fat
+is 55 % of the cavity; the non-fat regions have a median inscribed diameter of 12 mm
+(90th percentile 30 mm), about half of them elongated (axis ratio above 2).
 
 Dimensions (adult, rounded; Gore & Levine, Textbook of Gastrointestinal Radiology, 4th ed.;
 Standring, Gray's Anatomy, 41st ed.): colon calibre 40-60 mm (caecum widest, up to 90 mm is
 normal), haustral folds every 20-30 mm, colon wall up to 3 mm when distended; small bowel
-calibre 20-30 mm (dilated above 30 mm), wall 2-3 mm (1-2 mm distended).
+calibre 20-30 mm (dilated above 30 mm; jejunum wider than ileum), wall 2-3 mm (1-2 mm
+distended), length about 6 m (of which the walk lays 5-9 m, loops leaving and re-entering the
+field of view included).
 """
 
 from __future__ import annotations
@@ -44,17 +59,68 @@ from spinelab.synth.tissues import Tissue as _T
 
 #: Coarse grid step of the bowel's fields (mm).
 STEP_MM = 4.0
-#: Small bowel: smoothing sigma of the loop field (mm). Zero crossings of Gaussian-smoothed
-#: white noise lie about pi * sqrt(2) * sigma apart (Rice), i.e. about 30 mm for 6.8 mm:
-#: loops of about 25 mm calibre after the septa.
-SMALL_BOWEL_SIGMA_MM = 9.0
+#: Small-bowel radius to the wall's outer surface (mm) at the jejunum's start and the ileum's
+#: end (calibre 20-30 mm: jejunum about 25-30, ileum about 20-25), and a per-case factor.
+SMALL_BOWEL_RADIUS_MM = (13.5, 11.5)
+SMALL_BOWEL_SCALE = (0.9, 1.1)
+#: Smooth random variation of the calibre along the bowel (fraction, SD).
+RADIUS_WOBBLE = 0.08
 #: Small-bowel wall thickness (mm; 2-3 mm).
 SMALL_BOWEL_WALL_MM = 2.5
-#: Half-width of the fat septum between small-bowel loops (mm): lean, fat patient.
-SEPTUM_HALF_MM = (0.8, 3.5)
-#: Threshold of the smooth field b above which one phase of the small-bowel loop field is
-#: mesenteric fat (lean, fat patient): about 20 % / 60 % of that phase.
-POCKET_B = (0.85, -0.25)
+#: Fat between neighbouring loops (mm; their axes stay ``2 r + gap`` apart): lean, fat patient
+#: (negative: loops pressed together, one wall between two lumens). The walk packs them
+#: loosely, so the fat between neighbours is mostly wider than this.
+LOOP_GAP_MM = (-7.0, -1.0)
+#: How far a loop's axis keeps from the cavity's walls (fraction of its radius): loops press
+#: against the abdominal wall and flatten there.
+WALL_INSET = 0.6
+#: Mesenteric fat pockets: balls of fat (radius range, mm) that no loop enters, per litre of
+#: the space open to the loops, times a factor for a lean / fat patient.
+POCKETS_PER_LITRE = 1.0
+POCKETS_FAT = (0.5, 2.0)
+POCKET_RADIUS_MM = (8.0, 20.0)
+#: Half-width of the mesenteric root's fat band (mm): the root runs from the duodenojejunal
+#: flexure left of L2 obliquely down to the ileocaecal junction in the right iliac fossa
+#: (about 15 cm long; Standring, Gray's Anatomy), loops hang from it and leave fat around it.
+MESENTERIC_ROOT_MM = 5.0
+#: The walk that lays the loops' axes: step (mm), SD of each component of the heading's random
+#: turn per step (about 0.4 rad: a turning radius of about 20 mm, wider than a loop), candidate
+#: headings per step, look-ahead steps, weight of the random choice among equally free
+#: headings.
+WALK_STEP_MM = 8.0
+WALK_TURN = 0.4
+WALK_CANDIDATES = 8
+WALK_LOOKAHEAD = 4
+WALK_NOISE = 0.6
+#: Preference for the axial plane: each step damps the heading's cranio-caudal component by
+#: this fraction, so loops run more often across the body than along it and axial slices show
+#: sausages as well as round sections.
+WALK_FLAT = 0.1
+#: Where no heading is free, the turn's SD is this many times larger (hairpin bends).
+WALK_HAIRPIN = 4.0
+#: Limits of the walk (speed): steps in all (about 9 m), restarts in the first pass (loops)
+#: and in the second (collapsed loops in the holes left).
+WALK_MAX_STEPS = 1100
+WALK_MAX_RESTARTS = (80, 40)
+#: How far beyond the grid's ends (z, mm) the walk may run, the cavity continued: loops cross
+#: the ends of a short field of view as they cross any slice.
+WALK_Z_MARGIN_MM = 40.0
+#: Every how many 2 mm samples of the tubes' axes set their distance field (speed).
+TUBE_FIELD_STRIDE = 3
+#: Content along the small bowel: a smooth random profile (sigma, mm of its course) whose
+#: quantiles split the loops into collapsed (share range), fluid-filled (10-20 HU; share
+#: range), chyme (soft tissue mottled with fluid) and gas-holding loops (share per expected gas
+#: pocket, ``bowel_gas``; at most 0.3), the last with gas in front of a coronal level at this
+#: fraction of the lumen's depth. A collapsed loop is a band of apposed walls: this fraction
+#: of the radius, all soft tissue.
+KIND_SIGMA_MM = 60.0
+COLLAPSED_SHARE = (0.05, 0.25)
+FLUID_SHARE = (0.15, 0.45)
+SMALL_BOWEL_GAS_PER_POCKET = 0.01
+SMALL_BOWEL_GAS_DEPTH = (0.3, 0.6)
+COLLAPSED_RADIUS = 0.45
+#: Fine-field level below which chyme shows fluid (about 30 % of its voxels).
+CHYME_FLUID_Z = -0.5
 #: Colon radius along its course (mm): caecum, ascending, transverse, descending, sigmoid,
 #: rectum (calibre 40-60 mm, caecum widest).
 COLON_RADIUS_MM = {
@@ -76,11 +142,9 @@ HAUSTRA_DEPTH = 0.22
 HAUSTRA_FOLD_MM = 3.5
 #: Gas: fraction of the colon lumen's depth (from the front) filled with gas per expected gas
 #: pocket of the case (``bowel_gas``, 4-24 drawn; the transverse colon holds more), the
-#: fine-field level above which faeces hold gas bubbles (about 20 % of faecal voxels), and the
-#: smooth-field level (intercept, slope per pocket) above which a small-bowel loop holds gas.
+#: fine-field level above which faeces hold gas bubbles (about 20 % of faecal voxels).
 COLON_GAS_PER_POCKET = 0.02
 FAECES_BUBBLE_Z = 0.85
-SMALL_BOWEL_GAS_B = (2.6, 0.03)
 #: Mesenteric vessels (jejunal and ileal branches, vasa recta: 1-5 mm): short cranio-caudal
 #: segments scattered through the bowel's part of the cavity, about ``VESSELS_PER_SLICE``
 #: sections per axial slice (those that fall in fat are painted), radius and half-length (mm).
@@ -231,14 +295,15 @@ class BowelField:
 
     Args:
         x_mm, y_mm, z_mm: Fine grid axes (mm).
-        rng: Random generator (the colon's course, calibre and content, the random fields).
+        rng: Random generator (the colon's course, calibre and content, the random fields; a
+            child generator spawned from it lays the small bowel).
         fat_mm: Subcutaneous fat thickness (fatter patients: wider mesenteric fat).
         bowel_gas: Expected number of gas-filled segments (0: no bowel gas at all).
         z_lo, z_hi: z range of the bowel (mm).
         z_of: z (mm) of vertebral centres by label (``T12``..``S1`` place the colon).
         cavity: Abdominal cavity at height z, see :data:`Cavity`.
-        z_small_hi: Mean upper limit of the small bowel (mm; default ``z_hi``): the colon
-            (splenic flexure) reaches higher.
+        z_small_hi: Mean upper limit of the small bowel's axes (mm; default ``z_hi``): the
+            colon (splenic flexure) reaches higher.
     """
 
     def __init__(
@@ -269,43 +334,38 @@ class BowelField:
         self.gas = bowel_gas > 0
         self.z_small_hi = z_hi if z_small_hi is None else z_small_hi
         fat = float(np.clip(fat_mm / 40.0, 0.0, 1.0))
-        septum = SEPTUM_HALF_MM[0] + (SEPTUM_HALF_MM[1] - SEPTUM_HALF_MM[0]) * fat
-        # small bowel: signed distance to the loop field's zero set (mm), the septum's
-        # half-width (mm; wide fat pockets where a smooth field b is high, packed loops where
-        # low), a fine field for faecal mottle and mesenteric vessels
         g = _Coarse(lo, hi, c, (x_mm, y_mm))
-        a = _smooth_noise(rng, g.shape, SMALL_BOWEL_SIGMA_MM / c)
-        ga = np.gradient(a, c)
-        grad = ga[0] * ga[0]  # (in place: this runs over the whole coarse box)
-        for d in ga[1:]:
-            d *= d
-            grad += d
-        np.sqrt(grad, out=grad)
-        np.maximum(grad, np.float32(1e-3), out=grad)
-        dist = np.divide(a, grad, out=grad)
-        np.clip(dist, -40.0, 40.0, out=dist)
-        b = _smooth_noise(rng, g.shape, 12.0 / c)
-        sept = septum * np.clip(1.0 + 0.9 * b, 0.4, 4.0)
-        f = _smooth_noise(rng, g.shape, 2.5 / c)
         self.small = g
+        # (the draws of the earlier design's two loop fields, kept so that the colon and the
+        # fields below stay as they were for a given seed)
+        rng.standard_normal(g.shape, dtype=np.float32)
+        rng.standard_normal(g.shape, dtype=np.float32)
+        # a fine field for faecal and chyme mottle
+        f = _smooth_noise(rng, g.shape, 2.5 / c)
         self.vessels = self._vessels(rng, cavity)
-        # fields: small bowel (distance, septum), colon (distance, gas level, content kind),
-        # fine field (faecal mottle)
         colon = self._colon(rng, bowel_gas, z_of, cavity)
-        g.fields = np.stack([dist, sept, *colon, f], axis=1, dtype=np.float32)
-        # thresholds on the septum field standing for thresholds on b
-        self.pocket = septum * (1.0 + 0.9 * (POCKET_B[0] + (POCKET_B[1] - POCKET_B[0]) * fat))
-        self.fluid = septum * (1.0 + 0.9 * 0.35)  # fluid-filled loops below, chyme above
-        # more expected gas: more gas-filled small-bowel loops
-        sb_gas = SMALL_BOWEL_GAS_B[0] - SMALL_BOWEL_GAS_B[1] * bowel_gas
-        self.sb_gas = septum * (1.0 + 0.9 * sb_gas) if self.gas else math.inf
         # the small bowel's irregular upper limit (a field of x, y on the coarse grid)
         self.top = _smooth_noise(rng, (1, g.n[1], g.n[0]), SMALL_BOWEL_TOP_SIGMA_MM / c)
         # superior mesenteric artery (from L1) and vein (from below the pancreas' neck)
         z_l1 = z_of.get("L1", z_of.get("L3", 0.0) + 60.0)
         z_end = 0.5 * (z_of.get("L3", z_l1 - 60.0) + z_of.get("L4", z_l1 - 90.0))
         self.sm_z = (z_l1, min(z_end, z_l1 - 10.0))
-        self._warp_sm(cavity)
+        # small bowel: tubes laid by a self-avoiding walk through the free part of the cavity
+        sb_rng = rng.spawn(1)[0]
+        line, radius, level, kind = self._tubes(sb_rng, cavity, z_of, colon[0], fat, bowel_gas)
+        small = self._tube_fields(line, radius, level, kind)
+        # fields: small bowel (distance to the wall, content kind), colon (distance, gas level,
+        # content kind), fine field (mottle), small bowel's gas level
+        # the loops' content as one code: < 0 fluid (fluid-filled loops; the fluid patches of
+        # chyme, from the fine field), 0..1 soft tissue (chyme, collapsed loops: 1), above
+        # 1.5 gas over fluid
+        kind = small[2]
+        code = np.clip(f - np.float32(CHYME_FLUID_Z), -1.0, 1.0)
+        code[kind < self.k_fluid] = -1.0
+        code[kind < self.k_col] = 1.0
+        code[kind >= self.k_gas] = 2.0
+        g.fields = np.stack([small[0], code, colon[0], colon[1], colon[2], f, small[1]], axis=1)
+        self.sb_top = float((line[:, 2] + radius).max()) if len(line) else -math.inf
 
     def sm_vessels(self, z: float, xs: float, y_front: float) -> list[tuple[float, float, float]]:
         """Superior mesenteric artery and vein at height ``z``: ``(x, y, radius)`` mm each, given
@@ -322,34 +382,342 @@ class BowelField:
             out.append((xa - SMV_RIGHT_MM, ya - 1.0, SMV_RADIUS_MM))
         return out
 
-    def _warp_sm(self, cavity: Cavity) -> None:
-        """Warp the small bowel's coarse fields radially away from the superior mesenteric
-        vessels, so that loops wrap around their fat collars instead of being cut."""
+    def _tubes(
+        self,
+        rng: np.random.Generator,
+        cavity: Cavity,
+        z_of: Mapping[str, float],
+        colon_sd: NDArray[np.float32],
+        fat: float,
+        bowel_gas: int,
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """Small-bowel tubes: centre line ``(M, 3)`` mm every 2 mm, and per sample the radius to
+        the wall's outer surface (mm), the y of the gas-fluid level (mm; gas in front of it)
+        and the content kind (thresholds ``k_col``, ``k_fluid``, ``k_gas``).
+
+        The axes come from :meth:`_walk` through the space that :meth:`_axis_space` leaves;
+        along them (in the order laid, the first loop next to the duodenojejunal flexure)
+        the calibre narrows from the jejunum's to the ileum's and smooth random profiles set
+        the calibre's wobble and the content."""
+        scale = float(rng.uniform(*SMALL_BOWEL_SCALE))
+        r_jej, r_ile = (r * scale for r in SMALL_BOWEL_RADIUS_MM)
+        r0 = 0.5 * (r_jej + r_ile)
+        gap = LOOP_GAP_MM[0] + (LOOP_GAP_MM[1] - LOOP_GAP_MM[0]) * fat
+        free = self._axis_space(rng, cavity, z_of, colon_sd, r0, fat)
+        # axis spacing: between loops, then between a loop and a collapsed loop laid into the
+        # holes that the first pass leaves
+        tubes = self._walk(rng, free, (2.0 * r0 + gap, (1.0 + COLLAPSED_RADIUS) * r0 + gap))
+        if not tubes:
+            self.k_col = self.k_fluid = self.k_gas = math.inf
+            e = np.zeros(0)
+            return np.zeros((0, 3)), e, e, e
+        # centre lines every 2 mm, smoothed (the walk's corners)
+        lines = []
+        for tb, _ in tubes:
+            t = np.arange(0.0, len(tb) - 1 + 1e-9, 2.0 / WALK_STEP_MM)
+            ln = np.stack([np.interp(t, np.arange(len(tb)), tb[:, d]) for d in range(3)], axis=1)
+            lines.append(ndi.gaussian_filter1d(ln, 1.5, axis=0, mode="nearest"))
+        line = np.concatenate(lines)
+        m = len(line)
+        fill = np.repeat(np.array([ph > 0 for _, ph in tubes]), [len(ln) for ln in lines])
+        # along the bowel (tube order: from the first loop laid, next to the duodenojejunal
+        # flexure, to the last): calibre from the jejunum's to the ileum's, smooth random
+        # profiles of calibre and content (sigma 60 mm of its course)
+        u = np.arange(m) / max(m - 1, 1)
+        kind = ndi.gaussian_filter1d(rng.standard_normal(m), KIND_SIGMA_MM / 2.0, mode="wrap")
+        kind /= float(kind.std()) or 1.0
+        wob = ndi.gaussian_filter1d(rng.standard_normal(m), KIND_SIGMA_MM / 2.0, mode="wrap")
+        wob /= float(wob.std()) or 1.0
+        p_col = float(rng.uniform(*COLLAPSED_SHARE))
+        p_fluid = float(rng.uniform(*FLUID_SHARE))
+        p_gas = min(SMALL_BOWEL_GAS_PER_POCKET * bowel_gas, 0.3) if self.gas else 0.0
+        self.k_col, self.k_fluid, self.k_gas = (
+            float(v)
+            for v in np.quantile(
+                kind[~fill] if (~fill).any() else kind, [p_col, p_col + p_fluid, 1.0 - p_gas]
+            )
+        )
+        if p_gas <= 0.0:
+            self.k_gas = math.inf
+        kind[fill] = self.k_col - 1.0  # the loops laid into holes are collapsed
+        radius = (r_jej + (r_ile - r_jej) * u) * (1.0 + RADIUS_WOBBLE * wob)
+        w = np.clip((kind - self.k_col) / 0.3, 0.0, 1.0)
+        radius *= COLLAPSED_RADIUS + (1.0 - COLLAPSED_RADIUS) * w
+        # gas-holding stretches: gas over fluid, the level flat along each stretch (one pocket
+        # of fluid: gas fills the most anterior part, to a depth of the drawn fraction of the
+        # calibre); elsewhere the level lies in front of the loop
+        frac = float(rng.uniform(*SMALL_BOWEL_GAS_DEPTH))
+        front = line[:, 1] - radius
+        level = front - 3.0
+        gas = kind >= self.k_gas
+        if self.gas and gas.any():
+            first = np.zeros(m, dtype=bool)
+            first[np.cumsum([len(ln) for ln in lines[:-1]], dtype=np.intp)] = True
+            start = gas & (first | ~np.concatenate([[False], gas[:-1]]))
+            run = np.cumsum(start) - 1
+            idx = np.flatnonzero(gas)
+            lo = np.full(int(run[-1]) + 1, np.inf)
+            np.minimum.at(lo, run[idx], front[idx])
+            level[idx] = lo[run[idx]] + 2.0 * radius[idx] * frac
+        return line, radius, level, kind
+
+    def _axis_space(
+        self,
+        rng: np.random.Generator,
+        cavity: Cavity,
+        z_of: Mapping[str, float],
+        colon_sd: NDArray[np.float32],
+        r0: float,
+        fat: float,
+    ) -> NDArray[np.bool_]:
+        """Coarse nodes where a loop's axis may run (a loop of radius ``r0`` mm): a rounded box
+        in front of the retroperitoneum whose walls the loops press against, below the small
+        bowel's irregular top, a fat gap away from the colon, clear of the mesenteric root and
+        of the superior mesenteric vessels' fat collars, and of a few balls of mesenteric fat
+        (pockets; more of them in fatter patients)."""
         g = self.small
-        xs_ax, ys_ax = g.axes[0], g.axes[1]
-        z0, z1 = self.sm_z
-        for q, z in enumerate(g.axes[2]):
-            if not z1 < z < z0:
-                continue
-            xs, y_front = cavity(float(z))[:2]
-            for vx, vy, vr in self.sm_vessels(float(z), xs, y_front):
-                rc = vr + SM_COLLAR_MM
-                reach = 4.0 * rc
-                i = np.nonzero(np.abs(xs_ax - vx) < reach)[0]
-                j = np.nonzero(np.abs(ys_ax - vy) < reach)[0]
-                if not len(i) or not len(j):
-                    continue
-                dx = xs_ax[i][None, :] - vx
-                dy = ys_ax[j][:, None] - vy
-                rho = np.maximum(np.hypot(dx, dy), 1e-6)
-                f = np.sqrt(np.maximum(rho * rho - rc * rc, 0.0)) / rho
-                src_i = (vx + dx * f - g.origin[0]) / g.step
-                src_j = (vy + dy * f - g.origin[1]) / g.step
-                for fld in range(2):  # loop distance and septum
-                    plane = g.fields[q, fld]
-                    plane[j[0] : j[-1] + 1, i[0] : i[-1] + 1] = ndi.map_coordinates(
-                        plane, [src_j, src_i], order=1, mode="nearest"
+        c = g.step
+        nz = g.shape[0]
+        xa, ya, za = g.axes
+        top = self.z_small_hi + SMALL_BOWEL_TOP_MM * self.top[0] - r0
+        free = colon_sd > r0 + COLON_GAP_MM
+        z_root = (
+            z_of.get("L2", z_of.get("L3", 0.0) + 30.0),
+            z_of.get("S1", z_of.get("L5", z_of.get("L3", 0.0) - 60.0) - 30.0),
+        )
+        cav = np.array([cavity(float(z)) for z in za])  # (nz, 4): xs, yf, yant, rx
+        xs, yf, yant, rx = (cav[:, q, None] for q in range(4))
+        inset = WALL_INSET * r0
+        y_back = yf - 8.0 + 0.8 * np.maximum(np.abs(xa - xs) - 25.0, 0.0) - inset  # (nz, nx)
+        y_wall = yant + inset
+        u = np.abs(xa - xs) / np.maximum(rx - inset, 1.0)
+        v = np.abs(
+            2.0
+            * (ya[None, :, None] - y_wall[:, :, None])
+            / np.maximum(y_back - y_wall, 1.0)[:, None, :]
+            - 1.0
+        )
+        # (a rounded box, as the cavity's superellipse: exponent 3)
+        inside = (u * u * u)[:, None, :] + v * v * v < 1.0
+        inside &= (y_back > y_wall)[:, None, :]
+        inside &= za[:, None, None] <= top[None]
+        free &= inside
+        # the mesenteric root: from the duodenojejunal flexure (left of L2) obliquely to the
+        # ileocaecal junction (right iliac fossa), on the posterior wall; and the superior
+        # mesenteric vessels in it: loops stay a fat collar away
+        root = []
+        for k in range(nz):
+            z = float(za[k])
+            t = (z_root[0] - z) / max(z_root[0] - z_root[1], 1.0)
+            if 0.0 <= t <= 1.0:
+                root.append(
+                    (
+                        k,
+                        float(xs[k, 0] + rx[k, 0] * (0.15 - 0.6 * t)),
+                        float(yf[k, 0]) - 15.0,
+                        MESENTERIC_ROOT_MM + r0,
                     )
+                )
+            for vx, vy, vr in self.sm_vessels(z, float(xs[k, 0]), float(yf[k, 0])):
+                root.append((k, vx, vy, vr + SM_COLLAR_MM + r0))
+        for k, vx, vy, rr in root:
+            d2 = (xa[None, :] - vx) ** 2 + (ya[:, None] - vy) ** 2
+            free[k] &= d2 > rr * rr
+        # mesenteric fat pockets: balls where no loop runs (more of them in fatter patients)
+        n_pockets = round(
+            POCKETS_PER_LITRE
+            * (POCKETS_FAT[0] + (POCKETS_FAT[1] - POCKETS_FAT[0]) * fat)
+            * free.sum()
+            * c**3
+            * 1e-6
+        )
+        cand = np.flatnonzero(free)
+        if len(cand) and n_pockets > 0:
+            for node, rp in zip(
+                rng.choice(cand, n_pockets), rng.uniform(*POCKET_RADIUS_MM, n_pockets), strict=True
+            ):
+                at = [int(v) for v in np.unravel_index(int(node), free.shape)]  # k, j, i
+                qp = math.ceil((rp + r0) / c)
+                box = tuple(slice(max(v - qp, 0), v + qp + 1) for v in at)
+                zz, yy, xx = (g.axes[2 - d][box[d]] - g.axes[2 - d][at[d]] for d in range(3))
+                d2 = zz[:, None, None] ** 2 + yy[None, :, None] ** 2 + xx[None, None, :] ** 2
+                free[box] &= d2 > (rp + r0) ** 2
+        return free
+
+    def _walk(
+        self,
+        rng: np.random.Generator,
+        free: NDArray[np.bool_],
+        spacing: tuple[float, float],
+    ) -> list[tuple[NDArray[np.float64], int]]:
+        """Loop axes ``(points (P, 3) mm every WALK_STEP_MM, pass)`` laid by a self-avoiding
+        walk on the coarse grid, in two passes (loops ``spacing[0]`` mm apart, then collapsed
+        loops into the holes left, ``spacing[1]`` mm from the rest).
+
+        Each step turns the heading by a random amount (SD :data:`WALK_TURN` per component;
+        a turning radius of about 20 mm, wider than a loop) and keeps the candidate whose
+        look-ahead stays in free space longest (ties broken at random): a smooth, meandering
+        course. Where none is free a wider turn is tried (a hairpin bend), else the loop ends
+        and the walk restarts at a random free node, until the space is full or the step and
+        restart limits are reached. Nodes are free while their distance to every axis point
+        laid (but the last few of the loop being laid) exceeds the spacing, and ``free``."""
+        g = self.small
+        c = g.step
+        nz, ny, nx = g.shape
+        # the walk runs in node units on a padded copy of the grid: blocked beside the box,
+        # the cavity continuing a little above and below it (loops cross the box's ends)
+        ds = WALK_STEP_MM / c
+        q = math.ceil(spacing[0] / c)
+        o = np.mgrid[-q : q + 1, -q : q + 1, -q : q + 1]
+        cube = (np.sqrt((o * o).sum(axis=0)) * c).astype(np.float32)
+        zm = math.ceil(WALK_Z_MARGIN_MM / c)
+        pad = q + math.ceil(WALK_LOOKAHEAD * ds * 1.5) + 1
+        pz = pad + zm
+        # distance (mm) from each node to the nearest axis point laid, -1 where none may run
+        room = np.full((nz + 2 * pz, ny + 2 * pad, nx + 2 * pad), -1.0, dtype=np.float32)
+        allowed = np.where(free, np.float32(1e3), np.float32(-1.0))
+        room[pz : pz + nz, pad : pad + ny, pad : pad + nx] = allowed
+        room[pz - zm : pz, pad : pad + ny, pad : pad + nx] = allowed[0]
+        room[pz + nz : pz + nz + zm, pad : pad + ny, pad : pad + nx] = allowed[-1]
+        flat = room.reshape(-1)
+        strides = np.array([room.shape[1] * room.shape[2], room.shape[2], 1], dtype=np.intp)
+        max_steps = WALK_MAX_STEPS
+        kk = WALK_CANDIDATES
+        turns = WALK_TURN * rng.standard_normal((max_steps, kk, 3))
+        bias = WALK_NOISE * rng.standard_normal((max_steps, kk))
+        weights = 0.5 ** np.arange(WALK_LOOKAHEAD)
+        ahead = ds * np.arange(1, WALK_LOOKAHEAD + 1)[None, :, None]
+        flat_damp = np.array([1.0 - WALK_FLAT, 1.0, 1.0])  # (k, j, i)
+        # restarts: the free nodes in a random order, each taken if still free
+        starts = np.unravel_index(rng.permutation(np.flatnonzero(free)), free.shape)
+        starts = (starts[0] + pz) * strides[0] + (starts[1] + pad) * strides[1] + starts[2] + pad
+
+        def block(p: NDArray[np.float64]) -> None:
+            k, j, i = (int(v + 0.5) for v in p)
+            v = room[k - q : k + q + 1, j - q : j + q + 1, i - q : i + q + 1]
+            np.minimum(v, cube, out=v)
+
+        tubes: list[tuple[NDArray[np.float64], int]] = []
+        steps = 0
+        for phase, (sp, n_restarts) in enumerate(zip(spacing, WALK_MAX_RESTARTS)):
+            # (a look-ahead point is rounded to its nearest node, up to half a node's
+            # diagonal away)
+            thr = sp - 0.5 * c
+            lag = math.ceil(sp / WALK_STEP_MM) + 1
+            nxt = restarts = blocked = 0
+            cur: list[NDArray[np.float64]] = []
+            p: NDArray[np.float64] | None = None
+            h = np.zeros(3)
+            while steps < max_steps:
+                if p is None:
+                    if len(cur) >= 3:
+                        tubes.append((np.asarray(cur), phase))
+                    for q_ in cur[blocked:]:
+                        block(q_)
+                    cur, blocked = [], 0
+                    while nxt < len(starts) and flat[starts[nxt]] <= thr:
+                        nxt += 1
+                    if nxt >= len(starts) or restarts >= n_restarts:
+                        break
+                    p = np.array(np.unravel_index(int(starts[nxt]), room.shape), dtype=np.float64)
+                    h = rng.standard_normal(3)
+                    h /= float(np.linalg.norm(h)) or 1.0
+                    cur = [p]
+                    restarts += 1
+                best, ok, cand, look = 0, np.zeros((1, 1), dtype=bool), h[None, :], p[None, None, :]
+                for spread in (1.0, WALK_HAIRPIN):
+                    # (first pass: headings not normalized, steps 0.8-1.5 times the step)
+                    cand = h + spread * turns[steps]
+                    if spread != 1.0:
+                        cand /= np.sqrt((cand * cand).sum(axis=1, keepdims=True))
+                    look = p + cand[:, None, :] * ahead  # (K, L, 3)
+                    ok = flat[(look + 0.5).astype(np.intp) @ strides] > thr
+                    best = int(np.argmax(ok @ weights + bias[steps]))
+                    if ok[best, 0]:
+                        break
+                steps += 1
+                if not ok[best, 0]:
+                    p = None  # dead end: the tube ends here
+                    continue
+                p = look[best, 0]
+                h = cand[best] * flat_damp
+                h /= math.sqrt(float(h @ h))
+                cur.append(p)
+                if len(cur) - blocked > lag:
+                    block(cur[blocked])
+                    blocked += 1
+            if p is not None and len(cur) >= 3:
+                tubes.append((np.asarray(cur), phase))
+            for q_ in cur[blocked:]:
+                block(q_)
+        # node units (k, j, i) to mm (x, y, z)
+        shift = np.array([pz, pad, pad], dtype=np.float64)
+        origin = g.origin[::-1]
+        return [((origin + c * (tb - shift))[:, ::-1], ph) for tb, ph in tubes]
+
+    def _tube_fields(
+        self,
+        line: NDArray[np.float64],
+        radius: NDArray[np.float64],
+        level: NDArray[np.float64],
+        kind: NDArray[np.float64],
+    ) -> NDArray[np.float32]:
+        """Coarse fields of the tubes ``(3, nz, ny, nx)``: signed distance to the nearest wall's
+        outer surface (mm, negative inside), gas level y and content kind of the nearest sample.
+
+        Each sample (every :data:`TUBE_FIELD_STRIDE`-th, 6 mm apart: the distance to a row of
+        points 6 mm apart is within 0.4 mm of that to the curve at a 12 mm wall) updates the nodes
+        of a cube around it; nodes farther than ``r + 7 mm`` (more than a node's diagonal
+        outside every wall, so that interpolation between nodes stays right) keep a distance of
+        one node step, a lower bound."""
+        g = self.small
+        c = g.step
+        nz, ny, nx = g.shape
+        out = np.empty((3, nz, ny, nx), dtype=np.float32)
+        out[0] = c
+        out[1] = -1e4
+        out[2] = 0.0
+        if not len(line):
+            return out
+        sel = slice(None, None, TUBE_FIELD_STRIDE)
+        pts, rad = line[sel], radius[sel]
+        # each sample's cube reaches 7 mm beyond its wall (smaller for collapsed loops)
+        qs = np.ceil((rad + 7.0) / c).astype(np.intp)
+        cubes = {}
+        for q in np.unique(qs):
+            o = (np.mgrid[-q : q + 1, -q : q + 1, -q : q + 1] * c).astype(np.float32)
+            cubes[int(q)] = (o.reshape(3, -1).T.copy(), (o * o).sum(axis=0), o.shape[1:])
+        pad = 2 * int(qs.max())  # (samples up to q nodes outside the box reach into it)
+        dist = np.full((nz + 2 * pad, ny + 2 * pad, nx + 2 * pad), c, dtype=np.float32)
+        near = np.full(dist.shape, -1, dtype=np.int32)
+        t = (pts - g.origin) / c
+        nodes = np.rint(t).astype(np.intp)[:, ::-1]  # k, j, i
+        delta = ((t - np.rint(t)) * c)[:, ::-1].astype(np.float32)
+        dd = (delta * delta).sum(axis=1)
+        hi = np.array([nz, ny, nx])
+        inside = ((nodes >= -qs[:, None]) & (nodes < hi + qs[:, None])).all(axis=1)
+        for s in np.flatnonzero(inside):
+            q = int(qs[s])
+            o, o2, shape = cubes[q]
+            k, j, i = nodes[s] + pad
+            # |o - delta|^2 = |o|^2 - 2 o.delta + |delta|^2, then the distance less the radius
+            d = (o @ (-2.0 * delta[s])).reshape(shape)
+            d += o2
+            d += dd[s]
+            np.sqrt(d, out=d)
+            d -= rad[s]
+            box = (slice(k - q, k + q + 1), slice(j - q, j + q + 1), slice(i - q, i + q + 1))
+            sub = dist[box]
+            upd = d < sub
+            sub[upd] = d[upd]
+            near[box][upd] = s
+        crop = (slice(pad, pad + nz), slice(pad, pad + ny), slice(pad, pad + nx))
+        out[0] = dist[crop]
+        idx = near[crop]
+        hit = idx >= 0
+        out[1][hit] = level[sel][idx[hit]]
+        out[2][hit] = kind[sel][idx[hit]]
+        return out
 
     def _vessels(self, rng: np.random.Generator, cavity: Cavity) -> NDArray[np.float64]:
         """Mesenteric vessels: short cranio-caudal segments ``(V, 5)`` = x, y, z centre,
@@ -540,10 +908,7 @@ class BowelField:
         """Whether slice ``k`` may get any bowel (False high up, clear of the colon and of the
         highest small-bowel loops): lets callers skip building the slice's cavity mask."""
         z = float(self.z[k])
-        above = (z - self.z_small_hi) / SMALL_BOWEL_TOP_MM
-        if above <= 0.0:
-            return True
-        if above <= 2.5 and bool((self.top[0] > above).any()):
+        if z <= self.sb_top:
             return True
         return bool((self.small.plane(z)[2] < self.small.step).any())
 
@@ -570,19 +935,17 @@ class BowelField:
         g = self.small
         z = float(self.z[k])
         plane = g.plane(z)
-        # height above the small bowel's mean top, in units of its irregularity
-        above = (z - self.z_small_hi) / SMALL_BOWEL_TOP_MM
-        if above > 0.0:
-            # high up: only the colon and the highest small-bowel loops, in their box
-            keep = plane[2] < g.step
-            if above <= 2.5:
-                keep |= self.top[0] > above
-            box = self._box(keep, j0, j1, i0, i1)
-            if box is None:
-                return
-            ja, jb, ia, ib = box
-            m = m[ja:jb, ia:ib]
-            j0, j1, i0, i1 = j0 + ja, j0 + jb, i0 + ia, i0 + ib
+        high = z > self.sb_top  # above all small bowel: the colon only
+        # only the colon's and the loops' box
+        keep = plane[2] < g.step
+        if not high:
+            keep |= plane[0] < g.step
+        box = self._box(keep, j0, j1, i0, i1)
+        if box is None:
+            return
+        ja, jb, ia, ib = box
+        m = m[ja:jb, ia:ib]
+        j0, j1, i0, i1 = j0 + ja, j0 + jb, i0 + ia, i0 + ib
         sub = tissue[k, j0:j1, i0:i1]
         # stay in front of the retroperitoneum (aorta, vena cava, psoas)
         lim = y_front - 8.0 + 0.8 * np.maximum(np.abs(self.x[i0:i1] - xs) - 25.0, 0.0)
@@ -595,32 +958,33 @@ class BowelField:
         m = m[a0:a1, b0:b1]
         sub = sub[a0:a1, b0:b1]
         j0, j1, i0, i1 = j0 + a0, j0 + a1, i0 + b0, i0 + b1
-        if above > 2.5:  # above all small bowel: the colon only
+        if high:
             sd = g.sample(plane[2:3], j0, j1, i0, i1)[0]
             self._paint_colon(sub, m, sd, plane, (j0, i0))
             return
-        dist, sept, sd = g.sample(plane[:3], j0, j1, i0, i1)
+        tube, code, sd = g.sample(plane[:3], j0, j1, i0, i1)
         # m is a fresh mask: it becomes the fat still free for small bowel
         self._paint_colon(sub, m, sd, plane, (j0, i0))
-        if above > -2.5:
-            m &= g.sample(self.top, j0, j1, i0, i1, slot=2)[0] > above
-        # small bowel in the rest of the cavity, a fat gap away from the colon
-        depth = np.abs(dist)
-        depth -= sept  # depth inside a loop (mm), negative in the septum
-        loop = depth >= 0.0
+        # small-bowel loops in the rest of the cavity, a fat gap away from the colon
+        loop = tube < 0.0
         loop &= m
-        # mesenteric fat pockets: where b is high one phase of the loop field stays fat, so
-        # the other's loops lie as separate islands in fat
-        pocket = sept >= self.pocket
-        pocket &= dist <= 0.0
-        loop &= ~pocket
-        sub[loop] = _T.SOFT
-        lumen = depth >= SMALL_BOWEL_WALL_MM
+        sub[loop] = _T.SOFT  # wall, chyme, collapsed loops
+        lumen = tube < -SMALL_BOWEL_WALL_MM
         lumen &= loop
-        sub[lumen & (sept < self.fluid)] = _T.WATER  # fluid-filled; chyme (soft) elsewhere
-        if self.gas:
-            sub[lumen & (sept > self.sb_gas) & (dist > 0)] = _T.GAS
-        # superior mesenteric vessels in their fat collars (the loops were warped around them)
+        gas = code > 1.5
+        gas &= lumen
+        wet = code < 0.0
+        wet &= lumen
+        wet |= gas
+        sub[wet] = _T.WATER  # fluid; gas loops hold fluid behind their level
+        rows = np.nonzero(gas.any(axis=1))[0]
+        if self.gas and len(rows):
+            cols = np.nonzero(gas.any(axis=0))[0]
+            a0, a1, b0, b1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+            lev = g.sample(plane[6:7], j0 + a0, j0 + a1, i0 + b0, i0 + b1, slot=1)[0]
+            above = gas[a0:a1, b0:b1] & (self.y[j0 + a0 : j0 + a1, None] < lev)
+            sub[a0:a1, b0:b1][above] = _T.GAS
+        # superior mesenteric vessels in their fat collars (the loops keep clear of them)
         for vx, vy, vr in self.sm_vessels(z, xs, y_front):
             rc = vr + SM_COLLAR_MM
             ja, jb = np.searchsorted(self.y[j0:j1], [vy - rc, vy + rc])
@@ -676,7 +1040,7 @@ class BowelField:
         # gas level, content kind and the fine field in the tube's box
         a0, a1, b0, b1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
         j0, i0 = origin
-        lev, kind, fs = self.small.sample(plane[3:], j0 + a0, j0 + a1, i0 + b0, i0 + b1, slot=1)
+        lev, kind, fs = self.small.sample(plane[3:6], j0 + a0, j0 + a1, i0 + b0, i0 + b1, slot=1)
         lumen = lumen[a0:a1, b0:b1]
         o = out[a0:a1, b0:b1]
         gas = lumen & (self.y[j0 + a0 : j0 + a1, None] < lev)
