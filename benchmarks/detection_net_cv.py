@@ -29,8 +29,7 @@ from pathlib import Path
 import torch
 
 from _results import machine_line, update_results
-from detection_weights_cv import Scan, fit_on, half_of, row, score
-from spinelab.evaluation.metrics import aggregate
+from detection_weights_cv import Scan, cv_tables, fit_on, half_of
 from spinelab.io.vid import read_vid
 from spinelab.nets.detection_gru import scan_sample, train_detection_net
 from spinelab.postprocess.detection_net import DetectionNetConfig, default_detection_net
@@ -99,25 +98,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     bundled_priors, bundled_net = default_priors(), default_detection_net()
-    cv_rows, report_rows = [], []
-    for tag, config in settings:
-        held_out = score(halves[1], priors[0], config, nets[0]) + score(
-            halves[0], priors[1], config, nets[1]
-        )
-        cv = aggregate(held_out)
-        rep = aggregate(score(report, bundled_priors, config, bundled_net))
-        cv_rows.append(row(tag, cv))
-        report_rows.append(row(tag, rep))
-        log.info(
-            "%s: cv id %.2f%%, report id %.2f%%",
-            tag,
-            100 * cv.regions["all"].id_rate,
-            100 * rep.regions["all"].id_rate,
-        )
-    header = [
-        "| setting | N | id rate % | thoracic % | lumbar % | all correct % |",
-        "|---|---|---|---|---|---|",
-    ]
+    tables = cv_tables(
+        settings, halves, priors, report, bundled_priors, (nets[0], nets[1]), bundled_net
+    )
     text = "\n".join(
         [
             HEADING,
@@ -132,16 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             "and network (trained on the whole fit split), for reference only. Other settings: "
             "the defaults of `DetectionLabelConfig`.",
             "",
-            "**held-out halves of the fit split** (what the weight is chosen on)",
-            "",
-            *header,
-            *cv_rows,
-            "",
-            "**report split** (reference)",
-            "",
-            *header,
-            *report_rows,
-            "",
+            *tables,
         ]
     )
     print(text)

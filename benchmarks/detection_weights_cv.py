@@ -88,6 +88,50 @@ def row(name: str, s: EvaluationSummary) -> str:
     )
 
 
+def cv_tables(
+    settings: list[tuple[str, DetectionLabelConfig]],
+    halves: list[list[Scan]],
+    priors: list[DetectionPriors],
+    report: list[Scan],
+    bundled: DetectionPriors,
+    nets: tuple[DetectionNet | None, DetectionNet | None] = (None, None),
+    bundled_net: DetectionNet | None = None,
+) -> list[str]:
+    """Score every setting on the held-out halves (priors/nets of the other half) and on the
+    report split (bundled priors/net); returns the two markdown tables."""
+    cv_rows, report_rows = [], []
+    for tag, config in settings:
+        held_out = score(halves[1], priors[0], config, nets[0]) + score(
+            halves[0], priors[1], config, nets[1]
+        )
+        cv = aggregate(held_out)
+        rep = aggregate(score(report, bundled, config, bundled_net))
+        cv_rows.append(row(tag, cv))
+        report_rows.append(row(tag, rep))
+        log.info(
+            "%s: cv id %.2f%%, report id %.2f%%",
+            tag,
+            100 * cv.regions["all"].id_rate,
+            100 * rep.regions["all"].id_rate,
+        )
+    header = [
+        "| setting | N | id rate % | thoracic % | lumbar % | all correct % |",
+        "|---|---|---|---|---|---|",
+    ]
+    return [
+        "**held-out halves of the fit split** (what the weight is chosen on)",
+        "",
+        *header,
+        *cv_rows,
+        "",
+        "**report split** (reference)",
+        "",
+        *header,
+        *report_rows,
+        "",
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--vid", type=Path, default=ROOT.parent / "shared" / "data" / "vid")
@@ -124,7 +168,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     bundled = default_priors()
     base = DetectionLabelConfig()
-    cv_rows, report_rows = [], []
     settings = [
         (
             f"region_weight {w:g}" + (" (default)" if w == base.region_weight else ""),
@@ -138,22 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             continue  # the default row above
         name = "learned" if rate is None else f"{t:g}"
         settings.append((f"transitional_rate {name}", replace(base, transitional_rate=rate)))
-    for tag, config in settings:
-        held_out = score(halves[1], priors[0], config) + score(halves[0], priors[1], config)
-        cv = aggregate(held_out)
-        rep = aggregate(score(report, bundled, config))
-        cv_rows.append(row(tag, cv))
-        report_rows.append(row(tag, rep))
-        log.info(
-            "%s: cv id %.2f%%, report id %.2f%%",
-            tag,
-            100 * cv.regions["all"].id_rate,
-            100 * rep.regions["all"].id_rate,
-        )
-    header = [
-        "| setting | N | id rate % | thoracic % | lumbar % | all correct % |",
-        "|---|---|---|---|---|---|",
-    ]
+    tables = cv_tables(settings, halves, priors, report, bundled)
     lines = [
         HEADING,
         "",
@@ -168,16 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{base.transitional_rate}); 'transitional_rate learned' uses the prevalence fitted with "
         "the priors (L6: 2.65 %).",
         "",
-        "**held-out halves of the fit split** (what the weight is chosen on)",
-        "",
-        *header,
-        *cv_rows,
-        "",
-        "**report split** (reference)",
-        "",
-        *header,
-        *report_rows,
-        "",
+        *tables,
     ]
     text = "\n".join(lines)
     print(text)

@@ -24,6 +24,7 @@ import numpy as np
 from spinelab import anatomy
 from spinelab.errors import SpinelabInputError
 from spinelab.io.atomic import write_text_atomic
+from spinelab.io.jsonfile import read_json
 from spinelab.structures import Centroids
 
 FORMAT = "spinelab-centroids/1"
@@ -104,12 +105,7 @@ def from_json_dict(obj: Any, path: str | os.PathLike[str] = "<json>") -> Centroi
 def read_native(path: str | os.PathLike[str]) -> Centroids:
     """Read a ``spinelab-centroids/1`` JSON file."""
     p = Path(path)
-    try:
-        obj = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpinelabInputError(p, "file not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SpinelabInputError(p, f"not valid JSON ({exc})") from None
+    obj = read_json(p)
     return from_json_dict(obj, p)
 
 

@@ -9,7 +9,6 @@ pedicles and are not associated with a body in the file.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from numpy.typing import NDArray
 
 from spinelab import anatomy
 from spinelab.errors import SpinelabInputError
+from spinelab.io.jsonfile import read_json
 from spinelab.structures import Centroids
 
 
@@ -65,12 +65,7 @@ def _xyz(p: object, path: Path, n: int) -> list[float]:
 def read_vid(path: str | os.PathLike[str]) -> VidScan:
     """Read a VID keypoint JSON file (ground truth or detections)."""
     p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpinelabInputError(p, "file not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SpinelabInputError(p, f"not valid JSON ({exc})") from None
+    data = read_json(p)
     if not isinstance(data, list):
         raise SpinelabInputError(p, "not a VID keypoint file (expected a list of keypoints)")
     body: list[list[float]] = []

@@ -42,6 +42,7 @@ from numpy.typing import NDArray
 from spinelab import anatomy
 from spinelab.errors import SpinelabInputError
 from spinelab.io.atomic import atomic_path, write_text_atomic
+from spinelab.io.jsonfile import read_json
 
 #: ``format`` field of the JSON file.
 NET_FORMAT = "spinelab-detection-net-v1"
@@ -332,12 +333,7 @@ class DetectionNet:
         if base.suffix in (".json", ".npz"):
             base = base.with_suffix("")
         js, npz = base.with_suffix(".json"), base.with_suffix(".npz")
-        try:
-            obj = json.loads(js.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise SpinelabInputError(js, "detection-net file not found") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise SpinelabInputError(js, f"not valid JSON ({exc})") from None
+        obj = read_json(js, "detection-net file not found")
         if not isinstance(obj, dict) or obj.get("format") != NET_FORMAT:
             raise SpinelabInputError(js, f"not a {NET_FORMAT} file")
         if obj.get("feature_version") != FEATURE_VERSION:

@@ -40,6 +40,7 @@ from numpy.typing import NDArray
 from spinelab import anatomy
 from spinelab.errors import SpinelabInputError
 from spinelab.io.atomic import atomic_path, write_text_atomic
+from spinelab.io.jsonfile import read_json
 
 log = logging.getLogger(__name__)
 
@@ -162,12 +163,7 @@ class DetectionPriors:
         if base.suffix in (".json", ".npz"):
             base = base.with_suffix("")
         js, npz = base.with_suffix(".json"), base.with_suffix(".npz")
-        try:
-            obj = json.loads(js.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise SpinelabInputError(js, "priors file not found") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise SpinelabInputError(js, f"not valid JSON ({exc})") from None
+        obj = read_json(js, "priors file not found")
         if not isinstance(obj, dict) or obj.get("format") != PRIORS_FORMAT:
             raise SpinelabInputError(js, f"not a {PRIORS_FORMAT} file")
         try:

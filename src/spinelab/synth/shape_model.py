@@ -72,6 +72,7 @@ from scipy.optimize import lsq_linear
 from spinelab import anatomy
 from spinelab.errors import SpinelabInputError
 from spinelab.io.atomic import atomic_path, check_writable, write_text_atomic
+from spinelab.io.jsonfile import read_json
 from spinelab.io.vid import read_vid
 from spinelab.synth import shape_priors as priors
 from spinelab.synth.geometry import SpineGeometry
@@ -708,12 +709,7 @@ class SpineShapeModel:
         """
         stem = Path(stem)
         npz, js = stem.with_name(stem.name + ".npz"), stem.with_name(stem.name + ".json")
-        try:
-            meta = json.loads(js.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise SpinelabInputError(js, "file not found") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise SpinelabInputError(js, f"not valid JSON ({exc})") from None
+        meta = read_json(js)
         return cls._from_parts(npz, meta, npz.read_bytes() if npz.is_file() else None)
 
     @classmethod
