@@ -645,7 +645,7 @@ def _paint_vertebra(
     thin = 0.6 if params.osteoporosis else 1.0
     cortex = p["cortex"] * thin
     wedge = params.compression.get(name, 0.0) * h
-    inner: list[tuple[tuple[slice, slice, slice], Any, int]] = []
+    inner: list[tuple[tuple[slice, slice, slice], NDArray[np.bool_], int]] = []
     boxes: list[tuple[slice, slice, slice]] = []
     for (lo, hi), fn, part_cortex in vshape.vertebra_parts(name, h, w, d, wedge):
         lo1 = (lo[0] - 1.0, lo[1] - 1.0, lo[2] - 1.0)
@@ -657,16 +657,18 @@ def _paint_vertebra(
         outer = fn(a, b, e, 0.0)
         if not outer.any():
             continue
-        idx = np.nonzero(outer)
-        ins = fn(a[idx], b[idx], e[idx], part_cortex * thin if part_cortex > 0 else cortex)
-        compact = part_cortex >= vshape.ARTICULAR_CORTEX_MM
-        pt.tissue[sl][idx] = _T.CORTICAL if compact else _T.SHELL
-        pt.vert[sl][idx] = vid
-        core = int(_T.DENSE if part_cortex > 0 else _T.CANCELLOUS)
-        inner.append((sl, tuple(q[ins] for q in idx), core))
+        # boolean masks index faster than coordinate tuples
+        ins = np.zeros_like(outer)
+        ins[outer] = fn(
+            a[outer], b[outer], e[outer], part_cortex * thin if part_cortex > 0 else cortex
+        )
+        compact = part_cortex >= vshape.COMPACT_CORTEX_MM
+        pt.tissue[sl][outer] = _T.CORTICAL if compact else _T.SHELL
+        pt.vert[sl][outer] = vid
+        inner.append((sl, ins, int(_T.DENSE if part_cortex > 0 else _T.CANCELLOUS)))
         boxes.append(sl)
-    for sl, idx, core in inner:
-        pt.tissue[sl][idx] = core
+    for sl, ins, core in inner:
+        pt.tissue[sl][ins] = core
     if not boxes:
         return None
     dims = vshape.level_dims(name)
