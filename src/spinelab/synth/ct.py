@@ -10,8 +10,9 @@ Steps (all vectorized numpy / scipy.ndimage):
    from a coarse projection of the image (:func:`scanner_maps`): noise with the filtered
    back-projection noise power spectrum (band-pass, grainy), higher in the body centre and
    along the longest paths, correlated between overlapping slices; photon-starvation streaks
-   along the most attenuated (lateral) direction; beam hardening (dark bands between dense
-   bones, slight cupping).
+   as thin lines at a few angles within 15 deg of lateral, strongest beside the dense bones
+   on the longest paths; beam hardening on a 4 mm grid (dark bands between dense bones,
+   slight cupping). Streaks and beam hardening are zero in the air around the body.
 5. Clip to [-1024, 3071] and round to int16.
 """
 
@@ -35,6 +36,14 @@ HU_MAX = 3071
 #: and 1/2: independent trabeculae per mm^3); tuned so that 3 mm cores show the real CT's
 #: spread.
 TEXTURE_VOLUME_EXPONENT = 0.25
+#: Correlation lengths (Gaussian sigma, mm) of the trabecular texture: ``(along z, across)``.
+#: Vertebral cancellous bone is anisotropic: thick vertical trabeculae (plates and rods along
+#: the body's axis, the load direction) joined by thinner horizontal struts, which thin out
+#: first with age (Mosekilde, Bone 1988; Thomsen et al., Bone 2013; fabric degree of
+#: anisotropy about 1.5-2 at L2-L4), so on CT the texture runs in vertical streaks several mm
+#: long and is finer across. The field runs along the grid's z axis, which the vertebral axis
+#: follows within about 20-30 deg (lordosis, scoliosis).
+TRABECULAR_TEXTURE_MM = (2.0, 0.9)
 #: Output voxels per chunk of the tissue look-up (a few hundred kB: stays in cache).
 LUT_CHUNK = 1 << 16
 #: Linear attenuation of water at the effective energy of a 120 kVp beam (about 70 keV:
@@ -48,14 +57,42 @@ NOISE_FLOOR = 0.5
 ALIAS_ABOVE_MM = 1.0
 #: Noise-power floor at zero frequency, as a fraction of the NPS peak frequency.
 NPS_FLOOR = 0.3
-#: Half-width (sigma, degrees) of the photon-starvation streaks' wedge in frequency space.
-STREAK_WEDGE_DEG = 3.0
+#: Photon-starvation streaks: in each slice the starved views are the few near-lateral ones
+#: whose rays cross the longest paths (both femoral heads, the shoulders, the arms beside the
+#: trunk); each starved view's noisy rays, ramp-filtered, back-project into thin lines along
+#: that view's ray direction with dark and bright side bands. ``STREAK_FAN_DEG``: the views
+#: within this angle of lateral make the streaks (a path through two structures 150-300 mm
+#: apart, 40-60 mm wide, stays long over about +-10-17 deg); ``STREAK_LINES`` dominant view
+#: angles per slice, drawn within the fan, each drifting by up to ``STREAK_DRIFT_DEG`` per
+#: slice (slowly along z); ``STREAK_WEDGE_DEG``: angular half-width (sigma) of each line's
+#: wedge in frequency space (lines coherent over about 60-100 mm).
+STREAK_FAN_DEG = 15.0
+STREAK_LINES = 3
+STREAK_DRIFT_DEG = 1.5
+STREAK_WEDGE_DEG = 1.2
+#: Streak SD falls as ``1 / (1 + d / STREAK_FALLOFF_MM)`` with the distance d from dense bone
+#: (coarse pixels with :data:`STREAK_DENSE` bone-equivalent fraction): the starved rays of
+#: neighbouring views cross at the dense structure and fan apart away from it.
+STREAK_FALLOFF_MM = 50.0
+STREAK_DENSE = 0.08
+#: Angular bins over 180 degrees of the streak wedges' look-up table.
+STREAK_ANGLE_BINS = 3600
 #: Water-equivalent path (mm) at which counts fall to the electronic-noise level, where
 #: photon-starvation streaks have the drawn amplitude (an average adult abdomen is about
 #: 300-350 mm across laterally; the pelvis with both femoral heads more), and the cap on
-#: ``2 mu_w (path - L)`` (streak SD at most e^1 = 2.7x the drawn amplitude).
+#: ``2 mu_w (path - L)`` (streak SD at most e^0.5 = 1.65x the drawn amplitude; e^1 let arms-down
+#: cases reach 2.7x, stronger than the real arms-down slab's streaks).
 STARVATION_PATH_MM = 330.0
-STARVATION_MAX_LOG = 2.0
+STARVATION_MAX_LOG = 1.0
+#: Bone beam hardening is reconstructed on its own finer grid (pixel :data:`BH_MM`,
+#: :data:`BH_ANGLES` views over 180 degrees), fine enough to resolve the dark band between
+#: two pedicles (15-25 mm apart, 6-10 mm wide) or across the pelvis between the femoral heads;
+#: the residual water cupping is smooth and stays on the coarse grid.
+BH_MM = 4.0
+BH_ANGLES = 60
+#: Pixels below this HU (air, before the blur) carry no beam hardening or streaks: the body
+#: mask is the intersection of a chunk's first and last slices.
+AIR_HU = -500.0
 #: Coarse pixel (mm) and slab thickness (mm) of the projected attenuation maps.
 COARSE_MM = 8.0
 CHUNK_MM = 20.0
@@ -264,8 +301,8 @@ def _directional_power(
     fx: NDArray[np.float32],
     sigma: float,
     view_var: NDArray[np.float64] | None,
-) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]:
-    """Lateral, AP and streak noise power at frequencies ``(fy, fx)`` (cycles/mm, broadcast).
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """Lateral and AP noise power at frequencies ``(fy, fx)`` (cycles/mm, broadcast).
 
     See :func:`_fbp_filters`.
     """
@@ -291,9 +328,7 @@ def _directional_power(
         prof = vv[i0] * (1.0 - fr) + vv[(i0 + 1) % n_v] * fr
         lat = lat * prof
         ap = ap * prof
-    phi = np.abs(np.abs(ang) - np.float32(0.5 * math.pi))  # angle from the f_y axis
-    wedge = np.exp(np.float32(-0.5 / math.radians(STREAK_WEDGE_DEG) ** 2) * phi * phi)
-    return nps * lat, nps * ap, nps * wedge
+    return nps * lat, nps * ap
 
 
 def _fbp_filters(
@@ -301,8 +336,8 @@ def _fbp_filters(
     spacing_mm: tuple[float, float],
     blur_mm: float,
     view_var: NDArray[np.float64] | None = None,
-) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]:
-    """Noise power spectra on the ``rfft2`` grid of a ``shape`` slice: lateral, AP and streak.
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """Noise power spectra on the ``rfft2`` grid of a ``shape`` slice: lateral and AP.
 
     The noise power spectrum of filtered back-projection is the ramp filter times the squared
     reconstruction kernel: ``NPS(f) = (f + f0) exp(-4 pi^2 sigma^2 f^2)`` (f in cycles/mm,
@@ -310,9 +345,8 @@ def _fbp_filters(
     frequency keeps some power at the lowest frequencies, as helical interpolation does). The
     spectrum is split into two halves by direction: lateral rays (along axis 1, x) put their
     noise where ``|f_y| > |f_x|`` (texture elongated along x), antero-posterior rays the other
-    half; the two halves are independent and add up to the isotropic spectrum. The streak
-    spectrum is a narrow wedge (:data:`STREAK_WEDGE_DEG`) around ``f_x = 0``: thin lines along
-    x. ``view_var`` (variance of the central ray per view angle, evenly spaced over 180 degrees
+    half; the two halves are independent and add up to the isotropic spectrum. ``view_var``
+    (variance of the central ray per view angle, evenly spaced over 180 degrees
     from lateral rays) weights each frequency direction by the view whose rays run across it,
     so the texture is elongated along the most attenuated direction.
 
@@ -323,7 +357,7 @@ def _fbp_filters(
     resampling measures -0.08 to 0.17).
 
     Returns:
-        ``(lateral, ap, streak)`` float32 ``(shape[0], shape[1] // 2 + 1)`` power spectra.
+        ``(lateral, ap)`` float32 ``(shape[0], shape[1] // 2 + 1)`` power spectra.
     """
     py, px = spacing_mm
     fy = np.fft.fftfreq(shape[0], py).astype(np.float32)[:, None]
@@ -332,14 +366,102 @@ def _fbp_filters(
     if max(py, px) <= ALIAS_ABOVE_MM:
         return _directional_power(fy, fx, sigma, view_var)
     f_max = math.sqrt(math.log(1e3)) / (2.0 * math.pi * sigma)  # NPS below 1e-3 beyond
-    out = [np.zeros((shape[0], fx.shape[1]), dtype=np.float32) for _ in range(3)]
+    out = [np.zeros((shape[0], fx.shape[1]), dtype=np.float32) for _ in range(2)]
     ny, nx = math.ceil(f_max * py + 0.5), math.ceil(f_max * px + 0.5)
     for a in range(-ny, ny + 1):
         for b in range(-nx, nx + 1):
             gy, gx = fy + np.float32(a / py), fx + np.float32(b / px)
             for acc, pw in zip(out, _directional_power(gy, gx, sigma, view_var), strict=True):
                 acc += pw
-    return out[0], out[1], out[2]
+    return out[0], out[1]
+
+
+def _rfft_weights(n_cols: int, n: int) -> NDArray[np.float64]:
+    """How many frequencies each ``rfft`` column of an ``n``-point axis stands for (1 or 2)."""
+    cw = np.full(n_cols, 2.0)
+    cw[0] = 1.0
+    if n % 2 == 0:
+        cw[-1] = 1.0
+    return cw
+
+
+def streak_angles(
+    rng: np.random.Generator, n: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Dominant starved view angles of ``n`` consecutive noise slices.
+
+    :data:`STREAK_LINES` angles per case drawn within +-:data:`STREAK_FAN_DEG` of lateral, each
+    drifting by up to :data:`STREAK_DRIFT_DEG` per slice (folded back at the fan's edges), with
+    a weight per line (0.3-1: one or two lines dominate).
+
+    Returns:
+        ``(angles, weights)``: ``(n, STREAK_LINES)`` ray directions (radians from the x axis)
+        and ``(STREAK_LINES,)`` weights.
+    """
+    fan = STREAK_FAN_DEG
+    start = rng.uniform(-fan, fan, STREAK_LINES)
+    drift = rng.uniform(-STREAK_DRIFT_DEG, STREAK_DRIFT_DEG, STREAK_LINES)
+    weights = rng.uniform(0.3, 1.0, STREAK_LINES)
+    raw = start[None, :] + drift[None, :] * np.arange(n)[:, None] + fan
+    folded = np.abs(np.mod(raw, 4.0 * fan) - 2.0 * fan) - fan  # triangle wave in [-fan, fan]
+    return np.radians(folded), weights
+
+
+def streak_fields(
+    spec: NDArray[np.complex64],
+    shape: tuple[int, int],
+    spacing_mm: tuple[float, float],
+    blur_mm: float,
+    angles: NDArray[np.float64],
+    weights: NDArray[np.float64],
+) -> NDArray[np.float32]:
+    """Photon-starvation streak fields from white noise spectra: thin lines at a few angles.
+
+    A starved view's noisy rays are ramp-filtered and blurred by the kernel before they are
+    back-projected, so each makes a line along the ray direction whose cross profile has the
+    power spectrum ``f^2 K(f)^2`` (``K`` the kernel's Gaussian transfer function, sigma
+    ``blur_mm``): zero mean, a dark or bright core with opposite side bands. In frequency space
+    a line along angle ``theta`` lies on the line through the origin at ``theta + 90 deg``;
+    each slice's spectrum is the sum of narrow wedges (:data:`STREAK_WEDGE_DEG`) at its
+    ``angles``, weighted by ``weights``, looked up from a table of :data:`STREAK_ANGLE_BINS`
+    angular bins.
+
+    Args:
+        spec: ``(n, Nj, Ni // 2 + 1)`` ``rfft2`` of unit white noise (shared with the noise).
+        shape: ``(Nj, Ni)`` in-plane size.
+        spacing_mm: ``(y, x)`` pixel size (mm).
+        blur_mm: Kernel sigma (mm).
+        angles: ``(n, L)`` ray directions per slice (radians from the x axis).
+        weights: ``(L,)`` power weight of each line.
+
+    Returns:
+        ``(n, Nj, Ni)`` float32 fields, each of unit variance (expected over the noise).
+    """
+    n = spec.shape[0]
+    fy = np.fft.fftfreq(shape[0], spacing_mm[0]).astype(np.float32)[:, None]
+    fx = np.fft.rfftfreq(shape[1], spacing_mm[1]).astype(np.float32)[None, :]
+    f2 = fy * fy + fx * fx
+    sigma = max(blur_mm, 0.05)
+    amp = np.sqrt(f2) * np.exp(np.float32(-2.0 * math.pi**2 * sigma**2) * f2)  # |f| K(f)
+    nb = STREAK_ANGLE_BINS
+    # frequency direction -> bin over [0, pi)
+    pos = np.mod(np.arctan2(fy, fx), np.float32(math.pi)) * np.float32(nb / math.pi)
+    idx = np.minimum(pos.astype(np.intp), nb - 1)
+    centres = (np.arange(nb) + 0.5) * (math.pi / nb)
+    inv = 0.5 / math.radians(STREAK_WEDGE_DEG) ** 2
+    cw = _rfft_weights(fx.shape[1], shape[1])
+    filt = np.empty(spec.shape, dtype=np.float32)
+    for s in range(n):
+        table = np.zeros(nb)
+        for th, wt in zip(angles[s], weights, strict=True):
+            d = np.mod(centres - th, math.pi) - 0.5 * math.pi  # from theta + 90 deg, wrapped
+            table += wt * np.exp(-inv * d * d)
+        np.take(np.sqrt(table).astype(np.float32), idx, out=filt[s])
+        filt[s] *= amp
+        # expected variance of the filtered unit white noise: mean of |H|^2 over all frequencies
+        var = float(np.sum((filt[s].astype(np.float64) ** 2) * cw)) / (shape[0] * shape[1])
+        filt[s] *= np.float32(1.0 / math.sqrt(max(var, 1e-20)))
+    return sfft.irfft2(spec * filt, s=shape, workers=1).astype(np.float32, copy=False)
 
 
 def fbp_noise_fields(
@@ -351,8 +473,8 @@ def fbp_noise_fields(
     rng: np.random.Generator,
     lateral_share: float = 0.5,
     view_var: NDArray[np.float64] | None = None,
-    streaks: bool = False,
-) -> tuple[NDArray[np.float32], NDArray[np.float32] | None]:
+    keep_spectrum: bool = False,
+) -> tuple[NDArray[np.float32], NDArray[np.complex64] | None]:
     """Unit-variance CT noise with the FBP noise power spectrum (:func:`_fbp_filters`).
 
     ``n`` slices of white noise are filtered along the slice axis (a circular Gaussian of
@@ -370,11 +492,11 @@ def fbp_noise_fields(
         rng: Random generator.
         lateral_share: Share of the variance from lateral views (0.5: isotropic).
         view_var: Variance per view angle (see :func:`_fbp_filters`).
-        streaks: Also return the photon-starvation streak field (lines along x).
+        keep_spectrum: Also return the white noise's spectrum (for :func:`streak_fields`).
 
     Returns:
-        ``(noise, streak)``: ``(n, Nj, Ni)`` float32 fields of unit variance (``streak`` None
-        unless asked for; it shares the white noise of ``noise``).
+        ``(noise, spectrum)``: ``(n, Nj, Ni)`` float32 fields of unit variance and the
+        ``rfft2`` of the (z-mixed) white noise, None unless asked for.
     """
     white = rng.standard_normal((n, *shape), dtype=np.float32)
     if z_sigma_slices > 0.05 and n > 2:
@@ -391,12 +513,8 @@ def fbp_noise_fields(
             white = mixed
     spec = sfft.rfft2(white, workers=1)
     del white
-    lat_f, ap_f, streak_f = _fbp_filters(shape, spacing_mm, nps_sigma_mm, view_var)
-    # rfft2 columns 1..N/2-1 stand for two frequencies each
-    cw = np.full(lat_f.shape[1], 2.0)
-    cw[0] = 1.0
-    if shape[1] % 2 == 0:
-        cw[-1] = 1.0
+    lat_f, ap_f = _fbp_filters(shape, spacing_mm, nps_sigma_mm, view_var)
+    cw = _rfft_weights(lat_f.shape[1], shape[1])
 
     def total(pw: NDArray[np.float32]) -> float:
         return max(float(np.sum(pw.astype(np.float64) * cw)), 1e-12)
@@ -405,17 +523,16 @@ def fbp_noise_fields(
     filt = np.sqrt(
         np.float32(ls / total(lat_f)) * lat_f + np.float32((1.0 - ls) / total(ap_f)) * ap_f
     )
-    out = []
-    for f_ in (filt,) + ((np.sqrt(streak_f),) if streaks else ()):
-        field_ = sfft.irfft2(spec * f_, s=shape, workers=1).astype(np.float32, copy=False)
-        field_ *= np.float32(1.0 / (float(field_.std()) or 1.0))
-        out.append(field_)
-    return out[0], (out[1] if streaks else None)
+    field_ = sfft.irfft2(spec * filt, s=shape, workers=1).astype(np.float32, copy=False)
+    # unit variance: the filter's power sums to 1 over the half spectrum (sum(cw * filt^2)),
+    # so the field's expected variance is 1 / (Nj * Ni)
+    field_ *= np.float32(math.sqrt(shape[0] * shape[1]))
+    return field_, (spec if keep_spectrum else None)
 
 
 def _projector(
     shape: tuple[int, int], pixel_mm: tuple[float, float], n_angles: int
-) -> tuple[sparse.csr_matrix, NDArray[np.float64], int, float]:
+) -> tuple[sparse.csc_matrix, NDArray[np.float64], int, float]:
     """Parallel-beam interpolation matrix of a small ``(mj, mi)`` grid (pixel-driven, linear).
 
     Ray direction angle ``theta`` in ``[0, pi)`` from the x axis (theta = 0: lateral rays, one
@@ -431,31 +548,50 @@ def _projector(
     dt = min(cj, ci)
     y = (np.arange(mj) - (mj - 1) / 2.0) * cj
     x = (np.arange(mi) - (mi - 1) / 2.0) * ci
-    yy, xx = np.meshgrid(y, x, indexing="ij")
     half = 0.5 * math.hypot(mj * cj, mi * ci)
     n_t = 2 * math.ceil(half / dt) + 2
     angles = np.arange(n_angles, dtype=np.float64) * (math.pi / n_angles)
-    t = (
-        -xx.ravel()[None, :] * np.sin(angles)[:, None]
-        + yy.ravel()[None, :] * np.cos(angles)[:, None]
+    # detector bin position u of each (pixel, angle), pixel-major: (mj, mi, n_angles)
+    u = (y / dt)[:, None, None] * np.cos(angles) - (x / dt)[None, :, None] * np.sin(angles)
+    u += (n_t - 1) / 2.0
+    u0 = np.floor(u)
+    u -= u0  # fraction
+    # compressed columns built directly: per pixel, per angle, its two bins (ascending)
+    rows = np.empty((mj, mi, n_angles, 2), dtype=np.int32)
+    rows[..., 0] = u0
+    rows[..., 0] += np.arange(n_angles, dtype=np.int32) * n_t
+    np.add(rows[..., 0], 1, out=rows[..., 1])
+    vals = np.empty((mj, mi, n_angles, 2), dtype=np.float64)
+    np.subtract(1.0, u, out=vals[..., 0])
+    vals[..., 1] = u
+    ptr = np.arange(0, 2 * n_angles * mj * mi + 1, 2 * n_angles, dtype=np.int32)
+    w = sparse.csc_matrix(
+        (vals.reshape(-1), rows.reshape(-1), ptr), shape=(n_angles * n_t, mj * mi)
     )
-    u = t / dt + (n_t - 1) / 2.0
-    u0 = np.floor(u).astype(np.int64)
-    fr = u - u0
-    pix = np.broadcast_to(np.arange(mj * mi), u.shape)
-    rows0 = u0 + np.arange(n_angles)[:, None] * n_t
-    rows = np.concatenate([rows0.ravel(), (rows0 + 1).ravel()])
-    cols = np.concatenate([pix.ravel(), pix.ravel()])
-    vals = np.concatenate([(1.0 - fr).ravel(), fr.ravel()])
-    w = sparse.csr_matrix((vals, (rows, cols)), shape=(n_angles * n_t, mj * mi))
     return w, angles, n_t, dt
 
 
+def _fbp(err: NDArray[np.float64], w: sparse.csc_matrix, dt: float) -> NDArray[np.float64]:
+    """Filtered back-projection of ``(n_angles, n_t, n_cols)`` ray values on ``w``'s grid.
+
+    Ramp filter with a Hann window (zero-padded to twice the detector), back-projected with
+    ``pi / n_angles`` per view: ``(n_pix, n_cols)``.
+    """
+    n_angles, n_t = err.shape[:2]
+    npad = 2 * n_t
+    f = np.fft.rfftfreq(npad, dt)
+    ramp = f * (0.5 + 0.5 * np.cos(math.pi * f / f[-1]))
+    q = np.fft.irfft(np.fft.rfft(err, n=npad, axis=1) * ramp[None, :, None], n=npad, axis=1)
+    q = np.ascontiguousarray(q[:, :n_t])
+    return (w.T @ q.reshape(n_angles * n_t, -1)) * (math.pi / n_angles)
+
+
 def _lin_index(
-    n_fine: int, block: int, n_coarse: int
+    n_fine: int, block: int, n_coarse: int, fine_block: int = 1
 ) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float32]]:
-    """Linear interpolation from coarse block centres to fine pixel centres along one axis."""
-    pos = (np.arange(n_fine) - (block - 1) / 2.0) / block
+    """Linear interpolation from coarse block centres to fine pixel centres along one axis
+    (``block`` and ``fine_block``: image pixels per coarse and per fine pixel)."""
+    pos = ((np.arange(n_fine) + 0.5) * fine_block - 0.5 - (block - 1) / 2.0) / block
     pos = np.clip(pos, 0.0, n_coarse - 1.0)
     i0 = np.minimum(np.floor(pos).astype(np.intp), max(n_coarse - 2, 0))
     i1 = np.minimum(i0 + 1, n_coarse - 1)
@@ -469,9 +605,15 @@ class _Upsampler:
     j: tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float32]]
     i: tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float32]]
 
-    def __call__(self, m: NDArray[np.float32]) -> NDArray[np.float32]:
+    def __call__(
+        self, m: NDArray[np.float32], win: tuple[slice, slice] | None = None
+    ) -> NDArray[np.float32]:
+        """``m`` upsampled, or only its window ``win`` of the fine grid."""
         j0, j1, wj = self.j
         i0, i1, wi = self.i
+        if win is not None:
+            j0, j1, wj = j0[win[0]], j1[win[0]], wj[win[0]]
+            i0, i1, wi = i0[win[1]], i1[win[1]], wi[win[1]]
         rows = m[j0] * (1.0 - wj[:, None]) + m[j1] * wj[:, None]
         out = np.take(rows, i0, axis=1)  # C order (rows[:, i0] would be Fortran order: slow)
         out *= 1.0 - wi
@@ -485,12 +627,15 @@ class ScannerMaps:
 
     Attributes:
         chunk_of_slice: ``(nk,)`` chunk index of each slice.
-        maps: ``(n_chunks, 3, mj, mi)`` float32: noise SD (HU), streak SD (HU), beam-hardening
-            error (HU) on the coarse grid.
+        maps: ``(n_chunks, 3, mj, mi)`` float32: noise SD (HU), streak SD (HU), water
+            beam-hardening (cupping) error (HU) on the coarse grid.
         block: ``(bj, bi)`` image pixels per coarse pixel.
         view_var: ``(N_ANGLES,)`` noise variance of each view's most attenuated ray (median
             over the chunks), views from lateral rays (0) over 180 degrees.
         lateral_share: Median share of the noise variance from near-lateral views in the body.
+        bh: ``(n_chunks, mjb, mib)`` float32 beam-hardening error (HU; bone and water) on
+            the :data:`BH_MM` grid, or None.
+        bh_block: ``(bjb, bib)`` image pixels per pixel of that grid.
     """
 
     chunk_of_slice: NDArray[np.intp]
@@ -498,6 +643,56 @@ class ScannerMaps:
     block: tuple[int, int]
     view_var: NDArray[np.float64]
     lateral_share: float
+    bh: NDArray[np.float32] | None = None
+    bh_block: tuple[int, int] = (1, 1)
+
+
+def _grid_block(n: int, spacing: float, mm: float) -> tuple[int, int]:
+    """Image pixels per grid pixel of about ``mm`` (a whole number of sampling steps) and the
+    sampling step along one axis."""
+    blk = max(1, min(n, round(mm / spacing)))
+    step = max(1, blk // 4)
+    return blk - blk % step, step
+
+
+def _sampled_maps(
+    hu: NDArray[np.float32],
+    starts: list[int],
+    kc: int,
+    step: tuple[int, int],
+    size: tuple[int, int],
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """Per chunk: water-relative attenuation ``1 + HU/1000`` and bone-equivalent fraction
+    ``HU/1000 - 0.15`` (above 150 HU), averaged over two slices of the chunk and sampled every
+    ``step`` pixels over the first ``size`` pixels: two ``(n_chunks, size_j / step_j,
+    size_i / step_i)`` arrays."""
+    nk = hu.shape[0]
+    mu_s = np.empty((len(starts), size[0] // step[0], size[1] // step[1]), dtype=np.float32)
+    bone_s = np.empty_like(mu_s)
+    for c, k0 in enumerate(starts):
+        k1 = min(nk, k0 + kc)
+        ks = sorted({k0 + (k1 - k0) // 3, k0 + (2 * (k1 - k0)) // 3})
+        sub = hu[ks, : size[0] : step[0], : size[1] : step[1]]
+        mu = np.clip(sub * np.float32(0.001) + np.float32(1.0), 0.0, None)
+        bn = np.clip(sub * np.float32(0.001) - np.float32(0.15), 0.0, None)
+        mu_s[c] = mu.mean(axis=0)
+        bone_s[c] = bn.mean(axis=0)
+    return mu_s, bone_s
+
+
+def _block_mean(m: NDArray[np.float32], block: tuple[int, int]) -> NDArray[np.float64]:
+    """Means of ``block`` pixels of each ``(n_chunks, J, I)`` map: ``(n_chunks, mj * mi)``."""
+    nc, nj, ni = m.shape
+    mj, mi = nj // block[0], ni // block[1]
+    v = m[:, : mj * block[0], : mi * block[1]]
+    # sums of strided views (numpy reduces short inner axes slowly)
+    cols = v[:, :, 0 :: block[1]].copy()
+    for b in range(1, block[1]):
+        cols += v[:, :, b :: block[1]]
+    acc = cols[:, 0 :: block[0]].copy()
+    for a in range(1, block[0]):
+        acc += cols[:, a :: block[0]]
+    return (acc.reshape(nc, mj * mi) * (1.0 / (block[0] * block[1]))).astype(np.float64)
 
 
 def scanner_maps(
@@ -518,44 +713,37 @@ def scanner_maps(
       rows along the widest path), scaled so that the median SD over the body is
       ``physics.noise_hu``; with ``cos^2`` weights, the share of it from near-lateral views.
     - photon starvation: where a ray's counts fall below the electronic noise (water-equivalent
-      path beyond :data:`STARVATION_PATH_MM`) the variance grows as ``exp(2 mu_w (path - L))``;
-      back-projected from near-lateral views (``cos^8``), scaled by ``physics.starvation_hu``.
+      path beyond :data:`STARVATION_PATH_MM`) the variance grows as ``exp(2 mu_w (path - L))``
+      (the exponent capped at :data:`STARVATION_MAX_LOG` for each view's longest ray);
+      back-projected from the views within :data:`STREAK_FAN_DEG` of lateral (tapering
+      weights), falling off with the distance from dense bone (:data:`STREAK_FALLOFF_MM`),
+      scaled by ``physics.starvation_hu``: the SD envelope of the streak lines.
     - beam hardening: each ray loses ``k_b * bone_path^2`` (bone path: ``(HU - 150)/1000 * mm``
-      above 150 HU) plus ``k_w * path^2`` (residual water cupping), reconstructed by filtered
-      back-projection (ramp with a Hann window): dark bands between dense bones, slight cupping.
+      above 150 HU), reconstructed by filtered back-projection (ramp with a Hann window) on a
+      finer grid (:data:`BH_MM`, :data:`BH_ANGLES` views): rays through two dense bones lose
+      more than the sum of each (the cross term ``2 b1 b2``), so a dark band joins them, with
+      bright side bands. The residual water cupping ``k_w * path^2`` uses the coarse grid.
 
     Returns:
         The coarse maps (:class:`ScannerMaps`).
     """
     nk, nj, ni = hu.shape
     sk, sj, si = spacing_kji_mm
-    bj = max(1, min(nj, round(COARSE_MM / sj)))
-    bi = max(1, min(ni, round(COARSE_MM / si)))
-    bj -= bj % max(1, bj // 4)  # whole sampling steps per block
-    bi -= bi % max(1, bi // 4)
+    bj, step_j = _grid_block(nj, sj, COARSE_MM)
+    bi, step_i = _grid_block(ni, si, COARSE_MM)
     mj, mi = nj // bj, ni // bi
     kc = max(1, round(CHUNK_MM / sk))
     starts = list(range(0, nk, kc))
     chunk_of_slice = (np.arange(nk) // kc).astype(np.intp)
     # coarse water-relative attenuation: two slices per chunk, sampled every few pixels and
-    # averaged over blocks of bj x bi pixels
-    step_j, step_i = max(1, bj // 4), max(1, bi // 4)
-    maps = np.empty((len(starts), mj * mi), dtype=np.float64)
-    bone = np.empty_like(maps)
-    for c, k0 in enumerate(starts):
-        k1 = min(nk, k0 + kc)
-        ks = sorted({k0 + (k1 - k0) // 3, k0 + (2 * (k1 - k0)) // 3})
-        sub = hu[ks, : mj * bj : step_j, : mi * bi : step_i]
-        blocks = sub.reshape(len(ks), mj, bj // step_j, mi, bi // step_i)
-        mu = np.clip(blocks * np.float32(0.001) + np.float32(1.0), 0.0, None)
-        bn = np.clip(blocks * np.float32(0.001) - np.float32(0.15), 0.0, None)
-        maps[c] = mu.mean(axis=(0, 2, 4), dtype=np.float64).ravel()
-        bone[c] = bn.mean(axis=(0, 2, 4), dtype=np.float64).ravel()
+    # averaged over blocks of bj x bi pixels (the beam-hardening grid uses the same samples)
+    mu_s, bone_s = _sampled_maps(hu, starts, kc, (step_j, step_i), (mj * bj, mi * bi))
+    maps = _block_mean(mu_s, (bj // step_j, bi // step_i))
+    bone = _block_mean(bone_s, (bj // step_j, bi // step_i))
     cj, ci = bj * sj, bi * si
     w, angles, n_t, dt = _projector((mj, mi), (cj, ci), N_ANGLES)
     scale = cj * ci / dt
     path = (w @ maps.T).reshape(N_ANGLES, n_t, -1) * scale  # water-equivalent mm
-    bpath = (w @ bone.T).reshape(N_ANGLES, n_t, -1) * scale
     # noise: per-ray variance with tube-current modulation over views and chunks
     mu_p = MU_WATER_PER_MM * path
     view_max = mu_p.max(axis=1, keepdims=True)
@@ -578,24 +766,131 @@ def scanner_maps(
     out = np.zeros((len(starts), 3, mj * mi), dtype=np.float32)
     out[:, 0] = (total * (physics.noise_hu / ref if ref > 0 else 0.0)).T
     if physics.starvation_hu > 0:
+        # the view's longest ray sets the level (capped); shorter rays of the view fall off
+        # as their counts rise, exp(2 mu_w (path - longest)): the streaks run along the
+        # longest paths (through both femoral heads, the shoulders, the arms)
+        p_max = path.max(axis=1, keepdims=True)
         excess = np.exp(
-            np.minimum(2.0 * MU_WATER_PER_MM * (path - STARVATION_PATH_MM), STARVATION_MAX_LOG)
+            np.minimum(2.0 * MU_WATER_PER_MM * (p_max - STARVATION_PATH_MM), STARVATION_MAX_LOG)
+            + 2.0 * MU_WATER_PER_MM * (path - p_max)
         )
-        var_s = (w.T @ (excess * cos2**4).reshape(N_ANGLES * n_t, -1)) / float(np.sum(cos2**4))
-        out[:, 1] = (physics.starvation_hu * np.sqrt(var_s)).T
-    if physics.bone_bh > 0 or physics.water_bh > 0:
-        err = -(physics.bone_bh * bpath**2 + physics.water_bh * path**2)  # mm, per ray
-        npad = 2 * n_t
-        f = np.fft.rfftfreq(npad, dt)
-        ramp = f * (0.5 + 0.5 * np.cos(math.pi * f / f[-1]))
-        q = np.fft.irfft(np.fft.rfft(err, n=npad, axis=1) * ramp[None, :, None], n=npad, axis=1)
-        q = q[:, :n_t]
-        rec = (w.T @ q.reshape(N_ANGLES * n_t, -1)) * (math.pi / N_ANGLES)
+        fan = math.radians(STREAK_FAN_DEG) + 1e-9
+        off = np.minimum(angles, math.pi - angles)  # angle from lateral
+        taper = np.where(off <= fan, 1.0 - off / (1.5 * fan), 0.0)
+        var_s = (w.T @ (excess * taper[:, None, None]).reshape(N_ANGLES * n_t, -1)) / float(
+            np.sum(taper)
+        )
+        sd_s = np.sqrt(var_s).T  # (n_chunks, n_pix)
+        for c in range(len(starts)):
+            dense = (bone[c] > STREAK_DENSE).reshape(mj, mi)
+            if dense.any():
+                d = ndi.distance_transform_edt(~dense, sampling=(cj, ci))
+                sd_s[c] /= 1.0 + d.ravel() / STREAK_FALLOFF_MM
+        out[:, 1] = physics.starvation_hu * sd_s
+    if physics.water_bh > 0:
+        rec = _fbp(-physics.water_bh * path**2, w, dt)  # per ray: mm of water lost
         rec -= np.median(rec[body]) if body.any() else 0.0  # a global offset is no artefact
         out[:, 2] = (1000.0 * rec).T
+    bh = None
+    # sampled pixels per beam-hardening pixel (about BH_MM)
+    gj = max(1, round(BH_MM / (sj * step_j)))
+    gi = max(1, round(BH_MM / (si * step_i)))
+    bh_block = (gj * step_j, gi * step_i)
+    if physics.bone_bh > 0 or physics.water_bh > 0:
+        mjb, mib = (mj * bj) // bh_block[0], (mi * bi) // bh_block[1]
+        bh = np.zeros((len(starts), mjb, mib), dtype=np.float32)
+        if physics.bone_bh > 0:
+            mu_b, bone_b = _block_mean(mu_s, (gj, gi)), _block_mean(bone_s, (gj, gi))
+            cjb, cib = bh_block[0] * sj, bh_block[1] * si
+            wb, _, n_tb, dtb = _projector((mjb, mib), (cjb, cib), BH_ANGLES)
+            bpath = (wb @ bone_b.T).reshape(BH_ANGLES, n_tb, -1) * (cjb * cib / dtb)
+            rec = _fbp(-physics.bone_bh * bpath**2, wb, dtb)
+            body_b = mu_b.T > 0.5
+            rec -= np.median(rec[body_b]) if body_b.any() else 0.0
+            bh += (1000.0 * rec.T).astype(np.float32).reshape(len(starts), mjb, mib)
+        if physics.water_bh > 0:  # the coarse cupping resampled onto this grid
+            to_bh = _Upsampler(
+                _lin_index(mjb, bj, mj, bh_block[0]), _lin_index(mib, bi, mi, bh_block[1])
+            )
+            for c in range(len(starts)):
+                bh[c] += to_bh(out[c, 2].reshape(mj, mi))
     return ScannerMaps(
-        chunk_of_slice, out.reshape(len(starts), 3, mj, mi), (bj, bi), view_var, lateral_share
+        chunk_of_slice,
+        out.reshape(len(starts), 3, mj, mi),
+        (bj, bi),
+        view_var,
+        lateral_share,
+        bh,
+        bh_block,
     )
+
+
+def _gauss_weights(sigma: float, truncate: float = 2.0) -> tuple[int, NDArray[np.float32]]:
+    """Radius and normalized float32 weights of a sampled Gaussian (as :func:`blur_axis`)."""
+    r = int(truncate * sigma + 0.5) if sigma > 0.05 else 0
+    x = np.arange(-r, r + 1, dtype=np.float64)
+    w = np.exp(-0.5 * (x / max(sigma, 0.05)) ** 2)
+    return r, (w / w.sum()).astype(np.float32)
+
+
+def blur_inplane(
+    img: NDArray[np.float32],
+    sigma_j: float,
+    sigma_i: float,
+    then: Callable[[int, NDArray[np.float32]], None] | None = None,
+    truncate: float = 2.0,
+) -> None:
+    """In-place separable Gaussian blur of each ``(nj, ni)`` slice of a ``(nk, nj, ni)`` volume.
+
+    Same result as :func:`blur_axis` along axis 2 and then axis 1 (mirrored ends, to float32
+    rounding), in one pass over the volume: each slice is copied into a buffer with mirrored
+    margins and blurred along x and then y with sums of shifted contiguous views while it is
+    in cache (0.24 s instead of 0.34 s for a 300 x 512 x 512 volume). ``then(k, slice_k)`` is
+    called on each blurred slice before it is stored (used to add the noise).
+    """
+    nk, nj, ni = img.shape
+    rj, wj = _gauss_weights(sigma_j, truncate) if nj > 1 else (0, np.ones(1, np.float32))
+    ri, wi = _gauss_weights(sigma_i, truncate) if ni > 1 else (0, np.ones(1, np.float32))
+    rj, ri = min(rj, nj - 1), min(ri, ni - 1)
+    if rj == 0 and ri == 0:
+        if then is not None:
+            for k in range(nk):
+                then(k, img[k])
+        return
+    px = np.empty((nj, ni + 2 * ri), dtype=np.float32)  # x-padded input slice
+    py = np.empty((nj + 2 * rj, ni), dtype=np.float32)  # y-padded x-blurred slice
+    res = np.empty((nj, ni), dtype=np.float32)
+    tmp = np.empty((nj, ni), dtype=np.float32)
+    xb = py[rj : rj + nj]
+    for k in range(nk):
+        src = img[k]
+        if ri > 0:
+            px[:, ri : ri + ni] = src
+            for d in range(1, ri + 1):  # mirrored ends (scipy's "reflect")
+                px[:, ri - d] = src[:, d - 1]
+                px[:, ri + ni - 1 + d] = src[:, ni - d]
+            np.multiply(px[:, ri : ri + ni], wi[ri], out=xb)
+            for d in range(1, ri + 1):
+                np.add(px[:, ri - d : ri - d + ni], px[:, ri + d : ri + d + ni], out=tmp)
+                tmp *= wi[ri + d]
+                xb += tmp
+        else:
+            xb[...] = src
+        if rj > 0:
+            for d in range(1, rj + 1):
+                py[rj - d] = py[rj + d - 1]
+                py[rj + nj - 1 + d] = py[rj + nj - d]
+            np.multiply(xb, wj[rj], out=res)
+            for d in range(1, rj + 1):
+                np.add(py[rj - d : rj - d + nj], py[rj + d : rj + d + nj], out=tmp)
+                tmp *= wj[rj + d]
+                res += tmp
+            done = res
+        else:
+            done = xb
+        if then is not None:
+            then(k, done)
+        img[k] = done
 
 
 def add_noise_and_blur(
@@ -604,11 +899,14 @@ def add_noise_and_blur(
     physics: Physics,
     rng: np.random.Generator,
 ) -> None:
-    """In place: blur in-plane (the kernel's PSF), then add CT noise and beam hardening.
+    """In place: blur in-plane (the kernel's PSF), then add CT noise, streaks, beam hardening.
 
     The noise has the FBP noise power spectrum (:func:`fbp_noise_fields`: band-pass, grainy),
     its lateral and AP halves scaled by per-pixel SD maps from the projected attenuation
-    (:func:`scanner_maps`), plus photon-starvation streaks along x and the beam-hardening error.
+    (:func:`scanner_maps`). Photon-starvation streaks are thin lines at a few near-lateral
+    angles per slice (:func:`streak_fields`, :func:`streak_angles`) under the streak SD
+    envelope; beam hardening adds the reconstructed bone and water errors. Streaks and beam
+    hardening are zero in air (pixels below :data:`AIR_HU` in the chunk's first or last slice).
     Noise fields are drawn for :data:`NOISE_SLICES` slices on a slightly larger periodic grid
     and reused with flips and shifted windows (seamless; the repetition is invisible).
 
@@ -634,44 +932,69 @@ def add_noise_and_blur(
     fwhm = max(physics.slice_overlap * sk, SSP_MIN_MM)
     z_sigma = math.sqrt(max((fwhm / 2.3548) ** 2 - sk * sk / 12.0, 0.0)) / sk
     streaks = bool(np.any(maps[:, 1] > 0.5))
-    noise, stk = fbp_noise_fields(
+    sigma_nps = physics.blur_mm * (1.0 + physics.iterative)
+    noise, spec = fbp_noise_fields(
         n,
         shape,
         (sj, si),
-        physics.blur_mm * (1.0 + physics.iterative),
+        sigma_nps,
         z_sigma,
         rng,
         sm.lateral_share,
         sm.view_var,
-        streaks,
+        keep_spectrum=streaks,
     )
     up = _Upsampler(_lin_index(nj, bj, mj), _lin_index(ni, bi, mi))
+    up_bh = None
+    if sm.bh is not None:
+        bjb, bib = sm.bh_block
+        mjb, mib = sm.bh.shape[1:]
+        up_bh = _Upsampler(_lin_index(nj, bjb, mjb), _lin_index(ni, bib, mib))
     n_pass = -(-nk // n)
     offs = rng.integers(0, [shape[0] - nj + 1, shape[1] - ni + 1], size=(n_pass, 2))
     flips = rng.integers(0, 4, size=n_pass)
+    stk = None
+    if streaks and spec is not None:
+        # from a child generator: the caller's stream (orientation etc.) is left as it was
+        ang, wts = streak_angles(rng.spawn(1)[0], n)
+        stk = streak_fields(spec, shape, (sj, si), sigma_nps, ang, wts)
+    del spec
+    last_of_chunk = np.zeros(int(sm.chunk_of_slice[-1]) + 1, dtype=np.intp)
+    last_of_chunk[sm.chunk_of_slice] = np.arange(nk)
     tmp = np.empty((nj, ni), dtype=np.float32)
     state: dict[str, Any] = {"chunk": -1}
 
-    def window(m: NDArray[np.float32]) -> tuple[slice, slice] | None:
-        """Fine rows and columns around the coarse pixels where ``|m|`` exceeds 0.5 HU."""
-        big = np.abs(m) > 0.5
-        if not big.any():
+    def bbox(m: NDArray[np.bool_]) -> tuple[slice, slice] | None:
+        rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
+        if len(rows) == 0:
             return None
-        rows, cols = np.flatnonzero(big.any(axis=1)), np.flatnonzero(big.any(axis=0))
-        return (
-            slice(max(0, (int(rows[0]) - 1) * bj), min(nj, (int(rows[-1]) + 2) * bj)),
-            slice(max(0, (int(cols[0]) - 1) * bi), min(ni, (int(cols[-1]) + 2) * bi)),
-        )
+        return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+
+    def new_chunk(k: int, c: int) -> None:
+        state["chunk"] = c
+        state["sd"] = up(maps[c, 0])
+        state["sd_s"] = state["bh"] = None
+        need_s = stk is not None and bool(np.any(maps[c, 1] > 0.5))
+        need_bh = sm.bh is not None and bool(np.any(np.abs(sm.bh[c]) > 0.5))
+        if not (need_s or need_bh):
+            return
+        # body: not air in the chunk's first and last slices (both still unblurred here)
+        body = hu[k] > AIR_HU
+        body &= hu[last_of_chunk[c]] > AIR_HU
+        win = bbox(body)
+        state["win"] = win
+        if win is None:
+            return
+        bw = body[win]
+        if need_s:
+            state["sd_s"] = up(maps[c, 1], win) * bw
+        if need_bh and sm.bh is not None and up_bh is not None:
+            state["bh"] = up_bh(sm.bh[c], win) * bw
 
     def add_noise(k: int, out: NDArray[np.float32]) -> None:
         c = int(sm.chunk_of_slice[k])
         if c != state["chunk"]:
-            state["chunk"] = c
-            state["sd"] = up(maps[c, 0])
-            state["win_s"] = window(maps[c, 1]) if stk is not None else None
-            state["win_bh"] = window(maps[c, 2])
-            state["sd_s"] = up(maps[c, 1]) if state["win_s"] is not None else None
-            state["bh"] = up(maps[c, 2]) if state["win_bh"] is not None else None
+            new_chunk(k, c)
         p, s = divmod(k, n)
         if flips[p] & 2:  # slices in reverse order (a column flip would be slow: stride -4)
             s = n - 1 - s
@@ -681,20 +1004,17 @@ def add_noise_and_blur(
         np.multiply(view, state["sd"], out=tmp)
         out += tmp
         if state["sd_s"] is not None and stk is not None:
-            wj, wi = state["win_s"]
+            wj, wi = state["win"]
             view = stk[sl][::-1] if flips[p] & 1 else stk[sl]
             part = tmp[wj, wi]
-            np.multiply(view[wj, wi], state["sd_s"][wj, wi], out=part)
+            np.multiply(view[wj, wi], state["sd_s"], out=part)
             out[wj, wi] += part
         if state["bh"] is not None:
-            wj, wi = state["win_bh"]
-            out[wj, wi] += state["bh"][wj, wi]
+            wj, wi = state["win"]
+            out[wj, wi] += state["bh"]
 
-    s2 = physics.blur_mm / si
-    if s2 > 0.05:
-        blur_axis(hu, s2, 2)
-    # the blur along y stores each slice after adding the noise to it
-    blur_axis(hu, max(physics.blur_mm / sj, 0.0), 1, then=add_noise)
+    # blur along x and y slice by slice, adding the noise to each slice before it is stored
+    blur_inplane(hu, max(physics.blur_mm / sj, 0.0), max(physics.blur_mm / si, 0.0), add_noise)
 
 
 def add_metal_streaks(
@@ -777,7 +1097,8 @@ def vertebra_texture(
     amplitude_hu *= min(1.0, voxel_mm3**-TEXTURE_VOLUME_EXPONENT)
     # one smooth field, as large as the largest box; each vertebra reads its own window of it
     dims = np.max([[k1 - k0, j1 - j0, i1 - i0] for k0, k1, j0, j1, i0, i1 in boxes.values()], 0)
-    sig = [1.2 / s for s in spacing_kji_mm]
+    along, across = TRABECULAR_TEXTURE_MM
+    sig = [along / spacing_kji_mm[0], across / spacing_kji_mm[1], across / spacing_kji_mm[2]]
     field = rng.standard_normal(tuple(int(x) for x in dims), dtype=np.float32)
     field = ndi.gaussian_filter(field, sig, truncate=2.5)
     field *= np.float32(amplitude_hu / (float(field.std()) or 1.0))
