@@ -424,10 +424,15 @@ class BowelField:
         # flexure, to the last): calibre from the jejunum's to the ileum's, smooth random
         # profiles of calibre and content (sigma 60 mm of its course)
         u = np.arange(m) / max(m - 1, 1)
-        kind = ndi.gaussian_filter1d(rng.standard_normal(m), KIND_SIGMA_MM / 2.0, mode="wrap")
-        kind /= float(kind.std()) or 1.0
-        wob = ndi.gaussian_filter1d(rng.standard_normal(m), KIND_SIGMA_MM / 2.0, mode="wrap")
-        wob /= float(wob.std()) or 1.0
+        # smoothed white noise, scaled to unit spread; a short bowel (a small field of view)
+        # has too few samples for its own spread, so the scale is floored at half the expected
+        # one, (2 sqrt(pi) sigma)^-1/2, and the wobble is clipped to 3 units
+        sig = KIND_SIGMA_MM / 2.0
+        floor = 0.5 / math.sqrt(2.0 * math.sqrt(math.pi) * sig)
+        kind = ndi.gaussian_filter1d(rng.standard_normal(m), sig, mode="wrap")
+        kind /= max(float(kind.std()), floor)
+        wob = ndi.gaussian_filter1d(rng.standard_normal(m), sig, mode="wrap")
+        wob = np.clip(wob / max(float(wob.std()), floor), -3.0, 3.0)
         p_col = float(rng.uniform(*COLLAPSED_SHARE))
         p_fluid = float(rng.uniform(*FLUID_SHARE))
         p_gas = min(SMALL_BOWEL_GAS_PER_POCKET * bowel_gas, 0.3) if self.gas else 0.0
