@@ -22,8 +22,12 @@ any: candidates implied by pedicles have none), the gaps to the previous and nex
 (mm, and relative to the scan's median gap), the position in the chain (arc length from the
 first and to the last detection, relative position, number of detections, median gap),
 pedicles (left/right found within ``PEDICLE_RADIUS_MM``, their span, relative to the scan's
-median span, and the distance from the body point to the pedicles' midpoint) and the bend of
-the chain (second difference of the positions along LPS x and y).
+median span, the distance from the body point to the pedicles' midpoint and its component
+along the chain), the bend of the chain (second difference of the positions along LPS x and y),
+its direction (the chain's unit tangent in LPS: how the patient lies and how the spine curves
+there), the offset from the straight line through the first and last detection (LPS x and y:
+where in the lordosis or kyphosis it lies), the detector's largest score (its confidence) and
+the distance to the nearest other body detection (double detections).
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ DEFAULT_NET_NAME = "detection_net"
 #: Pedicle points within this distance of a body point belong to it (mm).
 PEDICLE_RADIUS_MM = 40.0
 #: Version of :func:`node_features`; stored with the weights, checked on load.
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 FEATURE_NAMES: tuple[str, ...] = (
     "log_L_over_T",
     "log_C_over_T",
@@ -77,6 +81,14 @@ FEATURE_NAMES: tuple[str, ...] = (
     "body_to_pedicles_30mm",
     "bend_y_10mm",
     "bend_x_10mm",
+    "tangent_x",
+    "tangent_y",
+    "tangent_z",
+    "offset_x_from_chord_30mm",
+    "offset_y_from_chord_30mm",
+    "pedicles_along_axis_10mm",
+    "log_max_score",
+    "nearest_other_body_30mm",
 )
 
 
@@ -150,6 +162,23 @@ def node_features(
         bend[1:-1] = b[2:] - 2.0 * b[1:-1] + b[:-2]
         f[:, 22] = bend[:, 1] / 10.0
         f[:, 23] = bend[:, 0] / 10.0
+    if k >= 2:
+        tangent = np.gradient(b, axis=0)
+        tangent /= np.maximum(np.linalg.norm(tangent, axis=1, keepdims=True), 1e-6)
+        f[:, 24:27] = tangent
+        chord = b[-1] - b[0]
+        chord /= max(float(np.linalg.norm(chord)), 1e-6)
+        c = b - b[0]
+        off = c - (c @ chord)[:, None] * chord[None, :]
+        f[:, 27] = off[:, 0] / 30.0
+        f[:, 28] = off[:, 1] / 30.0
+        if left_side is not None and right_side is not None:
+            along = np.sum(((pl + pr) / 2.0 - b) * tangent, axis=1)
+            f[:, 29] = np.where(both, along / 10.0, 0.0)
+        d = np.linalg.norm(b[:, None, :] - b[None, :, :], axis=2)
+        np.fill_diagonal(d, np.inf)
+        f[:, 31] = np.minimum(d.min(axis=1), 90.0) / 30.0
+    f[:, 30] = np.where(ok, ls.max(axis=1), 0.0)
     return f
 
 

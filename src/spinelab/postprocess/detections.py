@@ -76,7 +76,7 @@ log = logging.getLogger(__name__)
 SOLVERS: tuple[str, ...] = ("dp", "wang")
 #: The weight of the learned chain model when it is used (2-fold cross-validation, see
 #: :class:`DetectionLabelConfig`).
-NET_WEIGHT = 0.75
+NET_WEIGHT = 1.0
 #: ``method`` written into the output centroids, per solver.
 METHOD_NAMES = {"dp": "wang2021-detections-dp", "wang": "wang2021-detections"}
 
@@ -124,7 +124,7 @@ class DetectionLabelConfig:
             (``benchmarks/detection_weights_cv.py``).
         net_weight: Weight of the learned chain model's log-posteriors
             (:mod:`~spinelab.postprocess.detection_net`), added to every detection's label and
-            false-detection energies; 0 leaves it out. ``NET_WEIGHT`` (0.75, the default) was
+            false-detection energies; 0 leaves it out. ``NET_WEIGHT`` (1.0, the default) was
             the best weight in 2-fold cross-validation on the fit split
             (``benchmarks/detection_net_cv.py``). The model was trained on the VID detector's
             output with augmentation (misses, false detections, missing pedicles, body size,
