@@ -53,6 +53,18 @@ def half_of(scan_id: str) -> int:
     return int(hashlib.md5(scan_id.encode("utf-8")).hexdigest()[:6], 16) % 2
 
 
+def load_splits(vid: Path) -> tuple[list[Scan], list[Scan], list[list[Scan]]]:
+    """VID scans (detections, ground truth) of the fit and report splits, and the fit split's
+    two halves."""
+    fit_scans: list[Scan] = []
+    report: list[Scan] = []
+    for p in sorted((vid / "detections").glob("*.json")):
+        item = (p.stem, read_vid(p), read_vid(vid / "ground_truth" / p.name))
+        (fit_scans if split_of(p.stem) == "fit" else report).append(item)
+    halves = [[s for s in fit_scans if half_of(s[0]) == h] for h in (0, 1)]
+    return fit_scans, report, halves
+
+
 def fit_on(scans: list[Scan], pedicle_radius_mm: float = 40.0) -> DetectionPriors:
     """Priors fitted on ``scans`` (as ``scripts/fit_detection_priors.py`` does)."""
     cases = []
@@ -150,12 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     if not det_dir.is_dir():
         log.error("VID data not found at %s", args.vid)
         return 2
-    fit_scans: list[Scan] = []
-    report: list[Scan] = []
-    for p in sorted(det_dir.glob("*.json")):
-        item = (p.stem, read_vid(p), read_vid(args.vid / "ground_truth" / p.name))
-        (fit_scans if split_of(p.stem) == "fit" else report).append(item)
-    halves = [[s for s in fit_scans if half_of(s[0]) == h] for h in (0, 1)]
+    fit_scans, report, halves = load_splits(args.vid)
     t0 = time.perf_counter()
     priors = [fit_on(h) for h in halves]
     log.info(

@@ -73,3 +73,13 @@ def render_t5_l4(spine: SpineGeometry, seed: int = 0, sp: float = 2.0) -> Render
     y0 = float(c[:, 1].mean()) - 250.0
     grid = RenderGrid((-210.0, y0, float(z_bot)), (sp, sp, sp), n)
     return render_labels(spine, grid, AnatomyParams(), np.random.default_rng(seed))
+
+
+def render_l2_l4(spine: SpineGeometry) -> RenderResult:
+    """L2-L4 of ``spine`` on a 1 mm grid around the spine only (no bowel gas, seed 0)."""
+    c = spine.centres_mm
+    n2, n4 = spine.labels.index("L2"), spine.labels.index("L4")
+    z_bot, z_top = c[n4, 2] - 25.0, c[n2, 2] + 25.0
+    y0 = float(c[n2 : n4 + 1, 1].min()) - 40.0
+    grid = RenderGrid((-60.0, y0, z_bot), (1.0, 1.0, 1.0), (int(z_top - z_bot), 150, 120))
+    return render_labels(spine, grid, AnatomyParams(bowel_gas=0), np.random.default_rng(0))

@@ -21,11 +21,10 @@ from spinelab.synth import ct as ctphys
 from spinelab.synth import vertebra_shape as vs
 from spinelab.synth.generator import SynthConfig, generate_case
 from spinelab.synth.realism import body_cores, canonical, vertebra_hu
-from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
 from spinelab.synth.tissues import BONE, Tissue
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth_spine_fixture import _sizes, curved_spine
+from synth_spine_fixture import _sizes, curved_spine, render_l2_l4
 
 L1_L4 = (20, 21, 22, 23)
 BONE_IDS = [int(t) for t in BONE]
@@ -60,13 +59,7 @@ def test_trabecular_texture_runs_along_the_body_axis():
 def lumbar():
     """L2-L4 of the fixture spine on a 1 mm grid around the spine only."""
     spine = curved_spine()
-    c = spine.centres_mm
-    n2, n4 = spine.labels.index("L2"), spine.labels.index("L4")
-    z_bot, z_top = c[n4, 2] - 25.0, c[n2, 2] + 25.0
-    y0 = float(c[n2 : n4 + 1, 1].min()) - 40.0
-    grid = RenderGrid((-60.0, y0, z_bot), (1.0, 1.0, 1.0), (int(z_top - z_bot), 150, 120))
-    res = render_labels(spine, grid, AnatomyParams(bowel_gas=0), np.random.default_rng(0))
-    return spine, res
+    return spine, render_l2_l4(spine)
 
 
 def test_compact_bone_in_the_inferior_articular_processes_and_pedicle_walls(lumbar):

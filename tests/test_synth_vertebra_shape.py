@@ -10,11 +10,10 @@ import pytest
 
 from spinelab import anatomy
 from spinelab.synth import vertebra_shape as vs
-from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
 from spinelab.synth.tissues import BONE, Tissue
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth_spine_fixture import _sizes, curved_spine
+from synth_spine_fixture import _sizes, curved_spine, render_l2_l4
 
 BONE_IDS = [int(t) for t in BONE]
 
@@ -23,13 +22,7 @@ BONE_IDS = [int(t) for t in BONE]
 def lumbar():
     """L2-L4 of the fixture spine on a 1 mm grid around the spine only."""
     spine = curved_spine()
-    c = spine.centres_mm
-    n2, n4 = spine.labels.index("L2"), spine.labels.index("L4")
-    z_bot, z_top = c[n4, 2] - 25.0, c[n2, 2] + 25.0
-    y0 = float(c[n2 : n4 + 1, 1].min()) - 40.0
-    grid = RenderGrid((-60.0, y0, z_bot), (1.0, 1.0, 1.0), (int(z_top - z_bot), 150, 120))
-    res = render_labels(spine, grid, AnatomyParams(bowel_gas=0), np.random.default_rng(0))
-    return spine, res
+    return spine, render_l2_l4(spine)
 
 
 def _local(spine, res, name: str, mask):
