@@ -29,11 +29,10 @@ from pathlib import Path
 import torch
 
 from _results import machine_line, update_results
-from detection_weights_cv import Scan, cv_tables, fit_on, half_of
-from spinelab.io.vid import read_vid
+from detection_weights_cv import cv_tables, fit_on, load_splits
 from spinelab.nets.detection_gru import scan_sample, train_detection_net
 from spinelab.postprocess.detection_net import DetectionNetConfig, default_detection_net
-from spinelab.postprocess.detection_priors import default_priors, split_of
+from spinelab.postprocess.detection_priors import default_priors
 from spinelab.postprocess.detections import NET_WEIGHT, DetectionLabelConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,12 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     if not det_dir.is_dir():
         log.error("VID data not found at %s", args.vid)
         return 2
-    fit_scans: list[Scan] = []
-    report: list[Scan] = []
-    for p in sorted(det_dir.glob("*.json")):
-        item = (p.stem, read_vid(p), read_vid(args.vid / "ground_truth" / p.name))
-        (fit_scans if split_of(p.stem) == "fit" else report).append(item)
-    halves = [[s for s in fit_scans if half_of(s[0]) == h] for h in (0, 1)]
+    _, report, halves = load_splits(args.vid)
     labels = default_priors().labels
     net_config = DetectionNetConfig()
     priors, nets = [], []
