@@ -3,7 +3,7 @@
 Usage::
 
     .venv/bin/python benchmarks/detection_net_cv.py [--vid ../shared/data/vid]
-        [--weights 0 0.25 0.5 0.75 1] [--no-write]
+        [--weights 0 0.5 0.75 1 1.25 1.5] [--no-write]
 
 Needs torch (the networks are trained here). The fit split's scans are cut in two halves as in
 ``benchmarks/detection_weights_cv.py``; on each half the priors are fitted and the chain model
@@ -45,7 +45,7 @@ log = logging.getLogger("detection_net_cv")
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--vid", type=Path, default=ROOT.parent / "shared" / "data" / "vid")
-    ap.add_argument("--weights", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 1.0])
+    ap.add_argument("--weights", type=float, nargs="+", default=[0.0, 0.5, 0.75, 1.0, 1.25, 1.5])
     ap.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
