@@ -24,6 +24,7 @@ BENCHMARKS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("shape_model", "shape_model_realism.py", ()),
     ("label_detections", "label_detections.py", ()),
     ("detection_weights_cv", "detection_weights_cv.py", ()),
+    ("detection_net_cv", "detection_net_cv.py", ()),
     ("synth_speed", "synth_speed.py", ()),
     ("synth_compare", "../scripts/synth_compare.py", ()),
     ("wang_ablation", "wang_ablation.py", ()),
