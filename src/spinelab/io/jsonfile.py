@@ -24,3 +24,25 @@ def read_json(path: str | os.PathLike[str], missing: str = "file not found") -> 
         raise SpinelabInputError(p, missing) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SpinelabInputError(p, f"not valid JSON ({exc})") from None
+
+
+def read_stem_json(
+    stem: str | os.PathLike[str], fmt: str, what: str
+) -> tuple[dict[str, Any], Path, Path]:
+    """Read the JSON half of a ``STEM.json`` + ``STEM.npz`` pair (``stem`` may name either file
+    or neither suffix) and check its ``format`` field.
+
+    Returns:
+        The JSON object, the JSON path and the ``.npz`` path.
+
+    Raises:
+        SpinelabInputError: naming the file, when it is missing, not JSON or not ``fmt``.
+    """
+    base = Path(stem)
+    if base.suffix in (".json", ".npz"):
+        base = base.with_suffix("")
+    js, npz = base.with_suffix(".json"), base.with_suffix(".npz")
+    obj = read_json(js, f"{what} file not found")
+    if not isinstance(obj, dict) or obj.get("format") != fmt:
+        raise SpinelabInputError(js, f"not a {fmt} file")
+    return obj, js, npz

@@ -46,7 +46,7 @@ from numpy.typing import NDArray
 from spinelab import anatomy
 from spinelab.errors import SpinelabInputError
 from spinelab.io.atomic import atomic_path, write_text_atomic
-from spinelab.io.jsonfile import read_json
+from spinelab.io.jsonfile import read_stem_json
 
 #: ``format`` field of the JSON file.
 NET_FORMAT = "spinelab-detection-net-v1"
@@ -358,13 +358,7 @@ class DetectionNet:
             SpinelabInputError: naming the file, when it is missing, malformed or made for
                 other node features.
         """
-        base = Path(stem)
-        if base.suffix in (".json", ".npz"):
-            base = base.with_suffix("")
-        js, npz = base.with_suffix(".json"), base.with_suffix(".npz")
-        obj = read_json(js, "detection-net file not found")
-        if not isinstance(obj, dict) or obj.get("format") != NET_FORMAT:
-            raise SpinelabInputError(js, f"not a {NET_FORMAT} file")
+        obj, js, npz = read_stem_json(stem, NET_FORMAT, "detection-net")
         if obj.get("feature_version") != FEATURE_VERSION:
             raise SpinelabInputError(
                 js, f"made for node features v{obj.get('feature_version')}, not v{FEATURE_VERSION}"

@@ -40,7 +40,7 @@ from numpy.typing import NDArray
 from spinelab import anatomy
 from spinelab.errors import SpinelabInputError
 from spinelab.io.atomic import atomic_path, write_text_atomic
-from spinelab.io.jsonfile import read_json
+from spinelab.io.jsonfile import read_stem_json
 
 log = logging.getLogger(__name__)
 
@@ -159,13 +159,7 @@ class DetectionPriors:
         Raises:
             SpinelabInputError: naming the file, when it is missing or malformed.
         """
-        base = Path(stem)
-        if base.suffix in (".json", ".npz"):
-            base = base.with_suffix("")
-        js, npz = base.with_suffix(".json"), base.with_suffix(".npz")
-        obj = read_json(js, "priors file not found")
-        if not isinstance(obj, dict) or obj.get("format") != PRIORS_FORMAT:
-            raise SpinelabInputError(js, f"not a {PRIORS_FORMAT} file")
+        obj, js, npz = read_stem_json(stem, PRIORS_FORMAT, "priors")
         try:
             with np.load(npz, allow_pickle=False) as z:
                 arrays: dict[str, Any] = {k: np.asarray(z[k], dtype=np.float64) for k in _ARRAYS}
