@@ -228,16 +228,6 @@ def smooth01(t: Any) -> Any:
     return t * t * (3.0 - 2.0 * t)
 
 
-def _smooth01_inplace(t: NDArray[np.float64]) -> NDArray[np.float64]:
-    """:func:`smooth01` of a fresh array, overwriting it."""
-    np.clip(t, 0.0, 1.0, out=t)
-    s = t * t
-    t *= -2.0
-    t += 3.0
-    t *= s
-    return t
-
-
 class _Wobble:
     """A smooth random 1-D displacement (mm) of an edge, drifting slowly with z."""
 
