@@ -801,9 +801,21 @@ CARTILAGE_MM = (5.0, 3.5)
 #: a 3 mm axial slice cut them lengthwise: 200-290 mm2 per section and about 1.5 times the
 #: real CT's bone above 200 HU in a lateral box at T12 (the real one shows 4-13 small sections).
 RIB_LOWER_EXTRA_DROP_MM = 32.0
-#: Floating ribs (11th, 12th) run down and out from the tubercle to the tip, 45 and 40 mm
-#: lower (their tips at about L1-L2)
-RIB_FLOATING_DROP_MM = (45.0, 40.0)
+#: Lower ribs (7th-10th) and floating ribs (11th, 12th): their course is given by its slope
+#: below the horizontal (deg) along the path instead of a drop spread over the whole arc. The
+#: real ribs run nearly level from the tubercle round the angle, then slope down by 25-40 deg
+#: along the posterolateral and lateral wall and level out towards the front (lower ribs) or
+#: keep falling to the tip (floating ribs), so an axial slice at T11-T12 cuts them as many small
+#: oval sections (the real example CT: 6-17 bone sections of 20-60 mm2 per side, the largest
+#: 60-140 mm2). With the drop spread over the arc (20-27 deg at the side, 5-10 deg behind) the
+#: sections were 2-3 long cuts per side of 100-380 mm2. Slope at the side for the 7th-10th ribs
+#: and the floating ribs; it ramps up over RIB_SLOPE_RAMP_MM from the tubercle and, for the
+#: 7th-10th, falls to RIB_SLOPE_FRONT of itself at the costal cartilage.
+RIB_SLOPED_FROM = 7
+RIB_LATERAL_SLOPE_DEG = (26.0, 30.0, 33.0, 35.0)
+RIB_FLOATING_SLOPE_DEG = (32.0, 35.0)
+RIB_SLOPE_RAMP_MM = 20.0
+RIB_SLOPE_FRONT = -0.5
 #: Rib medulla: red-marrow cancellous bone like the vertebral bodies' (its density follows the
 #: patient's, falling with age), not the denser pelvic marrow class. With ``Tissue.MARROW``
 #: (230 HU) a lateral box at T11-T12 held as much bone above 120 HU as the real CT's (840-890
@@ -821,6 +833,31 @@ RIB_CORTEX_MM = 1.2
 THIN_CORTEX = _T.SHELL
 #: Share of cases whose costal cartilage is calcified (it rises with age; rims and plaques)
 CARTILAGE_CALCIFIED_P = 0.35
+
+
+def _rib_drop(
+    xs: NDArray[np.float64],
+    ys: NDArray[np.float64],
+    tub: NDArray[np.float64],
+    slope_deg: float,
+    front: float,
+) -> NDArray[np.float64]:
+    """Drop (mm, >= 0) below the tubercle along a rib's arc ``(xs, ys)`` (from its first point,
+    which the path reaches straight from the tubercle ``tub``): slope ``slope_deg`` below the
+    horizontal, ramping up over RIB_SLOPE_RAMP_MM of path from the tubercle and easing to
+    ``front`` times it over the anterior third of the arc (0: level at the front)."""
+    seg = np.hypot(np.diff(xs), np.diff(ys))
+    s0 = float(np.hypot(xs[0] - tub[0], ys[0] - tub[1]))
+    s = s0 + np.concatenate([[0.0], np.cumsum(seg)])
+    ramp = np.clip(s / RIB_SLOPE_RAMP_MM, 0.0, 1.0)
+    ramp = ramp * ramp * (3.0 - 2.0 * ramp)
+    u = (s - s0) / max(float(s[-1] - s0), 1e-6)
+    ease = np.clip((u - 2.0 / 3.0) * 3.0, 0.0, 1.0)
+    tan = math.tan(math.radians(slope_deg)) * ramp * (1.0 - (1.0 - front) * ease)
+    # the horizontal run to each point times the mean slope over it (trapezoids)
+    dz = 0.5 * (tan[1:] + tan[:-1]) * seg
+    first = 0.5 * tan[0] * s0
+    return first + np.concatenate([[0.0], np.cumsum(dz)])
 
 
 def _paint_ribs(
@@ -873,9 +910,12 @@ def _paint_ribs(
             phis = np.linspace(phi0, math.pi * frac_end, 40)
             xs = cx + side * hw * np.sin(phis)
             ys = cy + hd * np.cos(phis)
-            if floating:  # straight down and out along its own short arc
-                t = (phis - phi0) / max(phis[-1] - phi0, 1e-6)
-                zs = tub[2] - RIB_FLOATING_DROP_MM[num - last + 1] * t
+            if floating:  # down and out along its own short arc, steeply at the side
+                zs = tub[2] - _rib_drop(xs, ys, tub, RIB_FLOATING_SLOPE_DEG[num - last + 1], 1.0)
+            elif num >= RIB_SLOPED_FROM:
+                zs = tub[2] - _rib_drop(
+                    xs, ys, tub, RIB_LATERAL_SLOPE_DEG[min(num, 10) - 7], RIB_SLOPE_FRONT
+                )
             else:
                 t = (phis - phi0) / max(math.pi - phi0, 1e-6)
                 zs = tub[2] - drop * np.sin(np.clip(t, 0, 1) * math.pi / 2) * 1.2
@@ -1046,6 +1086,13 @@ ACETABULUM_R_MM = 34.0
 #: ilium, ischium and pubis (painted ``THIN_CORTEX``: a full outer shell showed as a second
 #: ring around the femoral head in coronal slices)
 HIP_JOINT_GAP_MM = 3.0
+#: The femoral head's own rim: a thin shell (``Tissue.SHELL``, 1 mm) over its trabecular bone.
+#: On the real example CT (3 mm) the head is a grey disc with a faint outline and the joint one
+#: dark line under the acetabulum's bright roof; a 1.3 mm ``Tissue.CORTICAL`` rim all round the
+#: head read as a second bright ring inside the cup's (3 mm profiles into the cup: head rim
+#: 630 HU over a 230 HU interior, as bright as the cup's subchondral plate).
+FEMORAL_HEAD_CORTEX = _T.SHELL
+FEMORAL_HEAD_CORTEX_MM = 1.0
 #: proximal femur (Gray's Anatomy 41st ed.; radiographic means): neck-shaft angle 125-130 deg,
 #: shaft 7 deg off the vertical (femoral anatomical axis, knees closer together than the hips),
 #: neck anteversion about 15 deg, femoral offset (head centre to shaft axis) 40-45 mm; the neck
@@ -1332,8 +1379,8 @@ def _paint_hip_joint(pt: _Painter, fh: NDArray[np.float64], s: float, cup: Any) 
     tis[(rho >= r_in + 1.5) & (rho < r_out - 1.0) & k] = _T.MARROW
     tis[(rho >= r_in) & (rho < r_in + 1.5) & k] = _T.CORTICAL  # subchondral plate
     tis[(rho >= r_h) & (rho < r_in) & k] = _T.CARTILAGE
-    tis[rho < r_h] = _T.CORTICAL
-    tis[rho < r_h - 1.3] = _T.MARROW
+    tis[rho < r_h] = FEMORAL_HEAD_CORTEX
+    tis[rho < r_h - FEMORAL_HEAD_CORTEX_MM] = _T.MARROW
 
 
 def _paint_pelvis(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
