@@ -38,8 +38,9 @@ def _lag_corr(x: np.ndarray, axis: int, lag: int) -> float:
 def test_trabecular_texture_runs_along_the_body_axis():
     """Vertical trabeculae: the texture is correlated over several mm along z, finer across.
 
-    On 1 mm voxels the correlation 3 mm apart is above 0.4 along z and under a third of that
-    across (was 0.2 in every direction: an isotropic 1.2 mm field)."""
+    On 1 mm voxels the correlation 3 mm apart is 0.15-0.4 along z and under a third of that
+    across (was 0.2 in every direction: an isotropic 1.2 mm field; then 0.57 along z with a
+    2.0 mm field, which at 3 mm made the cores' z neighbour correlation 0.47 vs the real 0.35)."""
     shape = (60, 60, 60)
     hu = np.zeros(shape, dtype=np.float32)
     vert = np.full(shape, 22, dtype=np.uint8)
@@ -51,7 +52,7 @@ def test_trabecular_texture_runs_along_the_body_axis():
     assert 40.0 < float(core.std()) < 60.0  # the amplitude is kept
     along = _lag_corr(core, 0, 3)
     across = max(_lag_corr(core, 1, 3), _lag_corr(core, 2, 3))
-    assert along > 0.4
+    assert 0.15 < along < 0.4
     assert along > 3.0 * across
 
 
@@ -120,7 +121,8 @@ def test_arch_has_dense_cortical_bone_at_3mm(case3mm):
 
 def test_body_texture_is_correlated_along_z_at_3mm(case3mm):
     """In the L1-L4 cores (6 mm in, high-passed at 6 mm), neighbouring 3 mm voxels correlate
-    more along z than across, noise included (was about equal: 0.2 in every direction)."""
+    more along z than across, noise included (was about equal: 0.2 in every direction), but
+    not as much as a 2 mm field along z made them."""
     arr, sp, _ = canonical(np.asarray(case3mm.ct.array, np.float32), case3mm.ct.affine_lps)
     lab, _, _ = canonical(np.asarray(case3mm.labels.array), case3mm.ct.affine_lps)
     cores = body_cores(lab, L1_L4, sp)
@@ -137,4 +139,4 @@ def test_body_texture_is_correlated_along_z_at_3mm(case3mm):
             y.append(hp[tuple(hi)][both])
         corr.append(float(np.corrcoef(np.concatenate(x), np.concatenate(y))[0, 1]))
     assert corr[2] > 1.5 * max(corr[0], corr[1])
-    assert corr[2] > 0.35
+    assert 0.2 < corr[2] < 0.45  # real example CT 0.35 (0.5 with a 2.0 mm field along z)

@@ -120,6 +120,35 @@ BODY_WAIST = 0.07
 #: fraction of the body's depth, half-width x half-height at the wall (mm).
 BASIVERTEBRAL_DEPTH = 0.3
 BASIVERTEBRAL_MM = (2.0, 1.2)
+#: Body cortex thickness around the body, as multiples of the region's body cortex (the
+#: ``s`` passed to the body's part function). The shell is not even: the endplates' periphery
+#: (the epiphyseal ring, dense compact bone) is the thickest part, the central endplate
+#: thinner; the anterior cortex is thicker than the lateral walls and the posterior wall,
+#: pierced by the basivertebral foramina, is the thinnest (Edwards et al., Spine 2001: anterior
+#: 0.40, lateral 0.29, posterior 0.23 mm at L3 on microCT; Silva et al. 1994; Roberts et al.
+#: 1989 for the endplates and the ring apophysis). The lumbar 1.2 mm drawn cortex stands for
+#: the compact shell plus the denser trabecular bone under it. Where the pedicles meet the
+#: body the posterior cortex thickens (``"pedicle_root"``, Gaussian across the root, sigma
+#: half the pedicle width) and joins the pedicles' compact walls: on the real example CT at
+#: 3 mm the L1-L4 bodies' brightest voxels are there (posterior fifth of the body: 90th
+#: percentile 530 HU, 99th 928; endplate zone 331 / 548; anterior wall 225 / 276, all with
+#: a 106 HU core). Scales tuned on those figures.
+BODY_CORTEX_SCALE = {
+    "endplate_centre": 0.9,
+    "endplate_rim": 1.5,
+    "anterior": 0.9,
+    "lateral": 0.6,
+    "posterior": 0.6,
+    "pedicle_root": 2.5,
+}
+#: The body cortex (both its surfaces, by the same amount) is shifted along its normal by a
+#: deterministic hash of the position, uniform within +- this (mm; half the 1 mm render
+#: voxel): a shell about as thin as the fine render voxel is then painted with the right mass
+#: on average whatever its phase against the grid, instead of 1 or 2 voxels over whole
+#: stretches, so after the block average the cortex no longer breaks into bright and dark
+#: dashes (concave endplates across 3 mm slices, walls in 0.8 mm pixels); its edges are
+#: rough at the scale of a fine voxel, as the trabeculae joining the cortex make them on CT.
+CORTEX_DITHER_MM = 0.5
 #: Facet joint space on CT (mm).
 FACET_GAP_MM = 2.0
 #: Sacral alae and lateral masses (Gray's Anatomy 41st ed.; sacral morphometry): the sacral base
@@ -194,6 +223,48 @@ def posterior_wall(d: float) -> float:
     return 0.42 * d
 
 
+def dither(a: Any, b: Any, e: Any) -> Any:
+    """Deterministic hash of a position (mm) to ``[-0.5, 0.5)``, white on a 0.3 mm scale.
+
+    A sine hash (as in shader code): the same point always gets the same value, so a part's
+    mask does not depend on how its box is cut.
+    """
+    x = np.sin(a * 12.9898 + b * 78.233 + e * 37.719) * 43758.5453
+    return x - np.floor(x) - 0.5
+
+
+def body_cortex(
+    a: Any, b: Any, e: Any, s: float, d: float, rho2: Any, ped_a: float, ped_w: float
+) -> tuple[Any, Any, Any]:
+    """Erosions (mm) of the body's wall, posterior wall and endplates for a cortex ``s``.
+
+    The thickness varies around the body as :data:`BODY_CORTEX_SCALE` (anterior wall thicker
+    than the lateral walls, posterior wall thinnest but thick at the pedicle roots; endplates
+    thickest at the rim). Both surfaces move by the same dither (:data:`CORTEX_DITHER_MM`,
+    ``s = 0`` included, where the erosion can be negative: the outline grows by up to the
+    dither), so the shell keeps its thickness at every point and, on any grid, its mass.
+
+    Args:
+        a, b, e: Positions in the vertebra frame (mm).
+        s: The region's body cortex (mm).
+        d: Body depth (mm).
+        rho2: Squared normalized radius in the axial plane (0 at the centre, 1 at the wall).
+        ped_a, ped_w: Distance of the pedicles' axes from the midline and their width (mm).
+
+    Returns:
+        ``(s_wall, s_post, s_end)`` arrays (mm).
+    """
+    k = BODY_CORTEX_SCALE
+    front = np.clip(-b * (2.0 / d), 0.0, 1.0)
+    back = np.clip(b * (2.0 / d), 0.0, 1.0)
+    root = np.exp(-2.0 * ((np.abs(a) - ped_a) / ped_w) ** 2)
+    k_post = k["posterior"] + (k["pedicle_root"] - k["posterior"]) * root
+    k_wall = k["lateral"] + (k["anterior"] - k["lateral"]) * front + (k_post - k["lateral"]) * back
+    k_end = k["endplate_centre"] + (k["endplate_rim"] - k["endplate_centre"]) * rho2 * rho2
+    j = CORTEX_DITHER_MM * 2.0 * dither(a, b, e)
+    return s * k_wall + j, s * k_post + j, s * k_end + j
+
+
 def vertebra_parts(
     name: str, h: float, w: float, d: float, wedge: float, slope: float | None = None
 ) -> list[tuple[Box3, PartFn, float]]:
@@ -220,21 +291,25 @@ def vertebra_parts(
     parts: list[tuple[Box3, PartFn, float]] = []
     bw = posterior_wall(d)
     cup_sup, cup_inf = ENDPLATE_CUP_MM
+    ped_a = dm["can_w"] / 2 + dm["ped_w"] / 2
 
     def body(a: Any, b: Any, e: Any, s: float) -> Any:
         e_top = h / 2 - wedge * np.clip(0.5 - b / d, 0, 1)
         # concave endplates (ENDPLATE_CUP_MM at the centre) and a waisted wall
-        bowl = 1.0 - np.clip(_ellipse(a, b, w / 2, d / 2), 0, 1)
+        rho2 = np.clip(_ellipse(a, b, w / 2, d / 2), 0, 1)
+        bowl = 1.0 - rho2
         waist = 1.0 - BODY_WAIST * (1.0 - np.clip((2 * e / h) ** 2, 0, 1))
+        # the cortex: thickness varying around the body; both its surfaces dithered
+        s_wall, s_post, s_end = body_cortex(a, b, e, s, d, rho2, ped_a, dm["ped_w"])
         # elliptic in front, rounded-square behind (|a|^3 + |b|^3 <= waist^3, the same shape as
         # (|a|^3 + |b|^3)^(2/3) <= waist^2 without the power), with a flat, slightly concave
         # posterior wall
-        ua, ub = np.abs(a) * (1.0 / (w / 2 - s)), np.abs(b) * (1.0 / (d / 2 - s))
+        ua, ub = np.abs(a) / (w / 2 - s_wall), np.abs(b) / (d / 2 - s_wall)
         ua2, ub2, w2 = ua * ua, ub * ub, waist * waist
         inside = np.where(b > 0, ua2 * ua + ub2 * ub <= w2 * waist, ua2 + ub2 <= w2)
-        wall = b < bw + 0.05 * d * (2 * a / w) ** 2 - s
-        top = e < e_top - cup_sup * bowl - s
-        return inside & wall & top & (e > -h / 2 + cup_inf * bowl + s)
+        wall = b < bw + 0.05 * d * (2 * a / w) ** 2 - s_post
+        top = e < e_top - cup_sup * bowl - s_end
+        return inside & wall & top & (e > -h / 2 + cup_inf * bowl + s_end)
 
     parts.append((((-w / 2, -d / 2, -h / 2), (w / 2, d / 2, h / 2)), body, 0.0))
     if region == "sacral":
