@@ -17,6 +17,8 @@ Methods compared on the same scans:
       bundled chain model, :mod:`spinelab.postprocess.detection_net`);
     * dp: the exact minimizer of the same energy (the CLI default);
     * dp, no net: the same without the learned chain model's evidence (``net_weight=0``);
+    * dp, no T13: the same without the synthesized T13 (``synthesize_t13=False``; VID's ground
+      truth never labels a T13);
     * oracle: each body detection matched to ground truth (<= 20 mm, one-to-one) gets its true
       label, the others are dropped: the ceiling set by the body detector's misses for any
       labeller that only labels body detections (dp/wang may pass it a little by adding bodies
@@ -94,8 +96,12 @@ def run_split(
                 pred = naive_anchor(det)
             elif method == "oracle":
                 pred = oracle(det, gt)
-            elif method == "dp, no net":
-                cfg = DetectionLabelConfig(net_weight=0.0)
+            elif method in ("dp, no net", "dp, no T13"):
+                cfg = (
+                    DetectionLabelConfig(net_weight=0.0)
+                    if method == "dp, no net"
+                    else DetectionLabelConfig(synthesize_t13=False)
+                )
                 pred = label_detections(
                     det.body_mm, det.segment_scores, priors, det.left_mm, det.right_mm, cfg
                 )
@@ -325,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
             (p.stem, read_vid(p), read_vid(args.vid / "ground_truth" / p.name))
         )
     print(f"read {sum(map(len, splits.values()))} scans in {time.perf_counter() - t0:.1f} s")
-    methods = ["naive anchor", "wang", "dp, no net", "dp", "oracle"]
+    methods = ["naive anchor", "wang", "dp, no net", "dp, no T13", "dp", "oracle"]
     results = {}
     for split, items in splits.items():
         if args.limit:

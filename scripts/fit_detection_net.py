@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             "n_nodes": n_nodes,
             "n_false_detections": n_false,
             "targets": "ground-truth label of the detection matched within match_radius_mm "
-            "(optimal one-to-one), else false detection",
+            "(optimal one-to-one), else false detection; no target for a detection in a gap "
+            "the ground truth skips (unannotated_detections: e.g. a T13)",
             "trained": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "torch_version": torch.__version__,
             "python": platform.python_version(),

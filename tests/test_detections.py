@@ -72,8 +72,8 @@ def restrict(prob: DetectionProblem, labels: list[str]) -> DetectionProblem:
         last_cost=prob.last_cost[i],
         present_cost=prob.present_cost[i],
         skip_cost=prob.skip_cost[i],
-        cum_mean_mm=prob.cum_mean_mm[i],
-        cum_var_mm2=prob.cum_var_mm2[i],
+        gap_mean_mm=prob.gap_mean_mm[np.ix_(i, i)],
+        gap_var_mm2=prob.gap_var_mm2[np.ix_(i, i)],
     )
 
 
@@ -95,7 +95,7 @@ def check_invariants(cents, body: np.ndarray, config: DetectionLabelConfig) -> N
     gaps = [b - a - 1 for a, b in itertools.pairwise(std) if a is not None and b is not None]
     limit = config.max_skip if config.solver == "dp" else 0
     assert all(g <= limit for g in gaps), labels
-    assert set(labels) <= set(PRIORS.labels)
+    assert set(labels) <= set(PRIORS.labels) | {"T13"}
     if len(labels):
         assert cents.confidence is not None
         assert np.all((cents.confidence >= 0) & (cents.confidence <= 1))
@@ -379,17 +379,21 @@ def test_region_term_fixes_real_thoraco_lumbar_shifts(vid_dir: Path, scan_id: st
 def test_transitional_rate_sets_the_presence_cost() -> None:
     rng = np.random.default_rng(4)
     body, scores = synthetic_spine(["L2", "L3", "L4", "L5"], rng)
-    i6 = list(PRIORS.labels).index("L6")
     neutral = build_problem(body, scores, PRIORS)  # default: 0.5
     learned = build_problem(
         body, scores, PRIORS, config=DetectionLabelConfig(transitional_rate=None)
     )
+    i6, i13 = neutral.labels.index("L6"), neutral.labels.index("T13")
     p = PRIORS.transitional_rate["L6"]
     assert neutral.present_cost[i6] == pytest.approx(np.log(2.0))
     assert neutral.skip_cost[i6] == pytest.approx(np.log(2.0))
     assert learned.present_cost[i6] == pytest.approx(-np.log(p))
     assert learned.skip_cost[i6] == pytest.approx(-np.log1p(-p))
-    standard = [i for i, x in enumerate(neutral.labels) if x != "L6"]
+    # the synthesized T13 has its own rate (DetectionLabelConfig.t13_rate), either way
+    t13 = DetectionLabelConfig().t13_rate
+    assert neutral.present_cost[i13] == learned.present_cost[i13] == pytest.approx(-np.log(t13))
+    assert neutral.skip_cost[i13] == pytest.approx(-np.log1p(-t13))
+    standard = [i for i, x in enumerate(neutral.labels) if x not in ("L6", "T13")]
     np.testing.assert_allclose(neutral.present_cost[standard], learned.present_cost[standard])
     for bad in (0.0, 1.0, 1.5):
         with pytest.raises(ValueError, match="transitional_rate"):

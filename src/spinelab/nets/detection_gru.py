@@ -23,7 +23,7 @@ from spinelab.postprocess.detection_net import (
     DetectionNetConfig,
     node_features,
 )
-from spinelab.postprocess.detection_priors import match_detections
+from spinelab.postprocess.detection_priors import match_detections, unannotated_detections
 from spinelab.postprocess.detections import centerline_positions, with_pedicle_candidates
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,10 @@ class ChainSample:
 
     name: str
     variants: list[tuple[NDArray[np.float32], NDArray[np.int64]]]
+
+
+#: Target of a node without a label (padding, a vertebra the ground truth leaves unlabelled).
+IGNORE = -100
 
 
 def augment(det: VidScan, rng: np.random.Generator) -> VidScan:
@@ -131,6 +135,8 @@ def _sequence(
         ],
         dtype=np.int64,
     )
+    # a vertebra the ground truth leaves unlabelled (e.g. T13): no target (ignored by the loss)
+    y[unannotated_detections(body[order], gt.body_levels, gt.body_mm, m)] = IGNORE
     return x.astype(np.float32), y
 
 
@@ -143,7 +149,8 @@ def scan_sample(
 ) -> ChainSample | None:
     """Node features of a scan's detections (as the labeller sees them: with the bodies implied
     by pedicles, in chain order) and their targets: the matched ground-truth label's class, or
-    ``len(labels)`` (false detection); plus ``config.n_augmented`` augmented copies (seeded by
+    ``len(labels)`` (false detection), or ``IGNORE`` for a vertebra the ground truth leaves
+    unlabelled (:func:`~spinelab.postprocess.detection_priors.unannotated_detections`); plus ``config.n_augmented`` augmented copies (seeded by
     the scan id and ``config.seed``). None when the scan has no detection."""
     clean = _sequence(det, gt, labels, config.match_radius_mm)
     if clean is None:
@@ -171,7 +178,7 @@ def _batches(
             sel.append(v[pick])
         t = max(len(y) for _, y in sel)
         x = np.zeros((len(sel), t, len(FEATURE_NAMES)), np.float32)
-        y = np.full((len(sel), t), -100, np.int64)
+        y = np.full((len(sel), t), IGNORE, np.int64)
         for b, (xs, ys) in enumerate(sel):
             x[b, : len(ys)] = xs
             y[b, : len(ys)] = ys
@@ -189,7 +196,7 @@ def train_one(
         net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, config.epochs)
-    loss_fn = nn.CrossEntropyLoss(ignore_index=-100)
+    loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE)
     for epoch in range(config.epochs):
         net.train()
         total = 0.0

@@ -6,7 +6,10 @@ The priors are small tables fitted on ground-truth/detection pairs of a training
 
 What they hold (``V`` = number of labels the detector was seen to produce, chain order):
     * ``labels``: the label set (C1..L5 and L6 for the VID data; S1/S2/T13 never occur in its
-      ground truth, so the labeller never outputs them).
+      ground truth; the labeller synthesizes T13 from its neighbours, see
+      :mod:`spinelab.postprocess.detections`). A vertebra the ground truth leaves unlabelled
+      (:func:`unannotated_detections`) counts neither as a level nor as a false positive, and
+      the gap over it is left out of the gap statistics.
     * ``gap_mean_mm`` / ``gap_sd_mm`` ``(V-1,)``: distance between consecutive levels
       ``labels[i] -> labels[i+1]`` at unit patient scale, mean and spread after removing a
       per-scan scale factor ``s`` (``gap ~ s * gap_mean``).
@@ -26,9 +29,11 @@ What they hold (``V`` = number of labels the detector was seen to produce, chain
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -249,6 +254,70 @@ def match_detections(
     return out
 
 
+#: A gap between two consecutive annotated levels this many times longer than the gaps beside it
+#: holds an unannotated vertebra (:func:`unannotated_detections`).
+UNANNOTATED_GAP_RATIO = 1.6
+
+
+def unannotated_gaps(
+    gt_labels: Sequence[str], gt_mm: NDArray[np.float64]
+) -> list[tuple[str, str, NDArray[np.float64], float]]:
+    """Gaps of the ground truth that most likely hold a vertebra it leaves unlabelled.
+
+    VID's ground truth has no T13 (VerSe's id 28): where a spine has a thirteenth thoracic
+    vertebra, the annotation jumps from T12 to L1 over it; a few scans skip a vertebra elsewhere.
+    Rule: two levels consecutive in the standard chain, both annotated, more than
+    ``UNANNOTATED_GAP_RATIO`` times further apart than the annotated gaps beside them.
+
+    Returns:
+        ``(upper label, lower label, midpoint (3,), distance mm)`` per such gap.
+    """
+    pos = {x: np.asarray(gt_mm[i], dtype=np.float64) for i, x in enumerate(gt_labels)}
+    chain = [v.name for v in anatomy.STANDARD_CHAIN]
+    idx = sorted(chain.index(x) for x in pos if x in chain)
+    full = [anatomy.chain_index(x) for x in pos]
+    gaps = {
+        a: float(np.linalg.norm(pos[chain[b]] - pos[chain[a]]))
+        for a, b in itertools.pairwise(idx)
+        if b == a + 1
+        # an annotated transitional vertebra between them (T13) is no gap
+        and not any(anatomy.chain_index(chain[a]) < c < anatomy.chain_index(chain[b]) for c in full)
+    }
+    out = []
+    for a, d in gaps.items():
+        side = [gaps[i] for i in (a - 1, a + 1) if i in gaps]
+        if side and d > UNANNOTATED_GAP_RATIO * max(side):
+            mid = 0.5 * (pos[chain[a]] + pos[chain[a + 1]])
+            out.append((chain[a], chain[a + 1], mid, d))
+    return out
+
+
+def unannotated_detections(
+    det_mm: NDArray[np.float64],
+    gt_labels: Sequence[str],
+    gt_mm: NDArray[np.float64],
+    match: NDArray[np.int64],
+) -> NDArray[np.bool_]:
+    """Unmatched detections within 30 % of an :func:`unannotated_gaps` gap of its midpoint: most
+    likely a vertebra the ground truth leaves unlabelled, so not a false positive (and not to
+    be learned as one).
+
+    Args:
+        det_mm: ``(N, 3)`` detections. gt_labels, gt_mm: ground truth (any order).
+        match: ``(N,)`` from :func:`match_detections`.
+
+    Returns:
+        ``(N,)`` bool.
+    """
+    out = np.zeros(det_mm.shape[0], dtype=bool)
+    free = np.flatnonzero(np.asarray(match) < 0)
+    if free.size == 0:
+        return out
+    for _, _, mid, d in unannotated_gaps(gt_labels, gt_mm):
+        out[free[np.linalg.norm(det_mm[free] - mid, axis=1) < 0.3 * d]] = True
+    return out
+
+
 def segment_bins(scores: NDArray[np.float64]) -> NDArray[np.int64]:
     """``(N, 2)`` bins of ``log(L/T)`` and ``log(C/T)`` of C/T/L scores; -1 where not finite."""
     s = np.log(np.maximum(np.asarray(scores, dtype=np.float64).reshape(-1, 3), 1e-4))
@@ -287,7 +356,18 @@ def fit_priors(
     gaps: list[dict[int, float]] = []
     for c in cases:
         pos = {lab_idx[x]: c.gt_mm[i] for i, x in enumerate(c.gt_labels)}
-        g = {i: float(np.linalg.norm(pos[i + 1] - pos[i])) for i in pos if i + 1 in pos}
+        # a gap over a vertebra the ground truth leaves unlabelled (a detection sits in it)
+        free = c.det_mm[match_detections(c.det_mm, c.gt_mm, match_radius_mm) < 0]
+        over = {
+            lab_idx[a]
+            for a, _, mid, d in unannotated_gaps(c.gt_labels, c.gt_mm)
+            if free.shape[0] and np.min(np.linalg.norm(free - mid, axis=1)) < 0.3 * d
+        }
+        g = {
+            i: float(np.linalg.norm(pos[i + 1] - pos[i]))
+            for i in pos
+            if i + 1 in pos and i not in over
+        }
         if g:
             gaps.append(g)
     pooled = [[g[i] for g in gaps if i in g] for i in range(v - 1)]
@@ -320,9 +400,14 @@ def fit_priors(
     trans_possible = {x: 0 for x in trans_present}
     for c in cases:
         match = match_detections(c.det_mm, c.gt_mm, match_radius_mm)
+        # a vertebra the ground truth leaves unlabelled is neither a level nor a false positive
+        skip = unannotated_detections(c.det_mm, c.gt_labels, c.gt_mm, match)
+        match[skip] = -2
         seg = segment_bins(c.seg_scores)
         tp_levels = sorted(lab_idx[c.gt_labels[j]] for j in match if j >= 0)
         for k, j in enumerate(match):
+            if j == -2:
+                continue
             row = lab_idx[c.gt_labels[j]] if j >= 0 else v
             for f in range(2):
                 if seg[k, f] >= 0:
@@ -335,7 +420,7 @@ def fit_priors(
                 trans_possible[t] += 1
                 trans_present[t] += ti in gt_idx
         if not tp_levels:
-            n_top += int(np.sum(match < 0))
+            n_top += int(np.sum(match == -1))
             continue
         first[tp_levels[0]] += 1
         last[tp_levels[-1]] += 1
@@ -343,7 +428,7 @@ def fit_priors(
         lo, hi = tp_levels[0], tp_levels[-1]
         tp_z = [c.det_mm[k, 2] for k in range(len(match)) if match[k] >= 0]
         ztop, zbot = max(tp_z), min(tp_z)
-        for kf in np.flatnonzero(match < 0):
+        for kf in np.flatnonzero(match == -1):
             z = c.det_mm[kf, 2]
             if z > ztop:
                 n_top += 1
@@ -351,7 +436,7 @@ def fit_priors(
                 n_bot += 1
             else:
                 n_mid += 1
-        n_inside += int(np.sum((c.det_mm[:, 2] <= ztop) & (c.det_mm[:, 2] >= zbot)))
+        n_inside += int(np.sum((c.det_mm[:, 2] <= ztop) & (c.det_mm[:, 2] >= zbot) & ~skip))
         interior = [
             i for i in gt_idx if lo < i < hi and not anatomy.by_name(labels[i]).transitional
         ]

@@ -18,8 +18,14 @@ The 1-D problem (:func:`build_problem`):
       scale ``s`` (log-normal prior, minimized over a grid), each skipped vertebra costs
       ``-log miss_rate``, a transitional vertebra costs ``-log p`` when present and
       ``-log(1 - p)`` when absent (``p``: ``DetectionLabelConfig.transitional_rate``, 0.5 by
-      default, or the learned prevalence), the first and last labels have learned priors, and false positives above the first / below
-      the last true detection have their own rates.
+      default, or the learned prevalence; for a T13 the priors lack, ``t13_rate``), the first
+      and last labels have learned priors, and false positives above the first / below the
+      last true detection have their own rates.
+
+Transitional vertebrae: L6 comes from the priors (VerSe marks it); T13, which VID's ground
+truth never labels, is synthesized between T12 and L1 (``DetectionLabelConfig.synthesize_t13``)
+with tables borrowed from its neighbours; a gap over an absent transitional vertebra is the
+direct one, not the sum of the two gaps around it (:func:`pair_gap_tables`).
 
 The energy of a labelling is ``E = sum_k e_fp[k] - sum_chosen Q_v(k) + regularizer``. Two
 solvers minimize it:
@@ -94,7 +100,8 @@ class DetectionLabelConfig:
         measurement_sd_mm: Detection position noise added to every gap's spread, mm.
         use_pedicles: Use the pedicle feature when the input has pedicle points.
         use_end_priors: Use the learned priors on the first and last label.
-        allow_transitional: Allow the transitional labels of the priors (L6; T13 if fitted).
+        allow_transitional: Allow the transitional labels of the priors (L6; T13 if fitted)
+            and the synthesized T13 (``synthesize_t13``).
         empty_energy: Extra energy of labelling nothing (every detection false).
         gap_sd_factor: Multiplies the learned gap spreads (the per-level spreads are measured
             after removing each scan's own scale, which makes them optimistic).
@@ -129,6 +136,19 @@ class DetectionLabelConfig:
             (``benchmarks/detection_net_cv.py``). The model was trained on the VID detector's
             output with augmentation (misses, false detections, missing pedicles, body size,
             score noise); for a detector unlike it, compare with 0 on your own annotated scans.
+        synthesize_t13: When the priors have no T13 (VID's ground truth never labels one),
+            add it between T12 and L1 anyway: a thirteenth thoracic vertebra then gets its own
+            label instead of shifting T1-T12 or L1-L5 by one. Its tables are borrowed
+            (:data:`STAND_INS`): the segment likelihood, end priors and chain-model column of
+            T11 (the lowest level the detector nearly always scores thoracic; T12's own are
+            half lumbar-looking, which let T13 take the place of L6 in six-lumbar spines), the
+            T11->T12 gap above it and the T12->L1 gap below it. When it is absent the T12->L1
+            gap is the direct one (:func:`pair_gap_tables`).
+        t13_rate: Probability of the synthesized T13 where the chain passes T12->L1 (its
+            presence costs ``-log p``, its absence ``-log(1 - p)``). 0.01: six of the 1,947
+            VID spines show a detected vertebra the annotation skips between T12 and L1 (four
+            of them among the 193 verse20 scans, which cover the whole thoracic spine); 0.01
+            and 0.1 gave the same labels on both VID splits.
     """
 
     solver: str = "dp"
@@ -149,6 +169,8 @@ class DetectionLabelConfig:
     region_weight: float = 2.0
     transitional_rate: float | None = 0.5
     net_weight: float = NET_WEIGHT
+    synthesize_t13: bool = True
+    t13_rate: float = 0.01
 
     def __post_init__(self) -> None:
         if self.solver not in SOLVERS:
@@ -176,8 +198,9 @@ class DetectionProblem:
         last_cost: ``(V,)`` energy of v being the last label.
         present_cost: ``(V,)`` extra energy when v is present (transitional labels).
         skip_cost: ``(V,)`` energy when v lies strictly between two chosen labels but is absent.
-        cum_mean_mm: ``(V,)`` cumulative mean gap position of each label, unit scale, mm.
-        cum_var_mm2: ``(V,)`` cumulative gap variance, unit scale, mm^2.
+        gap_mean_mm: ``(V, V)`` mean distance from label a to label b (a < b), unit scale, mm:
+            the sum of the level gaps between them, transitional labels in between left out.
+        gap_var_mm2: ``(V, V)`` its variance, unit scale, mm^2.
         log_scales: ``(S,)`` scale grid (log). scale_cost: ``(S,)`` its prior energy.
         measurement_var_mm2: Noise variance added to every gap, mm^2.
         max_skip: Most missed vertebrae between two chosen ones.
@@ -194,8 +217,8 @@ class DetectionProblem:
     last_cost: NDArray[np.float64]
     present_cost: NDArray[np.float64]
     skip_cost: NDArray[np.float64]
-    cum_mean_mm: NDArray[np.float64]
-    cum_var_mm2: NDArray[np.float64]
+    gap_mean_mm: NDArray[np.float64]
+    gap_var_mm2: NDArray[np.float64]
     log_scales: NDArray[np.float64]
     scale_cost: NDArray[np.float64]
     measurement_var_mm2: float
@@ -232,8 +255,8 @@ class DetectionProblem:
     ) -> NDArray[np.float64]:
         """``(S, ...)`` energy of gaps ``d_mm`` between labels ``a`` -> ``b`` at every scale."""
         s = np.exp(self.log_scales).reshape((-1,) + (1,) * np.ndim(d_mm))
-        mu = self.cum_mean_mm[b] - self.cum_mean_mm[a]
-        var = s**2 * (self.cum_var_mm2[b] - self.cum_var_mm2[a]) + self.measurement_var_mm2
+        mu = self.gap_mean_mm[a, b]
+        var = s**2 * self.gap_var_mm2[a, b] + self.measurement_var_mm2
         e = 0.5 * (d_mm - s * mu) ** 2 / var + 0.5 * np.log(2 * np.pi * var)
         return np.asarray(self.gap_weight * e)
 
@@ -438,6 +461,75 @@ def with_pedicle_candidates(
     return body, scores, n_det
 
 
+#: Stand-ins for labels that priors fitted on data without them do not have (VID's ground truth
+#: has no T13: a thirteenth thoracic vertebra is left unlabelled there, see
+#: ``DetectionLabelConfig.synthesize_t13``): the label borrows the segment likelihood, the end
+#: priors and the chain model's column of this label; its gaps are in :func:`pair_gap_tables`.
+STAND_INS: dict[str, str] = {"T13": "T11"}
+
+
+def _prior_row(priors: DetectionPriors, label: str) -> str:
+    """The priors' label whose tables ``label`` uses (itself, or its stand-in)."""
+    return label if label in priors.labels else STAND_INS[label]
+
+
+def problem_labels(priors: DetectionPriors, config: DetectionLabelConfig) -> tuple[str, ...]:
+    """Labels the labeller may assign: the priors' ones (transitional ones when allowed), plus a
+    T13 synthesized from T12 (:data:`STAND_INS`) when allowed and the priors lack it."""
+    out = [
+        x for x in priors.labels if config.allow_transitional or not anatomy.by_name(x).transitional
+    ]
+    if (
+        config.allow_transitional
+        and config.synthesize_t13
+        and "T13" not in out
+        and {"T11", "T12", "L1"} <= set(priors.labels)
+    ):
+        out.append("T13")
+    return tuple(sorted(out, key=anatomy.chain_index))
+
+
+def pair_gap_tables(
+    priors: DetectionPriors, labels: Sequence[str], sd_factor: float = 1.0
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``(V, V)`` mean and variance of the distance between labels a < b at unit scale.
+
+    The distance is the sum of the consecutive level gaps on the way from a to b; transitional
+    labels strictly between a and b are absent (their own gaps are not counted, the direct gap
+    over them is). Gaps come from the priors (``gap_mean_mm``, ``gap_sd_mm * sd_factor``); a
+    synthesized T13 (:data:`STAND_INS`) has T11->T12's gap above it and T12->L1's below it.
+    """
+    pl = list(priors.labels)
+    gm = {(pl[i], pl[i + 1]): float(priors.gap_mean_mm[i]) for i in range(len(pl) - 1)}
+    gv = {
+        (pl[i], pl[i + 1]): float((sd_factor * priors.gap_sd_mm[i]) ** 2)
+        for i in range(len(pl) - 1)
+    }
+    # direct gaps over a transitional label the priors hold (e.g. T12 -> L1 over T13): the sum
+    # of the two is wrong when it is absent; priors fitted here never hold an interior one
+    if "T13" not in pl and {"T11", "T12", "L1"} <= set(pl):
+        gm[("T12", "T13")], gv[("T12", "T13")] = gm[("T11", "T12")], gv[("T11", "T12")]
+        gm[("T13", "L1")], gv[("T13", "L1")] = gm[("T12", "L1")], gv[("T12", "L1")]
+    v = len(labels)
+    mean = np.full((v, v), np.nan)
+    var = np.full((v, v), np.nan)
+    trans = [anatomy.by_name(x).transitional for x in labels]
+    for a in range(v):
+        mu, s2, prev = 0.0, 0.0, labels[a]
+        for b in range(a + 1, v):
+            if trans[b]:
+                key = (prev, labels[b])
+                if key in gm:
+                    mean[a, b], var[a, b] = mu + gm[key], s2 + gv[key]
+                continue
+            key = (prev, labels[b])
+            if key not in gm:
+                break
+            mu, s2, prev = mu + gm[key], s2 + gv[key], labels[b]
+            mean[a, b], var[a, b] = mu, s2
+    return mean, var
+
+
 def build_problem(
     body_mm: NDArray[np.float64],
     segment_scores: NDArray[np.float64],
@@ -464,10 +556,9 @@ def build_problem(
         raise ValueError("segment_scores must have one row per body point")
     order, z = centerline_positions(body)
     body, scores = body[order], scores[order]
-    labels = tuple(
-        x for x in priors.labels if config.allow_transitional or not anatomy.by_name(x).transitional
-    )
-    rows = np.array([priors.labels.index(x) for x in labels] + [len(priors.labels)])
+    labels = problem_labels(priors, config)
+    rows = np.array([priors.labels.index(_prior_row(priors, x)) for x in labels])
+    rows = np.append(rows, len(priors.labels))
     hist = np.log(priors.segment_hist[rows])  # (V+1, 2, B)
 
     # segment evidence: two binned log-ratio features, independent given the level
@@ -500,7 +591,10 @@ def build_problem(
         lp = net.log_posteriors(node_features(body, scores, left_mm, right_mm, z))
         floor = float(lp.min())
         cols = [
-            lp[:, net.labels.index(x)] if x in net.labels else np.full(lp.shape[0], floor)
+            lp[:, net.labels.index(y)]
+            if (y := _prior_row(priors, x)) in net.labels
+            # a label the network does not know: the floor of its log-posteriors
+            else np.full(lp.shape[0], floor)
             for x in labels
         ]
         e_label -= config.net_weight * np.stack(cols, axis=1)
@@ -516,14 +610,15 @@ def build_problem(
     present = np.zeros(v)
     skip = np.full(v, -math.log(priors.miss_rate))
     for i, x in enumerate(labels):
-        if anatomy.by_name(x).transitional:
+        if x == "T13" and "T13" not in priors.labels:
+            p = config.t13_rate
+            present[i] = -math.log(p)
+            skip[i] = -math.log(1.0 - p)
+        elif anatomy.by_name(x).transitional:
             p = config.transitional_rate or float(priors.transitional_rate.get(x, 1e-3))
             present[i] = -math.log(p)
             skip[i] = -math.log(1.0 - p)
-    gi = rows[:-1]
-    # cumulative gap stats over the chosen label subset (consecutive prior labels between them)
-    cm = np.concatenate([[0.0], np.cumsum(priors.gap_mean_mm)])[gi]
-    cv = np.concatenate([[0.0], np.cumsum((config.gap_sd_factor * priors.gap_sd_mm) ** 2)])[gi]
+    gm, gv = pair_gap_tables(priors, labels, config.gap_sd_factor)
     half = (config.n_scales - 1) // 2
     ls = priors.log_scale_sd * np.linspace(-3.0, 3.0, 2 * half + 1) if half else np.zeros(1)
     scale_cost = config.gap_weight * 0.5 * (ls / max(priors.log_scale_sd, 1e-6)) ** 2
@@ -537,8 +632,8 @@ def build_problem(
         last_cost=last,
         present_cost=present,
         skip_cost=skip,
-        cum_mean_mm=cm,
-        cum_var_mm2=cv,
+        gap_mean_mm=gm,
+        gap_var_mm2=gv,
         log_scales=ls,
         scale_cost=scale_cost,
         measurement_var_mm2=config.measurement_sd_mm**2,
