@@ -136,7 +136,10 @@ def _sequence(
         dtype=np.int64,
     )
     # a vertebra the ground truth leaves unlabelled (e.g. T13): no target (ignored by the loss)
-    y[unannotated_detections(body[order], gt.body_levels, gt.body_mm, m)] = IGNORE
+    named = [i for i, x in enumerate(gt.body_levels) if x is not None]
+    gt_levels = [str(gt.body_levels[i]) for i in named]
+    # match indices refer to all ground-truth points; only "unmatched" matters here
+    y[unannotated_detections(body[order], gt_levels, gt.body_mm[named], m)] = IGNORE
     return x.astype(np.float32), y
 
 
