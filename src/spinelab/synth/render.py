@@ -1248,7 +1248,6 @@ def _bone_rod(
 #: bend of the L-shaped (auricular) joint surface, its short arm at S1, its long arm down S2-S3.
 SI_JOINT_GAP_MM = 3.0
 ILIUM_AURICULAR_MM = (18.0, 40.0)
-_SACRAL_ALA_EXTRA_MM = vshape.SACRAL_ALA_EXTRA_MM
 
 
 def _paint_auricular(pt: _Painter, geo: SpineGeometry) -> None:
@@ -1260,13 +1259,22 @@ def _paint_auricular(pt: _Painter, geo: SpineGeometry) -> None:
     c1, c2 = geo.centres_mm[i1], geo.centres_mm[i2]
     h1, h2 = float(geo.body_height_mm[i1]), float(geo.body_height_mm[i2])
     d1, d2 = float(geo.body_depth_mm[i1]), float(geo.body_depth_mm[i2])
-    ala1 = float(geo.body_width_mm[i1]) / 2 + _SACRAL_ALA_EXTRA_MM["S1"]
-    ala2 = float(geo.body_width_mm[i2]) / 2 + _SACRAL_ALA_EXTRA_MM["S2"]
-    # levels (ascending): below S2 (S3), S2's centre, S1's lower and upper halves, S1's top
-    zn = [c2[2] - 0.5 * h2 - 12.0, c2[2], c1[2] - 0.25 * h1, c1[2] + 0.5 * h1]
-    xn = [ala2 - 8.0, ala2, ala1, ala1 - 6.0]  # the alae's lateral reach
-    yn = [c2[1] + d2 / 4 + 6.0, c2[1] + d2 / 4, c1[1] + d1 / 4, c1[1] + d1 / 4]
-    xc = [c2[0], c2[0], c1[0], c1[0]]
+    w1, w2 = float(geo.body_width_mm[i1]), float(geo.body_width_mm[i2])
+    # levels (ascending): below S2 (S3), S2's centre, S1's lower half, its widest level, S1's
+    # top; the alae's lateral reach there (vertebra_shape.sacral_ala_reach: the ear-shaped
+    # outline) and their antero-posterior centre (vertebra_shape.sacral_ala_ap)
+    e_pk = vshape.SACRAL_ALA_PEAK * h1
+    zn = [c2[2] - 0.5 * h2 - 12.0, c2[2], c1[2] - 0.25 * h1, c1[2] + e_pk, c1[2] + 0.5 * h1]
+    xn = [
+        float(vshape.sacral_ala_reach("S2", h2, w2, -0.5 * h2 - 12.0)),
+        float(vshape.sacral_ala_reach("S2", h2, w2, 0.0)),
+        float(vshape.sacral_ala_reach("S1", h1, w1, -0.25 * h1)),
+        float(vshape.sacral_ala_reach("S1", h1, w1, e_pk)),
+        float(vshape.sacral_ala_reach("S1", h1, w1, e_pk)) - 6.0,
+    ]
+    ap1, ap2 = sum(vshape.sacral_ala_ap(d1)) / 2, sum(vshape.sacral_ala_ap(d2)) / 2
+    yn = [c2[1] + ap2 + 6.0, c2[1] + ap2, c1[1] + ap1, c1[1] + ap1, c1[1] + ap1]
+    xc = [c2[0], c2[0], c1[0], c1[0], c1[0]]
     t_half, l_half = ILIUM_AURICULAR_MM[0] / 2, ILIUM_AURICULAR_MM[1] / 2
     soft = (_T.FAT, _T.MUSCLE, _T.SOFT)
     k0, k1 = pt.grid.index_range(2, zn[0], zn[-1])
@@ -1490,7 +1498,8 @@ def _lower_sacrum(
     )
     ala_half = wd / 2 + vshape.SACRAL_ALA_EXTRA_MM["S2"]
     pts = [cur.copy()]
-    half_w = [ala_half]
+    # as wide as S2's lateral masses at its centre (the ear-shaped outline narrows downwards)
+    half_w = [float(vshape.sacral_ala_reach("S2", h, wd, 0.0))]
     half_t = [0.5 * dp * 0.8]
     k = SACRAL_SEGMENT_SHRINK
     for seg in range(5):
@@ -1499,7 +1508,7 @@ def _lower_sacrum(
         length = h * (0.9 * f + 0.9 * f / k) / 2 + 1.0
         cur = cur + step * length * (COCCYX_SEGMENTS if seg == 4 else 1.0)
         pts.append(cur.copy())
-        half_w.append(max(wd * f / 2, ala_half * (0.85, 0.6, 0.36, 0.22, 0.12)[seg]))
+        half_w.append(max(wd * f / 2, ala_half * (0.75, 0.55, 0.36, 0.22, 0.12)[seg]))
         half_t.append(max(0.4 * dp * f, 4.0))
     hw_a, ht_a = np.array(half_w), np.array(half_t)
     hw_a[-1] = 5.0  # coccyx tip
@@ -1534,9 +1543,29 @@ def _fuse_sacrum(pt: _Painter, geo: SpineGeometry) -> None:
     g = pt.grid
     box = _local_box(g, c2, fr, (-ala, -d2 / 2 - 3.0, -h2 / 2 - 6.0), (ala, d2 / 2, h2 / 2 + h1))
     if box is not None:
-        sl, _ = box
+        sl, (a, b, e) = box
         vert = pt.vert[sl]
         tis = pt.tissue[sl]
+        # the wedge between S1's lower and S2's upper endplate (their frames differ by a few
+        # degrees, so with no disc the two bodies touch on one side and gape by 2-4 mm on the
+        # other; the endplates' cups leave lenses of soft tissue too): filled with trabecular
+        # bone, S1 above the junction's mid-plane, S2 below it
+        f1 = geo.frames[n1]
+        u1 = f1[:, 2]
+        e1 = float((c2 - c1) @ u1) + a * float(fr[:, 0] @ u1) + b * float(fr[:, 1] @ u1)
+        e1 = e1 + e * float(fr[:, 2] @ u1)
+        wm = (float(geo.body_width_mm[n1]) + w2) / 4
+        dm = (float(geo.body_depth_mm[n1]) + d2) / 4
+        gap = (e1 < -h1 / 2 + vshape.ENDPLATE_CUP_MM[1] + 0.5) & (
+            e > h2 / 2 - vshape.ENDPLATE_CUP_MM[0] - 0.5
+        )
+        gap &= _ellipse(a, b, wm, dm) <= 1.0
+        gap &= ~_BONE_LUT[tis]
+        if gap.any():
+            # above the mid-plane: S1 (its e1 nearer its lower endplate than S2's e to its top)
+            upper = (e1 + h1 / 2) > (h2 / 2 - e)
+            vert[gap] = np.where(upper[gap], v1, v2).astype(vert.dtype)
+            tis[gap] = _T.CANCELLOUS
         kk, jj, ii = np.nonzero(((vert == v1) | (vert == v2)) & (tis == _T.SHELL))
         if len(kk):
             kk = kk + sl[0].start

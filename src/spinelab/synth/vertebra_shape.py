@@ -159,8 +159,44 @@ SACRAL_ALA_EXTRA_MM = {"S1": 28.0, "S2": 26.0}
 #: The ala's upper surface slopes down from the body's edge to the sacro-iliac joint (mm per
 #: mm; the promontory stands above the alae), and the fused lateral masses run on below each
 #: segment's lower endplate (mm): S1's into S2's, S2's down to S3 beside the lower sacrum.
-SACRAL_ALA_SLOPE = 0.25
+SACRAL_ALA_SLOPE = 0.35
 SACRAL_MASS_BELOW_MM = {"S1": 8.0, "S2": 14.0}
+#: Coronal outline of the alae and lateral masses: widest at :data:`SACRAL_ALA_PEAK` of the
+#: body height above the centre (the ala's upper third), rounded above, narrowing smoothly below
+#: by this fraction of :data:`SACRAL_ALA_EXTRA_MM` at the segment's lowest point (the lateral
+#: masses taper from S1 to the lateral sacral crest of S3). On the real example CT (3 mm) the
+#: sacrum, 9-19 mm behind the S1 body centre, is 55 mm from the midline to the sacro-iliac joint
+#: at and above S1's centre, 40 mm 5 mm below it and 30 mm 15 mm below it: an ear-shaped
+#: outline, not straight vertical sides.
+SACRAL_ALA_PEAK = 0.2
+SACRAL_ALA_TAPER = {"S1": 0.35, "S2": 0.35}
+#: Antero-posterior extent of the alae (fractions of the body depth d plus mm, from the body
+#: centre, + = posterior): on the real example CT, 33-45 mm from the midline at S1's centre, the
+#: ala runs from 3 mm in front of to 28 mm behind the body centre (its anterior surface 13-15
+#: mm behind the body's front; the old ellipse reached 8 mm in front of and 33 mm behind it).
+SACRAL_ALA_FRONT = -0.1
+SACRAL_ALA_BACK_MM = 10.0
+
+
+def sacral_ala_reach(name: str, h: float, w: float, e: Any) -> Any:
+    """Half-width (mm from the midline) of the sacral ala / lateral mass of ``name`` (S1, S2)
+    at height ``e`` (mm, vertebra frame): the coronal outline of :func:`vertebra_parts`' ala
+    before its sloping upper surface is cut (:data:`SACRAL_ALA_PEAK`, :data:`SACRAL_ALA_TAPER`):
+    full reach at the peak, rounded above it on S1 (the sacral base; S2's top is fused to S1),
+    narrowing smoothly to ``1 - taper`` of the reach at the segment's lowest point.
+    """
+    ext = SACRAL_ALA_EXTRA_MM[name]
+    e_pk = SACRAL_ALA_PEAK * h
+    e_bot = -h / 2 - SACRAL_MASS_BELOW_MM[name]
+    down = _smoothstep((e_pk - e) / (e_pk - e_bot))
+    # the sacral base (S1's top) is rounded; S2's top is fused to S1 and keeps its reach
+    up = np.clip((e - e_pk) / (h / 2 - e_pk), 0.0, 1.0) if name == "S1" else 0.0
+    return w / 2 + ext * (1.0 - SACRAL_ALA_TAPER[name] * down) * np.sqrt(1.0 - up**4)
+
+
+def sacral_ala_ap(d: float) -> tuple[float, float]:
+    """Front and back (b, mm from the body centre, + = posterior) of the sacral alae."""
+    return SACRAL_ALA_FRONT * d, d / 2 + SACRAL_ALA_BACK_MM
 
 
 def level_number(name: str) -> float:
@@ -313,16 +349,31 @@ def vertebra_parts(
 
     parts.append((((-w / 2, -d / 2, -h / 2), (w / 2, d / 2, h / 2)), body, 0.0))
     if region == "sacral":
+        # the alae and lateral masses: an ear-shaped coronal outline (widest in the upper third,
+        # rounded above, tapering below; :func:`sacral_ala_reach`), a rounded-box axial section
+        # (corners of a superellipse) from behind the body's front to behind the canal, and the
+        # sacral canal left open
         ala_w = w / 2 + SACRAL_ALA_EXTRA_MM[name]
         below = SACRAL_MASS_BELOW_MM[name]
+        b_fr, b_bk = sacral_ala_ap(d)
+        b_c, r_b = (b_fr + b_bk) / 2, (b_bk - b_fr) / 2
+        dm_ala = level_dims(name)
+        slope_ala = SACRAL_ALA_SLOPE if name == "S1" else 0.0
+        bw_ala = posterior_wall(d)
 
         def ala(a: Any, b: Any, e: Any, s: float) -> Any:
-            m = _ellipse(a, b - d / 4, ala_w - s, d * 0.75 + 10 - s) <= 1.0
-            top = h / 2 - SACRAL_ALA_SLOPE * np.maximum(np.abs(a) - w / 2, 0.0)
+            u = np.abs(a) - w / 2
+            reach = np.maximum(sacral_ala_reach(name, h, w, e) - w / 2 - s, 1e-3)
+            qa = np.maximum(u, 0.0) / reach
+            qb = (b - b_c) / max(r_b - s, 1e-3)
+            qa, qb = qa * qa, qb * qb
+            m = qa * qa + qb * qb <= 1.0
+            # S1's upper surface slopes down to the joint; S2's top is fused to S1's ala
+            top = h / 2 - slope_ala * np.maximum(u, 0.0)
             m &= (e < top - s) & (e > -h / 2 - below + s)
-            return m & (b > -d / 4 + s) & (b < d / 2 + 12.0 - s)
+            return m & ~canal_mask(a, b, bw_ala, dm_ala, s)
 
-        box_ala = ((-ala_w, -d / 4, -h / 2 - below), (ala_w, d / 2 + 12.0, h / 2))
+        box_ala = ((-ala_w, b_fr, -h / 2 - below), (ala_w, b_bk, h / 2))
         parts.append((box_ala, ala, 0.0))
 
     cw2 = dm["can_w"] / 2
