@@ -111,11 +111,11 @@ def test_photon_starvation_adds_left_right_streaks_in_large_bodies():
         noisy(img, sp, dataclasses.replace(base, starvation_hu=10.0)).transpose(2, 1, 0),
         affine(sp),
     )
-    # the streaks are a fan of lines (within 15 deg of lateral) fading away from the heads, so
-    # over the whole soft-tissue region they add less lateral power than full-width rows did
-    # (old design: ratio x1.5)
-    assert streaky.lateral_ratio > 1.2 * plain.lateral_ratio
-    assert streaky.corr_x > plain.corr_x + 0.05
+    # the streaks are bands of lines within 15 deg of lateral along the rays through the heads,
+    # so over the whole soft-tissue region they add less lateral power than full-width rows did
+    # (first design: ratio x1.5)
+    assert streaky.lateral_ratio > 1.08 * plain.lateral_ratio
+    assert streaky.corr_x > plain.corr_x + 0.03
     # a small body (200 x 150 mm) stays below the starvation path: hardly any streaks
     small = phantom(4, 240, 1.5, 100.0, 75.0)
     s_plain = noise_texture(noisy(small, sp, base).transpose(2, 1, 0), affine(sp))
@@ -204,19 +204,6 @@ def test_starvation_streaks_fan_out_at_small_angles_around_lateral():
     steep = power[keep & (off > 30.0)].sum() / total
     assert tilted > 0.3
     assert steep < 0.15
-
-
-def test_starvation_streaks_are_strongest_next_to_the_dense_bones():
-    """The starved rays of neighbouring views cross at the femoral heads and fan apart: the
-    streak SD on the heads' rows is higher beside the heads than at the lateral body wall
-    (old design: back-projected lateral rows, about as strong at the wall)."""
-    sp = (3.0, 1.5, 1.5)
-    stk = artefacts(hips(nk=8), sp, starvation_hu=10.0)
-    c = 120  # heads at x = +-80 mm (+-53 px), radius 25 mm (17 px), rows c +- 17
-    rows = slice(c - 12, c + 12)
-    near = np.concatenate([stk[:, rows, c - 80 : c - 70], stk[:, rows, c + 70 : c + 80]]).std()
-    wall = np.concatenate([stk[:, rows, c - 118 : c - 108], stk[:, rows, c + 108 : c + 118]])
-    assert near > 1.5 * wall.std()
 
 
 def test_streaks_and_beam_hardening_are_zero_in_air():

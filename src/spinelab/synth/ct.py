@@ -10,8 +10,8 @@ Steps (all vectorized numpy / scipy.ndimage):
    from a coarse projection of the image (:func:`scanner_maps`): noise with the filtered
    back-projection noise power spectrum (band-pass, grainy), higher in the body centre and
    along the longest paths, correlated between overlapping slices; photon-starvation streaks
-   as thin lines at a few angles within 15 deg of lateral, strongest beside the dense bones
-   on the longest paths; beam hardening on a 4 mm grid (dark bands between dense bones,
+   as thin lines along a few view directions within 15 deg of lateral, in the bands of rays
+   through the longest paths (the dense bones), as strong along the whole ray; beam hardening on a 4 mm grid (dark bands between dense bones,
    slight cupping). Streaks and beam hardening are zero in the air around the body.
 5. Clip to [-1024, 3071] and round to int16.
 """
@@ -60,24 +60,18 @@ NOISE_FLOOR = 0.5
 ALIAS_ABOVE_MM = 1.0
 #: Noise-power floor at zero frequency, as a fraction of the NPS peak frequency.
 NPS_FLOOR = 0.3
-#: Photon-starvation streaks: in each slice the starved views are the few near-lateral ones
-#: whose rays cross the longest paths (both femoral heads, the shoulders, the arms beside the
-#: trunk); each starved view's noisy rays, ramp-filtered, back-project into thin lines along
-#: that view's ray direction with dark and bright side bands. ``STREAK_FAN_DEG``: the views
-#: within this angle of lateral make the streaks (a path through two structures 150-300 mm
-#: apart, 40-60 mm wide, stays long over about +-10-17 deg); ``STREAK_LINES`` dominant view
-#: angles per slice, drawn within the fan, each drifting by up to ``STREAK_DRIFT_DEG`` per
-#: slice (slowly along z); ``STREAK_WEDGE_DEG``: angular half-width (sigma) of each line's
-#: wedge in frequency space (lines coherent over about 60-100 mm).
+#: Photon-starvation streaks: the starved views are the few near-lateral ones whose rays cross
+#: the longest paths (both femoral heads, the shoulders, the arms beside the trunk); a starved
+#: view's noisy rays, ramp-filtered, back-project into thin lines along that view's ray
+#: direction with dark and bright side bands, each line as strong along its whole length as
+#: its ray is starved (the rays through the dense bones). ``STREAK_FAN_DEG``: the views within
+#: this angle of lateral make the streaks (a path through two structures 150-300 mm apart,
+#: 40-60 mm wide, stays long over about +-10-17 deg); ``STREAK_LINES`` view angles per case,
+#: drawn within the fan, one per noise slice in turn; ``STREAK_WEDGE_DEG``: angular half-width
+#: (sigma) of each line's wedge in frequency space (lines coherent over about 60-100 mm).
 STREAK_FAN_DEG = 15.0
 STREAK_LINES = 3
-STREAK_DRIFT_DEG = 1.5
 STREAK_WEDGE_DEG = 1.2
-#: Streak SD falls as ``1 / (1 + d / STREAK_FALLOFF_MM)`` with the distance d from dense bone
-#: (coarse pixels with :data:`STREAK_DENSE` bone-equivalent fraction): the starved rays of
-#: neighbouring views cross at the dense structure and fan apart away from it.
-STREAK_FALLOFF_MM = 50.0
-STREAK_DENSE = 0.08
 #: Angular bins over 180 degrees of the streak wedges' look-up table.
 STREAK_ANGLE_BINS = 3600
 #: Water-equivalent path (mm) at which counts fall to the electronic-noise level, where
@@ -388,26 +382,21 @@ def _rfft_weights(n_cols: int, n: int) -> NDArray[np.float64]:
     return cw
 
 
-def streak_angles(
-    rng: np.random.Generator, n: int
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Dominant starved view angles of ``n`` consecutive noise slices.
+def streak_angles(rng: np.random.Generator) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Starved view angles of one case and their weights.
 
-    :data:`STREAK_LINES` angles per case drawn within +-:data:`STREAK_FAN_DEG` of lateral, each
-    drifting by up to :data:`STREAK_DRIFT_DEG` per slice (folded back at the fan's edges), with
-    a weight per line (0.3-1: one or two lines dominate).
+    :data:`STREAK_LINES` ray directions drawn within +-:data:`STREAK_FAN_DEG` of lateral, with a
+    power weight per line (0.3-1: one or two lines dominate). Noise slice ``s`` carries the lines
+    of view ``s % STREAK_LINES``; how strong they are at each position follows from how starved
+    that view's rays are (:func:`streak_sd_maps`).
 
     Returns:
-        ``(angles, weights)``: ``(n, STREAK_LINES)`` ray directions (radians from the x axis)
-        and ``(STREAK_LINES,)`` weights.
+        ``(angles, weights)``: ``(STREAK_LINES,)`` ray directions (radians from the x axis) and
+        ``(STREAK_LINES,)`` weights.
     """
-    fan = STREAK_FAN_DEG
-    start = rng.uniform(-fan, fan, STREAK_LINES)
-    drift = rng.uniform(-STREAK_DRIFT_DEG, STREAK_DRIFT_DEG, STREAK_LINES)
+    angles = np.radians(rng.uniform(-STREAK_FAN_DEG, STREAK_FAN_DEG, STREAK_LINES))
     weights = rng.uniform(0.3, 1.0, STREAK_LINES)
-    raw = start[None, :] + drift[None, :] * np.arange(n)[:, None] + fan
-    folded = np.abs(np.mod(raw, 4.0 * fan) - 2.0 * fan) - fan  # triangle wave in [-fan, fan]
-    return np.radians(folded), weights
+    return angles, weights
 
 
 def streak_fields(
@@ -534,12 +523,17 @@ def fbp_noise_fields(
 
 
 def _projector(
-    shape: tuple[int, int], pixel_mm: tuple[float, float], n_angles: int
+    shape: tuple[int, int],
+    pixel_mm: tuple[float, float],
+    n_angles: int,
+    angles: NDArray[np.float64] | None = None,
 ) -> tuple[sparse.csc_matrix, NDArray[np.float64], int, float]:
     """Parallel-beam interpolation matrix of a small ``(mj, mi)`` grid (pixel-driven, linear).
 
     Ray direction angle ``theta`` in ``[0, pi)`` from the x axis (theta = 0: lateral rays, one
-    per row); detector coordinate ``t = -x sin(theta) + y cos(theta)``, bins ``pixel`` apart.
+    per row), ``n_angles`` evenly spaced unless ``angles`` are given; detector coordinate
+    ``t = -x sin(theta) + y cos(theta)`` (``x``, ``y`` from the grid's centre), bins ``pixel``
+    apart.
 
     Returns:
         ``(W, angles, n_t, dt)``: W ``(n_angles * n_t, mj * mi)`` linear weights of each pixel
@@ -553,7 +547,9 @@ def _projector(
     x = (np.arange(mi) - (mi - 1) / 2.0) * ci
     half = 0.5 * math.hypot(mj * cj, mi * ci)
     n_t = 2 * math.ceil(half / dt) + 2
-    angles = np.arange(n_angles, dtype=np.float64) * (math.pi / n_angles)
+    if angles is None:
+        angles = np.arange(n_angles, dtype=np.float64) * (math.pi / n_angles)
+    n_angles = len(angles)
     # detector bin position u of each (pixel, angle), pixel-major: (mj, mi, n_angles)
     u = (y / dt)[:, None, None] * np.cos(angles) - (x / dt)[None, :, None] * np.sin(angles)
     u += (n_t - 1) / 2.0
@@ -630,8 +626,9 @@ class ScannerMaps:
 
     Attributes:
         chunk_of_slice: ``(nk,)`` chunk index of each slice.
-        maps: ``(n_chunks, 3, mj, mi)`` float32: noise SD (HU), streak SD (HU), water
-            beam-hardening (cupping) error (HU) on the coarse grid.
+        maps: ``(n_chunks, 3, mj, mi)`` float32: noise SD (HU), zero (the streak SD of each
+            starved view comes from :func:`streak_sd_maps`), water beam-hardening (cupping)
+            error (HU) on the coarse grid.
         block: ``(bj, bi)`` image pixels per coarse pixel.
         view_var: ``(N_ANGLES,)`` noise variance of each view's most attenuated ray (median
             over the chunks), views from lateral rays (0) over 180 degrees.
@@ -639,6 +636,8 @@ class ScannerMaps:
         bh: ``(n_chunks, mjb, mib)`` float32 beam-hardening error (HU; bone and water) on
             the :data:`BH_MM` grid, or None.
         bh_block: ``(bjb, bib)`` image pixels per pixel of that grid.
+        mu: ``(n_chunks, mj * mi)`` water-relative attenuation of the coarse grid.
+        pixel_mm: ``(cj, ci)`` coarse pixel size (mm).
     """
 
     chunk_of_slice: NDArray[np.intp]
@@ -648,6 +647,8 @@ class ScannerMaps:
     lateral_share: float
     bh: NDArray[np.float32] | None = None
     bh_block: tuple[int, int] = (1, 1)
+    mu: NDArray[np.float64] | None = None
+    pixel_mm: tuple[float, float] = (1.0, 1.0)
 
 
 def _grid_block(n: int, spacing: float, mm: float) -> tuple[int, int]:
@@ -715,12 +716,7 @@ def scanner_maps(
       projected this gives the noise variance at each pixel (higher in the body centre and in
       rows along the widest path), scaled so that the median SD over the body is
       ``physics.noise_hu``; with ``cos^2`` weights, the share of it from near-lateral views.
-    - photon starvation: where a ray's counts fall below the electronic noise (water-equivalent
-      path beyond :data:`STARVATION_PATH_MM`) the variance grows as ``exp(2 mu_w (path - L))``
-      (the exponent capped at :data:`STARVATION_MAX_LOG` for each view's longest ray);
-      back-projected from the views within :data:`STREAK_FAN_DEG` of lateral (tapering
-      weights), falling off with the distance from dense bone (:data:`STREAK_FALLOFF_MM`),
-      scaled by ``physics.starvation_hu``: the SD envelope of the streak lines.
+    - photon starvation: see :func:`streak_sd_maps` (from the same coarse maps).
     - beam hardening: each ray loses ``k_b * bone_path^2`` (bone path: ``(HU - 150)/1000 * mm``
       above 150 HU), reconstructed by filtered back-projection (ramp with a Hann window) on a
       finer grid (:data:`BH_MM`, :data:`BH_ANGLES` views): rays through two dense bones lose
@@ -742,7 +738,6 @@ def scanner_maps(
     # averaged over blocks of bj x bi pixels (the beam-hardening grid uses the same samples)
     mu_s, bone_s = _sampled_maps(hu, starts, kc, (step_j, step_i), (mj * bj, mi * bi))
     maps = _block_mean(mu_s, (bj // step_j, bi // step_i))
-    bone = _block_mean(bone_s, (bj // step_j, bi // step_i))
     cj, ci = bj * sj, bi * si
     w, angles, n_t, dt = _projector((mj, mi), (cj, ci), N_ANGLES)
     scale = cj * ci / dt
@@ -768,28 +763,6 @@ def scanner_maps(
     lateral_share = float(np.median(share[body])) if body.any() else 0.5
     out = np.zeros((len(starts), 3, mj * mi), dtype=np.float32)
     out[:, 0] = (total * (physics.noise_hu / ref if ref > 0 else 0.0)).T
-    if physics.starvation_hu > 0:
-        # the view's longest ray sets the level (capped); shorter rays of the view fall off
-        # as their counts rise, exp(2 mu_w (path - longest)): the streaks run along the
-        # longest paths (through both femoral heads, the shoulders, the arms)
-        p_max = path.max(axis=1, keepdims=True)
-        excess = np.exp(
-            np.minimum(2.0 * MU_WATER_PER_MM * (p_max - STARVATION_PATH_MM), STARVATION_MAX_LOG)
-            + 2.0 * MU_WATER_PER_MM * (path - p_max)
-        )
-        fan = math.radians(STREAK_FAN_DEG) + 1e-9
-        off = np.minimum(angles, math.pi - angles)  # angle from lateral
-        taper = np.where(off <= fan, 1.0 - off / (1.5 * fan), 0.0)
-        var_s = (w.T @ (excess * taper[:, None, None]).reshape(N_ANGLES * n_t, -1)) / float(
-            np.sum(taper)
-        )
-        sd_s = np.sqrt(var_s).T  # (n_chunks, n_pix)
-        for c in range(len(starts)):
-            dense = (bone[c] > STREAK_DENSE).reshape(mj, mi)
-            if dense.any():
-                d = ndi.distance_transform_edt(~dense, sampling=(cj, ci))
-                sd_s[c] /= 1.0 + d.ravel() / STREAK_FALLOFF_MM
-        out[:, 1] = physics.starvation_hu * sd_s
     if physics.water_bh > 0:
         rec = _fbp(-physics.water_bh * path**2, w, dt)  # per ray: mm of water lost
         rec -= np.median(rec[body]) if body.any() else 0.0  # a global offset is no artefact
@@ -825,7 +798,60 @@ def scanner_maps(
         lateral_share,
         bh,
         bh_block,
+        maps,
+        (cj, ci),
     )
+
+
+def streak_sd_maps(
+    sm: ScannerMaps,
+    angles: NDArray[np.float64],
+    weights: NDArray[np.float64],
+    starvation_hu: float,
+) -> NDArray[np.float32]:
+    """Streak SD of each starved view, per chunk, on the coarse grid: rays anchored to the bone.
+
+    Where a ray's counts fall below the electronic noise (water-equivalent path beyond
+    :data:`STARVATION_PATH_MM`) its variance grows as ``exp(2 mu_w (path - L))``; the view's
+    longest ray sets the level (the exponent capped at :data:`STARVATION_MAX_LOG`) and its
+    shorter rays fall off as their counts rise, ``exp(2 mu_w (path - longest))``. Filtered
+    back-projection spreads each ray's error evenly along the ray, so the SD at a pixel is that
+    of the view's ray through it: a band along the view direction through the longest paths
+    (both femoral heads, the shoulders, the arms), as strong beside the skin as between the
+    bones. Views further from lateral than :data:`STREAK_FAN_DEG` are not starved; the SD tapers
+    towards that angle.
+
+    Args:
+        sm: Coarse maps of the image (:func:`scanner_maps`).
+        angles: ``(L,)`` view (ray) directions, radians from the x axis.
+        weights: ``(L,)`` power weight of each view (normalized to a mean of 1).
+        starvation_hu: Streak SD (HU) of a ray at the reference path.
+
+    Returns:
+        ``(n_chunks, L, mj, mi)`` float32 streak SD (HU).
+    """
+    if sm.mu is None:
+        raise ValueError("scanner maps without the coarse attenuation")
+    n_chunks, _, mj, mi = sm.maps.shape
+    cj, ci = sm.pixel_mm
+    theta = np.mod(np.asarray(angles, dtype=np.float64), math.pi)
+    w, _, n_t, dt = _projector((mj, mi), (cj, ci), 0, theta)
+    path = (w @ sm.mu.T).reshape(len(theta), n_t, n_chunks) * (cj * ci / dt)
+    p_max = path.max(axis=1, keepdims=True)
+    excess = np.exp(
+        np.minimum(2.0 * MU_WATER_PER_MM * (p_max - STARVATION_PATH_MM), STARVATION_MAX_LOG)
+        + 2.0 * MU_WATER_PER_MM * (path - p_max)
+    )
+    fan = math.radians(STREAK_FAN_DEG) + 1e-9
+    off = np.minimum(theta, math.pi - theta)  # angle from lateral
+    taper = np.where(off <= fan, 1.0 - off / (1.5 * fan), 0.0)
+    wts = np.asarray(weights, dtype=np.float64)
+    wts = wts / max(float(np.mean(wts)), 1e-12)
+    sd = starvation_hu * np.sqrt(excess * (taper * wts)[:, None, None])  # (L, n_t, n_chunks)
+    out = np.empty((n_chunks, len(theta), mj * mi), dtype=np.float32)
+    for v in range(len(theta)):  # each pixel reads its ray (linear between the two bins)
+        out[:, v] = (w[v * n_t : (v + 1) * n_t].T @ sd[v]).T
+    return out.reshape(n_chunks, len(theta), mj, mi)
 
 
 def _gauss_weights(sigma: float, truncate: float = 2.0) -> tuple[int, NDArray[np.float32]]:
@@ -906,9 +932,10 @@ def add_noise_and_blur(
 
     The noise has the FBP noise power spectrum (:func:`fbp_noise_fields`: band-pass, grainy),
     its lateral and AP halves scaled by per-pixel SD maps from the projected attenuation
-    (:func:`scanner_maps`). Photon-starvation streaks are thin lines at a few near-lateral
-    angles per slice (:func:`streak_fields`, :func:`streak_angles`) under the streak SD
-    envelope; beam hardening adds the reconstructed bone and water errors. Streaks and beam
+    (:func:`scanner_maps`). Photon-starvation streaks are thin lines along one of a few
+    near-lateral view directions per slice (:func:`streak_fields`, :func:`streak_angles`),
+    each scaled by its own view's starved-ray SD (:func:`streak_sd_maps`); beam hardening
+    adds the reconstructed bone and water errors. Streaks and beam
     hardening are zero in air (pixels below :data:`AIR_HU` in the chunk's first or last slice).
     Noise fields are drawn for :data:`NOISE_SLICES` slices on a slightly larger periodic grid
     and reused with flips and shifted windows (seamless; the repetition is invisible).
@@ -934,7 +961,14 @@ def add_noise_and_blur(
     # the block average already is a rectangular profile of one slice (variance sk^2 / 12)
     fwhm = max(physics.slice_overlap * sk, SSP_MIN_MM)
     z_sigma = math.sqrt(max((fwhm / 2.3548) ** 2 - sk * sk / 12.0, 0.0)) / sk
-    streaks = bool(np.any(maps[:, 1] > 0.5))
+    stk_sd = None
+    ang = wts = np.zeros(0)
+    if physics.starvation_hu > 0:
+        # from a child generator: the caller's stream (orientation etc.) is left as it was
+        ang, wts = streak_angles(rng.spawn(1)[0])
+        stk_sd = streak_sd_maps(sm, ang, wts, physics.starvation_hu)
+        if not np.any(stk_sd > 0.5):
+            stk_sd = None
     sigma_nps = physics.blur_mm * (1.0 + physics.iterative)
     noise, spec = fbp_noise_fields(
         n,
@@ -945,7 +979,7 @@ def add_noise_and_blur(
         rng,
         sm.lateral_share,
         sm.view_var,
-        keep_spectrum=streaks,
+        keep_spectrum=stk_sd is not None,
     )
     up = _Upsampler(_lin_index(nj, bj, mj), _lin_index(ni, bi, mi))
     up_bh = None
@@ -957,15 +991,14 @@ def add_noise_and_blur(
     offs = rng.integers(0, [shape[0] - nj + 1, shape[1] - ni + 1], size=(n_pass, 2))
     flips = rng.integers(0, 4, size=n_pass)
     stk = None
-    if streaks and spec is not None:
-        # from a child generator: the caller's stream (orientation etc.) is left as it was
-        ang, wts = streak_angles(rng.spawn(1)[0], n)
-        stk = streak_fields(spec, shape, (sj, si), sigma_nps, ang, wts)
+    line_of = np.arange(n) % max(len(ang), 1)  # noise slice -> its view
+    if stk_sd is not None and spec is not None:
+        stk = streak_fields(spec, shape, (sj, si), sigma_nps, ang[line_of][:, None], np.ones(1))
     del spec
     last_of_chunk = np.zeros(int(sm.chunk_of_slice[-1]) + 1, dtype=np.intp)
     last_of_chunk[sm.chunk_of_slice] = np.arange(nk)
     tmp = np.empty((nj, ni), dtype=np.float32)
-    state: dict[str, Any] = {"chunk": -1}
+    state: dict[str, Any] = {"chunk": -1, "need_s": False}
 
     def bbox(m: NDArray[np.bool_]) -> tuple[slice, slice] | None:
         rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
@@ -976,8 +1009,10 @@ def add_noise_and_blur(
     def new_chunk(k: int, c: int) -> None:
         state["chunk"] = c
         state["sd"] = up(maps[c, 0])
-        state["sd_s"] = state["bh"] = None
-        need_s = stk is not None and bool(np.any(maps[c, 1] > 0.5))
+        state["sd_s"] = {}
+        state["bh"] = None
+        state["need_s"] = False
+        need_s = stk is not None and stk_sd is not None and bool(np.any(stk_sd[c] > 0.5))
         need_bh = sm.bh is not None and bool(np.any(np.abs(sm.bh[c]) > 0.5))
         if not (need_s or need_bh):
             return
@@ -989,8 +1024,8 @@ def add_noise_and_blur(
         if win is None:
             return
         bw = body[win]
-        if need_s:
-            state["sd_s"] = up(maps[c, 1], win) * bw
+        state["body"] = bw
+        state["need_s"] = need_s
         if need_bh and sm.bh is not None and up_bh is not None:
             state["bh"] = up_bh(sm.bh[c], win) * bw
 
@@ -1006,11 +1041,15 @@ def add_noise_and_blur(
         view = noise[sl][::-1] if flips[p] & 1 else noise[sl]
         np.multiply(view, state["sd"], out=tmp)
         out += tmp
-        if state["sd_s"] is not None and stk is not None:
+        if state.get("need_s") and stk is not None and stk_sd is not None:
+            # not flipped: the lines keep their view's direction, anchored to its rays
             wj, wi = state["win"]
-            view = stk[sl][::-1] if flips[p] & 1 else stk[sl]
+            v = int(line_of[s])
+            env = state["sd_s"].get(v)
+            if env is None:
+                env = state["sd_s"][v] = up(stk_sd[c, v], state["win"]) * state["body"]
             part = tmp[wj, wi]
-            np.multiply(view[wj, wi], state["sd_s"], out=part)
+            np.multiply(stk[sl][wj, wi], env, out=part)
             out[wj, wi] += part
         if state["bh"] is not None:
             wj, wi = state["win"]
