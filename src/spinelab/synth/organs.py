@@ -6,8 +6,11 @@ follow the body cavity's wall, taper along z by keyframes and get lobulated outl
 slowly varying sinusoids per edge (per case phases, drifting with z). Evaluating the edges per
 row and comparing two numbers per pixel keeps it cheap on the fine grid.
 
-Hepatic veins are painted as vessel (blood) inside the liver: about 16 HU darker than the liver
-without contrast and brighter with it (:mod:`spinelab.synth.tissues`).
+Hepatic and portal veins are painted as vessel (blood) inside the liver: about 16 HU darker than
+the liver without contrast and brighter with it (:mod:`spinelab.synth.tissues`); the kidneys have
+a cortex (KIDNEY) and medullary pyramids (MEDULLA), the heart a wall (MYOCARDIUM) around its
+blood-filled chambers, the pancreas and the adrenals classes of their own: each looks uniform
+or not according to the case's HU table (contrast and its phase).
 
 Anatomy (adult, rounded; Gray's Anatomy 41st ed., Standring 2016; Moore's Clinically Oriented
 Anatomy 8th ed.; organ sizes as in ultrasound/CT reference texts):
@@ -30,18 +33,24 @@ Anatomy 8th ed.; organ sizes as in ultrasound/CT reference texts):
   The renal pelvis (urine, water density, about 28 x 10 x 24 mm) lies in the sinus just below
   the kidney's middle and opens out of the hilum medially; the renal vein (9 mm) leaves the
   hilum in front of it for the inferior vena cava (the left one arching in front of the
-  aorta), the renal artery (5-6 mm) leaves above it for the aorta.
+  aorta), the renal artery (5-6 mm) leaves above it for the aorta. The parenchyma is a cortex
+  wrapping 10-14 medullary pyramids (cones from under the cortex to papillae at the sinus).
 * Pancreas: head (25-30 mm) in the duodenal C-loop right of the superior mesenteric vein at
   L1-L2, neck and body (15-25 mm) crossing in front of the aorta at L1, tail rising to the
   splenic hilum in front of the left kidney; lobulated (overlapping spheres of jittered size
-  along the centreline), with a thin rim of fat over the bowel. Generic soft tissue (SOFT,
-  30 +- 10 HU, no enhancement), so a little darker than the real 40-50 HU (100-120 HU with
-  contrast).
+  along the centreline, their outline roughened by a random field), with fat between the
+  lobules (septa where a smooth random field is near zero) and a thin rim of fat over the
+  bowel; a class of its own (PANCREAS, 40-50 HU, 90-120 with contrast).
 * Adrenal glands: inverted-Y limbs 4-5 mm thick, 20-30 mm long, in fat above and medial to the
   upper kidney poles (the right behind the vena cava beside the crus, the left lateral to the
-  aorta reaching down in front of the pole); SOFT as well.
+  aorta reaching down in front of the pole); a class of their own (ADRENAL).
 * Heart: 12 x 8.5 x 6 cm, its diaphragmatic surface flat on the central tendon (level with the
-  left dome), the ventricles in front and to the left, narrowing upwards to the atria.
+  left dome), the ventricles in front and to the left, narrowing upwards to the atria; a wall
+  of myocardium (left ventricle 10 mm, right ventricle 4 mm, atria 3 mm) around blood.
+* Portal vein: formed behind the pancreas's neck, rising to the porta hepatis in front of the
+  vena cava and branching into the right and left lobes (:data:`PORTAL_NODES`), with a thin
+  sheath of periportal fat around its larger branches; the gallbladder (bile, water density)
+  hangs from the porta down and forwards under the right lobe, its fundus at the liver's edge.
 * Lungs below the domes: each hemidiaphragm is a smooth dome in coronal and sagittal section
   (the right one higher), highest near the mid-clavicular line, curving down laterally into the
   costophrenic angle and medially to the central tendon under the heart; posteriorly the
@@ -80,6 +89,67 @@ LIVER_LEFT_LOBE = (0.5, 0.8)
 #: Hepatic vein radius at the IVC and at its far end (mm); length along z (mm).
 HEPATIC_VEIN_R_MM = (5.5, 2.5)
 HEPATIC_VEIN_LEN_MM = 80.0
+#: Portal vein tree: nodes (x from the spine's midline, y from the front of the vertebral body,
+#: z from the porta hepatis, mm) and segments (start node, end node, radius at the start and at
+#: the end, mm). Node 0 is the splenoportal confluence behind the pancreas's neck (placed from
+#: the pancreas), node 1 the porta hepatis in front of the vena cava at the liver's medial edge.
+#: The main portal vein (12-13 mm across) runs up and right to the porta and divides into the
+#: right portal vein (short, dividing into anterior and posterior sectoral branches, each with
+#: an ascending and a descending segmental branch) and the left portal vein (a transverse part
+#: running left, then the umbilical part turning forwards, giving the segment II, III and IV
+#: branches); branches taper to 2-3 mm (Couinaud; Gray's Anatomy 41st ed.; CT: main portal vein
+#: under 13 mm, right and left 8-10 mm). Inside the liver the tree is painted over liver only.
+PORTAL_NODES = (
+    (0.0, 0.0, 0.0),  # confluence (replaced per case)
+    (-38.0, -46.0, 0.0),  # porta hepatis
+    (-62.0, -40.0, 6.0),  # right portal vein's division
+    (-84.0, -62.0, 12.0),  # right anterior
+    (-92.0, -72.0, 50.0),  # segment VIII
+    (-98.0, -82.0, -30.0),  # segment V
+    (-96.0, -22.0, 4.0),  # right posterior
+    (-106.0, -4.0, 45.0),  # segment VII
+    (-114.0, -12.0, -40.0),  # segment VI
+    (-6.0, -56.0, 6.0),  # left portal vein: end of the transverse part
+    (12.0, -80.0, 4.0),  # umbilical part
+    (46.0, -56.0, 22.0),  # segment II
+    (50.0, -92.0, 0.0),  # segment III
+    (-16.0, -98.0, 8.0),  # segment IV
+)
+PORTAL_SEGMENTS = (
+    (0, 1, 6.5, 6.0),
+    (1, 2, 5.0, 4.5),
+    (2, 3, 3.6, 3.2),
+    (3, 4, 3.0, 1.2),
+    (3, 5, 3.0, 1.2),
+    (2, 6, 3.6, 3.2),
+    (6, 7, 3.0, 1.2),
+    (6, 8, 3.0, 1.2),
+    (1, 9, 4.5, 4.0),
+    (9, 10, 4.0, 3.5),
+    (9, 11, 2.8, 1.2),
+    (10, 12, 2.8, 1.2),
+    (10, 13, 2.5, 1.2),
+)
+#: The portal veins' and the gallbladder's tissue classes (tests swap in unused classes to find
+#: them): vessel (blood) and bile (water).
+PORTAL_TISSUE: Tissue = Tissue.BLOOD
+GALLBLADDER_TISSUE: Tissue = Tissue.WATER
+#: Periportal fat: thickness (mm) of the fat sheath around the branches of 7 mm and more across
+#: (the portal triads run in Glisson's sheath; at the porta hepatis and along the first-order
+#: branches it holds visible fat on CT).
+PERIPORTAL_FAT_MM = 1.5
+#: The porta hepatis lies this far (mm) above the splenoportal confluence (the main portal vein
+#: is 6-8 cm long, running up and right at about 40 deg to the axial plane).
+PORTAL_RISE_MM = (30.0, 45.0)
+#: Gallbladder: present in this share of adults (cholecystectomy in 10-15 %), a pear from its
+#: neck near the porta hepatis (``GALLBLADDER_NECK``, relative to the porta as the portal nodes)
+#: down, forwards and right to the fundus (``GALLBLADDER_FUNDUS``); radius at the neck and the
+#: range of the fundus's radius (mm): 7-10 cm long, 3-4 cm across when distended (Gray's
+#: Anatomy 41st ed.). Bile is water density (0-25 HU), painted as water.
+P_GALLBLADDER = 0.85
+GALLBLADDER_NECK = (-50.0, -62.0, -10.0)
+GALLBLADDER_FUNDUS = (-62.0, -100.0, -65.0)
+GALLBLADDER_R_MM = (5.0, (10.0, 17.0))
 #: Spleen: craniocaudal length, greatest thickness and half of its antero-posterior extent in an
 #: axial slice (mm); its long axis follows the 10th rib obliquely, so axial sections are long.
 SPLEEN_MM = (110.0, 45.0, 50.0)
@@ -94,6 +164,9 @@ STOMACH_CY = ([0.0, 0.5, 1.0], [0.2, -0.25, -0.6])
 #: and half-depth (mm); 12 x 8.5 x 6 cm in anatomy texts, here as seen on axial slices (the
 #: long axis runs forwards, left and down, so sections are wider than the heart is thick).
 HEART_MM = (115.0, 62.0, 52.0)
+#: Heart wall thickness (mm): left ventricle (9-11 mm at end-diastole), right ventricle (3-5
+#: mm) and atria (2-3 mm); Gray's Anatomy 41st ed.
+HEART_WALL_MM = (10.0, 4.0, 3.0)
 #: Kidney half-length, half-width and half-thickness (mm).
 KIDNEY_MM = (57.0, 28.0, 19.0)
 #: Perirenal fat: base thickness plus this share of the subcutaneous fat (mm), thickest behind
@@ -103,6 +176,16 @@ PERIRENAL_FAT_SHARE = 0.35
 #: Kidney tilt: upper pole medial and posterior (tan of about 12 deg), axial rotation (deg).
 KIDNEY_TILT = 0.21
 KIDNEY_ROTATION_DEG = 30.0
+#: Renal medulla: pyramids (10-14 per kidney, 7-9 seen on an axial section through the hilum)
+#: with their bases under a cortex of 6-10 mm (including the columns of Bertin between them) and
+#: their apices (papillae) at the renal sinus. In the kidney's normalized radius (0 centre .. 1
+#: surface) a pyramid reaches from ``RENAL_PYRAMID_E[0]`` (papilla) to ``RENAL_PYRAMID_E[1]``
+#: (base), a cone whose half-angle narrows from ``RENAL_PYRAMID_DEG[1]`` at the base to
+#: ``RENAL_PYRAMID_DEG[0]`` at the papilla; ``RENAL_PYRAMID_N`` cone axes per kidney, spread
+#: over the directions away from the hilum.
+RENAL_PYRAMID_E = (0.35, 0.78)
+RENAL_PYRAMID_DEG = (10.0, 32.0)
+RENAL_PYRAMID_N = 12
 #: Renal pelvis: half-length along the hilum's axis, half-thickness and craniocaudal
 #: half-height (mm); it lies just below the kidney's middle and reaches from the sinus out of
 #: the hilum (an unobstructed adult pelvis is about 10-20 mm across at the hilum; Gray's
@@ -114,8 +197,7 @@ RENAL_PELVIS_MM = (14.0, 5.0, 12.0)
 #: rows of (x from the spine's midline, y from the front of the vertebral body, z as a fraction
 #: of the way from L2's centre (0) to L1's (1), half-thickness) in mm. Adult pancreas: head
 #: 25-30 mm, body 15-25 mm, tail 15-25 mm thick, 12-15 cm long (Gray's Anatomy 41st ed.; CT
-#: reference sizes), lobulated; painted as generic soft tissue (30 +- 10 HU, no enhancement:
-#: about 10 HU below a real non-contrast pancreas, and well below it with contrast).
+#: reference sizes), lobulated, with fat between its lobules (:data:`PANCREAS_FAT_SHARE`).
 PANCREAS_PATH = (
     (-36.0, -34.0, 0.15, 13.0),
     (-34.0, -37.0, 0.55, 14.0),
@@ -126,11 +208,18 @@ PANCREAS_PATH = (
 )
 #: The pancreas's tissue class (tests swap in an unused class to find it) and its rim of
 #: peripancreatic fat (mm) over the bowel.
-PANCREAS_TISSUE: Tissue = Tissue.SOFT
+PANCREAS_TISSUE: Tissue = Tissue.PANCREAS
 PANCREAS_FAT_MM = 3.0
 #: Discs per pancreas (spheres along the centreline) and their radius jitter (lobulation).
 PANCREAS_N = 16
 PANCREAS_JITTER = (0.8, 1.1)
+#: Fatty interdigitation: range of the share of the gland's section that is fat between its
+#: lobules (septa; it grows with age and body fat, from a few percent in the young to a third
+#: or more in the elderly; Matsuda, Pancreatology 2019), the lobules' scale (Gaussian sigma of
+#: the random field, mm; lobules 3-8 mm) and the outline's lobulation (share of the radius).
+PANCREAS_FAT_SHARE = (0.05, 0.25)
+PANCREAS_LOBULE_MM = 3.0
+PANCREAS_OUTLINE = 0.3
 #: Adrenal glands: an inverted Y in fat above and medial to each kidney's upper pole. Body and
 #: limb ends in the axial plane (x lateral from the vertebral body's side, y from the
 #: vertebral centre, mm): the right gland lies behind the inferior vena cava between the
@@ -145,7 +234,7 @@ ADRENAL_Z = {1.0: (-25.0, 20.0), -1.0: (-5.0, 35.0)}
 #: Half-thickness of a limb (mm).
 ADRENAL_HALF_MM = 2.2
 #: The adrenals' tissue class (tests swap in an unused class to find them).
-ADRENAL_TISSUE: Tissue = Tissue.SOFT
+ADRENAL_TISSUE: Tissue = Tissue.ADRENAL
 #: Inferior vena cava and aorta centres (x from the spine's midline, y from the front of the
 #: vertebral body, mm), the aorta's radius and the cava's half-axes (x, y): the one definition,
 #: used by ``render._paint_soft_tissue`` to paint them and by the organs and bowel beside them.
@@ -364,6 +453,47 @@ class OrganPlan:
         # hepatic veins: in-plane direction (mm per mm of descent, unit x left / y posterior)
         ang = np.deg2rad(np.array([-150.0, -105.0, -70.0]) + r.uniform(-12, 12, 3))
         self.hv_dir = np.stack([np.cos(ang), np.sin(ang)], axis=1) * r.uniform(0.9, 1.3, (3, 1))
+        # (drawn last, so the shapes above keep their values)
+        self._plan_portal(r)
+        # renal pyramids: cone axes (unit, in the kidney's frame: along its width away from
+        # the hilum, across its thickness, along its length) per kidney
+        self.pyramids = [_pyramid_axes(r) for _ in range(2)]
+        # pancreas: lobules (a periodic random field, two channels: septa and outline)
+        self.pancreas_tex = _periodic_field(r, PANCREAS_LOBULE_MM / _TEX_CELL_MM)
+        self.pancreas_septum = _half_width_for_share(float(r.uniform(*PANCREAS_FAT_SHARE)))
+
+    def _plan_portal(self, r: np.random.Generator) -> None:
+        """Portal vein tree and gallbladder (relative to the spine's midline and the vertebral
+        body's front in x, y; absolute z)."""
+        neck = self.pancreas[int(0.4 * (PANCREAS_N - 1))]
+        z_conf = float(neck[2])
+        z_porta = z_conf + float(r.uniform(*PORTAL_RISE_MM))
+        # keep the porta in the liver's middle third
+        span = self.z_liver_top - self.z_liver_tip
+        z_porta = float(
+            np.clip(z_porta, self.z_liver_top - 0.6 * span, self.z_liver_top - 0.4 * span)
+        )
+        nodes = np.array(PORTAL_NODES, dtype=float)
+        scale = float(r.uniform(0.9, 1.12))
+        nodes[1:] = nodes[1] + (nodes[1:] - nodes[1]) * scale
+        nodes[2:] += r.uniform(-5.0, 5.0, (len(nodes) - 2, 3))
+        nodes[1:, 2] += z_porta
+        # the confluence: just behind the pancreas's neck
+        nodes[0] = (neck[0] - 4.0, neck[1] + neck[3] + 4.0, z_conf)
+        self.portal_nodes = nodes
+        self.portal_r = float(r.uniform(0.85, 1.15))
+        if r.random() < P_GALLBLADDER:
+            a = np.array(GALLBLADDER_NECK) + r.uniform(-5.0, 5.0, 3)
+            b = np.array(GALLBLADDER_FUNDUS) + r.uniform(-8.0, 8.0, 3)
+            a[2] += z_porta
+            b[2] += z_porta
+            self.gallbladder: tuple[NDArray[np.float64], NDArray[np.float64], float] | None = (
+                a,
+                b,
+                float(r.uniform(*GALLBLADDER_R_MM[1])),
+            )
+        else:
+            self.gallbladder = None
 
     # ---- lungs ----
     def lung_floor(
@@ -565,6 +695,7 @@ class OrganPlan:
         lv = cav.lv
         y_front = lv.y_s - lv.depth / 2
         tis = pt.tissue[k]
+        tex = self.pancreas_tex[:, int(_tex_index(np.asarray(z)))]
         for i in hit:
             rr = math.sqrt(p[i, 3] ** 2 - dz[i] ** 2)
             cx, cy = cav.xs + p[i, 0], y_front + p[i, 1]
@@ -583,8 +714,14 @@ class OrganPlan:
             rim = _PANCREAS_OVER[sub]
             rim &= q <= f * f
             sub[rim] = _T.FAT
-            rim &= q <= 1.0
+            # lobulated outline and fat septa between the lobules (two channels of a random
+            # field fixed in the body)
+            iy, ix = _tex_index(pt.y[j0:j1])[:, None], _tex_index(pt.x[i0:i1])[None, :]
+            outline = 1.0 + PANCREAS_OUTLINE * np.clip(tex[1][iy, ix], -1.5, 1.5)
+            rim &= q <= outline * outline
             sub[rim] = PANCREAS_TISSUE
+            rim &= np.abs(tex[0][iy, ix]) < self.pancreas_septum
+            sub[rim] = _T.FAT
 
     def paint_heart(self, pt: _Painter, k: int, z: float, cav: Cavity) -> None:
         """The heart on slice ``k``: a rounded cone sitting on the diaphragm (the ventricles,
@@ -609,7 +746,38 @@ class OrganPlan:
         j0, y = rows
         q = np.sqrt(np.clip(1.0 - ((y - cy) / ry) ** 2, 0.0, 1.0))
         wob = self.heart_w(y, z)
-        _paint_span(pt, k, y, j0, cx - rx * q - wob, cx + rx * q + wob, _T.BLOOD)
+        _paint_span(pt, k, y, j0, cx - rx * q - wob, cx + rx * q + wob, _T.MYOCARDIUM)
+        self._chambers(pt, k, h, cx, cy, rx, ry)
+
+    def _chambers(
+        self, pt: _Painter, k: int, h: float, cx: float, cy: float, rx: float, ry: float
+    ) -> None:
+        """Blood in the heart's chambers, inside the myocardium painted on slice ``k`` (``h``:
+        0 at the diaphragmatic surface .. 1 at the base; the section's centre and half-axes):
+        low down the left ventricle (thick wall, :data:`HEART_WALL_MM`), to the left and
+        behind, and the right ventricle (thin wall) in front and to the right, the septum
+        between; higher up the atria (thin walls)."""
+        lv_wall, rv_wall, at_wall = HEART_WALL_MM
+        only = (_T.MYOCARDIUM,)
+        # the ventricles fade out towards the base, the atria take over above h = 0.55
+        if h < 0.75:
+            # left ventricle: outer ellipse to the left and behind, its cavity inside
+            lx, ly = cx + 0.3 * rx, cy + 0.1 * ry
+            ax, ay = 0.62 * rx, 0.72 * ry
+            if ax > lv_wall + 3.0 and ay > lv_wall + 3.0:
+                pt.ellipse2d(k, lx, ly, ax - lv_wall, ay - lv_wall, _T.BLOOD, only=only)
+            # right ventricle: in front and to the right, bounded by the septum (the left
+            # ventricle's outer wall)
+            vx, vy = cx - 0.35 * rx, cy - 0.2 * ry
+            bx, by = 0.62 * rx - rv_wall, 0.72 * ry - rv_wall
+            if bx > 2.0 and by > 2.0:
+
+                def off_septum(x: Any, y: Any, lx: float = lx, ly: float = ly) -> Any:
+                    return ((x - lx) / ax) ** 2 + ((y - ly) / ay) ** 2 > 1.0
+
+                pt.ellipse2d(k, vx, vy, bx, by, _T.BLOOD, only=only, extra=off_septum)
+        if h > 0.55 and rx > at_wall + 3.0:
+            pt.ellipse2d(k, cx, cy, rx - at_wall, ry - at_wall, _T.BLOOD, only=only)
 
     def _liver(self, pt: _Painter, k: int, z: float, cav: Cavity) -> None:
         if not self.z_liver_tip < z < self.z_liver_top:
@@ -671,6 +839,32 @@ class OrganPlan:
         x_right, x_left = self.clip_to_dome(cav, -1.0, z, y, x_right, x_left)
         _paint_span(pt, k, y, j0, x_right, x_left, _T.LIVER, keep=_T.MUSCLE)
         self._hepatic_veins(pt, k, z, cav)
+        self._portal_veins(pt, k, z, cav)
+
+    def _portal_veins(self, pt: _Painter, k: int, z: float, cav: Cavity) -> None:
+        """The portal vein tree (:data:`PORTAL_SEGMENTS`) and the gallbladder on slice ``k``:
+        the main portal vein over fat and bowel as well (in the hepatoduodenal ligament), its
+        branches inside the liver only."""
+        lv = cav.lv
+        off = np.array([cav.xs, lv.y_s - lv.depth / 2, 0.0])
+        nodes = self.portal_nodes + off
+        rs = self.portal_r
+        # periportal fat: a sheath around the larger branches (the porta hepatis and the
+        # hilar plate), painted first over the liver only
+        for a, b, ra, rb in PORTAL_SEGMENTS:
+            if ra >= 3.5:
+                f = PERIPORTAL_FAT_MM
+                _paint_capsule(
+                    pt, k, z, nodes[a], nodes[b], ra * rs + f, rb * rs + f, _T.FAT, _LIVER_ONLY
+                )
+        for n, (a, b, ra, rb) in enumerate(PORTAL_SEGMENTS):
+            over = _PORTAL_OVER if n == 0 else _LIVER_FAT
+            _paint_capsule(pt, k, z, nodes[a], nodes[b], ra * rs, rb * rs, PORTAL_TISSUE, over)
+        if self.gallbladder is not None:
+            a3, b3, r_f = self.gallbladder
+            _paint_capsule(
+                pt, k, z, a3 + off, b3 + off, GALLBLADDER_R_MM[0], r_f, GALLBLADDER_TISSUE, _GB_OVER
+            )
 
     def _hepatic_veins(self, pt: _Painter, k: int, z: float, cav: Cavity) -> None:
         z0 = self.z_dome_r - 20.0
@@ -771,6 +965,8 @@ class OrganPlan:
             # the fat sits mostly behind and lateral to the kidney
             ox, oy = 0.5 * rim * side * c, 0.5 * rim * (s + 0.5)
             _paint_rotated(pt, k, kx + ox, ky + oy, d, nrm, ra, rb, value)
+        if abs(dz) < a_z:
+            self._medulla(pt, k, kx, ky, d, nrm, dz, n, wob)
         # renal sinus fat in the hilum (middle of the kidney), open anteromedially
         if abs(dz) < 0.45 * a_z:
             h = math.sqrt(1.0 - (dz / (0.45 * a_z)) ** 2)
@@ -801,6 +997,158 @@ class OrganPlan:
         if abs(dz - az) < ar:
             r = math.sqrt(ar * ar - (dz - az) ** 2)
             _segment(pt, k, (hx, hy), ao, r)
+
+    def _medulla(
+        self,
+        pt: _Painter,
+        k: int,
+        kx: float,
+        ky: float,
+        d: tuple[float, float],
+        nrm: tuple[float, float],
+        dz: float,
+        n: int,
+        wob: float,
+    ) -> None:
+        """Renal pyramids (:data:`RENAL_PYRAMID_E`): cones from the sinus towards the cortex,
+        painted as medulla over the kidney's parenchyma on slice ``k``."""
+        a_z, a_w, a_t = KIDNEY_MM
+        zeta = dz / a_z
+        g = math.sqrt(1.0 - zeta * zeta) ** 0.8  # the painted section (as in _kidney)
+        ra, rb = (a_w + wob) * g, a_t * g
+        e0, e1 = RENAL_PYRAMID_E
+        if ra <= 1.0 or abs(zeta) >= e1:
+            return
+        ex = math.hypot(ra * d[0], rb * nrm[0]) * e1
+        ey = math.hypot(ra * d[1], rb * nrm[1]) * e1
+        i0, i1 = pt.grid.index_range(0, kx - ex, kx + ex)
+        j0, j1 = pt.grid.index_range(1, ky - ey, ky + ey)
+        if i1 <= i0 or j1 <= j0:
+            return
+        dx = (pt.x[i0:i1] - kx)[None, :]
+        dy = (pt.y[j0:j1] - ky)[:, None]
+        # the kidney's frame, normalized so that its painted surface lies at radius 1: u along
+        # its width (+ away from the hilum), v across its thickness, w along its length
+        u = (dx * d[0] + dy * d[1]) * (math.sqrt(1.0 - zeta * zeta) / ra)
+        v = (dx * nrm[0] + dy * nrm[1]) * (math.sqrt(1.0 - zeta * zeta) / rb)
+        e2 = u * u + v * v + zeta * zeta
+        m = (e2 > e0 * e0) & (e2 < e1 * e1)
+        if not m.any():
+            return
+        e = np.sqrt(e2)
+        # cone half-angle narrowing towards the papilla: cos(angle) above a threshold
+        lo, hi = (math.radians(a) for a in RENAL_PYRAMID_DEG)
+        t = np.clip((e - e0) / (e1 - e0), 0.0, 1.0)
+        cos_min = np.cos(lo + (hi - lo) * np.sqrt(t)) * e
+        axes = self.pyramids[n]
+        best = u * axes[0, 0] + v * axes[0, 1] + zeta * axes[0, 2]
+        for c in axes[1:]:
+            np.maximum(best, u * c[0] + v * c[1] + zeta * c[2], out=best)
+        m &= best > cos_min
+        sub = pt.tissue[k, j0:j1, i0:i1]
+        m &= sub == _T.KIDNEY
+        sub[m] = _T.MEDULLA
+
+
+#: What the main portal vein may cover: the liver, fat and bowel; its branches: the liver; the
+#: gallbladder: the liver, fat and bowel (its fundus reaches below the liver's edge).
+_PORTAL_OVER = _PANCREAS_OVER.copy()
+_PORTAL_OVER[_T.LIVER] = True
+_LIVER_ONLY = np.zeros(256, dtype=bool)
+_LIVER_ONLY[_T.LIVER] = True
+_LIVER_FAT = _LIVER_ONLY.copy()
+_LIVER_FAT[_T.FAT] = True
+_GB_OVER = _PORTAL_OVER.copy()
+#: Cell of the periodic random fields (mm) and their size (cells per axis).
+_TEX_CELL_MM = 1.25
+_TEX_N = 48
+
+
+def _pyramid_axes(r: np.random.Generator) -> NDArray[np.float64]:
+    """``(RENAL_PYRAMID_N, 3)`` unit cone axes in a kidney's normalized frame (u away from the
+    hilum, v across, w along), spread evenly (a Fibonacci sphere, randomly turned) over the
+    directions that do not face the hilum."""
+    n = RENAL_PYRAMID_N + 4  # about a quarter of the sphere faces the hilum and the sinus
+    i = np.arange(n) + 0.5
+    w = 1.0 - 2.0 * i / n
+    phi = math.pi * (3.0 - math.sqrt(5.0)) * i + r.uniform(0.0, 2 * math.pi)
+    rr = np.sqrt(1.0 - w * w)
+    pts = np.stack([rr * np.cos(phi), rr * np.sin(phi), w], axis=1)
+    pts += r.normal(0.0, 0.08, pts.shape)
+    pts /= np.linalg.norm(pts, axis=1, keepdims=True)
+    keep = pts[:, 0] > -0.45
+    return np.asarray(pts[keep])
+
+
+def _periodic_field(r: np.random.Generator, sigma_cells: float) -> NDArray[np.float32]:
+    """A smooth periodic Gaussian random field, ``(2, _TEX_N, _TEX_N, _TEX_N)`` float32 (two
+    independent channels, unit SD; cells of :data:`_TEX_CELL_MM`)."""
+    import scipy.ndimage as ndi
+
+    f = r.standard_normal((2, _TEX_N, _TEX_N, _TEX_N)).astype(np.float32)
+    for c in range(2):
+        ndi.gaussian_filter(f[c], sigma_cells, mode="wrap", output=f[c])
+        f[c] /= max(float(f[c].std()), 1e-6)
+    return f
+
+
+def _half_width_for_share(share: float) -> float:
+    """``w`` with ``P(|X| < w) = share`` for a standard normal ``X``."""
+    from scipy.special import erfinv
+
+    return float(math.sqrt(2.0) * erfinv(share))
+
+
+def _tex_index(v: NDArray[np.float64]) -> NDArray[np.int64]:
+    return np.asarray(np.floor(v / _TEX_CELL_MM).astype(np.int64) % _TEX_N)
+
+
+def _paint_capsule(
+    pt: _Painter,
+    k: int,
+    z: float,
+    a: NDArray[np.float64],
+    b: NDArray[np.float64],
+    ra: float,
+    rb: float,
+    value: int,
+    over: NDArray[np.bool_],
+) -> None:
+    """The section on slice ``k`` (height ``z``) of a tapered tube from ``a`` to ``b`` (x, y, z
+    in mm; radius ``ra`` at ``a``, ``rb`` at ``b``, rounded ends), over the tissues marked in
+    ``over``."""
+    r_max = max(ra, rb)
+    za, zb = float(a[2]), float(b[2])
+    if z < min(za, zb) - r_max or z > max(za, zb) + r_max:
+        return
+    seg = b - a
+    ll = float(seg @ seg)
+    if ll < 1e-6:
+        return
+    # the part of the axis within r_max of the slice
+    if abs(zb - za) > 1e-6:
+        t0, t1 = sorted(((z - r_max - za) / (zb - za), (z + r_max - za) / (zb - za)))
+        t0, t1 = max(t0, 0.0), min(t1, 1.0)
+    else:
+        t0, t1 = 0.0, 1.0
+    xa, xb = a[0] + t0 * seg[0], a[0] + t1 * seg[0]
+    ya, yb = a[1] + t0 * seg[1], a[1] + t1 * seg[1]
+    i0, i1 = pt.grid.index_range(0, min(xa, xb) - r_max, max(xa, xb) + r_max)
+    j0, j1 = pt.grid.index_range(1, min(ya, yb) - r_max, max(ya, yb) + r_max)
+    if i1 <= i0 or j1 <= j0:
+        return
+    px = (pt.x[i0:i1] - a[0])[None, :]
+    py = (pt.y[j0:j1] - a[1])[:, None]
+    pz = z - za
+    t = np.clip((px * seg[0] + py * seg[1] + pz * seg[2]) / ll, 0.0, 1.0)
+    qx = px - t * seg[0]
+    qy = py - t * seg[1]
+    qz = pz - t * seg[2]
+    rad = ra + (rb - ra) * t
+    m = qx * qx + qy * qy + qz * qz <= rad * rad
+    sub = pt.tissue[k, j0:j1, i0:i1]
+    m &= over[sub]
+    sub[m] = value
 
 
 def _segment(

@@ -40,6 +40,10 @@ class Tissue(IntEnum):
     METAL = 17  # pedicle screws and rods
     DENSE = 18  # posterior elements' core: trabecular bone a little denser than the body's
     SHELL = 19  # thin cortical shell of vertebral bodies and arches, spread over a fine voxel
+    PANCREAS = 20
+    MEDULLA = 21  # renal medulla (pyramids); the cortex is KIDNEY
+    ADRENAL = 22
+    MYOCARDIUM = 23  # heart wall (ventricles and atria); the chambers are BLOOD
 
 
 N_TISSUES = len(Tissue)
@@ -65,7 +69,12 @@ BONE: tuple[Tissue, ...] = (
 #: * liver: 55-65 HU when normal, about 8-10 HU above the spleen; hepatic steatosis (see
 #:   :data:`STEATOTIC_LIVER_HU`);
 #: * spleen 40-50, kidney 30-35, unenhanced blood 35-50 HU (about 40-45 at a normal
-#:   haematocrit, lower with anaemia).
+#:   haematocrit, lower with anaemia);
+#: * pancreas 40-50 HU (lower with fatty infiltration, which is painted as fat between its
+#:   lobules), adrenal limbs 10-30 HU (normal glands hold some lipid; Boland et al., AJR 1998:
+#:   adenomas under 10 HU), myocardium 40-55 HU (a little above unenhanced blood);
+#: * renal medulla: without contrast as the cortex (the pyramids are not seen), see
+#:   :func:`sample_hu_table` for the enhanced phases.
 HU_TABLE: dict[Tissue, tuple[float, float]] = {
     Tissue.AIR: (-1000.0, 5.0),
     Tissue.FAT: (-100.0, 8.0),
@@ -97,17 +106,35 @@ HU_TABLE: dict[Tissue, tuple[float, float]] = {
     # 2006), thinner than a fine voxel: painted 1.1-1.2 mm thick at a lower density, so a
     # 1 mm render grid samples it without gaps and it carries about the same mineral
     Tissue.SHELL: (650.0, 90.0),
+    Tissue.PANCREAS: (44.0, 5.0),
+    Tissue.MEDULLA: (31.0, 3.0),  # replaced by the cortex's value less 0-2 HU (uniform)
+    Tissue.ADRENAL: (22.0, 6.0),
+    Tissue.MYOCARDIUM: (47.0, 4.0),
 }
 
 #: Contrast-enhanced (portal venous) means that replace the table's, with their spread;
-#: muscle enhances by about 5-10 HU.
+#: muscle enhances by about 5-10 HU, the pancreas to 90-120 HU (its parenchymal phase peaks
+#: earlier, at 120-150), the adrenals to 50-80, the myocardium to 90-130 (well below the blood
+#: pool). The kidney's value is the cortex's; the medulla follows the phase
+#: (:data:`CORTICOMEDULLARY`).
 CONTRAST_HU: dict[Tissue, tuple[float, float]] = {
     Tissue.BLOOD: (180.0, 50.0),
     Tissue.KIDNEY: (170.0, 35.0),
     Tissue.LIVER: (110.0, 15.0),
     Tissue.SPLEEN: (120.0, 15.0),
     Tissue.MUSCLE: (47.0, 7.0),
+    Tissue.PANCREAS: (100.0, 15.0),
+    Tissue.ADRENAL: (62.0, 12.0),
+    Tissue.MYOCARDIUM: (105.0, 15.0),
 }
+
+#: Renal cortico-medullary differentiation with contrast: the share of contrast scans taken
+#: early (the corticomedullary phase, 25-70 s after injection, including early portal venous
+#: scans), when the medulla has gained only ``CORTICOMEDULLARY[1]`` (a range) of the cortex's
+#: enhancement; later (nephrographic phase, from about 80-100 s) it has gained
+#: ``CORTICOMEDULLARY[2]`` and the parenchyma looks uniform (Yuh and Cohan, AJR 1999: cortex
+#: 150-200 HU, medulla 60-110 HU in the corticomedullary phase; Szolar et al., Radiology 1997).
+CORTICOMEDULLARY = (0.45, (0.25, 0.55), (0.88, 1.0))
 
 #: Hepatic steatosis (fatty liver; non-alcoholic fatty liver disease in about 25 % of adults,
 #: Younossi et al., Hepatology 2016): the liver loses about 1.5-2 HU per percent of fat and
@@ -142,7 +169,9 @@ def sample_hu_table(
 
     Args:
         rng: Random generator.
-        contrast: Use contrast-enhanced values for blood, kidney, liver, spleen and muscle.
+        contrast: Use contrast-enhanced values (:data:`CONTRAST_HU`: blood, kidney, liver,
+            spleen, muscle, pancreas, adrenals, myocardium) and draw the renal medulla's phase
+            (:data:`CORTICOMEDULLARY`); without contrast the medulla reads as the cortex.
         osteoporosis: Use low-density cancellous bone (and a weaker cortex).
         steatosis: Fatty liver (:data:`STEATOTIC_LIVER_HU`).
 
@@ -159,10 +188,22 @@ def sample_hu_table(
         for t in (Tissue.CORTICAL, Tissue.SHELL):
             m, s = table[t]
             table[t] = (0.8 * m, s)
+    # the organ classes added later draw from a child stream, so the caller's stream (and so
+    # every later draw of the case) stays where it was
+    sub = rng.spawn(1)[0]
     out = np.zeros(N_TISSUES, dtype=np.float32)
     for t in Tissue:
         mean, spread = table[t]
-        out[t] = mean + spread * float(np.clip(rng.standard_normal(), -2.5, 2.5))
+        r = rng if t < Tissue.PANCREAS else sub
+        out[t] = mean + spread * float(np.clip(r.standard_normal(), -2.5, 2.5))
     out[Tissue.METAL] = HU_TABLE[Tissue.METAL][0]
     out[Tissue.DENSE] += out[Tissue.CANCELLOUS]
+    # renal medulla: uniform with the cortex without contrast and late; darker early
+    if contrast:
+        plain = HU_TABLE[Tissue.KIDNEY][0]
+        p_early, early, late = CORTICOMEDULLARY
+        gain = float(sub.uniform(*(early if sub.random() < p_early else late)))
+        out[Tissue.MEDULLA] = plain + gain * (out[Tissue.KIDNEY] - plain)
+    else:
+        out[Tissue.MEDULLA] = out[Tissue.KIDNEY] - float(sub.uniform(0.0, 2.0))
     return out
