@@ -27,3 +27,20 @@ def vid_dir(shared_data: Path) -> Path:
     if not (d / "ground_truth").is_dir():
         pytest.skip(f"VID data not found at {d}")
     return d
+
+
+@pytest.fixture(scope="session")
+def trunk_spine():
+    """The hand-built curved test spine (``synth_spine_fixture.curved_spine``)."""
+    from synth_spine_fixture import curved_spine
+
+    return curved_spine()
+
+
+@pytest.fixture(scope="session")
+def trunk_case(trunk_spine):
+    """Its T5-L4 trunk's label map at 2 mm, seed 0 (``synth_spine_fixture.render_t5_l4``;
+    shared by the organ tests: do not modify it)."""
+    from synth_spine_fixture import render_t5_l4
+
+    return render_t5_l4(trunk_spine)

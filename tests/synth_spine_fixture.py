@@ -6,6 +6,7 @@ Test-only: the generator itself samples spines from the fitted shape model.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 
 from spinelab import anatomy
 from spinelab.synth.geometry import SpineGeometry
@@ -61,6 +62,11 @@ def curved_spine(
     return SpineGeometry(
         names, centres + np.asarray(shift_mm), frames, h, w, d, disc, {"fixture": "curved_spine"}
     )
+
+
+def centre_of(spine: SpineGeometry, label: str) -> NDArray[np.float64]:
+    """The body centre of ``label`` (LPS mm)."""
+    return spine.centres_mm[spine.labels.index(label)]
 
 
 def render_t5_l4(spine: SpineGeometry, seed: int = 0, sp: float = 2.0) -> RenderResult:

@@ -17,21 +17,11 @@ import scipy.ndimage as ndi
 from spinelab.synth.tissues import Tissue, sample_hu_table
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth_spine_fixture import curved_spine, render_t5_l4
+from synth_spine_fixture import centre_of, render_t5_l4
 
 
 @pytest.fixture(scope="module")
-def spine():
-    return curved_spine()
-
-
-@pytest.fixture(scope="module")
-def case(spine):
-    return render_t5_l4(spine)
-
-
-@pytest.fixture(scope="module")
-def marked(spine):
+def marked(trunk_spine):
     """The same case with the portal veins painted as BRAIN and the gallbladder as METAL
     (classes not otherwise found in the abdomen), so the tests can find them."""
     from spinelab.synth import organs
@@ -39,33 +29,29 @@ def marked(spine):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(organs, "PORTAL_TISSUE", Tissue.BRAIN)
         mp.setattr(organs, "GALLBLADDER_TISSUE", Tissue.METAL)
-        return render_t5_l4(spine)
+        return render_t5_l4(trunk_spine)
 
 
-def _centre(spine, label: str):
-    return spine.centres_mm[spine.labels.index(label)]
-
-
-def _below_head(res, spine):
+def _below_head(res, trunk_spine):
     """Mask of the slices below T9 (the skull's BRAIN and METAL-free region of the fixture)."""
     g = res.grid
     keep = np.ones(g.shape_kji[0], dtype=bool)
-    keep[g.index_range(2, _centre(spine, "T9")[2], g.axis_mm(2)[-1] + 1.0)[0] :] = False
+    keep[g.index_range(2, centre_of(trunk_spine, "T9")[2], g.axis_mm(2)[-1] + 1.0)[0] :] = False
     return keep[:, None, None]
 
 
-def test_portal_vein_enters_at_the_porta_and_branches_into_both_lobes(spine, marked):
+def test_portal_vein_enters_at_the_porta_and_branches_into_both_lobes(trunk_spine, marked):
     """A main portal vein (12-13 mm) rises from behind the pancreas to the porta hepatis and
     branches, tapering, into the right lobe and across the midline into the left lobe; its
     branches lie inside the liver. Old design: no portal veins (the class swap raises)."""
     res = marked
     g = res.grid
     x, y, z = g.axis_mm(0), g.axis_mm(1), g.axis_mm(2)
-    pv = (res.tissue == Tissue.BRAIN) & _below_head(res, spine)
+    pv = (res.tissue == Tissue.BRAIN) & _below_head(res, trunk_spine)
     kk, jj, ii = np.nonzero(pv)
     vol_ml = pv.sum() * np.prod(g.spacing_mm) / 1000.0
     assert 8.0 < vol_ml < 60.0
-    xs = _centre(spine, "L1")[0]
+    xs = centre_of(trunk_spine, "L1")[0]
     # into the right lobe far lateral, and across the midline into the left lobe
     assert x[ii].min() < xs - 90.0
     assert x[ii].max() > xs + 5.0
@@ -85,21 +71,21 @@ def test_portal_vein_enters_at_the_porta_and_branches_into_both_lobes(spine, mar
     assert np.isin(around, (Tissue.LIVER, Tissue.FAT)).mean() > 0.8
     assert (around == Tissue.LIVER).mean() > 0.35
     # the main portal vein lies in front of the inferior vena cava
-    y_ivc = _centre(spine, "L1")[1] - 20.0
+    y_ivc = centre_of(trunk_spine, "L1")[1] - 20.0
     assert y[jj[medial]].mean() < y_ivc
 
 
-def test_gallbladder_is_a_fluid_pear_under_the_right_lobe(spine, marked):
+def test_gallbladder_is_a_fluid_pear_under_the_right_lobe(trunk_spine, marked):
     """Seed 0 draws a gallbladder: 15-60 ml of bile, right of the midline and anterior, below
     the porta, its fundus the widest part, partly surrounded by liver. Old design: none."""
     res = marked
     g = res.grid
     x, y = g.axis_mm(0), g.axis_mm(1)
-    gb = (res.tissue == Tissue.METAL) & _below_head(res, spine)
+    gb = (res.tissue == Tissue.METAL) & _below_head(res, trunk_spine)
     kk, jj, ii = np.nonzero(gb)
     vol_ml = gb.sum() * np.prod(g.spacing_mm) / 1000.0
     assert 12.0 < vol_ml < 70.0
-    c = _centre(spine, "T12")
+    c = centre_of(trunk_spine, "T12")
     assert x[ii].mean() < c[0] - 25.0
     assert y[jj].mean() < c[1] - 50.0
     # a pear: wider at the bottom (fundus) than the top (neck)
@@ -110,22 +96,22 @@ def test_gallbladder_is_a_fluid_pear_under_the_right_lobe(spine, marked):
     assert (res.tissue[shell] == Tissue.LIVER).mean() > 0.3
 
 
-def test_kidneys_have_cortex_outside_and_medullary_pyramids_inside(spine, case):
+def test_kidneys_have_cortex_outside_and_medullary_pyramids_inside(trunk_spine, trunk_case):
     """Each kidney: 20-45 % of its parenchyma is medulla (pyramids), the medulla does not reach
     the kidney's surface (the cortex, 6-10 mm, wraps it), and the pyramids lie between the
     cortex and the renal sinus. Old design: one uniform class (no medulla)."""
-    g = case.grid
+    g = trunk_case.grid
     x = g.axis_mm(0)
-    xs = _centre(spine, "L1")[0]
+    xs = centre_of(trunk_spine, "L1")[0]
     for side in (1.0, -1.0):
         half = ((x - xs) * side > 0)[None, None, :]
-        cortex = (case.tissue == Tissue.KIDNEY) & half
-        med = (case.tissue == Tissue.MEDULLA) & half
+        cortex = (trunk_case.tissue == Tissue.KIDNEY) & half
+        med = (trunk_case.tissue == Tissue.MEDULLA) & half
         share = med.sum() / (med.sum() + cortex.sum())
         assert 0.15 < share < 0.45
         # the outer surface (next to perirenal fat) is cortex
         paren = cortex | med
-        surface = paren & ndi.binary_dilation(case.tissue == Tissue.FAT) & half
+        surface = paren & ndi.binary_dilation(trunk_case.tissue == Tissue.FAT) & half
         renal_sinus = ndi.binary_dilation(paren, iterations=3) & ~paren
         assert (med & surface).sum() < 0.25 * surface.sum()
         # the medulla lies deeper than most cortex: its distance from outside the kidney is
@@ -155,7 +141,7 @@ def test_medulla_enhances_late_and_matches_the_cortex_without_contrast():
     assert np.median(gap[~early]) < 15.0
 
 
-def test_pancreas_has_its_own_density_and_fat_between_lobules(spine, case):
+def test_pancreas_has_its_own_density_and_fat_between_lobules(trunk_spine, trunk_case):
     """The pancreas: its own class, 40-50 HU without contrast (above the spleen's lower range
     and below the liver), 85-130 with contrast; 3-30 % of the gland's outline is fat between
     its lobules (septa). Old design: generic soft tissue (30 HU, no enhancement), no fat
@@ -167,9 +153,9 @@ def test_pancreas_has_its_own_density_and_fat_between_lobules(spine, case):
     assert 38.0 < plain[:, p].mean() < 50.0 and np.all(plain[:, p] > 25.0)
     assert 85.0 < enh[:, p].mean() < 130.0
     assert np.all(plain[:, Tissue.ADRENAL] < plain[:, p] + 15.0)
-    res = case
+    res = trunk_case
     g = res.grid
-    pan = (res.tissue == Tissue.PANCREAS) & _below_head(res, spine)
+    pan = (res.tissue == Tissue.PANCREAS) & _below_head(res, trunk_spine)
     assert pan.sum() * np.prod(g.spacing_mm) / 1000.0 > 25.0
     kk = np.unique(np.nonzero(pan)[0])
     fat_in, total = 0, 0
@@ -180,18 +166,18 @@ def test_pancreas_has_its_own_density_and_fat_between_lobules(spine, case):
     assert 0.03 < fat_in / total < 0.3
 
 
-def test_heart_has_myocardium_around_blood_filled_chambers(spine, case):
+def test_heart_has_myocardium_around_blood_filled_chambers(trunk_spine, trunk_case):
     """On the heart's slices the myocardium (its own class) surrounds blood-filled ventricles:
     the left ventricle's cavity is enclosed by muscle (no contact with the lung or fat), and
     with contrast the blood pool is far brighter than the wall, without contrast the wall is
     a few HU above the blood.
     Old design: one blood-filled cone."""
-    g = case.grid
+    g = trunk_case.grid
     y = g.axis_mm(1)
-    k0, k1 = g.index_range(2, _centre(spine, "T10")[2], _centre(spine, "T8")[2])
-    front = (y < _centre(spine, "T9")[1] - 25.0)[None, :, None]
-    myo = (case.tissue[k0:k1] == Tissue.MYOCARDIUM) & front
-    blood = (case.tissue[k0:k1] == Tissue.BLOOD) & front
+    k0, k1 = g.index_range(2, centre_of(trunk_spine, "T10")[2], centre_of(trunk_spine, "T8")[2])
+    front = (y < centre_of(trunk_spine, "T9")[1] - 25.0)[None, :, None]
+    myo = (trunk_case.tissue[k0:k1] == Tissue.MYOCARDIUM) & front
+    blood = (trunk_case.tissue[k0:k1] == Tissue.BLOOD) & front
     assert myo.sum() > 2000
     enclosed = 0
     for k in range(k1 - k0):
@@ -201,7 +187,7 @@ def test_heart_has_myocardium_around_blood_filled_chambers(spine, case):
             if cav.sum() < 50:
                 continue
             ring = ndi.binary_dilation(cav) & ~cav
-            if (case.tissue[k0 + k][ring] == Tissue.MYOCARDIUM).mean() > 0.9:
+            if (trunk_case.tissue[k0 + k][ring] == Tissue.MYOCARDIUM).mean() > 0.9:
                 enclosed += 1
     assert enclosed >= 5
     rng = np.random.default_rng(2)

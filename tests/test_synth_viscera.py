@@ -10,42 +10,27 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 import scipy.ndimage as ndi
 
 from spinelab.synth import generator as gen
 from spinelab.synth.tissues import Tissue, sample_hu_table
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth_spine_fixture import curved_spine, render_t5_l4
+from synth_spine_fixture import centre_of, curved_spine
 
 
-@pytest.fixture(scope="module")
-def spine():
-    return curved_spine()
-
-
-@pytest.fixture(scope="module")
-def case(spine):
-    return render_t5_l4(spine)
-
-
-def _centre(spine, label: str):
-    return spine.centres_mm[spine.labels.index(label)]
-
-
-def test_costophrenic_recess_is_a_thin_slit(spine, case):
+def test_costophrenic_recess_is_a_thin_slit(trunk_spine, trunk_case):
     """Below the domes the lung is a slit along the wall, deepest posteriorly. Old design: 45 %
     (T11) and 24 % (T12) of the lung in front of the vertebral centre (crescents wrapping the
     liver's and spleen's sides), up to 20 mm thick there; now at most about 12 mm thick there.
     The thin lateral slits run up the wall as on the real CT, where 93 % (T11) and 75 % (T12) of
     the lung lies in front of the vertebral centre (measured on the TotalSegmentator example
     at the labels' centre slices); here about 54 % and 38 %."""
-    g = case.grid
+    g = trunk_case.grid
     y = g.axis_mm(1)
     for label, most in (("T11", 0.65), ("T12", 0.5)):
-        c = _centre(spine, label)
-        lung = case.tissue[g.index_range(2, c[2] - 1.0, c[2] + 1.0)[0]] == Tissue.LUNG
+        c = centre_of(trunk_spine, label)
+        lung = trunk_case.tissue[g.index_range(2, c[2] - 1.0, c[2] + 1.0)[0]] == Tissue.LUNG
         assert lung.sum() > 100
         front = lung & (y[:, None] < c[1])
         assert front.sum() < most * lung.sum()
@@ -54,21 +39,21 @@ def test_costophrenic_recess_is_a_thin_slit(spine, case):
             assert half_thick[front].max() < 7.0
 
 
-def test_splenic_flexure_fills_the_left_upper_quadrant_without_a_seam(spine, case):
+def test_splenic_flexure_fills_the_left_upper_quadrant_without_a_seam(trunk_spine, trunk_case):
     """Old design: no bowel above the recess + 5 mm (no fluid-filled colon left of the stomach at
     T12), and the bowel's top was a plane: 28-43 % of the columns with bowel fluid on the left
     had their highest fluid voxel on the same slice; now the colon's splenic flexure lies at
     T12 and the small bowel's top is irregular (6-11 %)."""
-    g = case.grid
+    g = trunk_case.grid
     x, z = g.axis_mm(0), g.axis_mm(2)
-    t12 = _centre(spine, "T12")
+    t12 = centre_of(trunk_spine, "T12")
     z_recess = t12[2] - 10.0
     k0, k1 = g.index_range(2, z_recess + 10.0, z_recess + 40.0)
-    water = case.tissue == Tissue.WATER  # bowel fluid (the canal's CSF is medial)
+    water = trunk_case.tissue == Tissue.WATER  # bowel fluid (the canal's CSF is medial)
     left = x[None, None, :] > t12[0] + 50.0
     assert (water[k0:k1] & left).sum() > 200
     kk, jj, ii = np.nonzero(water & (x[None, None, :] > t12[0] + 30.0))
-    sel = z[kk] > _centre(spine, "L2")[2]
+    sel = z[kk] > centre_of(trunk_spine, "L2")[2]
     top = np.full((g.shape_kji[1], g.shape_kji[2]), -1)
     np.maximum.at(top, (jj[sel], ii[sel]), kk[sel])
     _, counts = np.unique(top[top >= 0], return_counts=True)
@@ -94,7 +79,9 @@ def test_hu_population_steatosis_muscle_and_organs():
     assert np.all((plain[:, T.BLOOD] > 30) & (plain[:, T.BLOOD] < 52))
     assert enh[:, T.MUSCLE].mean() > plain[:, T.MUSCLE].mean() + 4
     # the generator draws a fatty liver in about a quarter of cases
-    spine = curved_spine()
+    trunk_spine = curved_spine()
     cfg = gen.SynthConfig()
-    draws = [gen._draw_params(np.random.default_rng(i), cfg, spine).steatosis for i in range(300)]
+    draws = [
+        gen._draw_params(np.random.default_rng(i), cfg, trunk_spine).steatosis for i in range(300)
+    ]
     assert 0.2 < np.mean(draws) < 0.35
