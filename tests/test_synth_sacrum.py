@@ -142,3 +142,33 @@ def test_tilted_s1_s2_junction_has_no_wedge_gap(sacrum):
             assert np.isin(_sample(tis, grid, line), BONE_IDS).all(), (da, db)
             lab = _sample(vert, grid, line)
             assert np.isin(lab, SACRAL_IDS).all(), (da, db)
+
+
+def _front_b(vert, grid, c, fr, vid: int, e: float) -> float:
+    """Most anterior ``b`` (mm, the vertebra frame) of label ``vid`` on the midline at ``e``."""
+    bs = np.arange(-30.0, 10.0, 0.25)
+    p = c[None, :] + bs[:, None] * fr[:, 1][None, :] + e * fr[:, 2][None, :]
+    on = _sample(vert, grid, p) == vid
+    assert on.any(), e
+    return float(bs[on].min())
+
+
+def test_s1_recedes_below_the_promontory_and_s2_is_shallower(sacrum):
+    # mid-sagittal: the promontory (S1's anterior-superior edge) stands in front of the pelvic
+    # surface below it (the old S1 was a rectangle: its front the same at top and bottom), and
+    # S2's body starts behind S1's front and thins further down
+    _tis, vert, grid, spine = sacrum
+    n1, n2 = spine.labels.index("S1"), spine.labels.index("S2")
+    v1, v2 = (anatomy.by_name(v).verse_id for v in ("S1", "S2"))
+    c1, fr1, h1 = spine.centres_mm[n1], spine.frames[n1], float(spine.body_height_mm[n1])
+    c2, fr2, h2 = spine.centres_mm[n2], spine.frames[n2], float(spine.body_height_mm[n2])
+    top1 = _front_b(vert, grid, c1, fr1, v1, 0.35 * h1)
+    bot1 = _front_b(vert, grid, c1, fr1, v1, -0.35 * h1)
+    assert bot1 - top1 > 5.0, (top1, bot1)
+    # angle between the upper endplate and the anterior surface: acute, not a right angle
+    ang = np.degrees(np.arctan2(0.7 * h1, bot1 - top1))
+    assert 60.0 < ang < 82.0, ang
+    d2 = float(spine.body_depth_mm[n2])
+    top2 = _front_b(vert, grid, c2, fr2, v2, 0.3 * h2)
+    bot2 = _front_b(vert, grid, c2, fr2, v2, -0.3 * h2)
+    assert top2 > -d2 / 2 + 1.5 and bot2 - top2 > 2.0, (top2, bot2)

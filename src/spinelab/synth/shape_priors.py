@@ -13,9 +13,22 @@ Sources:
       three-dimensional anatomy", Spine 17(3):299-306, 1992. C1 has no body: its "body" here is
       the anterior arch/lateral-mass block around the VID C1 keypoint. S1/S2: the first and second
       sacral segments (S1 upper endplate about 50 x 33 mm).
-    * Disc heights: about 5 mm cervical, 4-6 mm thoracic growing caudally, 9-11 mm lumbar (the
-      same Panjabi series and standard anatomy texts); none between C1 and C2 (atlanto-axial
-      joint) or S1 and S2 (fused in adults).
+    * Disc heights: about 5 mm cervical, 4-6 mm thoracic growing caudally (the same Panjabi
+      series and standard anatomy texts); none between C1 and C2 (atlanto-axial joint) or S1 and
+      S2 (fused in adults).
+    * Lumbar bodies and discs: the body height and the disc below are both measured at the
+      endplates' flat rim (the body's box, :mod:`spinelab.synth.vertebra_shape`), where adult
+      lumbar bodies are about 26-29 mm high (anterior and posterior heights in the morphometry
+      literature, e.g. Panjabi et al. 1992 above; the figures here are rounded from memory of
+      such tables, not copied from one); the endplates' central cups
+      (:data:`~spinelab.synth.vertebra_shape.ENDPLATE_CUP_MM`, 3.3 mm together) take the
+      centre to about 0.88 of that. The disc between two rims is what is left of the
+      centre-to-centre distance: 6-9.5 mm here, so about 10-13 mm at the disc's centre, growing
+      caudally. On the real example CT (3 mm, mid-sagittal) L1-L4 are 25-28 mm at the centre
+      and the discs T12-L1 to L4-L5 9-12.5 mm; before this split the synthetic bodies were
+      19-25 mm and the discs 9-16 mm there. T12-L5 keep the old priors' centre-to-centre sums
+      ``(h_i + h_i+1) / 2 + disc_i`` (only the split between body and disc moved, by 1.5-2 mm);
+      VID sets the distances themselves.
     * Sagittal alignment below L5 (no VID data): L5-S1 is the most lordotic segment (about 15-25
       degrees of segmental lordosis) and the sacral slope is about 40 degrees in adults
       (Roussouly P et al., Spine 30(3):346-353, 2005; Bernhardt M, Bridwell KH, Spine
@@ -66,12 +79,12 @@ _BODY_PRIORS_MM: dict[str, tuple[float, float, float, float]] = {
     "T9": (20.0, 34.0, 26.0, 5.0),
     "T10": (21.0, 36.0, 27.0, 5.5),
     "T11": (22.0, 38.0, 28.0, 6.0),
-    "T12": (23.0, 40.0, 30.0, 7.0),
-    "L1": (25.0, 42.0, 32.0, 9.0),
-    "L2": (26.0, 44.0, 33.0, 10.0),
-    "L3": (26.0, 46.0, 34.0, 11.0),
-    "L4": (26.0, 48.0, 35.0, 11.0),
-    "L5": (25.0, 50.0, 35.0, 10.0),
+    "T12": (23.0, 40.0, 30.0, 6.25),
+    "L1": (26.5, 42.0, 32.0, 7.75),
+    "L2": (27.0, 44.0, 33.0, 8.75),
+    "L3": (27.5, 46.0, 34.0, 9.5),
+    "L4": (27.5, 48.0, 35.0, 9.25),
+    "L5": (27.0, 50.0, 35.0, 9.0),
     "S1": (28.0, 50.0, 33.0, 0.0),
     "S2": (22.0, 35.0, 25.0, 0.0),
 }

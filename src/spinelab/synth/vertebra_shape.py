@@ -114,6 +114,15 @@ SPINOUS_FILLET_MM = 4.0
 #: Endplate concavity (mm at the centre): inferior endplates are the more concave ones
 #: (lumbar central depth about 1-2 mm superior, 2-3 mm inferior; Langrana et al. 2006).
 ENDPLATE_CUP_MM = (1.3, 2.0)
+#: The cups span the endplate's central part only: out to this fraction of the body's
+#: (elliptic) radius, deepest at the centre and meeting the flat rim (the epiphyseal ring)
+#: with zero slope (Wang Y, Battie MC, Videman T, Eur Spine J 2012, 591 lumbar endplates: the
+#: central endplate spans about 70 % of the whole endplate's diameter, the epiphyseal rim is
+#: 3-7 mm wide; 0.8 here because the cup's edge is flat), depth
+#: ``cup * (1 - (rho / r)^2)^2``. A cup over the whole endplate (``1 - rho^2``) took 70 % of
+#: its depth off the body 9 mm in front of or behind the centre, where real endplates are
+#: still nearly flat.
+ENDPLATE_CUP_RADIUS = 0.8
 #: Waist of the vertebral body: anterior and lateral walls 7% in at mid-height.
 BODY_WAIST = 0.07
 #: Basivertebral vein channel: enters the middle of the posterior wall, runs forward this
@@ -176,6 +185,39 @@ SACRAL_ALA_TAPER = {"S1": 0.35, "S2": 0.35}
 #: mm behind the body's front; the old ellipse reached 8 mm in front of and 33 mm behind it).
 SACRAL_ALA_FRONT = -0.1
 SACRAL_ALA_BACK_MM = 10.0
+
+
+#: Mid-sagittal outline of the sacral bodies. Below the promontory (S1's anterior-superior
+#: edge, the most anterior point of the sacral base) the pelvic surface of the sacrum runs
+#: down and back, so each segment is deeper at its top than at its bottom: read off the real
+#: example CT's mid-sagittal slice (3 mm, by eye) S1 is about 38-40 mm deep at its upper
+#: endplate and 28-30 mm at the S1-S2 junction, S2 20-25 mm, and the sacrum below thins to a
+#: 15-20 mm plate that curves forwards (the concave pelvic surface; ``render._lower_sacrum``). Anterior wall of S1 / S2
+#: (fraction of the body depth ``d`` behind the box's front ``-d / 2``) at the segment's top
+#: and bottom, linear in between; with S1's 28 mm height the wall leans back about 16 deg from
+#: its frame's axis, an acute (74 deg) promontory angle with the upper endplate instead of a
+#: right angle. S2's body is shallower than S1's at its top already (its 25 mm depth against
+#: S1's 33; a shift of the posterior wall would cut into the sacral canal, so its front recedes
+#: instead) and thins further down to the lower sacrum's plate.
+SACRAL_FRONT: dict[str, tuple[float, float]] = {"S1": (0.0, 0.25), "S2": (0.1, 0.3)}
+
+
+def sacral_front(name: str, h: float, d: float, e: Any) -> Any:
+    """Anterior wall (b, mm, + = posterior) of the S1 / S2 body's mid-sagittal outline at
+    height ``e`` (mm, vertebra frame): :data:`SACRAL_FRONT`, linear from the top to the bottom
+    of the segment; ``-d / 2`` (the box's front) for other vertebrae."""
+    if name not in SACRAL_FRONT:
+        return np.full_like(np.asarray(e, dtype=float), -d / 2)
+    f_top, f_bot = SACRAL_FRONT[name]
+    t = np.clip((h / 2 - np.asarray(e, dtype=float)) / h, 0.0, 1.0)
+    return -d / 2 + d * (f_top + (f_bot - f_top) * t)
+
+
+def endplate_bowl(rho2: Any) -> Any:
+    """Relative depth (1 at the centre, 0 on the flat rim) of an endplate's central cup at
+    squared normalized radius ``rho2`` (:data:`ENDPLATE_CUP_RADIUS`)."""
+    q = np.clip(1.0 - rho2 * (1.0 / ENDPLATE_CUP_RADIUS**2), 0.0, 1.0)
+    return q * q
 
 
 def sacral_ala_reach(name: str, h: float, w: float, e: Any) -> Any:
@@ -329,11 +371,13 @@ def vertebra_parts(
     cup_sup, cup_inf = ENDPLATE_CUP_MM
     ped_a = dm["can_w"] / 2 + dm["ped_w"] / 2
 
+    sacral_body = name in SACRAL_FRONT
+
     def body(a: Any, b: Any, e: Any, s: float) -> Any:
         e_top = h / 2 - wedge * np.clip(0.5 - b / d, 0, 1)
-        # concave endplates (ENDPLATE_CUP_MM at the centre) and a waisted wall
+        # concave endplates (ENDPLATE_CUP_MM at the centre, flat near the rim) and a waisted wall
         rho2 = np.clip(_ellipse(a, b, w / 2, d / 2), 0, 1)
-        bowl = 1.0 - rho2
+        bowl = endplate_bowl(rho2)
         waist = 1.0 - BODY_WAIST * (1.0 - np.clip((2 * e / h) ** 2, 0, 1))
         # the cortex: thickness varying around the body; both its surfaces dithered
         s_wall, s_post, s_end = body_cortex(a, b, e, s, d, rho2, ped_a, dm["ped_w"])
@@ -345,7 +389,10 @@ def vertebra_parts(
         inside = np.where(b > 0, ua2 * ua + ub2 * ub <= w2 * waist, ua2 + ub2 <= w2)
         wall = b < bw + 0.05 * d * (2 * a / w) ** 2 - s_post
         top = e < e_top - cup_sup * bowl - s_end
-        return inside & wall & top & (e > -h / 2 + cup_inf * bowl + s_end)
+        m = inside & wall & top & (e > -h / 2 + cup_inf * bowl + s_end)
+        if sacral_body:  # the pelvic surface recedes below the promontory
+            m &= b > sacral_front(name, h, d, e) + s_wall
+        return m
 
     parts.append((((-w / 2, -d / 2, -h / 2), (w / 2, d / 2, h / 2)), body, 0.0))
     if region == "sacral":
