@@ -145,12 +145,15 @@ def test_stomach_gas_is_anterior_above_a_horizontal_level(trunk_spine, trunk_cas
 
 def test_lung_base_is_a_thin_even_band(trunk_spine, trunk_case):
     """At T11 the real example CT's posterior recess is a band about 10-15 mm thick along the
-    posterior chest wall. Old design: up to 28 mm thick (90th percentile of the local thickness
-    20 mm) with a rounded inner edge; now at most 16 mm, 90th percentile 12 mm."""
+    posterior chest wall, thicker where it fills the paravertebral gutters: measured the same
+    way (twice the distance transform of the lung, 3 mm voxels, the slice through the T11
+    label's centroid and one either side) its maximum is 27-32 mm and its 90th percentile
+    17-22 mm. Old design: up to 28 mm thick (90th percentile of the local thickness 20 mm)
+    with a rounded inner edge; now at most 24 mm (in the gutter), 90th percentile 12 mm."""
     g = trunk_case.grid
     sl = _slice(trunk_case, centre_of(trunk_spine, "T11")[2]) == Tissue.LUNG
     thick = 2.0 * ndi.distance_transform_edt(sl) * g.spacing_mm[0]
-    assert thick.max() < 20.0
+    assert thick.max() < 27.0
     assert np.percentile(thick[sl], 90) < 15.0
 
 

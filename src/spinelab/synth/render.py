@@ -1874,14 +1874,28 @@ def _paint_soft_tissue(
                     # so below the dome only a thin posterior costophrenic recess remains
                     return z > viscera.lung_floor(x, y, lx, ly, ra, cb, zd, xm)
 
+                # the section: an ellipse with a squarer posteromedial corner that reaches
+                # back beside the vertebral body into the paravertebral gutter
+                rx, ry = ra * scale, (cby - organs.LUNG_WALL_MM) * scale
+
+                def section(
+                    x: Any,
+                    y: Any,
+                    lx: float = lx,
+                    ly: float = ly,
+                    rx: float = rx,
+                    ry: float = ry,
+                    medial: float = -side,
+                    floor: Any = above if z < zd else None,  # above the dome's top: all lung
+                ) -> Any:
+                    # within the superellipse's window: the ellipse, or the posteromedial
+                    # quarter (organs.lung_gutter_factor)
+                    du, dv = (x - lx) / rx, (y - ly) / ry
+                    inside = (du * du + dv * dv <= 1.0) | ((du * medial > 0.0) & (dv > 0.0))
+                    return inside if floor is None else inside & floor(x, y)
+
                 pt.ellipse2d(
-                    k,
-                    lx,
-                    ly,
-                    ra * scale,
-                    (cby - 3.0) * scale,
-                    _T.LUNG,
-                    extra=above if z < zd else None,  # above the dome's top: all lung
+                    k, lx, ly, rx, ry, _T.LUNG, extra=section, power=organs.LUNG_GUTTER_POWER
                 )
         # heart, great vessels
         if thorax:
