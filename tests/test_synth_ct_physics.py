@@ -248,3 +248,46 @@ def test_blur_inplane_matches_two_passes_of_blur_axis():
         ct.blur_inplane(got, sj, si, then=lambda k, s, seen=seen: seen.append(k))
         np.testing.assert_allclose(got, ref, atol=1e-5)
         assert seen == [0, 1, 2]
+
+
+def test_lateral_noise_power_follows_the_views_that_make_it():
+    """A view's noise lies on the frequencies across its rays, so the lateral half of the noise
+    power spectrum (|f_y| > |f_x|) is made by the views within 45 deg of lateral. On a 380 x 260
+    mm ellipse at aec 0.5, the measured lateral / AP power ratio comes within 20 % of that of the
+    centre pixel's views, ``sum exp((1 - aec) mu L(theta))`` over the lateral over the AP views
+    (the real arms-down DICOM slab: 3.0; old design, ``cos^2`` view weights and an isotropic
+    floor: 1.49, 0.71x of the 2.1 expected)."""
+    sp = (3.0, 1.5, 1.5)
+    a_mm, b_mm, aec = 190.0, 130.0, 0.5
+    img = phantom(12, 240, 1.5, a_mm, b_mm)
+    tex = noise_texture(
+        noisy(img, sp, dataclasses.replace(NO_EFFECTS, aec=aec)).transpose(2, 1, 0), affine(sp)
+    )
+    theta = np.arange(ct.N_ANGLES) * np.pi / ct.N_ANGLES
+    chord = 2 * a_mm * b_mm / np.sqrt((b_mm * np.cos(theta)) ** 2 + (a_mm * np.sin(theta)) ** 2)
+    var = np.exp((1.0 - aec) * ct.MU_WATER_PER_MM * 1.04 * chord)
+    c2 = np.cos(theta) ** 2
+    lat = np.where(c2 > 0.5 + 1e-9, 1.0, np.where(c2 > 0.5 - 1e-9, 0.5, 0.0))
+    expected = float(np.sum(var * lat) / np.sum(var * (1.0 - lat)))
+    assert expected > 2.0
+    assert 0.8 * expected < tex.lateral_ratio < 1.2 * expected
+
+
+def test_artefacts_follow_each_slices_own_body_outline():
+    """Streaks and beam hardening stop at each slice's own skin, not at a mask shared by a 20 mm
+    chunk: a body 30 mm wider in the middle slices of a chunk than at its ends carries them
+    out to its wider skin there, and none in the air beside the narrower end slices (old
+    design: the intersection of the chunk's first and last slices, nothing in the bulge)."""
+    sp = (2.5, 1.5, 1.5)  # 8 slices: one chunk
+    n, px = 240, 1.5
+    c = (np.arange(n) - (n - 1) / 2.0) * px
+    img = np.full((8, n, n), -1000.0, dtype=np.float32)
+    for k, a_mm in enumerate((160, 170, 180, 190, 190, 180, 170, 160)):
+        img[k, (c[None, :] / a_mm) ** 2 + (c[:, None] / 130.0) ** 2 < 1.0] = 40.0
+        for x0 in (-80.0, 80.0):
+            img[k, (c[None, :] - x0) ** 2 + c[:, None] ** 2 < 25.0**2] = 900.0
+    art = artefacts(img, sp, starvation_hu=10.0, bone_bh=0.002)
+    xx, yy = np.meshgrid(c, c)
+    bulge = (np.abs(np.abs(xx) - 175.0) < 6.0) & (np.abs(yy) < 10.0)  # inside only at k = 3, 4
+    assert float(np.abs(art[3:5][:, bulge]).std()) > 1.0
+    assert np.abs(art[0][bulge]).max() == 0.0

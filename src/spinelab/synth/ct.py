@@ -53,9 +53,11 @@ LUT_CHUNK = 1 << 16
 #: 0.019 / mm, NIST XCOM), for the noise and starvation models.
 MU_WATER_PER_MM = 0.019
 #: Position-independent share of the noise variance (over the body median of the projected
-#: variance): without it the subcutaneous fat was 0.55-0.75x as noisy as the paraspinal muscle
-#: at 3 mm; the real example measures 16.3 / 19.3 HU (0.84x).
-NOISE_FLOOR = 0.5
+#: variance; the bowtie filter, scatter, electronic noise): without it the subcutaneous fat was
+#: 0.55-0.75x as noisy as the paraspinal muscle at 3 mm; the real example measures 16.3 / 19.3
+#: HU (0.84x, the muscle's own texture included). 0.8 puts the noise 3-12 mm under the skin of
+#: a 380 x 260 mm body at 0.8x that of its centre (0.76x with 0.5).
+NOISE_FLOOR = 0.8
 #: Pixels coarser than this (mm) sample the fine noise: its spectrum is folded (aliased).
 ALIAS_ABOVE_MM = 1.0
 #: Noise-power floor at zero frequency, as a fraction of the NPS peak frequency.
@@ -87,9 +89,10 @@ STARVATION_MAX_LOG = 1.0
 #: the residual water cupping is smooth and stays on the coarse grid.
 BH_MM = 4.0
 BH_ANGLES = 60
-#: Pixels below this HU (air, before the blur) carry no beam hardening or streaks: the body
-#: mask is the intersection of a chunk's first and last slices.
+#: Pixels below this HU (air, before the blur) carry no beam hardening or streaks (each slice's
+#: own mask, within the chunk's coarse tissue map widened by :data:`AIR_MARGIN` coarse pixels).
 AIR_HU = -500.0
+AIR_MARGIN = 1
 #: Coarse pixel (mm) and slab thickness (mm) of the projected attenuation maps.
 COARSE_MM = 8.0
 CHUNK_MM = 20.0
@@ -715,7 +718,10 @@ def scanner_maps(
       angular and longitudinal modulation (``I ~ (most attenuated ray of the view)^aec``). Back-
       projected this gives the noise variance at each pixel (higher in the body centre and in
       rows along the widest path), scaled so that the median SD over the body is
-      ``physics.noise_hu``; with ``cos^2`` weights, the share of it from near-lateral views.
+      ``physics.noise_hu``; and the share of it from the views within 45 deg of lateral (whose
+      noise makes the lateral half of the spectrum, :func:`fbp_noise_fields`). A floor of
+      :data:`NOISE_FLOOR` times the median variance is added, split between the lateral and AP
+      views as their variance is.
     - photon starvation: see :func:`streak_sd_maps` (from the same coarse maps).
     - beam hardening: each ray loses ``k_b * bone_path^2`` (bone path: ``(HU - 150)/1000 * mm``
       above 150 HU), reconstructed by filtered back-projection (ramp with a Hann window) on a
@@ -748,15 +754,23 @@ def scanner_maps(
     var_ray = np.exp(mu_p - physics.aec * view_max)
     # variance of each view's most attenuated ray, median over the chunks
     view_var = np.median(np.exp((1.0 - physics.aec) * view_max[:, 0, :]), axis=1)
-    cos2 = (np.cos(angles) ** 2)[:, None, None]
+    # a view's noise lies on the frequencies across its rays: views within 45 deg of lateral
+    # make the lateral half of the spectrum (fbp_noise_fields), the others the AP half
+    c2 = np.cos(angles) ** 2
+    lat_w = np.where(c2 > 0.5 + 1e-9, 1.0, np.where(c2 > 0.5 - 1e-9, 0.5, 0.0))[:, None, None]
     body = maps.T > 0.5  # (n_pix, n_chunks)
-    var_lat = (w.T @ (var_ray * cos2).reshape(N_ANGLES * n_t, -1)) / N_ANGLES
-    var_ap = (w.T @ (var_ray * (1.0 - cos2)).reshape(N_ANGLES * n_t, -1)) / N_ANGLES
-    # position-independent part (scatter, electronic noise, the bowtie filter that evens out
-    # the detector signal): a share of the median variance over the body
-    floor = NOISE_FLOOR * float(np.median((var_lat + var_ap)[body])) if body.any() else 0.0
-    var_lat += 0.5 * floor
-    var_ap += 0.5 * floor
+    var_lat = (w.T @ (var_ray * lat_w).reshape(N_ANGLES * n_t, -1)) / N_ANGLES
+    var_ap = (w.T @ (var_ray * (1.0 - lat_w)).reshape(N_ANGLES * n_t, -1)) / N_ANGLES
+    # position-independent part (the bowtie filter that evens out each view's detector signal,
+    # scatter, electronic noise): a share of the median variance over the body, split between
+    # the lateral and AP views as their variance is (it evens out the rays of a view, not the
+    # views)
+    if body.any():
+        v_lat, v_all = float(np.sum(var_lat[body])), float(np.sum((var_lat + var_ap)[body]))
+        floor = NOISE_FLOOR * float(np.median((var_lat + var_ap)[body]))
+        f_lat = v_lat / v_all if v_all > 0 else 0.5
+        var_lat += f_lat * floor
+        var_ap += (1.0 - f_lat) * floor
     total = np.sqrt(var_lat + var_ap)
     ref = float(np.median(total[body])) if body.any() else float(np.median(total))
     share = var_lat / np.maximum(var_lat + var_ap, 1e-12)
@@ -936,7 +950,7 @@ def add_noise_and_blur(
     near-lateral view directions per slice (:func:`streak_fields`, :func:`streak_angles`),
     each scaled by its own view's starved-ray SD (:func:`streak_sd_maps`); beam hardening
     adds the reconstructed bone and water errors. Streaks and beam
-    hardening are zero in air (pixels below :data:`AIR_HU` in the chunk's first or last slice).
+    hardening are zero in air (pixels below :data:`AIR_HU` in each slice before the blur).
     Noise fields are drawn for :data:`NOISE_SLICES` slices on a slightly larger periodic grid
     and reused with flips and shifted windows (seamless; the repetition is invisible).
 
@@ -995,39 +1009,39 @@ def add_noise_and_blur(
     if stk_sd is not None and spec is not None:
         stk = streak_fields(spec, shape, (sj, si), sigma_nps, ang[line_of][:, None], np.ones(1))
     del spec
-    last_of_chunk = np.zeros(int(sm.chunk_of_slice[-1]) + 1, dtype=np.intp)
-    last_of_chunk[sm.chunk_of_slice] = np.arange(nk)
     tmp = np.empty((nj, ni), dtype=np.float32)
-    state: dict[str, Any] = {"chunk": -1, "need_s": False}
-
-    def bbox(m: NDArray[np.bool_]) -> tuple[slice, slice] | None:
-        rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
-        if len(rows) == 0:
-            return None
-        return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+    state: dict[str, Any] = {"chunk": -1, "need_s": False, "win": None, "bh": None}
 
     def new_chunk(k: int, c: int) -> None:
         state["chunk"] = c
         state["sd"] = up(maps[c, 0])
         state["sd_s"] = {}
         state["bh"] = None
+        state["win"] = None
         state["need_s"] = False
         need_s = stk is not None and stk_sd is not None and bool(np.any(stk_sd[c] > 0.5))
         need_bh = sm.bh is not None and bool(np.any(np.abs(sm.bh[c]) > 0.5))
         if not (need_s or need_bh):
             return
-        # body: not air in the chunk's first and last slices (both still unblurred here)
-        body = hu[k] > AIR_HU
-        body &= hu[last_of_chunk[c]] > AIR_HU
-        win = bbox(body)
-        state["win"] = win
-        if win is None:
+        # window around the body: the coarse attenuation map's tissue (two slices of the
+        # chunk, 8 mm pixels) widened by AIR_MARGIN pixels; each slice's own mask is taken
+        # in add_noise
+        if sm.mu is None:
             return
-        bw = body[win]
-        state["body"] = bw
+        tissue = sm.mu[c].reshape(mj, mi) > 0.25
+        rows, cols = np.flatnonzero(tissue.any(axis=1)), np.flatnonzero(tissue.any(axis=0))
+        if len(rows) == 0:
+            return
+        a = AIR_MARGIN
+        win = (
+            slice(max(0, (int(rows[0]) - a) * bj), min(nj, (int(rows[-1]) + 1 + a) * bj)),
+            slice(max(0, (int(cols[0]) - a) * bi), min(ni, (int(cols[-1]) + 1 + a) * bi)),
+        )
+        state["win"] = win
+        state["mask"] = np.empty((win[0].stop - win[0].start, win[1].stop - win[1].start), bool)
         state["need_s"] = need_s
         if need_bh and sm.bh is not None and up_bh is not None:
-            state["bh"] = up_bh(sm.bh[c], win) * bw
+            state["bh"] = up_bh(sm.bh[c], win)
 
     def add_noise(k: int, out: NDArray[np.float32]) -> None:
         c = int(sm.chunk_of_slice[k])
@@ -1041,19 +1055,29 @@ def add_noise_and_blur(
         view = noise[sl][::-1] if flips[p] & 1 else noise[sl]
         np.multiply(view, state["sd"], out=tmp)
         out += tmp
-        if state.get("need_s") and stk is not None and stk_sd is not None:
+        win = state["win"]
+        if win is None:
+            return
+        wj, wi = win
+        part = tmp[wj, wi]
+        if state["need_s"] and stk is not None and stk_sd is not None:
             # not flipped: the lines keep their view's direction, anchored to its rays
-            wj, wi = state["win"]
             v = int(line_of[s])
             env = state["sd_s"].get(v)
             if env is None:
-                env = state["sd_s"][v] = up(stk_sd[c, v], state["win"]) * state["body"]
-            part = tmp[wj, wi]
+                env = state["sd_s"][v] = up(stk_sd[c, v], win)
             np.multiply(stk[sl][wj, wi], env, out=part)
-            out[wj, wi] += part
-        if state["bh"] is not None:
-            wj, wi = state["win"]
-            out[wj, wi] += state["bh"]
+            if state["bh"] is not None:
+                part += state["bh"]
+        elif state["bh"] is not None:
+            part[...] = state["bh"]
+        else:
+            return
+        # zero in air: this slice's own mask (still unblurred in hu[k])
+        mask = state["mask"]
+        np.greater(hu[k, wj, wi], AIR_HU, out=mask)
+        part *= mask
+        out[wj, wi] += part
 
     # blur along x and y slice by slice, adding the noise to each slice before it is stored
     blur_inplane(hu, max(physics.blur_mm / sj, 0.0), max(physics.blur_mm / si, 0.0), add_noise)
