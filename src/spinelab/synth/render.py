@@ -1996,8 +1996,14 @@ class _BowelField:
         self.field.paint_vessels(self.pt.tissue)
 
 
-#: Fat marbling tile (z, y, x voxels): fat streaks run cranio-caudally along the muscle fibres.
-_MARBLE_TILE = (48, 120, 120)
+#: Fat marbling tile (z, along, across voxels): fat septa are thin sheets that run
+#: cranio-caudally and fan out backwards from in front of the spine (between the fascicles of
+#: multifidus and erector spinae), so the tile is long in z and along, thin across.
+_MARBLE_TILE = (64, 128, 128)  # powers of two in-plane: wrap by bit mask
+#: Smoothing (mm) of the septa field: z, along (radial in the axial plane), across.
+_MARBLE_SIGMA_MM = (9.0, 8.0, 2.5)
+#: The septa fan out from this far (mm) in front of the vertebral centre.
+_MARBLE_FOCUS_MM = 60.0
 #: Coarse grid (mm) of the smooth field that makes the fatty infiltration patchy.
 _MARBLE_COARSE_MM = 4.0
 #: Largest local streak fraction (the patchiest, most posterior muscle).
@@ -2058,32 +2064,50 @@ class _MarbleDensity:
 def _marble_muscle(
     pt: _Painter, plan: _BodyPlan, fraction: float, rng: np.random.Generator
 ) -> None:
-    """Turn about ``fraction`` of the muscle voxels into thin fat streaks (fatty infiltration).
+    """Turn about ``fraction`` of the muscle voxels into thin fat septa (fatty infiltration).
 
-    A small random field, smoothed more along z than across, is tiled over the grid and
-    thresholded per voxel at its quantile for the local fraction of :class:`_MarbleDensity`,
-    so the streaks cluster in patches and mostly in the paraspinal muscles.
+    A small random field, smoothed strongly along z and along the radial direction and little
+    across it, is tiled over each slice in fan coordinates (``along = y``, ``across`` = the
+    offset from the spine's midline scaled by the distance from a focus
+    :data:`_MARBLE_FOCUS_MM` in front of the vertebral centre) and thresholded per voxel at its
+    quantile for the local fraction of :class:`_MarbleDensity`. The fat then forms a few long
+    septa 1-3 mm thick that fan out backwards, as between the fascicles of multifidus and
+    erector spinae, rather than many round dots; they cluster in patches and mostly in the
+    paraspinal muscles.
     """
     if fraction <= 0.0:
         return
     sp = pt.grid.spacing_mm
+    step = float(min(sp[0], sp[1]))  # tile pixel (mm) in-plane
+    rng = rng.spawn(1)[0]  # a child stream: the caller's later draws do not depend on the tile
     noise = rng.standard_normal(_MARBLE_TILE).astype(np.float32)
-    sigma = (6.0 / sp[2], 1.4 / sp[1], 1.4 / sp[0])  # streaks 2-4 mm across, 15 mm long
-    field = ndi.gaussian_filter(noise, sigma, mode="wrap")
+    sz, sa, sc = _MARBLE_SIGMA_MM
+    field = ndi.gaussian_filter(noise, (sz / sp[2], sa / step, sc / step), mode="wrap")
+    # septa along the field's zero crossings: thin sheets about 10 mm apart whose thickness
+    # grows with the local fraction
+    field = -np.abs(field)
     ranked = np.sort(field, axis=None)
     top = len(ranked) - 1
     dens = _MarbleDensity(pt, plan, fraction, rng)
-    nk, nj, ni = pt.tissue.shape
-    tz, ty, tx = _MARBLE_TILE
-    jmod, imod = np.arange(nj) % ty, np.arange(ni) % tx
+    nk = pt.tissue.shape[0]
+    tz, ta, tc = _MARBLE_TILE
+    ja = np.rint((pt.y - pt.y[0]) / step).astype(np.intp) & (ta - 1)
+    x_px = (pt.x / step).astype(np.float32)
     for k in range(nk):
         sl = pt.tissue[k]
         jj, ii = np.nonzero(sl == _T.MUSCLE)
         if not len(jj):
             continue
+        lv = plan.level(float(pt.z[k]))
+        # fan coordinate: midline offset scaled by the distance from the focus (true scale
+        # 50 mm behind the vertebral centre, in the middle of the back muscles)
+        dist = np.maximum(pt.y - (lv.y_s - _MARBLE_FOCUS_MM), 20.0)
+        scale = ((_MARBLE_FOCUS_MM + 50.0) / dist).astype(np.float32)
+        across = (x_px - np.float32(lv.x_s / step))[ii] * scale[jj]
+        ic = across.astype(np.intp) & (tc - 1)  # two's complement: wraps negatives too
         # threshold at the (1 - local fraction) quantile of the tile's values
         thr = ranked[np.rint((1.0 - dens.fractions(k)) * top).astype(np.intp)]
-        fat = field[k % tz][jmod[jj], imod[ii]] > thr[dens.jc[jj], dens.ic[ii]]
+        fat = field[k % tz][ja[jj], ic] > thr[dens.jc[jj], dens.ic[ii]]
         sl[jj[fat], ii[fat]] = _T.FAT
 
 
