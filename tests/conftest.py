@@ -44,3 +44,23 @@ def trunk_case(trunk_spine):
     from synth_spine_fixture import render_t5_l4
 
     return render_t5_l4(trunk_spine)
+
+
+@pytest.fixture(scope="session")
+def abdomen():
+    """L2-L5 of the test spine on a 2 mm grid, a moderately fat patient with plenty of bowel gas
+    (the bowel tests; do not modify it)."""
+    import numpy as np
+
+    from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
+    from synth_spine_fixture import curved_spine
+
+    spine = curved_spine()
+    c = spine.centres_mm
+    z_top = c[spine.labels.index("L2"), 2] + 10.0
+    z_bot = c[spine.labels.index("L5"), 2] - 10.0
+    sp = 2.0
+    n = (int((z_top - z_bot) / sp) + 1, int(360 / sp), int(420 / sp))
+    grid = RenderGrid((-210.0, float(c[:, 1].mean()) - 250.0, z_bot), (sp, sp, sp), n)
+    params = AnatomyParams(fat_mm=30.0, bowel_gas=20)
+    return spine, render_labels(spine, grid, params, np.random.default_rng(1))

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 from scipy import ndimage as ndi
 from scipy.spatial import ConvexHull
 
@@ -17,20 +16,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 from synth_spine_fixture import curved_spine
 
 BOWEL = [int(Tissue.SOFT), int(Tissue.WATER), int(Tissue.GAS)]
-
-
-@pytest.fixture(scope="module")
-def abdomen():
-    """L2-L5 on a 2 mm grid, a moderately fat patient with plenty of bowel gas."""
-    spine = curved_spine()
-    c = spine.centres_mm
-    z_top = c[spine.labels.index("L2"), 2] + 10.0
-    z_bot = c[spine.labels.index("L5"), 2] - 10.0
-    sp = 2.0
-    n = (int((z_top - z_bot) / sp) + 1, int(360 / sp), int(420 / sp))
-    grid = RenderGrid((-210.0, float(c[:, 1].mean()) - 250.0, z_bot), (sp, sp, sp), n)
-    params = AnatomyParams(fat_mm=30.0, bowel_gas=20)
-    return spine, render_labels(spine, grid, params, np.random.default_rng(1))
 
 
 def _slice(spine, res, label: str):

@@ -12,29 +12,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 from scipy import ndimage as ndi
 
 from spinelab.synth import bowel
-from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth_spine_fixture import curved_spine
 from test_synth_bowel import BOWEL, _cavity_slices
-
-
-@pytest.fixture(scope="module")
-def abdomen():
-    """L2-L5 on a 2 mm grid, a moderately fat patient (as in test_synth_bowel)."""
-    spine = curved_spine()
-    c = spine.centres_mm
-    z_top = c[spine.labels.index("L2"), 2] + 10.0
-    z_bot = c[spine.labels.index("L5"), 2] - 10.0
-    sp = 2.0
-    n = (int((z_top - z_bot) / sp) + 1, int(360 / sp), int(420 / sp))
-    grid = RenderGrid((-210.0, float(c[:, 1].mean()) - 250.0, z_bot), (sp, sp, sp), n)
-    params = AnatomyParams(fat_mm=30.0, bowel_gas=20)
-    return spine, render_labels(spine, grid, params, np.random.default_rng(1))
 
 
 def test_loop_sections_are_many(abdomen):
