@@ -7,6 +7,7 @@ statistics (``unannotated_detections``)."""
 from __future__ import annotations
 
 import itertools
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,6 @@ from spinelab.evaluation.metrics import evaluate_case
 from spinelab.io.vid import read_vid
 from spinelab.postprocess.detection_priors import (
     FitCase,
-    default_priors,
     fit_priors,
     match_detections,
     unannotated_detections,
@@ -30,9 +30,8 @@ from spinelab.postprocess.detections import (
     problem_labels,
 )
 
-PRIORS = default_priors()
-T_SCORES = (0.02, 0.98, 0.03)
-L_SCORES = (0.02, 0.03, 0.99)
+sys.path.insert(0, str(Path(__file__).parent))
+from test_detections import L_SCORES, PRIORS, T_SCORES
 
 
 def gap(a: str, b: str) -> float:
@@ -158,3 +157,27 @@ def test_real_spine_with_an_unannotated_t13(vid_dir: Path, scan_id: str) -> None
     res = evaluate_case(out, gt.centroids(), protocol="spineweb")
     assert "T13" in out.labels
     assert all(v.identified for v in res.vertebrae)
+
+
+def test_priors_fitted_with_an_annotated_t13_skip_it_with_the_direct_gap() -> None:
+    """Training data that labels T13 (VerSe's id 28): the priors hold T12 -> T13 and T13 -> L1
+    but no direct T12 -> L1 gap; the gap tables stay finite (the gap below T13 stands in) and
+    spines with and without a T13 are both labelled right."""
+    rng = np.random.default_rng(5)
+    with13 = ["T10", "T11", "T12", "T13", "L1", "L2", "L3"]
+    cases = []
+    for i in range(40):
+        lab = with13 if i % 4 == 0 else [x for x in with13 if x != "T13"]
+        pos, scores = spine(lab, rng)
+        cases.append(FitCase(pos, scores, np.full(len(lab), 2), lab, pos))
+    p = fit_priors(cases)
+    assert "T13" in p.labels
+    labels = problem_labels(p, DetectionLabelConfig())
+    mean, _ = pair_gap_tables(p, labels)
+    i12, i13, i1 = labels.index("T12"), labels.index("T13"), labels.index("L1")
+    assert np.isfinite(mean[i12, i1]) and np.isfinite(mean[i12, i13])
+    assert mean[i12, i1] == pytest.approx(mean[i13, i1])
+    cfg = DetectionLabelConfig(net_weight=0.0, transitional_rate=None)
+    for lab in (with13, [x for x in with13 if x != "T13"]):
+        pos, scores = spine(lab, np.random.default_rng(6))
+        assert label_detections(pos, scores, p, config=cfg).labels == lab

@@ -247,7 +247,7 @@ class DetectionProblem:
         std = np.array([not anatomy.by_name(x).transitional for x in self.labels], dtype=float)
         cstd = np.concatenate([[0.0], np.cumsum(std)])
         n_std_skipped = cstd[np.maximum(b, a + 1)] - cstd[np.minimum(a + 1, b)]
-        ok = (b > a) & (n_std_skipped <= self.max_skip)
+        ok = (b > a) & (n_std_skipped <= self.max_skip) & np.isfinite(self.gap_mean_mm)
         return np.where(ok, between + self.present_cost[None, :], np.inf)
 
     def gap_energy(
@@ -505,8 +505,14 @@ def pair_gap_tables(
         (pl[i], pl[i + 1]): float((sd_factor * priors.gap_sd_mm[i]) ** 2)
         for i in range(len(pl) - 1)
     }
-    # direct gaps over a transitional label the priors hold (e.g. T12 -> L1 over T13): the sum
-    # of the two is wrong when it is absent; priors fitted here never hold an interior one
+    # a direct gap over an interior transitional label the priors hold (T12 -> L1 over a T13
+    # annotated in the training data): fit_priors learns T12 -> T13 and T13 -> L1 but not the
+    # direct gap (its scans with T13 have no T12 -> L1 pair, the others no consecutive one); the
+    # sum of the two is wrong when T13 is absent, so the gap below it stands in for the direct one
+    for i in range(1, len(pl) - 1):
+        if anatomy.by_name(pl[i]).transitional and (pl[i - 1], pl[i + 1]) not in gm:
+            gm[(pl[i - 1], pl[i + 1])] = gm[(pl[i], pl[i + 1])]
+            gv[(pl[i - 1], pl[i + 1])] = gv[(pl[i], pl[i + 1])]
     if "T13" not in pl and {"T11", "T12", "L1"} <= set(pl):
         gm[("T12", "T13")], gv[("T12", "T13")] = gm[("T11", "T12")], gv[("T11", "T12")]
         gm[("T13", "L1")], gv[("T13", "L1")] = gm[("T12", "L1")], gv[("T12", "L1")]
