@@ -309,13 +309,27 @@ def unannotated_detections(
     Returns:
         ``(N,)`` bool.
     """
+    return _unannotated(det_mm, gt_labels, gt_mm, match)[0]
+
+
+def _unannotated(
+    det_mm: NDArray[np.float64],
+    gt_labels: Sequence[str],
+    gt_mm: NDArray[np.float64],
+    match: NDArray[np.int64],
+) -> tuple[NDArray[np.bool_], set[str]]:
+    """:func:`unannotated_detections`, and the upper labels of the gaps such a detection sits in."""
     out = np.zeros(det_mm.shape[0], dtype=bool)
+    uppers: set[str] = set()
     free = np.flatnonzero(np.asarray(match) < 0)
     if free.size == 0:
-        return out
-    for _, _, mid, d in unannotated_gaps(gt_labels, gt_mm):
-        out[free[np.linalg.norm(det_mm[free] - mid, axis=1) < 0.3 * d]] = True
-    return out
+        return out, uppers
+    for upper, _, mid, d in unannotated_gaps(gt_labels, gt_mm):
+        near = free[np.linalg.norm(det_mm[free] - mid, axis=1) < 0.3 * d]
+        if near.size:
+            out[near] = True
+            uppers.add(upper)
+    return out, uppers
 
 
 def segment_bins(scores: NDArray[np.float64]) -> NDArray[np.int64]:
@@ -352,17 +366,21 @@ def fit_priors(
     v = len(labels)
     lab_idx = {x: i for i, x in enumerate(labels)}
 
+    # Detections matched to the ground truth, and those a vertebra the ground truth leaves
+    # unlabelled (neither a level nor a false positive; the gap over it is no level gap).
+    matches, skips, overs = [], [], []
+    for c in cases:
+        found = match_detections(c.det_mm, c.gt_mm, match_radius_mm)
+        skip, uppers = _unannotated(c.det_mm, c.gt_labels, c.gt_mm, found)
+        found[skip] = -2
+        matches.append(found)
+        skips.append(skip)
+        overs.append({lab_idx[a] for a in uppers})
+
     # Gaps between consecutive labels (both annotated), per scan; scale by alternation.
     gaps: list[dict[int, float]] = []
-    for c in cases:
+    for c, over in zip(cases, overs):
         pos = {lab_idx[x]: c.gt_mm[i] for i, x in enumerate(c.gt_labels)}
-        # a gap over a vertebra the ground truth leaves unlabelled (a detection sits in it)
-        free = c.det_mm[match_detections(c.det_mm, c.gt_mm, match_radius_mm) < 0]
-        over = {
-            lab_idx[a]
-            for a, _, mid, d in unannotated_gaps(c.gt_labels, c.gt_mm)
-            if free.shape[0] and np.min(np.linalg.norm(free - mid, axis=1)) < 0.3 * d
-        }
         g = {
             i: float(np.linalg.norm(pos[i + 1] - pos[i]))
             for i in pos
@@ -398,11 +416,7 @@ def fit_priors(
     n_interior = n_missed = 0
     trans_present = {x: 0 for x in labels if anatomy.by_name(x).transitional}
     trans_possible = {x: 0 for x in trans_present}
-    for c in cases:
-        match = match_detections(c.det_mm, c.gt_mm, match_radius_mm)
-        # a vertebra the ground truth leaves unlabelled is neither a level nor a false positive
-        skip = unannotated_detections(c.det_mm, c.gt_labels, c.gt_mm, match)
-        match[skip] = -2
+    for c, match, skip in zip(cases, matches, skips):
         seg = segment_bins(c.seg_scores)
         tp_levels = sorted(lab_idx[c.gt_labels[j]] for j in match if j >= 0)
         for k, j in enumerate(match):
