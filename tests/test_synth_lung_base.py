@@ -103,9 +103,11 @@ def _concave(h: NDArray[np.float64], gap: int, tol: float) -> bool:
 @pytest.mark.parametrize("side", [-1.0, 1.0], ids=["right", "left"])
 def test_domes_are_rounded_in_the_plane_of_the_vertebral_bodies(floor, spine, side):
     """Coronal section through the vertebral bodies: the lung runs down along the spine (the
-    paravertebral gutter) and along the lateral wall (the costophrenic recess), 40 mm or more
-    below the dome's top between them; the top is rounded (no more than 20 mm of constant
-    height, within 2 mm of the top over at most 40% of the width) and each side descends
+    paravertebral gutter) and along the lateral wall (the costophrenic recess), 35 mm or more
+    below the dome's top between them (40 mm before the crura filled the side of the vertebral
+    body's front half at T11, organs.LUNG_TENDON_VY: the gutter is deepest behind this plane);
+    the top is rounded (no more than 20 mm of constant height, within 2 mm of the top over at
+    most 40% of the width) and each side descends
     steadily from it. Old design: 70-80 mm of constant height, 80% of the width at the top."""
     d, h = _coronal(floor, spine, side, _centre(spine, "T11")[1])
     # between the bottom of the gutter (medial third) and of the recess (lateral third); the
@@ -116,7 +118,7 @@ def test_domes_are_rounded_in_the_plane_of_the_vertebral_bodies(floor, spine, si
     width = d[-1] - d[0]
     top = _top(h)
     assert 0.15 * width < d[top] - d[0] < 0.85 * width
-    assert h[top] - h[0] > 40.0 and h[top] - h[-1] > 40.0
+    assert h[top] - h[0] > 35.0 and h[top] - h[-1] > 35.0
     assert _longest_run(h, 2.0) <= 20.0
     assert np.mean(h >= h[top] - 2.0) < 0.4
     # each side descends steadily from the top (2 mm of voxel steps allowed)

@@ -171,6 +171,16 @@ HEART_MM = (115.0, 62.0, 52.0)
 #: Heart wall thickness (mm): left ventricle (9-11 mm at end-diastole), right ventricle (3-5
 #: mm) and atria (2-3 mm); Gray's Anatomy 41st ed.
 HEART_WALL_MM = (10.0, 4.0, 3.0)
+#: Epicardial fat (mm, a per-case range of its typical thickness; in front of the right
+#: ventricle 1.2 times, at its acute margin 1.6 times, over the left ventricle half, behind 0.8
+#: times): 2-7 mm on CT in most adults, more with obesity and age, thickest over the right
+#: ventricle's free wall and in the atrioventricular and interventricular grooves, where the
+#: coronary vessels run (Iacobellis, Nat Rev Endocrinol 2015). It lies under the fibrous
+#: pericardium (``PERICARDIUM_MM``, 1-2 mm, soft tissue) and doubles in the atrioventricular
+#: groove (``EPICARDIAL_GROOVE``: extra share at the groove's height).
+EPICARDIAL_FAT_MM = (2.0, 6.0)
+EPICARDIAL_GROOVE = 1.0
+PERICARDIUM_MM = 1.5
 #: Kidney half-length, half-width and half-thickness (mm).
 KIDNEY_MM = (57.0, 28.0, 19.0)
 #: Perirenal fat: base thickness plus this share of the subcutaneous fat (mm), thickest behind
@@ -298,8 +308,13 @@ LUNG_DOME_FORWARD = 0.22
 LUNG_DOME_SHAPE = (0.55, 8)
 #: Medially the lung's lower border lies at the central tendon (under the heart) in front of
 #: ``vy = LUNG_TENDON_VY[0]`` and descends to the posterior recess (the paravertebral
-#: gutter) by ``LUNG_TENDON_VY[1]``.
-LUNG_TENDON_VY = (-0.2, 0.8)
+#: gutter) by ``LUNG_TENDON_VY[1]``: beside the front half of the vertebral body the crura
+#: and the posterior mediastinum hold the lung up, so at T11 its medial tip lies beside the
+#: body's back half (the real example CT: 10-20 mm behind the body's front). (-0.2, 0.8) let
+#: a strip of lung run forward along the body's side past its front (on generated 3 mm cases
+#: within 45 mm of the midline 520 mm2 in front of the body's centre, reaching 14 mm in front
+#: of the body's front; now 210 mm2, 2 mm behind it).
+LUNG_TENDON_VY = (0.15, 0.75)
 #: The lung's section lies this far inside the cavity's wall (mm; as painted by the renderer).
 LUNG_WALL_MM = 3.0
 #: Height scale (mm) of the smooth minimum that rounds the shoulder where the recess meets the
@@ -516,6 +531,10 @@ class OrganPlan:
         # pancreas: lobules (a periodic random field, two channels: septa and outline)
         self.pancreas_tex = _periodic_field(r, PANCREAS_LOBULE_MM / _TEX_CELL_MM)
         self.pancreas_septum = _half_width_for_share(float(r.uniform(*PANCREAS_FAT_SHARE)))
+        # epicardial fat: thickness in front, at the right (acute) margin, over the left
+        # ventricle and behind (mm), scaled per case
+        e = float(r.uniform(*EPICARDIAL_FAT_MM))
+        self.epicardial_mm = (1.2 * e, 1.6 * e, 0.5 * e, 0.8 * e)
 
     def _plan_portal(self, r: np.random.Generator) -> None:
         """Portal vein tree and gallbladder (relative to the spine's midline and the vertebral
@@ -878,8 +897,47 @@ class OrganPlan:
         j0, y = rows
         q = np.sqrt(np.clip(1.0 - ((y - cy) / ry) ** 2, 0.0, 1.0))
         wob = self.heart_w(y, z)
-        _paint_span(pt, k, y, j0, cx - rx * q - wob, cx + rx * q + wob, _T.MYOCARDIUM)
-        self._chambers(pt, k, h, cx, cy, rx, ry)
+        # pericardium (a thin fibrous line) and epicardial fat under it, then the myocardium
+        # inside the fat (EPICARDIAL_FAT_MM): thickest over the right ventricle's free wall and
+        # its acute margin (in front and to the right), in the atrioventricular groove and on
+        # the diaphragmatic surface, thin over the left ventricle
+        x_lo, x_hi = cx - rx * q - wob, cx + rx * q + wob
+        p_mm = PERICARDIUM_MM
+        qp = np.sqrt(np.clip(1.0 - ((y - cy) / (ry + p_mm)) ** 2, 0.0, 1.0))
+        lo_p, hi_p = cx - (rx + p_mm) * qp - wob, cx + (rx + p_mm) * qp + wob
+        _paint_span(pt, k, y, j0, lo_p, hi_p, _T.SOFT)
+        _paint_span(pt, k, y, j0, x_lo, x_hi, _T.FAT)
+        e_ant, e_right, e_left, e_post = self.epicardial_mm
+        groove = 1.0 + EPICARDIAL_GROOVE * math.exp(-(((h - 0.55) / 0.08) ** 2))
+        floor = 1.0 + max(0.0, 1.0 - (z - z_bottom) / 15.0)  # on the diaphragmatic surface
+        gf = groove * floor
+        t_front = np.clip((cy - y) / ry, 0.0, 1.0)  # 1 at the front .. 0 at the centre row
+        f_right = (e_right * (0.5 + 0.5 * t_front) + 0.5 * e_ant * t_front) * gf
+        f_left = (e_left + 0.3 * e_ant * t_front) * gf
+        ya, yb = cy - ry + e_ant * gf, cy + ry - e_post * gf
+        inner = (y > ya) & (y < yb)
+        if inner.any():
+            cm, hm = (ya + yb) / 2, (yb - ya) / 2
+            qm = np.sqrt(np.clip(1.0 - ((y - cm) / hm) ** 2, 0.0, 1.0))
+            m_lo = np.maximum(cx - rx * qm - wob + f_right, x_lo + f_right)
+            m_hi = np.minimum(cx + rx * qm + wob - f_left, x_hi - f_left)
+            m_lo[~inner] = 1.0
+            m_hi[~inner] = 0.0
+            _paint_span(pt, k, y, j0, m_lo, m_hi, _T.MYOCARDIUM)
+        # the anterior interventricular groove: a notch of fat over the septum in front
+        f_mean = 0.5 * (e_ant + e_left) * gf
+        self._chambers(pt, k, h, cx, cy, rx - f_mean, ry - f_mean)
+        if h < 0.6:
+            gx = cx - 0.03 * rx
+            pt.ellipse2d(
+                k,
+                gx,
+                cy - ry + e_ant * gf,
+                2.0 * e_ant * gf,
+                2.5 * e_ant * gf,
+                _T.FAT,
+                only=(_T.MYOCARDIUM,),
+            )
 
     def _chambers(
         self, pt: _Painter, k: int, h: float, cx: float, cy: float, rx: float, ry: float
