@@ -814,10 +814,12 @@ def _thorax_ellipse(lv: _Level, z_rel_ant: float = 0.0) -> tuple[float, float, f
     return lv.x_s, (y_post + y_ant) / 2, half_w, (y_post - y_ant) / 2
 
 
-#: Rib cross-section (mm): mid-shaft 12-14 mm tall and 6-7 mm thick (flattened, its broad faces
-#: facing in and out), the neck about 8-9 mm round; cortex 1.0-1.5 mm. Costal cartilage about
-#: 10 x 7 mm. The first rib is broad and flat from above (faces up and down).
-RIB_SHAFT_MM = (6.5, 3.2)
+#: Rib cross-section (mm): the shaft 10-12 mm tall and 5-7 mm thick in its lateral part
+#: (flattened, its broad faces facing in and out), the neck about 8-9 mm round; cortex 1.0-1.5
+#: mm. Costal cartilage about 10 x 7 mm. The first rib is broad and flat from above (faces up and
+#: down). With a 13 x 6.4 mm shaft the largest rib section per axial 3 mm slice near T12 was
+#: 110-145 mm2 at the median slice (real example CT 99).
+RIB_SHAFT_MM = (5.5, 3.0)
 RIB_NECK_MM = (4.5, 4.0)
 RIB_HEAD_MM = 5.5
 CARTILAGE_MM = (5.0, 3.5)
@@ -837,12 +839,25 @@ RIB_LOWER_EXTRA_DROP_MM = 32.0
 #: 60-140 mm2). With the drop spread over the arc (20-27 deg at the side, 5-10 deg behind) the
 #: sections were 2-3 long cuts per side of 100-380 mm2. Slope at the side for the 7th-10th ribs
 #: and the floating ribs; it ramps up over RIB_SLOPE_RAMP_MM from the tubercle and, for the
-#: 7th-10th, falls to RIB_SLOPE_FRONT of itself at the costal cartilage.
+#: 7th-10th, falls to RIB_SLOPE_FRONT of itself at the costal cartilage. The bony 7th-10th ribs
+#: keep falling to their front ends (the lowest points of the costal margin; their cartilages
+#: turn up to the sternum, RIB_CARTILAGE_RISE): with the slope easing to -0.5 (rising at the
+#: tip) each rib ran level over 20-30 mm of its anterolateral arc, so one axial slice near T12
+#: cut it lengthwise (sections of 200-300 mm2 there; the real CT has none over 155). The 10th
+#: rib, the longest arc, slopes a little less so that its front end stays above L2 (real CT:
+#: 36 mm2 of bone more than 60 mm beside L2's centre).
 RIB_SLOPED_FROM = 7
-RIB_LATERAL_SLOPE_DEG = (26.0, 30.0, 33.0, 35.0)
+RIB_LATERAL_SLOPE_DEG = (26.0, 30.0, 31.0, 28.0)
 RIB_FLOATING_SLOPE_DEG = (32.0, 35.0)
 RIB_SLOPE_RAMP_MM = 20.0
-RIB_SLOPE_FRONT = -0.5
+RIB_SLOPE_FRONT = 1.0
+#: Costal cartilage of the 7th-10th ribs: rise (mm per mm of its horizontal run) from the rib's
+#: front end up to the sternum (the costal margin climbs to the xiphoid).
+RIB_CARTILAGE_RISE = 0.4
+#: Rib torsion: the shaft turns about its own axis from the angle (30 mm beyond the tubercle)
+#: to the front end by this much (deg), its upper border inwards, so the broad faces that face
+#: in and out behind face partly up and down in front.
+RIB_TORSION_DEG = 25.0
 #: Rib medulla: red-marrow cancellous bone like the vertebral bodies' (its density follows the
 #: patient's, falling with age), not the denser pelvic marrow class. With ``Tissue.MARROW``
 #: (230 HU) a lateral box at T11-T12 held as much bone above 120 HU as the real CT's (840-890
@@ -885,6 +900,24 @@ def _rib_drop(
     dz = 0.5 * (tan[1:] + tan[:-1]) * seg
     first = 0.5 * tan[0] * s0
     return first + np.concatenate([[0.0], np.cumsum(dz)])
+
+
+def _rib_torsion(
+    pts: NDArray[np.float64], s_mm: NDArray[np.float64], s_tub: float, cx: float, cy: float
+) -> NDArray[np.float64]:
+    """Twist (rad, per point, for :meth:`_Painter.flat_tube`) of a rib's path ``pts`` ``(M, 3)``
+    (arc length ``s_mm``, tubercle at ``s_tub``): 0 up to the angle 30 mm beyond the tubercle,
+    then growing to RIB_TORSION_DEG at the front end, signed so that the section's upper
+    border turns towards the chest's axis ``(cx, cy)``."""
+    tan = np.gradient(pts, axis=0)
+    tan /= np.maximum(np.linalg.norm(tan, axis=1, keepdims=True), 1e-9)
+    up = np.array([0.0, 0.0, 1.0]) - tan[:, 2:3] * tan
+    side = np.cross(tan, up)
+    inward = np.stack([cx - pts[:, 0], cy - pts[:, 1]], axis=1)
+    sign = np.sign(side[:, 0] * inward[:, 0] + side[:, 1] * inward[:, 1])
+    s0 = s_tub + 30.0
+    t = np.clip((s_mm - s0) / max(float(s_mm[-1]) - s0, 1e-6), 0.0, 1.0)
+    return np.asarray(sign * math.radians(RIB_TORSION_DEG) * t)
 
 
 def _paint_ribs(
@@ -960,6 +993,8 @@ def _paint_ribs(
                 taper = np.clip((s_mm[-1] - s_mm) / 40.0, 0.45, 1.0)
                 rh, rn = rh * taper, rn * np.maximum(taper, 0.7)
             twist = np.full(len(pts), math.pi / 2 if num == 1 else math.pi / 4 if num == 2 else 0)
+            if num > 2:
+                twist = _rib_torsion(pts, s_mm, s_tub, cx, cy)
             twist[:2] = 0.0
             pt.flat_tube(pts, rh, rn, twist, THIN_CORTEX, RIB_MEDULLA, RIB_CORTEX_MM)
             if floating:
@@ -967,7 +1002,12 @@ def _paint_ribs(
             # costal cartilage to the sternum (T8-T10 join the cartilage above, drawn as reaching
             # the sternum's lower end)
             p_end = arc[-1]
-            ster = np.array([cx + side * 14.0, cy - hd + 4.0, p_end[2] - (8.0 if num > 7 else 0)])
+            ster = np.array([cx + side * 14.0, cy - hd + 4.0, p_end[2]])
+            if num >= RIB_SLOPED_FROM:  # up along the costal margin
+                run = hw * abs(math.sin(math.pi * frac_end) - math.sin(math.pi * 0.93)) + hd * abs(
+                    math.cos(math.pi * frac_end) - math.cos(math.pi * 0.93)
+                )
+                ster[2] += RIB_CARTILAGE_RISE * run
             ph = np.linspace(math.pi * frac_end, math.pi * 0.93, 8)
             cart = np.stack(
                 [
@@ -1818,6 +1858,9 @@ def _paint_soft_tissue(
         y_post = ys + 2.0 + (lv.depth / 2 + 22.0) * organs.smooth01((z - z_recess) / 30.0 + 1.0)
         ccy, cby = (y_post + y_ant) / 2, (y_post - y_ant) / 2
         pt.ellipse2d(k, xs, ccy, hw_c, cby, _T.FAT, power=pw)
+        if z_s2 - 60.0 < z < z_recess + 30.0:
+            _paint_abdominal_wall(pt, k, wall, pw, xs, ys, y_ant, plan.scale)
+        _paint_back_groove(pt, k, xs, cy + by, wall[1] + wall[3])
         if z_s2 - 70.0 < z < z_bowel_top:
             # bowel: densely packed irregular loops with thin mesenteric fat between them (the
             # organs and lungs painted below cover it where they reach)
@@ -1830,7 +1873,7 @@ def _paint_soft_tissue(
         # about 9 mm (Eur Radiol 2022;32:6504, "subcutaneous fat index") and the lumbosacral
         # back fat exceeds L1's body depth (about 30 mm) when the BMI is over 25 (DeVries et
         # al., ASSR 2011): it is never a film of 2-5 mm in an adult.
-        in_wall = _inside_superellipse(*wall, pw)
+        in_wall = _outside_back_notch(_inside_superellipse(*wall, pw), xs, wall[1] + wall[3])
         for side in (1.0, -1.0):
             pt.ellipse2d(
                 k,
@@ -1845,9 +1888,11 @@ def _paint_soft_tissue(
             if z < z_psoas_top and z > z_s2 - 40.0:
                 t = np.clip((z_psoas_top - z) / 150.0, 0.0, 1.0)
                 r = 8.0 + 18.0 * t
-                pt.ellipse2d(
-                    k, xs + side * (lv.width / 2 + r * 0.7), ys + 2.0, r, r * 0.9, _T.MUSCLE
-                )
+                px = xs + side * (lv.width / 2 + r * 0.7)
+                # a thin fat plane parts it from the quadratus lumborum and the back muscles
+                rf = r + PSOAS_FAT_PLANE_MM
+                pt.ellipse2d(k, px, ys + 2.0, rf, rf * 0.9, _T.FAT, only=(_T.MUSCLE,))
+                pt.ellipse2d(k, px, ys + 2.0, r, r * 0.9, _T.MUSCLE)
         # abdominal organs (spinelab.synth.organs)
         if z < z_dome_r + 10.0:
             viscera.paint(pt, k, z, organs.Cavity(xs, ccy, hw_c, cby, pw, lv))
@@ -1912,6 +1957,116 @@ def _paint_soft_tissue(
         if z < z_s2 - 20.0:
             _organ(pt, k, z, xs, cy - 0.35 * by, z_s2 - 80.0, 45.0, 35.0, 40.0, _T.WATER)
     bowel.paint_vessels()  # mesenteric vessels, into the fat that is left
+
+
+#: Midline groove of the back (mm): between the erector spinae masses the back muscles leave a
+#: notch of BACK_NOTCH_MM depth and BACK_NOTCH_HALF_MM half-width over the spinous processes
+#: (filled with fat and the supraspinous ligament), and the skin dips by BACK_GROOVE_MM over
+#: BACK_GROOVE_HALF_MM to either side, into the fat only (the real
+#: example CT: notch about 24 mm deep and 8-12 mm wide at T12, skin 6-9 mm deep at T12 and 3-12
+#: mm at L3; the old back was flat).
+BACK_NOTCH_MM = 16.0
+BACK_NOTCH_HALF_MM = 11.0
+BACK_GROOVE_MM = 6.0
+BACK_GROOVE_HALF_MM = 20.0
+#: Lateral abdominal wall (mm): external oblique, internal oblique and transversus abdominis
+#: as three layers of the 12 mm wall muscle, split by thin fat planes at these depths below the
+#: wall's outer surface, lateral to the rectus sheath (ABDOMINAL_RECTUS_HALF_MM from the
+#: midline, times the body scale) and in front of ABDOMINAL_LAYERS_BACK_MM behind the
+#: vertebral centre, where they join the thoracolumbar fascia. The linea alba splits the two
+#: recti at the midline (LINEA_ALBA_HALF_MM).
+ABDOMINAL_FAT_PLANES_MM = (4.0, 8.0)
+ABDOMINAL_FAT_PLANE_HALF_MM = 0.6
+ABDOMINAL_RECTUS_HALF_MM = 70.0
+ABDOMINAL_LAYERS_BACK_MM = 15.0
+LINEA_ALBA_HALF_MM = 3.0
+#: Fat plane (mm) around the psoas where it meets other muscle.
+PSOAS_FAT_PLANE_MM = 1.5
+
+
+def _groove_profile(dx: Any, half: float) -> Any:
+    """Raised-cosine profile over ``|dx| < half`` (1 at 0, 0 at ``half``)."""
+    u = np.minimum(np.abs(dx) / half, 1.0)
+    return 0.5 * (1.0 + np.cos(np.pi * u))
+
+
+def _outside_back_notch(
+    inside: Callable[[Any, Any], Any], xs: float, y_back: float
+) -> Callable[[Any, Any], Any]:
+    """``inside`` less the back muscles' midline notch below ``y_back`` (the wall's back)."""
+
+    def pred(x: Any, y: Any) -> Any:
+        notch = y > y_back - BACK_NOTCH_MM * _groove_profile(x - xs, BACK_NOTCH_HALF_MM)
+        return inside(x, y) & ~notch
+
+    return pred
+
+
+def _paint_back_groove(pt: _Painter, k: int, xs: float, y_skin: float, y_wall: float) -> None:
+    """The back's midline on slice ``k``: a fat notch between the back muscles under the wall's
+    back ``y_wall`` and a shallow dip of the skin ``y_skin`` over it (mm, +y posterior)."""
+    g = pt.grid
+    half = max(BACK_GROOVE_HALF_MM, BACK_NOTCH_HALF_MM)
+    i0, i1 = g.index_range(0, xs - half, xs + half)
+    j0, j1 = g.index_range(1, y_wall - BACK_NOTCH_MM - 1.0, y_skin + 1.0)
+    if i1 <= i0 or j1 <= j0:
+        return
+    dx = pt.x[i0:i1][None, :] - xs
+    y = pt.y[j0:j1][:, None]
+    sub = pt.tissue[k, j0:j1, i0:i1]
+    notch = (y > y_wall - BACK_NOTCH_MM * _groove_profile(dx, BACK_NOTCH_HALF_MM)) & (
+        sub == _T.MUSCLE
+    )
+    sub[notch] = _T.FAT
+    dip = (y > y_skin - BACK_GROOVE_MM * _groove_profile(dx, BACK_GROOVE_HALF_MM)) & (sub == _T.FAT)
+    sub[dip] = _T.AIR
+
+
+def _paint_abdominal_wall(
+    pt: _Painter,
+    k: int,
+    wall: tuple[float, float, float, float],
+    power: float,
+    xs: float,
+    ys: float,
+    y_ant: float,
+    scale: float,
+) -> None:
+    """Split the abdominal wall's muscle on slice ``k`` into the three lateral layers (thin fat
+    planes, :data:`ABDOMINAL_FAT_PLANES_MM`) and the two recti (linea alba).
+
+    Args:
+        pt: Painter.
+        k: Fine slice index.
+        wall: The wall's outer superellipse ``(cx, cy, rx, ry)`` (mm).
+        power: Its exponent.
+        xs: Spine x (mm).
+        ys: Spine y (mm).
+        y_ant: y of the cavity's front (mm).
+        scale: Body scale.
+    """
+    g = pt.grid
+    cx, cy, rx, ry = wall
+    sp = float(min(g.spacing_mm[0], g.spacing_mm[1]))
+    h = max(ABDOMINAL_FAT_PLANE_HALF_MM, 0.45 * sp)
+    j0, j1 = g.index_range(1, cy - ry, ys + ABDOMINAL_LAYERS_BACK_MM)
+    x_in = ABDOMINAL_RECTUS_HALF_MM * scale
+    for lo, hi in ((cx - rx, xs - x_in), (xs + x_in, cx + rx)):
+        i0, i1 = g.index_range(0, lo, hi)
+        if i1 <= i0 or j1 <= j0:
+            continue
+        ax = np.abs(pt.x[i0:i1] - cx)
+        ay = np.abs(pt.y[j0:j1] - cy)
+        sub = pt.tissue[k, j0:j1, i0:i1]
+        plane = np.zeros(sub.shape, dtype=bool)
+        for a in ABDOMINAL_FAT_PLANES_MM:
+            ro, ri = (rx - a + h, ry - a + h), (rx - a - h, ry - a - h)
+            outer = (ay[:, None] / ro[1]) ** power + (ax[None, :] / ro[0]) ** power <= 1.0
+            inner = (ay[:, None] / ri[1]) ** power + (ax[None, :] / ri[0]) ** power <= 1.0
+            plane |= outer & ~inner
+        sub[plane & (sub == _T.MUSCLE)] = _T.FAT
+    # linea alba: a thin fibrous (fat-dense at CT) seam between the recti
+    pt.ellipse2d(k, xs, y_ant - 6.0, LINEA_ALBA_HALF_MM, 8.0, _T.FAT, only=(_T.MUSCLE,))
 
 
 def _organ(
