@@ -1973,8 +1973,8 @@ BACK_GROOVE_HALF_MM = 20.0
 #: as three layers of the 12 mm wall muscle, split by thin fat planes at these depths below the
 #: wall's outer surface, lateral to the rectus sheath (ABDOMINAL_RECTUS_HALF_MM from the
 #: midline, times the body scale) and in front of ABDOMINAL_LAYERS_BACK_MM behind the
-#: vertebral centre, where they join the thoracolumbar fascia. The linea alba splits the two
-#: recti at the midline (LINEA_ALBA_HALF_MM).
+#: vertebral centre, where they join the thoracolumbar fascia. The linea alba, a fibrous seam
+#: (soft tissue, not fat), splits the two recti at the midline (LINEA_ALBA_HALF_MM).
 ABDOMINAL_FAT_PLANES_MM = (4.0, 8.0)
 ABDOMINAL_FAT_PLANE_HALF_MM = 0.6
 ABDOMINAL_RECTUS_HALF_MM = 70.0
@@ -2065,8 +2065,9 @@ def _paint_abdominal_wall(
             inner = (ay[:, None] / ri[1]) ** power + (ax[None, :] / ri[0]) ** power <= 1.0
             plane |= outer & ~inner
         sub[plane & (sub == _T.MUSCLE)] = _T.FAT
-    # linea alba: a thin fibrous (fat-dense at CT) seam between the recti
-    pt.ellipse2d(k, xs, y_ant - 6.0, LINEA_ALBA_HALF_MM, 8.0, _T.FAT, only=(_T.MUSCLE,))
+    # linea alba: a thin fibrous seam between the recti (an aponeurosis: soft-tissue density
+    # at CT, a little below muscle; not fat)
+    pt.ellipse2d(k, xs, y_ant - 6.0, LINEA_ALBA_HALF_MM, 8.0, _T.SOFT, only=(_T.MUSCLE,))
 
 
 def _organ(
