@@ -23,8 +23,10 @@ and interpolated bilinearly to the fine grid:
   contracted loops holding chyme (:data:`FILL_RADIUS` of the calibre) into the holes left.
   Where two loops press together (different stretches of the bowel, a hairpin bend's limbs
   included) a thin plane of mesenteric fat (2-4 mm) parts them half-way, each keeping its wall,
-  so that crowded loops cut separate sections rather than merged blobs. Calibre 23-30 mm in the jejunum narrowing to 19-25 mm
-  in the ileum, 2.5 mm wall; a smooth random profile along the bowel gives each stretch its
+  so that crowded loops cut separate sections rather than merged blobs. Calibre 22-26 mm in the jejunum narrowing to 18-22 mm
+  in the ileum (+-15 % along the bowel), 2.5 mm wall; the fat planes are patchy, so loops
+  also abut in clusters; valvulae conniventes cross the fluid and gas of jejunal loops (upper
+  left), the ileum (lower right) is featureless; chyme holds small gas bubbles; a smooth random profile along the bowel gives each stretch its
   content: collapsed (a band of soft tissue), fluid (10-20 HU), chyme (soft tissue mottled
   with fluid) or gas over fluid with a flat coronal level along the stretch. The coarse
   fields hold the signed distance to the nearest loop's wall (the fat planes folded in), a
@@ -65,11 +67,12 @@ from spinelab.synth.tissues import Tissue as _T
 #: Coarse grid step of the bowel's fields (mm).
 STEP_MM = 4.0
 #: Small-bowel radius to the wall's outer surface (mm) at the jejunum's start and the ileum's
-#: end (calibre 20-30 mm: jejunum about 25-30, ileum about 20-25), and a per-case factor.
-SMALL_BOWEL_RADIUS_MM = (13.5, 11.5)
+#: end (calibre 20-30 mm, less where contracted: about 24 and 20 mm here, the sections of
+#: crowded loops on CT being 12 mm median inscribed diameter), and a per-case factor.
+SMALL_BOWEL_RADIUS_MM = (12.0, 10.0)
 SMALL_BOWEL_SCALE = (0.9, 1.1)
 #: Smooth random variation of the calibre along the bowel (fraction, SD).
-RADIUS_WOBBLE = 0.08
+RADIUS_WOBBLE = 0.15
 #: Small-bowel wall thickness (mm; 2-3 mm).
 SMALL_BOWEL_WALL_MM = 2.5
 #: Fat between neighbouring loops (mm; their axes stay ``2 r + gap`` apart): lean, fat patient
@@ -100,7 +103,7 @@ WALK_NOISE = 0.6
 #: Preference for the axial plane: each step damps the heading's cranio-caudal component by
 #: this fraction, so loops run more often across the body than along it and axial slices show
 #: sausages as well as round sections.
-WALK_FLAT = 0.1
+WALK_FLAT = 0.2
 #: Where no heading is free, the turn's SD is this many times larger (hairpin bends).
 WALK_HAIRPIN = 4.0
 #: Limits of the walk: steps by the end of the first pass (loops) and in all (the bowel's
@@ -136,8 +139,41 @@ COLLAPSED_RADIUS = 0.6
 #: contracted loops holding chyme: this fraction of the calibre (their soft tissue fills
 #: the space rather than mesenteric fat).
 FILL_RADIUS = 0.8
-#: Fine-field level below which chyme shows fluid (about 30 % of its voxels).
+#: Fine-field level below which chyme shows fluid (about 30 % of its voxels), and above
+#: which it holds a small gas bubble (about 2 % of the coarse nodes; chyme is a mottle of
+#: fluid, soft tissue and bubbles).
 CHYME_FLUID_Z = -0.5
+CHYME_BUBBLE_Z = 2.0
+#: Clusters: the fat planes between loops pressed together are patchy. Their half-width is
+#: scaled by ``clip(CLUSTER_BIAS + z, 0, 1)`` for a smooth unit field ``z`` (sigma
+#: :data:`CLUSTER_SIGMA_MM`): where it is 0 neighbouring loops merge into a conglomerate
+#: whose sections abut without fat, as crowded loops do on CT.
+CLUSTER_BIAS = 0.45
+CLUSTER_SIGMA_MM = 14.0
+#: Jejunum and ileum: the walk starts its loops in an order that runs from the upper left
+#: quadrant (the jejunum, after the duodenojejunal flexure) to the lower right (the ileum,
+#: towards the ileocaecal junction): restarts are ranked by ``-(z + JEJUNUM_LEFT x) / span``
+#: plus this much random spread (fraction of the span).
+JEJUNUM_LEFT = 0.7
+START_ORDER_SPREAD = 0.35
+#: Valvulae conniventes (Kerckring folds): circular folds of the mucosa 1-2 mm thick every
+#: 3-5 mm along the jejunum, 3-8 mm high, fewer and lower in the ileum, absent distally
+#: (Standring, Gray's Anatomy). Painted in the lumen of fluid- and gas-holding loops where
+#: the phase along the course (pitch :data:`FOLD_PITCH_MM`) is within :data:`FOLD_DUTY`
+#: (share of the pitch) of a fold and the depth into the lumen is below the fold's height
+#: (mm, times ``1 + 0.4`` of the fine field: irregular, feathery folds). Their share
+#: (:meth:`BowelField._fold_share`) is 1 in the upper left of the abdomen (jejunum) and 0
+#: in the lower right (ileum): a score of position (height above L4 per
+#: :data:`JEJUNUM_Z_MM`, plus :data:`JEJUNUM_LEFT` times the offset to the left per the
+#: cavity's half-width) from :data:`ILEUM_SCORE` to :data:`JEJUNUM_SCORE`, smoothed over
+#: :data:`JEJUNUM_SMOOTH_MM` of the course.
+FOLD_PITCH_MM = 5.0
+FOLD_DUTY = 0.45
+FOLD_HEIGHT_MM = 6.0
+JEJUNUM_Z_MM = 60.0
+JEJUNUM_SCORE = 0.4
+ILEUM_SCORE = -0.2
+JEJUNUM_SMOOTH_MM = 40.0
 #: Colon radius along its course (mm): caecum, ascending, transverse, descending, sigmoid,
 #: rectum (calibre 40-60 mm, caecum widest).
 COLON_RADIUS_MM = {
@@ -369,23 +405,32 @@ class BowelField:
         self.sm_z = (z_l1, min(z_end, z_l1 - 10.0))
         # small bowel: tubes laid by a self-avoiding walk through the free part of the cavity
         sb_rng = rng.spawn(1)[0]
-        line, radius, level, kind = self._tubes(sb_rng, cavity, z_of, colon[0], fat, bowel_gas)
-        small = self._tube_fields(line, radius, level, kind)
+        line, radius, level, kind, fold = self._tubes(
+            sb_rng, cavity, z_of, colon[0], fat, bowel_gas
+        )
+        small = self._tube_fields(line, radius, level, kind, fold)
         # fields: small bowel (distance to the wall, content kind), colon (distance, gas level,
-        # content kind), fine field (mottle), small bowel's gas level
+        # content kind), fine field (mottle), small bowel's gas level, position along the
+        # bowel (mm) and the share of folds (valvulae)
         # the loops' content as one code: < 0 fluid (fluid-filled loops; the fluid patches of
-        # chyme, from the fine field), 0..1 soft tissue (chyme, collapsed loops: 1), above
-        # 1.5 gas over fluid
+        # chyme, from the fine field), 0..1 soft tissue (chyme, collapsed loops: 1),
+        # 1..1.5 soft tissue with a gas bubble (chyme), above 1.5 gas over fluid
         kind = small[2]
         code = np.clip(f - np.float32(CHYME_FLUID_Z), -1.0, 1.0)
+        code[f > CHYME_BUBBLE_Z] = 1.25
         code[kind < self.k_fluid] = -1.0
         code[kind < self.k_col] = 1.0
         code[kind >= self.k_gas] = 2.0
         # the fat planes between loops pressed together, folded into the distance field: a
         # node is inside a loop where it is inside the tube and farther than the plane's
-        # half-width from the plane (its lumen: farther than that and the wall)
-        tube = np.maximum(small[0], np.float32(self.plane_mm) - small[3])
-        g.fields = np.stack([tube, code, colon[0], colon[1], colon[2], f, small[1]], axis=1)
+        # half-width from the plane (its lumen: farther than that and the wall); the planes
+        # are patchy, so that loops cluster
+        clus = _smooth_noise(sb_rng, g.shape, CLUSTER_SIGMA_MM / c)
+        half = np.float32(self.plane_mm) * np.clip(np.float32(CLUSTER_BIAS) + clus, 0.0, 1.0)
+        tube = np.maximum(small[0], half - small[3])
+        g.fields = np.stack(
+            [tube, code, colon[0], colon[1], colon[2], f, small[1], small[4], small[5]], axis=1
+        )
         self.sb_top = float((line[:, 2] + radius).max()) if len(line) else -math.inf
 
     def sm_vessels(self, z: float, xs: float, y_front: float) -> list[tuple[float, float, float]]:
@@ -411,10 +456,17 @@ class BowelField:
         colon_sd: NDArray[np.float32],
         fat: float,
         bowel_gas: int,
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    ) -> tuple[
+        NDArray[np.float64],
+        NDArray[np.float64],
+        NDArray[np.float64],
+        NDArray[np.float64],
+        NDArray[np.float64],
+    ]:
         """Small-bowel tubes: centre line ``(M, 3)`` mm every 2 mm, and per sample the radius to
-        the wall's outer surface (mm), the y of the gas-fluid level (mm; gas in front of it)
-        and the content kind (thresholds ``k_col``, ``k_fluid``, ``k_gas``).
+        the wall's outer surface (mm), the y of the gas-fluid level (mm; gas in front of it),
+        the content kind (thresholds ``k_col``, ``k_fluid``, ``k_gas``) and the share of
+        valvulae (1 in the jejunum, 0 in the distal ileum).
 
         The axes come from :meth:`_walk` through the space that :meth:`_axis_space` leaves;
         along them (in the order laid, the first loop next to the duodenojejunal flexure)
@@ -432,7 +484,7 @@ class BowelField:
         if not tubes:
             self.k_col = self.k_fluid = self.k_gas = math.inf
             e = np.zeros(0)
-            return np.zeros((0, 3)), e, e, e
+            return np.zeros((0, 3)), e, e, e, e
         # centre lines every 2 mm, smoothed (the walk's corners)
         lines = []
         for tb, _ in tubes:
@@ -489,7 +541,29 @@ class BowelField:
             lo = np.full(int(run[-1]) + 1, np.inf)
             np.minimum.at(lo, run[idx], front[idx])
             level[idx] = lo[run[idx]] + 2.0 * radius[idx] * frac
-        return line, radius, level, kind
+        fold = self._fold_share(line, cavity, z_of)
+        fold[fill] = 0.0
+        return line, radius, level, kind, fold
+
+    @staticmethod
+    def _fold_share(
+        line: NDArray[np.float64], cavity: Cavity, z_of: Mapping[str, float]
+    ) -> NDArray[np.float64]:
+        """Share of valvulae ``(M,)`` along a centre line ``(M, 3)`` mm: the jejunum lies in
+        the upper left of the abdomen, the ileum in the lower right. A score, the height
+        above L4's centre over :data:`JEJUNUM_Z_MM` plus :data:`JEJUNUM_LEFT` times the
+        offset to the left over the cavity's half-width, maps linearly from
+        :data:`ILEUM_SCORE` (0) to :data:`JEJUNUM_SCORE` (1), smoothed along the course."""
+        if not len(line):
+            return np.zeros(0)
+        z4 = z_of.get("L4", z_of.get("L3", 0.0) - 35.0)
+        zk = np.linspace(float(line[:, 2].min()), float(line[:, 2].max()) + 1.0, 16)
+        cav = np.array([cavity(float(z)) for z in zk])
+        xs = np.interp(line[:, 2], zk, cav[:, 0])
+        rx = np.maximum(np.interp(line[:, 2], zk, cav[:, 3]), 1.0)
+        score = (line[:, 2] - z4) / JEJUNUM_Z_MM + JEJUNUM_LEFT * (line[:, 0] - xs) / rx
+        score = ndi.gaussian_filter1d(score, JEJUNUM_SMOOTH_MM / 2.0, mode="nearest")
+        return np.clip((score - ILEUM_SCORE) / (JEJUNUM_SCORE - ILEUM_SCORE), 0.0, 1.0)
 
     def _axis_space(
         self,
@@ -618,8 +692,13 @@ class BowelField:
         weights = 0.5 ** np.arange(WALK_LOOKAHEAD)
         ahead = ds * np.arange(1, WALK_LOOKAHEAD + 1)[None, :, None]
         flat_damp = np.array([1.0 - WALK_FLAT, 1.0, 1.0])  # (k, j, i)
-        # restarts: the free nodes in a random order, each taken if still free
-        starts = np.unravel_index(rng.permutation(np.flatnonzero(free)), free.shape)
+        # restarts: the free nodes in an order that runs from the upper left (jejunum) to the
+        # lower right (ileum), with a random spread, each taken if still free
+        cand_nodes = rng.permutation(np.flatnonzero(free))
+        kz, _, ki = np.unravel_index(cand_nodes, free.shape)
+        rank = -(kz / max(nz - 1, 1) + JEJUNUM_LEFT * ki / max(nx - 1, 1))
+        rank += START_ORDER_SPREAD * (1.0 + JEJUNUM_LEFT) * rng.standard_normal(len(rank))
+        starts = np.unravel_index(cand_nodes[np.argsort(rank, kind="stable")], free.shape)
         starts = (starts[0] + pz) * strides[0] + (starts[1] + pad) * strides[1] + starts[2] + pad
 
         def block(p: NDArray[np.float64]) -> None:
@@ -693,13 +772,16 @@ class BowelField:
         radius: NDArray[np.float64],
         level: NDArray[np.float64],
         kind: NDArray[np.float64],
+        fold: NDArray[np.float64] | None = None,
     ) -> NDArray[np.float32]:
-        """Coarse fields of the tubes ``(4, nz, ny, nx)``: signed distance to the nearest wall's
+        """Coarse fields of the tubes ``(6, nz, ny, nx)``: signed distance to the nearest wall's
         outer surface (mm, negative inside), gas level y and content kind of the nearest sample,
-        and the distance (mm) to the plane half-way between the nearest loop and the next
+        the distance (mm) to the plane half-way between the nearest loop and the next
         nearest one (half the difference of their signed distances, at most
         :data:`SEPARATION_MAX_MM`): another loop is a sample more than :data:`LOOP_ARC_MM` of
-        the bowel's course from the nearest sample.
+        the bowel's course from the nearest sample; the position along the bowel's course
+        (mm: the nearest sample's, plus the node's offset along the axis, so that it varies
+        linearly along a loop) and the share of valvulae (``fold``, default none) there.
 
         Each sample (every :data:`TUBE_FIELD_STRIDE`-th, 6 mm apart: the distance to a row of
         points 6 mm apart is within 0.4 mm of that to the curve at a 12 mm wall) updates the nodes
@@ -709,11 +791,13 @@ class BowelField:
         g = self.small
         c = g.step
         nz, ny, nx = g.shape
-        out = np.empty((4, nz, ny, nx), dtype=np.float32)
+        out = np.empty((6, nz, ny, nx), dtype=np.float32)
         out[0] = c
         out[1] = -1e4
         out[2] = 0.0
         out[3] = SEPARATION_MAX_MM
+        out[4] = 0.0
+        out[5] = 0.0
         if not len(line):
             return out
         sel = slice(None, None, TUBE_FIELD_STRIDE)
@@ -764,8 +848,18 @@ class BowelField:
         out[3] = np.minimum(0.5 * (dist2[crop] - out[0]), SEPARATION_MAX_MM)
         idx = near[crop]
         hit = idx >= 0
-        out[1][hit] = level[sel][idx[hit]]
-        out[2][hit] = kind[sel][idx[hit]]
+        near_s = idx[hit]
+        out[1][hit] = level[sel][near_s]
+        out[2][hit] = kind[sel][near_s]
+        if fold is not None:
+            out[5][hit] = fold[sel][near_s]
+        # position along the course: the nearest sample's, plus the offset along its axis
+        tangent = np.gradient(line, axis=0)[sel]
+        tangent /= np.maximum(np.linalg.norm(tangent, axis=1, keepdims=True), 1e-6)
+        kk, jj, ii = np.nonzero(hit)
+        node = np.stack([g.axes[0][ii], g.axes[1][jj], g.axes[2][kk]], axis=1)
+        off = ((node - pts[near_s]) * tangent[near_s]).sum(axis=1)
+        out[4][hit] = arc[near_s] + off
         return out
 
     def _vessels(self, rng: np.random.Generator, cavity: Cavity) -> NDArray[np.float64]:
@@ -1033,6 +1127,11 @@ class BowelField:
             lev = g.sample(plane[6:7], j0 + a0, j0 + a1, i0 + b0, i0 + b1, slot=1)[0]
             above = gas[a0:a1, b0:b1] & (self.y[j0 + a0 : j0 + a1, None] < lev)
             sub[a0:a1, b0:b1][above] = _T.GAS
+        if self.gas:  # small gas bubbles in chyme
+            bubble = (code > 1.1) & (code < 1.4)
+            bubble &= lumen
+            sub[bubble] = _T.GAS
+        self._paint_folds(sub, wet, tube, plane, (j0, i0))
         # superior mesenteric vessels in their fat collars (the loops keep clear of them)
         for vx, vy, vr in self.sm_vessels(z, xs, y_front):
             rc = vr + SM_COLLAR_MM
@@ -1047,6 +1146,48 @@ class BowelField:
             o = sub[ja:jb, ia:ib]
             o[free & (r2 <= rc * rc)] = _T.FAT
             o[free & (r2 <= vr * vr)] = _T.BLOOD
+
+    def _paint_folds(
+        self,
+        out: NDArray[np.uint8],
+        wet: NDArray[np.bool_],
+        tube: NDArray[np.float32],
+        plane: NDArray[np.float32],
+        origin: tuple[int, int],
+    ) -> None:
+        """Valvulae conniventes: soft-tissue folds across the fluid or gas of jejunal loops
+        (``wet``, on a window at fine ``origin`` (j0, i0) whose loop distance is ``tube``),
+        painted into ``out``."""
+        j0, i0 = origin
+        nj, ni = wet.shape
+        # only where the coarse nodes hold folds (their box), then where there is a lumen
+        box = self._box(plane[8] > 0.0, j0, j0 + nj, i0, i0 + ni)
+        if box is None:
+            return
+        ja, jb, ia, ib = box
+        sub_wet = wet[ja:jb, ia:ib]
+        rows = np.nonzero(sub_wet.any(axis=1))[0]
+        if not len(rows):
+            return
+        cols = np.nonzero(sub_wet.any(axis=0))[0]
+        a0, a1 = ja + int(rows[0]), ja + int(rows[-1]) + 1
+        b0, b1 = ia + int(cols[0]), ia + int(cols[-1]) + 1
+        # the lumen near the wall, within the tallest fold's reach
+        depth = -tube[a0:a1, b0:b1] - np.float32(SMALL_BOWEL_WALL_MM)
+        near = depth < np.float32(FOLD_HEIGHT_MM * 1.4)
+        near &= wet[a0:a1, b0:b1]
+        jj, ii = np.nonzero(near)
+        if not len(jj):
+            return
+        fs, pos, w = self.small.sample(plane[[5, 7, 8]], j0 + a0, j0 + a1, i0 + b0, i0 + b1, slot=1)
+        fs, pos, w, depth = fs[jj, ii], pos[jj, ii], w[jj, ii], depth[jj, ii]
+        # within FOLD_DUTY / 2 of a fold's phase (less where the share of folds is lower)
+        on = np.cos(np.float32(2.0 * math.pi / FOLD_PITCH_MM) * pos) > np.cos(
+            np.float32(math.pi * FOLD_DUTY) * np.clip(w, 0.0, 1.0)
+        )
+        on &= depth < np.float32(FOLD_HEIGHT_MM) * (1.0 + 0.4 * fs)
+        on &= w > 0.05
+        out[a0:a1, b0:b1][jj[on], ii[on]] = _T.SOFT
 
     def _box(
         self, keep: NDArray[np.bool_], j0: int, j1: int, i0: int, i1: int
