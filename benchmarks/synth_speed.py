@@ -39,8 +39,9 @@ STAGES: dict[str, tuple[object, str]] = {
     "of which pelvis": (render, "_paint_pelvis"),
     "of which vertebrae": (render, "_paint_vertebra"),
     "HU look-up": (ctphys, "block_mean_lut"),
-    "noise and in-plane blur": (ctphys, "add_noise_and_blur"),
-    "reorienting int16 + uint8 copies": (generator, "contiguous_copy"),
+    "scanner maps and noise fields": (ctphys, "prepare_noise_and_blur"),
+    "in-plane blur, noise and rounding": (ctphys, "blur_inplane"),
+    "writing the reoriented int16 + uint8 arrays": (ctphys, "copy_tiled"),
 }
 
 SCENARIOS: dict[str, SynthConfig] = {

@@ -43,7 +43,7 @@ from spinelab.structures import Centroids, Volume
 from spinelab.synth import ct as ctphys
 from spinelab.synth.arms import ARM_FOV_MARGIN_MM, P_ARMS_DOWN
 from spinelab.synth.geometry import SpineGeometry
-from spinelab.synth.randomize import randomized_image
+from spinelab.synth.randomize import randomized_writer
 from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
 from spinelab.synth.tissues import TEXTURE_HU, Tissue, sample_hu_table
 
@@ -307,7 +307,6 @@ def generate_case(
             osteoporosis=params.osteoporosis,
             steatosis=params.steatosis,
         )
-        hu = ctphys.block_mean_lut(res.tissue, lut, factors)
         boxes = {}
         for label, (k0, k1, j0, j1, i0, i1) in res.boxes.items():
             boxes[anatomy.by_name(label).verse_id] = (
@@ -319,27 +318,37 @@ def generate_case(
                 -(-i1 // factors[2]),
             )
         offsets = {vid: float(rng.normal(0.0, 15.0)) for vid in boxes}
-        ctphys.vertebra_texture(
-            hu, vert, boxes, spacing_kji, TEXTURE_HU[Tissue.CANCELLOUS], offsets, rng
+        # every draw of the image happens here; the image is written (slab by slab, whole HU)
+        # into its output array below, once the orientation is known
+        write_image = ctphys.ct_image_slabs(
+            res.tissue,
+            lut,
+            factors,
+            vert,
+            boxes,
+            spacing_kji,
+            TEXTURE_HU[Tissue.CANCELLOUS],
+            offsets,
+            affine_ijk,
+            res.metal_points_mm,
+            physics,
+            rng,
         )
-        ctphys.add_metal_streaks(hu, affine_ijk, res.metal_points_mm, physics.streak_hu, rng)
-        ctphys.add_noise_and_blur(hu, spacing_kji, physics, rng)
-        # whole HU in float32; the cast to int16 happens in the reorienting copy below
-        image: NDArray[Any] = ctphys.clip_round_hu(hu)
     else:
-        image = randomized_image(res.tissue, factors, spacing_kji, rng)
+        write_image = randomized_writer(res.tissue, factors, spacing_kji, rng)
     # [k, j, i] -> [i, j, k], then random axis permutation and flips
-    image_ijk = image.transpose(2, 1, 0)
-    vert_ijk = vert.transpose(2, 1, 0)
     perm: tuple[int, ...] = (0, 1, 2)
     flips: tuple[bool, ...] = (False, False, False)
     if cfg.random_orientation:
         perm = tuple(int(x) for x in rng.permutation(3))
         flips = tuple(bool(x) for x in rng.random(3) < 0.5)
-    image_o, affine = reorient(image_ijk, affine_ijk, perm, flips)
-    vert_o, _ = reorient(vert_ijk, affine_ijk, perm, flips)
-    # C-contiguous arrays (torch.from_numpy needs positive strides): one strided copy each
-    ct_vol = Volume(contiguous_copy(image_o, np.int16), affine)
+    # C-contiguous arrays (torch.from_numpy needs positive strides): the image is written
+    # straight into its reoriented int16 array, the label map copied once
+    image, image_kji, affine = oriented_empty(vert.shape, affine_ijk, perm, flips, np.int16)
+    write_image(image_kji)
+    del write_image  # frees the randomized style's float32 volume before the label copy
+    vert_o, _ = reorient(vert.transpose(2, 1, 0), affine_ijk, perm, flips)
+    ct_vol = Volume(image, affine)
     lab_vol = Volume(contiguous_copy(vert_o), affine)
     t2 = time.perf_counter()
     centroids = _visible_centroids(geo, lab_vol)
@@ -402,21 +411,44 @@ def reorient(
     return arr, aff
 
 
-#: Tile of :func:`contiguous_copy`: along the source's fastest axis, along the destination's
-#: fastest axis, and along the third axis.
-_COPY_TILE = (64, 64, 4)
+def oriented_empty(
+    shape_kji: tuple[int, ...],
+    affine_lps: NDArray[np.float64],
+    perm: tuple[int, ...],
+    flips: tuple[bool, ...],
+    dtype: DTypeLike,
+) -> tuple[NDArray[Any], NDArray[Any], NDArray[np.float64]]:
+    """An uninitialized C-contiguous array laid out as :func:`reorient` would make it.
+
+    Args:
+        shape_kji: ``(K, J, I)`` shape of the image as rendered.
+        affine_lps: 4x4 LPS affine of its ``[i, j, k]`` transpose.
+        perm, flips: As in :func:`reorient`.
+        dtype: Element type.
+
+    Returns:
+        ``(array, view_kji, affine)``: the C-contiguous reoriented array, a ``(K, J, I)`` view
+        of it in rendering order (writing ``view_kji[k, j, i]`` fills the voxel that
+        ``reorient`` would move there) and its affine.
+    """
+    shape_ijk = tuple(int(n) for n in shape_kji[::-1])
+    dummy = np.broadcast_to(np.empty((), dtype=dtype), shape_ijk)
+    view, affine = reorient(dummy, affine_lps, perm, flips)
+    out = np.empty(view.shape, dtype=dtype)
+    back = out
+    for ax, flip in enumerate(flips):
+        if flip:
+            back = np.flip(back, axis=ax)
+    back = back.transpose(tuple(int(a) for a in np.argsort(perm)))
+    return out, back.transpose(2, 1, 0), affine
 
 
 def contiguous_copy(array: NDArray[Any], dtype: DTypeLike | None = None) -> NDArray[Any]:
     """C-contiguous copy of a 3-D view (e.g. a permuted and flipped volume), cast to ``dtype``.
 
-    numpy copies a view in the destination's order. When the destination's fastest axis is a
-    slow axis of the source, each read lands on another page, and for 512-wide volumes on the
-    same few cache sets (up to 2.5 s for the int16 + uint8 pair of a 512x512x300 case). Such
-    views are copied tile by tile, each tile long along both the source's and the
-    destination's fastest axes (whole cache lines read, rows of 64 written) and short along
-    the third (0.2-0.3 s for the pair); views whose rows are contiguous in the source are
-    copied in one go.
+    Views whose fastest axis is not the copy's are copied tile by tile
+    (:func:`spinelab.synth.ct.copy_tiled`: 0.2-0.3 s instead of up to 2.5 s for the int16 +
+    uint8 pair of a 512x512x300 case).
 
     Args:
         array: 3-D array or view.
@@ -426,20 +458,7 @@ def contiguous_copy(array: NDArray[Any], dtype: DTypeLike | None = None) -> NDAr
         A new C-contiguous array with the same shape and values.
     """
     out = np.empty(array.shape, dtype=array.dtype if dtype is None else dtype)
-    strides = [abs(s) for s in array.strides]
-    if array.ndim != 3 or array.size < (1 << 20) or strides[2] == array.itemsize:
-        out[...] = array
-        return out
-    tile = [_COPY_TILE[2]] * 3
-    tile[int(np.argmin(strides))] = _COPY_TILE[0]
-    tile[2] = _COPY_TILE[1]
-    n0, n1, n2 = array.shape
-    b0, b1, b2 = tile
-    for s0 in range(0, n0, b0):
-        for s1 in range(0, n1, b1):
-            for s2 in range(0, n2, b2):
-                t = (slice(s0, s0 + b0), slice(s1, s1 + b1), slice(s2, s2 + b2))
-                out[t] = array[t]
+    ctphys.copy_tiled(out, array)
     return out
 
 

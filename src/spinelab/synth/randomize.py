@@ -10,10 +10,13 @@ Intensities are arbitrary units stored as int16 in ``[0, 2000]``: the values are
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
-from spinelab.synth.ct import block_mean_lut, blur_axis
+from spinelab.synth.ct import SLAB_SLICES, block_mean_lut, blur_axis, copy_tiled, empty_padded
 from spinelab.synth.tissues import N_TISSUES, Tissue
 
 #: Upper end of the randomized intensity range (int16 output in [0, RANDOM_MAX]).
@@ -42,18 +45,43 @@ def randomized_image(
     Returns:
         ``(nk, nj, ni)`` int16 in ``[0, RANDOM_MAX]``.
     """
+    shape = tuple(n // f for n, f in zip(tissue_fine.shape, factors, strict=True))
+    out = np.empty(shape, dtype=np.int16)
+    randomized_writer(tissue_fine, factors, spacing_kji_mm, rng)(out)
+    return out
+
+
+def randomized_writer(
+    tissue_fine: NDArray[np.uint8],
+    factors: tuple[int, int, int],
+    spacing_kji_mm: tuple[float, float, float],
+    rng: np.random.Generator,
+) -> Callable[[NDArray[Any]], None]:
+    """:func:`randomized_image`, written into an array the caller gives later.
+
+    Every draw happens here (the caller may draw more, e.g. the orientation that decides the
+    output's memory order, before writing).
+
+    Returns:
+        ``write(out)``: fills ``out``, any ``(nk, nj, ni)`` int16 array or view, with the image
+        (:func:`gamma_to_int16`).
+    """
     means = rng.uniform(0.0, 255.0, N_TISSUES).astype(np.float32)
     means[Tissue.AIR] = rng.uniform(0.0, 40.0)  # background mostly dark, as in SynthSeg
     stds = rng.uniform(0.0, 25.0, N_TISSUES).astype(np.float32)
     img = block_mean_lut(tissue_fine, means, factors)
-    sd = block_mean_lut(tissue_fine, stds, factors)
-    # per-class noise: one slab of normal variates reused with flips (as in ct.py)
+    # per-class noise: one slab of normal variates reused with flips (as in ct.py), scaled by
+    # the block-mean SD of the same slices (looked up slab by slab: no second volume)
     slab = min(img.shape[0], 29)
     block = rng.standard_normal((slab, *img.shape[1:]), dtype=np.float32)
+    sd = empty_padded((slab, *img.shape[1:]), np.float32)
+    fk = factors[0]
     for s0 in range(0, img.shape[0], slab):
         n = min(slab, img.shape[0] - s0)
         view = block[:n] if (s0 // slab) % 2 == 0 else block[:n, ::-1, ::-1]
-        img[s0 : s0 + n] += sd[s0 : s0 + n] * view
+        part = block_mean_lut(tissue_fine[s0 * fk : (s0 + n) * fk], stds, factors, out=sd[:n])
+        part *= view
+        img[s0 : s0 + n] += part
     sig = [float(rng.uniform(0.0, 1.5)) / s * min(spacing_kji_mm) for s in spacing_kji_mm]
     for axis, sg in enumerate(sig):
         if sg > 0.2:
@@ -70,7 +98,12 @@ def randomized_image(
         img[k] *= bias
     lo, hi = np.percentile(img[:: max(1, nk // 16)], [0.5, 99.5])
     gamma = float(np.exp(rng.normal(0.0, 0.3)))
-    return gamma_to_int16(img, float(lo), float(hi), gamma if abs(gamma - 1.0) > 0.02 else 1.0)
+    gamma = gamma if abs(gamma - 1.0) > 0.02 else 1.0
+
+    def write(out: NDArray[Any]) -> None:
+        gamma_to_int16(img, float(lo), float(hi), gamma, out=out)
+
+    return write
 
 
 #: Levels of the look-up table that applies the gamma (:func:`gamma_to_int16`).
@@ -78,7 +111,11 @@ GAMMA_LEVELS = 65536
 
 
 def gamma_to_int16(
-    img: NDArray[np.float32], lo: float, hi: float, gamma: float
+    img: NDArray[np.float32],
+    lo: float,
+    hi: float,
+    gamma: float,
+    out: NDArray[Any] | None = None,
 ) -> NDArray[np.int16]:
     """``rint(RANDOM_MAX * clip((img - lo) / (hi - lo), 0, 1) ** gamma)`` as int16.
 
@@ -93,21 +130,35 @@ def gamma_to_int16(
         img: ``(nk, nj, ni)`` float32 intensities.
         lo, hi: Values mapped to 0 and ``RANDOM_MAX`` before the gamma.
         gamma: Contrast exponent.
+        out: ``(nk, nj, ni)`` int16 array or view to fill (e.g. a reoriented array's view
+            in ``img``'s axis order: filled slab by slab with :func:`~spinelab.synth.ct.
+            copy_tiled`); None allocates a C-contiguous one.
 
     Returns:
-        ``(nk, nj, ni)`` C-contiguous int16 in ``[0, RANDOM_MAX]``.
+        ``(nk, nj, ni)`` int16 in ``[0, RANDOM_MAX]`` (``out`` if given).
     """
     levels = np.arange(GAMMA_LEVELS + 1, dtype=np.float64) / GAMMA_LEVELS
     table = np.rint(RANDOM_MAX * levels**gamma).astype(np.int16)
     scale = np.float32(GAMMA_LEVELS / max(hi - lo, 1e-3))
     offset = np.float32(0.5 - lo * float(scale))  # + 0.5: the int conversion rounds
-    out = np.empty(img.shape, dtype=np.int16)
+    if out is None:
+        out = np.empty(img.shape, dtype=np.int16)
+    elif out.shape != img.shape or out.dtype != np.int16:
+        raise ValueError(f"out is {out.dtype} {out.shape}, expected int16 {img.shape}")
+    # rows contiguous: slice by slice in place; otherwise through a slab of SLAB_SLICES
+    direct = out.strides[2] == out.itemsize
+    nk = img.shape[0]
+    buf = out if direct else np.empty((min(nk, SLAB_SLICES), *img.shape[1:]), dtype=np.int16)
     tmp = np.empty(img.shape[1:], dtype=np.float32)
     idx = np.empty(img.shape[1:], dtype=np.int32)
-    for k in range(img.shape[0]):
-        np.multiply(img[k], scale, out=tmp)
-        tmp += offset
-        np.clip(tmp, 0.0, float(GAMMA_LEVELS), out=tmp)
-        idx[...] = tmp  # truncation of a non-negative value: floor
-        np.take(table, idx, out=out[k], mode="clip")
+    for k0 in range(0, nk, SLAB_SLICES):
+        k1 = min(nk, k0 + SLAB_SLICES)
+        for k in range(k0, k1):
+            np.multiply(img[k], scale, out=tmp)
+            tmp += offset
+            np.clip(tmp, 0.0, float(GAMMA_LEVELS), out=tmp)
+            idx[...] = tmp  # truncation of a non-negative value: floor
+            np.take(table, idx, out=buf[k if direct else k - k0], mode="clip")
+        if not direct:
+            copy_tiled(out[k0:k1], buf[: k1 - k0])
     return out
