@@ -50,7 +50,8 @@ Anatomy 8th ed.; organ sizes as in ultrasound/CT reference texts):
 * Portal vein: formed behind the pancreas's neck, rising to the porta hepatis in front of the
   vena cava and branching into the right and left lobes (:data:`PORTAL_NODES`), with a thin
   sheath of periportal fat around its larger branches; the gallbladder (bile, water density)
-  hangs from the porta down and forwards under the right lobe, its fundus at the liver's edge.
+  hangs from the porta down and forwards under the right lobe in a fossa (the liver wraps its
+  neck and body), its fundus at the liver's edge.
 * Lungs below the domes: each hemidiaphragm is a smooth dome in coronal and sagittal section
   (the right one higher), highest near the mid-clavicular line, curving down laterally into the
   costophrenic angle and medially to the central tendon under the heart; posteriorly the
@@ -89,7 +90,13 @@ _T = Tissue
 #: Liver: craniocaudal span from the right dome to the inferior tip of the right lobe (mm),
 #: and how far the left lobe reaches left of the midline (fraction of the cavity half-width).
 LIVER_SPAN_MM = (150.0, 185.0)
-LIVER_LEFT_LOBE = (0.5, 0.8)
+LIVER_LEFT_LOBE = (0.55, 0.85)
+#: The left lobe's medial edge runs from its tip (front) to the caudate lobe (behind) as this
+#: power ``p`` of the depth, so the lobe is a wedge thinning to its tip over the stomach: 30 mm
+#: from the tip it is ``3 ** (1 / p)`` times as thick as 10 mm from it (the real example CT at
+#: T11: 57 vs 27 mm, 2.1 times; 96 mm thick at the midline, 66 mm at 30 mm and 18 mm at 60 mm
+#: left of it). 2.5 (the old shape) kept a slab of nearly even thickness out to its tip.
+LIVER_WEDGE_POWER = 1.6
 #: Hepatic vein radius at the IVC and at its far end (mm); length along z (mm).
 HEPATIC_VEIN_R_MM = (5.5, 2.5)
 HEPATIC_VEIN_LEN_MM = 80.0
@@ -154,9 +161,24 @@ P_GALLBLADDER = 0.85
 GALLBLADDER_NECK = (-50.0, -62.0, -10.0)
 GALLBLADDER_FUNDUS = (-62.0, -100.0, -65.0)
 GALLBLADDER_R_MM = (5.0, (10.0, 17.0))
+#: The gallbladder fossa: liver this thick (mm) wraps the gallbladder from its neck over this
+#: share of its length, so it lies in a fossa on the liver's underside (on CT the liver
+#: surrounds the neck and body; only the fundus projects beyond its inferior edge).
+GALLBLADDER_FOSSA = (6.0, 0.75)
 #: Spleen: craniocaudal length, greatest thickness and half of its antero-posterior extent in an
 #: axial slice (mm); its long axis follows the 10th rib obliquely, so axial sections are long.
 SPLEEN_MM = (110.0, 45.0, 50.0)
+#: The spleen's hilum: depth (share of the thickness), place along the arc (-1 front .. 1 back
+#: of its axial section) and half-width of the notch in its visceral face, where the splenic
+#: vessels enter (between the gastric and the renal impressions).
+SPLEEN_HILUM = (0.3, -0.1, 0.3)
+#: The spleen's posterior tip stops this far lateral to the vertebral body's side (mm), beside
+#: the kidney's upper pole and the paraspinal muscles (1 mm further for each mm behind the
+#: vertebral body's centre: a slanting end, not a vertical cut), and its span along a row is
+#: at most ``SPLEEN_SPAN`` times its greatest thickness (so where the cavity's back is the
+#: kidney's front, below the ribs, it does not run along it).
+SPLEEN_MEDIAL_MM = 35.0
+SPLEEN_SPAN = 1.6
 #: Stomach: radius at the fundus, body and antrum (mm) and wall thickness (mm).
 STOMACH_R_MM = (55.0, 50.0, 24.0)
 STOMACH_WALL_MM = 4.0
@@ -1009,8 +1031,8 @@ class OrganPlan:
                     self.left_lobe,
                     self.left_lobe,
                     self.left_lobe,
-                    0.7 * self.left_lobe,
-                    0.05,
+                    0.85 * self.left_lobe,
+                    0.3 * self.left_lobe,
                     -0.3,
                     -0.55,
                     -0.8,
@@ -1021,7 +1043,8 @@ class OrganPlan:
         x_post = xs - lv.width / 2 - 14.0
         y_split = y_front_body - 20.0
         t = np.clip((y - y_ant_wall) / max(y_split - y_ant_wall, 10.0), 0.0, 1.0)
-        x_ant = xs + hw * (m_ant + (min(m_back, m_ant) - m_ant) * t**2.5)
+        # the left lobe: a wedge, thinning steadily to its tip over the stomach
+        x_ant = xs + hw * (m_ant + (min(m_back, m_ant) - m_ant) * t**LIVER_WEDGE_POWER)
         w = smooth01((y - y_split) / 30.0 + 0.5)
         x_left = (1.0 - w) * x_ant + w * np.minimum(x_post, xs + hw * m_back)
         x_left = np.minimum(x_left + self.liver_w[1](y, z), xs + half - 4.0)
@@ -1052,6 +1075,22 @@ class OrganPlan:
             _paint_capsule(pt, k, z, nodes[a], nodes[b], ra * rs, rb * rs, PORTAL_TISSUE, over)
         if self.gallbladder is not None:
             a3, b3, r_f = self.gallbladder
+            # the gallbladder fossa: the liver wraps the neck and body (a cuff of liver over
+            # fat and bowel), the fundus alone reaches beyond the liver's edge
+            c_mm, c_len = GALLBLADDER_FOSSA
+            e3 = a3 + c_len * (b3 - a3)
+            r_e = GALLBLADDER_R_MM[0] + c_len * (r_f - GALLBLADDER_R_MM[0])
+            _paint_capsule(
+                pt,
+                k,
+                z,
+                a3 + off,
+                e3 + off,
+                GALLBLADDER_R_MM[0] + c_mm,
+                r_e + c_mm,
+                _T.LIVER,
+                _PANCREAS_OVER,
+            )
             _paint_capsule(
                 pt, k, z, a3 + off, b3 + off, GALLBLADDER_R_MM[0], r_f, GALLBLADDER_TISSUE, _GB_OVER
             )
@@ -1069,6 +1108,11 @@ class OrganPlan:
             pt.ellipse2d(k, x0 + dx * d, y0 + dy * d, r * 1.3, r * 1.3, _T.BLOOD, only=(_T.LIVER,))
 
     def _spleen(self, pt: _Painter, k: int, z: float, cav: Cavity) -> None:
+        """The spleen on slice ``k``: a crescent against the left posterolateral wall. Its
+        parietal face follows the wall; its visceral (inner) face is the wall's outline moved
+        inwards by the spleen's thickness (a plateau along the arc, tapering at the two ends),
+        so it is concave like the wall, with a shallow notch at the hilum
+        (:data:`SPLEEN_HILUM`)."""
         top = self.z_dome_l + 5.0
         dz = top - z
         if not 0.0 < dz < self.spleen_len:
@@ -1078,14 +1122,31 @@ class OrganPlan:
         lv = cav.lv
         yc = lv.y_s - 25.0 * f  # the upper pole posterior, the lower more anterior
         half = SPLEEN_MM[2] * s
-        rows = _rows(pt, yc - half, min(yc + half, cav.cy + cav.hd - 3.0))
+        y_wall = cav.cy + cav.hd - 3.0
+        rows = _rows(pt, yc - half, min(yc + half, y_wall))
         if rows is None:
             return
         j0, y = rows
-        q = np.clip(1.0 - ((y - yc) / max(half, 1.0)) ** 2, 0.0, 1.0)
+        v = (y - yc) / max(half, 1.0)
+        v2 = v * v
+        q = np.clip(1.0 - v2 * v2, 0.0, 1.0) ** 0.75  # a plateau, pointed at both ends
         x_out = cav.xs + cav.half_width(y) - 3.0
-        thick = SPLEEN_MM[1] * s * np.sqrt(q) + self.spleen_w(y, z)
-        lo, hi = self.clip_to_dome(cav, 1.0, z, y, x_out - thick, x_out)
+        depth, notch, width = SPLEEN_HILUM
+        thick = SPLEEN_MM[1] * s * q * (1.0 - depth * np.exp(-(((v - notch) / width) ** 2)))
+        thick += self.spleen_w(y, z)
+        # the inner face: the cavity's outline (a superellipse) shrunk by the thickness; behind
+        # its back the spleen wraps round the corner along the posterior wall
+        a_in = np.maximum(cav.hw - 3.0 - thick, 1.0)
+        b_in = np.maximum(cav.hd - 3.0 - thick, 1.0)
+        vv = np.clip(np.abs(y - cav.cy) / b_in, 0.0, 1.0)
+        x_in = cav.xs + a_in * (1.0 - vv**cav.power) ** (1.0 / cav.power)
+        x_med = np.maximum(
+            x_out - SPLEEN_SPAN * SPLEEN_MM[1] * s * q,
+            cav.xs + lv.width / 2 + SPLEEN_MEDIAL_MM + np.maximum(y - lv.y_s, 0.0),
+        )
+        x_in = np.maximum(x_in, x_med)
+        x_in = np.where(thick > 0.5, x_in, x_out)
+        lo, hi = self.clip_to_dome(cav, 1.0, z, y, x_in, x_out)
         _paint_span(pt, k, y, j0, lo, hi, _T.SPLEEN, keep=_T.MUSCLE)
 
     def _stomach(self, pt: _Painter, k: int, z: float, cav: Cavity) -> None:
