@@ -29,10 +29,14 @@ from pathlib import Path
 import torch
 
 from _results import machine_line, update_results
-from detection_weights_cv import cv_tables, fit_on, load_splits
+from detection_weights_cv import Scan, cv_tables, fit_on, load_splits
 from spinelab.nets.detection_gru import scan_sample, train_detection_net
-from spinelab.postprocess.detection_net import DetectionNetConfig, default_detection_net
-from spinelab.postprocess.detection_priors import default_priors
+from spinelab.postprocess.detection_net import (
+    DetectionNet,
+    DetectionNetConfig,
+    default_detection_net,
+)
+from spinelab.postprocess.detection_priors import DetectionPriors, default_priors
 from spinelab.postprocess.detections import NET_WEIGHT, DetectionLabelConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,6 +62,29 @@ NOTES = """
 """
 
 
+def train_halves(
+    halves: list[list[Scan]], labels: tuple[str, ...], net_config: DetectionNetConfig
+) -> tuple[list[DetectionPriors], list[DetectionNet]]:
+    """Priors fitted and a chain model trained on each half of the fit split."""
+    priors, nets = [], []
+    t0 = time.perf_counter()
+    for h in halves:
+        priors.append(fit_on(h))
+        samples = [
+            s
+            for name, det, gt in h
+            if (s := scan_sample(name, det, gt, labels, net_config)) is not None
+        ]
+        nets.append(train_detection_net(samples, labels, net_config))
+    log.info(
+        "halves %d / %d scans: priors fitted and networks trained in %.0f s",
+        len(halves[0]),
+        len(halves[1]),
+        time.perf_counter() - t0,
+    )
+    return priors, nets
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--vid", type=Path, default=ROOT.parent / "shared" / "data" / "vid")
@@ -79,22 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         net_config = replace(net_config, n_models=args.n_models)
     if args.seed is not None:
         net_config = replace(net_config, seed=args.seed)
-    priors, nets = [], []
-    t0 = time.perf_counter()
-    for h in halves:
-        priors.append(fit_on(h))
-        samples = [
-            s
-            for name, det, gt in h
-            if (s := scan_sample(name, det, gt, labels, net_config)) is not None
-        ]
-        nets.append(train_detection_net(samples, labels, net_config))
-    log.info(
-        "halves %d / %d scans: priors fitted and networks trained in %.0f s",
-        len(halves[0]),
-        len(halves[1]),
-        time.perf_counter() - t0,
-    )
+    priors, nets = train_halves(halves, labels, net_config)
     base = DetectionLabelConfig()
     settings = [
         (

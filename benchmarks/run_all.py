@@ -2,7 +2,8 @@
 
 Usage: ``.venv/bin/python benchmarks/run_all.py [--only NAME ...] [--no-write]``
 
-The Wang ablation takes about 15 minutes on 2 cores, the others a few minutes together. One
+The Wang ablation and the two cross-validations that train chain models (detection_net_cv,
+detection_confidence) take about 15 minutes each on 2 cores, the others a few minutes together. One
 failing benchmark does not stop the others; the exit code is 1 if any failed.
 """
 
@@ -25,6 +26,7 @@ BENCHMARKS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("label_detections", "label_detections.py", ()),
     ("detection_weights_cv", "detection_weights_cv.py", ()),
     ("detection_net_cv", "detection_net_cv.py", ()),
+    ("detection_confidence", "detection_confidence.py", ()),
     ("synth_speed", "synth_speed.py", ()),
     ("synth_compare", "../scripts/synth_compare.py", ()),
     ("wang_ablation", "wang_ablation.py", ()),

@@ -426,28 +426,53 @@ def test_neutral_transitional_rate_labels_a_real_l6_spine(vid_dir: Path) -> None
     assert n_identified(DetectionLabelConfig().transitional_rate) == len(gt.labels)
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_confidence_is_the_exact_posterior(seed: int) -> None:
-    """At the chosen scale, the confidences equal marginals computed by enumeration."""
+@pytest.mark.parametrize(
+    ("seed", "temperature"), [(0, 1.0), (1, 1.0), (2, 1.0), (0, 3.0), (1, 2.5)]
+)
+def test_confidence_is_the_exact_posterior(seed: int, temperature: float) -> None:
+    """At the chosen scale, the confidences equal marginals of ``exp(-E / T)`` computed by
+    enumeration."""
     rng = np.random.default_rng(40 + seed)
     labels = ["L2", "L3", "L4", "L5", "L6"]
     pos, scores = synthetic_spine(labels[:3], rng, noise_mm=2.0)
     scores[1] = (0.1, 0.5, 0.5)  # an ambiguous one
     prob = restrict(build_problem(pos, scores, PRIORS), labels)
-    sol = solve_dp(prob)
+    sol = solve_dp(prob, temperature)
     assert sol.confidence is not None and len(sol.labels) > 0
     fixed = replace(prob, log_scales=np.array([sol.log_scale]), scale_cost=np.zeros(1))
-    weights: dict[tuple[tuple[int, str], ...], float] = {(): np.exp(-fixed.energy([], []))}
+    e0 = fixed.energy([], [])
+    weights: dict[tuple[tuple[int, str], ...], float] = {(): 1.0}
     for n in range(1, fixed.n + 1):
         for ks in itertools.combinations(range(fixed.n), n):
             for labs in itertools.combinations(fixed.labels, n):
                 e = fixed.energy(list(ks), list(labs))
                 if np.isfinite(e):
-                    weights[tuple(zip(ks, labs))] = np.exp(-e)
+                    weights[tuple(zip(ks, labs))] = np.exp(-(e - e0) / temperature)
     z = sum(weights.values())
     for k, lab, conf in zip(sol.k.tolist(), sol.labels, sol.confidence):
         marg = sum(w for cfg, w in weights.items() if (k, lab) in cfg) / z
         assert conf == pytest.approx(marg, rel=1e-6, abs=1e-9)
+
+
+@pytest.mark.parametrize("solver", ["dp", "wang"])
+def test_temperature_changes_confidences_not_labels(vid_dir: Path, solver: str) -> None:
+    """A real VID scan: the same labels at every temperature, less confident when hotter, and
+    a temperature that is not positive is refused."""
+    name = sorted((vid_dir / "detections").glob("*.json"))[3].name
+    det = read_vid(vid_dir / "detections" / name)
+    out = {}
+    for t in (0.5, 1.0, 4.0):
+        cfg = DetectionLabelConfig(solver=solver, confidence_temperature=t)
+        out[t] = label_detections(
+            det.body_mm, det.segment_scores, PRIORS, det.left_mm, det.right_mm, cfg
+        )
+    assert len(out[1.0].labels) >= 5
+    assert out[0.5].labels == out[1.0].labels == out[4.0].labels
+    np.testing.assert_array_equal(out[0.5].positions_mm, out[4.0].positions_mm)
+    c = {t: np.asarray(o.confidence) for t, o in out.items()}
+    assert c[4.0].mean() < c[1.0].mean() <= c[0.5].mean()
+    with pytest.raises(ValueError, match="temperature"):
+        DetectionLabelConfig(confidence_temperature=0.0)
 
 
 def test_pedicle_pair_recovers_a_missed_body() -> None:
