@@ -193,7 +193,8 @@ def stats_table(n: int, seed: int, fov: str) -> str:
                 "real CT (3 mm)", vertebra_hu(ct.array, lab.array, ct.affine_lps, REAL_L1_L4)
             )
         )
-    cfg = SynthConfig(fov=fov, spacing_mm=(3.0, 3.0, 3.0))
+    # soft reconstruction kernels only: the real CT is a soft one (its DICOM slab: Br38f)
+    cfg = SynthConfig(fov=fov, spacing_mm=(3.0, 3.0, 3.0), p_sharp_kernel=0.0)
     sts = []
     vts = []
     for i, case in enumerate(generate_cases(n, seed, cfg)):

@@ -93,11 +93,13 @@ def test_compact_bone_in_the_inferior_articular_processes_and_pedicle_walls(lumb
 
 @pytest.fixture(scope="module")
 def case3mm():
-    """A lumbar case at the real CT's 3 mm (a mid-range cortical density draw)."""
+    """A lumbar case at the real CT's 3 mm (a mid-range cortical density draw) and, like the
+    real CT (Siemens Br38f), a soft reconstruction kernel."""
     cfg = SynthConfig(
         fov="lumbar",
         spacing_mm=(3.0, 3.0, 3.0),
         render_mm=1.5,
+        p_sharp_kernel=0.0,
         p_metal=0.0,
         p_contrast=0.0,
         p_osteoporosis=0.0,

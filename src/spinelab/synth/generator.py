@@ -122,7 +122,24 @@ class SynthConfig:
             settings; a working figure, not taken from a cited source). The real example CT
             measures 16.3 HU in the subcutaneous fat at 3 mm, about 0.9x the body median,
             inside the range (it was in the top fifth of the old (14, 40) range).
-        blur_mm_range: Range of the in-plane PSF sigma (mm).
+        blur_mm_range: Range of the in-plane PSF sigma (mm) of the soft kernels.
+        p_sharp_kernel: Share of cases reconstructed with a sharp (bone) kernel, e.g. Siemens
+            B60f/B70f, GE BONE, Philips D/YB, as many spine CT series are (VerSe, trauma and
+            orthopaedic spine protocols); the others get a soft/standard body kernel. A sharp
+            kernel's transfer function is the Gaussian PSF's times an edge boost
+            ``1 + a (1 - exp(-(f / fb)^2))`` (:func:`ct.kernel_boost`): the MTF rises to
+            1.05-1.6 at 0.15-0.35 cycles/mm (bright overshoot at the cortex, a dark undershoot
+            halo outside it) and the noise is finer-grained and louder. Design figures: bone
+            kernels' MTF peaks of about 1.1-1.5 and noise 2-4x the standard kernel's at the
+            same dose are typical of published kernel comparisons, not measured here (the
+            shared real CT is a soft Br38f reconstruction).
+        sharp_blur_mm_range: Range of the Gaussian PSF sigma (mm) of the sharp kernels (the
+            noise power spectrum then peaks at 0.3-0.5 cycles/mm instead of 0.1-0.3).
+        sharp_boost_range: Range of the edge boost ``a`` of the sharp kernels.
+        sharp_boost_freq_range: Range of the boost's onset frequency ``fb`` (cycles/mm).
+        sharp_noise_factor_range: Range of the factor on the drawn noise SD for sharp kernels.
+        sharp_iterative_factor: Factor on the drawn iterative strength for sharp kernels (bone
+            kernels keep their fine grain; a strong roll-off would make them soft again).
         aec_range: Range of the tube-current modulation exponent (:class:`ct.Physics`).
         iterative_range: Range of the iterative-reconstruction strength, drawn in 60 % of the
             cases (the others: plain filtered back-projection, 0).
@@ -165,6 +182,12 @@ class SynthConfig:
     p_arms_down: float = P_ARMS_DOWN
     noise_hu_range: tuple[float, float] = (16.0, 44.0)
     blur_mm_range: tuple[float, float] = (0.35, 0.9)
+    p_sharp_kernel: float = 0.35
+    sharp_blur_mm_range: tuple[float, float] = (0.2, 0.4)
+    sharp_boost_range: tuple[float, float] = (0.3, 0.8)
+    sharp_boost_freq_range: tuple[float, float] = (0.15, 0.3)
+    sharp_noise_factor_range: tuple[float, float] = (2.0, 3.5)
+    sharp_iterative_factor: float = 0.3
     aec_range: tuple[float, float] = (0.2, 0.8)
     iterative_range: tuple[float, float] = (0.3, 1.5)
     slice_overlap_range: tuple[float, float] = (1.0, 1.6)
@@ -240,28 +263,65 @@ def draw_physics(rng: np.random.Generator, cfg: SynthConfig, slice_mm: float) ->
     """Scanner parameters of one case (:class:`ct.Physics`), drawn from the config's ranges.
 
     The noise SD is drawn for 1 mm slices (``noise_hu_range``) and falls as the square root of
-    the slice thickness above 1 mm (more photons per voxel).
+    the slice thickness above 1 mm (more photons per voxel). A sharp kernel
+    (``p_sharp_kernel``) replaces the PSF sigma, multiplies the noise SD and scales down the
+    iterative strength (:class:`SynthConfig`).
 
     Args:
-        rng: Random generator (9 to 12 draws, in a fixed order).
+        rng: Random generator, drawn in this order: noise SD, blur, metal streak amplitude,
+            AEC, iterative (1 or 2 draws), slice overlap (1 or 2), starvation (1 or 2), bone
+            and water beam hardening (9 to 12 draws). The kernel (its choice, then a sharp
+            kernel's noise factor, PSF sigma, edge boost and boost frequency: 5 draws, made
+            for every case) is drawn from ``rng.bit_generator.jumped()`` (a stream 2^127
+            steps ahead of rng's state; rng itself is not advanced by it), so the same
+            generator state gives the same kernel, and a case differs from its twin with
+            another ``p_sharp_kernel`` only in the kernel.
         cfg: Sampling settings.
         slice_mm: Slice thickness (spacing along z, mm).
 
     Returns:
         The physics parameters.
     """
+    noise_hu = float(rng.uniform(*cfg.noise_hu_range)) / math.sqrt(max(slice_mm, 1.0))
+    blur_mm = float(rng.uniform(*cfg.blur_mm_range))
+    streak_hu = float(rng.uniform(250.0, 600.0))
+    aec = float(rng.uniform(*cfg.aec_range))
+    iterative = float(rng.uniform(*cfg.iterative_range)) if rng.random() < 0.6 else 0.0
+    slice_overlap = float(rng.uniform(*cfg.slice_overlap_range)) if rng.random() < 0.5 else 1.0
+    starvation_hu = (
+        float(rng.uniform(*cfg.starvation_hu_range)) if rng.random() < cfg.p_starvation else 0.0
+    )
+    bone_bh = float(rng.uniform(*cfg.bone_bh_range))
+    water_bh = float(rng.uniform(*cfg.water_bh_range))
+    # the kernel comes from its own stream, jumped ahead from rng's state without advancing
+    # it: the case's other draws are those of a generator without kernels (soft-kernel cases
+    # are unchanged) and a case differs from its other-kernel twin only in the kernel
+    bg = rng.bit_generator
+    krng = np.random.Generator(bg.jumped()) if hasattr(bg, "jumped") else rng
+    sharp = bool(krng.random() < cfg.p_sharp_kernel)
+    noise_factor = float(krng.uniform(*cfg.sharp_noise_factor_range))
+    sharp_blur_mm = float(krng.uniform(*cfg.sharp_blur_mm_range))
+    sharp_boost = float(krng.uniform(*cfg.sharp_boost_range))
+    sharp_freq = float(krng.uniform(*cfg.sharp_boost_freq_range))
+    kernel, edge_boost, boost_freq = "soft", 0.0, 0.25
+    if sharp:
+        kernel, edge_boost, boost_freq = "sharp", sharp_boost, sharp_freq
+        noise_hu *= noise_factor
+        blur_mm = sharp_blur_mm
+        iterative *= cfg.sharp_iterative_factor
     return ctphys.Physics(
-        noise_hu=float(rng.uniform(*cfg.noise_hu_range)) / math.sqrt(max(slice_mm, 1.0)),
-        blur_mm=float(rng.uniform(*cfg.blur_mm_range)),
-        streak_hu=float(rng.uniform(250.0, 600.0)),
-        aec=float(rng.uniform(*cfg.aec_range)),
-        iterative=float(rng.uniform(*cfg.iterative_range)) if rng.random() < 0.6 else 0.0,
-        slice_overlap=float(rng.uniform(*cfg.slice_overlap_range)) if rng.random() < 0.5 else 1.0,
-        starvation_hu=(
-            float(rng.uniform(*cfg.starvation_hu_range)) if rng.random() < cfg.p_starvation else 0.0
-        ),
-        bone_bh=float(rng.uniform(*cfg.bone_bh_range)),
-        water_bh=float(rng.uniform(*cfg.water_bh_range)),
+        noise_hu=noise_hu,
+        blur_mm=blur_mm,
+        kernel=kernel,
+        edge_boost=edge_boost,
+        boost_freq=boost_freq,
+        streak_hu=streak_hu,
+        aec=aec,
+        iterative=iterative,
+        slice_overlap=slice_overlap,
+        starvation_hu=starvation_hu,
+        bone_bh=bone_bh,
+        water_bh=water_bh,
     )
 
 
@@ -366,6 +426,7 @@ def generate_case(
         "orientation": "".join(ct_vol.orientation_codes()),
         "anatomy": _params_dict(params),
         "physics": dataclasses.asdict(physics),
+        "kernel": physics.kernel,
         "geometry_attributes": dict(geo.attributes),
         "labels_in_map": _labels_in_map(vert, res.boxes, factors),
     }
