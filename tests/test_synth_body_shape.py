@@ -18,6 +18,7 @@ from spinelab.synth.tissues import BONE
 
 sys.path.insert(0, str(Path(__file__).parent))
 from synth_spine_fixture import curved_spine
+from test_synth_sagittal import _span as sagittal_span
 
 BONE_IDS = [int(t) for t in BONE]
 
@@ -28,16 +29,11 @@ def _body(name: str):
 
 
 def _span(name: str, b: float) -> tuple[float, float]:
-    """Lowest and highest ``e`` (mm) of the body's outline near ``a = 0`` at ``b``, averaged
-    over 21 columns 0.2 mm apart (the outline is dithered by +-0.5 mm)."""
-    body, h, _, _ = _body(name)
-    e = np.arange(-h / 2 - 4.0, h / 2 + 4.0, 0.05)
-    lo, hi = [], []
-    for a in np.linspace(-2.0, 2.0, 21):
-        m = body(np.full_like(e, a), np.full_like(e, b), e, 0.0)
-        lo.append(e[m].min())
-        hi.append(e[m].max())
-    return float(np.mean(lo)), float(np.mean(hi))
+    """Lowest and highest ``e`` (mm) of the body's outline near ``a = 0`` at ``b``
+    (:func:`test_synth_sagittal._span`, searched 4 mm beyond the half height: wedged
+    endplates reach past it)."""
+    _, h, w, d = _body(name)
+    return sagittal_span(name, h, w, d, b, margin=4.0)
 
 
 def _front(name: str, e: float) -> float:

@@ -12,11 +12,14 @@ from spinelab.synth.shape_model import SpineShapeModel
 LUMBAR = ("L1", "L2", "L3", "L4")
 
 
-def _span(name: str, h: float, w: float, d: float, b: float) -> tuple[float, float]:
+def _span(
+    name: str, h: float, w: float, d: float, b: float, margin: float = 1.0
+) -> tuple[float, float]:
     """Lowest and highest ``e`` (mm) of the body's solid near ``a = 0`` at ``b`` (1/20 mm),
-    averaged over 21 columns 0.2 mm apart (the outline is dithered by +-0.5 mm)."""
+    averaged over 21 columns 0.2 mm apart (the outline is dithered by +-0.5 mm); ``e`` is
+    searched up to ``margin`` beyond the body's half height."""
     body = vs.vertebra_parts(name, h, w, d, 0.0)[0][1]
-    e = np.arange(-h / 2 - 1.0, h / 2 + 1.0, 0.05)
+    e = np.arange(-h / 2 - margin, h / 2 + margin, 0.05)
     lo, hi = [], []
     for a in np.linspace(-2.0, 2.0, 21):
         m = body(np.full_like(e, a), np.full_like(e, b), e, 0.0)
