@@ -37,6 +37,7 @@ from spinelab.synth.realism import (
     measure,
     vertebra_hu,
 )
+from spinelab.synth.render import hip_centres_mm
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_CT = ROOT.parent / "shared" / "data" / "ct" / "totalsegmentator_example" / "ct.nii.gz"
@@ -102,8 +103,12 @@ def views(
 #: Hip joint centres relative to the sacrum's centroid in the real label map (its whole
 #: sacrum, about S2-S3): in front of and below it (an estimate, for the coronal hip view).
 REAL_HIP_FROM_SACRUM_MM = np.array([0.0, -45.0, -75.0])
-#: Synthetic hip joint centres relative to the S1 body centre (spinelab.synth.render).
-SYNTH_HIP_FROM_S1_MM = np.array([0.0, -35.0, -100.0])
+#: The synthetic cases' hip joint centres are the renderer's own
+#: (:func:`spinelab.synth.render.hip_centres_mm`); the coronal hip view goes through their
+#: mean. Where a case's field of view stops above them (it ends 20-110 mm below S2's centre,
+#: the femoral heads' lower poles lie 80-100 mm below it), the hip view shows the same seed
+#: (same spine and anatomy) rendered down to SYNTH_HIP_VIEW_BELOW_MM below the hip centres.
+SYNTH_HIP_VIEW_BELOW_MM = 45.0
 
 Row = tuple[
     NDArray[Any],
@@ -137,6 +142,29 @@ def real_case() -> Row:
         centre(REAL_T11_ID),
         None if sacrum is None else sacrum + REAL_HIP_FROM_SACRUM_MM,
     )
+
+
+def hip_case(
+    case: Any, cfg: Any, seed: int, hips: NDArray[np.float64]
+) -> tuple[NDArray[Any], NDArray[np.float64]]:
+    """Image and affine for the coronal hip view of a synthetic case: the case itself when its
+    field of view reaches SYNTH_HIP_VIEW_BELOW_MM below the hip centres (``hips`` (2, 3) LPS mm),
+    else the same seed rendered with the pelvis down to there (the spine, the anatomy and the
+    draws before the image's z extent are the same; only the field of view grows downwards)."""
+    import dataclasses
+
+    from spinelab.synth.generator import generate_cases
+
+    arr, aff = case.ct.array, case.ct.affine_lps
+    org = canonical(arr, aff)[2]
+    want_z = float(hips[:, 2].min()) - SYNTH_HIP_VIEW_BELOW_MM
+    geo = case.geometry
+    if org[2] <= want_z or "S2" not in geo.labels or case.meta["fov_labels"][1] != "S2":
+        return arr, aff
+    below = float(geo.centres_mm[geo.labels.index("S2"), 2]) - want_z
+    big = dataclasses.replace(cfg, pelvis_mm_range=(below, below))
+    ext = next(iter(generate_cases(1, seed, big)))  # as main() draws the case itself
+    return ext.ct.array, ext.ct.affine_lps
 
 
 def stats_row(name: str, st: RealismStats, ref: RealismStats | None) -> str:
@@ -258,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     from spinelab.synth.generator import SynthConfig, generate_cases
 
     rows: list[Row] = []
+    hip_cases: dict[int, tuple[NDArray[Any], NDArray[np.float64]]] = {}
     if REAL_CT.exists():
         rows.append(real_case())
     else:
@@ -269,6 +298,10 @@ def main(argv: list[str] | None = None) -> int:
         c = case.centroids
         mid = "L3" if "L3" in c.labels else c.labels[len(c) // 2]
         sp = "x".join(f"{s:.1f}" for s in case.ct.spacing_mm)
+        hips = hip_centres_mm(case.geometry, case.meta["anatomy"]["body_scale"])
+        hip_mm = None if hips is None else hips.mean(axis=0)
+        if hips is not None:
+            hip_cases[len(rows)] = hip_case(case, cfg, args.seed + i, hips)
         rows.append(
             (
                 case.ct.array,
@@ -276,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
                 c.position(mid),
                 f"synthetic seed {args.seed + i} ({sp} mm, {case.meta['orientation']})",
                 c.position("T11") if "T11" in c.labels else None,
-                c.position("S1") + SYNTH_HIP_FROM_S1_MM if "S1" in c.labels else None,
+                hip_mm,
             )
         )
         log.info("case %d: %s", i, rows[-1][3])
@@ -294,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     for r, (arr, aff, centre, title, rib, hip) in enumerate(rows):
         v = views(arr, aff, centre, rib, hip)
+        if r in hip_cases and hip is not None:
+            v["cor_hip"] = views(*hip_cases[r], hip, None, hip)["cor_hip"]
         for c, (key, win, name) in enumerate(cols):
             ax = axes[r, c]
             ax.imshow(v[key], cmap="gray", vmin=win[0], vmax=win[1], interpolation="bilinear")

@@ -255,7 +255,8 @@ def test_iliac_wings_are_broad_curved_plates_with_thick_rims(pelvis):
         # sacro-iliac joint and at the crest
         assert 0 < y_run(10.0, side * 95.0) <= 8
         assert y_run(-10.0, side * 60.0) >= 15
-        assert y_run(50.0, side * 110.0) >= 10  # just below the crest (summit 60 mm)
+        # just below the crest (summit 60 mm), where the flared wing lies 110-140 mm out
+        assert max(y_run(50.0, side * xr) for xr in range(110, 141, 5)) >= 10
         # fan-shaped in coronal projection: from the sacro-iliac joint (< 60 mm from the
         # midline) to the anterior superior spine (> 120 mm), crest summit 50-65 mm above S1
         proj = bone[:, :, side * x > 40].any(axis=1)  # (z, x) coronal projection

@@ -1125,6 +1125,21 @@ ILIUM_CURVE = (0.45, 0.55)
 #: the wing's mid-surface leans back towards the crest by this much per mm of height (the real
 #: example: 5-7 mm further back 40 mm higher, between S1's level and the crest)
 ILIUM_LEAN = 0.2
+#: The wing flares outwards towards the crest (its fossa faces up as well as forwards): in the
+#: real example the wing's lateral reach grows from about 100 mm from the midline 30 mm below
+#: S1's centre to 150-155 mm 30-45 mm above it, and in axial sections through the upper wing
+#: the mid-surface is nearly straight, about 35 deg off the coronal plane (from 25 mm behind
+#: S1's centre 50 mm from the midline to 45 mm in front of it 155 mm out), not turning forwards
+#: to the spines as it does lower down. Above ILIUM_FLARE_FROM_MM (relative to S1's centre) the
+#: wing's lateral end moves out, linearly with height, by up to ILIUM_FLARE_MM at the crest
+#: summit, its curve straightens (ILIUM_CURVE towards a straight line) and its front end moves
+#: back to ILIUM_Y_CREST_FRONT_MM (mm from S1's centre, + = posterior). In a coronal section
+#: through the hip joints the wing then rises up and out from the acetabulum (the real
+#: example: 90 mm from the midline 60 mm below S1's centre, 115-125 mm level with it, 135-140
+#: mm 30 mm above it).
+ILIUM_FLARE_FROM_MM = -20.0
+ILIUM_FLARE_MM = 30.0
+ILIUM_Y_CREST_FRONT_MM = -40.0
 #: the iliac body above the acetabulum (the real example, coronal and sagittal sections through
 #: the hip): a wedge of trabecular bone in a cortical rim, 50-55 mm across and 55-60 mm from
 #: front to back at the acetabular roof (22 mm above the head's centre), narrowing upwards to
@@ -1141,7 +1156,8 @@ ILIAC_BODY_OFFSET_MM = (3.0, 3.0)
 ILIUM_POSTERIOR_MM = ((62.0, 38.0, 40.0), (44.0, 56.0, -8.0), (50.0, 40.0, -32.0))
 ILIUM_POSTERIOR_R_MM = 11.0
 #: hip joint centre relative to the S1 body centre: +-88 mm lateral (inter-hip 170-180 mm),
-#: 35 mm anterior and 100 mm inferior
+#: 35 mm anterior and 100 mm inferior (the real example CT's femoral heads: 88 mm either side,
+#: 33 mm in front of and 91 mm below its S1 body centre); see :func:`hip_centres_mm`
 PELVIS_HIP_MM = (88.0, -35.0, -100.0)
 #: femoral head radius (diameter 45-50 mm) and acetabular cup outer radius (acetabulum 50-55 mm
 #: across, 2 mm joint space, 6-8 mm of bone around it)
@@ -1236,7 +1252,7 @@ def _paint_ilium(pt: _Painter, c: NDArray[np.float64], w: float, s: float, side:
     x_si = w / 2 + 30.0 * s
     x_asis = PELVIS_ASIS_HALF_MM * s
     hip = PELVIS_HIP_MM
-    lo_x, hi_x = x_si - 8.0, x_asis + 22.0 * s
+    lo_x, hi_x = x_si - 8.0, x_asis + (22.0 + 1.3 * ILIUM_FLARE_MM) * s
     xs = (c[0] + side * lo_x, c[0] + side * hi_x)
     i0, i1 = g.index_range(0, min(xs), max(xs))
     k0, k1 = g.index_range(2, c[2] + hip[2] + 20.0, c[2] + PELVIS_CREST_MM + 4.0)
@@ -1244,7 +1260,11 @@ def _paint_ilium(pt: _Painter, c: NDArray[np.float64], w: float, s: float, side:
         return
     x = side * (pt.x[i0:i1] - c[0])  # lateral distance (mm)
     zr = pt.z[k0:k1, None] - c[2]
-    u = ((x - x_si) / (x_asis - x_si))[None, :]
+    # flare: the wing's lateral end moves out towards the crest (0 below ILIUM_FLARE_FROM_MM)
+    flare = np.clip((zr - ILIUM_FLARE_FROM_MM) / (PELVIS_CREST_MM - ILIUM_FLARE_FROM_MM), 0, 1)
+    x_end = x_asis + ILIUM_FLARE_MM * s * flare  # (nk, 1)
+    u = (x[None, :] - x_si) / (x_end - x_si)
+    # (the acetabulum lies below ILIUM_FLARE_FROM_MM: no flare there)
     u_acet = (hip[0] * s - x_si) / (x_asis - x_si)
     # crest (upper border): posterior superior spine, summit, anterior superior spine
     z_top = np.interp(
@@ -1266,9 +1286,13 @@ def _paint_ilium(pt: _Painter, c: NDArray[np.float64], w: float, s: float, side:
     # below the joint
     def surface(uu: Any) -> Any:
         # the iliac fossa (concave to the front) and the front of the wing turning forwards
+        # (straightening and ending further back towards the crest)
         uc = np.minimum(uu, 1.0)
-        frac = ILIUM_CURVE[0] * uc + ILIUM_CURVE[1] * np.maximum(uc, 0.0) ** 4
-        y_mid = ILIUM_Y_SI_MM + (ILIUM_Y_ASIS_MM - ILIUM_Y_SI_MM) * frac
+        bend = np.maximum(uc, 0.0) ** 4
+        frac = ILIUM_CURVE[0] * uc + ILIUM_CURVE[1] * bend
+        frac = frac + flare * (uc - frac)
+        y_end = ILIUM_Y_ASIS_MM + (ILIUM_Y_CREST_FRONT_MM - ILIUM_Y_ASIS_MM) * flare
+        y_mid = ILIUM_Y_SI_MM + (y_end - ILIUM_Y_SI_MM) * frac
         # lateral to the anterior spines (u > 1) the rim curves back along the tubercle
         y_mid = y_mid + 30.0 * np.maximum(uu - 1.0, 0.0)
         return c[1] + y_mid * s + ILIUM_LEAN * zr
@@ -1458,6 +1482,24 @@ def _paint_hip_joint(pt: _Painter, fh: NDArray[np.float64], s: float, cup: Any) 
     tis[rho < r_h - FEMORAL_HEAD_CORTEX_MM] = _T.MARROW
 
 
+def hip_centres_mm(geo: SpineGeometry, body_scale: float) -> NDArray[np.float64] | None:
+    """Hip joint (femoral head) centres that the renderer paints for a spine.
+
+    Args:
+        geo: The spine; the hips are placed relative to its S1 body centre (PELVIS_HIP_MM).
+        body_scale: The body-size factor (:attr:`AnatomyParams.body_scale`).
+
+    Returns:
+        ``(2, 3)`` LPS mm, the left hip first, or None when the spine has no S1.
+    """
+    if "S1" not in geo.labels:
+        return None
+    c = geo.centres_mm[geo.labels.index("S1")]
+    hx, hy, hz = PELVIS_HIP_MM
+    s = float(body_scale)
+    return np.stack([c + np.array([side * hx * s, hy * s, hz]) for side in (1.0, -1.0)])
+
+
 def _paint_pelvis(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
     """Hip bones (iliac wings as broad curved plates, acetabulum, ischium, pubis), femoral heads,
     necks and proximal shafts, and the lower sacrum and coccyx below S2 (bone, label 0).
@@ -1470,10 +1512,11 @@ def _paint_pelvis(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
     c = geo.centres_mm[n]
     w = float(geo.body_width_mm[n])
     s = plan.scale
-    for side in (1.0, -1.0):
+    hips = hip_centres_mm(geo, s)
+    assert hips is not None
+    hy, hz = PELVIS_HIP_MM[1], PELVIS_HIP_MM[2]
+    for side, fh in zip((1.0, -1.0), hips, strict=True):
         _paint_ilium(pt, c, w, s, side)
-        hx, hy, hz = PELVIS_HIP_MM
-        fh = c + np.array([side * hx * s, hy * s, hz])
         # acetabular cup around the head, open laterally, forwards and downwards (inclination
         # about 45 deg, anteversion about 20 deg)
         o = np.array([side * 0.66, -0.25, -0.71])
