@@ -253,10 +253,12 @@ def test_blur_inplane_matches_two_passes_of_blur_axis():
 def test_lateral_noise_power_follows_the_views_that_make_it():
     """A view's noise lies on the frequencies across its rays, so the lateral half of the noise
     power spectrum (|f_y| > |f_x|) is made by the views within 45 deg of lateral. On a 380 x 260
-    mm ellipse at aec 0.5, the measured lateral / AP power ratio comes within 20 % of that of the
-    centre pixel's views, ``sum exp((1 - aec) mu L(theta))`` over the lateral over the AP views
-    (the real arms-down DICOM slab: 3.0; old design, ``cos^2`` view weights and an isotropic
-    floor: 1.49, 0.71x of the 2.1 expected)."""
+    mm ellipse at aec 0.5, the measured lateral / AP power ratio comes within 25 % of that of the
+    centre pixel's views, ``sum exp((1 - a) mu L(theta))`` over the lateral over the AP views
+    (``a`` the angular modulation, ``aec * ANGULAR_AEC``; the median share over the body lies
+    below the centre's: 0.80x) (the real arms-down DICOM slab: 3.0; old design, ``cos^2`` view
+    weights and an isotropic floor: 1.49, 0.71x of the 2.1 expected with full angular
+    modulation)."""
     sp = (3.0, 1.5, 1.5)
     a_mm, b_mm, aec = 190.0, 130.0, 0.5
     img = phantom(12, 240, 1.5, a_mm, b_mm)
@@ -265,12 +267,12 @@ def test_lateral_noise_power_follows_the_views_that_make_it():
     )
     theta = np.arange(ct.N_ANGLES) * np.pi / ct.N_ANGLES
     chord = 2 * a_mm * b_mm / np.sqrt((b_mm * np.cos(theta)) ** 2 + (a_mm * np.sin(theta)) ** 2)
-    var = np.exp((1.0 - aec) * ct.MU_WATER_PER_MM * 1.04 * chord)
+    var = np.exp((1.0 - aec * ct.ANGULAR_AEC) * ct.MU_WATER_PER_MM * 1.04 * chord)
     c2 = np.cos(theta) ** 2
     lat = np.where(c2 > 0.5 + 1e-9, 1.0, np.where(c2 > 0.5 - 1e-9, 0.5, 0.0))
     expected = float(np.sum(var * lat) / np.sum(var * (1.0 - lat)))
     assert expected > 2.0
-    assert 0.8 * expected < tex.lateral_ratio < 1.2 * expected
+    assert 0.75 * expected < tex.lateral_ratio < 1.2 * expected
 
 
 def test_artefacts_follow_each_slices_own_body_outline():
