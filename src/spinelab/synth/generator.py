@@ -41,6 +41,7 @@ from numpy.typing import DTypeLike, NDArray
 from spinelab import anatomy
 from spinelab.structures import Centroids, Volume
 from spinelab.synth import ct as ctphys
+from spinelab.synth import vertebra_shape as vshape
 from spinelab.synth.arms import ARM_FOV_MARGIN_MM, P_ARMS_DOWN
 from spinelab.synth.geometry import SpineGeometry
 from spinelab.synth.randomize import randomized_writer
@@ -634,6 +635,8 @@ def _draw_params(rng: np.random.Generator, cfg: SynthConfig, geo: SpineGeometry)
     if rng.random() < cfg.p_degenerated:
         lumbar = [x for x in geo.labels if anatomy.region_of(x) in ("lumbar",)]
         degenerated = tuple(x for x in lumbar if rng.random() < 0.5)
+    # degenerative bone changes from a side stream: the main stream's draws stay as they were
+    side = _side_stream(rng, _DEGENERATION_STREAM)
     screws: tuple[str, ...] = ()
     if rng.random() < cfg.p_metal:
         cand = [x for x in geo.labels if anatomy.region_of(x) in ("thoracic", "lumbar")]
@@ -654,7 +657,25 @@ def _draw_params(rng: np.random.Generator, cfg: SynthConfig, geo: SpineGeometry)
         arms_down=bool(rng.random() < cfg.p_arms_down),
         # from a child stream: the main stream's later draws stay as they were
         steatosis=bool(rng.spawn(1)[0].random() < cfg.p_steatosis),
+        osteophytes=vshape.draw_spurs(side, geo.labels, geo.body_depth_mm, degenerated),
+        schmorl_nodes=vshape.draw_schmorl_nodes(
+            side, geo.labels, geo.body_width_mm, geo.body_depth_mm
+        ),
     )
+
+
+#: Spawn-key suffix of the degenerative changes' stream (:func:`_side_stream`).
+_DEGENERATION_STREAM = 0x05_7E_0
+
+
+def _side_stream(rng: np.random.Generator, key: int) -> np.random.Generator:
+    """An independent generator derived from ``rng``'s seed and ``key`` without drawing from
+    ``rng`` or spawning from it, so the case's other draws (and later spawns, e.g. the bowel's)
+    stay as they were."""
+    ss = rng.bit_generator.seed_seq
+    if not isinstance(ss, np.random.SeedSequence):
+        return np.random.default_rng(key)
+    return np.random.default_rng(np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, key)))
 
 
 def _skewed(u: float, rng_range: tuple[float, float]) -> float:

@@ -102,6 +102,12 @@ class AnatomyParams:
         arms_down: Arms down beside the body (:mod:`spinelab.synth.arms`) instead of raised
             above the head out of the field of view.
         steatosis: Fatty liver (affects HU only: 20-45 HU without contrast).
+        osteophytes: Marginal osteophytes at the vertebral endplates' rims
+            (:func:`spinelab.synth.vertebra_shape.draw_spurs`), painted as part of their
+            vertebra (cortex, cancellous core, the vertebra's label).
+        schmorl_nodes: Schmorl nodes (:func:`spinelab.synth.vertebra_shape.draw_schmorl_nodes`):
+            endplate depressions filled with disc material (no vertebra label), in a rim of
+            sclerotic (compact) bone.
     """
 
     body_scale: float = 1.0
@@ -115,6 +121,8 @@ class AnatomyParams:
     muscle_fat: float = 0.0
     arms_down: bool = False
     steatosis: bool = False
+    osteophytes: tuple[vshape.Spur, ...] = ()
+    schmorl_nodes: tuple[vshape.SchmorlNode, ...] = ()
 
 
 @dataclass
@@ -674,7 +682,14 @@ def _paint_vertebra(
     wedge = params.compression.get(name, 0.0) * h
     inner: list[tuple[tuple[slice, slice, slice], NDArray[np.bool_], int]] = []
     boxes: list[tuple[slice, slice, slice]] = []
-    for (lo, hi), fn, part_cortex in vshape.vertebra_parts(name, h, w, d, wedge):
+    parts = vshape.vertebra_parts(name, h, w, d, wedge)
+    for spur in params.osteophytes:
+        if spur.label != name:
+            continue
+        k = n - 1 if spur.end > 0 else n  # the disc the spur grows towards
+        disc = float(geo.disc_height_mm[k]) if 0 <= k < len(geo.disc_height_mm) else 0.0
+        parts.append(vshape.spur_part(spur, h, w, d, wedge, disc))
+    for (lo, hi), fn, part_cortex in parts:
         lo1 = (lo[0] - 1.0, lo[1] - 1.0, lo[2] - 1.0)
         hi1 = (hi[0] + 1.0, hi[1] + 1.0, hi[2] + 1.0)
         box = _local_box(pt.grid, c, fr, lo1, hi1)
@@ -698,6 +713,9 @@ def _paint_vertebra(
         pt.tissue[sl][ins] = core
     if not boxes:
         return None
+    for node in params.schmorl_nodes:
+        if node.label == name:
+            _carve_schmorl_node(pt, c, fr, vid, node, h, w, d, wedge)
     dims = vshape.level_dims(name)
     bw = vshape.posterior_wall(d)
     # basivertebral vein: a channel from the middle of the posterior wall into the body,
@@ -730,6 +748,36 @@ def _paint_vertebra(
     i0 = min(s[2].start for s in boxes)
     i1 = max(s[2].stop for s in boxes)
     return (int(k0), int(k1), int(j0), int(j1), int(i0), int(i1))
+
+
+def _carve_schmorl_node(
+    pt: _Painter,
+    c: NDArray[np.float64],
+    fr: NDArray[np.float64],
+    vid: int,
+    node: vshape.SchmorlNode,
+    h: float,
+    w: float,
+    d: float,
+    wedge: float,
+) -> None:
+    """A Schmorl node in a painted vertebra: its depression becomes disc (label 0), the bone
+    around it compact (sclerotic) bone (:func:`spinelab.synth.vertebra_shape.schmorl_masks`)."""
+    r = node.radius_mm + vshape.SCHMORL_RIM_MM + 1.0
+    dp = node.depth_mm + vshape.SCHMORL_RIM_MM + 1.0 + max(vshape.ENDPLATE_CUP_MM)
+    e0 = vshape.endplate_level(node.label, h, d, wedge, node.b_mm, node.end)
+    lo = (node.a_mm - r, node.b_mm - r, e0 - dp - 2.0)
+    hi = (node.a_mm + r, node.b_mm + r, e0 + dp + 2.0)
+    box = _local_box(pt.grid, c, fr, lo, hi)
+    if box is None:
+        return
+    sl, (a, b, e) = box
+    cavity, rim = vshape.schmorl_masks(node, h, w, d, wedge, a, b, e)
+    own = pt.vert[sl] == vid
+    tis = pt.tissue[sl]
+    tis[rim & own] = _T.CORTICAL
+    tis[cavity & own] = _T.DISC
+    pt.vert[sl][cavity & own] = 0
 
 
 def _box_tuple(sl: tuple[slice, slice, slice]) -> tuple[int, int, int, int, int, int]:

@@ -22,12 +22,17 @@ Posterior-element sizes per level (:data:`LEVEL_DIMS`) are adult means, rounded,
 * facet joints: lumbar joint planes 30 deg (L1) to 45 deg (L5) from the sagittal plane, thoracic
   about 70 deg (nearly coronal), cervical nearly coronal in axial section; joint space about
   2 mm on CT.
+
+Degenerative change, drawn per case (:func:`draw_spurs`, :func:`draw_schmorl_nodes`): marginal
+osteophytes at the anterior and lateral endplate rims (:func:`spur_part`, painted as parts of
+the body) and Schmorl nodes (:func:`schmorl_masks`, carved into the painted body).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -709,3 +714,316 @@ def transverse_tip(name: str, h: float, d: float) -> tuple[float, float, float, 
     tp_len = dm["tp_len"]
     b_tip = bw + 0.45 * dm["can_d"] + back * (tp_len - ped_a)
     return tp_len, b_tip, e_ped, club * dm["tp_t"] / 2
+
+
+# --------------------------------------------------------------------------------------------
+# Degenerative change: marginal osteophytes
+# --------------------------------------------------------------------------------------------
+#: Share of cases without degenerated discs that have some osteophytes (a case with
+#: degenerated discs always has some). Spinal osteophytes are the commonest finding on adult
+#: spine imaging and grow with age and disc degeneration: the European Vertebral Osteoporosis
+#: Study's UK arm (O'Neill et al., J Rheumatol 26:842, 1999; lateral radiographs T4-L5, age
+#: 50+) found anterior osteophytes at one level or more in 84 % of men and 74 % of women, most
+#: often at T9-T10 and L3; the synthetic population spans younger adults too, hence a lower
+#: share.
+OSTEOPHYTE_P_CASE = 0.55
+#: Per-case degeneration grade ``g`` (0-1): uniform in this range with degenerated discs,
+#: else in the second one.
+OSTEOPHYTE_GRADE = ((0.5, 1.0), (0.1, 0.6))
+#: Weight of a level's endplate rims by level number (:func:`level_number`; linear in
+#: between): spurs are commonest in the lumbar spine (L3) and the lower thoracic spine
+#: (T9-T10; O'Neill 1999, T4-L5), fewer in the mid thoracic spine; the cervical weights (most
+#: at C5-C6, few at C2-C3) are an assumption from clinical experience, not from a cited
+#: survey.
+OSTEOPHYTE_LEVEL_WEIGHT: dict[float, float] = {
+    2.0: 0.2,
+    4.0: 0.5,
+    5.0: 0.8,
+    7.0: 0.7,
+    8.0: 0.4,
+    12.0: 0.5,
+    16.0: 0.7,
+    19.0: 0.9,
+    20.0: 1.0,
+    25.0: 0.8,
+}
+#: Extra probability (and grade) at a rim next to a degenerated disc.
+OSTEOPHYTE_DISC_BONUS = 0.4
+#: Spur length (mm, from the body's wall to the tip) at a lumbar-sized body:
+#: ``lo + (hi - lo) * Beta(1 + g_rim, 4)`` (the ``hi - lo`` part scaled as below), so most spurs are 2-5 mm and a few reach 8-10 mm
+#: (mean about 4 mm at g_rim 0.5, 5 mm at 1.3); scaled by the body depth over
+#: :data:`OSTEOPHYTE_REF_DEPTH_MM` (at least 0.6: cervical spurs 2-6 mm).
+OSTEOPHYTE_LENGTH_MM = (2.0, 10.0)
+OSTEOPHYTE_REF_DEPTH_MM = 38.0
+#: The spur's tip curls towards the disc by this fraction of its length, at most
+#: :data:`OSTEOPHYTE_RISE_DISC` of the disc height (so opposing spurs do not touch).
+OSTEOPHYTE_CURL = 0.5
+OSTEOPHYTE_RISE_DISC = 0.4
+#: Half-thickness at the spur's base: this fraction of its length plus 1 mm.
+OSTEOPHYTE_BASE = 0.25
+#: Circumferential extent: centred at an angle from the anterior midline (degrees, + to the
+#: vertebra's left) drawn N(0, sd) and clipped, over a half-width drawn uniform; never beyond
+#: :data:`OSTEOPHYTE_MAX_DEG` (anterior and lateral rims only, not into the canal).
+OSTEOPHYTE_CENTRE_SD_DEG = 40.0
+OSTEOPHYTE_HALF_WIDTH_DEG = (45.0, 100.0)
+OSTEOPHYTE_MAX_DEG = 105.0
+
+
+@dataclass(frozen=True)
+class Spur:
+    """One marginal osteophyte: a bony lip around part of an endplate's rim.
+
+    Attributes:
+        label: Vertebra name.
+        end: ``+1`` at the superior endplate (curling up), ``-1`` at the inferior one.
+        length_mm: Largest reach beyond the body's wall (mm).
+        centre_deg: Angle of the longest part from the anterior midline (degrees, + left).
+        half_width_deg: Angular half-width of the lip (degrees).
+    """
+
+    label: str
+    end: int
+    length_mm: float
+    centre_deg: float
+    half_width_deg: float
+
+
+def _level_weight(name: str) -> float:
+    keys = np.array(sorted(OSTEOPHYTE_LEVEL_WEIGHT))
+    vals = [OSTEOPHYTE_LEVEL_WEIGHT[k] for k in keys]
+    return float(np.interp(level_number(name), keys, vals))
+
+
+def draw_spurs(
+    rng: np.random.Generator,
+    labels: list[str] | tuple[str, ...],
+    depths_mm: Any,
+    degenerated: tuple[str, ...],
+) -> tuple[Spur, ...]:
+    """Draw a case's marginal osteophytes (a per-case grade, then rim by rim).
+
+    Args:
+        rng: Random generator (consumed).
+        labels: Vertebra names of the chain, cranial to caudal.
+        depths_mm: ``(N,)`` vertebral body depths (mm).
+        degenerated: Labels whose disc below is degenerated.
+
+    Returns:
+        The spurs, possibly none.
+    """
+    has_deg = bool(degenerated)
+    if not has_deg and rng.random() >= OSTEOPHYTE_P_CASE:
+        return ()
+    g = float(rng.uniform(*OSTEOPHYTE_GRADE[0 if has_deg else 1]))
+    lo, hi = OSTEOPHYTE_LENGTH_MM
+    spurs: list[Spur] = []
+    for i, name in enumerate(labels):
+        if name in ("C1", "S2") or anatomy.region_of(name) not in (
+            "cervical",
+            "thoracic",
+            "lumbar",
+            "sacral",
+        ):
+            continue
+        scale = float(np.clip(float(depths_mm[i]) / OSTEOPHYTE_REF_DEPTH_MM, 0.6, 1.0))
+        for end in (1, -1):
+            if name == "S1" and end == -1:
+                continue  # fused to S2
+            nb = i - 1 if end == 1 else i + 1
+            if not 0 <= nb < len(labels) or labels[nb] == "C1":
+                continue
+            disc_owner = labels[nb] if end == 1 else name
+            bonus = OSTEOPHYTE_DISC_BONUS if disc_owner in degenerated else 0.0
+            g_rim = g * _level_weight(name) + bonus
+            # the same draws for every rim, so one rim's outcome does not shift the others'
+            u_keep, u_hw, z_c = rng.random(), rng.random(), rng.normal()
+            f_len = float(rng.beta(1.0 + g_rim, 4.0))
+            if u_keep >= min(g_rim, 0.95):
+                continue
+            length = lo + scale * (hi - lo) * f_len
+            hw = OSTEOPHYTE_HALF_WIDTH_DEG[0] + u_hw * (
+                OSTEOPHYTE_HALF_WIDTH_DEG[1] - OSTEOPHYTE_HALF_WIDTH_DEG[0]
+            )
+            c_max = OSTEOPHYTE_MAX_DEG - 30.0
+            centre = float(np.clip(OSTEOPHYTE_CENTRE_SD_DEG * z_c, -c_max, c_max))
+            spurs.append(Spur(name, end, round(length, 2), round(centre, 1), round(hw, 1)))
+    return tuple(spurs)
+
+
+def endplate_level(name: str, h: float, d: float, wedge: float, b: Any, end: int) -> Any:
+    """Height ``e`` (mm) of the flat rim of the superior (``end`` +1) or inferior (-1)
+    endplate at ``b``, with the natural wedging and a fracture's wedge as :func:`vertebra_parts`
+    draws the body (before the rim's rounding and the central cup)."""
+    wedge_nat = body_wedge(name)
+    fused_bot = name == "S1"
+    tilt = b * (-0.5 * wedge_nat / d) if wedge_nat != 0.0 else 0.0 * b
+    if end > 0:
+        e = h / 2 + (2.0 * tilt if fused_bot else tilt)
+        if wedge > 0.0:
+            e = e - wedge * np.clip(0.5 - b / d, 0, 1)
+        return e
+    return -h / 2 - (0.0 * tilt if fused_bot else tilt)
+
+
+def spur_part(
+    spur: Spur, h: float, w: float, d: float, wedge: float, disc_mm: float
+) -> tuple[Box3, PartFn, float]:
+    """The part (as :func:`vertebra_parts` returns them, cortex 0: the body's cortex and a
+    cancellous core) of one marginal osteophyte.
+
+    In the radial-axial plane the spur leaves the rim flush with the endplate, runs outwards
+    nearly horizontally and curls towards the disc (its centre line rises as ``t^2``, ``t``
+    the fraction of its local length), tapering to a tip; its base reaches 3 mm into the body
+    so it fuses with the body's cancellous bone. Around the rim its length follows a cosine
+    bump over ``centre_deg +- half_width_deg``.
+
+    Args:
+        spur: The osteophyte.
+        h, w, d: Vertebral body height, width and depth (mm).
+        wedge: Anterior height lost to a compression fracture (mm).
+        disc_mm: Height of the disc the spur grows towards (mm).
+
+    Returns:
+        ``(box, fn, 0.0)``.
+    """
+    length = spur.length_mm
+    rise = min(OSTEOPHYTE_CURL * length, OSTEOPHYTE_RISE_DISC * max(disc_mm, 0.0))
+    t0 = OSTEOPHYTE_BASE * length + 1.0
+    c0, hw = math.radians(spur.centre_deg), math.radians(spur.half_width_deg)
+    phi_max = math.radians(OSTEOPHYTE_MAX_DEG)
+    sgn = float(spur.end)
+    name = spur.label
+
+    def fn(a: Any, b: Any, e: Any, s: float) -> Any:
+        q = np.sqrt((a * (2.0 / w)) ** 2 + (b * (2.0 / d)) ** 2)
+        r = np.sqrt(a * a + b * b)
+        x = r - r / np.maximum(q, 0.05)  # outside the wall along the radius (mm)
+        phi = np.arctan2(a, -b)
+        dp = np.abs(phi - c0) / hw
+        amp = np.where((dp < 1.0) & (np.abs(phi) < phi_max), np.cos(0.5 * np.pi * dp), 0.0)
+        loc = length * np.sqrt(amp)
+        t = np.clip(x / np.maximum(loc, 1e-3), 0.0, 1.0)
+        u = sgn * (e - endplate_level(name, h, d, wedge, b, spur.end))  # + into the disc
+        centre = -t0 + (t0 + rise) * t * t
+        half = t0 * (1.0 - 0.7 * t)
+        return (loc > 1.0) & (x > -3.0 + s) & (x < loc - s) & (np.abs(u - centre) < half - s)
+
+    reach = length + 1.0
+    e_end = h / 2 + abs(body_wedge(name)) / 2 + 1.0
+    if spur.end > 0:
+        e_lo, e_hi = h / 2 - abs(body_wedge(name)) - wedge - 2 * t0 - 1.0, e_end + rise + t0
+    else:
+        e_lo, e_hi = -e_end - rise - t0, -h / 2 + abs(body_wedge(name)) + 2 * t0 + 1.0
+    b_hi = d / 2 * max(-math.cos(phi_max), 0.0) + reach
+    box: Box3 = ((-w / 2 - reach, -d / 2 - reach, e_lo), (w / 2 + reach, b_hi, e_hi))
+    return box, fn, 0.0
+
+
+# --------------------------------------------------------------------------------------------
+# Degenerative change: Schmorl nodes
+# --------------------------------------------------------------------------------------------
+#: Share of cases with Schmorl nodes (intravertebral disc herniations). On CT and MRI of
+#: adults they are common (Williams et al., Arthritis Rheum 57:855, 2007: in 30 % of 516
+#: female twins on MRI of T9-L5, 59 % of the nodes thoracic), mostly from T7 to L2 and in the
+#: central and posterior part of the endplate (levels above T9 and the endplate positions are
+#: assumptions); most cases have one, some several.
+SCHMORL_P_CASE = 0.3
+#: Weight of the levels (level number, linear in between; none outside).
+SCHMORL_LEVEL_WEIGHT: dict[float, float] = {13.0: 0.0, 14.0: 0.5, 17.0: 1.0, 21.0: 1.0, 23.0: 0.4}
+#: Radius of the depression in the endplate's plane and its depth into the body (mm,
+#: uniform), and the sclerotic rim around it (mm).
+SCHMORL_RADIUS_MM = (2.5, 5.0)
+SCHMORL_DEPTH_MM = (2.0, 5.0)
+SCHMORL_RIM_MM = 1.5
+
+
+@dataclass(frozen=True)
+class SchmorlNode:
+    """A Schmorl node: disc material in a rounded depression of an endplate, in a sclerotic rim.
+
+    Attributes:
+        label: Vertebra name.
+        end: ``+1`` in the superior endplate, ``-1`` in the inferior one.
+        a_mm, b_mm: Centre in the endplate's plane (vertebra frame, mm).
+        radius_mm: Radius in the endplate's plane (mm).
+        depth_mm: Depth into the body (mm).
+    """
+
+    label: str
+    end: int
+    a_mm: float
+    b_mm: float
+    radius_mm: float
+    depth_mm: float
+
+
+def draw_schmorl_nodes(
+    rng: np.random.Generator,
+    labels: list[str] | tuple[str, ...],
+    widths_mm: Any,
+    depths_mm: Any,
+) -> tuple[SchmorlNode, ...]:
+    """Draw a case's Schmorl nodes (:data:`SCHMORL_P_CASE`, levels by
+    :data:`SCHMORL_LEVEL_WEIGHT`, 1-3 per case).
+
+    Args:
+        rng: Random generator (consumed).
+        labels: Vertebra names of the chain.
+        widths_mm, depths_mm: ``(N,)`` vertebral body widths and depths (mm).
+
+    Returns:
+        The nodes, possibly none.
+    """
+    keys = np.array(sorted(SCHMORL_LEVEL_WEIGHT))
+    vals = [SCHMORL_LEVEL_WEIGHT[k] for k in keys]
+    wts = np.array(
+        [
+            float(np.interp(level_number(x), keys, vals, left=0.0, right=0.0))
+            if anatomy.region_of(x) in ("thoracic", "lumbar")
+            else 0.0
+            for x in labels
+        ]
+    )
+    u_case, n_nodes = rng.random(), int(rng.integers(1, 4))
+    if u_case >= SCHMORL_P_CASE or wts.sum() <= 0:
+        return ()
+    (r0, r1), (d0, d1) = SCHMORL_RADIUS_MM, SCHMORL_DEPTH_MM
+    nodes: list[SchmorlNode] = []
+    for _ in range(n_nodes):
+        i = int(rng.choice(len(labels), p=wts / wts.sum()))
+        end = 1 if rng.random() < 0.5 else -1
+        u = rng.random(4)
+        w, d = float(widths_mm[i]), float(depths_mm[i])
+        nodes.append(
+            SchmorlNode(
+                labels[i],
+                end,
+                float(round((u[0] - 0.5) * 0.5 * w / 2, 2)),
+                float(round((-0.2 + 0.5 * u[1]) * d / 2, 2)),
+                float(round(r0 + u[2] * (r1 - r0), 2)),
+                float(round(d0 + u[3] * (d1 - d0), 2)),
+            )
+        )
+    return tuple(nodes)
+
+
+def schmorl_masks(
+    node: SchmorlNode, h: float, w: float, d: float, wedge: float, a: Any, b: Any, e: Any
+) -> tuple[Any, Any]:
+    """The depression (an ellipsoid centred on the endplate's surface, the central cup
+    included) and its sclerotic rim (:data:`SCHMORL_RIM_MM` around it) at positions ``a, b, e``
+    (vertebra frame, mm); the caller keeps the vertebra's own voxels.
+
+    Returns:
+        ``(cavity, rim)`` boolean masks.
+    """
+    cup = ENDPLATE_CUP_MM[0 if node.end > 0 else 1]
+    rho2 = np.clip(_ellipse(node.a_mm, node.b_mm, w / 2, d / 2), 0, 1)
+    e_s = endplate_level(node.label, h, d, wedge, node.b_mm, node.end) - node.end * cup * float(
+        endplate_bowl(rho2)
+    )
+    r, dp, g = node.radius_mm, node.depth_mm, SCHMORL_RIM_MM
+    qa, qb, qe = a - node.a_mm, b - node.b_mm, e - e_s
+    cavity = ((qa * qa + qb * qb) / (r * r) + qe * qe / (dp * dp)) <= 1.0
+    grown = ((qa * qa + qb * qb) / ((r + g) ** 2) + qe * qe / ((dp + g) ** 2)) <= 1.0
+    return cavity, grown & ~cavity
