@@ -69,6 +69,17 @@ def centre_of(spine: SpineGeometry, label: str) -> NDArray[np.float64]:
     return spine.centres_mm[spine.labels.index(label)]
 
 
+def local_coords(
+    spine: SpineGeometry, res: RenderResult, name: str, mask: NDArray[np.bool_]
+) -> NDArray[np.float64]:
+    """``(M, 3)`` local (a, b, e) mm of the voxels of ``mask`` in ``name``'s vertebra frame."""
+    n = spine.labels.index(name)
+    kji = np.argwhere(mask)
+    g = res.grid
+    xyz = np.asarray(g.origin_mm) + kji[:, ::-1] * np.asarray(g.spacing_mm)
+    return np.asarray((xyz - spine.centres_mm[n]) @ spine.frames[n])
+
+
 def render_t5_l4(spine: SpineGeometry, seed: int = 0, sp: float = 2.0) -> RenderResult:
     """The spine's T5-L4 trunk (+-20 mm) rendered on a ``sp`` mm grid, 360 x 420 mm in-plane,
     default anatomy, ``seed`` for the renderer's random draws (seed 0 draws a stomach with gas)."""

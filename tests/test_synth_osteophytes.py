@@ -16,6 +16,7 @@ from spinelab.synth.tissues import BONE, Tissue
 
 sys.path.insert(0, str(Path(__file__).parent))
 from synth_spine_fixture import curved_spine
+from synth_spine_fixture import local_coords as _local
 
 BONE_IDS = [int(t) for t in BONE]
 #: An 8 mm spur at L3's inferior rim (anterior, +-80 deg) and a 5 mm one at its superior rim
@@ -38,14 +39,6 @@ def pair():
     plain = _render(spine, AnatomyParams(bowel_gas=0))
     spurs = _render(spine, AnatomyParams(bowel_gas=0, osteophytes=SPURS))
     return spine, plain, spurs
-
-
-def _local(spine, res, name: str, mask):
-    n = spine.labels.index(name)
-    kji = np.argwhere(mask)
-    g = res.grid
-    xyz = np.asarray(g.origin_mm) + kji[:, ::-1] * np.asarray(g.spacing_mm)
-    return (xyz - spine.centres_mm[n]) @ spine.frames[n]
 
 
 def _bone(res, vid: int):

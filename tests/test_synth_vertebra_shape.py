@@ -14,6 +14,7 @@ from spinelab.synth.tissues import BONE, Tissue
 
 sys.path.insert(0, str(Path(__file__).parent))
 from synth_spine_fixture import _sizes, curved_spine, render_l2_l4
+from synth_spine_fixture import local_coords as _local
 
 BONE_IDS = [int(t) for t in BONE]
 
@@ -23,15 +24,6 @@ def lumbar():
     """L2-L4 of the fixture spine on a 1 mm grid around the spine only."""
     spine = curved_spine()
     return spine, render_l2_l4(spine)
-
-
-def _local(spine, res, name: str, mask):
-    """Local (a, b, e) mm of the voxels of ``mask`` in ``name``'s vertebra frame."""
-    n = spine.labels.index(name)
-    kji = np.argwhere(mask)
-    g = res.grid
-    xyz = np.asarray(g.origin_mm) + kji[:, ::-1] * np.asarray(g.spacing_mm)
-    return (xyz - spine.centres_mm[n]) @ spine.frames[n]
 
 
 def _bone_of(spine, res, name: str):
