@@ -30,8 +30,10 @@ from typing import Any
 import numpy as np
 import scipy.fft as sfft
 import scipy.ndimage as ndi
-from numpy.typing import DTypeLike, NDArray
+from numpy.typing import NDArray
 from scipy import sparse
+
+from spinelab.synth.arrays import copy_tiled, empty_padded
 
 HU_MIN = -1024
 HU_MAX = 3071
@@ -170,29 +172,6 @@ class Physics:
     water_bh: float = 0.0
 
 
-def empty_padded(shape: tuple[int, int, int], dtype: DTypeLike = np.float32) -> NDArray[Any]:
-    """An uninitialized 3-D array whose rows are padded in memory (a view of a wider buffer).
-
-    With 512-voxel rows, neighbours along axis 1 are 2 KiB apart and fall on the same few cache
-    sets, so filtering along that axis or transposing the volume thrashes the cache (a Gaussian
-    along axis 1 of a 300x512x512 float32 volume: 0.65 s instead of 0.25 s). Rows are padded to
-    an odd number of 64-byte cache lines.
-
-    Args:
-        shape: ``(n0, n1, n2)`` shape of the returned view.
-        dtype: Element type.
-
-    Returns:
-        ``(n0, n1, n2)`` view with unit stride along axis 2 and a padded axis-1 stride.
-    """
-    item = np.dtype(dtype).itemsize
-    lines = max(1, -(-shape[2] * item // 64))
-    if lines % 2 == 0:
-        lines += 1
-    width = max(shape[2], lines * 64 // item)
-    return np.empty((shape[0], shape[1], width), dtype=dtype)[:, :, : shape[2]]
-
-
 def block_mean_lut(
     labels_fine: NDArray[np.uint8],
     lut: NDArray[np.float32],
@@ -203,7 +182,7 @@ def block_mean_lut(
 
     The look-up runs a chunk of rows at a time into one preallocated output (numpy would
     otherwise build whole-volume index and value temporaries); the output has padded rows
-    (:func:`empty_padded`).
+    (:func:`~spinelab.synth.arrays.empty_padded`).
 
     Args:
         labels_fine: ``(nk*fk, nj*fj, ni*fi)`` class map.
@@ -1535,42 +1514,3 @@ def ct_image_slabs(
             copy_tiled(out[k0:k1], part)
 
     return write
-
-
-#: Tile of :func:`copy_tiled`: along the source's fastest axis, along the destination's
-#: fastest axis, and along the third axis.
-COPY_TILE = (64, 64, 4)
-
-
-def copy_tiled(dst: NDArray[Any], src: NDArray[Any]) -> None:
-    """``dst[...] = src`` for 3-D arrays or views whose fastest axes differ, tile by tile.
-
-    numpy copies a view in the destination's order. When the destination's fastest axis is a
-    slow axis of the source (or the other way round), each read lands on another page, and
-    for 512-wide volumes on the same few cache sets (up to 2.5 s for the int16 + uint8 pair of
-    a 512x512x300 case). Such copies go tile by tile, each tile long along both the source's
-    and the destination's fastest axes (whole cache lines read, rows of 64 written) and short
-    along the third (0.2-0.3 s for the pair); arrays whose fastest axes agree are copied in
-    one go. Values are cast as by ``astype`` (unsafe casting).
-
-    Args:
-        dst: 3-D array or view, written in place.
-        src: Array or view of the same shape.
-    """
-    if dst.shape != src.shape:
-        raise ValueError(f"copy of shape {src.shape} into {dst.shape}")
-    a_src = int(np.argmin([abs(s) for s in src.strides]))
-    a_dst = int(np.argmin([abs(s) for s in dst.strides]))
-    if src.ndim != 3 or src.size < (1 << 20) or a_src == a_dst:
-        np.copyto(dst, src, casting="unsafe")
-        return
-    tile = [COPY_TILE[2]] * 3
-    tile[a_src] = COPY_TILE[0]
-    tile[a_dst] = COPY_TILE[1]
-    n0, n1, n2 = src.shape
-    b0, b1, b2 = tile
-    for s0 in range(0, n0, b0):
-        for s1 in range(0, n1, b1):
-            for s2 in range(0, n2, b2):
-                t = (slice(s0, s0 + b0), slice(s1, s1 + b1), slice(s2, s2 + b2))
-                dst[t] = src[t]

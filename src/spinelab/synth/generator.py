@@ -43,6 +43,7 @@ from spinelab.structures import Centroids, Volume
 from spinelab.synth import ct as ctphys
 from spinelab.synth import vertebra_shape as vshape
 from spinelab.synth.arms import ARM_FOV_MARGIN_MM, P_ARMS_DOWN
+from spinelab.synth.arrays import copy_tiled
 from spinelab.synth.geometry import SpineGeometry
 from spinelab.synth.randomize import randomized_writer
 from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
@@ -509,7 +510,7 @@ def contiguous_copy(array: NDArray[Any], dtype: DTypeLike | None = None) -> NDAr
     """C-contiguous copy of a 3-D view (e.g. a permuted and flipped volume), cast to ``dtype``.
 
     Views whose fastest axis is not the copy's are copied tile by tile
-    (:func:`spinelab.synth.ct.copy_tiled`: 0.2-0.3 s instead of up to 2.5 s for the int16 +
+    (:func:`spinelab.synth.arrays.copy_tiled`: 0.2-0.3 s instead of up to 2.5 s for the int16 +
     uint8 pair of a 512x512x300 case).
 
     Args:
@@ -520,7 +521,7 @@ def contiguous_copy(array: NDArray[Any], dtype: DTypeLike | None = None) -> NDAr
         A new C-contiguous array with the same shape and values.
     """
     out = np.empty(array.shape, dtype=array.dtype if dtype is None else dtype)
-    ctphys.copy_tiled(out, array)
+    copy_tiled(out, array)
     return out
 
 

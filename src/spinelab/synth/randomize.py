@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from spinelab.synth.ct import SLAB_SLICES, block_mean_lut, blur_axis, copy_tiled, empty_padded
+from spinelab.synth.arrays import copy_tiled, empty_padded
+from spinelab.synth.ct import SLAB_SLICES, block_mean_lut, blur_axis
 from spinelab.synth.tissues import N_TISSUES, Tissue
 
 #: Upper end of the randomized intensity range (int16 output in [0, RANDOM_MAX]).
@@ -131,8 +132,8 @@ def gamma_to_int16(
         lo, hi: Values mapped to 0 and ``RANDOM_MAX`` before the gamma.
         gamma: Contrast exponent.
         out: ``(nk, nj, ni)`` int16 array or view to fill (e.g. a reoriented array's view
-            in ``img``'s axis order: filled slab by slab with :func:`~spinelab.synth.ct.
-            copy_tiled`); None allocates a C-contiguous one.
+            in ``img``'s axis order: filled slab by slab with
+            :func:`~spinelab.synth.arrays.copy_tiled`); None allocates a C-contiguous one.
 
     Returns:
         ``(nk, nj, ni)`` int16 in ``[0, RANDOM_MAX]`` (``out`` if given).

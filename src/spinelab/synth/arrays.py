@@ -1,0 +1,76 @@
+"""Memory layout helpers for large volumes (pure numpy).
+
+Filtering or copying 512-wide float volumes along a slow axis thrashes the cache; these helpers
+pad rows (:func:`empty_padded`) and copy between differently ordered layouts tile by tile
+(:func:`copy_tiled`). Used by the CT physics (:mod:`spinelab.synth.ct`), the randomized style and
+the generator's reoriented outputs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+
+def empty_padded(shape: tuple[int, int, int], dtype: DTypeLike = np.float32) -> NDArray[Any]:
+    """An uninitialized 3-D array whose rows are padded in memory (a view of a wider buffer).
+
+    With 512-voxel rows, neighbours along axis 1 are 2 KiB apart and fall on the same few cache
+    sets, so filtering along that axis or transposing the volume thrashes the cache (a Gaussian
+    along axis 1 of a 300x512x512 float32 volume: 0.65 s instead of 0.25 s). Rows are padded to
+    an odd number of 64-byte cache lines.
+
+    Args:
+        shape: ``(n0, n1, n2)`` shape of the returned view.
+        dtype: Element type.
+
+    Returns:
+        ``(n0, n1, n2)`` view with unit stride along axis 2 and a padded axis-1 stride.
+    """
+    item = np.dtype(dtype).itemsize
+    lines = max(1, -(-shape[2] * item // 64))
+    if lines % 2 == 0:
+        lines += 1
+    width = max(shape[2], lines * 64 // item)
+    return np.empty((shape[0], shape[1], width), dtype=dtype)[:, :, : shape[2]]
+
+
+#: Tile of :func:`copy_tiled`: along the source's fastest axis, along the destination's
+#: fastest axis, and along the third axis.
+COPY_TILE = (64, 64, 4)
+
+
+def copy_tiled(dst: NDArray[Any], src: NDArray[Any]) -> None:
+    """``dst[...] = src`` for 3-D arrays or views whose fastest axes differ, tile by tile.
+
+    numpy copies a view in the destination's order. When the destination's fastest axis is a
+    slow axis of the source (or the other way round), each read lands on another page, and
+    for 512-wide volumes on the same few cache sets (up to 2.5 s for the int16 + uint8 pair of
+    a 512x512x300 case). Such copies go tile by tile, each tile long along both the source's
+    and the destination's fastest axes (whole cache lines read, rows of 64 written) and short
+    along the third (0.2-0.3 s for the pair); arrays whose fastest axes agree are copied in
+    one go. Values are cast as by ``astype`` (unsafe casting).
+
+    Args:
+        dst: 3-D array or view, written in place.
+        src: Array or view of the same shape.
+    """
+    if dst.shape != src.shape:
+        raise ValueError(f"copy of shape {src.shape} into {dst.shape}")
+    a_src = int(np.argmin([abs(s) for s in src.strides]))
+    a_dst = int(np.argmin([abs(s) for s in dst.strides]))
+    if src.ndim != 3 or src.size < (1 << 20) or a_src == a_dst:
+        np.copyto(dst, src, casting="unsafe")
+        return
+    tile = [COPY_TILE[2]] * 3
+    tile[a_src] = COPY_TILE[0]
+    tile[a_dst] = COPY_TILE[1]
+    n0, n1, n2 = src.shape
+    b0, b1, b2 = tile
+    for s0 in range(0, n0, b0):
+        for s1 in range(0, n1, b1):
+            for s2 in range(0, n2, b2):
+                t = (slice(s0, s0 + b0), slice(s1, s1 + b1), slice(s2, s2 + b2))
+                dst[t] = src[t]
