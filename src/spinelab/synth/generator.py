@@ -261,6 +261,22 @@ def sample_geometry(rng: np.random.Generator, config: SynthConfig) -> SpineGeome
     return model.sample(rng, transitional=transitional, scoliosis_deg=scol, scale=scale)
 
 
+#: Jumps of the side streams (:func:`_side_stream`): the reconstruction kernel and the
+#: degenerative changes.
+_KERNEL_STREAM = 1
+_DEGENERATION_STREAM = 2
+
+
+def _side_stream(rng: np.random.Generator, jumps: int) -> np.random.Generator:
+    """An independent generator ``jumps`` x 2^127 steps ahead of ``rng``'s current state, made
+    without drawing from ``rng`` or spawning from it, so the case's other draws (and later
+    spawns, e.g. the bowel's) stay as they were and the same state gives the same side draws."""
+    jumped = getattr(rng.bit_generator, "jumped", None)
+    if jumped is None:
+        raise TypeError("the synthetic generator needs a jumpable bit generator (numpy's PCG64)")
+    return np.random.Generator(jumped(jumps))
+
+
 def draw_physics(rng: np.random.Generator, cfg: SynthConfig, slice_mm: float) -> ctphys.Physics:
     """Scanner parameters of one case (:class:`ct.Physics`), drawn from the config's ranges.
 
@@ -274,10 +290,10 @@ def draw_physics(rng: np.random.Generator, cfg: SynthConfig, slice_mm: float) ->
             AEC, iterative (1 or 2 draws), slice overlap (1 or 2), starvation (1 or 2), bone
             and water beam hardening (9 to 12 draws). The kernel (its choice, then a sharp
             kernel's noise factor, PSF sigma, edge boost and boost frequency: 5 draws, made
-            for every case) is drawn from ``rng.bit_generator.jumped()`` (a stream 2^127
-            steps ahead of rng's state; rng itself is not advanced by it), so the same
-            generator state gives the same kernel, and a case differs from its twin with
-            another ``p_sharp_kernel`` only in the kernel.
+            for every case) is drawn from a side stream (:func:`_side_stream`, jumped ahead of
+            rng's state; rng itself is not advanced by it), so the same generator state gives
+            the same kernel, and a case differs from its twin with another ``p_sharp_kernel``
+            only in the kernel.
         cfg: Sampling settings.
         slice_mm: Slice thickness (spacing along z, mm).
 
@@ -295,11 +311,10 @@ def draw_physics(rng: np.random.Generator, cfg: SynthConfig, slice_mm: float) ->
     )
     bone_bh = float(rng.uniform(*cfg.bone_bh_range))
     water_bh = float(rng.uniform(*cfg.water_bh_range))
-    # the kernel comes from its own stream, jumped ahead from rng's state without advancing
-    # it: the case's other draws are those of a generator without kernels (soft-kernel cases
-    # are unchanged) and a case differs from its other-kernel twin only in the kernel
-    bg = rng.bit_generator
-    krng = np.random.Generator(bg.jumped()) if hasattr(bg, "jumped") else rng
+    # the kernel comes from its own stream, without advancing rng: the case's other draws are
+    # those of a generator without kernels (soft-kernel cases are unchanged) and a case
+    # differs from its other-kernel twin only in the kernel
+    krng = _side_stream(rng, _KERNEL_STREAM)
     sharp = bool(krng.random() < cfg.p_sharp_kernel)
     noise_factor = float(krng.uniform(*cfg.sharp_noise_factor_range))
     sharp_blur_mm = float(krng.uniform(*cfg.sharp_blur_mm_range))
@@ -663,20 +678,6 @@ def _draw_params(rng: np.random.Generator, cfg: SynthConfig, geo: SpineGeometry)
             side, geo.labels, geo.body_width_mm, geo.body_depth_mm
         ),
     )
-
-
-#: Spawn-key suffix of the degenerative changes' stream (:func:`_side_stream`).
-_DEGENERATION_STREAM = 0x05_7E_0
-
-
-def _side_stream(rng: np.random.Generator, key: int) -> np.random.Generator:
-    """An independent generator derived from ``rng``'s seed and ``key`` without drawing from
-    ``rng`` or spawning from it, so the case's other draws (and later spawns, e.g. the bowel's)
-    stay as they were."""
-    ss = rng.bit_generator.seed_seq
-    if not isinstance(ss, np.random.SeedSequence):
-        return np.random.default_rng(key)
-    return np.random.default_rng(np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, key)))
 
 
 def _skewed(u: float, rng_range: tuple[float, float]) -> float:
