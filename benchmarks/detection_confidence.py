@@ -70,15 +70,18 @@ class Outcomes:
     scan_ok: np.ndarray
 
 
-def outcomes(
-    scans: list[Scan], priors: DetectionPriors, config: DetectionLabelConfig, net: DetectionNet
-) -> Outcomes:
-    """Label ``scans`` and collect the outcomes."""
+Fold = tuple[list[Scan], DetectionPriors, DetectionNet]
+
+
+def outcomes(folds: list[Fold], config: DetectionLabelConfig) -> Outcomes:
+    """Label the scans of every fold with its priors and chain model; the outcomes together."""
     conf: list[float] = []
     right: list[bool] = []
     scan_min: list[float] = []
     scan_ok: list[bool] = []
-    for name, det, gt in scans:
+    for name, det, gt, priors, net in (
+        (*scan, priors, net) for scans, priors, net in folds for scan in scans
+    ):
         pred = label_detections(
             det.body_mm, det.segment_scores, priors, det.left_mm, det.right_mm, config, net=net
         )
@@ -203,19 +206,16 @@ def main(argv: list[str] | None = None) -> int:
     cv_rows, best = [], (np.inf, 1.0)
     for t in args.temperatures:
         cfg = replace(base, confidence_temperature=t)
-        o0 = outcomes(halves[1], priors[0], cfg, nets[0])
-        o1 = outcomes(halves[0], priors[1], cfg, nets[1])
-        o = Outcomes(
-            *(np.concatenate([a, b]) for a, b in zip(vars(o0).values(), vars(o1).values()))
-        )
+        o = outcomes([(halves[1], priors[0], nets[0]), (halves[0], priors[1], nets[1])], cfg)
         n = nll(o)
         best = min(best, (n, t))
         shipped = " (shipped)" if t == CONFIDENCE_TEMPERATURE else ""
         cv_rows.append(f"| {t:g}{shipped} | {n:.4f} | {100 * ece(o):.2f} | {len(o.conf)} |")
         log.info("T %g: held-out NLL %.4f, ECE %.2f points", t, n, 100 * ece(o))
     bundled_net = default_detection_net()
-    rep1 = outcomes(report, bundled_priors, replace(base, confidence_temperature=1.0), bundled_net)
-    rep_t = outcomes(report, bundled_priors, base, bundled_net)
+    bundled = [(report, bundled_priors, bundled_net)]
+    rep1 = outcomes(bundled, replace(base, confidence_temperature=1.0))
+    rep_t = outcomes(bundled, base)
     text = "\n".join(
         [
             HEADING,
