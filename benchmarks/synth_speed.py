@@ -26,7 +26,7 @@ import numpy as np
 
 from _results import machine_line, update_results
 from spinelab.synth import ct as ctphys
-from spinelab.synth import generator, render
+from spinelab.synth import generator, pelvis, render
 from spinelab.synth.generator import SynthConfig, generate_case
 
 SECTION = "## Synthetic CT generator speed (benchmarks/synth_speed.py)"
@@ -36,7 +36,7 @@ STAGES: dict[str, tuple[object, str]] = {
     "rendering the fine maps": (generator, "render_labels"),
     "of which per-slice soft tissue": (render, "_paint_soft_tissue"),
     "of which ribs": (render, "_paint_ribs"),
-    "of which pelvis": (render, "_paint_pelvis"),
+    "of which pelvis": (pelvis, "paint_pelvis"),
     "of which vertebrae": (render, "_paint_vertebra"),
     "HU look-up": (ctphys, "block_mean_lut"),
     "scanner maps and noise fields": (ctphys, "prepare_noise_and_blur"),

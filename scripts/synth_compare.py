@@ -28,6 +28,7 @@ import numpy as np
 import scipy.ndimage as ndi
 from numpy.typing import NDArray
 
+from spinelab.synth.pelvis import hip_centres_mm
 from spinelab.synth.realism import (
     PERCENTILES,
     RealismStats,
@@ -37,7 +38,6 @@ from spinelab.synth.realism import (
     measure,
     vertebra_hu,
 )
-from spinelab.synth.render import hip_centres_mm
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_CT = ROOT.parent / "shared" / "data" / "ct" / "totalsegmentator_example" / "ct.nii.gz"
@@ -104,7 +104,7 @@ def views(
 #: sacrum, about S2-S3): in front of and below it (an estimate, for the coronal hip view).
 REAL_HIP_FROM_SACRUM_MM = np.array([0.0, -45.0, -75.0])
 #: The synthetic cases' hip joint centres are the renderer's own
-#: (:func:`spinelab.synth.render.hip_centres_mm`); the coronal hip view goes through their
+#: (:func:`spinelab.synth.pelvis.hip_centres_mm`); the coronal hip view goes through their
 #: mean. Where a case's field of view stops above them (it ends 20-110 mm below S2's centre,
 #: the femoral heads' lower poles lie 80-100 mm below it), the hip view shows the same seed
 #: (same spine and anatomy) rendered down to SYNTH_HIP_VIEW_BELOW_MM below the hip centres.

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spinelab.synth.render import AnatomyParams, RenderGrid, hip_centres_mm, render_labels
+from spinelab.synth.pelvis import hip_centres_mm
+from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
 from spinelab.synth.tissues import BONE, Tissue
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -12,7 +12,7 @@ from spinelab import anatomy
 from spinelab.structures import Volume
 from spinelab.synth import ct as ctphys
 from spinelab.synth import generator as gen
-from spinelab.synth import render
+from spinelab.synth import painter, render
 from spinelab.synth.generator import SynthConfig, generate_case, reorient
 from spinelab.synth.randomize import RANDOM_MAX, gamma_to_int16
 from spinelab.synth.tissues import Tissue, sample_hu_table
@@ -302,8 +302,8 @@ def test_contiguous_copy_of_reoriented_views(perm):
     ("radius", "sp"), [(3.7, (0.78, 0.78, 1.3)), (12.0, (2.0, 2.0, 2.0)), (0.4, (0.5, 1.0, 3.0))]
 )
 def test_ball_offsets_match_their_definition(radius, sp):
-    render._BALLS.clear()
-    offs, offs_mm = render._ball_offsets(radius, sp)
+    painter._BALLS.clear()
+    offs, offs_mm = painter.ball_offsets(radius, sp)
     # every voxel offset whose nearest point lies within the radius, in raveled (i, j, k) order
     spa = np.asarray(sp)
     half = np.ceil(radius / spa).astype(int) + 1

@@ -147,7 +147,7 @@ def test_narrowed_discs_move_the_cranial_spine_down(spine):
 
 
 def test_tube_cut_by_the_grid_border_matches_the_same_tube_on_a_larger_grid():
-    from spinelab.synth.render import _Painter
+    from spinelab.synth.painter import Painter
 
     pts = np.array([[-30.0, 0.0, -20.0], [5.0, 12.0, 0.0], [40.0, -5.0, 25.0]])
     big = RenderGrid((-40.0, -30.0, -30.0), (1.0, 1.0, 1.5), (40, 60, 80))
@@ -156,7 +156,7 @@ def test_tube_cut_by_the_grid_border_matches_the_same_tube_on_a_larger_grid():
     small = RenderGrid((-40.0 + i0, -30.0 + j0, -30.0 + k0 * 1.5), (1.0, 1.0, 1.5), (18, 21, 30))
     maps = []
     for grid in (big, small):
-        pt = _Painter(grid)
+        pt = Painter(grid)
         pt.tissue[:] = Tissue.FAT
         pt.tissue[:, ::7] = Tissue.AIR  # rows that `only` keeps (j0: multiple of 7)
         pt.tube(pts, 6.0, Tissue.CORTICAL, Tissue.MARROW, 1.5, only=(Tissue.FAT, Tissue.CORTICAL))

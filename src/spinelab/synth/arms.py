@@ -49,7 +49,8 @@ from spinelab.synth.tissues import Tissue
 
 if TYPE_CHECKING:
     from spinelab.synth.geometry import SpineGeometry
-    from spinelab.synth.render import AnatomyParams, _BodyPlan, _Painter
+    from spinelab.synth.painter import Painter
+    from spinelab.synth.render import AnatomyParams, _BodyPlan
 
 _T = Tissue
 
@@ -121,7 +122,7 @@ class _Arm:
 
 
 def paint_arms(
-    pt: _Painter,
+    pt: Painter,
     geo: SpineGeometry,
     plan: _BodyPlan,
     params: AnatomyParams,
@@ -193,7 +194,7 @@ def _limb_radii(arm: _Arm, z: NDArray[np.float64]) -> tuple[NDArray[Any], NDArra
     return r, np.minimum(f, r)
 
 
-def _paint_arm(pt: _Painter, plan: _BodyPlan, arm: _Arm) -> None:
+def _paint_arm(pt: Painter, plan: _BodyPlan, arm: _Arm) -> None:
     g = pt.grid
     k0, k1 = g.index_range(2, arm.z_tip, arm.z_head + HUMERAL_HEAD_R_MM + 20.0)
     if k1 <= k0:
@@ -244,7 +245,7 @@ def _paint_arm(pt: _Painter, plan: _BodyPlan, arm: _Arm) -> None:
         _paint_arm_bones(pt, k, float(xa[q]), float(ya[q]), float(z[q]), float(tw[q]), arm)
 
 
-def _limb(pt: _Painter, k: int, cx: float, cy: float, rx: float, ry: float, fat: float) -> bool:
+def _limb(pt: Painter, k: int, cx: float, cy: float, rx: float, ry: float, fat: float) -> bool:
     """Limb section on slice ``k``: subcutaneous fat ``fat`` mm thick around muscle, painted
     over air only; False when it misses the grid."""
     g = pt.grid
@@ -265,7 +266,7 @@ def _limb(pt: _Painter, k: int, cx: float, cy: float, rx: float, ry: float, fat:
 
 
 def _clearance(
-    pt: _Painter, k: int, ya: float, wx: float, wy: float, side: float, x_mid: float
+    pt: Painter, k: int, ya: float, wx: float, wy: float, side: float, x_mid: float
 ) -> float:
     """Smallest lateral coordinate ``side * x`` (mm) of a limb centre at ``ya`` (half-extents
     ``wx``, ``wy``) that keeps the limb outside the body painted on slice ``k`` (searched on
@@ -293,7 +294,7 @@ def _clearance(
 
 
 def _oval(
-    pt: _Painter,
+    pt: Painter,
     k: int,
     cx: float,
     cy: float,
@@ -327,7 +328,7 @@ def _oval(
 
 
 def _bone(
-    pt: _Painter,
+    pt: Painter,
     k: int,
     cx: float,
     cy: float,
@@ -344,7 +345,7 @@ def _bone(
 
 
 def _paint_arm_bones(
-    pt: _Painter, k: int, xa: float, ya: float, z: float, turn: float, arm: _Arm
+    pt: Painter, k: int, xa: float, ya: float, z: float, turn: float, arm: _Arm
 ) -> None:
     """Humerus, elbow, radius and ulna on slice ``k`` around the limb axis ``(xa, ya)``."""
     s = arm.bone_scale
@@ -407,7 +408,7 @@ def _paint_arm_bones(
         _bone(pt, k, ux_, uy_, r_u, r_u, dir_w, cort, inner)
 
 
-def _paint_hand(pt: _Painter, k: int, xa: float, ya: float, z: float, arm: _Arm) -> None:
+def _paint_hand(pt: Painter, k: int, xa: float, ya: float, z: float, arm: _Arm) -> None:
     """Hand below the wrist: a flat ellipse (broad along the line from the radius to the
     ulna) with the carpus, then four metacarpals and the thumb's, then the phalanges."""
     s, ms = arm.bone_scale, arm.muscle_scale

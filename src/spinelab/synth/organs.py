@@ -83,7 +83,8 @@ from numpy.typing import NDArray
 from spinelab.synth.tissues import Tissue
 
 if TYPE_CHECKING:
-    from spinelab.synth.render import _Level, _Painter
+    from spinelab.synth.painter import Painter
+    from spinelab.synth.render import _Level
 
 _T = Tissue
 
@@ -447,7 +448,7 @@ class Cavity:
 
 
 def _paint_span(
-    pt: _Painter,
+    pt: Painter,
     k: int,
     y: NDArray[np.float64],
     j0: int,
@@ -479,7 +480,7 @@ def _paint_span(
     sub[m] = value
 
 
-def _rows(pt: _Painter, y0: float, y1: float) -> tuple[int, NDArray[np.float64]] | None:
+def _rows(pt: Painter, y0: float, y1: float) -> tuple[int, NDArray[np.float64]] | None:
     j0, j1 = pt.grid.index_range(1, y0, y1)
     if j1 <= j0:
         return None
@@ -810,7 +811,7 @@ class OrganPlan:
         return np.maximum(x_lo, lx - half), np.minimum(x_hi, lx + half_m)
 
     # ---- abdominal organs ----
-    def paint(self, pt: _Painter, k: int, z: float, cav: Cavity) -> None:
+    def paint(self, pt: Painter, k: int, z: float, cav: Cavity) -> None:
         """Liver, stomach, spleen, kidneys (with renal vessels), pancreas and adrenals on slice
         ``k`` at height ``z``."""
         # the stomach displaces the liver's left lobe (which stays in front of and medial to
@@ -824,7 +825,7 @@ class OrganPlan:
         for n, side in enumerate((1.0, -1.0)):
             self._adrenal(pt, k, z, cav, side, n)
 
-    def _adrenal(self, pt: _Painter, k: int, z: float, cav: Cavity, side: float, n: int) -> None:
+    def _adrenal(self, pt: Painter, k: int, z: float, cav: Cavity, side: float, n: int) -> None:
         """An adrenal gland: a body in front and two limbs running back (an inverted Y); near
         its top only the body and the start of the limbs. Painted over fat only."""
         z_pole = self.z_kid[n] + KIDNEY_MM[0]
@@ -857,7 +858,7 @@ class OrganPlan:
                 over=_ADRENAL_OVER,
             )
 
-    def _pancreas(self, pt: _Painter, k: int, z: float, cav: Cavity) -> None:
+    def _pancreas(self, pt: Painter, k: int, z: float, cav: Cavity) -> None:
         """The pancreas: overlapping discs (sections of spheres along its centreline), painted
         over fat and bowel only (the solid organs, vessels and muscles keep their place)."""
         p = self.pancreas
@@ -896,7 +897,7 @@ class OrganPlan:
             rim &= np.abs(tex[0][iy, ix]) < self.pancreas_septum
             sub[rim] = _T.FAT
 
-    def paint_heart(self, pt: _Painter, k: int, z: float, cav: Cavity) -> None:
+    def paint_heart(self, pt: Painter, k: int, z: float, cav: Cavity) -> None:
         """The heart on slice ``k``: a rounded cone sitting on the diaphragm (the ventricles,
         broad, in front and to the left) narrowing upwards to its base (the atria, behind and
         to the right)."""
@@ -962,7 +963,7 @@ class OrganPlan:
             )
 
     def _chambers(
-        self, pt: _Painter, k: int, h: float, cx: float, cy: float, rx: float, ry: float
+        self, pt: Painter, k: int, h: float, cx: float, cy: float, rx: float, ry: float
     ) -> None:
         """Blood in the heart's chambers, inside the myocardium painted on slice ``k`` (``h``:
         0 at the diaphragmatic surface .. 1 at the base; the section's centre and half-axes):
@@ -991,7 +992,7 @@ class OrganPlan:
         if h > 0.55 and rx > at_wall + 3.0:
             pt.ellipse2d(k, cx, cy, rx - at_wall, ry - at_wall, _T.BLOOD, only=only)
 
-    def _liver(self, pt: _Painter, k: int, z: float, cav: Cavity) -> None:
+    def _liver(self, pt: Painter, k: int, z: float, cav: Cavity) -> None:
         if not self.z_liver_tip < z < self.z_liver_top:
             return
         f = (self.z_liver_top - z) / (self.z_liver_top - self.z_liver_tip)  # 0 top .. 1 tip
@@ -1054,7 +1055,7 @@ class OrganPlan:
         self._hepatic_veins(pt, k, z, cav)
         self._portal_veins(pt, k, z, cav)
 
-    def _portal_veins(self, pt: _Painter, k: int, z: float, cav: Cavity) -> None:
+    def _portal_veins(self, pt: Painter, k: int, z: float, cav: Cavity) -> None:
         """The portal vein tree (:data:`PORTAL_SEGMENTS`) and the gallbladder on slice ``k``:
         the main portal vein over fat and bowel as well (in the hepatoduodenal ligament), its
         branches inside the liver only."""
@@ -1095,7 +1096,7 @@ class OrganPlan:
                 pt, k, z, a3 + off, b3 + off, GALLBLADDER_R_MM[0], r_f, GALLBLADDER_TISSUE, _GB_OVER
             )
 
-    def _hepatic_veins(self, pt: _Painter, k: int, z: float, cav: Cavity) -> None:
+    def _hepatic_veins(self, pt: Painter, k: int, z: float, cav: Cavity) -> None:
         z0 = self.z_dome_r - 20.0
         d = z0 - z
         if not 0.0 < d < HEPATIC_VEIN_LEN_MM:
@@ -1107,7 +1108,7 @@ class OrganPlan:
         for dx, dy in self.hv_dir:
             pt.ellipse2d(k, x0 + dx * d, y0 + dy * d, r * 1.3, r * 1.3, _T.BLOOD, only=(_T.LIVER,))
 
-    def _spleen(self, pt: _Painter, k: int, z: float, cav: Cavity) -> None:
+    def _spleen(self, pt: Painter, k: int, z: float, cav: Cavity) -> None:
         """The spleen on slice ``k``: a crescent against the left posterolateral wall. Its
         parietal face follows the wall; its visceral (inner) face is the wall's outline moved
         inwards by the spleen's thickness (a plateau along the arc, tapering at the two ends),
@@ -1149,7 +1150,7 @@ class OrganPlan:
         lo, hi = self.clip_to_dome(cav, 1.0, z, y, x_in, x_out)
         _paint_span(pt, k, y, j0, lo, hi, _T.SPLEEN, keep=_T.MUSCLE)
 
-    def _stomach(self, pt: _Painter, k: int, z: float, cav: Cavity) -> None:
+    def _stomach(self, pt: Painter, k: int, z: float, cav: Cavity) -> None:
         z_top, z_bot = self.z_stomach
         if not z_bot < z < z_top:
             return
@@ -1189,7 +1190,7 @@ class OrganPlan:
         self._y_gas = y_gas
         return y_gas
 
-    def _kidney(self, pt: _Painter, k: int, z: float, cav: Cavity, side: float, n: int) -> None:
+    def _kidney(self, pt: Painter, k: int, z: float, cav: Cavity, side: float, n: int) -> None:
         zk = self.z_kid[n]
         a_z, a_w, a_t = KIDNEY_MM
         dz = z - zk
@@ -1251,7 +1252,7 @@ class OrganPlan:
 
     def _medulla(
         self,
-        pt: _Painter,
+        pt: Painter,
         k: int,
         kx: float,
         ky: float,
@@ -1355,7 +1356,7 @@ def _tex_index(v: NDArray[np.float64]) -> NDArray[np.int64]:
 
 
 def _paint_capsule(
-    pt: _Painter,
+    pt: Painter,
     k: int,
     z: float,
     a: NDArray[np.float64],
@@ -1402,9 +1403,7 @@ def _paint_capsule(
     sub[m] = value
 
 
-def _segment(
-    pt: _Painter, k: int, a: tuple[float, float], b: tuple[float, float], r: float
-) -> None:
+def _segment(pt: Painter, k: int, a: tuple[float, float], b: tuple[float, float], r: float) -> None:
     """A vessel of half-width ``r`` (mm) from ``a`` to ``b`` in slice ``k``, over fat and bowel."""
     length = math.hypot(b[0] - a[0], b[1] - a[1])
     if length < 1.0 or r <= 0.3:
@@ -1415,7 +1414,7 @@ def _segment(
 
 
 def _paint_rotated(
-    pt: _Painter,
+    pt: Painter,
     k: int,
     cx: float,
     cy: float,

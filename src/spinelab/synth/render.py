@@ -25,7 +25,6 @@ vertebra's bone (body, posterior elements and, for C2, the dens); discs, ribs an
 
 from __future__ import annotations
 
-import itertools
 import logging
 import math
 from collections.abc import Callable
@@ -37,50 +36,24 @@ import scipy.ndimage as ndi
 from numpy.typing import NDArray
 
 from spinelab import anatomy
-from spinelab.synth import arms, organs
+from spinelab.synth import arms, organs, pelvis
 from spinelab.synth import vertebra_shape as vshape
 from spinelab.synth.bowel import BowelField, linear_index
 from spinelab.synth.geometry import SpineGeometry
+from spinelab.synth.painter import (
+    THIN_CORTEX,
+    Painter,
+    RenderGrid,
+    densify,
+    ellipse_form,
+    inside_superellipse,
+    local_box,
+)
 from spinelab.synth.tissues import Tissue
 
 log = logging.getLogger(__name__)
 
 _T = Tissue
-
-
-@dataclass(frozen=True)
-class RenderGrid:
-    """An axis-aligned LPS grid; arrays on it are indexed ``[k, j, i]`` (z, y, x).
-
-    Attributes:
-        origin_mm: ``(x, y, z)`` LPS mm of voxel ``[0, 0, 0]``'s centre.
-        spacing_mm: ``(sx, sy, sz)`` voxel size in mm.
-        shape_kji: ``(nk, nj, ni)`` array shape.
-    """
-
-    origin_mm: tuple[float, float, float]
-    spacing_mm: tuple[float, float, float]
-    shape_kji: tuple[int, int, int]
-
-    def axis_mm(self, axis: int) -> NDArray[np.float64]:
-        """World coordinates (mm) of the voxel centres along x (0), y (1) or z (2)."""
-        n = self.shape_kji[2 - axis]
-        return self.origin_mm[axis] + self.spacing_mm[axis] * np.arange(n, dtype=np.float64)
-
-    def index_range(self, axis: int, lo_mm: float, hi_mm: float) -> tuple[int, int]:
-        """Half-open index range of voxels whose centres lie in ``[lo_mm, hi_mm]`` along ``axis``."""
-        n = self.shape_kji[2 - axis]
-        o, s = self.origin_mm[axis], self.spacing_mm[axis]
-        i0 = max(0, math.ceil((lo_mm - o) / s))
-        i1 = min(n, math.floor((hi_mm - o) / s) + 1)
-        return i0, max(i0, i1)
-
-    def affine_lps_ijk(self) -> NDArray[np.float64]:
-        """4x4 affine for the array transposed to ``[i, j, k]`` (x, y, z)."""
-        a = np.eye(4)
-        a[:3, :3] = np.diag(self.spacing_mm)
-        a[:3, 3] = self.origin_mm
-        return a
 
 
 @dataclass(frozen=True)
@@ -241,355 +214,6 @@ _SOFT_LUT = np.zeros(256, dtype=bool)
 _SOFT_LUT[[_T.FAT, _T.MUSCLE, _T.SOFT, _T.AIR, _T.LUNG, _T.DISC]] = True
 
 
-def _local_box(
-    grid: RenderGrid,
-    centre: NDArray[np.float64],
-    frame: NDArray[np.float64],
-    lo: tuple[float, float, float],
-    hi: tuple[float, float, float],
-) -> tuple[tuple[slice, slice, slice], tuple[NDArray[np.float64], ...]] | None:
-    """Grid box around a local box ``lo..hi`` (frame coordinates) and local coords in it.
-
-    Returns:
-        ``(slices, (a, b, e))`` with ``a, b, e`` local coordinates broadcastable to the box's
-        ``(nk, nj, ni)``, or None when the box misses the grid.
-    """
-    corners = np.array(
-        [[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]
-    )
-    world = centre + corners @ frame.T
-    wlo, whi = world.min(axis=0), world.max(axis=0)
-    rng = [grid.index_range(ax, wlo[ax], whi[ax]) for ax in range(3)]
-    if any(r[1] <= r[0] for r in rng):
-        return None
-    x = grid.axis_mm(0)[rng[0][0] : rng[0][1]] - centre[0]
-    y = grid.axis_mm(1)[rng[1][0] : rng[1][1]] - centre[1]
-    z = grid.axis_mm(2)[rng[2][0] : rng[2][1]] - centre[2]
-    xb, yb, zb = x[None, None, :], y[None, :, None], z[:, None, None]
-    coords = tuple(
-        (frame[0, c] * xb + frame[1, c] * yb + frame[2, c] * zb).astype(np.float32)
-        for c in range(3)
-    )
-    sl = (slice(*rng[2]), slice(*rng[1]), slice(*rng[0]))
-    return sl, coords
-
-
-def _inside_superellipse(
-    cx: float, cy: float, rx: float, ry: float, power: float
-) -> Callable[[Any, Any], Any]:
-    """Predicate ``(x, y) -> mask`` inside an axis-aligned (super)ellipse, as
-    :meth:`_Painter.ellipse_window` draws it (an ``extra`` for :meth:`_Painter.ellipse2d`)."""
-
-    def inside(x: Any, y: Any) -> Any:
-        if rx <= 0 or ry <= 0:
-            return np.zeros(np.broadcast_shapes(np.shape(x), np.shape(y)), dtype=bool)
-        return np.abs((x - cx) / rx) ** power + np.abs((y - cy) / ry) ** power <= 1.0
-
-    return inside
-
-
-def _ellipse(u: Any, v: Any, ru: float, rv: float) -> Any:
-    return (u / ru) ** 2 + (v / rv) ** 2
-
-
-def _dot3(a: NDArray[Any], v: NDArray[Any]) -> NDArray[Any]:
-    """``a @ v`` for ``(N, 3)`` rows and a 3-vector, without BLAS.
-
-    A float matrix-vector product goes to BLAS, whose threads (one per core) fight the rest of
-    the process for the 2 cores in per-slice and per-group loops; three multiply-adds do not.
-    """
-    return np.asarray(a[:, 0] * v[0] + a[:, 1] * v[1] + a[:, 2] * v[2])
-
-
-class _Painter:
-    """Paints into the fine tissue and vertebra maps."""
-
-    def __init__(self, grid: RenderGrid) -> None:
-        self.grid = grid
-        self.tissue = np.zeros(grid.shape_kji, dtype=np.uint8)
-        self.vert = np.zeros(grid.shape_kji, dtype=np.uint8)
-        self.x = grid.axis_mm(0)
-        self.y = grid.axis_mm(1)
-        self.z = grid.axis_mm(2)
-
-    # ---- 2-D (one axial slice) ----
-    def ellipse_window(
-        self, cx: float, cy: float, rx: float, ry: float, power: float = 2.0
-    ) -> tuple[int, int, int, int, NDArray[np.bool_]] | None:
-        """Inside of an axis-aligned (super)ellipse on an axial slice: ``(i0, i1, j0, j1, m)``
-        with ``m`` the ``(j1 - j0, i1 - i0)`` mask of the window ``[j0:j1, i0:i1]``, or None
-        when it misses the grid."""
-        if rx <= 0 or ry <= 0:
-            return None
-        g = self.grid
-        i0, i1 = g.index_range(0, cx - rx, cx + rx)
-        j0, j1 = g.index_range(1, cy - ry, cy + ry)
-        if i1 <= i0 or j1 <= j0:
-            return None
-        if power == 2.0:
-            xx = ((self.x[i0:i1] - cx) / rx) ** 2
-            yy = ((self.y[j0:j1] - cy) / ry) ** 2
-        else:
-            xx = np.abs((self.x[i0:i1] - cx) / rx) ** power
-            yy = np.abs((self.y[j0:j1] - cy) / ry) ** power
-        return i0, i1, j0, j1, (yy[:, None] + xx[None, :]) <= 1.0
-
-    def ellipse2d(
-        self,
-        k: int,
-        cx: float,
-        cy: float,
-        rx: float,
-        ry: float,
-        value: int,
-        only: tuple[int, ...] | None = None,
-        extra: Any = None,
-        power: float = 2.0,
-    ) -> None:
-        """Paint an axis-aligned ellipse on slice ``k`` (``only``: overwrite just these).
-
-        ``power`` > 2 gives a superellipse (a rounded rectangle, e.g. a torso's flat back).
-        """
-        win = self.ellipse_window(cx, cy, rx, ry, power)
-        if win is None:
-            return
-        i0, i1, j0, j1, m = win
-        if extra is not None:
-            m &= extra(self.x[i0:i1][None, :], self.y[j0:j1][:, None])
-        sub = self.tissue[k, j0:j1, i0:i1]
-        if only is not None:
-            m &= _allowed(only)[sub]
-        sub[m] = value
-
-    # ---- 3-D stamping of tubes along polylines ----
-    def _near_grid(
-        self, pts_mm: NDArray[np.float64], reach_mm: float
-    ) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.int64]]:
-        """Continuous ``(i, j, k)`` of points, which of them come within ``reach_mm`` of the
-        grid, and the grid shape in ``(i, j, k)`` order."""
-        g = self.grid
-        sp = np.asarray(g.spacing_mm)
-        ijk = (pts_mm - np.asarray(g.origin_mm)) / sp
-        shape_ijk = np.array([g.shape_kji[2], g.shape_kji[1], g.shape_kji[0]])
-        pad = reach_mm / sp + 1.0
-        keep = np.all((ijk > -pad) & (ijk < shape_ijk - 1 + pad), axis=1)
-        return ijk, keep, shape_ijk
-
-    def tube(
-        self,
-        points_mm: NDArray[np.float64],
-        radius_mm: float,
-        outer: int,
-        inner: int | None = None,
-        shell_mm: float = 1.2,
-        only: tuple[int, ...] | None = None,
-    ) -> None:
-        """Paint a tube of ``radius_mm`` along a densely sampled polyline ``(M, 3)``.
-
-        Voxels within ``radius_mm`` of a sample get ``outer``; those deeper than ``shell_mm``
-        get ``inner`` (a cortical shell around marrow).
-        """
-        g = self.grid
-        sp = np.asarray(g.spacing_mm)
-        step = max(float(sp.min()), min(0.25 * radius_mm, float(sp.max())))
-        pts = _densify(points_mm, step)
-        ijk, keep, shape_ijk = self._near_grid(pts, radius_mm)
-        if not keep.any():
-            return
-        ijk = ijk[keep]
-        base = np.rint(ijk).astype(np.int64)
-        lin = (base[:, 2] * (shape_ijk[1] + 64) + base[:, 1]) * (shape_ijk[0] + 64) + base[:, 0]
-        _, first = np.unique(lin, return_index=True)
-        base, ijk = base[first], ijk[first]
-        offs, offs_mm = _ball_offsets(radius_mm, (float(sp[0]), float(sp[1]), float(sp[2])))
-        # squared distance of each candidate voxel centre to its sample point, float32
-        frac = ((base - ijk) * sp).astype(np.float32)  # (M, 3)
-        d2 = (
-            (frac[:, None, 0] + offs_mm[None, :, 0]) ** 2
-            + (frac[:, None, 1] + offs_mm[None, :, 1]) ** 2
-            + (frac[:, None, 2] + offs_mm[None, :, 2]) ** 2
-        )
-        flat = self.tissue.reshape(-1)
-        # flat voxel indices; samples whose whole ball lies inside the grid need no bounds check
-        strides = np.array([1, shape_ijk[0], shape_ijk[0] * shape_ijk[1]], dtype=np.int64)
-        reach = np.abs(offs).max(axis=0)
-        whole = np.all((base >= reach) & (base < shape_ijk - reach), axis=1)
-        lin_base = base[whole] @ strides
-        lin_offs = offs @ strides
-        edge = None if whole.all() else ~whole
-        for value, lim in ((outer, radius_mm), (inner, radius_mm - shell_mm)):
-            if value is None or lim <= 0:
-                continue
-            hit = d2 <= np.float32(lim * lim)
-            idx = (lin_base[:, None] + lin_offs[None, :])[hit[whole]]
-            if edge is not None:
-                mi, oi_ = np.nonzero(hit[edge])
-                v = base[edge][mi] + offs[oi_]
-                v = v[np.all((v >= 0) & (v < shape_ijk), axis=1)]
-                idx = np.concatenate([idx, v @ strides])
-            if only is not None:
-                idx = idx[_allowed(only)[flat[idx]]]
-            flat[idx] = value
-
-    def flat_tube(
-        self,
-        points_mm: NDArray[np.float64],
-        half_height_mm: NDArray[np.float64],
-        half_thick_mm: NDArray[np.float64],
-        twist: NDArray[np.float64],
-        outer: int,
-        inner: int | None = None,
-        shell_mm: float = 1.2,
-        only: tuple[int, ...] | None = None,
-    ) -> None:
-        """Paint a tube of elliptic cross-section along a polyline ``(M, 3)`` (a rib).
-
-        At each point the section has half-axes ``half_height_mm`` along the direction
-        perpendicular to the tube that is closest to +z (twisted by ``twist`` radians towards
-        the horizontal normal: pi/2 makes a tube flat from above, like the first rib) and
-        ``half_thick_mm`` across it; all three are per point ``(M,)``. Voxels deeper than
-        ``shell_mm`` get ``inner`` (cortex around marrow).
-        """
-        g = self.grid
-        sp = np.asarray(g.spacing_mm)
-        r_max = float(max(half_height_mm.max(), half_thick_mm.max()))
-        # samples up to half the thinnest half-axis apart: each covers a slab along the tube
-        step = float(max(sp.min(), min(0.5 * float(half_thick_mm.min()), 1.5 * sp.max())))
-        # densify, carrying the per-point sizes along
-        seg = np.linalg.norm(np.diff(points_mm, axis=0), axis=1)
-        s_pts = np.concatenate([[0.0], np.cumsum(seg)])
-        s_new = np.arange(0.0, s_pts[-1] + 1e-9, step)
-        pts = np.stack([np.interp(s_new, s_pts, points_mm[:, c]) for c in range(3)], axis=1)
-        rh = np.interp(s_new, s_pts, half_height_mm).astype(np.float32)
-        rn = np.interp(s_new, s_pts, half_thick_mm).astype(np.float32)
-        tw = np.interp(s_new, s_pts, twist)
-        if len(pts) < 2:
-            return
-        tan = np.gradient(pts, axis=0)
-        tan /= np.maximum(np.linalg.norm(tan, axis=1, keepdims=True), 1e-9)
-        up = np.array([0.0, 0.0, 1.0]) - tan[:, 2:3] * tan
-        # a tube along z has no "up" across it: take the y axis there
-        flat_up = np.linalg.norm(up, axis=1) < 0.1
-        up[flat_up] = np.array([0.0, 1.0, 0.0]) - tan[flat_up, 1:2] * tan[flat_up]
-        up /= np.maximum(np.linalg.norm(up, axis=1, keepdims=True), 1e-9)
-        side = np.cross(tan, up)
-        hdir = (np.cos(tw)[:, None] * up + np.sin(tw)[:, None] * side).astype(np.float32)
-        ndir = np.cross(tan, hdir).astype(np.float32)
-        tan32 = tan.astype(np.float32)
-        ijk, keep, shape_ijk = self._near_grid(pts, r_max)
-        if not keep.any():
-            return
-        ijk, rh, rn = ijk[keep], rh[keep], rn[keep]
-        hdir, ndir, tan32 = hdir[keep], ndir[keep], tan32[keep]
-        base = np.rint(ijk).astype(np.int64)
-        offs, offs_mm = _ball_offsets(r_max, (float(sp[0]), float(sp[1]), float(sp[2])))
-        frac = ((base - ijk) * sp).astype(np.float32)
-        strides = np.array([1, shape_ijk[0], shape_ijk[0] * shape_ijk[1]], dtype=np.int64)
-        flat = self.tissue.reshape(-1)
-        lim_t = np.float32(0.75 * step + 0.5 * float(sp.max()))
-        hits: tuple[list[NDArray[np.int64]], list[NDArray[np.int64]]] = ([], [])
-        # groups of samples; each keeps only the ball offsets near its mean cross-section plane
-        # (a wide, thin section such as the sacrum's would otherwise test a whole ball)
-        group = 16 if r_max <= 10.0 else 4  # wide sections: small groups, thin slabs
-        for m0 in range(0, len(base), group):
-            sl = slice(m0, m0 + group)
-            t_m = tan32[sl].mean(axis=0)
-            n_m = ndir[sl].mean(axis=0)
-            t_m /= max(float(np.linalg.norm(t_m)), 1e-6)
-            n_m /= max(float(np.linalg.norm(n_m)), 1e-6)
-            cos_min = min(
-                float(_dot3(tan32[sl], t_m).min()), float(np.abs(_dot3(ndir[sl], n_m)).min())
-            )
-            margin = r_max * math.sqrt(max(0.0, 1.0 - cos_min**2)) + 0.9 * float(sp.max())
-            o_t = np.abs(_dot3(offs_mm, t_m))
-            o_n = np.abs(_dot3(offs_mm, n_m))
-            near = (o_t <= lim_t + margin) & (o_n <= float(rn[sl].max()) + margin)
-            offs_g, offs_mm_g = offs[near], offs_mm[near]
-
-            def comp(
-                d: NDArray[np.float32], sl: slice = sl, om: NDArray[np.float32] = offs_mm_g
-            ) -> NDArray[np.float32]:
-                return (
-                    (frac[sl, 0:1] + om[None, :, 0]) * d[sl, 0:1]
-                    + (frac[sl, 1:2] + om[None, :, 1]) * d[sl, 1:2]
-                    + (frac[sl, 2:3] + om[None, :, 2]) * d[sl, 2:3]
-                )
-
-            qt = np.abs(comp(tan32)) <= lim_t
-            qh, qn = comp(hdir), comp(ndir)
-            b_g = base[sl]
-            reach = np.abs(offs_g).max(axis=0) if len(offs_g) else np.zeros(3, np.int64)
-            inside = bool(np.all((b_g >= reach) & (b_g < shape_ijk - reach)))
-            if not inside:  # only groups at the grid's border need the per-voxel check
-                vox = b_g[:, None, :] + offs_g[None, :, :]
-                qt &= np.all((vox >= 0) & (vox < shape_ijk), axis=2)
-            for out, s_mm in ((hits[0], 0.0), (hits[1], shell_mm)):
-                if s_mm > 0 and inner is None:
-                    continue
-                a_h = np.maximum(rh[sl] - s_mm, 0.1)[:, None]
-                a_n = np.maximum(rn[sl] - s_mm, 0.1)[:, None]
-                hit = qt & ((qh / a_h) ** 2 + (qn / a_n) ** 2 <= 1.0)
-                mi, oi = np.nonzero(hit)
-                idx = (b_g @ strides)[mi] + (offs_g @ strides)[oi]
-                if only is not None:  # judged on the tissue before this tube
-                    idx = idx[_allowed(only)[flat[idx]]]
-                out.append(idx)
-        # all of the cortex first, then all of the marrow (no walls where samples overlap)
-        for value, parts in ((outer, hits[0]), (inner, hits[1])):
-            if value is not None and parts:
-                flat[np.concatenate(parts)] = value
-
-
-_BALLS: dict[
-    tuple[float, tuple[float, float, float]], tuple[NDArray[np.int64], NDArray[np.float32]]
-] = {}
-
-
-def _ball_offsets(
-    radius_mm: float, sp: tuple[float, float, float]
-) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
-    """Voxel offsets ``(O, 3)`` (i, j, k) that can lie within ``radius_mm`` of a point in the
-    central voxel, and the same offsets in mm (float32); cached."""
-    key = (round(radius_mm, 3), sp)
-    hit = _BALLS.get(key)
-    if hit is None:
-        spa = np.asarray(sp)
-        half = np.ceil(radius_mm / spa).astype(int) + 1
-        # squared distance to the nearest point of each offset voxel: per-axis terms summed
-        # on the (i, j, k) grid (offsets in C order, as a raveled "ij" meshgrid)
-        ax = [np.arange(-h, h + 1, dtype=np.int64) for h in half]
-        d2 = [((np.abs(a) - 0.5).clip(0) * spa[c]) ** 2 for c, a in enumerate(ax)]
-        near = (d2[0][:, None, None] + d2[1][None, :, None]) + d2[2][None, None, :]
-        ii, jj, kk = np.nonzero(near <= radius_mm**2)
-        offs = np.stack([ax[0][ii], ax[1][jj], ax[2][kk]], axis=1)
-        hit = (offs, (offs * spa).astype(np.float32))
-        _BALLS[key] = hit
-    return hit
-
-
-_ALLOWED: dict[tuple[int, ...], NDArray[np.bool_]] = {}
-
-
-def _allowed(only: tuple[int, ...]) -> NDArray[np.bool_]:
-    """Boolean lookup table over tissue values that are in ``only``."""
-    lut = _ALLOWED.get(only)
-    if lut is None:
-        lut = np.zeros(256, dtype=bool)
-        lut[list(only)] = True
-        _ALLOWED[only] = lut
-    return lut
-
-
-def _densify(points: NDArray[np.float64], step: float) -> NDArray[np.float64]:
-    """Resample a polyline ``(M, 3)`` so consecutive points are at most ``step`` mm apart."""
-    out = [points[:1]]
-    for p, q in itertools.pairwise(points):
-        n = max(1, math.ceil(float(np.linalg.norm(q - p)) / step))
-        t = np.arange(1, n + 1)[:, None] / n
-        out.append(p + t * (q - p))
-    return np.concatenate(out, axis=0)
-
-
 @dataclass
 class _Level:
     """Spine position and body contour at one axial slice."""
@@ -653,7 +277,7 @@ class _BodyPlan:
 # Vertebrae
 # --------------------------------------------------------------------------------------------
 def _paint_vertebra(
-    pt: _Painter,
+    pt: Painter,
     geo: SpineGeometry,
     n: int,
     params: AnatomyParams,
@@ -692,7 +316,7 @@ def _paint_vertebra(
     for (lo, hi), fn, part_cortex in parts:
         lo1 = (lo[0] - 1.0, lo[1] - 1.0, lo[2] - 1.0)
         hi1 = (hi[0] + 1.0, hi[1] + 1.0, hi[2] + 1.0)
-        box = _local_box(pt.grid, c, fr, lo1, hi1)
+        box = local_box(pt.grid, c, fr, lo1, hi1)
         if box is None:
             continue
         sl, (a, b, e) = box
@@ -722,16 +346,16 @@ def _paint_vertebra(
     # narrowing forwards
     depth = vshape.BASIVERTEBRAL_DEPTH * d
     bv_w, bv_h = vshape.BASIVERTEBRAL_MM
-    box = _local_box(pt.grid, c, fr, (-bv_w, bw - depth, -bv_h), (bv_w, bw + 1.5, bv_h))
+    box = local_box(pt.grid, c, fr, (-bv_w, bw - depth, -bv_h), (bv_w, bw + 1.5, bv_h))
     if box is not None and region != "sacral":
         sl, (a, b, e) = box
         f = np.clip((b - (bw - depth)) / depth, 0.0, 1.0)
-        vein = _ellipse(a / (0.5 + 0.5 * f), e / (0.6 + 0.4 * f), bv_w, bv_h) <= 1.0
+        vein = ellipse_form(a / (0.5 + 0.5 * f), e / (0.6 + 0.4 * f), bv_w, bv_h) <= 1.0
         vein &= pt.vert[sl] == vid
         pt.tissue[sl][vein] = _T.BLOOD
     # spinal canal: cerebrospinal fluid (and epidural fat) where no bone
     half = dims["can_w"] / 2
-    box = _local_box(
+    box = local_box(
         pt.grid, c, fr, (-half, bw - 2.0, -h / 2 - 3.0), (half, bw + dims["can_d"], h / 2 + 3.0)
     )
     if box is not None:
@@ -740,7 +364,7 @@ def _paint_vertebra(
         tis = pt.tissue[sl]
         tis[canal & _SOFT_LUT[tis]] = _T.WATER
     if name == "S2":  # the last sacral segment: fuse the sacrum, open its foramina
-        _fuse_sacrum(pt, geo)
+        pelvis.fuse_sacrum(pt, geo)
     k0 = min(s[0].start for s in boxes)
     k1 = max(s[0].stop for s in boxes)
     j0 = min(s[1].start for s in boxes)
@@ -751,7 +375,7 @@ def _paint_vertebra(
 
 
 def _carve_schmorl_node(
-    pt: _Painter,
+    pt: Painter,
     c: NDArray[np.float64],
     fr: NDArray[np.float64],
     vid: int,
@@ -768,7 +392,7 @@ def _carve_schmorl_node(
     e0 = vshape.endplate_level(node.label, h, d, wedge, node.b_mm, node.end)
     lo = (node.a_mm - r, node.b_mm - r, e0 - dp - 2.0)
     hi = (node.a_mm + r, node.b_mm + r, e0 + dp + 2.0)
-    box = _local_box(pt.grid, c, fr, lo, hi)
+    box = local_box(pt.grid, c, fr, lo, hi)
     if box is None:
         return
     sl, (a, b, e) = box
@@ -792,26 +416,26 @@ def _box_tuple(sl: tuple[slice, slice, slice]) -> tuple[int, int, int, int, int,
 
 
 def _paint_atlas(
-    pt: _Painter, c: NDArray[np.float64], fr: NDArray[np.float64], vid: int, w: float, d: float
+    pt: Painter, c: NDArray[np.float64], fr: NDArray[np.float64], vid: int, w: float, d: float
 ) -> tuple[int, int, int, int, int, int] | None:
     """C1: a ring whose anterior arch passes through the given centre, lateral masses, TPs."""
     ra, rb = max(w / 2, 20.0), max(d / 2 + 8.0, 19.0)
     b0 = rb - 3.5  # ring centre behind the anterior arch
-    box = _local_box(pt.grid, c, fr, (-ra - 16, -6.0, -10.0), (ra + 16, 2 * rb + 2, 10.0))
+    box = local_box(pt.grid, c, fr, (-ra - 16, -6.0, -10.0), (ra + 16, 2 * rb + 2, 10.0))
     if box is None:
         return None
     sl, (a, b, e) = box
-    outer = _ellipse(a, b - b0, ra, rb) <= 1.0
-    inner_r = _ellipse(a, b - b0, ra - 7.0, rb - 7.0)
+    outer = ellipse_form(a, b - b0, ra, rb) <= 1.0
+    inner_r = ellipse_form(a, b - b0, ra - 7.0, rb - 7.0)
     ring = outer & (inner_r > 1.0) & (np.abs(e) < 5.0)
-    masses = _ellipse(np.abs(a) - (ra - 6.0), b - b0 + 2.0, 7.5, 10.0) + (e / 9.0) ** 2 <= 1.0
+    masses = ellipse_form(np.abs(a) - (ra - 6.0), b - b0 + 2.0, 7.5, 10.0) + (e / 9.0) ** 2 <= 1.0
     tp = (np.abs(a) > ra - 4) & (np.abs(a) < ra + 14) & (np.abs(b - b0 + 2) < 4) & (np.abs(e) < 4)
     bone = ring | masses | tp
     inner = (
         (outer & (inner_r > 1.3) & (np.abs(e) < 3.8))
-        | (_ellipse(np.abs(a) - (ra - 6.0), b - b0 + 2.0, 6.0, 8.5) + (e / 7.5) ** 2 <= 1.0)
+        | (ellipse_form(np.abs(a) - (ra - 6.0), b - b0 + 2.0, 6.0, 8.5) + (e / 7.5) ** 2 <= 1.0)
     ) & bone
-    canal = (_ellipse(a, b - b0 - 4.0, ra - 9.0, rb - 10.0) <= 1.0) & (np.abs(e) < 8)
+    canal = (ellipse_form(a, b - b0 - 4.0, ra - 9.0, rb - 10.0) <= 1.0) & (np.abs(e) < 8)
     tis = pt.tissue[sl]
     tis[canal & ~bone & np.isin(tis, (_T.FAT, _T.MUSCLE, _T.SOFT))] = _T.WATER
     tis[bone] = _T.SHELL
@@ -821,7 +445,7 @@ def _paint_atlas(
 
 
 def _paint_discs(
-    pt: _Painter, geo: SpineGeometry, params: AnatomyParams, rng: np.random.Generator
+    pt: Painter, geo: SpineGeometry, params: AnatomyParams, rng: np.random.Generator
 ) -> None:
     for n in range(len(geo) - 1):
         if geo.disc_height_mm[n] <= 0.5 or geo.labels[n] in ("C1",):
@@ -837,17 +461,17 @@ def _paint_discs(
         hh = max(float(np.dot(top - bot, q[:, 2])), 1.0) / 2 + 1.5
         w = float(geo.body_width_mm[n] + geo.body_width_mm[n + 1]) / 4 + 0.5
         d = float(geo.body_depth_mm[n] + geo.body_depth_mm[n + 1]) / 4 + 0.5
-        box = _local_box(pt.grid, centre, q, (-w, -d, -hh), (w, d, hh))
+        box = local_box(pt.grid, centre, q, (-w, -d, -hh), (w, d, hh))
         if box is None:
             continue
         sl, (a, b, e) = box
         bb = np.where(b > 0, b * 1.15, b)
-        disc = (_ellipse(a, bb, w, d) <= 1.0) & (np.abs(e) < hh)
+        disc = (ellipse_form(a, bb, w, d) <= 1.0) & (np.abs(e) < hh)
         tis = pt.tissue[sl]
         free = disc & (pt.vert[sl] == 0)
         tis[free] = _T.DISC
         if geo.labels[n] in params.degenerated_discs:
-            gas = (_ellipse(a, b + 0.2 * d, 0.45 * w, 0.25 * d) <= 1.0) & (np.abs(e) < 1.2)
+            gas = (ellipse_form(a, b + 0.2 * d, 0.45 * w, 0.25 * d) <= 1.0) & (np.abs(e) < 1.2)
             tis[gas & free] = _T.GAS
 
 
@@ -914,13 +538,6 @@ RIB_TORSION_DEG = 25.0
 RIB_MEDULLA = _T.CANCELLOUS
 #: rib cortex thickness (mm) painted on the fine grid
 RIB_CORTEX_MM = 1.2
-#: Cortex class of the thin flat bones (ribs, sternum, iliac plates, sacrum below S2). Their
-#: compact bone is 0.5-1.5 mm thick, thinner than a fine voxel at the ribs' mid-shaft; painted
-#: as Tissue.CORTICAL (1000 HU) over 1.2-1.5 mm it carries too much mineral: at 3 mm the
-#: synthetic ribs read 630 HU at the 95th percentile of their bone voxels and the iliac wings
-#: 970, against 420 and 650 on the real example CT (bone voxels > 200 HU, lateral boxes at
-#: T11-T12 and 5-55 mm below L5). Tissue.SHELL (650 HU) matches (see tests).
-THIN_CORTEX = _T.SHELL
 #: Share of cases whose costal cartilage is calcified (it rises with age; rims and plaques)
 CARTILAGE_CALCIFIED_P = 0.35
 
@@ -953,7 +570,7 @@ def _rib_drop(
 def _rib_torsion(
     pts: NDArray[np.float64], s_mm: NDArray[np.float64], s_tub: float, cx: float, cy: float
 ) -> NDArray[np.float64]:
-    """Twist (rad, per point, for :meth:`_Painter.flat_tube`) of a rib's path ``pts`` ``(M, 3)``
+    """Twist (rad, per point, for :meth:`Painter.flat_tube`) of a rib's path ``pts`` ``(M, 3)``
     (arc length ``s_mm``, tubercle at ``s_tub``): 0 up to the angle 30 mm beyond the tubercle,
     then growing to RIB_TORSION_DEG at the front end, signed so that the section's upper
     border turns towards the chest's axis ``(cx, cy)``."""
@@ -968,9 +585,7 @@ def _rib_torsion(
     return np.asarray(sign * math.radians(RIB_TORSION_DEG) * t)
 
 
-def _paint_ribs(
-    pt: _Painter, geo: SpineGeometry, plan: _BodyPlan, rng: np.random.Generator
-) -> None:
+def _paint_ribs(pt: Painter, geo: SpineGeometry, plan: _BodyPlan, rng: np.random.Generator) -> None:
     """Ribs on every thoracic vertebra: the head against the bodies at the disc level (its own
     body only for T1 and T10-T12), the neck to the tubercle against the transverse process's
     tip (T1-T10; T11-T12 float free of it), a flattened shaft around the chest, and costal
@@ -1100,7 +715,7 @@ def _paint_ribs(
                 )
 
 
-def _paint_sternum(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
+def _paint_sternum(pt: Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
     if "T2" not in geo.labels or "T8" not in geo.labels:
         return
     z_top = plan.z_of["T2"] - 15.0
@@ -1117,7 +732,7 @@ def _paint_sternum(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
 
 
 def _ellipsoid_shell(
-    pt: _Painter,
+    pt: Painter,
     centre: NDArray[np.float64],
     axes: tuple[float, float, float],
     thickness: float,
@@ -1128,7 +743,7 @@ def _ellipsoid_shell(
     """Paint a bony ellipsoidal shell (cortex + marrow) where ``keep(x, y, z)`` is true."""
     fr = np.eye(3)
     ext = (float(axes[0]), float(axes[1]), float(axes[2]))
-    box = _local_box(pt.grid, centre, fr, (-ext[0], -ext[1], -ext[2]), ext)
+    box = local_box(pt.grid, centre, fr, (-ext[0], -ext[1], -ext[2]), ext)
     if box is None:
         return
     sl, (x, y, z) = box
@@ -1148,643 +763,7 @@ def _ellipsoid_shell(
     tis[marrow] = _T.MARROW
 
 
-# Standard adult pelvic dimensions (mm) the hemipelvis is built from, rounded means of both
-# sexes (Gray's Anatomy 41st ed.; obstetric pelvimetry for the inlet/outlet diameters; hip
-# centre from pelvic incidence about 50 deg with a sacro-femoral distance of about 110 mm,
-# Legaye et al. 1998):
-#: distance between the anterior superior iliac spines 240-260 mm, intercristal 260-290 mm
-PELVIS_ASIS_HALF_MM = 125.0
-#: iliac crest summit above the S1 body centre (Tuffier's line at L4-L5, the L4-L5 disc about
-#: 55-70 mm above S1's centre; the real example CT's crest is 65 mm above it)
-PELVIS_CREST_MM = 60.0
-#: antero-posterior position (mm, + = posterior) of the wing's mid-surface at the sacro-iliac
-#: joint and at the anterior superior iliac spine (at S1's centre), relative to the S1
-#: body centre: the spines lie about in the coronal plane of the pubic tubercles (anterior pelvic plane), 80-90 mm in
-#: front of S1, so the wing runs about 30 deg off the sagittal plane (ASIS to PSIS about
-#: 150 mm); the real example's wings span 175 mm from front to back
-ILIUM_Y_SI_MM, ILIUM_Y_ASIS_MM = 28.0, -85.0
-#: In axial sections the wing is not straight from the joint to the spine: the iliac fossa runs
-#: at a shallow angle (the real example's mid-surface 22 mm behind S1's centre 60 mm from the
-#: midline, level with it at 80 mm, 25 mm in front at 110 mm) and the front of the wing turns
-#: sharply forwards to the anterior spines (60-90 mm in front at 110-120 mm). Fraction of the
-#: joint-to-spine distance covered at lateral position u (0 joint, 1 spine) is
-#: ``ILIUM_CURVE[0] * u + ILIUM_CURVE[1] * u**4`` (a fit to the real example at S1's level).
-ILIUM_CURVE = (0.45, 0.55)
-#: the wing's mid-surface leans back towards the crest by this much per mm of height (the real
-#: example: 5-7 mm further back 40 mm higher, between S1's level and the crest)
-ILIUM_LEAN = 0.2
-#: The wing flares outwards towards the crest (its fossa faces up as well as forwards): in the
-#: real example the wing's lateral reach grows from about 100 mm from the midline 30 mm below
-#: S1's centre to 150-155 mm 30-45 mm above it, and in axial sections through the upper wing
-#: the mid-surface is nearly straight, about 35 deg off the coronal plane (from 25 mm behind
-#: S1's centre 50 mm from the midline to 45 mm in front of it 155 mm out), not turning forwards
-#: to the spines as it does lower down. Above ILIUM_FLARE_FROM_MM (relative to S1's centre) the
-#: wing's lateral end moves out, linearly with height, by up to ILIUM_FLARE_MM at the crest
-#: summit, its curve straightens (ILIUM_CURVE towards a straight line) and its front end moves
-#: back to ILIUM_Y_CREST_FRONT_MM (mm from S1's centre, + = posterior). In a coronal section
-#: through the hip joints the wing then rises up and out from the acetabulum (the real
-#: example: 90 mm from the midline 60 mm below S1's centre, 115-125 mm level with it, 135-140
-#: mm 30 mm above it).
-ILIUM_FLARE_FROM_MM = -20.0
-ILIUM_FLARE_MM = 30.0
-ILIUM_Y_CREST_FRONT_MM = -40.0
-#: the iliac body above the acetabulum (the real example, coronal and sagittal sections through
-#: the hip): a wedge of trabecular bone in a cortical rim, 50-55 mm across and 55-60 mm from
-#: front to back at the acetabular roof (22 mm above the head's centre), narrowing upwards to
-#: the 15-20 mm thick ilium about 55 mm above it; centred 2-3 mm medial and 3 mm behind the
-#: head. Half-widths (x, y) at the head centre's level (mm), the height above it where they reach
-#: zero (mm), and the centre's offset (medial, posterior) mm.
-ILIAC_BODY_HALF_MM = (34.0, 38.0)
-ILIAC_BODY_APEX_MM = 80.0
-ILIAC_BODY_OFFSET_MM = (3.0, 3.0)
-#: posterior ilium (iliac tuberosity behind the sacro-iliac joint) as a thick rod from the back
-#: of the crest through the posterior superior iliac spine (PSIS, 80-100 mm apart, 55-65 mm
-#: behind S1's centre, at S1-S2; the real example's posterior ilium reaches 50-60 mm behind S1
-#: from 35 mm above to 25 mm below it) to the posterior inferior spine: (x, y, z) mm from S1
-ILIUM_POSTERIOR_MM = ((62.0, 38.0, 40.0), (44.0, 56.0, -8.0), (50.0, 40.0, -32.0))
-ILIUM_POSTERIOR_R_MM = 11.0
-#: hip joint centre relative to the S1 body centre: +-88 mm lateral (inter-hip 170-180 mm),
-#: 35 mm anterior and 100 mm inferior (the real example CT's femoral heads: 88 mm either side,
-#: 33 mm in front of and 91 mm below its S1 body centre); see :func:`hip_centres_mm`
-PELVIS_HIP_MM = (88.0, -35.0, -100.0)
-#: femoral head radius (diameter 45-50 mm) and acetabular cup outer radius (acetabulum 50-55 mm
-#: across, 2 mm joint space, 6-8 mm of bone around it)
-FEMORAL_HEAD_R_MM = 24.0
-ACETABULUM_R_MM = 34.0
-#: hip joint space on CT (mm): the two cartilage layers, 3-4 mm wide (radiographic joint space
-#: width of the adult hip, 3.5-4 mm); the acetabulum's articular surface is dense subchondral
-#: bone (``Tissue.CORTICAL``), its outer (pelvic) surface thin cortex continuous with the
-#: ilium, ischium and pubis (painted ``THIN_CORTEX``: a full outer shell showed as a second
-#: ring around the femoral head in coronal slices)
-HIP_JOINT_GAP_MM = 3.0
-#: The femoral head's own rim: a thin shell (``Tissue.SHELL``, 1 mm) over its trabecular bone.
-#: On the real example CT (3 mm) the head is a grey disc with a faint outline and the joint one
-#: dark line under the acetabulum's bright roof; a 1.3 mm ``Tissue.CORTICAL`` rim all round the
-#: head read as a second bright ring inside the cup's (3 mm profiles into the cup: head rim
-#: 630 HU over a 230 HU interior, as bright as the cup's subchondral plate).
-FEMORAL_HEAD_CORTEX = _T.SHELL
-FEMORAL_HEAD_CORTEX_MM = 1.0
-#: proximal femur (Gray's Anatomy 41st ed.; radiographic means): neck-shaft angle 125-130 deg,
-#: shaft 7 deg off the vertical (femoral anatomical axis, knees closer together than the hips),
-#: neck anteversion about 15 deg, femoral offset (head centre to shaft axis) 40-45 mm; the neck
-#: 30-35 mm tall and 25 mm thick at its waist, widening to 40 mm at its base; the greater
-#: trochanter's tip at about the height of the head centre, 20 mm lateral of the shaft axis
-FEMUR_NECK_SHAFT_DEG = 128.0
-FEMUR_SHAFT_TILT_DEG = 7.0
-FEMUR_ANTEVERSION_DEG = 15.0
-FEMUR_OFFSET_MM = 42.0
-FEMUR_SHAFT_R_MM = 13.5
-#: pubic symphysis: top 5 mm above the hip centres, 45 mm in front of them, 40 mm tall,
-#: 4 mm fibrocartilage gap; ischial tuberosities 70 mm below the hip centres, 55 mm from the
-#: midline (intertuberous diameter 110 mm), 25 mm behind them; ischial spines 50 mm from the
-#: midline (interspinous diameter 100 mm)
-PUBIS_TOP_MM = (6.0, -45.0, 5.0)
-PUBIS_HEIGHT_MM = 40.0
-ISCHIAL_TUBEROSITY_MM = (55.0, 25.0, -70.0)
-#: iliac bone thickness: 2-4 mm in the iliac fossa, 10-14 mm at the crest, 15-20 mm at the
-#: sacro-iliac joint and in the body above the acetabulum; cortex 1-2 mm
-ILIUM_FOSSA_MM, ILIUM_CREST_MM, ILIUM_SI_MM, ILIUM_BODY_MM = 3.0, 12.0, 17.0, 19.0
-ILIUM_CORTEX_MM = 1.5
-
-
-def _paint_plate(
-    pt: _Painter,
-    k_rng: tuple[int, int],
-    i_rng: tuple[int, int],
-    y_mm: NDArray[np.float64],
-    half_mm: NDArray[np.float64],
-    cortex_mm: float,
-) -> None:
-    """Paint a bony plate given as a height field over (z, x): its mid-surface at ``y_mm``
-    ``(nk, ni)`` and its half-thickness ``half_mm`` (0 = none), measured along the surface
-    normal; cortex ``cortex_mm`` thick, marrow inside (thin parts are all cortex)."""
-    g = pt.grid
-    sy = g.spacing_mm[1]
-    dz, dx = g.spacing_mm[2], g.spacing_mm[0]
-    gz = np.gradient(y_mm, dz, axis=0) if y_mm.shape[0] > 1 else np.zeros_like(y_mm)
-    gx = np.gradient(y_mm, dx, axis=1) if y_mm.shape[1] > 1 else np.zeros_like(y_mm)
-    cosn = 1.0 / np.sqrt(1.0 + gz * gz + gx * gx)  # |y - f| * cosn = distance to the surface
-    on = half_mm > 0
-    if not on.any():
-        return
-    kk, ii = np.nonzero(on)
-    f = y_mm[on]
-    ht = half_mm[on]
-    cn = cosn[on]
-    jf = np.rint((f - g.origin_mm[1]) / sy).astype(np.int64)
-    reach = math.ceil(float((ht / cn).max()) / sy) + 1
-    nj = g.shape_kji[1]
-    kk = kk + k_rng[0]
-    ii = ii + i_rng[0]
-    cort: list[NDArray[np.int64]] = []
-    marrow: list[NDArray[np.int64]] = []
-    for dj in range(-reach, reach + 1):
-        j = jf + dj
-        dist = np.abs(g.origin_mm[1] + j * sy - f) * cn
-        ok = (j >= 0) & (j < nj) & (dist <= ht)
-        lin = (kk * nj + j) * g.shape_kji[2] + ii
-        inner = ok & (dist <= ht - cortex_mm)
-        cort.append(lin[ok & ~inner])
-        marrow.append(lin[inner])
-    flat = pt.tissue.reshape(-1)
-    flat[np.concatenate(cort)] = THIN_CORTEX
-    flat[np.concatenate(marrow)] = _T.MARROW
-
-
-def _paint_ilium(pt: _Painter, c: NDArray[np.float64], w: float, s: float, side: float) -> None:
-    """One iliac wing as a broad curved plate (a height field y(z, x)): fan-shaped from the
-    sacro-iliac joint (u = 0) to the anterior superior iliac spine (u = 1), up to the crest,
-    narrowing down into the ilium's body above the acetabulum; thin in the iliac fossa, thick
-    at the crest, the sacro-iliac joint, the anterior spines and the body."""
-    g = pt.grid
-    x_si = w / 2 + 30.0 * s
-    x_asis = PELVIS_ASIS_HALF_MM * s
-    hip = PELVIS_HIP_MM
-    lo_x, hi_x = x_si - 8.0, x_asis + (22.0 + 1.3 * ILIUM_FLARE_MM) * s
-    xs = (c[0] + side * lo_x, c[0] + side * hi_x)
-    i0, i1 = g.index_range(0, min(xs), max(xs))
-    k0, k1 = g.index_range(2, c[2] + hip[2] + 20.0, c[2] + PELVIS_CREST_MM + 4.0)
-    if i1 <= i0 or k1 <= k0:
-        return
-    x = side * (pt.x[i0:i1] - c[0])  # lateral distance (mm)
-    zr = pt.z[k0:k1, None] - c[2]
-    # flare: the wing's lateral end moves out towards the crest (0 below ILIUM_FLARE_FROM_MM)
-    flare = np.clip((zr - ILIUM_FLARE_FROM_MM) / (PELVIS_CREST_MM - ILIUM_FLARE_FROM_MM), 0, 1)
-    x_end = x_asis + ILIUM_FLARE_MM * s * flare  # (nk, 1)
-    u = (x[None, :] - x_si) / (x_end - x_si)
-    # (the acetabulum lies below ILIUM_FLARE_FROM_MM: no flare there)
-    u_acet = (hip[0] * s - x_si) / (x_asis - x_si)
-    # crest (upper border): posterior superior spine, summit, anterior superior spine
-    z_top = np.interp(
-        u,
-        [-0.12, 0.0, 0.2, 0.5, 0.8, 1.0, 1.15, 1.3],
-        [-25, -5, 0.6 * PELVIS_CREST_MM, PELVIS_CREST_MM, 0.92 * PELVIS_CREST_MM, 25, 8, -20],
-    )
-    # lower borders: the greater sciatic notch behind, the anterior spines in front, both
-    # narrowing to the acetabular roof
-    z_si_low, z_roof = -38.0, hip[2] + 28.0
-    t = np.clip((zr - z_roof) / (z_si_low - z_roof), 0.0, 1.0)
-    u_lo = np.where(zr > z_si_low, -0.12, (u_acet - 0.30) * (1 - t) - 0.12 * t)
-    u_hi = np.interp(zr, [z_roof, -45.0, -25.0, 0.0, 60.0], [u_acet + 0.15, 0.8, 0.88, 1.3, 1.3])
-    inside = (u >= u_lo) & (u <= u_hi) & (zr <= z_top)
-
-    # mid-surface: from the sacro-iliac joint forwards and outwards, concave to the front
-    # (iliac fossa), leaning back towards the crest (so the wing flares outwards in coronal
-    # slices: the fossa faces forwards, inwards and upwards), moving forwards to the acetabulum
-    # below the joint
-    def surface(uu: Any) -> Any:
-        # the iliac fossa (concave to the front) and the front of the wing turning forwards
-        # (straightening and ending further back towards the crest)
-        uc = np.minimum(uu, 1.0)
-        bend = np.maximum(uc, 0.0) ** 4
-        frac = ILIUM_CURVE[0] * uc + ILIUM_CURVE[1] * bend
-        frac = frac + flare * (uc - frac)
-        y_end = ILIUM_Y_ASIS_MM + (ILIUM_Y_CREST_FRONT_MM - ILIUM_Y_ASIS_MM) * flare
-        y_mid = ILIUM_Y_SI_MM + (y_end - ILIUM_Y_SI_MM) * frac
-        # lateral to the anterior spines (u > 1) the rim curves back along the tubercle
-        y_mid = y_mid + 30.0 * np.maximum(uu - 1.0, 0.0)
-        return c[1] + y_mid * s + ILIUM_LEAN * zr
-
-    fwd = np.clip((z_si_low + 10.0 - zr) / (z_si_low + 10.0 - z_roof), 0.0, 1.0)
-    y = surface(u) + fwd * (c[1] + hip[1] * s - surface(u_acet))
-    # thickness: thin fossa, thick rims (max of the rim profiles, not their sum): the crest,
-    # the posterior ilium (sacro-iliac joint, iliac tuberosity, down to the sciatic notch), the
-    # anterior spines and the body above the acetabulum
-    crest = ILIUM_CREST_MM * np.clip(1.0 - (z_top - zr) / 14.0, 0, 1)
-    si = ILIUM_SI_MM * np.clip(1.0 - (u - 0.15) / 0.35, 0, 1)
-    body = ILIUM_BODY_MM * np.clip((-5.0 - zr) / 40.0, 0, 1)
-    ant = 9.0 * np.clip(1.0 - (u_hi - u) / 0.1, 0, 1)
-    # anterior column: the thick bone from the anterior spines down to the acetabulum
-    ant = np.maximum(ant, 14.0 * np.clip(1.0 - (u_hi - u) / 0.3, 0, 1) * np.clip(-zr / 25.0, 0, 1))
-    full = np.maximum(ILIUM_FOSSA_MM, np.maximum(np.maximum(crest, si), np.maximum(body, ant)))
-    half = full / 2
-    # rounded crest
-    half = half * np.sqrt(np.clip((z_top - zr + 0.5) / np.maximum(half, 1.0), 0, 1))
-    half = np.where(inside, half, 0.0)
-    _paint_plate(pt, (k0, k1), (i0, i1), np.broadcast_to(y, half.shape), half, ILIUM_CORTEX_MM)
-    # posterior ilium: the thick iliac tuberosity behind the joint, out to the PSIS
-    post = c + np.array([[side * p[0] * s, p[1] * s, p[2]] for p in ILIUM_POSTERIOR_MM])
-    _bone_rod(pt, post, ILIUM_POSTERIOR_R_MM * s, ILIUM_CORTEX_MM, THIN_CORTEX)
-
-
-def _bone_rod(
-    pt: _Painter, pts: NDArray[np.float64], r: float, cortex: float, outer: int = _T.CORTICAL
-) -> None:
-    """A round bony rod (cortex ``outer`` around marrow) along a polyline, its ends extended by
-    0.6 r so that joined rods overlap (the flat-tube painter cuts its ends square)."""
-    p = np.array(pts, dtype=np.float64)
-    for end, nxt in ((0, 1), (-1, -2)):
-        d = p[end] - p[nxt]
-        p[end] = p[end] + d / max(float(np.linalg.norm(d)), 1e-6) * 0.6 * r
-    full = np.full(len(p), r)
-    pt.flat_tube(p, full, full, np.zeros(len(p)), outer, _T.MARROW, cortex)
-
-
-#: Sacro-iliac joint: the ilium's auricular part faces the sacral alae across a 2-4 mm joint
-#: space, about 18 mm thick and 40 mm from front to back, from the top of S1 to below S2. The
-#: alae reach ``w / 2 + 28`` mm (S1) and ``w / 2 + 26`` mm (S2, a narrower body) from the midline
-#: (:mod:`spinelab.synth.vertebra_shape`), so the joint line steps in from S1 to S2: the
-#: bend of the L-shaped (auricular) joint surface, its short arm at S1, its long arm down S2-S3.
-SI_JOINT_GAP_MM = 3.0
-ILIUM_AURICULAR_MM = (18.0, 40.0)
-
-
-def _paint_auricular(pt: _Painter, geo: SpineGeometry) -> None:
-    """The auricular part of each ilium beside the sacral alae, slice by slice (2-D ellipses
-    into soft tissue only: the wing's plate and other bone stay as they are)."""
-    if "S1" not in geo.labels or "S2" not in geo.labels:
-        return
-    i1, i2 = geo.labels.index("S1"), geo.labels.index("S2")
-    c1, c2 = geo.centres_mm[i1], geo.centres_mm[i2]
-    h1, h2 = float(geo.body_height_mm[i1]), float(geo.body_height_mm[i2])
-    d1, d2 = float(geo.body_depth_mm[i1]), float(geo.body_depth_mm[i2])
-    w1, w2 = float(geo.body_width_mm[i1]), float(geo.body_width_mm[i2])
-    # levels (ascending): below S2 (S3), S2's centre, S1's lower half, its widest level, S1's
-    # top; the alae's lateral reach there (vertebra_shape.sacral_ala_reach: the ear-shaped
-    # outline) and their antero-posterior centre (vertebra_shape.sacral_ala_ap)
-    e_pk = vshape.SACRAL_ALA_PEAK * h1
-    zn = [c2[2] - 0.5 * h2 - 12.0, c2[2], c1[2] - 0.25 * h1, c1[2] + e_pk, c1[2] + 0.5 * h1]
-    xn = [
-        float(vshape.sacral_ala_reach("S2", h2, w2, -0.5 * h2 - 12.0)),
-        float(vshape.sacral_ala_reach("S2", h2, w2, 0.0)),
-        float(vshape.sacral_ala_reach("S1", h1, w1, -0.25 * h1)),
-        float(vshape.sacral_ala_reach("S1", h1, w1, e_pk)),
-        float(vshape.sacral_ala_reach("S1", h1, w1, e_pk)) - 6.0,
-    ]
-    ap1, ap2 = sum(vshape.sacral_ala_ap(d1)) / 2, sum(vshape.sacral_ala_ap(d2)) / 2
-    yn = [c2[1] + ap2 + 6.0, c2[1] + ap2, c1[1] + ap1, c1[1] + ap1, c1[1] + ap1]
-    xc = [c2[0], c2[0], c1[0], c1[0], c1[0]]
-    t_half, l_half = ILIUM_AURICULAR_MM[0] / 2, ILIUM_AURICULAR_MM[1] / 2
-    soft = (_T.FAT, _T.MUSCLE, _T.SOFT)
-    k0, k1 = pt.grid.index_range(2, zn[0], zn[-1])
-    for k in range(k0, k1):
-        z = float(pt.z[k])
-        reach, yc, x0 = (float(np.interp(z, zn, v)) for v in (xn, yn, xc))
-        for side in (1.0, -1.0):
-            cx = x0 + side * (reach + SI_JOINT_GAP_MM + t_half)
-            pt.ellipse2d(k, cx, yc, t_half, l_half, THIN_CORTEX, only=soft)
-            pt.ellipse2d(
-                k,
-                cx,
-                yc,
-                t_half - ILIUM_CORTEX_MM,
-                l_half - ILIUM_CORTEX_MM,
-                _T.MARROW,
-                only=(THIN_CORTEX,),
-            )
-
-
-def _femur_axes(side: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Unit vectors (LPS) of the femoral neck (from its base up, medially and forwards to the
-    head) and of the shaft (downwards, slightly medially) of the ``side`` (+1 left) femur."""
-    tilt = math.radians(FEMUR_SHAFT_TILT_DEG)
-    shaft = np.array([-side * math.sin(tilt), 0.0, -math.cos(tilt)])
-    # the neck makes (180 - neck-shaft) deg with the shaft's upward direction, which leans
-    # laterally by the tilt: it rises neck-shaft - 90 + tilt deg (about 45) above the
-    # horizontal, then turns forwards by the anteversion
-    rise = math.radians(FEMUR_NECK_SHAFT_DEG - 90.0 + FEMUR_SHAFT_TILT_DEG)
-    av = math.radians(FEMUR_ANTEVERSION_DEG)
-    neck = np.array(
-        [-side * math.cos(rise) * math.cos(av), -math.cos(rise) * math.sin(av), math.sin(rise)]
-    )
-    return neck, shaft
-
-
-def _paint_femur(pt: _Painter, fh: NDArray[np.float64], s: float, side: float) -> None:
-    """Proximal femur below the head centred at ``fh``: the waisted neck up-medially into the
-    head, the greater trochanter and the shaft with its medullary canal."""
-    neck, shaft = _femur_axes(side)
-    # the neck and shaft axes meet at the base of the neck, FEMUR_OFFSET_MM from the shaft axis
-    sin_ns = math.sin(math.radians(180.0 - FEMUR_NECK_SHAFT_DEG))
-    base = fh - neck * (FEMUR_OFFSET_MM / sin_ns) * s
-    length = float(np.linalg.norm(fh - base))
-    pts = np.stack([fh - 0.3 * FEMORAL_HEAD_R_MM * s * neck, fh - 0.55 * length * neck, base])
-    pt.flat_tube(
-        pts,
-        np.array([15.0, 15.0, 20.0]) * s,
-        np.array([13.0, 12.0, 16.0]) * s,
-        np.zeros(3),
-        _T.CORTICAL,
-        _T.MARROW,
-        1.8,
-    )
-    # greater trochanter: from the neck's base up and out to its tip at the head's height
-    lat = np.array([side, 0.0, 0.0])
-    tip = base + (20.0 * lat + np.array([0.0, 6.0, 0.0])) * s
-    tip[2] = fh[2] - 4.0 * s
-    _bone_rod(pt, np.stack([base + (10.0 * lat + 15.0 * shaft) * s, tip]), 12.0 * s, 1.5)
-    shaft_pts = np.stack([base - 10.0 * s * shaft, base + 240.0 * s * shaft])
-    _bone_rod(pt, shaft_pts, FEMUR_SHAFT_R_MM * s, 4.5)
-
-
-def _paint_iliac_body(
-    pt: _Painter, fh: NDArray[np.float64], s: float, side: float, cup: Any
-) -> None:
-    """The body of the ilium over the acetabulum: a wedge of marrow in a thin cortex, elliptic
-    in axial section, widest at the head centre's level (ILIAC_BODY_HALF_MM) and narrowing
-    linearly to ILIAC_BODY_APEX_MM above it, where the wing's plate carries on. Below the
-    acetabular rim (where ``cup`` is false, within the cup's outer radius) it leaves room for
-    the joint; inside the wing's plate and the rods it turns their cortex into marrow (no seams)."""
-    hx, hy = ILIAC_BODY_HALF_MM[0] * s, ILIAC_BODY_HALF_MM[1] * s
-    top = ILIAC_BODY_APEX_MM * s
-    cen = fh + np.array([-side * ILIAC_BODY_OFFSET_MM[0], ILIAC_BODY_OFFSET_MM[1], 0.0]) * s
-    box = _local_box(pt.grid, cen, np.eye(3), (-hx, -hy, 0.0), (hx, hy, top))
-    if box is None:
-        return
-    sl, (x, y, z) = box
-    f = np.clip(1.0 - z / top, 0.0, 1.0)
-    q = (x / (hx * f + 1e-3)) ** 2 + (y / (hy * f + 1e-3)) ** 2
-    # distance below the surface, approximately (the radial scale at this height)
-    depth = (1.0 - np.sqrt(q)) * np.minimum(hx, hy) * f
-    dx, dy = x - (fh[0] - cen[0]), y - (fh[1] - cen[1])
-    r_out = max(ACETABULUM_R_MM * s, FEMORAL_HEAD_R_MM * s + HIP_JOINT_GAP_MM + 5.0)
-    free = (dx * dx + dy * dy + z * z >= r_out * r_out) | cup(dx, dy, z)
-    tis = pt.tissue[sl]
-    bone = np.isin(tis, (_T.MARROW, THIN_CORTEX, _T.CORTICAL))
-    tis[(depth >= 0) & free & ~bone] = THIN_CORTEX
-    tis[(depth >= ILIUM_CORTEX_MM) & free] = _T.MARROW
-
-
-def _paint_hip_joint(pt: _Painter, fh: NDArray[np.float64], s: float, cup: Any) -> None:
-    """Femoral head (radius FEMORAL_HEAD_R_MM) and the acetabular cup around it across a
-    HIP_JOINT_GAP_MM joint space: dense subchondral bone on both articular surfaces, marrow
-    between, and only thin cortex on the cup's outer surface."""
-    r_h = FEMORAL_HEAD_R_MM * s
-    r_in = r_h + HIP_JOINT_GAP_MM
-    r_out = max(ACETABULUM_R_MM * s, r_in + 5.0)
-    box = _local_box(pt.grid, fh, np.eye(3), (-r_out, -r_out, -r_out), (r_out, r_out, r_out))
-    if box is None:
-        return
-    sl, (x, y, z) = box
-    rho = np.sqrt(x * x + y * y + z * z)
-    k = cup(x, y, z)
-    tis = pt.tissue[sl]
-    # the outer cortex only where the cup stands out of the bone around it (no seam inside the
-    # ilium's body or the rami)
-    was_bone = np.isin(tis, (_T.MARROW, THIN_CORTEX, _T.CORTICAL))
-    tis[(rho >= r_in) & (rho < r_out) & k & ~was_bone] = THIN_CORTEX
-    tis[(rho >= r_in + 1.5) & (rho < r_out - 1.0) & k] = _T.MARROW
-    tis[(rho >= r_in) & (rho < r_in + 1.5) & k] = _T.CORTICAL  # subchondral plate
-    tis[(rho >= r_h) & (rho < r_in) & k] = _T.CARTILAGE
-    tis[rho < r_h] = FEMORAL_HEAD_CORTEX
-    tis[rho < r_h - FEMORAL_HEAD_CORTEX_MM] = _T.MARROW
-
-
-def hip_centres_mm(geo: SpineGeometry, body_scale: float) -> NDArray[np.float64] | None:
-    """Hip joint (femoral head) centres that the renderer paints for a spine.
-
-    Args:
-        geo: The spine; the hips are placed relative to its S1 body centre (PELVIS_HIP_MM).
-        body_scale: The body-size factor (:attr:`AnatomyParams.body_scale`).
-
-    Returns:
-        ``(2, 3)`` LPS mm, the left hip first, or None when the spine has no S1.
-    """
-    if "S1" not in geo.labels:
-        return None
-    c = geo.centres_mm[geo.labels.index("S1")]
-    hx, hy, hz = PELVIS_HIP_MM
-    s = float(body_scale)
-    return np.stack([c + np.array([side * hx * s, hy * s, hz]) for side in (1.0, -1.0)])
-
-
-def _paint_pelvis(pt: _Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
-    """Hip bones (iliac wings as broad curved plates, acetabulum, ischium, pubis), femoral heads,
-    necks and proximal shafts, and the lower sacrum and coccyx below S2 (bone, label 0).
-
-    Positions are relative to the S1 body centre, sizes from the standard adult dimensions
-    above, scaled with the body (``plan.scale``)."""
-    if "S1" not in geo.labels:
-        return
-    n = geo.labels.index("S1")
-    c = geo.centres_mm[n]
-    w = float(geo.body_width_mm[n])
-    s = plan.scale
-    hips = hip_centres_mm(geo, s)
-    assert hips is not None
-    hy, hz = PELVIS_HIP_MM[1], PELVIS_HIP_MM[2]
-    for side, fh in zip((1.0, -1.0), hips, strict=True):
-        _paint_ilium(pt, c, w, s, side)
-        # acetabular cup around the head, open laterally, forwards and downwards (inclination
-        # about 45 deg, anteversion about 20 deg)
-        o = np.array([side * 0.66, -0.25, -0.71])
-        o /= np.linalg.norm(o)
-
-        def cup(x: Any, y: Any, z: Any, o: NDArray[np.float64] = o) -> Any:
-            r = np.sqrt(x * x + y * y + z * z) + 1e-3
-            return (x * o[0] + y * o[1] + z * o[2]) / r < 0.2
-
-        # pubis: superior ramus from the cup's front to the symphysis body, the body, and the
-        # inferior ramus down and back to the ischial ramus
-        px, py, pz = PUBIS_TOP_MM
-        sym_top = c + np.array([side * (px + 2.0) * s, (hy + py) * s, hz + pz])
-        sym_bot = sym_top + np.array([side * 3.0 * s, 6.0 * s, -PUBIS_HEIGHT_MM * s])
-        tx, ty, tz = ISCHIAL_TUBEROSITY_MM
-        tub = c + np.array([side * tx * s, (hy + ty) * s, hz + tz * s])
-        ramus_join = c + np.array(
-            [side * (tx - 12.0) * s, (hy + ty - 18.0) * s, hz + (tz + 8.0) * s]
-        )
-        sup_ramus = np.stack(
-            [
-                fh + np.array([side * -16.0, -18.0, 6.0]) * s,
-                fh + np.array([side * -45.0, -38.0, 6.0]) * s,
-                sym_top,
-            ]
-        )
-        _bone_rod(pt, sup_ramus, 8.0 * s, 1.6, THIN_CORTEX)
-        _bone_rod(pt, np.stack([sym_top, sym_bot]), 7.5 * s, 1.6, THIN_CORTEX)
-        _bone_rod(pt, np.stack([sym_bot, ramus_join]), 6.0 * s, 1.5, THIN_CORTEX)
-        # ischium: body from behind and below the cup down to the tuberosity, ischial ramus
-        # forwards to the pubic ramus
-        isch = np.stack([fh + np.array([side * -8.0, 22.0, -14.0]) * s, tub])
-        _bone_rod(pt, isch, 11.0 * s, 1.8, THIN_CORTEX)
-        _bone_rod(pt, np.stack([tub, ramus_join]), 7.0 * s, 1.5, THIN_CORTEX)
-        _paint_iliac_body(pt, fh, s, side, cup)
-        _paint_femur(pt, fh, s, side)
-        # last, so that the rods meeting at the acetabulum leave the joint and the head round
-        _paint_hip_joint(pt, fh, s, cup)
-    _paint_auricular(pt, geo)
-    low = _lower_sacrum(geo)
-    if low is not None:
-        pts, hw_a, ht_a = low
-        pt.flat_tube(pts, hw_a, ht_a, np.full(len(pts), math.pi / 2), THIN_CORTEX, _T.MARROW, 1.4)
-
-
-#: Sacral segments below S2 (S3, S4, S5, coccyx): each this much shorter than the one above,
-#: turning forwards by SACRAL_TURN_DEG at each (sacral kyphosis: the segments' axes turn about
-#: 60-70 deg from S1 to the coccyx, the real example's sacrum curving from 40 deg off the
-#: vertical at S1-S3 to nearly horizontal at the coccyx)
-SACRAL_SEGMENT_SHRINK = 0.85
-SACRAL_TURN_DEG = 14.0
-#: the coccyx (3-4 fused segments, about 30 mm) as this many segment lengths below S5; with
-#: S3-S5 this puts the coccyx's tip 90-95 mm below S2's centre along the curve (sacrum 100-110
-#: mm from the promontory to its apex, Gray's Anatomy 41st ed.)
-COCCYX_SEGMENTS = 2.2
-#: Anterior sacral foramina S1-S4 (Gray's Anatomy 41st ed.; sacral morphometry, rounded): at the
-#: junctions S1/S2 .. S4/S5, their centres (mm from the midline) and radii (mm): about 10, 9, 7
-#: and 6 mm across, the pairs 28-30 mm apart between their medial borders at S1, 20-22 mm at S4;
-#: the real example's coronal sections along the sacrum show them as dark holes 20-25 mm from
-#: the midline, 15-20 mm apart along the sacrum. They run from the pelvic to the dorsal surface
-#: (the anterior and posterior foramina joined through the lateral mass) and hold the sacral
-#: nerve roots in fat.
-SACRAL_FORAMINA_MM = ((21.0, 5.0), (18.5, 4.5), (16.0, 3.5), (14.0, 3.0))
-#: Residual S1-S2 disc in the fused sacrum: a faint line of denser trabecular bone (mm thick).
-SACRAL_RESIDUAL_DISC_MM = 1.2
-
-
-def _lower_sacrum(
-    geo: SpineGeometry,
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] | None:
-    """Path of the sacrum below S2 (S3-S5 and the coccyx) as one fused, tapering,
-    forward-curving plate from inside S2 down: points (S2's centre, then S3, S4, S5, the
-    coccyx and its tip), half-widths and half-thicknesses (mm). As wide as S2's alae at the top
-    (about 90 mm), 75 mm at S3, 50 mm at S4, 30 mm at S5, 10 mm at the coccyx's tip; 20 mm
-    thick at S3 (with the canal), 8 mm at the tip."""
-    if "S1" not in geo.labels or "S2" not in geo.labels:
-        return None
-    c = geo.centres_mm[geo.labels.index("S1")]
-    m = geo.labels.index("S2")
-    cur = geo.centres_mm[m].copy()
-    step = cur - c
-    step /= max(float(np.linalg.norm(step)), 1e-6)
-    h = float(geo.body_height_mm[m])
-    wd = float(geo.body_width_mm[m])
-    dp = float(geo.body_depth_mm[m])
-    ang = math.radians(SACRAL_TURN_DEG)
-    rot = np.array(
-        [[1, 0, 0], [0, math.cos(ang), math.sin(ang)], [0, -math.sin(ang), math.cos(ang)]]
-    )
-    ala_half = wd / 2 + vshape.SACRAL_ALA_EXTRA_MM["S2"]
-    pts = [cur.copy()]
-    # as wide as S2's lateral masses at its centre (the ear-shaped outline narrows downwards)
-    half_w = [float(vshape.sacral_ala_reach("S2", h, wd, 0.0))]
-    half_t = [0.5 * dp * 0.8]
-    k = SACRAL_SEGMENT_SHRINK
-    for seg in range(5):
-        f = k ** (seg + 1)
-        step = rot @ step
-        length = h * (0.9 * f + 0.9 * f / k) / 2 + 1.0
-        cur = cur + step * length * (COCCYX_SEGMENTS if seg == 4 else 1.0)
-        pts.append(cur.copy())
-        half_w.append(max(wd * f / 2, ala_half * (0.75, 0.55, 0.36, 0.22, 0.12)[seg]))
-        half_t.append(max(0.4 * dp * f, 4.0))
-    hw_a, ht_a = np.array(half_w), np.array(half_t)
-    hw_a[-1] = 5.0  # coccyx tip
-    return np.array(pts), hw_a, ht_a
-
-
-#: Bone tissue classes (as :data:`spinelab.synth.tissues.BONE`) and their look-up table.
-_BONE_T = (_T.CANCELLOUS, _T.CORTICAL, _T.MARROW, _T.DENSE, _T.SHELL)
-_BONE_LUT = np.zeros(256, dtype=bool)
-_BONE_LUT[list(_BONE_T)] = True
-
-
-def _fuse_sacrum(pt: _Painter, geo: SpineGeometry) -> None:
-    """Fuse S1, S2 and the lower sacrum into one bone and open the sacral foramina (called once
-    S2 is painted).
-
-    In adults the sacral segments are fused: CT shows no endplates inside the sacrum, only a
-    faint residual S1-S2 disc line. Every body shell voxel of S1/S2 with bone 2.5 mm away on all
-    six sides (in S2's frame) lies inside the fused bone and becomes cancellous bone; those within
-    SACRAL_RESIDUAL_DISC_MM / 2 of the S1-S2 junction plane become the slightly denser residual
-    disc line. Then the four pairs of anterior sacral foramina (SACRAL_FORAMINA_MM) are cut
-    through the sacrum at the segment junctions as round channels of fat (vertebra label 0)."""
-    if "S1" not in geo.labels or "S2" not in geo.labels:
-        return
-    n1, n2 = geo.labels.index("S1"), geo.labels.index("S2")
-    v1, v2 = anatomy.by_name("S1").verse_id, anatomy.by_name("S2").verse_id
-    c1, c2 = geo.centres_mm[n1], geo.centres_mm[n2]
-    fr = geo.frames[n2]
-    h1, h2 = float(geo.body_height_mm[n1]), float(geo.body_height_mm[n2])
-    w2, d2 = float(geo.body_width_mm[n2]), float(geo.body_depth_mm[n2])
-    ala = w2 / 2 + vshape.SACRAL_ALA_EXTRA_MM["S2"] + 2.0
-    g = pt.grid
-    box = _local_box(g, c2, fr, (-ala, -d2 / 2 - 3.0, -h2 / 2 - 6.0), (ala, d2 / 2, h2 / 2 + h1))
-    if box is not None:
-        sl, (a, b, e) = box
-        vert = pt.vert[sl]
-        tis = pt.tissue[sl]
-        # the wedge between S1's lower and S2's upper endplate (their frames differ by a few
-        # degrees, so with no disc the two bodies touch on one side and gape by 2-4 mm on the
-        # other; the endplates' cups leave lenses of soft tissue too): filled with trabecular
-        # bone, S1 above the junction's mid-plane, S2 below it
-        f1 = geo.frames[n1]
-        u1 = f1[:, 2]
-        e1 = float((c2 - c1) @ u1) + a * float(fr[:, 0] @ u1) + b * float(fr[:, 1] @ u1)
-        e1 = e1 + e * float(fr[:, 2] @ u1)
-        wm = (float(geo.body_width_mm[n1]) + w2) / 4
-        dm = (float(geo.body_depth_mm[n1]) + d2) / 4
-        gap = (e1 < -h1 / 2 + vshape.ENDPLATE_CUP_MM[1] + 0.5) & (
-            e > h2 / 2 - vshape.ENDPLATE_CUP_MM[0] - 0.5
-        )
-        gap &= _ellipse(a, b, wm, dm) <= 1.0
-        gap &= ~_BONE_LUT[tis]
-        if gap.any():
-            # above the mid-plane: S1 (its e1 nearer its lower endplate than S2's e to its top)
-            upper = (e1 + h1 / 2) > (h2 / 2 - e)
-            vert[gap] = np.where(upper[gap], v1, v2).astype(vert.dtype)
-            tis[gap] = _T.CANCELLOUS
-        kk, jj, ii = np.nonzero(((vert == v1) | (vert == v2)) & (tis == _T.SHELL))
-        if len(kk):
-            kk = kk + sl[0].start
-            jj = jj + sl[1].start
-            ii = ii + sl[2].start
-            org, sp = np.asarray(g.origin_mm), np.asarray(g.spacing_mm)
-            p = org + np.stack([ii, jj, kk], axis=1) * sp
-            shape = np.array([g.shape_kji[2], g.shape_kji[1], g.shape_kji[0]])
-            inside = np.ones(len(p), dtype=bool)
-            for ax in range(3):
-                for sign in (1.0, -1.0):
-                    q = np.rint((p + sign * 2.5 * fr[:, ax] - org) / sp).astype(np.int64)
-                    ok = np.all((q >= 0) & (q < shape), axis=1)
-                    q = np.clip(q, 0, shape - 1)
-                    inside &= ok & _BONE_LUT[pt.tissue[q[:, 2], q[:, 1], q[:, 0]]]
-            # the residual disc: the plane half-way between S1's lower and S2's upper endplate
-            u = fr[:, 2] + geo.frames[n1][:, 2]
-            u /= max(float(np.linalg.norm(u)), 1e-6)
-            mid = (c1 - geo.frames[n1][:, 2] * h1 / 2 + c2 + fr[:, 2] * h2 / 2) / 2
-            near = np.abs(_dot3(p - mid, u)) <= SACRAL_RESIDUAL_DISC_MM / 2
-            sel = (kk[inside], jj[inside], ii[inside])
-            pt.tissue[sel] = np.where(near[inside], _T.DENSE, _T.CANCELLOUS).astype(np.uint8)
-    _cut_sacral_foramina(pt, geo)
-
-
-def _cut_sacral_foramina(pt: _Painter, geo: SpineGeometry) -> None:
-    """The anterior sacral foramina S1-S4 as round channels through the sacrum (see
-    SACRAL_FORAMINA_MM), along each segment's antero-posterior axis, bone turned into fat."""
-    low = _lower_sacrum(geo)
-    if low is None:
-        return
-    pts = low[0]
-    n1, n2 = geo.labels.index("S1"), geo.labels.index("S2")
-    c1, c2 = geo.centres_mm[n1], geo.centres_mm[n2]
-    h1, h2 = float(geo.body_height_mm[n1]), float(geo.body_height_mm[n2])
-    lat = geo.frames[n2][:, 0]
-    # junction points and the segment axes (cranial) there: S1/S2, then between the lower
-    # sacrum's segment centres (segment k's half-height 0.45 h2 * SHRINK**k beyond its centre)
-    centres = [(c1 - geo.frames[n1][:, 2] * h1 / 2 + c2 + geo.frames[n2][:, 2] * h2 / 2) / 2]
-    axes = [geo.frames[n2][:, 2] + geo.frames[n1][:, 2]]
-    for k in range(3):
-        d = pts[k + 1] - pts[k]
-        dn = d / max(float(np.linalg.norm(d)), 1e-6)
-        centres.append(pts[k] + dn * (0.45 * h2 * SACRAL_SEGMENT_SHRINK**k + 0.5))
-        axes.append(-dn)
-    for (off, r), cen, ax in zip(SACRAL_FORAMINA_MM, centres, axes, strict=True):
-        e = ax - _dot3(ax[None, :], lat)[0] * lat
-        e /= max(float(np.linalg.norm(e)), 1e-6)
-        b = np.cross(e, lat)  # posterior (lat = left, e = cranial)
-        fr = np.stack([lat, b, e], axis=1)
-        for side in (1.0, -1.0):
-            box = _local_box(pt.grid, cen + side * off * lat, fr, (-r, -30.0, -r), (r, 30.0, r))
-            if box is None:
-                continue
-            sl, (a, _bb, ee) = box
-            hole = (a * a + ee * ee <= r * r) & _BONE_LUT[pt.tissue[sl]]
-            pt.tissue[sl][hole] = _T.FAT
-            pt.vert[sl][hole] = 0
-
-
-def _paint_skull(pt: _Painter, geo: SpineGeometry) -> None:
+def _paint_skull(pt: Painter, geo: SpineGeometry) -> None:
     if "C1" not in geo.labels:
         return
     n = geo.labels.index("C1")
@@ -1799,11 +778,11 @@ def _paint_skull(pt: _Painter, geo: SpineGeometry) -> None:
     _ellipsoid_shell(pt, centre, axes, 7.0, keep, _T.BRAIN, (_T.FAT, _T.MUSCLE, _T.SOFT))
     # skull base / occiput: a thick plate above C1 with the foramen magnum
     base = c + np.array([0.0, 0.0, 20.0])
-    box = _local_box(pt.grid, base, np.eye(3), (-55.0, -45.0, -6.0), (55.0, 60.0, 6.0))
+    box = local_box(pt.grid, base, np.eye(3), (-55.0, -45.0, -6.0), (55.0, 60.0, 6.0))
     if box is not None:
         sl, (x, y, z) = box
-        plate = (_ellipse(x, y - 8.0, 55.0, 52.0) <= 1.0) & (np.abs(z + 0.3 * y / 5) < 6.0)
-        hole = _ellipse(x, y - 22.0, 15.0, 18.0) <= 1.0
+        plate = (ellipse_form(x, y - 8.0, 55.0, 52.0) <= 1.0) & (np.abs(z + 0.3 * y / 5) < 6.0)
+        hole = ellipse_form(x, y - 22.0, 15.0, 18.0) <= 1.0
         plate &= ~hole
         tis = pt.tissue[sl]
         tis[plate] = _T.CORTICAL
@@ -1823,7 +802,7 @@ def _paint_skull(pt: _Painter, geo: SpineGeometry) -> None:
         pt.tube(pts, 6.0, _T.CORTICAL, _T.MARROW, 2.0)
 
 
-def _paint_metal(pt: _Painter, geo: SpineGeometry, params: AnatomyParams) -> NDArray[np.float64]:
+def _paint_metal(pt: Painter, geo: SpineGeometry, params: AnatomyParams) -> NDArray[np.float64]:
     """Bilateral pedicle screws in ``params.screws`` joined by rods; returns metal points."""
     pts_all: list[NDArray[np.float64]] = []
     heads: dict[float, list[NDArray[np.float64]]] = {1.0: [], -1.0: []}
@@ -1849,7 +828,7 @@ def _paint_metal(pt: _Painter, geo: SpineGeometry, params: AnatomyParams) -> NDA
             pt.tube(screw, 3.0, _T.METAL)
             pt.tube(head[None] + np.zeros((2, 3)), 5.5, _T.METAL)
             heads[side].append(head)
-            pts_all.append(_densify(screw, 4.0))
+            pts_all.append(densify(screw, 4.0))
     for hs in heads.values():
         if len(hs) >= 2:
             hs_sorted = sorted(hs, key=lambda q: -q[2])
@@ -1859,7 +838,7 @@ def _paint_metal(pt: _Painter, geo: SpineGeometry, params: AnatomyParams) -> NDA
             )
             rod = rod + np.array([0.0, 4.0, 0.0])
             pt.tube(rod, 2.8, _T.METAL)
-            pts_all.append(_densify(rod, 4.0))
+            pts_all.append(densify(rod, 4.0))
     return np.concatenate(pts_all) if pts_all else np.zeros((0, 3))
 
 
@@ -1867,7 +846,7 @@ def _paint_metal(pt: _Painter, geo: SpineGeometry, params: AnatomyParams) -> NDA
 # Soft tissue, per axial slice
 # --------------------------------------------------------------------------------------------
 def _paint_soft_tissue(
-    pt: _Painter,
+    pt: Painter,
     geo: SpineGeometry,
     plan: _BodyPlan,
     params: AnatomyParams,
@@ -1964,7 +943,7 @@ def _paint_soft_tissue(
         # about 9 mm (Eur Radiol 2022;32:6504, "subcutaneous fat index") and the lumbosacral
         # back fat exceeds L1's body depth (about 30 mm) when the BMI is over 25 (DeVries et
         # al., ASSR 2011): it is never a film of 2-5 mm in an adult.
-        in_wall = _outside_back_notch(_inside_superellipse(*wall, pw), xs, wall[1] + wall[3])
+        in_wall = _outside_back_notch(inside_superellipse(*wall, pw), xs, wall[1] + wall[3])
         for side in (1.0, -1.0):
             pt.ellipse2d(
                 k,
@@ -2093,7 +1072,7 @@ def _outside_back_notch(
     return pred
 
 
-def _paint_back_groove(pt: _Painter, k: int, xs: float, y_skin: float, y_wall: float) -> None:
+def _paint_back_groove(pt: Painter, k: int, xs: float, y_skin: float, y_wall: float) -> None:
     """The back's midline on slice ``k``: a fat notch between the back muscles under the wall's
     back ``y_wall`` and a shallow dip of the skin ``y_skin`` over it (mm, +y posterior)."""
     g = pt.grid
@@ -2114,7 +1093,7 @@ def _paint_back_groove(pt: _Painter, k: int, xs: float, y_skin: float, y_wall: f
 
 
 def _paint_abdominal_wall(
-    pt: _Painter,
+    pt: Painter,
     k: int,
     wall: tuple[float, float, float, float],
     power: float,
@@ -2162,7 +1141,7 @@ def _paint_abdominal_wall(
 
 
 def _organ(
-    pt: _Painter,
+    pt: Painter,
     k: int,
     z: float,
     cx: float,
@@ -2187,7 +1166,7 @@ class _BowelField:
 
     def __init__(
         self,
-        pt: _Painter,
+        pt: Painter,
         plan: _BodyPlan,
         rng: np.random.Generator,
         params: AnatomyParams,
@@ -2268,7 +1247,7 @@ class _MarbleDensity:
     """
 
     def __init__(
-        self, pt: _Painter, plan: _BodyPlan, fraction: float, rng: np.random.Generator
+        self, pt: Painter, plan: _BodyPlan, fraction: float, rng: np.random.Generator
     ) -> None:
         self.pt, self.plan = pt, plan
         c = _MARBLE_COARSE_MM
@@ -2308,9 +1287,7 @@ class _MarbleDensity:
         return np.clip(self.scale * self.weights(k), 0.0, _MARBLE_MAX)
 
 
-def _marble_muscle(
-    pt: _Painter, plan: _BodyPlan, fraction: float, rng: np.random.Generator
-) -> None:
+def _marble_muscle(pt: Painter, plan: _BodyPlan, fraction: float, rng: np.random.Generator) -> None:
     """Turn about ``fraction`` of the muscle voxels into thin fat septa (fatty infiltration).
 
     A small random field, smoothed strongly along z and along the radial direction and little
@@ -2376,12 +1353,12 @@ def render_labels(
     Returns:
         The fine maps; see :class:`RenderResult`.
     """
-    pt = _Painter(grid)
+    pt = Painter(grid)
     plan = _BodyPlan(geo, params)
     _paint_soft_tissue(pt, geo, plan, params, rng)
     arms.paint_arms(pt, geo, plan, params, rng)  # arms-down cases: limbs beside the body
     _paint_skull(pt, geo)
-    _paint_pelvis(pt, geo, plan)
+    pelvis.paint_pelvis(pt, geo, plan)
     _paint_ribs(pt, geo, plan, rng)
     _paint_sternum(pt, geo, plan)
     boxes: dict[str, tuple[int, int, int, int, int, int]] = {}

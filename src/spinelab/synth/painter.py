@@ -1,0 +1,416 @@
+"""Painting primitives of the label-map renderer (:mod:`spinelab.synth.render`).
+
+:class:`RenderGrid` is the fine axis-aligned LPS grid (arrays indexed ``[k, j, i]`` = ``[z, y,
+x]``); :class:`Painter` holds the tissue and vertebra maps on it and paints 2-D shapes into one
+axial slice (ellipses, polygons, windows) and 3-D ones in a structure's own frame (tubes, balls
+along polylines, boxes via :func:`local_box`). The anatomy modules (render, pelvis, organs,
+arms) paint through it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from spinelab.synth.tissues import Tissue
+
+_T = Tissue
+
+
+@dataclass(frozen=True)
+class RenderGrid:
+    """An axis-aligned LPS grid; arrays on it are indexed ``[k, j, i]`` (z, y, x).
+
+    Attributes:
+        origin_mm: ``(x, y, z)`` LPS mm of voxel ``[0, 0, 0]``'s centre.
+        spacing_mm: ``(sx, sy, sz)`` voxel size in mm.
+        shape_kji: ``(nk, nj, ni)`` array shape.
+    """
+
+    origin_mm: tuple[float, float, float]
+    spacing_mm: tuple[float, float, float]
+    shape_kji: tuple[int, int, int]
+
+    def axis_mm(self, axis: int) -> NDArray[np.float64]:
+        """World coordinates (mm) of the voxel centres along x (0), y (1) or z (2)."""
+        n = self.shape_kji[2 - axis]
+        return self.origin_mm[axis] + self.spacing_mm[axis] * np.arange(n, dtype=np.float64)
+
+    def index_range(self, axis: int, lo_mm: float, hi_mm: float) -> tuple[int, int]:
+        """Half-open index range of voxels whose centres lie in ``[lo_mm, hi_mm]`` along ``axis``."""
+        n = self.shape_kji[2 - axis]
+        o, s = self.origin_mm[axis], self.spacing_mm[axis]
+        i0 = max(0, math.ceil((lo_mm - o) / s))
+        i1 = min(n, math.floor((hi_mm - o) / s) + 1)
+        return i0, max(i0, i1)
+
+    def affine_lps_ijk(self) -> NDArray[np.float64]:
+        """4x4 affine for the array transposed to ``[i, j, k]`` (x, y, z)."""
+        a = np.eye(4)
+        a[:3, :3] = np.diag(self.spacing_mm)
+        a[:3, 3] = self.origin_mm
+        return a
+
+
+def local_box(
+    grid: RenderGrid,
+    centre: NDArray[np.float64],
+    frame: NDArray[np.float64],
+    lo: tuple[float, float, float],
+    hi: tuple[float, float, float],
+) -> tuple[tuple[slice, slice, slice], tuple[NDArray[np.float64], ...]] | None:
+    """Grid box around a local box ``lo..hi`` (frame coordinates) and local coords in it.
+
+    Returns:
+        ``(slices, (a, b, e))`` with ``a, b, e`` local coordinates broadcastable to the box's
+        ``(nk, nj, ni)``, or None when the box misses the grid.
+    """
+    corners = np.array(
+        [[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])]
+    )
+    world = centre + corners @ frame.T
+    wlo, whi = world.min(axis=0), world.max(axis=0)
+    rng = [grid.index_range(ax, wlo[ax], whi[ax]) for ax in range(3)]
+    if any(r[1] <= r[0] for r in rng):
+        return None
+    x = grid.axis_mm(0)[rng[0][0] : rng[0][1]] - centre[0]
+    y = grid.axis_mm(1)[rng[1][0] : rng[1][1]] - centre[1]
+    z = grid.axis_mm(2)[rng[2][0] : rng[2][1]] - centre[2]
+    xb, yb, zb = x[None, None, :], y[None, :, None], z[:, None, None]
+    coords = tuple(
+        (frame[0, c] * xb + frame[1, c] * yb + frame[2, c] * zb).astype(np.float32)
+        for c in range(3)
+    )
+    sl = (slice(*rng[2]), slice(*rng[1]), slice(*rng[0]))
+    return sl, coords
+
+
+def inside_superellipse(
+    cx: float, cy: float, rx: float, ry: float, power: float
+) -> Callable[[Any, Any], Any]:
+    """Predicate ``(x, y) -> mask`` inside an axis-aligned (super)ellipse, as
+    :meth:`Painter.ellipse_window` draws it (an ``extra`` for :meth:`Painter.ellipse2d`)."""
+
+    def inside(x: Any, y: Any) -> Any:
+        if rx <= 0 or ry <= 0:
+            return np.zeros(np.broadcast_shapes(np.shape(x), np.shape(y)), dtype=bool)
+        return np.abs((x - cx) / rx) ** power + np.abs((y - cy) / ry) ** power <= 1.0
+
+    return inside
+
+
+def ellipse_form(u: Any, v: Any, ru: float, rv: float) -> Any:
+    return (u / ru) ** 2 + (v / rv) ** 2
+
+
+def dot3(a: NDArray[Any], v: NDArray[Any]) -> NDArray[Any]:
+    """``a @ v`` for ``(N, 3)`` rows and a 3-vector, without BLAS.
+
+    A float matrix-vector product goes to BLAS, whose threads (one per core) fight the rest of
+    the process for the 2 cores in per-slice and per-group loops; three multiply-adds do not.
+    """
+    return np.asarray(a[:, 0] * v[0] + a[:, 1] * v[1] + a[:, 2] * v[2])
+
+
+class Painter:
+    """Paints into the fine tissue and vertebra maps."""
+
+    def __init__(self, grid: RenderGrid) -> None:
+        self.grid = grid
+        self.tissue = np.zeros(grid.shape_kji, dtype=np.uint8)
+        self.vert = np.zeros(grid.shape_kji, dtype=np.uint8)
+        self.x = grid.axis_mm(0)
+        self.y = grid.axis_mm(1)
+        self.z = grid.axis_mm(2)
+
+    # ---- 2-D (one axial slice) ----
+    def ellipse_window(
+        self, cx: float, cy: float, rx: float, ry: float, power: float = 2.0
+    ) -> tuple[int, int, int, int, NDArray[np.bool_]] | None:
+        """Inside of an axis-aligned (super)ellipse on an axial slice: ``(i0, i1, j0, j1, m)``
+        with ``m`` the ``(j1 - j0, i1 - i0)`` mask of the window ``[j0:j1, i0:i1]``, or None
+        when it misses the grid."""
+        if rx <= 0 or ry <= 0:
+            return None
+        g = self.grid
+        i0, i1 = g.index_range(0, cx - rx, cx + rx)
+        j0, j1 = g.index_range(1, cy - ry, cy + ry)
+        if i1 <= i0 or j1 <= j0:
+            return None
+        if power == 2.0:
+            xx = ((self.x[i0:i1] - cx) / rx) ** 2
+            yy = ((self.y[j0:j1] - cy) / ry) ** 2
+        else:
+            xx = np.abs((self.x[i0:i1] - cx) / rx) ** power
+            yy = np.abs((self.y[j0:j1] - cy) / ry) ** power
+        return i0, i1, j0, j1, (yy[:, None] + xx[None, :]) <= 1.0
+
+    def ellipse2d(
+        self,
+        k: int,
+        cx: float,
+        cy: float,
+        rx: float,
+        ry: float,
+        value: int,
+        only: tuple[int, ...] | None = None,
+        extra: Any = None,
+        power: float = 2.0,
+    ) -> None:
+        """Paint an axis-aligned ellipse on slice ``k`` (``only``: overwrite just these).
+
+        ``power`` > 2 gives a superellipse (a rounded rectangle, e.g. a torso's flat back).
+        """
+        win = self.ellipse_window(cx, cy, rx, ry, power)
+        if win is None:
+            return
+        i0, i1, j0, j1, m = win
+        if extra is not None:
+            m &= extra(self.x[i0:i1][None, :], self.y[j0:j1][:, None])
+        sub = self.tissue[k, j0:j1, i0:i1]
+        if only is not None:
+            m &= allowed_lut(only)[sub]
+        sub[m] = value
+
+    # ---- 3-D stamping of tubes along polylines ----
+    def _near_grid(
+        self, pts_mm: NDArray[np.float64], reach_mm: float
+    ) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.int64]]:
+        """Continuous ``(i, j, k)`` of points, which of them come within ``reach_mm`` of the
+        grid, and the grid shape in ``(i, j, k)`` order."""
+        g = self.grid
+        sp = np.asarray(g.spacing_mm)
+        ijk = (pts_mm - np.asarray(g.origin_mm)) / sp
+        shape_ijk = np.array([g.shape_kji[2], g.shape_kji[1], g.shape_kji[0]])
+        pad = reach_mm / sp + 1.0
+        keep = np.all((ijk > -pad) & (ijk < shape_ijk - 1 + pad), axis=1)
+        return ijk, keep, shape_ijk
+
+    def tube(
+        self,
+        points_mm: NDArray[np.float64],
+        radius_mm: float,
+        outer: int,
+        inner: int | None = None,
+        shell_mm: float = 1.2,
+        only: tuple[int, ...] | None = None,
+    ) -> None:
+        """Paint a tube of ``radius_mm`` along a densely sampled polyline ``(M, 3)``.
+
+        Voxels within ``radius_mm`` of a sample get ``outer``; those deeper than ``shell_mm``
+        get ``inner`` (a cortical shell around marrow).
+        """
+        g = self.grid
+        sp = np.asarray(g.spacing_mm)
+        step = max(float(sp.min()), min(0.25 * radius_mm, float(sp.max())))
+        pts = densify(points_mm, step)
+        ijk, keep, shape_ijk = self._near_grid(pts, radius_mm)
+        if not keep.any():
+            return
+        ijk = ijk[keep]
+        base = np.rint(ijk).astype(np.int64)
+        lin = (base[:, 2] * (shape_ijk[1] + 64) + base[:, 1]) * (shape_ijk[0] + 64) + base[:, 0]
+        _, first = np.unique(lin, return_index=True)
+        base, ijk = base[first], ijk[first]
+        offs, offs_mm = ball_offsets(radius_mm, (float(sp[0]), float(sp[1]), float(sp[2])))
+        # squared distance of each candidate voxel centre to its sample point, float32
+        frac = ((base - ijk) * sp).astype(np.float32)  # (M, 3)
+        d2 = (
+            (frac[:, None, 0] + offs_mm[None, :, 0]) ** 2
+            + (frac[:, None, 1] + offs_mm[None, :, 1]) ** 2
+            + (frac[:, None, 2] + offs_mm[None, :, 2]) ** 2
+        )
+        flat = self.tissue.reshape(-1)
+        # flat voxel indices; samples whose whole ball lies inside the grid need no bounds check
+        strides = np.array([1, shape_ijk[0], shape_ijk[0] * shape_ijk[1]], dtype=np.int64)
+        reach = np.abs(offs).max(axis=0)
+        whole = np.all((base >= reach) & (base < shape_ijk - reach), axis=1)
+        lin_base = base[whole] @ strides
+        lin_offs = offs @ strides
+        edge = None if whole.all() else ~whole
+        for value, lim in ((outer, radius_mm), (inner, radius_mm - shell_mm)):
+            if value is None or lim <= 0:
+                continue
+            hit = d2 <= np.float32(lim * lim)
+            idx = (lin_base[:, None] + lin_offs[None, :])[hit[whole]]
+            if edge is not None:
+                mi, oi_ = np.nonzero(hit[edge])
+                v = base[edge][mi] + offs[oi_]
+                v = v[np.all((v >= 0) & (v < shape_ijk), axis=1)]
+                idx = np.concatenate([idx, v @ strides])
+            if only is not None:
+                idx = idx[allowed_lut(only)[flat[idx]]]
+            flat[idx] = value
+
+    def flat_tube(
+        self,
+        points_mm: NDArray[np.float64],
+        half_height_mm: NDArray[np.float64],
+        half_thick_mm: NDArray[np.float64],
+        twist: NDArray[np.float64],
+        outer: int,
+        inner: int | None = None,
+        shell_mm: float = 1.2,
+        only: tuple[int, ...] | None = None,
+    ) -> None:
+        """Paint a tube of elliptic cross-section along a polyline ``(M, 3)`` (a rib).
+
+        At each point the section has half-axes ``half_height_mm`` along the direction
+        perpendicular to the tube that is closest to +z (twisted by ``twist`` radians towards
+        the horizontal normal: pi/2 makes a tube flat from above, like the first rib) and
+        ``half_thick_mm`` across it; all three are per point ``(M,)``. Voxels deeper than
+        ``shell_mm`` get ``inner`` (cortex around marrow).
+        """
+        g = self.grid
+        sp = np.asarray(g.spacing_mm)
+        r_max = float(max(half_height_mm.max(), half_thick_mm.max()))
+        # samples up to half the thinnest half-axis apart: each covers a slab along the tube
+        step = float(max(sp.min(), min(0.5 * float(half_thick_mm.min()), 1.5 * sp.max())))
+        # densify, carrying the per-point sizes along
+        seg = np.linalg.norm(np.diff(points_mm, axis=0), axis=1)
+        s_pts = np.concatenate([[0.0], np.cumsum(seg)])
+        s_new = np.arange(0.0, s_pts[-1] + 1e-9, step)
+        pts = np.stack([np.interp(s_new, s_pts, points_mm[:, c]) for c in range(3)], axis=1)
+        rh = np.interp(s_new, s_pts, half_height_mm).astype(np.float32)
+        rn = np.interp(s_new, s_pts, half_thick_mm).astype(np.float32)
+        tw = np.interp(s_new, s_pts, twist)
+        if len(pts) < 2:
+            return
+        tan = np.gradient(pts, axis=0)
+        tan /= np.maximum(np.linalg.norm(tan, axis=1, keepdims=True), 1e-9)
+        up = np.array([0.0, 0.0, 1.0]) - tan[:, 2:3] * tan
+        # a tube along z has no "up" across it: take the y axis there
+        flat_up = np.linalg.norm(up, axis=1) < 0.1
+        up[flat_up] = np.array([0.0, 1.0, 0.0]) - tan[flat_up, 1:2] * tan[flat_up]
+        up /= np.maximum(np.linalg.norm(up, axis=1, keepdims=True), 1e-9)
+        side = np.cross(tan, up)
+        hdir = (np.cos(tw)[:, None] * up + np.sin(tw)[:, None] * side).astype(np.float32)
+        ndir = np.cross(tan, hdir).astype(np.float32)
+        tan32 = tan.astype(np.float32)
+        ijk, keep, shape_ijk = self._near_grid(pts, r_max)
+        if not keep.any():
+            return
+        ijk, rh, rn = ijk[keep], rh[keep], rn[keep]
+        hdir, ndir, tan32 = hdir[keep], ndir[keep], tan32[keep]
+        base = np.rint(ijk).astype(np.int64)
+        offs, offs_mm = ball_offsets(r_max, (float(sp[0]), float(sp[1]), float(sp[2])))
+        frac = ((base - ijk) * sp).astype(np.float32)
+        strides = np.array([1, shape_ijk[0], shape_ijk[0] * shape_ijk[1]], dtype=np.int64)
+        flat = self.tissue.reshape(-1)
+        lim_t = np.float32(0.75 * step + 0.5 * float(sp.max()))
+        hits: tuple[list[NDArray[np.int64]], list[NDArray[np.int64]]] = ([], [])
+        # groups of samples; each keeps only the ball offsets near its mean cross-section plane
+        # (a wide, thin section such as the sacrum's would otherwise test a whole ball)
+        group = 16 if r_max <= 10.0 else 4  # wide sections: small groups, thin slabs
+        for m0 in range(0, len(base), group):
+            sl = slice(m0, m0 + group)
+            t_m = tan32[sl].mean(axis=0)
+            n_m = ndir[sl].mean(axis=0)
+            t_m /= max(float(np.linalg.norm(t_m)), 1e-6)
+            n_m /= max(float(np.linalg.norm(n_m)), 1e-6)
+            cos_min = min(
+                float(dot3(tan32[sl], t_m).min()), float(np.abs(dot3(ndir[sl], n_m)).min())
+            )
+            margin = r_max * math.sqrt(max(0.0, 1.0 - cos_min**2)) + 0.9 * float(sp.max())
+            o_t = np.abs(dot3(offs_mm, t_m))
+            o_n = np.abs(dot3(offs_mm, n_m))
+            near = (o_t <= lim_t + margin) & (o_n <= float(rn[sl].max()) + margin)
+            offs_g, offs_mm_g = offs[near], offs_mm[near]
+
+            def comp(
+                d: NDArray[np.float32], sl: slice = sl, om: NDArray[np.float32] = offs_mm_g
+            ) -> NDArray[np.float32]:
+                return (
+                    (frac[sl, 0:1] + om[None, :, 0]) * d[sl, 0:1]
+                    + (frac[sl, 1:2] + om[None, :, 1]) * d[sl, 1:2]
+                    + (frac[sl, 2:3] + om[None, :, 2]) * d[sl, 2:3]
+                )
+
+            qt = np.abs(comp(tan32)) <= lim_t
+            qh, qn = comp(hdir), comp(ndir)
+            b_g = base[sl]
+            reach = np.abs(offs_g).max(axis=0) if len(offs_g) else np.zeros(3, np.int64)
+            inside = bool(np.all((b_g >= reach) & (b_g < shape_ijk - reach)))
+            if not inside:  # only groups at the grid's border need the per-voxel check
+                vox = b_g[:, None, :] + offs_g[None, :, :]
+                qt &= np.all((vox >= 0) & (vox < shape_ijk), axis=2)
+            for out, s_mm in ((hits[0], 0.0), (hits[1], shell_mm)):
+                if s_mm > 0 and inner is None:
+                    continue
+                a_h = np.maximum(rh[sl] - s_mm, 0.1)[:, None]
+                a_n = np.maximum(rn[sl] - s_mm, 0.1)[:, None]
+                hit = qt & ((qh / a_h) ** 2 + (qn / a_n) ** 2 <= 1.0)
+                mi, oi = np.nonzero(hit)
+                idx = (b_g @ strides)[mi] + (offs_g @ strides)[oi]
+                if only is not None:  # judged on the tissue before this tube
+                    idx = idx[allowed_lut(only)[flat[idx]]]
+                out.append(idx)
+        # all of the cortex first, then all of the marrow (no walls where samples overlap)
+        for value, parts in ((outer, hits[0]), (inner, hits[1])):
+            if value is not None and parts:
+                flat[np.concatenate(parts)] = value
+
+
+_BALLS: dict[
+    tuple[float, tuple[float, float, float]], tuple[NDArray[np.int64], NDArray[np.float32]]
+] = {}
+
+
+def ball_offsets(
+    radius_mm: float, sp: tuple[float, float, float]
+) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+    """Voxel offsets ``(O, 3)`` (i, j, k) that can lie within ``radius_mm`` of a point in the
+    central voxel, and the same offsets in mm (float32); cached."""
+    key = (round(radius_mm, 3), sp)
+    hit = _BALLS.get(key)
+    if hit is None:
+        spa = np.asarray(sp)
+        half = np.ceil(radius_mm / spa).astype(int) + 1
+        # squared distance to the nearest point of each offset voxel: per-axis terms summed
+        # on the (i, j, k) grid (offsets in C order, as a raveled "ij" meshgrid)
+        ax = [np.arange(-h, h + 1, dtype=np.int64) for h in half]
+        d2 = [((np.abs(a) - 0.5).clip(0) * spa[c]) ** 2 for c, a in enumerate(ax)]
+        near = (d2[0][:, None, None] + d2[1][None, :, None]) + d2[2][None, None, :]
+        ii, jj, kk = np.nonzero(near <= radius_mm**2)
+        offs = np.stack([ax[0][ii], ax[1][jj], ax[2][kk]], axis=1)
+        hit = (offs, (offs * spa).astype(np.float32))
+        _BALLS[key] = hit
+    return hit
+
+
+_ALLOWED: dict[tuple[int, ...], NDArray[np.bool_]] = {}
+
+
+def allowed_lut(only: tuple[int, ...]) -> NDArray[np.bool_]:
+    """Boolean lookup table over tissue values that are in ``only``."""
+    lut = _ALLOWED.get(only)
+    if lut is None:
+        lut = np.zeros(256, dtype=bool)
+        lut[list(only)] = True
+        _ALLOWED[only] = lut
+    return lut
+
+
+def densify(points: NDArray[np.float64], step: float) -> NDArray[np.float64]:
+    """Resample a polyline ``(M, 3)`` so consecutive points are at most ``step`` mm apart."""
+    out = [points[:1]]
+    for p, q in itertools.pairwise(points):
+        n = max(1, math.ceil(float(np.linalg.norm(q - p)) / step))
+        t = np.arange(1, n + 1)[:, None] / n
+        out.append(p + t * (q - p))
+    return np.concatenate(out, axis=0)
+
+
+#: Cortex class of the thin flat bones (ribs, sternum, iliac plates, sacrum below S2). Their
+#: compact bone is 0.5-1.5 mm thick, thinner than a fine voxel at the ribs' mid-shaft; painted
+#: as Tissue.CORTICAL (1000 HU) over 1.2-1.5 mm it carries too much mineral: at 3 mm the
+#: synthetic ribs read 630 HU at the 95th percentile of their bone voxels and the iliac wings
+#: 970, against 420 and 650 on the real example CT (bone voxels > 200 HU, lateral boxes at
+#: T11-T12 and 5-55 mm below L5). Tissue.SHELL (650 HU) matches (see tests).
+THIN_CORTEX = _T.SHELL
