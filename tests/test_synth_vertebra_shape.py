@@ -32,7 +32,8 @@ def _bone_of(spine, res, name: str):
 
 
 def test_lumbar_spinous_process_is_a_club_ended_lobe(lumbar):
-    """Midline height of L3's spinous process: waisted in the middle, taller at the tip."""
+    """Midline section of L3's spinous process: a broad plate whose lower border grows into a
+    club towards the tip while its upper border slopes down (the process tilts caudally)."""
     spine, res = lumbar
     d = _sizes("L3")[2]
     dm = vs.level_dims("L3")
@@ -40,12 +41,20 @@ def test_lumbar_spinous_process_is_a_club_ended_lobe(lumbar):
     a, b, e = _bone_of(spine, res, "L3").T
     mid = np.abs(a) < 1.5
 
-    def height(frac: float) -> float:
+    def border(frac: float) -> tuple[float, float]:
         sel = mid & (np.abs(b - (b0 + frac * dm["sp_len"])) < 1.0)
-        return float(e[sel].max() - e[sel].min())
+        return float(e[sel].min()), float(e[sel].max())
 
-    assert height(0.5) > 12.0  # a broad plate (sp_h 18-20 mm), not a bar
-    assert height(0.9) > 1.1 * height(0.5)  # club-shaped posterior border
+    def height(frac: float) -> float:
+        lo, hi = border(frac)
+        return hi - lo
+
+    assert height(0.5) > 12.0  # a broad plate (sp_h 16 mm), not a bar
+    # club-shaped posterior part, grown downwards (the tip itself is rounded since the
+    # spinous8 pass, so the tallest section is before it; was 0.9 vs 0.5 with a square tip)
+    assert max(height(0.7), height(0.8)) > 1.05 * height(0.5)
+    assert border(0.8)[0] < border(0.5)[0] - 2.0
+    assert border(0.9)[1] < border(0.2)[1] - 3.0  # the upper border slopes down
 
 
 def test_lumbar_laminae_leave_an_interlaminar_gap_in_the_midline(lumbar):
