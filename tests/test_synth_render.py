@@ -12,7 +12,7 @@ from spinelab import anatomy
 from spinelab.structures import Volume
 from spinelab.synth import ct as ctphys
 from spinelab.synth import generator as gen
-from spinelab.synth import painter, render
+from spinelab.synth import painter
 from spinelab.synth.generator import SynthConfig, generate_case, reorient
 from spinelab.synth.randomize import RANDOM_MAX, gamma_to_int16
 from spinelab.synth.tissues import Tissue, sample_hu_table
