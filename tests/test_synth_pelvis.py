@@ -95,6 +95,9 @@ def test_hip_joint_is_one_thin_ring_between_head_and_cup(hips, side):
         # head's rim is a thin shell, see the next test)
         dense = t == Tissue.CORTICAL
         runs = np.flatnonzero(np.diff(dense.astype(int)) == 1)
+        # (the iliac body's own dense cortex, the ilium's inner surface, may lie further out:
+        # 12 mm beyond the joint up-medially)
+        runs = runs[rr[runs] < rr[edges[1]] + 10.0]
         assert len(runs) == 1 and rr[runs[0]] > rr[edges[1]] - 1.0, (deg, runs)
 
 

@@ -93,7 +93,13 @@ class SynthConfig:
         margin_mm_range: Extra field of view beyond C1 or the last vertebra's centre (mm).
         margin_fraction_range: Elsewhere the image ends this fraction of the way from the
             first/last centre to the next one, so the next centre stays outside.
-        pelvis_mm_range: Field of view below S2's centre when the FOV reaches S2 (mm).
+        pelvis_mm_range: Field of view below S2's centre when the FOV reaches S2 (mm). The hip
+            joint centres lie about 70 mm below S2's centre (:data:`spinelab.synth.pelvis.PELVIS_HIP_MM`), the
+            pubic symphysis's lower border about 105 mm, the ischial tuberosities and lesser
+            trochanters 125-140 mm. Abdomen-pelvis and CT colonography protocols run to the
+            symphysis or below, and lumbar spine series (VerSe) from just below S1 to the whole
+            pelvis; the range (30, 170) gives about half the cases the hips and some femur
+            (under 0.2 with the former (20, 110), which mostly stopped above the hip joints).
         extend_levels: Random extension of a named FOV by up to this many vertebrae each end.
         p_transitional: Probability of a T13 or L6 (half each), when the shape model has them.
         p_scoliosis: Probability of a scoliotic spine; ``scoliosis_deg_max`` bounds its angle.
@@ -165,7 +171,7 @@ class SynthConfig:
     random_orientation: bool = True
     margin_mm_range: tuple[float, float] = (10.0, 40.0)
     margin_fraction_range: tuple[float, float] = (0.2, 0.45)
-    pelvis_mm_range: tuple[float, float] = (20.0, 110.0)
+    pelvis_mm_range: tuple[float, float] = (30.0, 170.0)
     extend_levels: int = 2
     p_transitional: float = 0.08
     p_scoliosis: float = 0.15

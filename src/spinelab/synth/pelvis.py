@@ -71,14 +71,21 @@ ILIUM_FLARE_FROM_MM = -20.0
 ILIUM_FLARE_MM = 30.0
 ILIUM_Y_CREST_FRONT_MM = -40.0
 #: the iliac body above the acetabulum (the real example, coronal and sagittal sections through
-#: the hip): a wedge of trabecular bone in a cortical rim, 50-55 mm across and 55-60 mm from
-#: front to back at the acetabular roof (22 mm above the head's centre), narrowing upwards to
-#: the 15-20 mm thick ilium about 55 mm above it; centred 2-3 mm medial and 3 mm behind the
-#: head. Half-widths (x, y) at the head centre's level (mm), the height above it where they reach
-#: zero (mm), and the centre's offset (medial, posterior) mm.
-ILIAC_BODY_HALF_MM = (34.0, 38.0)
-ILIAC_BODY_APEX_MM = 80.0
+#: the hip): trabecular bone in a dense cortical rim, 50-55 mm across and 55-60 mm from front to
+#: back at the acetabular roof (22 mm above the head's centre), narrowing quickly above it (the
+#: real example's coronal section through the hips: bone 41 mm across 20 mm above the head's
+#: centre, 15 mm at 40 mm, 14 mm at 60 mm; an axial section 35 mm above it is an oval of about
+#: 25 x 65 mm) into the 12-15 mm thick lower wing; centred 2-3 mm medial and 3 mm behind the
+#: head. Heights above the head centre's level (mm) and the half-widths (x, y) there (mm); the
+#: body ends at the last height, where the wing's plate carries on.
+ILIAC_BODY_Z_MM = (0.0, 22.0, 32.0, 45.0, 62.0)
+ILIAC_BODY_HALF_X_MM = (30.0, 26.0, 21.0, 11.0, 5.0)
+ILIAC_BODY_HALF_Y_MM = (38.0, 33.0, 33.0, 29.0, 22.0)
 ILIAC_BODY_OFFSET_MM = (3.0, 3.0)
+#: its cortex (compact bone, mm): 1.5 mm of ``Tissue.CORTICAL`` reads 550-700 HU at 3 mm, as
+#: the real example's cortical lines of the ilium do (500-690 HU); the thin (``THIN_CORTEX``)
+#: rim of the old body, 300-350 HU at 3 mm, left it a uniform grey wedge
+ILIAC_BODY_CORTEX_MM = 1.5
 #: posterior ilium (iliac tuberosity behind the sacro-iliac joint) as a thick rod from the back
 #: of the crest through the posterior superior iliac spine (PSIS, 80-100 mm apart, 55-65 mm
 #: behind S1's centre, at S1-S2; the real example's posterior ilium reaches 50-60 mm behind S1
@@ -99,6 +106,17 @@ ACETABULUM_R_MM = 34.0
 #: ilium, ischium and pubis (painted ``THIN_CORTEX``: a full outer shell showed as a second
 #: ring around the femoral head in coronal slices)
 HIP_JOINT_GAP_MM = 3.0
+#: The acetabulum's subchondral plate (``Tissue.CORTICAL``, mm): thin over most of the cup and
+#: thickest under the weight-bearing dome, the sourcil (the dense bright eyebrow over the head
+#: on radiographs and coronal CT: the real example's roof reads about 500 HU at 3 mm over
+#: 15-20 mm, its medial wall a thin line), growing from SOURCIL_MM[0] at SOURCIL_FROM_DEG and
+#: beyond from the vertical to SOURCIL_MM[1] straight above the head centre.
+SOURCIL_MM = (1.3, 2.6)
+SOURCIL_FROM_DEG = 50.0
+#: the cup's outer radius shrinks by this much (mm) towards its upper lateral part (the real
+#: example's bone is about 41 mm across 20 mm above the head's centre in the coronal section
+#: through the hips)
+ACETABULUM_ROOF_THIN_MM = 8.0
 #: The femoral head's own rim: a thin shell (``Tissue.SHELL``, 1 mm) over its trabecular bone.
 #: On the real example CT (3 mm) the head is a grey disc with a faint outline and the joint one
 #: dark line under the acetabulum's bright roof; a 1.3 mm ``Tissue.CORTICAL`` rim all round the
@@ -116,6 +134,25 @@ FEMUR_SHAFT_TILT_DEG = 7.0
 FEMUR_ANTEVERSION_DEG = 15.0
 FEMUR_OFFSET_MM = 42.0
 FEMUR_SHAFT_R_MM = 13.5
+#: The neck's outline: (distance from the head centre as a fraction of the head-to-base
+#: length, half-height, half-thickness) mm. Waisted (25-30 mm across) half-way and flaring
+#: with concave outlines into the head and towards the trochanters (40-50 mm across at the
+#: base); the old neck widened linearly from 30 to 40 mm and read as a straight-edged block.
+FEMUR_NECK_PROFILE = (
+    (0.3 * FEMORAL_HEAD_R_MM / 52.0, 17.0, 15.0),
+    (0.35, 14.0, 12.5),
+    (0.55, 13.5, 12.0),
+    (0.75, 15.5, 13.0),
+    (0.9, 19.0, 15.0),
+    (1.0, 23.0, 17.0),
+)
+#: The neck's and the trochanteric region's cortex (``THIN_CORTEX``, mm): thin, over trabecular
+#: bone; the real example's neck is a grey (fatty, 50-100 HU in Ward's triangle) interior with
+#: thin outlines, not the bright block a 1.8 mm ``Tissue.CORTICAL`` shell made at 3 mm
+FEMUR_NECK_CORTEX_MM = 1.5
+#: the shaft's thick diaphyseal cortex starts this far below the neck's base (mm; at the
+#: lesser trochanter)
+FEMUR_DIAPHYSIS_MM = 45.0
 #: pubic symphysis: top 5 mm above the hip centres, 45 mm in front of them, 40 mm tall,
 #: 4 mm fibrocartilage gap; ischial tuberosities 70 mm below the hip centres, 55 mm from the
 #: midline (intertuberous diameter 110 mm), 25 mm behind them; ischial spines 50 mm from the
@@ -124,8 +161,10 @@ PUBIS_TOP_MM = (6.0, -45.0, 5.0)
 PUBIS_HEIGHT_MM = 40.0
 ISCHIAL_TUBEROSITY_MM = (55.0, 25.0, -70.0)
 #: iliac bone thickness: 2-4 mm in the iliac fossa, 10-14 mm at the crest, 15-20 mm at the
-#: sacro-iliac joint and in the body above the acetabulum; cortex 1-2 mm
-ILIUM_FOSSA_MM, ILIUM_CREST_MM, ILIUM_SI_MM, ILIUM_BODY_MM = 3.0, 12.0, 17.0, 19.0
+#: sacro-iliac joint, 12-15 mm in the lower wing above the iliac body (the real example: 14-15
+#: mm across 40-60 mm above the head's centre in the coronal section through the hips; 19 mm
+#: made the synthetic ilium 30-45 mm across there); cortex 1-2 mm
+ILIUM_FOSSA_MM, ILIUM_CREST_MM, ILIUM_SI_MM, ILIUM_BODY_MM = 3.0, 12.0, 17.0, 12.0
 ILIUM_CORTEX_MM = 1.5
 
 
@@ -340,54 +379,75 @@ def _paint_femur(pt: Painter, fh: NDArray[np.float64], s: float, side: float) ->
     sin_ns = math.sin(math.radians(180.0 - FEMUR_NECK_SHAFT_DEG))
     base = fh - neck * (FEMUR_OFFSET_MM / sin_ns) * s
     length = float(np.linalg.norm(fh - base))
-    pts = np.stack([fh - 0.3 * FEMORAL_HEAD_R_MM * s * neck, fh - 0.55 * length * neck, base])
+    # the neck: waisted, flaring with concave outlines into the head and the trochanters
+    # (FEMUR_NECK_PROFILE), thin cortex
+    t_n = np.array([p[0] for p in FEMUR_NECK_PROFILE])
+    pts = fh[None, :] - (t_n * length)[:, None] * neck[None, :]
     pt.flat_tube(
         pts,
-        np.array([15.0, 15.0, 20.0]) * s,
-        np.array([13.0, 12.0, 16.0]) * s,
-        np.zeros(3),
-        _T.CORTICAL,
+        np.array([p[1] for p in FEMUR_NECK_PROFILE]) * s,
+        np.array([p[2] for p in FEMUR_NECK_PROFILE]) * s,
+        np.zeros(len(pts)),
+        THIN_CORTEX,
         _T.MARROW,
-        1.8,
+        FEMUR_NECK_CORTEX_MM,
     )
     # greater trochanter: from the neck's base up and out to its tip at the head's height
     lat = np.array([side, 0.0, 0.0])
     tip = base + (20.0 * lat + np.array([0.0, 6.0, 0.0])) * s
     tip[2] = fh[2] - 4.0 * s
-    _bone_rod(pt, np.stack([base + (10.0 * lat + 15.0 * shaft) * s, tip]), 12.0 * s, 1.5)
-    shaft_pts = np.stack([base - 10.0 * s * shaft, base + 240.0 * s * shaft])
+    _bone_rod(
+        pt, np.stack([base + (10.0 * lat + 15.0 * shaft) * s, tip]), 12.0 * s, 1.5, THIN_CORTEX
+    )
+    # the shaft: thin cortex in the metaphysis (trochanteric region), the thick diaphyseal
+    # cortex from FEMUR_DIAPHYSIS_MM below the neck's base
+    _bone_rod(
+        pt,
+        np.stack([base - 10.0 * s * shaft, base + (FEMUR_DIAPHYSIS_MM + 10.0) * s * shaft]),
+        FEMUR_SHAFT_R_MM * s,
+        1.5,
+        THIN_CORTEX,
+    )
+    shaft_pts = np.stack([base + FEMUR_DIAPHYSIS_MM * s * shaft, base + 240.0 * s * shaft])
     _bone_rod(pt, shaft_pts, FEMUR_SHAFT_R_MM * s, 4.5)
 
 
 def _paint_iliac_body(
     pt: Painter, fh: NDArray[np.float64], s: float, side: float, cup: Any
 ) -> None:
-    """The body of the ilium over the acetabulum: a wedge of marrow in a thin cortex, elliptic
-    in axial section, widest at the head centre's level (ILIAC_BODY_HALF_MM) and narrowing
-    linearly to ILIAC_BODY_APEX_MM above it, where the wing's plate carries on. Below the
-    acetabular rim (where ``cup`` is false, within the cup's outer radius) it leaves room for
-    the joint; inside the wing's plate and the rods it turns their cortex into marrow (no seams)."""
-    hx, hy = ILIAC_BODY_HALF_MM[0] * s, ILIAC_BODY_HALF_MM[1] * s
-    top = ILIAC_BODY_APEX_MM * s
+    """The body of the ilium over the acetabulum: marrow in a dense cortical rim
+    (ILIAC_BODY_CORTEX_MM), elliptic in axial section, widest at the head centre's level and
+    narrowing quickly above the acetabular roof (ILIAC_BODY_Z_MM, ILIAC_BODY_HALF_X_MM,
+    ILIAC_BODY_HALF_Y_MM) into the wing's plate. Below the acetabular rim (where ``cup`` is
+    false, within the cup's outer radius) it leaves room for the joint; inside the wing's plate
+    and the rods it turns their cortex into marrow (no seams)."""
+    zs = np.array(ILIAC_BODY_Z_MM) * s
+    hx_a, hy_a = np.array(ILIAC_BODY_HALF_X_MM) * s, np.array(ILIAC_BODY_HALF_Y_MM) * s
+    top = float(zs[-1])
     cen = fh + np.array([-side * ILIAC_BODY_OFFSET_MM[0], ILIAC_BODY_OFFSET_MM[1], 0.0]) * s
-    box = local_box(pt.grid, cen, np.eye(3), (-hx, -hy, 0.0), (hx, hy, top))
+    mx, my = float(hx_a.max()), float(hy_a.max())
+    box = local_box(pt.grid, cen, np.eye(3), (-mx, -my, 0.0), (mx, my, top))
     if box is None:
         return
     sl, (x, y, z) = box
-    f = np.clip(1.0 - z / top, 0.0, 1.0)
-    q = (x / (hx * f + 1e-3)) ** 2 + (y / (hy * f + 1e-3)) ** 2
-    # distance below the surface, approximately (the radial scale at this height)
-    depth = (1.0 - np.sqrt(q)) * np.minimum(hx, hy) * f
+    zz = np.clip(z, 0.0, top)
+    hx, hy = np.interp(zz, zs, hx_a), np.interp(zz, zs, hy_a)
+    q = np.sqrt((x / hx) ** 2 + (y / hy) ** 2)
+    # distance inside the ellipse, to first order: (1 - q) over the gradient of q
+    grad = np.sqrt((x / (hx * hx)) ** 2 + (y / (hy * hy)) ** 2) / np.maximum(q, 1e-3)
+    depth = (1.0 - q) / np.maximum(grad, 1e-3)
+    depth = np.where(z <= top, depth, -1.0)
     dx, dy = x - (fh[0] - cen[0]), y - (fh[1] - cen[1])
     r_out = max(ACETABULUM_R_MM * s, FEMORAL_HEAD_R_MM * s + HIP_JOINT_GAP_MM + 5.0)
     free = (dx * dx + dy * dy + z * z >= r_out * r_out) | cup(dx, dy, z)
     tis = pt.tissue[sl]
     bone = np.isin(tis, (_T.MARROW, THIN_CORTEX, _T.CORTICAL))
-    tis[(depth >= 0) & free & ~bone] = THIN_CORTEX
-    tis[(depth >= ILIUM_CORTEX_MM) & free] = _T.MARROW
+    tis[(depth >= 0) & free & ~bone] = _T.CORTICAL
+    tis[(depth >= 0) & (depth < ILIAC_BODY_CORTEX_MM) & free & (tis == THIN_CORTEX)] = _T.CORTICAL
+    tis[(depth >= ILIAC_BODY_CORTEX_MM) & free] = _T.MARROW
 
 
-def _paint_hip_joint(pt: Painter, fh: NDArray[np.float64], s: float, cup: Any) -> None:
+def _paint_hip_joint(pt: Painter, fh: NDArray[np.float64], s: float, side: float, cup: Any) -> None:
     """Femoral head (radius FEMORAL_HEAD_R_MM) and the acetabular cup around it across a
     HIP_JOINT_GAP_MM joint space: dense subchondral bone on both articular surfaces, marrow
     between, and only thin cortex on the cup's outer surface."""
@@ -400,13 +460,22 @@ def _paint_hip_joint(pt: Painter, fh: NDArray[np.float64], s: float, cup: Any) -
     sl, (x, y, z) = box
     rho = np.sqrt(x * x + y * y + z * z)
     k = cup(x, y, z)
+    # the cup's bone thins towards its upper lateral part, where the iliac body carries on
+    # above it (a full sphere stood out beyond the body as shoulders in coronal slices)
+    inv = 1.0 / np.maximum(rho, 1e-3)
+    up_lat = np.clip(z * inv, 0.0, 1.0) * np.clip(2.0 * side * x * inv + 0.5, 0.0, 1.0)
+    r_cup = r_out - ACETABULUM_ROOF_THIN_MM * up_lat
     tis = pt.tissue[sl]
     # the outer cortex only where the cup stands out of the bone around it (no seam inside the
     # ilium's body or the rami)
     was_bone = np.isin(tis, (_T.MARROW, THIN_CORTEX, _T.CORTICAL))
-    tis[(rho >= r_in) & (rho < r_out) & k & ~was_bone] = THIN_CORTEX
-    tis[(rho >= r_in + 1.5) & (rho < r_out - 1.0) & k] = _T.MARROW
-    tis[(rho >= r_in) & (rho < r_in + 1.5) & k] = _T.CORTICAL  # subchondral plate
+    tis[(rho >= r_in) & (rho < r_cup) & k & ~was_bone] = THIN_CORTEX
+    # subchondral plate: thin, thickening under the dome into the sourcil
+    c_from = math.cos(math.radians(SOURCIL_FROM_DEG))
+    up = np.clip((z / np.maximum(rho, 1e-3) - c_from) / (1.0 - c_from), 0.0, 1.0)
+    plate = SOURCIL_MM[0] + (SOURCIL_MM[1] - SOURCIL_MM[0]) * up
+    tis[(rho >= r_in + plate) & (rho < r_cup - 1.0) & k] = _T.MARROW
+    tis[(rho >= r_in) & (rho < r_in + plate) & k] = _T.CORTICAL
     tis[(rho >= r_h) & (rho < r_in) & k] = _T.CARTILAGE
     tis[rho < r_h] = FEMORAL_HEAD_CORTEX
     tis[rho < r_h - FEMORAL_HEAD_CORTEX_MM] = _T.MARROW
@@ -484,7 +553,7 @@ def paint_pelvis(pt: Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
         _paint_iliac_body(pt, fh, s, side, cup)
         _paint_femur(pt, fh, s, side)
         # last, so that the rods meeting at the acetabulum leave the joint and the head round
-        _paint_hip_joint(pt, fh, s, cup)
+        _paint_hip_joint(pt, fh, s, side, cup)
     _paint_auricular(pt, geo)
     low = lower_sacrum(geo)
     if low is not None:
