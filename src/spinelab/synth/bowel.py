@@ -26,7 +26,7 @@ and interpolated bilinearly to the fine grid:
   so that crowded loops cut separate sections rather than merged blobs. Calibre 22-26 mm in the jejunum narrowing to 18-22 mm
   in the ileum (+-15 % along the bowel), 2.5 mm wall; the fat planes are patchy, so loops
   also abut in clusters; valvulae conniventes cross the fluid and gas of jejunal loops (upper
-  left), the ileum (lower right) is featureless; chyme holds small gas bubbles; a smooth random profile along the bowel gives each stretch its
+  left), the ileum (lower right) is featureless; chyme holds a rare small gas bubble; a smooth random profile along the bowel gives each stretch its
   content: collapsed (a band of soft tissue), fluid (10-20 HU), chyme (soft tissue mottled
   with fluid) or gas over fluid with a flat coronal level along the stretch. The coarse
   fields hold the signed distance to the nearest loop's wall (the fat planes folded in), a
@@ -83,8 +83,10 @@ LOOP_GAP_MM = (-7.0, -1.0)
 #: against the abdominal wall and flatten there.
 WALL_INSET = 0.4
 #: Mesenteric fat pockets: balls of fat (radius range, mm) that no loop enters, per litre of
-#: the space open to the loops, times a factor for a lean / fat patient.
-POCKETS_PER_LITRE = 0.5
+#: the space open to the loops, times a factor for a lean / fat patient (0.5 left the cavity's
+#: fat at L3-L5, gas below -30 HU included, 0.01 above the real CT's 0.628 once the colon held
+#: its gas in larger collections; 0.25: 0.636 on 12 thoraco-lumbar and lumbar 3 mm cases).
+POCKETS_PER_LITRE = 0.25
 POCKETS_FAT = (0.5, 2.0)
 POCKET_RADIUS_MM = (8.0, 20.0)
 #: Half-width of the mesenteric root's fat band (mm): the root runs from the duodenojejunal
@@ -154,10 +156,12 @@ COLLAPSED_RADIUS = 0.6
 #: the space rather than mesenteric fat).
 FILL_RADIUS = 0.8
 #: Fine-field level below which chyme shows fluid (about 30 % of its voxels), and above
-#: which it holds a small gas bubble (about 2 % of the coarse nodes; chyme is a mottle of
-#: fluid, soft tissue and bubbles).
+#: which it holds a small gas bubble (about 0.6 % of the coarse nodes; chyme is a mottle of
+#: fluid and soft tissue with a rare bubble: on the real CT the small bowel's gas lies in a
+#: few gas-holding loops, not in many bubbles; at 2.0, 2 % of the nodes, coronal slices
+#: showed bubbles scattered all over the cavity).
 CHYME_FLUID_Z = -0.5
-CHYME_BUBBLE_Z = 2.0
+CHYME_BUBBLE_Z = 2.5
 #: Clusters: the fat planes between loops pressed together are patchy. Their half-width is
 #: scaled by ``clip(CLUSTER_BIAS + z, 0, 1)`` for a smooth unit field ``z`` (sigma
 #: :data:`CLUSTER_SIGMA_MM`): where it is 0 neighbouring loops merge into a conglomerate
@@ -208,10 +212,24 @@ HAUSTRA_DEPTH = 0.22
 #: Half-width of a haustral fold along the colon (mm).
 HAUSTRA_FOLD_MM = 3.5
 #: Gas: fraction of the colon lumen's depth (from the front) filled with gas per expected gas
-#: pocket of the case (``bowel_gas``, 4-24 drawn; the transverse colon holds more), the
-#: fine-field level above which faeces hold gas bubbles (about 20 % of faecal voxels).
-COLON_GAS_PER_POCKET = 0.02
-FAECES_BUBBLE_Z = 0.85
+#: pocket of the case (``bowel_gas``, 4-24 drawn), plus a share by segment
+#: (:data:`COLON_SEGMENT_GAS`) and one by height: a supine patient's colonic gas rises to the
+#: colon's highest, most anterior parts (the transverse colon, the sigmoid's loop, the
+#: caecum), so the fraction gains ``COLON_GAS_RISE * (COLON_GAS_V0 - v)`` for the depth ``v``
+#: of the colon's axis in the cavity (0 at the anterior abdominal wall, 1 at the vertebral
+#: body's front): the ascending and descending colon in the flanks, beside the kidneys, hold
+#: little gas and mostly faeces. On the real CT (TotalSegmentator example, L2-L5) the gas lies
+#: in a few large collections (the largest 120 ml, the three largest 95 % of it) in the front
+#: half of the cavity, almost none in its back quarter. ``FAECES_BUBBLE_Z`` is the fine-field
+#: level above which faeces hold a gas bubble (about 8 % of the coarse nodes: the faecal mottle is
+#: mostly soft tissue and fluid; at 0.85, 20 % of the nodes, the colon in the flanks was
+#: peppered with 3-6 mm black bubbles, and 5 % of the gas lay in components under 0.5 ml on
+#: 3 mm images, the real CT's 2 %).
+COLON_GAS_PER_POCKET = 0.035
+COLON_SEGMENT_GAS = {"transverse": 0.15, "sigmoid": 0.1, "caecum": 0.2, "rectum": 0.1}
+COLON_GAS_RISE = 1.0
+COLON_GAS_V0 = 0.45
+FAECES_BUBBLE_Z = 1.4
 #: Mesenteric vessels (jejunal and ileal branches, vasa recta: 1-5 mm): short cranio-caudal
 #: segments scattered through the bowel's part of the cavity, about ``VESSELS_PER_SLICE``
 #: sections per axial slice (those that fall in fat are painted), radius and half-length (mm).
@@ -1124,9 +1142,11 @@ class BowelField:
     # ---- colon ----
     def _colon_path(
         self, rng: np.random.Generator, z_of: Mapping[str, float], cavity: Cavity
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64], list[str]]:
-        """Centre line ``(M, 3)`` mm every 2 mm, its radius ``(M,)`` mm and segment names."""
-        pts, rad, seg = [], [], []
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], list[str]]:
+        """Centre line ``(M, 3)`` mm every 2 mm, its radius ``(M,)`` mm, its depth in the
+        cavity ``(M,)`` (0 at the anterior abdominal wall's inner surface, 1 at the vertebral
+        body's front) and segment names."""
+        pts, rad, seg, depth = [], [], [], []
         sag = float(rng.uniform(0.0, 45.0))  # transverse colon: hangs lower in some people
         scale = float(rng.uniform(*COLON_SCALE))
         for name, u, v, lab, dz in _COLON_COURSE:
@@ -1144,6 +1164,7 @@ class BowelField:
             pts.append((x, y, z))
             rad.append(r)
             seg.append(name)
+            depth.append((y - y_ant) / max(y_spine - y_ant, 1.0))
         p = np.asarray(pts)
         r_pts = np.asarray(rad)
         # chord-length parameter, densified to 2 mm and smoothed into a curve
@@ -1152,8 +1173,9 @@ class BowelField:
         line = np.stack([np.interp(s_new, s, p[:, d]) for d in range(3)], axis=1)
         line = ndi.gaussian_filter1d(line, 6.0, axis=0, mode="nearest")
         radius = ndi.gaussian_filter1d(np.interp(s_new, s, r_pts), 6.0, mode="nearest")
+        v = ndi.gaussian_filter1d(np.interp(s_new, s, np.asarray(depth)), 6.0, mode="nearest")
         idx = np.clip(np.searchsorted(s, s_new, side="right") - 1, 0, len(seg) - 1)
-        return line, radius, [seg[i] for i in idx]
+        return line, radius, v, [seg[i] for i in idx]
 
     def _colon(
         self,
@@ -1167,7 +1189,7 @@ class BowelField:
         fluid)."""
         g = self.small
         c = g.step
-        line, radius, seg = self._colon_path(rng, z_of, cavity)
+        line, radius, below, seg = self._colon_path(rng, z_of, cavity)
         m = len(line)
         s = 2.0 * np.arange(m)
         # haustral folds: narrowings every 20-30 mm (none in the rectum, fewer in the sigmoid)
@@ -1177,9 +1199,8 @@ class BowelField:
         depth = np.array([{"rectum": 0.0, "sigmoid": 0.5}.get(q, 1.0) for q in seg])
         r_eff = radius * (1.0 - HAUSTRA_DEPTH * depth * fold)
         # content along the colon: smooth random profiles (sigma 40-50 mm of its course)
-        seg_gas = np.array(
-            [{"transverse": 0.25, "caecum": 0.05, "rectum": -0.1}.get(q, 0.0) for q in seg]
-        )
+        seg_gas = np.array([COLON_SEGMENT_GAS.get(q, 0.0) for q in seg])
+        seg_gas += COLON_GAS_RISE * (COLON_GAS_V0 - below)  # gas rises to the front
         gas_prof = ndi.gaussian_filter1d(rng.standard_normal(m), 20.0, mode="nearest")
         gas_prof /= float(gas_prof.std()) or 1.0
         # fraction of the lumen's depth filled with gas from the front, 0..0.9
