@@ -876,6 +876,7 @@ def _paint_soft_tissue(
         z_of, z_dome_r, z_dome_l, z_recess, z_kid_l, rng.spawn(1)[0], params.fat_mm
     )
     torso_power = float(rng.uniform(2.2, 3.0))
+    contour = _BodyContour(plan, rng)
     for k in range(pt.grid.shape_kji[0]):
         z = float(pt.z[k])
         lv = plan.level(z)
@@ -906,13 +907,16 @@ def _paint_soft_tissue(
         )
         neck = z > z_t1 - 10.0
         pw = 2.0 if neck else torso_power
-        pt.ellipse2d(k, xs, cy, lv.half_w, by, _T.FAT, power=pw)
         mw = 12.0
         # the body wall's muscle: subcutaneous fat of ``fat`` in front and at the sides and
         # BACK_FAT_SHARE of it behind (the back's skin moves out by as much, _BodyPlan.level)
         back_fat = BACK_FAT_SHARE * lv.fat
         wall = (xs, cy + (lv.fat - back_fat) / 2, lv.half_w - lv.fat, by - (lv.fat + back_fat) / 2)
-        pt.ellipse2d(k, *wall, _T.MUSCLE, power=pw)
+        if neck:
+            pt.ellipse2d(k, xs, cy, lv.half_w, by, _T.FAT, power=pw)
+            pt.ellipse2d(k, *wall, _T.MUSCLE, power=pw)
+        else:  # the trunk: the wall in fat of varying thickness (_BodyContour)
+            contour.paint(pt, k, z, lv, wall, pw, cy + by)
         if neck:  # neck and shoulders
             pt.ellipse2d(k, xs, ys - lv.depth / 2 - 22.0, 9.0, 8.0, _T.GAS)  # trachea
             pt.ellipse2d(k, xs + 2.0, ys - lv.depth / 2 - 8.0, 7.0, 5.0, _T.SOFT)
@@ -1027,6 +1031,295 @@ def _paint_soft_tissue(
         if z < z_s2 - 20.0:
             _organ(pt, k, z, xs, cy - 0.35 * by, z_s2 - 80.0, 45.0, 35.0, 40.0, _T.WATER)
     bowel.paint_vessels()  # mesenteric vessels, into the fat that is left
+
+
+# --------------------------------------------------------------------------------------------
+# Body contour: subcutaneous fat of varying thickness around the muscle wall
+# --------------------------------------------------------------------------------------------
+#: Subcutaneous fat around the trunk, in multiples of the level's drawn fat (``_Level.fat``),
+#: over the muscle wall's points at positions CONTOUR_V (``v``: -1 the wall's front, 0 its
+#: centre, +1 its back; both sides alike but for the case's asymmetry and ripple): front,
+#: anterolateral, lateral, posterolateral, the back's corner and the back (more than
+#: BACK_FAT_SHARE: the back is cut flat at BACK_FAT_SHARE behind the wall, where it lies on the
+#: couch). Supine CTs show the fat thin over the anterolateral and lateral wall and the spine,
+#: thick over the posterolateral flanks ("love handles": the fat sags sideways when lying on the
+#: back) and, in android obesity, over the lower belly. The real example CT (3 mm, fat along 16
+#: rays from the body's centre at T11/L1/L3/L5): front 16/22/66/45 mm, lateral 7-32 mm (median
+#: 0.53 of the front), posterolateral 6-18 mm at T11-L1 and 32-66 mm at L3-L5, the back 20-38
+#: mm. The front and the posterolateral knots add the case's belly and flank draws.
+CONTOUR_V = (-1.0, -0.55, -0.1, 0.55, 0.85, 1.0)
+CONTOUR_FAT = np.array((0.7, 0.5, 0.5, 0.8, 0.7, 1.3 * BACK_FAT_SHARE))
+#: How the case's belly and flank draws spread over the knots (the anterolateral fat takes half
+#: of the belly, the lateral fat 0.3 of the flanks: the outline stays convex, no waist between
+#: belly and flank).
+CONTOUR_BELLY_SPREAD = np.array((1.0, 0.5, 0.0, 0.0, 0.0, 0.0))
+#: The belly's extra fat falls by this share from the midline to the wall's side (a dome, not
+#: the wall's flat front moved forwards).
+CONTOUR_BELLY_DOME = 0.6
+CONTOUR_FLANK_SPREAD = np.array((0.0, 0.0, 0.3, 1.0, 0.6, 0.0))
+#: Per-case draws: the fat's distribution from gynoid (0) to android (1), uniform; the extra
+#: front fat at L3-S1 (the belly, in multiples of the level's fat) grows with it to
+#: CONTOUR_BELLY and the extra posterolateral fat at L2-S1 (the flanks) falls with it over
+#: CONTOUR_FLANK; left-right asymmetry of the fat (a fraction, +-) and the amplitude of a slow
+#: ripple of the thickness around the trunk that drifts along z.
+CONTOUR_BELLY = 0.8
+CONTOUR_FLANK = (0.8, 0.2)
+CONTOUR_ASYMMETRY = 0.25
+CONTOUR_RIPPLE = (0.08, 0.2)
+#: Scarpa's fascia, the membranous layer of the subcutaneous fat: a thin fibrous line (soft
+#: tissue) at a drawn share SCARPA_DEPTH of the fat's depth, where the fat is thicker than
+#: SCARPA_MIN_FAT_MM, below L2 and in front of SCARPA_MAX_V (front and flanks).
+SCARPA_DEPTH = (0.35, 0.6)
+SCARPA_MIN_FAT_MM = 12.0
+SCARPA_MAX_V = 0.6
+#: The muscle wall's outline is the superellipse of the case's torso power in front and rounds
+#: off to this power at the back: the back muscles are narrower than the trunk, and the flanks'
+#: fat fills the posterior corners (the real example CT: 51-60 mm of fat 135 degrees from the
+#: front at L3, 24 mm over the spine).
+WALL_BACK_POWER = 1.8
+#: Points on the wall's half outline (front to back) that the fat's thickness moves outwards.
+_CONTOUR_POINTS = 64
+#: Side-stream jump of the contour's draws (the case's other draws stay as they were).
+_CONTOUR_STREAM = 5
+
+
+def _smooth_knots(v: Any, knots_v: NDArray[np.float64], values: NDArray[np.float64]) -> Any:
+    """Interpolate ``values`` (one per knot) at ``v`` with a raised cosine between the knots
+    (C1-smooth: no corner in the outline at a knot)."""
+    t = np.interp(v, knots_v, np.arange(len(knots_v), dtype=float))
+    i = np.minimum(t.astype(int), len(knots_v) - 2)
+    s = 0.5 - 0.5 * np.cos(np.pi * (t - i))
+    return values[i] * (1.0 - s) + values[i + 1] * s
+
+
+def _central_diff(a: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Central differences of a 1-D array, one-sided at the ends (``np.gradient`` by step)."""
+    d = np.empty_like(a)
+    d[1:-1] = 0.5 * (a[2:] - a[:-2])
+    d[0], d[-1] = a[1] - a[0], a[-1] - a[-2]
+    return d
+
+
+def _paint_rows(
+    pt: Painter,
+    k: int,
+    j0: int,
+    x_lo: NDArray[np.float64],
+    x_hi: NDArray[np.float64],
+    value: int,
+) -> None:
+    """Paint ``value`` on rows ``j0:j0 + len(x_lo)`` of slice ``k`` between ``x_lo`` and
+    ``x_hi`` (mm; NaN: an empty row)."""
+    g = pt.grid
+    ok = np.isfinite(x_lo) & np.isfinite(x_hi)
+    if not ok.any():
+        return
+    rows = np.nonzero(ok)[0]
+    r0, r1 = int(rows[0]), int(rows[-1]) + 1
+    o, sp = g.origin_mm[0], g.spacing_mm[0]
+    a = np.ceil((np.where(ok, x_lo, np.inf)[r0:r1] - o) / sp)
+    b = np.floor((np.where(ok, x_hi, -np.inf)[r0:r1] - o) / sp)
+    i0 = max(int(a.min()), 0)
+    i1 = min(int(b.max()) + 1, g.shape_kji[2])
+    if i1 <= i0:
+        return
+    # column - start < length as unsigned: one subtraction and one comparison per pixel
+    start = np.clip(a - i0, 0, i1 - i0)
+    length = (np.clip(b - i0 + 1, 0, i1 - i0) - start).clip(0).astype(np.uint32)
+    cols = np.arange(i1 - i0, dtype=np.uint32)
+    m = (cols[None, :] - start.astype(np.uint32)[:, None]) < length[:, None]
+    pt.tissue[k, j0 + r0 : j0 + r1, i0:i1][m] = value
+
+
+class _BodyContour:
+    """The body's outline on each axial slice: the muscle wall's superellipse grown outwards by
+    a subcutaneous fat thickness that varies around the trunk and along it (thin over the
+    anterolateral wall and the spine, thick over the posterolateral flanks and the lower belly,
+    a little asymmetric, with a slow ripple), flat behind where the back lies on the couch.
+
+    The outline is the wall's offset curve (each point of the wall moved along its outward
+    normal by the local fat thickness), sampled at _CONTOUR_POINTS points evenly spaced along
+    the wall and turned into row form (the body's left and right edge on each grid row), which
+    keeps the painting as cheap as one superellipse's.
+    """
+
+    def __init__(self, plan: _BodyPlan, rng: np.random.Generator) -> None:
+        jumped = getattr(rng.bit_generator, "jumped", None)
+        r = np.random.Generator(jumped(_CONTOUR_STREAM)) if jumped is not None else rng
+        android = float(r.uniform())
+        self.belly = CONTOUR_BELLY * android
+        self.flank = CONTOUR_FLANK[0] + (CONTOUR_FLANK[1] - CONTOUR_FLANK[0]) * android
+        self.asym = float(r.uniform(-CONTOUR_ASYMMETRY, CONTOUR_ASYMMETRY))
+        self.ripple = float(r.uniform(*CONTOUR_RIPPLE))
+        self.phase = float(r.uniform(0.0, 2.0 * np.pi))
+        self.wavelength_mm = float(r.uniform(120.0, 300.0))
+        self.scarpa = float(r.uniform(*SCARPA_DEPTH))
+        z_of = plan.z_of
+
+        def ramp(pairs: tuple[tuple[str, float], ...]) -> tuple[list[float], list[float]]:
+            got = sorted((z_of[lab], val) for lab, val in pairs if lab in z_of)
+            return [p[0] for p in got] or [0.0], [p[1] for p in got] or [0.0]
+
+        # belly (front) and flank (posterolateral) weights along z; Scarpa's line below L2
+        self.z_belly = ramp((("S2", 0.7), ("S1", 1.0), ("L3", 1.0), ("L1", 0.1), ("T12", 0.0)))
+        self.z_flank = ramp((("S2", 0.8), ("S1", 1.0), ("L2", 1.0), ("T12", 0.3), ("T9", 0.0)))
+        self.z_scarpa = ramp((("L2", 1.0), ("L1", 0.0)))
+        # a dense parameter along the wall's half outline, front (-pi/2) to back (+pi/2)
+        t = np.linspace(-0.5 * np.pi, 0.5 * np.pi, 4 * _CONTOUR_POINTS + 1)
+        self.cos_t, self.sin_t = np.abs(np.cos(t)), np.sin(t)
+        self.dense: dict[float, tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
+        self.knots_v = np.asarray(CONTOUR_V)
+
+    def fat_mm(
+        self, z: float, fat: float, v: NDArray[np.float64], across: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Subcutaneous fat thickness (mm) on the patient's right and left over the wall's
+        points at positions ``v`` (-1 the wall's front, +1 its back) and ``across`` (0 on the
+        midline, 1 at the wall's side) of level ``z`` whose drawn fat is ``fat``. Both sides
+        agree on the midline (the outline has no step there)."""
+        belly = self.belly * float(np.interp(z, *self.z_belly))
+        flank = self.flank * float(np.interp(z, *self.z_flank))
+        m = _smooth_knots(v, self.knots_v, CONTOUR_FAT + flank * CONTOUR_FLANK_SPREAD)
+        if belly > 0.0:  # a dome: most over the midline
+            dome = 1.0 - CONTOUR_BELLY_DOME * np.asarray(across) ** 2
+            m = m + belly * dome * _smooth_knots(v, self.knots_v, CONTOUR_BELLY_SPREAD)
+        m = fat * m
+        # angle around the trunk: 0 at the front midline, +-pi at the back's (+: the left)
+        ang = 0.5 * np.pi * (v + 1.0)
+        p = self.phase + 2.0 * np.pi * z / self.wavelength_mm
+        lean = self.asym * np.sin(ang)
+        out = []
+        for side in (-1.0, 1.0):
+            ripple = 1.0 + self.ripple * np.sin(2.0 * side * ang + p)
+            out.append(m * ripple * (1.0 + side * lean))
+        return out[0], out[1]
+
+    def wall_curve(
+        self, wall: tuple[float, float, float, float], power: float
+    ) -> tuple[NDArray[np.float64], ...]:
+        """Points on the wall's outline, front to back and evenly spaced along it: the
+        superellipse ``(cx, cy, rx, ry)`` of ``power`` in front, rounding off to WALL_BACK_POWER
+        behind. Returns half-width (mm from ``cx``), y (mm), outward normal ``(nx, ny)``,
+        position ``v`` (front -1 to back +1) and ``across`` (half-width over ``rx``)."""
+        _, cy, rx, ry = wall
+        if power not in self.dense:
+            # the back half rounds off towards WALL_BACK_POWER at the back
+            e = 2.0 / power + (2.0 / WALL_BACK_POWER - 2.0 / power) * np.maximum(self.sin_t, 0)
+            self.dense[power] = (self.cos_t**e, np.sign(self.sin_t) * np.abs(self.sin_t) ** e)
+        across_d, v_d = self.dense[power]
+        xd, yd = rx * across_d, ry * v_d
+        s = np.concatenate(([0.0], np.cumsum(np.hypot(np.diff(xd), np.diff(yd)))))
+        sq = np.linspace(0.0, s[-1], _CONTOUR_POINTS)
+        across, v = np.interp(sq, s, across_d), np.interp(sq, s, v_d)
+        x, y = rx * across, ry * v
+        tx, ty = _central_diff(x), _central_diff(y)
+        norm = np.maximum(np.hypot(tx, ty), 1e-9)
+        return x, cy + y, ty / norm, -tx / norm, v, across
+
+    @staticmethod
+    def offset(
+        y: NDArray[np.float64], curve: tuple[NDArray[np.float64], ...], f: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """Half-width (mm; NaN off the body) on rows ``y`` of the wall ``curve`` moved out by
+        ``f`` (mm per point, >= 0)."""
+        x, yc, nx, ny = curve[:4]
+        xo, yo = x + f * nx, np.maximum.accumulate(yc + f * ny)
+        return np.asarray(np.interp(y, yo, xo, left=np.nan, right=np.nan))
+
+    def edges(
+        self,
+        y: NDArray[np.float64],
+        cx: float,
+        curve: tuple[NDArray[np.float64], ...],
+        f_r: NDArray[np.float64],
+        f_l: NDArray[np.float64],
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Right and left edge (x mm; NaN where the row misses) on rows ``y`` of the wall moved
+        out by ``f_r`` and ``f_l`` (the patient's right and left, mm)."""
+        w_r = self.offset(y, curve, np.maximum(f_r, 0.0))
+        w_l = self.offset(y, curve, np.maximum(f_l, 0.0))
+        ok = np.isfinite(w_r) & np.isfinite(w_l)
+        return np.where(ok, cx - w_r, np.nan), np.where(ok, cx + w_l, np.nan)
+
+    def paint(
+        self,
+        pt: Painter,
+        k: int,
+        z: float,
+        lv: _Level,
+        wall: tuple[float, float, float, float],
+        power: float,
+        y_back: float,
+    ) -> None:
+        """Paint the body (fat) on slice ``k``, no further back than ``y_back`` (mm), Scarpa's
+        fascia in it (soft tissue, over fat only) and the wall's muscle."""
+        g = pt.grid
+        cx = wall[0]
+        curve = self.wall_curve(wall, power)
+        v, across = curve[4], curve[5]
+        f_r, f_l = self.fat_mm(z, lv.fat, v, across)  # -x: the patient's right
+        y_front = wall[1] - wall[3] - max(float(f_r[0]), float(f_l[0]))
+        j0, j1 = g.index_range(1, y_front, y_back)
+        if j1 <= j0:
+            return
+        y = pt.y[j0:j1]
+        x_lo, x_hi = self.edges(y, cx, curve, f_r, f_l)
+        _paint_rows(pt, k, j0, x_lo, x_hi, _T.FAT)
+        zero = np.zeros_like(f_r)
+        _paint_rows(pt, k, j0, *self.edges(y, cx, curve, zero, zero), _T.MUSCLE)
+        # Scarpa's fascia: the wall moved out by ``scarpa`` of the fat, +-h, in front of
+        # SCARPA_MAX_V and where the fat is thick
+        if float(np.interp(z, *self.z_scarpa)) <= 0.0:
+            return
+        if self.scarpa * lv.fat < 0.5 * SCARPA_MIN_FAT_MM:
+            return
+        n = int(np.searchsorted(y, wall[1] + SCARPA_MAX_V * wall[3]))
+        if n <= 0:
+            return
+        h = max(0.5, 0.45 * float(min(g.spacing_mm[0], g.spacing_mm[1])))
+        y = y[:n]
+        a_r, a_l = self.scarpa * f_r, self.scarpa * f_l
+        o_lo, o_hi = self.edges(y, cx, curve, a_r + h, a_l + h)
+        i_lo, i_hi = self.edges(y, cx, curve, a_r - h, a_l - h)
+        # the line ends where a side's fat is thin (its strip on that side is left out)
+        thick_r = np.interp(y, curve[1], f_r) >= SCARPA_MIN_FAT_MM
+        thick_l = np.interp(y, curve[1], f_l) >= SCARPA_MIN_FAT_MM
+        cap = np.isfinite(o_lo) & ~np.isfinite(i_lo)  # in front of the inner edge: whole rows
+        side = np.isfinite(o_lo) & np.isfinite(i_lo)
+        _paint_intervals(pt, k, j0, np.where(cap & thick_r & thick_l, o_lo, np.nan), o_hi, _T.SOFT)
+        _paint_intervals(pt, k, j0, np.where(side & thick_r, o_lo, np.nan), i_lo, _T.SOFT)
+        _paint_intervals(pt, k, j0, np.where(side & thick_l, i_hi, np.nan), o_hi, _T.SOFT)
+
+
+def _paint_intervals(
+    pt: Painter,
+    k: int,
+    j0: int,
+    x_lo: NDArray[np.float64],
+    x_hi: NDArray[np.float64],
+    value: int,
+) -> None:
+    """Paint ``value`` over fat on rows ``j0:j0 + len(x_lo)`` of slice ``k`` between ``x_lo``
+    and ``x_hi`` (mm; NaN: an empty row), pixel by pixel (for thin bands: the cost goes with
+    the pixels painted, not with the window)."""
+    g = pt.grid
+    ok = np.isfinite(x_lo) & np.isfinite(x_hi)
+    if not ok.any():
+        return
+    rows = np.nonzero(ok)[0]
+    a = np.ceil((x_lo[ok] - g.origin_mm[0]) / g.spacing_mm[0]).astype(np.int64)
+    b = np.floor((x_hi[ok] - g.origin_mm[0]) / g.spacing_mm[0]).astype(np.int64)
+    a, b = np.maximum(a, 0), np.minimum(b, g.shape_kji[2] - 1)
+    length = np.maximum(b - a + 1, 0)
+    total = int(length.sum())
+    if total == 0:
+        return
+    starts = np.repeat(a - (np.cumsum(length) - length), length)
+    cols = starts + np.arange(total)
+    jj = np.repeat(rows + j0, length)
+    sl = pt.tissue[k]
+    fat = sl[jj, cols] == _T.FAT
+    sl[jj[fat], cols[fat]] = value
 
 
 #: Midline groove of the back (mm): between the erector spinae masses the back muscles leave a
