@@ -216,3 +216,18 @@ def test_short_bowel_in_a_small_field_of_view_renders() -> None:
     case = generate_case(case_seed(0, 1), SynthConfig(fov="thoracic", spacing_mm=(3.0, 3.0, 3.0)))
     labels = case.labels.array
     assert labels.max() > 0
+
+
+def test_thin_slab_renders_without_the_walk_leaving_its_grid():
+    """A slab two slices thick at L4: the small-bowel walk's look-ahead can reach past its
+    padded grid from a node near the slab's end (here it did: IndexError); points beyond it
+    count as blocked."""
+    spine = curved_spine()
+    c = spine.centres_mm[spine.labels.index("L4")]
+    grid = RenderGrid(
+        (c[0] - 180.0, c[1] - 200.0, c[2] - 8.593474928615638), (1.0, 1.0, 1.0), (2, 380, 360)
+    )
+    res = render_labels(
+        spine, grid, AnatomyParams(fat_mm=35.409900302156174, bowel_gas=4), np.random.default_rng(5)
+    )
+    assert np.isin(res.tissue, BOWEL).mean() > 0.02

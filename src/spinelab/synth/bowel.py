@@ -772,6 +772,9 @@ class BowelField:
         room[pz + nz : pz + nz + zm, pad : pad + ny, pad : pad + nx] = allowed[-1]
         flat = room.reshape(-1)
         strides = np.array([room.shape[1] * room.shape[2], room.shape[2], 1], dtype=np.intp)
+        # look-ahead points past the padding (a long candidate heading near the box's edge)
+        # read the outermost layer, which is blocked
+        top = np.array(room.shape, dtype=np.intp) - 1
         max_steps = WALK_MAX_STEPS[1]
         kk = WALK_CANDIDATES
         turns = WALK_TURN * rng.standard_normal((max_steps, kk, 3))
@@ -829,7 +832,8 @@ class BowelField:
                     if spread != 1.0:
                         cand /= np.sqrt((cand * cand).sum(axis=1, keepdims=True))
                     look = p + cand[:, None, :] * ahead  # (K, L, 3)
-                    ok = flat[(look + 0.5).astype(np.intp) @ strides] > thr
+                    idx = np.clip((look + 0.5).astype(np.intp), 0, top)
+                    ok = flat[idx @ strides] > thr
                     best = int(np.argmax(ok @ weights + bias[steps]))
                     if ok[best, 0]:
                         break
