@@ -86,12 +86,6 @@ ILIAC_BODY_OFFSET_MM = (3.0, 3.0)
 #: the real example's cortical lines of the ilium do (500-690 HU); the thin (``THIN_CORTEX``)
 #: rim of the old body, 300-350 HU at 3 mm, left it a uniform grey wedge
 ILIAC_BODY_CORTEX_MM = 1.5
-#: posterior ilium (iliac tuberosity behind the sacro-iliac joint) as a thick rod from the back
-#: of the crest through the posterior superior iliac spine (PSIS, 80-100 mm apart, 55-65 mm
-#: behind S1's centre, at S1-S2; the real example's posterior ilium reaches 50-60 mm behind S1
-#: from 35 mm above to 25 mm below it) to the posterior inferior spine: (x, y, z) mm from S1
-ILIUM_POSTERIOR_MM = ((62.0, 38.0, 40.0), (44.0, 56.0, -8.0), (50.0, 40.0, -32.0))
-ILIUM_POSTERIOR_R_MM = 11.0
 #: hip joint centre relative to the S1 body centre: +-88 mm lateral (inter-hip 170-180 mm),
 #: 35 mm anterior and 100 mm inferior (the real example CT's femoral heads: 88 mm either side,
 #: 33 mm in front of and 91 mm below its S1 body centre); see :func:`hip_centres_mm`
@@ -106,6 +100,15 @@ ACETABULUM_R_MM = 34.0
 #: ilium, ischium and pubis (painted ``THIN_CORTEX``: a full outer shell showed as a second
 #: ring around the femoral head in coronal slices)
 HIP_JOINT_GAP_MM = 3.0
+#: The posterior column of the acetabulum (ischial body up to the iliac body behind and medial
+#: to the cup): in axial sections of the real example through the head's centre the bone
+#: behind the head runs 45-55 mm posteromedially (to 25-35 mm medial and 35-45 mm behind the
+#: centre), a broad marrow-filled limb from 15 mm below to 25 mm above the centre; the cup
+#: alone closed a round ring around the head. A vertical tube of elliptic section (half-axes
+#: antero-posterior and medio-lateral, mm) through these points (medial, posterior, up; mm
+#: from the head's centre).
+ACETABULUM_POST_COLUMN_MM = ((24.0, 38.0, -22.0), (27.0, 40.0, 0.0), (20.0, 32.0, 28.0))
+ACETABULUM_POST_COLUMN_HALF_MM = (17.0, 9.0)
 #: The acetabulum's subchondral plate (``Tissue.CORTICAL``, mm): thin over most of the cup and
 #: thickest under the weight-bearing dome, the sourcil (the dense bright eyebrow over the head
 #: on radiographs and coronal CT: the real example's roof reads about 500 HU at 3 mm over
@@ -283,9 +286,6 @@ def _paint_ilium(pt: Painter, c: NDArray[np.float64], w: float, s: float, side: 
     half = half * np.sqrt(np.clip((z_top - zr + 0.5) / np.maximum(half, 1.0), 0, 1))
     half = np.where(inside, half, 0.0)
     _paint_plate(pt, (k0, k1), (i0, i1), np.broadcast_to(y, half.shape), half, ILIUM_CORTEX_MM)
-    # posterior ilium: the thick iliac tuberosity behind the joint, out to the PSIS
-    post = c + np.array([[side * p[0] * s, p[1] * s, p[2]] for p in ILIUM_POSTERIOR_MM])
-    _bone_rod(pt, post, ILIUM_POSTERIOR_R_MM * s, ILIUM_CORTEX_MM, THIN_CORTEX)
 
 
 def _bone_rod(
@@ -301,18 +301,35 @@ def _bone_rod(
     pt.flat_tube(p, full, full, np.zeros(len(p)), outer, _T.MARROW, cortex)
 
 
-#: Sacro-iliac joint: the ilium's auricular part faces the sacral alae across a 2-4 mm joint
-#: space, about 18 mm thick and 40 mm from front to back, from the top of S1 to below S2. The
-#: alae reach ``w / 2 + 28`` mm (S1) and ``w / 2 + 26`` mm (S2, a narrower body) from the midline
-#: (:mod:`spinelab.synth.vertebra_shape`), so the joint line steps in from S1 to S2: the
-#: bend of the L-shaped (auricular) joint surface, its short arm at S1, its long arm down S2-S3.
+#: Sacro-iliac joint and posterior ilium: the ilium's auricular part faces the sacral alae across
+#: a 2-4 mm joint space, from below S2 to the top of S1. The alae reach ``w / 2 + 28`` mm (S1)
+#: and ``w / 2 + 26`` mm (S2, a narrower body) from the midline
+#: (:mod:`spinelab.synth.vertebra_shape`), so the joint line steps in from S1 to S2: the bend of
+#: the L-shaped (auricular) joint surface, its short arm at S1, its long arm down S2-S3. Behind
+#: the joint the iliac tuberosity carries the bone back to the posterior superior iliac spine,
+#: and above S1 the posterior part of the ilium rises beside L5 to the back of the crest. In
+#: axial sections of the real example the two make one thick bony mass lateral to the sacrum
+#: and L5, elongated from front to back: 18-20 mm across (55-75 mm from the midline) and 60-70
+#: mm long at S1-S2 (from 20 mm in front of to 50 mm behind S1's centre), 45 mm long 25 mm
+#: above S1's centre, ending 40-45 mm above it; the wing joins its front end. Here: an
+#: elliptic section ILIUM_AURICULAR_MM[0] across and, at the levels of
+#: :func:`_paint_auricular` (below S2, S2's centre, S1's lower half, its widest level, its top,
+#: then ILIUM_POSTERIOR_TOP_MM[0] and [1] above S1's centre), ILIUM_AURICULAR_LONG_MM long,
+#: centred ILIUM_AURICULAR_BACK_MM behind the alae's centre (the old 40 mm long section, with a
+#: separate round rod out to the posterior spine, read as a small blob beside the sacrum and a
+#: round bone behind it). Its rim is dense (ILIAC_BODY_CORTEX_MM of ``Tissue.CORTICAL``): the
+#: real example's rim there reads 600-870 HU at 3 mm around 200-300 HU marrow.
 SI_JOINT_GAP_MM = 3.0
-ILIUM_AURICULAR_MM = (18.0, 40.0)
+ILIUM_AURICULAR_MM = (20.0, 40.0)
+ILIUM_AURICULAR_LONG_MM = (40.0, 60.0, 66.0, 66.0, 56.0, 44.0, 26.0)
+ILIUM_AURICULAR_BACK_MM = (8.0, 6.0, 4.0, 4.0, 4.0, 2.0, 0.0)
+ILIUM_POSTERIOR_TOP_MM = (28.0, 42.0)
 
 
-def _paint_auricular(pt: Painter, geo: SpineGeometry) -> None:
-    """The auricular part of each ilium beside the sacral alae, slice by slice (2-D ellipses
-    into soft tissue only: the wing's plate and other bone stay as they are)."""
+def _paint_auricular(pt: Painter, geo: SpineGeometry, s: float) -> None:
+    """The auricular part and the posterior part of each ilium beside the sacral alae and L5,
+    slice by slice (2-D ellipses into soft tissue only, then marrow inside them where the wing's
+    plate left its cortex: one bone with no seam); ``s`` is the body scale."""
     if "S1" not in geo.labels or "S2" not in geo.labels:
         return
     i1, i2 = geo.labels.index("S1"), geo.labels.index("S2")
@@ -321,37 +338,44 @@ def _paint_auricular(pt: Painter, geo: SpineGeometry) -> None:
     d1, d2 = float(geo.body_depth_mm[i1]), float(geo.body_depth_mm[i2])
     w1, w2 = float(geo.body_width_mm[i1]), float(geo.body_width_mm[i2])
     # levels (ascending): below S2 (S3), S2's centre, S1's lower half, its widest level, S1's
-    # top; the alae's lateral reach there (vertebra_shape.sacral_ala_reach: the ear-shaped
-    # outline) and their antero-posterior centre (vertebra_shape.sacral_ala_ap)
+    # top, then beside L5; the alae's lateral reach there (vertebra_shape.sacral_ala_reach: the
+    # ear-shaped outline) and their antero-posterior centre (vertebra_shape.sacral_ala_ap)
     e_pk = vshape.SACRAL_ALA_PEAK * h1
+    top1, top2 = (c1[2] + v * s for v in ILIUM_POSTERIOR_TOP_MM)
     zn = [c2[2] - 0.5 * h2 - 12.0, c2[2], c1[2] - 0.25 * h1, c1[2] + e_pk, c1[2] + 0.5 * h1]
+    zn += [max(top1, zn[-1] + 1.0), max(top2, zn[-1] + 2.0)]
+    reach_pk = float(vshape.sacral_ala_reach("S1", h1, w1, e_pk))
     xn = [
         float(vshape.sacral_ala_reach("S2", h2, w2, -0.5 * h2 - 12.0)),
         float(vshape.sacral_ala_reach("S2", h2, w2, 0.0)),
         float(vshape.sacral_ala_reach("S1", h1, w1, -0.25 * h1)),
-        float(vshape.sacral_ala_reach("S1", h1, w1, e_pk)),
-        float(vshape.sacral_ala_reach("S1", h1, w1, e_pk)) - 6.0,
+        reach_pk,
+        reach_pk - 6.0,
+        reach_pk,
+        reach_pk,
     ]
     ap1, ap2 = sum(vshape.sacral_ala_ap(d1)) / 2, sum(vshape.sacral_ala_ap(d2)) / 2
-    yn = [c2[1] + ap2 + 6.0, c2[1] + ap2, c1[1] + ap1, c1[1] + ap1, c1[1] + ap1]
-    xc = [c2[0], c2[0], c1[0], c1[0], c1[0]]
-    t_half, l_half = ILIUM_AURICULAR_MM[0] / 2, ILIUM_AURICULAR_MM[1] / 2
+    yn = [c2[1] + ap2 + 6.0, c2[1] + ap2] + [c1[1] + ap1] * 5
+    yn = [v + b * s for v, b in zip(yn, ILIUM_AURICULAR_BACK_MM, strict=True)]
+    xc = [c2[0], c2[0]] + [c1[0]] * 5
+    ln = [v * s / 2 for v in ILIUM_AURICULAR_LONG_MM]
+    t_half = ILIUM_AURICULAR_MM[0] * s / 2
     soft = (_T.FAT, _T.MUSCLE, _T.SOFT)
     k0, k1 = pt.grid.index_range(2, zn[0], zn[-1])
     for k in range(k0, k1):
         z = float(pt.z[k])
-        reach, yc, x0 = (float(np.interp(z, zn, v)) for v in (xn, yn, xc))
+        reach, yc, x0, l_half = (float(np.interp(z, zn, v)) for v in (xn, yn, xc, ln))
         for side in (1.0, -1.0):
             cx = x0 + side * (reach + SI_JOINT_GAP_MM + t_half)
-            pt.ellipse2d(k, cx, yc, t_half, l_half, THIN_CORTEX, only=soft)
+            pt.ellipse2d(k, cx, yc, t_half, l_half, _T.CORTICAL, only=soft)
             pt.ellipse2d(
                 k,
                 cx,
                 yc,
-                t_half - ILIUM_CORTEX_MM,
-                l_half - ILIUM_CORTEX_MM,
+                t_half - ILIAC_BODY_CORTEX_MM,
+                l_half - ILIAC_BODY_CORTEX_MM,
                 _T.MARROW,
-                only=(THIN_CORTEX,),
+                only=(THIN_CORTEX, _T.CORTICAL),
             )
 
 
@@ -550,11 +574,24 @@ def paint_pelvis(pt: Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
         isch = np.stack([fh + np.array([side * -8.0, 22.0, -14.0]) * s, tub])
         _bone_rod(pt, isch, 11.0 * s, 1.8, THIN_CORTEX)
         _bone_rod(pt, np.stack([tub, ramus_join]), 7.0 * s, 1.5, THIN_CORTEX)
+        # posterior column: behind and medial to the cup, up to the iliac body
+        col = fh[None, :] + np.array(ACETABULUM_POST_COLUMN_MM) * np.array([-side, 1.0, 1.0]) * s
+        n_col = len(col)
+        pt.flat_tube(
+            col,
+            np.full(n_col, ACETABULUM_POST_COLUMN_HALF_MM[0] * s),
+            np.full(n_col, ACETABULUM_POST_COLUMN_HALF_MM[1] * s),
+            np.zeros(n_col),
+            THIN_CORTEX,
+            _T.MARROW,
+            1.5,
+            only=(_T.FAT, _T.MUSCLE, _T.SOFT),
+        )
         _paint_iliac_body(pt, fh, s, side, cup)
         _paint_femur(pt, fh, s, side)
         # last, so that the rods meeting at the acetabulum leave the joint and the head round
         _paint_hip_joint(pt, fh, s, side, cup)
-    _paint_auricular(pt, geo)
+    _paint_auricular(pt, geo, s)
     low = lower_sacrum(geo)
     if low is not None:
         pts, hw_a, ht_a = low

@@ -1,0 +1,80 @@
+"""The pelvis in axial sections: the posterior ilium beside the sacrum and L5 as a thick bony
+mass elongated from front to back, and the acetabulum's posterior column."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spinelab.synth.pelvis import hip_centres_mm
+from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
+from spinelab.synth.tissues import BONE, Tissue
+
+sys.path.insert(0, str(Path(__file__).parent))
+from synth_spine_fixture import curved_spine
+
+SP = 1.0
+
+
+@pytest.fixture(scope="module")
+def right_pelvis():
+    """Tissue and vertebra labels on a 1 mm grid over the right hemipelvis (from 40 mm below
+    the right hip's centre to 60 mm above S1's centre), the grid, the hip and S1's centre."""
+    spine = curved_spine()
+    h = hip_centres_mm(spine, 1.0)[1]
+    c = spine.centres_mm[spine.labels.index("S1")]
+    z0, z1 = h[2] - 40.0, c[2] + 60.0
+    x0, y0 = c[0] - 130.0, min(h[1], c[1]) - 70.0
+    n = (int((z1 - z0) / SP), int((c[1] + 90.0 - y0) / SP), int((c[0] + 5.0 - x0) / SP))
+    grid = RenderGrid((x0, y0, z0), (SP, SP, SP), n)
+    res = render_labels(spine, grid, AnatomyParams(bowel_gas=0), np.random.default_rng(0))
+    return res.tissue, res.vertebrae, grid, h, c
+
+
+def _bone(tis, vert):
+    return np.isin(tis, [int(t) for t in BONE]) & (vert == 0)
+
+
+def _k(grid, z):
+    return round((z - grid.origin_mm[2]) / grid.spacing_mm[2])
+
+
+def _longest_run(col):
+    best = cur = 0
+    for v in col:
+        cur = cur + 1 if v else 0
+        best = max(best, cur)
+    return best
+
+
+@pytest.mark.parametrize(("dz", "min_run_mm"), [(0.0, 50.0), (28.0, 32.0)])
+def test_posterior_ilium_is_long_from_front_to_back(right_pelvis, dz, min_run_mm):
+    # the real example's ilium beside S1 (and beside L5, 25 mm higher) is one thick mass
+    # 60-70 (45) mm from front to back, 55-75 mm from the midline; the old auricular part was
+    # 40 mm long with a round rod behind it
+    tis, vert, grid, _h, c = right_pelvis
+    k = _k(grid, c[2] + dz)
+    bone = _bone(tis, vert)[k]
+    x = c[0] - grid.axis_mm(0)  # lateral distance of the right side
+    cols = np.nonzero((x >= 58.0) & (x <= 75.0))[0]
+    runs = [_longest_run(bone[:, i]) * SP for i in cols]
+    assert max(runs) >= min_run_mm
+    # marrow inside a dense rim
+    sub = tis[k][:, cols]
+    assert (sub == Tissue.MARROW).sum() > (sub == Tissue.CORTICAL).sum() > 0
+
+
+def test_acetabulum_has_a_posterior_column(right_pelvis):
+    # the real example's bone behind the head runs 45-55 mm posteromedially from its centre
+    # (axial section through the head's centre); the old cup was a closed ring of 34 mm radius
+    tis, vert, grid, h, _c = right_pelvis
+    k = _k(grid, h[2])
+    bone = _bone(tis, vert)[k]
+    x = grid.axis_mm(0) - h[0]  # + medial for the right hip
+    y = grid.axis_mm(1) - h[1]
+    r = np.hypot(x[None, :], y[:, None])
+    post_medial = (x[None, :] > 10.0) & (y[:, None] > 25.0) & (r > 42.0)
+    assert (bone & post_medial).sum() * SP * SP > 150.0
