@@ -52,15 +52,19 @@ def abdomen():
     (the bowel tests; do not modify it)."""
     import numpy as np
 
-    from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
-    from synth_spine_fixture import curved_spine
+    from spinelab.synth.render import AnatomyParams, render_labels
+    from synth_spine_fixture import abdomen_grid, curved_spine
 
     spine = curved_spine()
-    c = spine.centres_mm
-    z_top = c[spine.labels.index("L2"), 2] + 10.0
-    z_bot = c[spine.labels.index("L5"), 2] - 10.0
-    sp = 2.0
-    n = (int((z_top - z_bot) / sp) + 1, int(360 / sp), int(420 / sp))
-    grid = RenderGrid((-210.0, float(c[:, 1].mean()) - 250.0, z_bot), (sp, sp, sp), n)
     params = AnatomyParams(fat_mm=30.0, bowel_gas=20)
-    return spine, render_labels(spine, grid, params, np.random.default_rng(1))
+    return spine, render_labels(spine, abdomen_grid(spine), params, np.random.default_rng(1))
+
+
+@pytest.fixture(scope="session")
+def lumbar():
+    """L2-L4 of the test spine on a 1 mm grid around the spine only
+    (``synth_spine_fixture.render_l2_l4``; the vertebra tests: do not modify it)."""
+    from synth_spine_fixture import curved_spine, render_l2_l4
+
+    spine = curved_spine()
+    return spine, render_l2_l4(spine)

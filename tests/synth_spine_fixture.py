@@ -100,3 +100,13 @@ def render_l2_l4(spine: SpineGeometry) -> RenderResult:
     y0 = float(c[n2 : n4 + 1, 1].min()) - 40.0
     grid = RenderGrid((-60.0, y0, z_bot), (1.0, 1.0, 1.0), (int(z_top - z_bot), 150, 120))
     return render_labels(spine, grid, AnatomyParams(bowel_gas=0), np.random.default_rng(0))
+
+
+def abdomen_grid(spine: SpineGeometry, sp: float = 2.0) -> RenderGrid:
+    """A grid over L2-L5 of ``spine`` (10 mm beyond their centres) and the whole abdomen's
+    cross-section (420 x 360 mm), ``sp`` mm voxels."""
+    c = spine.centres_mm
+    z_top = c[spine.labels.index("L2"), 2] + 10.0
+    z_bot = c[spine.labels.index("L5"), 2] - 10.0
+    n = (int((z_top - z_bot) / sp) + 1, int(360 / sp), int(420 / sp))
+    return RenderGrid((-210.0, float(c[:, 1].mean()) - 250.0, z_bot), (sp, sp, sp), n)

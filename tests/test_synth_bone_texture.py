@@ -24,7 +24,7 @@ from spinelab.synth.realism import body_cores, canonical, vertebra_hu
 from spinelab.synth.tissues import BONE, Tissue
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth_spine_fixture import _sizes, curved_spine, render_l2_l4
+from synth_spine_fixture import _sizes, curved_spine
 
 L1_L4 = (20, 21, 22, 23)
 BONE_IDS = [int(t) for t in BONE]
@@ -54,13 +54,6 @@ def test_trabecular_texture_runs_along_the_body_axis():
     across = max(_lag_corr(core, 1, 3), _lag_corr(core, 2, 3))
     assert 0.15 < along < 0.4
     assert along > 3.0 * across
-
-
-@pytest.fixture(scope="module")
-def lumbar():
-    """L2-L4 of the fixture spine on a 1 mm grid around the spine only."""
-    spine = curved_spine()
-    return spine, render_l2_l4(spine)
 
 
 def test_compact_bone_in_the_inferior_articular_processes_and_pedicle_walls(lumbar):
@@ -104,6 +97,8 @@ def case3mm():
         p_contrast=0.0,
         p_osteoporosis=0.0,
         p_fracture=0.0,
+        # the field of view this test was written on (the case's noise draws follow its size)
+        pelvis_mm_range=(20.0, 110.0),
     )
     return generate_case(4, cfg, geometry=curved_spine())
 

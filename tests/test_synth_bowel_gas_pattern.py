@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
+from spinelab.synth.render import AnatomyParams, render_labels
 from spinelab.synth.tissues import Tissue
-from synth_spine_fixture import curved_spine
+from synth_spine_fixture import abdomen_grid, curved_spine
 
 VOXEL_ML = 8.0e-3  # 2 mm voxels
 
@@ -28,11 +28,7 @@ def gas_cases():
     two seeds: ``[(spine, gas mask in front of the spine, bowel mask there, y axis mm)]``."""
     spine = curved_spine()
     c = spine.centres_mm
-    z_top = c[spine.labels.index("L2"), 2] + 10.0
-    z_bot = c[spine.labels.index("L5"), 2] - 10.0
-    sp = 2.0
-    n = (int((z_top - z_bot) / sp) + 1, int(360 / sp), int(420 / sp))
-    grid = RenderGrid((-210.0, float(c[:, 1].mean()) - 250.0, z_bot), (sp, sp, sp), n)
+    grid = abdomen_grid(spine)
     params = AnatomyParams(fat_mm=20.0, bowel_gas=10)
     y_l3 = float(c[spine.labels.index("L3"), 1])
     out = []

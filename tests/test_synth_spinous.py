@@ -21,16 +21,9 @@ from spinelab.synth import vertebra_shape as vs
 from spinelab.synth.tissues import BONE, Tissue
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth_spine_fixture import _sizes, curved_spine, local_coords, render_l2_l4
+from synth_spine_fixture import _sizes, local_coords
 
 BONE_IDS = [int(t) for t in BONE]
-
-
-@pytest.fixture(scope="module")
-def lumbar():
-    """L2-L4 of the fixture spine on a 1 mm grid around the spine only."""
-    spine = curved_spine()
-    return spine, render_l2_l4(spine)
 
 
 def _midline_arch(spine, res, name: str, frame: str | None = None):
