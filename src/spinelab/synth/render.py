@@ -36,7 +36,7 @@ import scipy.ndimage as ndi
 from numpy.typing import NDArray
 
 from spinelab import anatomy
-from spinelab.synth import arms, organs, pelvis
+from spinelab.synth import arms, organs, pelvic_soft, pelvis
 from spinelab.synth import vertebra_shape as vshape
 from spinelab.synth.bowel import BowelField, linear_index
 from spinelab.synth.geometry import SpineGeometry
@@ -207,6 +207,23 @@ _CONTOUR_KEYS: dict[str, tuple[float, float, float]] = {
     "S1": (165.0, 80.0, 128.0),
     "S2": (170.0, 85.0, 125.0),
 }
+#: Body contour keyframes below S2 (same columns; mm above (+) or below S1's centre instead of
+#: a label; the spine line is held at the chain's lowest centre, S2, below it, so these
+#: place the body relative to S2's centre): the buttocks and the groin around the hip joints
+#: (PELVIS_HIP_MM: 100 mm below S1), the perineum and the upper thighs. The real example CT
+#: (3 mm, heads 33 mm in front of and 91 mm below S1's centre): at the hip centres the body is
+#: 228 mm deep, its front 111 mm in front of the heads and its back 117 mm behind them, the
+#: heads half-way (the body ended 50-90 mm in front of them, 0.2-0.35 of its depth).
+#: The subcutaneous fat grows by this share from S2 down to the hip joints (gluteal and
+#: trochanteric fat: the real example CT has 25-45 mm over the buttocks and the trochanters).
+PELVIC_FAT_GAIN = 0.5
+_PELVIC_CONTOUR_KEYS: tuple[tuple[float, tuple[float, float, float]], ...] = (
+    (-60.0, (165.0, 70.0, 140.0)),
+    (-100.0, (160.0, 62.0, 145.0)),
+    (-140.0, (155.0, 55.0, 140.0)),
+    (-210.0, (150.0, 45.0, 125.0)),
+    (-320.0, (140.0, 40.0, 115.0)),
+)
 
 
 #: Tissues that the spinal canal's fluid may replace (not bone, not metal).
@@ -241,6 +258,10 @@ class _BodyPlan:
         self.geo = geo
         self.z_of = {lab: float(geo.centres_mm[i, 2]) for i, lab in enumerate(geo.labels)}
         keys = [(self.z_of[k], v) for k, v in _CONTOUR_KEYS.items() if k in self.z_of]
+        # below the sacrum: the buttocks, the groin and the thighs; the spine line stops at S2
+        self.hold_below = "S1" in self.z_of and "S2" in self.z_of
+        if self.hold_below:
+            keys += [(self.z_of["S1"] + dz, v) for dz, v in _PELVIC_CONTOUR_KEYS]
         keys.sort()
         self.kz = np.array([k[0] for k in keys])
         self.kv = np.array([k[1] for k in keys])
@@ -251,7 +272,7 @@ class _BodyPlan:
         x_s = float(np.interp(z, self.zc, self.xc))
         y_s = float(np.interp(z, self.zc, self.yc))
         # extrapolate the spine line below/above the chain ends linearly
-        if z < self.zc[0] and len(self.zc) > 1:
+        if z < self.zc[0] and len(self.zc) > 1 and not self.hold_below:
             t = (z - self.zc[0]) / (self.zc[1] - self.zc[0])
             x_s = float(self.xc[0] + t * (self.xc[1] - self.xc[0]))
             y_s = float(self.yc[0] + t * (self.yc[1] - self.yc[0]))
@@ -261,6 +282,9 @@ class _BodyPlan:
             np.interp(z, [self.z_of.get("T12", -1e9), self.z_of.get("T4", 1e9)], [1.0, 0.6])
         )
         fat = self.fat * region_fat * thorax
+        if self.hold_below:  # the buttocks' and hips' thicker subcutaneous fat
+            z_s1 = self.z_of["S1"]
+            fat *= 1.0 + PELVIC_FAT_GAIN * float(np.clip((z_s1 - 20.0 - z) / 80.0, 0.0, 1.0))
         return _Level(
             x_s,
             y_s,
@@ -877,6 +901,7 @@ def _paint_soft_tissue(
     )
     torso_power = float(rng.uniform(2.2, 3.0))
     contour = _BodyContour(plan, rng)
+    pelvic = pelvic_soft.pelvic_soft_tissue(geo, plan.scale, rng.spawn(1)[0])
     for k in range(pt.grid.shape_kji[0]):
         z = float(pt.z[k])
         lv = plan.level(z)
@@ -935,6 +960,12 @@ def _paint_soft_tissue(
         if z_s2 - 60.0 < z < z_recess + 30.0:
             _paint_abdominal_wall(pt, k, wall, pw, xs, ys, y_ant, plan.scale)
         _paint_back_groove(pt, k, xs, cy + by, wall[1] + wall[3])
+        in_wall = _outside_back_notch(inside_superellipse(*wall, pw), xs, wall[1] + wall[3])
+        if pelvic is not None and pelvic.active(z):
+            # gluteal, hip and thigh muscles, the pelvic floor, the femoral vessels
+            pelvic.paint_muscles(
+                pt, k, z, wall, pw, _back_notch(xs, wall[1] + wall[3]), hw_c, y_ant
+            )
         if z_s2 - 70.0 < z < z_bowel_top:
             # bowel: densely packed irregular loops with thin mesenteric fat between them (the
             # organs and lungs painted below cover it where they reach)
@@ -947,8 +978,9 @@ def _paint_soft_tissue(
         # about 9 mm (Eur Radiol 2022;32:6504, "subcutaneous fat index") and the lumbosacral
         # back fat exceeds L1's body depth (about 30 mm) when the BMI is over 25 (DeVries et
         # al., ASSR 2011): it is never a film of 2-5 mm in an adult.
-        in_wall = _outside_back_notch(inside_superellipse(*wall, pw), xs, wall[1] + wall[3])
         for side in (1.0, -1.0):
+            if z < z_s2 - PARASPINAL_BELOW_S2_MM:
+                break  # the erector spinae ends on the back of the sacrum
             pt.ellipse2d(
                 k,
                 xs + side * 32.0,
@@ -1028,7 +1060,10 @@ def _paint_soft_tissue(
         if z_aorta_bot - 40 < z < z_dome_r:
             iv_x, iv_y = organs.IVC_XY
             pt.ellipse2d(k, xs + iv_x, ys - lv.depth / 2 + iv_y, *organs.IVC_HALF_MM, _T.BLOOD)
-        if z < z_s2 - 20.0:
+        if pelvic is not None:
+            pelvic.paint_bladder(pt, k, z)
+            pelvic.paint_thighs(pt, k, z, lv.half_w, cy - by, cy + by, lv.fat)
+        elif z < z_s2 - 20.0:
             _organ(pt, k, z, xs, cy - 0.35 * by, z_s2 - 80.0, 45.0, 35.0, 40.0, _T.WATER)
     bowel.paint_vessels()  # mesenteric vessels, into the fat that is left
 
@@ -1343,6 +1378,9 @@ ABDOMINAL_FAT_PLANE_HALF_MM = 0.6
 ABDOMINAL_RECTUS_HALF_MM = 70.0
 ABDOMINAL_LAYERS_BACK_MM = 15.0
 LINEA_ALBA_HALF_MM = 3.0
+#: The paraspinal muscles end this far (mm) below S2's centre (on the back of the sacrum;
+#: below, the gluteus maximus and the gluteal cleft).
+PARASPINAL_BELOW_S2_MM = 30.0
 #: Fat plane (mm) around the psoas where it meets other muscle.
 PSOAS_FAT_PLANE_MM = 1.5
 
@@ -1361,6 +1399,15 @@ def _outside_back_notch(
     def pred(x: Any, y: Any) -> Any:
         notch = y > y_back - BACK_NOTCH_MM * _groove_profile(x - xs, BACK_NOTCH_HALF_MM)
         return inside(x, y) & ~notch
+
+    return pred
+
+
+def _back_notch(xs: float, y_back: float) -> Callable[[Any, Any], Any]:
+    """``notch(x, y)``: the back muscles' midline notch below ``y_back`` (the wall's back)."""
+
+    def pred(x: Any, y: Any) -> Any:
+        return y > y_back - BACK_NOTCH_MM * _groove_profile(x - xs, BACK_NOTCH_HALF_MM)
 
     return pred
 
