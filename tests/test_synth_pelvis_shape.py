@@ -70,13 +70,16 @@ def test_iliac_body_has_a_dense_cortical_rim(right_hip):
 
 
 def test_ilium_narrows_above_the_acetabular_roof(right_hip):
-    # coronal section through the hip: bone across 40-60 mm above the head's centre (the real
-    # example at 3 mm: 15 and 14 mm; the old wedge and 19 mm thick plate: 36 mm in this map)
+    # coronal section through the hip: bone across 45 and 60 mm above the head's centre (the
+    # real example at 3 mm, from the outer edge of one cortex to the other's (> 200 HU), in the
+    # planes 5 mm in front of, through and 5 mm behind the head's centre: 36-37 and 24-30 mm;
+    # its marrow there reads 30-150 HU, so a 150 HU threshold gave 15 and 14 mm; the old wedge
+    # and 19 mm thick plate: 36 mm at 60 mm in this map)
     tis, vert, grid, h = right_hip
     bone = _bone(tis, vert)
     j = _ijk(grid, h)[1]
     x = grid.axis_mm(0) - h[0]
-    for dz, lim in ((45.0, 32.0), (60.0, 31.0)):
+    for dz, lim in ((45.0, 40.0), (60.0, 31.0)):
         kk = round((h[2] + dz - grid.origin_mm[2]) / SP)
         row = bone[kk, j] & (np.abs(x) < 45.0)
         assert row.any()
@@ -99,7 +102,10 @@ def test_acetabular_roof_has_a_sourcil(right_hip):
 
     top = dense_mm(90.0)
     side = np.mean([dense_mm(a) for a in (10.0, 20.0, 160.0, 170.0)])
-    assert top >= 2.5, top
+    # (the real example's roof reads 494 HU at 3 mm, the brightest point on rays within 30 deg
+    # of the vertical 20-34 mm from the head's centre; a 2.6 mm plate read 504-779 HU, mean
+    # 669, on four generated 3 mm cases measured the same way, a 1.6 mm plate 425-603, mean 536)
+    assert top >= 1.5, top
     assert side <= 1.0, side
 
 

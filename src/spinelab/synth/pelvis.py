@@ -70,18 +70,35 @@ ILIUM_LEAN = 0.2
 ILIUM_FLARE_FROM_MM = -20.0
 ILIUM_FLARE_MM = 30.0
 ILIUM_Y_CREST_FRONT_MM = -40.0
-#: the iliac body above the acetabulum (the real example, coronal and sagittal sections through
-#: the hip): trabecular bone in a dense cortical rim, 50-55 mm across and 55-60 mm from front to
-#: back at the acetabular roof (22 mm above the head's centre), narrowing quickly above it (the
-#: real example's coronal section through the hips: bone 41 mm across 20 mm above the head's
-#: centre, 15 mm at 40 mm, 14 mm at 60 mm; an axial section 35 mm above it is an oval of about
-#: 25 x 65 mm) into the 12-15 mm thick lower wing; centred 2-3 mm medial and 3 mm behind the
-#: head. Heights above the head centre's level (mm) and the half-widths (x, y) there (mm); the
-#: body ends at the last height, where the wing's plate carries on.
-ILIAC_BODY_Z_MM = (0.0, 22.0, 32.0, 45.0, 62.0)
-ILIAC_BODY_HALF_X_MM = (30.0, 26.0, 21.0, 11.0, 5.0)
-ILIAC_BODY_HALF_Y_MM = (38.0, 33.0, 33.0, 29.0, 22.0)
-ILIAC_BODY_OFFSET_MM = (3.0, 3.0)
+#: The acetabulum and the iliac body above it as one bone, a convex polygon in each axial
+#: section (the real example's right hip at 3 mm, x medial and y posterior from the head's
+#: centre, mm): through the head's centre a triangle with the head in its lateral corner, the
+#: anterior wall across the front (30-40 mm in front), the quadrilateral plate down the medial
+#: side (30-35 mm medial) and the posterior wall running posteromedially to the posterior
+#: column's tip (35 mm medial, 55 mm behind), open anterolaterally and laterally; 20 mm above
+#: it the bone round the top of the head, 60 x 75 mm; 30 mm above it a quadrilateral 35 x 85
+#: mm from the anterior inferior iliac spine (15 mm lateral, 45 mm in front) back to 25-30 mm
+#: behind the centre; 40 mm above it an oblique oval 25 x 75 mm (its front end lateral),
+#: narrowing into the wing's plate. The old body, an axis-aligned ellipse 60 x 76 mm round the
+#: cup, closed a ring of bone round the head and read 55 mm across 20 mm above it in the
+#: coronal section through the hips (real 42-45 mm outer width). Heights above the head
+#: centre's level (mm) and the polygon's vertices there (x medial, y posterior; mm), in
+#: order: front lateral, front medial, medial, posterior tip, posterolateral, lateral.
+ACETABULUM_BLOCK_Z_MM = (-20.0, -5.0, 10.0, 20.0, 30.0, 40.0, 50.0, 62.0)
+ACETABULUM_BLOCK_MM = (
+    ((12.0, -26.0), (30.0, -28.0), (34.0, 25.0), (32.0, 48.0), (14.0, 44.0), (8.0, 10.0)),
+    ((2.0, -34.0), (34.0, -38.0), (35.0, 25.0), (32.0, 54.0), (-20.0, 15.0), (-24.0, 0.0)),
+    ((0.0, -37.0), (32.0, -39.0), (36.0, 28.0), (30.0, 50.0), (-22.0, 14.0), (-24.0, 0.0)),
+    ((-12.0, -38.0), (28.0, -37.0), (32.0, 30.0), (24.0, 38.0), (-12.0, 10.0), (-18.0, -12.0)),
+    ((-16.0, -47.0), (-4.0, -47.0), (25.0, -17.0), (24.0, 26.0), (12.0, 33.0), (-16.0, 2.0)),
+    ((-16.0, -47.0), (-4.0, -47.0), (21.0, -10.0), (21.0, 28.0), (10.0, 33.0), (-12.0, 5.0)),
+    ((-20.0, -47.0), (-10.0, -46.0), (16.0, 0.0), (20.0, 30.0), (10.0, 35.0), (-18.0, 0.0)),
+    ((-25.0, -40.0), (-20.0, -40.0), (8.0, 16.0), (14.0, 28.0), (4.0, 32.0), (-25.0, -2.0)),
+)
+#: above this height (mm over the head's centre) the block's rim is dense cortex (the iliac
+#: body), below it thin cortex (the walls and columns: the real example's lines there read
+#: 300-470 HU at 3 mm)
+ACETABULUM_BLOCK_DENSE_FROM_MM = 22.0
 #: its cortex (compact bone, mm): 1.5 mm of ``Tissue.CORTICAL`` reads 550-700 HU at 3 mm, as
 #: the real example's cortical lines of the ilium do (500-690 HU); the thin (``THIN_CORTEX``)
 #: rim of the old body, 300-350 HU at 3 mm, left it a uniform grey wedge
@@ -90,36 +107,29 @@ ILIAC_BODY_CORTEX_MM = 1.5
 #: 35 mm anterior and 100 mm inferior (the real example CT's femoral heads: 88 mm either side,
 #: 33 mm in front of and 91 mm below its S1 body centre); see :func:`hip_centres_mm`
 PELVIS_HIP_MM = (88.0, -35.0, -100.0)
-#: femoral head radius (diameter 45-50 mm) and acetabular cup outer radius (acetabulum 50-55 mm
-#: across, 2 mm joint space, 6-8 mm of bone around it)
+#: femoral head radius (diameter 45-50 mm)
 FEMORAL_HEAD_R_MM = 24.0
-ACETABULUM_R_MM = 34.0
 #: hip joint space on CT (mm): the two cartilage layers, 3-4 mm wide (radiographic joint space
 #: width of the adult hip, 3.5-4 mm); the acetabulum's articular surface is dense subchondral
-#: bone (``Tissue.CORTICAL``), its outer (pelvic) surface thin cortex continuous with the
-#: ilium, ischium and pubis (painted ``THIN_CORTEX``: a full outer shell showed as a second
-#: ring around the femoral head in coronal slices)
+#: bone (``Tissue.CORTICAL``) lining the bone of ACETABULUM_BLOCK_MM (no shell of its own: a
+#: full outer shell showed as a second ring around the femoral head)
 HIP_JOINT_GAP_MM = 3.0
-#: The posterior column of the acetabulum (ischial body up to the iliac body behind and medial
-#: to the cup): in axial sections of the real example through the head's centre the bone
-#: behind the head runs 45-55 mm posteromedially (to 25-35 mm medial and 35-45 mm behind the
-#: centre), a broad marrow-filled limb from 15 mm below to 25 mm above the centre; the cup
-#: alone closed a round ring around the head. A vertical tube of elliptic section (half-axes
-#: antero-posterior and medio-lateral, mm) through these points (medial, posterior, up; mm
-#: from the head's centre).
-ACETABULUM_POST_COLUMN_MM = ((24.0, 38.0, -22.0), (27.0, 40.0, 0.0), (20.0, 32.0, 28.0))
-ACETABULUM_POST_COLUMN_HALF_MM = (17.0, 9.0)
+#: The acetabular fossa: the floor of the socket below and medial to the lunate (articular)
+#: surface holds fat (the pulvinar) and the ligament of the head, so the head stands off the
+#: thin medial wall there (the real example: 6-8 mm from the head to the quadrilateral plate
+#: in axial and coronal sections through the head's centre, a thin line of bone beyond). A
+#: cone of ACETABULUM_FOSSA_DEG half-angle about ACETABULUM_FOSSA_AXIS (medial, posterior,
+#: up) ACETABULUM_FOSSA_MM deeper than the joint space, its floor thin cortex.
+ACETABULUM_FOSSA_AXIS = (0.85, 0.1, -0.5)
+ACETABULUM_FOSSA_DEG = 42.0
+ACETABULUM_FOSSA_MM = 4.0
 #: The acetabulum's subchondral plate (``Tissue.CORTICAL``, mm): thin over most of the cup and
 #: thickest under the weight-bearing dome, the sourcil (the dense bright eyebrow over the head
 #: on radiographs and coronal CT: the real example's roof reads about 500 HU at 3 mm over
 #: 15-20 mm, its medial wall a thin line), growing from SOURCIL_MM[0] at SOURCIL_FROM_DEG and
 #: beyond from the vertical to SOURCIL_MM[1] straight above the head centre.
-SOURCIL_MM = (1.3, 2.6)
+SOURCIL_MM = (1.3, 1.6)
 SOURCIL_FROM_DEG = 50.0
-#: the cup's outer radius shrinks by this much (mm) towards its upper lateral part (the real
-#: example's bone is about 41 mm across 20 mm above the head's centre in the coronal section
-#: through the hips)
-ACETABULUM_ROOF_THIN_MM = 8.0
 #: The femoral head's own rim: a thin shell (``Tissue.SHELL``, 1 mm) over its trabecular bone.
 #: On the real example CT (3 mm) the head is a grey disc with a faint outline and the joint one
 #: dark line under the acetabulum's bright roof; a 1.3 mm ``Tissue.CORTICAL`` rim all round the
@@ -169,6 +179,9 @@ ISCHIAL_TUBEROSITY_MM = (55.0, 25.0, -70.0)
 #: made the synthetic ilium 30-45 mm across there); cortex 1-2 mm
 ILIUM_FOSSA_MM, ILIUM_CREST_MM, ILIUM_SI_MM, ILIUM_BODY_MM = 3.0, 12.0, 17.0, 12.0
 ILIUM_CORTEX_MM = 1.5
+#: the greater sciatic notch's front edge (the wing's lower posterior border) runs from the
+#: acetabular block up to the notch's top as this power of the height fraction (1: straight)
+ILIUM_NOTCH_POWER = 4.0
 
 
 def _paint_plate(
@@ -248,7 +261,12 @@ def _paint_ilium(pt: Painter, c: NDArray[np.float64], w: float, s: float, side: 
     # narrowing to the acetabular roof
     z_si_low, z_roof = -38.0, hip[2] + 28.0
     t = np.clip((zr - z_roof) / (z_si_low - z_roof), 0.0, 1.0)
-    u_lo = np.where(zr > z_si_low, -0.12, (u_acet - 0.30) * (1 - t) - 0.12 * t)
+    # (the notch's front edge stays close behind the acetabular block up to 10-15 mm below the
+    # notch's top: the real example's ilium 40-55 mm above the head's centre is one oblique
+    # oval, running 20-25 deg off the sagittal plane, with nothing medial to it; a plate
+    # reaching back to the joint there stood out of the block as a "Y" in coronal sections)
+    tn = t**ILIUM_NOTCH_POWER
+    u_lo = np.where(zr > z_si_low, -0.12, (u_acet - 0.25) * (1 - tn) - 0.12 * tn)
     u_hi = np.interp(zr, [z_roof, -45.0, -25.0, 0.0, 60.0], [u_acet + 0.15, 0.8, 0.88, 1.3, 1.3])
     inside = (u >= u_lo) & (u <= u_hi) & (zr <= z_top)
 
@@ -436,70 +454,99 @@ def _paint_femur(pt: Painter, fh: NDArray[np.float64], s: float, side: float) ->
     _bone_rod(pt, shaft_pts, FEMUR_SHAFT_R_MM * s, 4.5)
 
 
-def _paint_iliac_body(
-    pt: Painter, fh: NDArray[np.float64], s: float, side: float, cup: Any
-) -> None:
-    """The body of the ilium over the acetabulum: marrow in a dense cortical rim
-    (ILIAC_BODY_CORTEX_MM), elliptic in axial section, widest at the head centre's level and
-    narrowing quickly above the acetabular roof (ILIAC_BODY_Z_MM, ILIAC_BODY_HALF_X_MM,
-    ILIAC_BODY_HALF_Y_MM) into the wing's plate. Below the acetabular rim (where ``cup`` is
-    false, within the cup's outer radius) it leaves room for the joint; inside the wing's plate
-    and the rods it turns their cortex into marrow (no seams)."""
-    zs = np.array(ILIAC_BODY_Z_MM) * s
-    hx_a, hy_a = np.array(ILIAC_BODY_HALF_X_MM) * s, np.array(ILIAC_BODY_HALF_Y_MM) * s
-    top = float(zs[-1])
-    cen = fh + np.array([-side * ILIAC_BODY_OFFSET_MM[0], ILIAC_BODY_OFFSET_MM[1], 0.0]) * s
-    mx, my = float(hx_a.max()), float(hy_a.max())
-    box = local_box(pt.grid, cen, np.eye(3), (-mx, -my, 0.0), (mx, my, top))
+def _acetabular_block_depth(
+    x: NDArray[Any], y: NDArray[Any], z: NDArray[Any], s: float
+) -> NDArray[Any]:
+    """Distance (mm) inside the acetabular block's axial polygon (ACETABULUM_BLOCK_MM; < 0
+    outside it or beyond its lowest and highest levels) at points ``x`` (medial), ``y``
+    (posterior), ``z`` (up), mm from the head's centre, arrays of shape ``(nk, nj, ni)`` with
+    one height per slice; ``s`` is the body scale."""
+    zs = np.array(ACETABULUM_BLOCK_Z_MM) * s
+    verts = np.array(ACETABULUM_BLOCK_MM) * s  # (levels, vertices, 2)
+    zk = z[:, 0, 0]
+    v = np.stack(
+        [
+            np.stack([np.interp(zk, zs, verts[:, i, c]) for c in range(2)], axis=-1)
+            for i in range(verts.shape[1])
+        ],
+        axis=1,
+    )  # (nk, vertices, 2)
+    centroid = v.mean(axis=1)
+    depth = np.where(((zk >= zs[0]) & (zk <= zs[-1]))[:, None, None], np.inf, -1.0)
+    for i in range(v.shape[1]):
+        a, b = v[:, i], v[:, (i + 1) % v.shape[1]]
+        e = b - a
+        n = np.stack([e[:, 1], -e[:, 0]], axis=-1) / np.maximum(
+            np.linalg.norm(e, axis=-1, keepdims=True), 1e-6
+        )
+        # outward normal: away from the centroid
+        n = n * np.where(((centroid - a) * n).sum(axis=-1) > 0, -1.0, 1.0)[:, None]
+        d = (a * n).sum(axis=-1)
+        dist = d[:, None, None] - (n[:, 0, None, None] * x + n[:, 1, None, None] * y)
+        depth = np.minimum(depth, dist)
+    return depth
+
+
+def _paint_acetabular_block(pt: Painter, fh: NDArray[np.float64], s: float, side: float) -> None:
+    """The acetabulum's walls and columns and the iliac body above them as one bone
+    (ACETABULUM_BLOCK_MM): a rim of cortex (thin below ACETABULUM_BLOCK_DENSE_FROM_MM, dense,
+    ILIAC_BODY_CORTEX_MM thick, above it) round marrow, outside the joint's sphere (the joint
+    painter lines it with the articular plate). Inside the wing's plate and the rods it turns
+    their cortex into marrow (no seams)."""
+    zs = ACETABULUM_BLOCK_Z_MM
+    reach = float(np.abs(np.array(ACETABULUM_BLOCK_MM)).max()) * s
+    frame = np.diag([-side, 1.0, 1.0])  # local x: medial
+    box = local_box(pt.grid, fh, frame, (-reach, -reach, zs[0] * s), (reach, reach, zs[-1] * s))
     if box is None:
         return
     sl, (x, y, z) = box
-    zz = np.clip(z, 0.0, top)
-    hx, hy = np.interp(zz, zs, hx_a), np.interp(zz, zs, hy_a)
-    q = np.sqrt((x / hx) ** 2 + (y / hy) ** 2)
-    # distance inside the ellipse, to first order: (1 - q) over the gradient of q
-    grad = np.sqrt((x / (hx * hx)) ** 2 + (y / (hy * hy)) ** 2) / np.maximum(q, 1e-3)
-    depth = (1.0 - q) / np.maximum(grad, 1e-3)
-    depth = np.where(z <= top, depth, -1.0)
-    dx, dy = x - (fh[0] - cen[0]), y - (fh[1] - cen[1])
-    r_out = max(ACETABULUM_R_MM * s, FEMORAL_HEAD_R_MM * s + HIP_JOINT_GAP_MM + 5.0)
-    free = (dx * dx + dy * dy + z * z >= r_out * r_out) | cup(dx, dy, z)
+    depth = _acetabular_block_depth(x, y, z, s)
+    r_in = FEMORAL_HEAD_R_MM * s + HIP_JOINT_GAP_MM
+    inside = (depth >= 0) & (x * x + y * y + z * z >= r_in * r_in)
+    dense = z >= ACETABULUM_BLOCK_DENSE_FROM_MM * s
     tis = pt.tissue[sl]
     bone = np.isin(tis, (_T.MARROW, THIN_CORTEX, _T.CORTICAL))
-    tis[(depth >= 0) & free & ~bone] = _T.CORTICAL
-    tis[(depth >= 0) & (depth < ILIAC_BODY_CORTEX_MM) & free & (tis == THIN_CORTEX)] = _T.CORTICAL
-    tis[(depth >= ILIAC_BODY_CORTEX_MM) & free] = _T.MARROW
+    rim = inside & (depth < ILIAC_BODY_CORTEX_MM)
+    tis[inside & ~bone] = np.where(dense, _T.CORTICAL, THIN_CORTEX)[inside & ~bone]
+    tis[rim & dense & (tis == THIN_CORTEX)] = _T.CORTICAL
+    tis[inside & ~rim] = _T.MARROW
 
 
 def _paint_hip_joint(pt: Painter, fh: NDArray[np.float64], s: float, side: float, cup: Any) -> None:
-    """Femoral head (radius FEMORAL_HEAD_R_MM) and the acetabular cup around it across a
-    HIP_JOINT_GAP_MM joint space: dense subchondral bone on both articular surfaces, marrow
-    between, and only thin cortex on the cup's outer surface."""
+    """Femoral head (radius FEMORAL_HEAD_R_MM) and the socket across a HIP_JOINT_GAP_MM joint
+    space (cartilage where ``cup`` holds): dense subchondral bone lining the acetabular bone
+    round the joint (the sourcil under the dome), the acetabular fossa (fat) below and medial
+    to the head with a thin floor."""
     r_h = FEMORAL_HEAD_R_MM * s
     r_in = r_h + HIP_JOINT_GAP_MM
-    r_out = max(ACETABULUM_R_MM * s, r_in + 5.0)
-    box = local_box(pt.grid, fh, np.eye(3), (-r_out, -r_out, -r_out), (r_out, r_out, r_out))
+    fossa_mm = ACETABULUM_FOSSA_MM * s
+    r_out = r_in + fossa_mm + max(SOURCIL_MM) + 1.0
+    frame = np.diag([-side, 1.0, 1.0])  # local x: medial
+    box = local_box(pt.grid, fh, frame, (-r_out, -r_out, -r_out), (r_out, r_out, r_out))
     if box is None:
         return
     sl, (x, y, z) = box
     rho = np.sqrt(x * x + y * y + z * z)
-    k = cup(x, y, z)
-    # the cup's bone thins towards its upper lateral part, where the iliac body carries on
-    # above it (a full sphere stood out beyond the body as shoulders in coronal slices)
     inv = 1.0 / np.maximum(rho, 1e-3)
-    up_lat = np.clip(z * inv, 0.0, 1.0) * np.clip(2.0 * side * x * inv + 0.5, 0.0, 1.0)
-    r_cup = r_out - ACETABULUM_ROOF_THIN_MM * up_lat
+    k = cup(-side * x, y, z)  # the cup's test takes LPS offsets
     tis = pt.tissue[sl]
-    # the outer cortex only where the cup stands out of the bone around it (no seam inside the
-    # ilium's body or the rami)
-    was_bone = np.isin(tis, (_T.MARROW, THIN_CORTEX, _T.CORTICAL))
-    tis[(rho >= r_in) & (rho < r_cup) & k & ~was_bone] = THIN_CORTEX
-    # subchondral plate: thin, thickening under the dome into the sourcil
+    bone = np.isin(tis, (_T.MARROW, THIN_CORTEX, _T.CORTICAL))
+    # the fossa: fat in a cone below and medial to the head, the socket's floor further out
+    ax = np.array(ACETABULUM_FOSSA_AXIS)
+    ax = ax / np.linalg.norm(ax)
+    in_cone = (x * ax[0] + y * ax[1] + z * ax[2]) * inv >= math.cos(
+        math.radians(ACETABULUM_FOSSA_DEG)
+    )
+    floor = r_in + np.where(in_cone, fossa_mm, 0.0)
+    tis[in_cone & (rho >= r_in) & (rho < floor) & bone] = _T.FAT
+    # subchondral plate on the acetabular bone: thin, thickening under the dome (sourcil);
+    # the fossa's floor thin cortex
     c_from = math.cos(math.radians(SOURCIL_FROM_DEG))
-    up = np.clip((z / np.maximum(rho, 1e-3) - c_from) / (1.0 - c_from), 0.0, 1.0)
+    up = np.clip((z * inv - c_from) / (1.0 - c_from), 0.0, 1.0)
     plate = SOURCIL_MM[0] + (SOURCIL_MM[1] - SOURCIL_MM[0]) * up
-    tis[(rho >= r_in + plate) & (rho < r_cup - 1.0) & k] = _T.MARROW
-    tis[(rho >= r_in) & (rho < r_in + plate) & k] = _T.CORTICAL
+    lining = (rho >= floor) & (rho < floor + plate) & bone & k
+    tis[lining & ~in_cone] = _T.CORTICAL
+    tis[lining & in_cone & (rho < floor + 1.0)] = THIN_CORTEX
     tis[(rho >= r_h) & (rho < r_in) & k] = _T.CARTILAGE
     tis[rho < r_h] = FEMORAL_HEAD_CORTEX
     tis[rho < r_h - FEMORAL_HEAD_CORTEX_MM] = _T.MARROW
@@ -574,20 +621,7 @@ def paint_pelvis(pt: Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
         isch = np.stack([fh + np.array([side * -8.0, 22.0, -14.0]) * s, tub])
         _bone_rod(pt, isch, 11.0 * s, 1.8, THIN_CORTEX)
         _bone_rod(pt, np.stack([tub, ramus_join]), 7.0 * s, 1.5, THIN_CORTEX)
-        # posterior column: behind and medial to the cup, up to the iliac body
-        col = fh[None, :] + np.array(ACETABULUM_POST_COLUMN_MM) * np.array([-side, 1.0, 1.0]) * s
-        n_col = len(col)
-        pt.flat_tube(
-            col,
-            np.full(n_col, ACETABULUM_POST_COLUMN_HALF_MM[0] * s),
-            np.full(n_col, ACETABULUM_POST_COLUMN_HALF_MM[1] * s),
-            np.zeros(n_col),
-            THIN_CORTEX,
-            _T.MARROW,
-            1.5,
-            only=(_T.FAT, _T.MUSCLE, _T.SOFT),
-        )
-        _paint_iliac_body(pt, fh, s, side, cup)
+        _paint_acetabular_block(pt, fh, s, side)
         _paint_femur(pt, fh, s, side)
         # last, so that the rods meeting at the acetabulum leave the joint and the head round
         _paint_hip_joint(pt, fh, s, side, cup)
