@@ -130,6 +130,72 @@ class Painter:
         self.z = grid.axis_mm(2)
 
     # ---- 2-D (one axial slice) ----
+    def _columns(
+        self, x_lo: NDArray[np.float64], x_hi: NDArray[np.float64]
+    ) -> tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64]]:
+        """Rows with an interval (both ends finite) and the first and last column index
+        (float; NaN where there is none) inside ``[x_lo, x_hi]`` mm of each row."""
+        o, sp = self.grid.origin_mm[0], self.grid.spacing_mm[0]
+        ok = np.isfinite(x_lo) & np.isfinite(x_hi)
+        return ok, np.ceil((x_lo - o) / sp), np.floor((x_hi - o) / sp)
+
+    def rows(
+        self,
+        k: int,
+        j0: int,
+        x_lo: NDArray[np.float64],
+        x_hi: NDArray[np.float64],
+        value: int,
+    ) -> None:
+        """Paint ``value`` on rows ``j0:j0 + len(x_lo)`` of slice ``k`` between ``x_lo`` and
+        ``x_hi`` (mm; NaN: an empty row), as a mask over the rows' common window."""
+        ok, a_all, b_all = self._columns(x_lo, x_hi)
+        if not ok.any():
+            return
+        rows = np.nonzero(ok)[0]
+        r0, r1 = int(rows[0]), int(rows[-1]) + 1
+        a = np.where(ok, a_all, np.inf)[r0:r1]
+        b = np.where(ok, b_all, -np.inf)[r0:r1]
+        i0 = max(int(a.min()), 0)
+        i1 = min(int(b.max()) + 1, self.grid.shape_kji[2])
+        if i1 <= i0:
+            return
+        # column - start < length as unsigned: one subtraction and one comparison per pixel
+        start = np.clip(a - i0, 0, i1 - i0)
+        length = (np.clip(b - i0 + 1, 0, i1 - i0) - start).clip(0).astype(np.uint32)
+        cols = np.arange(i1 - i0, dtype=np.uint32)
+        m = (cols[None, :] - start.astype(np.uint32)[:, None]) < length[:, None]
+        self.tissue[k, j0 + r0 : j0 + r1, i0:i1][m] = value
+
+    def row_intervals(
+        self,
+        k: int,
+        j0: int,
+        x_lo: NDArray[np.float64],
+        x_hi: NDArray[np.float64],
+        value: int,
+        over: int = _T.FAT,
+    ) -> None:
+        """Paint ``value`` over ``over`` on rows ``j0:j0 + len(x_lo)`` of slice ``k`` between
+        ``x_lo`` and ``x_hi`` (mm; NaN: an empty row), pixel by pixel (for thin bands: the cost
+        goes with the pixels painted, not with the window)."""
+        ok, a_all, b_all = self._columns(x_lo, x_hi)
+        if not ok.any():
+            return
+        rows = np.nonzero(ok)[0]
+        a = np.maximum(a_all[ok].astype(np.int64), 0)
+        b = np.minimum(b_all[ok].astype(np.int64), self.grid.shape_kji[2] - 1)
+        length = np.maximum(b - a + 1, 0)
+        total = int(length.sum())
+        if total == 0:
+            return
+        starts = np.repeat(a - (np.cumsum(length) - length), length)
+        cols = starts + np.arange(total)
+        jj = np.repeat(rows + j0, length)
+        sl = self.tissue[k]
+        hit = sl[jj, cols] == over
+        sl[jj[hit], cols[hit]] = value
+
     def ellipse_window(
         self, cx: float, cy: float, rx: float, ry: float, power: float = 2.0
     ) -> tuple[int, int, int, int, NDArray[np.bool_]] | None:

@@ -1135,37 +1135,6 @@ def _central_diff(a: NDArray[np.float64]) -> NDArray[np.float64]:
     return d
 
 
-def _paint_rows(
-    pt: Painter,
-    k: int,
-    j0: int,
-    x_lo: NDArray[np.float64],
-    x_hi: NDArray[np.float64],
-    value: int,
-) -> None:
-    """Paint ``value`` on rows ``j0:j0 + len(x_lo)`` of slice ``k`` between ``x_lo`` and
-    ``x_hi`` (mm; NaN: an empty row)."""
-    g = pt.grid
-    ok = np.isfinite(x_lo) & np.isfinite(x_hi)
-    if not ok.any():
-        return
-    rows = np.nonzero(ok)[0]
-    r0, r1 = int(rows[0]), int(rows[-1]) + 1
-    o, sp = g.origin_mm[0], g.spacing_mm[0]
-    a = np.ceil((np.where(ok, x_lo, np.inf)[r0:r1] - o) / sp)
-    b = np.floor((np.where(ok, x_hi, -np.inf)[r0:r1] - o) / sp)
-    i0 = max(int(a.min()), 0)
-    i1 = min(int(b.max()) + 1, g.shape_kji[2])
-    if i1 <= i0:
-        return
-    # column - start < length as unsigned: one subtraction and one comparison per pixel
-    start = np.clip(a - i0, 0, i1 - i0)
-    length = (np.clip(b - i0 + 1, 0, i1 - i0) - start).clip(0).astype(np.uint32)
-    cols = np.arange(i1 - i0, dtype=np.uint32)
-    m = (cols[None, :] - start.astype(np.uint32)[:, None]) < length[:, None]
-    pt.tissue[k, j0 + r0 : j0 + r1, i0:i1][m] = value
-
-
 class _BodyContour:
     """The body's outline on each axial slice: the muscle wall's superellipse grown outwards by
     a subcutaneous fat thickness that varies around the trunk and along it (thin over the
@@ -1299,9 +1268,9 @@ class _BodyContour:
             return
         y = pt.y[j0:j1]
         x_lo, x_hi = self.edges(y, cx, curve, f_r, f_l)
-        _paint_rows(pt, k, j0, x_lo, x_hi, _T.FAT)
+        pt.rows(k, j0, x_lo, x_hi, _T.FAT)
         zero = np.zeros_like(f_r)
-        _paint_rows(pt, k, j0, *self.edges(y, cx, curve, zero, zero), _T.MUSCLE)
+        pt.rows(k, j0, *self.edges(y, cx, curve, zero, zero), _T.MUSCLE)
         # Scarpa's fascia: the wall moved out by ``scarpa`` of the fat, +-h, in front of
         # SCARPA_MAX_V and where the fat is thick
         if float(np.interp(z, *self.z_scarpa)) <= 0.0:
@@ -1321,40 +1290,9 @@ class _BodyContour:
         thick_l = np.interp(y, curve[1], f_l) >= SCARPA_MIN_FAT_MM
         cap = np.isfinite(o_lo) & ~np.isfinite(i_lo)  # in front of the inner edge: whole rows
         side = np.isfinite(o_lo) & np.isfinite(i_lo)
-        _paint_intervals(pt, k, j0, np.where(cap & thick_r & thick_l, o_lo, np.nan), o_hi, _T.SOFT)
-        _paint_intervals(pt, k, j0, np.where(side & thick_r, o_lo, np.nan), i_lo, _T.SOFT)
-        _paint_intervals(pt, k, j0, np.where(side & thick_l, i_hi, np.nan), o_hi, _T.SOFT)
-
-
-def _paint_intervals(
-    pt: Painter,
-    k: int,
-    j0: int,
-    x_lo: NDArray[np.float64],
-    x_hi: NDArray[np.float64],
-    value: int,
-) -> None:
-    """Paint ``value`` over fat on rows ``j0:j0 + len(x_lo)`` of slice ``k`` between ``x_lo``
-    and ``x_hi`` (mm; NaN: an empty row), pixel by pixel (for thin bands: the cost goes with
-    the pixels painted, not with the window)."""
-    g = pt.grid
-    ok = np.isfinite(x_lo) & np.isfinite(x_hi)
-    if not ok.any():
-        return
-    rows = np.nonzero(ok)[0]
-    a = np.ceil((x_lo[ok] - g.origin_mm[0]) / g.spacing_mm[0]).astype(np.int64)
-    b = np.floor((x_hi[ok] - g.origin_mm[0]) / g.spacing_mm[0]).astype(np.int64)
-    a, b = np.maximum(a, 0), np.minimum(b, g.shape_kji[2] - 1)
-    length = np.maximum(b - a + 1, 0)
-    total = int(length.sum())
-    if total == 0:
-        return
-    starts = np.repeat(a - (np.cumsum(length) - length), length)
-    cols = starts + np.arange(total)
-    jj = np.repeat(rows + j0, length)
-    sl = pt.tissue[k]
-    fat = sl[jj, cols] == _T.FAT
-    sl[jj[fat], cols[fat]] = value
+        pt.row_intervals(k, j0, np.where(cap & thick_r & thick_l, o_lo, np.nan), o_hi, _T.SOFT)
+        pt.row_intervals(k, j0, np.where(side & thick_r, o_lo, np.nan), i_lo, _T.SOFT)
+        pt.row_intervals(k, j0, np.where(side & thick_l, i_hi, np.nan), o_hi, _T.SOFT)
 
 
 #: Midline groove of the back (mm): between the erector spinae masses the back muscles leave a
