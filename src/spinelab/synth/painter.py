@@ -197,16 +197,24 @@ class Painter:
         sl[jj[hit], cols[hit]] = value
 
     def ellipse_window(
-        self, cx: float, cy: float, rx: float, ry: float, power: float = 2.0
+        self,
+        cx: float,
+        cy: float,
+        rx: float,
+        ry: float,
+        power: float = 2.0,
+        j_stop: int | None = None,
     ) -> tuple[int, int, int, int, NDArray[np.bool_]] | None:
         """Inside of an axis-aligned (super)ellipse on an axial slice: ``(i0, i1, j0, j1, m)``
         with ``m`` the ``(j1 - j0, i1 - i0)`` mask of the window ``[j0:j1, i0:i1]``, or None
-        when it misses the grid."""
+        when it misses the grid. ``j_stop``: rows from this index on are left out."""
         if rx <= 0 or ry <= 0:
             return None
         g = self.grid
         i0, i1 = g.index_range(0, cx - rx, cx + rx)
         j0, j1 = g.index_range(1, cy - ry, cy + ry)
+        if j_stop is not None:
+            j1 = min(j1, j_stop)
         if i1 <= i0 or j1 <= j0:
             return None
         if power == 2.0:
@@ -228,12 +236,16 @@ class Painter:
         only: tuple[int, ...] | None = None,
         extra: Any = None,
         power: float = 2.0,
+        y_below: float | None = None,
     ) -> None:
         """Paint an axis-aligned ellipse on slice ``k`` (``only``: overwrite just these).
 
         ``power`` > 2 gives a superellipse (a rounded rectangle, e.g. a torso's flat back).
+        ``y_below``: paint only the rows whose centre lies at ``y < y_below`` mm (a band of a
+        large ellipse: the mask is worked out on those rows alone).
         """
-        win = self.ellipse_window(cx, cy, rx, ry, power)
+        j_stop = None if y_below is None else int(np.searchsorted(self.y, y_below, side="left"))
+        win = self.ellipse_window(cx, cy, rx, ry, power, j_stop)
         if win is None:
             return
         i0, i1, j0, j1, m = win

@@ -919,7 +919,7 @@ def _paint_soft_tissue(
             260.0,
             180.0,
             _T.CARTILAGE,
-            extra=lambda x, y, yc=y_couch: y < yc + 6.0,
+            y_below=y_couch + 6.0,
         )
         pt.ellipse2d(
             k,
@@ -928,7 +928,7 @@ def _paint_soft_tissue(
             262.0,
             180.0,
             _T.AIR,
-            extra=lambda x, y, yc=y_couch: y < yc + 6.0,
+            y_below=y_couch + 6.0,
         )
         neck = z > z_t1 - 10.0
         pw = 2.0 if neck else torso_power
@@ -1591,15 +1591,20 @@ def _marble_muscle(pt: Painter, plan: _BodyPlan, fraction: float, rng: np.random
     ranked = np.sort(field, axis=None)
     top = len(ranked) - 1
     dens = _MarbleDensity(pt, plan, fraction, rng)
-    nk = pt.tissue.shape[0]
+    nk, _, ni = pt.tissue.shape
     tz, ta, tc = _MARBLE_TILE
-    ja = np.rint((pt.y - pt.y[0]) / step).astype(np.intp) & (ta - 1)
+    # flat indices (row offset + column) into the tile slice and the coarse threshold plane:
+    # one 1-D take per pixel instead of a 2-D fancy index
+    ja_row = (np.rint((pt.y - pt.y[0]) / step).astype(np.intp) & (ta - 1)) * tc
+    jc_row = dens.jc * dens.patch.shape[2]
+    tile = field.reshape(tz, ta * tc)
     x_px = (pt.x / step).astype(np.float32)
     for k in range(nk):
         sl = pt.tissue[k]
-        jj, ii = np.nonzero(sl == _T.MUSCLE)
-        if not len(jj):
+        flat = np.flatnonzero(sl == _T.MUSCLE)
+        if not len(flat):
             continue
+        jj, ii = np.divmod(flat, ni)
         lv = plan.level(float(pt.z[k]))
         # fan coordinate: midline offset scaled by the distance from the focus (true scale
         # 50 mm behind the vertebral centre, in the middle of the back muscles)
@@ -1609,8 +1614,8 @@ def _marble_muscle(pt: Painter, plan: _BodyPlan, fraction: float, rng: np.random
         ic = across.astype(np.intp) & (tc - 1)  # two's complement: wraps negatives too
         # threshold at the (1 - local fraction) quantile of the tile's values
         thr = ranked[np.rint((1.0 - dens.fractions(k)) * top).astype(np.intp)]
-        fat = field[k % tz][ja[jj], ic] > thr[dens.jc[jj], dens.ic[ii]]
-        sl[jj[fat], ii[fat]] = _T.FAT
+        fat = tile[k % tz].take(ja_row[jj] + ic) > thr.reshape(-1).take(jc_row[jj] + dens.ic[ii])
+        sl.put(flat[fat], _T.FAT)
 
 
 # --------------------------------------------------------------------------------------------
