@@ -1333,10 +1333,10 @@ def _outside_back_notch(
     inside: Callable[[Any, Any], Any], xs: float, y_back: float
 ) -> Callable[[Any, Any], Any]:
     """``inside`` less the back muscles' midline notch below ``y_back`` (the wall's back)."""
+    notch = _back_notch(xs, y_back)
 
     def pred(x: Any, y: Any) -> Any:
-        notch = y > y_back - BACK_NOTCH_MM * _groove_profile(x - xs, BACK_NOTCH_HALF_MM)
-        return inside(x, y) & ~notch
+        return inside(x, y) & ~notch(x, y)
 
     return pred
 
