@@ -19,6 +19,12 @@ Everything is painted on an axis-aligned LPS grid (:class:`RenderGrid`, arrays i
 * In arms-down cases, the arms beside the body (:mod:`spinelab.synth.arms`, per slice in each
   limb's window, after the soft tissue).
 
+Where the parts live: the grid and the painting primitives in :mod:`spinelab.synth.painter`,
+the hip bones, femora and lower sacrum in :mod:`spinelab.synth.pelvis`, the soft tissue of the
+pelvis and thighs in :mod:`spinelab.synth.pelvic_soft`, the organs in
+:mod:`spinelab.synth.organs`, the bowel in :mod:`spinelab.synth.bowel`, the vertebrae's shapes in
+:mod:`spinelab.synth.vertebra_shape`; this module plans the body and calls them in order.
+
 The vertebra label map holds VerSe ids (:mod:`spinelab.anatomy`) for every voxel of a
 vertebra's bone (body, posterior elements and, for C2, the dens); discs, ribs and pelvis are 0.
 """
