@@ -165,7 +165,7 @@ class Painter:
         length = (np.clip(b - i0 + 1, 0, i1 - i0) - start).clip(0).astype(np.uint32)
         cols = np.arange(i1 - i0, dtype=np.uint32)
         m = (cols[None, :] - start.astype(np.uint32)[:, None]) < length[:, None]
-        self.tissue[k, j0 + r0 : j0 + r1, i0:i1][m] = value
+        np.copyto(self.tissue[k, j0 + r0 : j0 + r1, i0:i1], np.uint8(value), where=m)
 
     def row_intervals(
         self,
@@ -254,7 +254,7 @@ class Painter:
         sub = self.tissue[k, j0:j1, i0:i1]
         if only is not None:
             m &= allowed_lut(only)[sub]
-        sub[m] = value
+        np.copyto(sub, np.uint8(value), where=m)
 
     # ---- 3-D stamping of tubes along polylines ----
     def _near_grid(
