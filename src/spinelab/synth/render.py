@@ -899,6 +899,7 @@ def _paint_soft_tissue(
     z_aorta_bot = zl("L4", z_recess - 150.0)
     z_psoas_top = zl("T12", z_recess)
     z_s2 = zl("S2", zl("S1", -1e9) - 25.0)
+    z_retro_bot = zl("L5", z_s2 + 60.0) - RETRO_BELOW_MM
     # the colon's splenic flexure reaches above the recess; the small bowel's top is irregular
     z_bowel_top = z_recess + 55.0
     bowel = _BowelField(pt, plan, rng.spawn(1)[0], params, z_s2 - 75.0, z_bowel_top, z_recess - 5.0)
@@ -966,6 +967,11 @@ def _paint_soft_tissue(
         if z_s2 - 60.0 < z < z_recess + 30.0:
             _paint_abdominal_wall(pt, k, wall, pw, xs, ys, y_ant, plan.scale)
         _paint_back_groove(pt, k, xs, cy + by, wall[1] + wall[3])
+        flank_wall = None
+        if z_retro_bot < z < z_recess + RETRO_ABOVE_MM:
+            span = (z_psoas_top, z_retro_bot, z_recess)
+            curve = contour.wall_curve(wall, pw)
+            flank_wall = _paint_retroperitoneum(pt, k, curve, wall, pw, lv, span)
         in_wall = _outside_back_notch(inside_superellipse(*wall, pw), xs, wall[1] + wall[3])
         if pelvic is not None and pelvic.active(z):
             # gluteal, hip and thigh muscles, the pelvic floor, the femoral vessels
@@ -1008,6 +1014,8 @@ def _paint_soft_tissue(
         # abdominal organs (spinelab.synth.organs)
         if z < z_dome_r + 10.0:
             viscera.paint(pt, k, z, organs.Cavity(xs, ccy, hw_c, cby, pw, lv))
+            if flank_wall is not None:
+                _restore_flank_wall(pt, k, flank_wall)
         # lungs above a domed diaphragm
         if thorax and z < z_apex:
             scale = math.sqrt(float(np.clip((z_apex - z) / 45.0, 0.02, 1.0)))
@@ -1087,26 +1095,45 @@ def _paint_soft_tissue(
 #: back) and, in android obesity, over the lower belly. The real example CT (3 mm, fat along 16
 #: rays from the body's centre at T11/L1/L3/L5): front 16/22/66/45 mm, lateral 7-32 mm (median
 #: 0.53 of the front), posterolateral 6-18 mm at T11-L1 and 32-66 mm at L3-L5, the back 20-38
-#: mm. The front and the posterolateral knots add the case's belly and flank draws.
+#: mm. Along rays out of the vertebral centre at L1/L2/L3/L4 (front +-10-20 deg, side +-80-100,
+#: posterolateral +-125-145): side / front 0.73/0.62/0.77/0.78, posterolateral 15/25/43/53 mm
+#: (0.76/0.68/1.38/1.09 of the front). The front and the posterolateral knots add the case's
+#: belly and flank draws. With lateral 0.5 and 0.3 of the flank draw there, ten generated
+#: cases (3 mm, lumbar and thoraco-lumbar) had side / front 1.1-1.9 (median 1.4), now 0.7-0.8.
 CONTOUR_V = (-1.0, -0.55, -0.1, 0.55, 0.85, 1.0)
-CONTOUR_FAT = np.array((0.7, 0.5, 0.5, 0.8, 0.7, 1.3 * BACK_FAT_SHARE))
+CONTOUR_FAT = np.array((0.7, 0.6, 0.4, 0.3, 0.6, 1.3 * BACK_FAT_SHARE))
 #: How the case's belly and flank draws spread over the knots (the anterolateral fat takes half
-#: of the belly, the lateral fat 0.3 of the flanks: the outline stays convex, no waist between
-#: belly and flank).
+#: of the belly; the flanks go to the posterolateral wall and the back's corner, not the side:
+#: the outline stays convex, no waist between belly and flank).
 CONTOUR_BELLY_SPREAD = np.array((1.0, 0.5, 0.0, 0.0, 0.0, 0.0))
 #: The belly's extra fat falls by this share from the midline to the wall's side (a dome, not
 #: the wall's flat front moved forwards).
 CONTOUR_BELLY_DOME = 0.6
-CONTOUR_FLANK_SPREAD = np.array((0.0, 0.0, 0.3, 1.0, 0.6, 0.0))
+CONTOUR_FLANK_SPREAD = np.array((0.0, 0.0, 0.0, 0.6, 1.0, 0.0))
 #: Per-case draws: the fat's distribution from gynoid (0) to android (1), uniform; the extra
 #: front fat at L3-S1 (the belly, in multiples of the level's fat) grows with it to
-#: CONTOUR_BELLY and the extra posterolateral fat at L2-S1 (the flanks) falls with it over
-#: CONTOUR_FLANK; left-right asymmetry of the fat (a fraction, +-) and the amplitude of a slow
-#: ripple of the thickness around the trunk that drifts along z.
+#: CONTOUR_BELLY and the extra posterolateral fat (the flanks, CONTOUR_FLANK_Z along the spine)
+#: falls with it over CONTOUR_FLANK; left-right asymmetry of the fat (a fraction, +-) and the
+#: amplitude of a slow ripple of the thickness around the trunk that drifts along z.
 CONTOUR_BELLY = 0.8
-CONTOUR_FLANK = (0.8, 0.2)
+CONTOUR_FLANK = (1.4, 0.5)
 CONTOUR_ASYMMETRY = 0.25
 CONTOUR_RIPPLE = (0.08, 0.2)
+#: The flank draw's weight along the spine (label, weight; linear between): the posterolateral
+#: fat grows caudally towards the iliac crests (the real example CT: 15/25/43/53 mm at L1-L4,
+#: 3.6 times from L1 to L4). It used to be full from L2 down (0.3 at T12), so the fat there was
+#: thickest over the front at L1 (posterolateral L4 / L1 0.95-2.4, median 1.2, over ten
+#: generated cases; now 1.1-3.6, median 1.8).
+CONTOUR_FLANK_Z: tuple[tuple[str, float], ...] = (
+    ("S2", 0.8),
+    ("S1", 1.0),
+    ("L4", 1.0),
+    ("L3", 0.9),
+    ("L2", 0.5),
+    ("L1", 0.2),
+    ("T12", 0.1),
+    ("T9", 0.0),
+)
 #: Scarpa's fascia, the membranous layer of the subcutaneous fat: a thin fibrous line (soft
 #: tissue) at a drawn share SCARPA_DEPTH of the fat's depth, where the fat is thicker than
 #: SCARPA_MIN_FAT_MM, below L2 and in front of SCARPA_MAX_V (front and flanks).
@@ -1172,7 +1199,7 @@ class _BodyContour:
 
         # belly (front) and flank (posterolateral) weights along z; Scarpa's line below L2
         self.z_belly = ramp((("S2", 0.7), ("S1", 1.0), ("L3", 1.0), ("L1", 0.1), ("T12", 0.0)))
-        self.z_flank = ramp((("S2", 0.8), ("S1", 1.0), ("L2", 1.0), ("T12", 0.3), ("T9", 0.0)))
+        self.z_flank = ramp(CONTOUR_FLANK_Z)
         self.z_scarpa = ramp((("L2", 1.0), ("L1", 0.0)))
         # a dense parameter along the wall's half outline, front (-pi/2) to back (+pi/2)
         t = np.linspace(-0.5 * np.pi, 0.5 * np.pi, 4 * _CONTOUR_POINTS + 1)
@@ -1235,6 +1262,21 @@ class _BodyContour:
         x, yc, nx, ny = curve[:4]
         xo, yo = x + f * nx, np.maximum.accumulate(yc + f * ny)
         return np.asarray(np.interp(y, yo, xo, left=np.nan, right=np.nan))
+
+    @staticmethod
+    def inner_half(
+        y: NDArray[np.float64], curve: tuple[NDArray[np.float64], ...], depth: float
+    ) -> NDArray[np.float64]:
+        """Half-width (mm; -1 where the row misses) on rows ``y`` of the points at least
+        ``depth`` mm inside the (convex) wall ``curve``: every tangent of the outline moved
+        inwards by ``depth`` bounds them (no folds where the outline is tighter than that)."""
+        x, yc, nx, ny = curve[:4]
+        dy = np.asarray(y, dtype=np.float64)[:, None] - yc[None, :]
+        side = nx > 1e-3
+        bound = x[side] + (-depth - ny[side] * dy[:, side]) / nx[side]
+        half = bound.min(axis=1)
+        ends = ny[~side] * dy[:, ~side] > -depth  # the front's and the back's midline
+        return np.where(ends.any(axis=1) | (half < 0.0), -1.0, half)
 
     def edges(
         self,
@@ -1327,6 +1369,36 @@ LINEA_ALBA_HALF_MM = 3.0
 PARASPINAL_BELOW_S2_MM = 30.0
 #: Fat plane (mm) around the psoas where it meets other muscle.
 PSOAS_FAT_PLANE_MM = 1.5
+#: Posterior pararenal space (retroperitoneal fat) of the lumbar abdomen: the muscle more than
+#: RETRO_WALL_MM inside the body wall's outline, lateral to the vertebral body's side by
+#: RETRO_MEDIAL_MM, from RETRO_BELOW_MM below L5's centre (the iliac crests; the iliacus and
+#: the pelvis' muscles below) up to RETRO_ABOVE_MM above the renal recess (where the thorax'
+#: cavity reaches behind the vertebral bodies), turns to fat; over RETRO_ABOVE_MM at either
+#: end the wall thickens by up to RETRO_TAPER_GROW_MM (no step in coronal views). The psoas,
+#: the back muscles and the quadratus lumborum are painted over it, and the wall's muscle is
+#: put back where the kidneys' perirenal fat covered it. Without it everything behind the
+#: abdominal cavity (which ends at the vertebral centre below the recess) was muscle, so the
+#: kidneys lay in a block of muscle: on rays 70-110 deg out from a kidney's centre at L2, ten
+#: generated cases (3 mm) had 16-52 mm (median 27) of non-fat tissue between the kidney's fat
+#: and the skin, now 11-16 mm (median 13); the real example CT has 6-7 mm of muscle
+#: posterolaterally (the quadratus lumborum medially, the thin transversus, obliques and
+#: latissimus beside it, perirenal and pararenal fat around the kidney).
+RETRO_WALL_MM = 12.0
+RETRO_MEDIAL_MM = 8.0
+RETRO_BELOW_MM = 10.0
+RETRO_ABOVE_MM = 30.0
+RETRO_TAPER_GROW_MM = 60.0
+#: Quadratus lumborum (mm): a flat muscle behind the psoas and the kidney's medial part and in
+#: front of the erector spinae, from the 12th rib to the iliac crest: its centre
+#: QUADRATUS_LATERAL_MM beside the vertebral body's side and QUADRATUS_BEHIND_MM behind the
+#: vertebral centre, half-width and half-thickness QUADRATUS_HALF_MM at L4 (it narrows to
+#: QUADRATUS_TOP of that at T12). The real example CT at L2 (read off its 3 mm slice): about
+#: 30 mm wide and 15 mm thick, its centre about 48 mm beside and 31 mm behind the vertebral
+#: centre, a little larger at L3-L4.
+QUADRATUS_LATERAL_MM = 26.0
+QUADRATUS_BEHIND_MM = 30.0
+QUADRATUS_HALF_MM = (18.0, 9.0)
+QUADRATUS_TOP = 0.5
 
 
 def _groove_profile(dx: Any, half: float) -> Any:
@@ -1422,6 +1494,80 @@ def _paint_abdominal_wall(
     # linea alba: a thin fibrous seam between the recti (an aponeurosis: soft-tissue density
     # at CT, a little below muscle; not fat)
     pt.ellipse2d(k, xs, y_ant - 6.0, LINEA_ALBA_HALF_MM, 8.0, _T.SOFT, only=(_T.MUSCLE,))
+
+
+def _paint_retroperitoneum(
+    pt: Painter,
+    k: int,
+    curve: tuple[NDArray[np.float64], ...],
+    wall: tuple[float, float, float, float],
+    power: float,
+    lv: _Level,
+    span: tuple[float, float, float],
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Fat of the posterior pararenal space on slice ``k`` (the muscle more than the wall's
+    thickness inside its outline, beside the vertebral body, turns to fat) and the quadratus
+    lumborum in it (muscle, over that fat only; the psoas' fat plane parts them later).
+
+    Args:
+        pt: Painter.
+        k: Fine slice index.
+        curve: The wall's outline (:meth:`_BodyContour.wall_curve`; its muscle's outer edge).
+        wall: The wall's outer superellipse ``(cx, cy, rx, ry)`` (mm), a window around it.
+        power: Its exponent.
+        lv: The slice's spine level.
+        span: Top of the quadratus lumborum (mm; the 12th rib, T12), bottom of the
+            retroperitoneal fat (mm; the iliac crest) and the renal recess (mm; the fat ends
+            RETRO_ABOVE_MM above it).
+
+    Returns:
+        Rows and columns (slice indices) of the wall's muscle (RETRO_WALL_MM) beside it, for
+        :func:`_restore_flank_wall` once the organs are painted.
+    """
+    z_top, z_bot, z_recess = span
+    cx, cy, rx, ry = wall
+    xs, ys = lv.x_s, lv.y_s
+    z = float(pt.z[k])
+    taper = max(z - z_recess, z_bot + RETRO_ABOVE_MM - z, 0.0) / RETRO_ABOVE_MM
+    w = RETRO_WALL_MM + RETRO_TAPER_GROW_MM * min(taper, 1.0)
+    none = np.zeros(0, dtype=np.int64)
+    win = pt.ellipse_window(cx, cy, rx, ry, power)
+    if win is None:
+        return none, none
+    i0, i1, j0, j1, m = win
+    y = pt.y[j0:j1]
+    dx = np.abs(pt.x[i0:i1][None, :] - cx)
+    beside = np.abs(pt.x[i0:i1] - xs)[None, :] > lv.width / 2 + RETRO_MEDIAL_MM
+    deep = dx < _BodyContour.inner_half(y, curve, w)[:, None]
+    sub = pt.tissue[k, j0:j1, i0:i1]
+    muscle = m & beside & (sub == _T.MUSCLE)
+    sub[muscle & deep] = _T.FAT
+    if w > RETRO_WALL_MM:  # the wall proper, not the thicker muscle of the taper
+        deep = dx < _BodyContour.inner_half(y, curve, RETRO_WALL_MM)[:, None]
+    jj, ii = np.nonzero(muscle & ~deep)
+    if z < z_top:
+        t = float(np.clip((z_top - z) / max(z_top - z_bot, 1.0), 0.0, 1.0))
+        grow = QUADRATUS_TOP + (1.0 - QUADRATUS_TOP) * min(1.0, 1.25 * t)
+        qa, qb = QUADRATUS_HALF_MM[0] * grow, QUADRATUS_HALF_MM[1] * grow
+        for side in (1.0, -1.0):
+            qx = xs + side * (lv.width / 2 + QUADRATUS_LATERAL_MM)
+            pt.ellipse2d(k, qx, ys + QUADRATUS_BEHIND_MM, qa, qb, _T.MUSCLE, only=(_T.FAT,))
+    return jj + j0, ii + i0
+
+
+def _restore_flank_wall(
+    pt: Painter, k: int, band: tuple[NDArray[np.int64], NDArray[np.int64]]
+) -> None:
+    """The flank wall's muscle (``band``, from :func:`_paint_retroperitoneum`) back where the
+    kidneys' perirenal fat covered it on slice ``k``: that fat lies inside the wall, which stays
+    whole (where the rim broke through it, the subcutaneous fat ran on into the perirenal and
+    pararenal fat: the old renderer had 69-91 mm of fat from the skin on rays 120 deg out of
+    L1's centre in 5 of the 6 cases of tests/test_synth_flank.py, now 12-25 mm)."""
+    jj, ii = band
+    if len(jj):
+        sl = pt.tissue[k]
+        hit = sl[jj, ii] == _T.FAT
+        sl[jj[hit], ii[hit]] = _T.MUSCLE
 
 
 def _organ(
