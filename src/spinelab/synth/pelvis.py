@@ -7,7 +7,8 @@ above the acetabulum, the posterior ilium and the auricular surfaces of the sacr
 acetabular cups, femoral heads, necks, trochanters and proximal shafts, pubis and ischium, the
 lower sacrum and coccyx, the fused S1-S2 junction and the anterior sacral foramina. Positions
 are relative to the S1 body centre, sizes from standard adult pelvic dimensions scaled with the
-body.
+body. Patches of the hip bones' and femora's marrow are fatty (``Tissue.FATTY_MARROW``,
+:func:`_fatty_marrow`), the femoral heads' red.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import scipy.ndimage as ndi
+import scipy.special as sps
 from numpy.typing import NDArray
 
 from spinelab import anatomy
@@ -28,6 +31,8 @@ if TYPE_CHECKING:
     from spinelab.synth.render import _BodyPlan
 
 _T = Tissue
+#: the femur's marrow as painted (:func:`_paint_femur`), before :func:`_fatty_marrow`
+_FEMUR_MARROW = _T.FATTY_MARROW
 
 
 # Standard adult pelvic dimensions (mm) the hemipelvis is built from, rounded means of both
@@ -182,6 +187,34 @@ ILIUM_CORTEX_MM = 1.5
 #: the greater sciatic notch's front edge (the wing's lower posterior border) runs from the
 #: acetabular block up to the notch's top as this power of the height fraction (1: straight)
 ILIUM_NOTCH_POWER = 4.0
+#: Fatty (yellow) marrow. In adults most of the hip bone's and proximal femur's marrow is
+#: converted to fat, in patches, while the femoral head stays denser (its epiphyseal trabeculae)
+#: and the bone next to the acetabulum stays red longer. The real example CT at 3 mm (interior
+#: of the bone 6 mm or more from its surface): iliac body 25-60 mm above the head's centre
+#: 3/60/138/214/299 HU (10th/25th/50th/75th/90th percentile), the femoral neck 28-40 mm from
+#: the head's centre median 57 HU, the head 216 HU; a synthetic case with a uniform
+#: ``Tissue.MARROW`` interior (212 HU drawn) read 171/189/210/232/253, 235 and 209, with these
+#: patches -4/59/154/203/233, 28 and 209. A smooth random field (a periodic tile of
+#: FATTY_MARROW_TILE cells of FATTY_MARROW_CELL_MM, Gaussian-smoothed by FATTY_MARROW_SIGMA_MM,
+#: with a fine per-voxel dither of weight FATTY_MARROW_DITHER that frays the patches' edges)
+#: turns the share FATTY_MARROW_SHARE (hip bone, femur below the head) of the marrow into
+#: ``Tissue.FATTY_MARROW``. The hip bone's share falls to 0 towards the acetabulum (full from
+#: FATTY_MARROW_SOCKET_MM[1] beyond the joint space, none within FATTY_MARROW_SOCKET_MM[0]); the
+#: femur's rises from 0 at the head's surface to full FATTY_MARROW_NECK_MM below it, so the
+#: head keeps red marrow.
+FATTY_MARROW_SHARE = (0.5, 0.75)
+FATTY_MARROW_TILE = 32
+FATTY_MARROW_CELL_MM = 3.0
+FATTY_MARROW_SIGMA_MM = 6.0
+FATTY_MARROW_DITHER = 0.5
+FATTY_MARROW_SOCKET_MM = (3.0, 15.0)
+FATTY_MARROW_NECK_MM = 8.0
+#: the region searched for the pelvis's marrow (:func:`_marrow_box`): this far either side of
+#: the midline (mm, times the body scale) and from FATTY_MARROW_Y_MM in front of to behind the
+#: S1 body centre; marrow painted there before the pelvis (the hands and forearms of arms-down
+#: cases, beside the hips and thighs) is left as it is
+FATTY_MARROW_REACH_MM = 175.0
+FATTY_MARROW_Y_MM = (-120.0, 90.0)
 
 
 def _paint_plate(
@@ -307,16 +340,21 @@ def _paint_ilium(pt: Painter, c: NDArray[np.float64], w: float, s: float, side: 
 
 
 def _bone_rod(
-    pt: Painter, pts: NDArray[np.float64], r: float, cortex: float, outer: int = _T.CORTICAL
+    pt: Painter,
+    pts: NDArray[np.float64],
+    r: float,
+    cortex: float,
+    outer: int = _T.CORTICAL,
+    inner: int = _T.MARROW,
 ) -> None:
-    """A round bony rod (cortex ``outer`` around marrow) along a polyline, its ends extended by
-    0.6 r so that joined rods overlap (the flat-tube painter cuts its ends square)."""
+    """A round bony rod (cortex ``outer`` around ``inner``, marrow) along a polyline, its ends
+    extended by 0.6 r so that joined rods overlap (the flat-tube painter cuts its ends square)."""
     p = np.array(pts, dtype=np.float64)
     for end, nxt in ((0, 1), (-1, -2)):
         d = p[end] - p[nxt]
         p[end] = p[end] + d / max(float(np.linalg.norm(d)), 1e-6) * 0.6 * r
     full = np.full(len(p), r)
-    pt.flat_tube(p, full, full, np.zeros(len(p)), outer, _T.MARROW, cortex)
+    pt.flat_tube(p, full, full, np.zeros(len(p)), outer, inner, cortex)
 
 
 #: Sacro-iliac joint and posterior ilium: the ilium's auricular part faces the sacral alae across
@@ -415,7 +453,8 @@ def _femur_axes(side: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
 
 def _paint_femur(pt: Painter, fh: NDArray[np.float64], s: float, side: float) -> None:
     """Proximal femur below the head centred at ``fh``: the waisted neck up-medially into the
-    head, the greater trochanter and the shaft with its medullary canal."""
+    head, the greater trochanter and the shaft with its medullary canal. Its marrow is painted
+    ``Tissue.FATTY_MARROW``, which marks it as the femur's for :func:`_fatty_marrow`."""
     neck, shaft = _femur_axes(side)
     # the neck and shaft axes meet at the base of the neck, FEMUR_OFFSET_MM from the shaft axis
     sin_ns = math.sin(math.radians(180.0 - FEMUR_NECK_SHAFT_DEG))
@@ -431,7 +470,7 @@ def _paint_femur(pt: Painter, fh: NDArray[np.float64], s: float, side: float) ->
         np.array([p[2] for p in FEMUR_NECK_PROFILE]) * s,
         np.zeros(len(pts)),
         THIN_CORTEX,
-        _T.MARROW,
+        _FEMUR_MARROW,
         FEMUR_NECK_CORTEX_MM,
     )
     # greater trochanter: from the neck's base up and out to its tip at the head's height
@@ -439,7 +478,12 @@ def _paint_femur(pt: Painter, fh: NDArray[np.float64], s: float, side: float) ->
     tip = base + (20.0 * lat + np.array([0.0, 6.0, 0.0])) * s
     tip[2] = fh[2] - 4.0 * s
     _bone_rod(
-        pt, np.stack([base + (10.0 * lat + 15.0 * shaft) * s, tip]), 12.0 * s, 1.5, THIN_CORTEX
+        pt,
+        np.stack([base + (10.0 * lat + 15.0 * shaft) * s, tip]),
+        12.0 * s,
+        1.5,
+        THIN_CORTEX,
+        _FEMUR_MARROW,
     )
     # the shaft: thin cortex in the metaphysis (trochanteric region), the thick diaphyseal
     # cortex from FEMUR_DIAPHYSIS_MM below the neck's base
@@ -449,9 +493,10 @@ def _paint_femur(pt: Painter, fh: NDArray[np.float64], s: float, side: float) ->
         FEMUR_SHAFT_R_MM * s,
         1.5,
         THIN_CORTEX,
+        _FEMUR_MARROW,
     )
     shaft_pts = np.stack([base + FEMUR_DIAPHYSIS_MM * s * shaft, base + 240.0 * s * shaft])
-    _bone_rod(pt, shaft_pts, FEMUR_SHAFT_R_MM * s, 4.5)
+    _bone_rod(pt, shaft_pts, FEMUR_SHAFT_R_MM * s, 4.5, inner=_FEMUR_MARROW)
 
 
 def _acetabular_block_depth(
@@ -505,7 +550,7 @@ def _paint_acetabular_block(pt: Painter, fh: NDArray[np.float64], s: float, side
     inside = (depth >= 0) & (x * x + y * y + z * z >= r_in * r_in)
     dense = z >= ACETABULUM_BLOCK_DENSE_FROM_MM * s
     tis = pt.tissue[sl]
-    bone = np.isin(tis, (_T.MARROW, THIN_CORTEX, _T.CORTICAL))
+    bone = np.isin(tis, (_T.MARROW, _FEMUR_MARROW, THIN_CORTEX, _T.CORTICAL))
     rim = inside & (depth < ILIAC_BODY_CORTEX_MM)
     tis[inside & ~bone] = np.where(dense, _T.CORTICAL, THIN_CORTEX)[inside & ~bone]
     tis[rim & dense & (tis == THIN_CORTEX)] = _T.CORTICAL
@@ -530,7 +575,7 @@ def _paint_hip_joint(pt: Painter, fh: NDArray[np.float64], s: float, side: float
     inv = 1.0 / np.maximum(rho, 1e-3)
     k = cup(-side * x, y, z)  # the cup's test takes LPS offsets
     tis = pt.tissue[sl]
-    bone = np.isin(tis, (_T.MARROW, THIN_CORTEX, _T.CORTICAL))
+    bone = np.isin(tis, (_T.MARROW, _FEMUR_MARROW, THIN_CORTEX, _T.CORTICAL))
     # the fossa: fat in a cone below and medial to the head, the socket's floor further out
     ax = np.array(ACETABULUM_FOSSA_AXIS)
     ax = ax / np.linalg.norm(ax)
@@ -570,12 +615,20 @@ def hip_centres_mm(geo: SpineGeometry, body_scale: float) -> NDArray[np.float64]
     return np.stack([c + np.array([side * hx * s, hy * s, hz]) for side in (1.0, -1.0)])
 
 
-def paint_pelvis(pt: Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
+def paint_pelvis(
+    pt: Painter,
+    geo: SpineGeometry,
+    plan: _BodyPlan,
+    rng: np.random.Generator | None = None,
+) -> None:
     """Hip bones (iliac wings as broad curved plates, acetabulum, ischium, pubis), femoral heads,
     necks and proximal shafts, and the lower sacrum and coccyx below S2 (bone, label 0).
 
     Positions are relative to the S1 body centre, sizes from the standard adult dimensions
-    above, scaled with the body (``plan.scale``)."""
+    above, scaled with the body (``plan.scale``). Patches of the hip bones' and femora's marrow
+    are fatty (:func:`_fatty_marrow`); their random field comes from ``rng`` (only read
+    through a jumped copy of its bit generator: the caller's stream does not move) or, without
+    one, from a generator seeded by the spine's geometry (the same spine, the same patches)."""
     if "S1" not in geo.labels:
         return
     n = geo.labels.index("S1")
@@ -585,6 +638,9 @@ def paint_pelvis(pt: Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
     hips = hip_centres_mm(geo, s)
     assert hips is not None
     hy, hz = PELVIS_HIP_MM[1], PELVIS_HIP_MM[2]
+    # the marrow already there (the arms' bones) is not the pelvis's
+    box = _marrow_box(pt, c, s, hips)
+    held = pt.tissue[box] == _T.MARROW
     for side, fh in zip((1.0, -1.0), hips, strict=True):
         _paint_ilium(pt, c, w, s, side)
         # acetabular cup around the head, open laterally, forwards and downwards (inclination
@@ -626,10 +682,116 @@ def paint_pelvis(pt: Painter, geo: SpineGeometry, plan: _BodyPlan) -> None:
         # last, so that the rods meeting at the acetabulum leave the joint and the head round
         _paint_hip_joint(pt, fh, s, side, cup)
     _paint_auricular(pt, geo, s)
+    _fatty_marrow(pt, c, s, hips, _marrow_rng(rng, geo), box, held if held.any() else None)
     low = lower_sacrum(geo)
     if low is not None:
         pts, hw_a, ht_a = low
         pt.flat_tube(pts, hw_a, ht_a, np.full(len(pts), math.pi / 2), THIN_CORTEX, _T.MARROW, 1.4)
+
+
+#: jumps of the caller's bit generator that give the fatty-marrow field its own stream
+_MARROW_STREAM = 7
+
+
+def _marrow_rng(rng: np.random.Generator | None, geo: SpineGeometry) -> np.random.Generator:
+    """The fatty-marrow field's generator: a jumped copy of ``rng``'s bit generator (``rng``
+    itself is left as it was), else one seeded by the spine's centres."""
+    if rng is not None:
+        jumped = getattr(rng.bit_generator, "jumped", None)
+        if jumped is not None:
+            return np.random.Generator(jumped(_MARROW_STREAM))
+        return rng.spawn(1)[0]
+    words = np.frombuffer(
+        np.ascontiguousarray(geo.centres_mm, dtype=np.float64).tobytes(), np.uint32
+    )
+    return np.random.default_rng(np.random.SeedSequence(words.tolist()))
+
+
+def _marrow_box(
+    pt: Painter, c: NDArray[np.float64], s: float, hips: NDArray[np.float64]
+) -> tuple[slice, slice, slice]:
+    """The part of the fine grid (``(k, j, i)`` slices, perhaps empty) where
+    :func:`_fatty_marrow` looks for the pelvis's marrow: FATTY_MARROW_REACH_MM either side of
+    the S1 centre ``c``, FATTY_MARROW_Y_MM from it, from 300 mm below the hips ``(2, 3)`` (the
+    femoral shafts) to above the iliac crests; ``s`` is the body scale."""
+    g = pt.grid
+    k0, k1 = g.index_range(2, float(hips[:, 2].min()) - 300.0 * s, c[2] + PELVIS_CREST_MM + 10.0)
+    j0, j1 = g.index_range(1, c[1] + FATTY_MARROW_Y_MM[0] * s, c[1] + FATTY_MARROW_Y_MM[1] * s)
+    reach = FATTY_MARROW_REACH_MM * s
+    i0, i1 = g.index_range(0, c[0] - reach, c[0] + reach)
+    return slice(k0, k1), slice(j0, j1), slice(i0, i1)
+
+
+def _fatty_marrow(
+    pt: Painter,
+    c: NDArray[np.float64],
+    s: float,
+    hips: NDArray[np.float64],
+    rng: np.random.Generator,
+    box: tuple[slice, slice, slice],
+    held: NDArray[np.bool_] | None,
+) -> None:
+    """Turn patches of the hip bones' and femora's marrow into ``Tissue.FATTY_MARROW``.
+
+    Called once both sides are painted (before the lower sacrum): in ``box``
+    (:func:`_marrow_box`), the marrow (``Tissue.MARROW``: hip bone and femoral head;
+    ``_FEMUR_MARROW``: the femur below the head) that was not there before the pelvis (``held``,
+    a mask over ``box``; None: none was) becomes fatty where a smooth random field (a normal
+    variate per voxel, a periodic tile anchored at the S1 centre ``c``) lies below the normal
+    quantile of the local share (FATTY_MARROW_SHARE, graded to 0 towards the joint round the
+    hip centre ``hips`` ``(2, 3)`` on the voxel's side of ``c``); the rest is
+    ``Tissue.MARROW``. ``s`` is the body scale.
+    """
+    tis = pt.tissue[box]
+    femur_box = tis == _FEMUR_MARROW
+    cand = femur_box | (tis == _T.MARROW)
+    if held is not None:
+        cand &= ~held
+    # the rows (k, j) that hold any, then the voxels in them: a few percent of the box's rows,
+    # quicker than one nonzero over the whole box
+    rk, rj = np.nonzero(cand.any(axis=2))
+    if not len(rk):
+        return
+    r, ii = np.nonzero(cand[rk, rj])
+    kk, jj = rk[r], rj[r]
+    femur = femur_box[kk, jj, ii]
+    del femur_box, cand
+    kk += box[0].start
+    jj += box[1].start
+    ii += box[2].start
+    n = FATTY_MARROW_TILE
+    cell = FATTY_MARROW_CELL_MM
+    field = ndi.gaussian_filter(
+        rng.standard_normal((n, n, n)), FATTY_MARROW_SIGMA_MM / cell, mode="wrap"
+    )
+    a = FATTY_MARROW_DITHER
+    field *= 1.0 / (float(field.std()) * math.sqrt(1.0 + a * a))
+    field = field.astype(np.float32).reshape(-1)
+    dither = (rng.standard_normal(16**3) * (a / math.sqrt(1.0 + a * a))).astype(np.float32)
+    # flat indices into the tile (cells anchored at c) and the dither, per grid axis
+    cx, cy, cz = (
+        (np.floor((ax - c[d]) / cell).astype(np.intp) & (n - 1)) * n**d
+        for d, ax in enumerate((pt.x, pt.y, pt.z))
+    )
+    dx, dy, dz = ((np.arange(len(ax)) & 15) * 16**d for d, ax in enumerate((pt.x, pt.y, pt.z)))
+    # squared distance to the hip centre on each column's side (both at one height and depth)
+    hx = np.where(pt.x >= c[0], hips[0, 0], hips[1, 0])
+    rho = np.sqrt(
+        ((pt.x - hx) ** 2)[ii] + ((pt.y - hips[0, 1]) ** 2)[jj] + ((pt.z - hips[0, 2]) ** 2)[kk]
+    )
+    r_h = FEMORAL_HEAD_R_MM * s
+    r_in = r_h + HIP_JOINT_GAP_MM
+    share_hip, share_femur = FATTY_MARROW_SHARE
+    s0, s1 = FATTY_MARROW_SOCKET_MM
+    share = np.where(
+        femur,
+        share_femur * np.clip((rho - r_h) / FATTY_MARROW_NECK_MM, 0.0, 1.0),
+        share_hip * np.clip((rho - r_in - s0) / (s1 - s0), 0.0, 1.0),
+    )
+    value = field.take(cz[kk] + cy[jj] + cx[ii]) + dither.take(dz[kk] + dy[jj] + dx[ii])
+    with np.errstate(divide="ignore"):
+        fatty = value < sps.ndtri(share)
+    pt.tissue[kk, jj, ii] = np.where(fatty, _T.FATTY_MARROW, _T.MARROW).astype(np.uint8)
 
 
 #: Sacral segments below S2 (S3, S4, S5, coccyx): each this much shorter than the one above,
@@ -696,7 +858,7 @@ def lower_sacrum(
 
 
 #: Bone tissue classes (as :data:`spinelab.synth.tissues.BONE`) and their look-up table.
-_BONE_T = (_T.CANCELLOUS, _T.CORTICAL, _T.MARROW, _T.DENSE, _T.SHELL)
+_BONE_T = (_T.CANCELLOUS, _T.CORTICAL, _T.MARROW, _T.DENSE, _T.SHELL, _T.FATTY_MARROW)
 _BONE_LUT = np.zeros(256, dtype=bool)
 _BONE_LUT[list(_BONE_T)] = True
 

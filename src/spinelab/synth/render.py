@@ -1793,7 +1793,7 @@ def render_labels(
     _paint_soft_tissue(pt, geo, plan, params, rng)
     arms.paint_arms(pt, geo, plan, params, rng)  # arms-down cases: limbs beside the body
     _paint_skull(pt, geo)
-    pelvis.paint_pelvis(pt, geo, plan)
+    pelvis.paint_pelvis(pt, geo, plan, rng)  # its fatty marrow from a jumped copy of rng
     _paint_ribs(pt, geo, plan, rng)
     _paint_sternum(pt, geo, plan)
     boxes: dict[str, tuple[int, int, int, int, int, int]] = {}

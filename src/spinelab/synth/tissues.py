@@ -44,17 +44,20 @@ class Tissue(IntEnum):
     MEDULLA = 21  # renal medulla (pyramids); the cortex is KIDNEY
     ADRENAL = 22
     MYOCARDIUM = 23  # heart wall (ventricles and atria); the chambers are BLOOD
+    FATTY_MARROW = 24  # yellow (fatty) marrow of the adult hip bones and proximal femora
 
 
 N_TISSUES = len(Tissue)
 
-#: Bone classes (cancellous, cortical, marrow): what "bone" means for masks and tests.
+#: Bone classes (cancellous, cortical, marrow, fatty marrow): what "bone" means for masks and
+#: tests.
 BONE: tuple[Tissue, ...] = (
     Tissue.CANCELLOUS,
     Tissue.CORTICAL,
     Tissue.MARROW,
     Tissue.DENSE,
     Tissue.SHELL,
+    Tissue.FATTY_MARROW,
 )
 
 #: (mean HU, between-case standard deviation of that mean) per tissue, non-contrast CT.
@@ -110,6 +113,11 @@ HU_TABLE: dict[Tissue, tuple[float, float]] = {
     Tissue.MEDULLA: (31.0, 3.0),  # replaced by the cortex's value less 0-2 HU (uniform)
     Tissue.ADRENAL: (22.0, 6.0),
     Tissue.MYOCARDIUM: (47.0, 4.0),
+    # trabecular bone whose marrow is yellow (fat, about -100 HU pure) around its trabeculae:
+    # the real example's iliac body reads 3 and 60 HU at its 10th and 25th percentile, its
+    # femoral neck 57 HU (median) at 3 mm (:data:`spinelab.synth.pelvis.FATTY_MARROW_SHARE`);
+    # -20 HU here put the synthetic ones 30-60 HU lower
+    Tissue.FATTY_MARROW: (15.0, 20.0),
 }
 
 #: Contrast-enhanced (portal venous) means that replace the table's, with their spread;
@@ -191,10 +199,12 @@ def sample_hu_table(
     # the organ classes added later draw from a child stream, so the caller's stream (and so
     # every later draw of the case) stays where it was
     sub = rng.spawn(1)[0]
+    # the fatty marrow from a grandchild stream: the organs' draws stay as they were too
+    fatty = sub.spawn(1)[0]
     out = np.zeros(N_TISSUES, dtype=np.float32)
     for t in Tissue:
         mean, spread = table[t]
-        r = rng if t < Tissue.PANCREAS else sub
+        r = rng if t < Tissue.PANCREAS else sub if t < Tissue.FATTY_MARROW else fatty
         out[t] = mean + spread * float(np.clip(r.standard_normal(), -2.5, 2.5))
     out[Tissue.METAL] = HU_TABLE[Tissue.METAL][0]
     out[Tissue.DENSE] += out[Tissue.CANCELLOUS]
