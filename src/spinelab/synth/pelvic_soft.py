@@ -15,14 +15,23 @@ of the cavity, and the hip bones are painted over them afterwards:
   wall; the short external rotators behind the hip; the tensor fasciae latae, sartorius and
   rectus femoris in front of it;
 * the pelvic floor (levator ani) as a funnel down to the anal canal, the ischioanal fat beside
-  it; the bladder resting on it behind the pubis;
+  it; the bladder resting on it behind the pubis, a rounded square when full; the prostate and
+  seminal vesicles or the uterus and cervix between it and the rectum;
 * below the perineum the body parts into the two thighs (the buttocks' gluteal cleft behind,
   the thighs touching medially), each a muscle mass in its own subcutaneous fat with the
   femoral vessels in front.
 
+The muscle sections are not ellipses: each outline is its ellipse smoothly deformed by low-order
+Fourier terms drawn per case, muscle and side; sections that overlap are clipped against each
+other and parted by one fat plane where they meet, and the planes' width varies along them
+(1-3 mm). The thighs' outlines are deformed the same way.
+
 Real reference (the example CT, 3 mm, heads 88 mm from the midline): in the axial slice through
 the hip centres the body is 228 mm deep, the heads half-way between its front and back (0.49),
-about 45 % fat, 45 % muscle and 9 % bone.
+about 45 % fat, 45 % muscle and 9 % bone. In the coronal plane through the hip centres, between
+the heads (to 30 mm short of either) from 30 mm below to 20 mm above them, 9 % of the voxels
+are fat (< -30 HU; the synthetic pelvis with an ellipsoidal bladder in front of the hips and
+nothing else in the cavity: 35-52 %, now 10-35 %).
 """
 
 from __future__ import annotations
@@ -79,11 +88,11 @@ PELVIC_MUSCLES: dict[str, tuple[tuple[float, float, float, float, float], ...]] 
         (50.0, 62.0, -15.0, 17.0, 15.0),
         (15.0, 64.0, -35.0, 14.0, 12.0),
     ),
-    # the pelvic side wall, medial to the acetabulum
+    # the pelvic side wall, medial to the acetabulum (about 12-15 mm thick at the hips)
     "obturator_internus": (
-        (40.0, 62.0, 15.0, 8.0, 28.0),
-        (0.0, 62.0, 10.0, 10.0, 36.0),
-        (-35.0, 56.0, 20.0, 9.0, 28.0),
+        (40.0, 62.0, 15.0, 10.0, 28.0),
+        (0.0, 62.0, 10.0, 14.0, 36.0),
+        (-35.0, 56.0, 20.0, 12.0, 28.0),
     ),
     # piriformis (higher), gemelli, obturator externus and quadratus femoris behind the hip
     "short_rotators": (
@@ -127,13 +136,35 @@ FEMORAL_ARTERY_R_MM, FEMORAL_VEIN_R_MM, FEMORAL_VEIN_MEDIAL_MM = 4.0, 5.5, 9.0
 LEVATOR = ((-5.0, 52.0, 55.0, 25.0), (-30.0, 36.0, 40.0, 38.0), (-55.0, 14.0, 16.0, 45.0))
 LEVATOR_MM = 6.0
 #: Bladder: a water-filled sac behind the pubis resting on the pelvic floor (its base
-#: BLADDER_BASE_DZ_MM above the hip centres); half-axes (x, y, z) at full filling, times a
-#: per-case filling factor drawn from BLADDER_FILL; its wall BLADDER_WALL_MM of soft tissue.
+#: BLADDER_BASE_DZ_MM above the hip centres, its centre BLADDER_Y_MM behind them); half-axes
+#: (x, y, z) at full filling, times a per-case filling factor drawn from BLADDER_FILL; its wall
+#: BLADDER_WALL_MM of soft tissue, thin and smooth. A full bladder is a rounded square in axial
+#: and coronal sections: a superellipse whose exponent grows from 2 at the lowest filling to
+#: BLADDER_SQUARE at the highest. The real example CT (3 mm): a full bladder about 100 x 100 mm
+#: from 10 mm below to 60 mm above the hip centres, its centroid 10 mm in front of them, the
+#: lumen 12 HU (median; quartiles 3-20).
 BLADDER_MM = (50.0, 40.0, 42.0)
-BLADDER_Y_MM = -35.0
+BLADDER_Y_MM = -22.0
 BLADDER_BASE_DZ_MM = -12.0
 BLADDER_FILL = (0.55, 1.1)
-BLADDER_WALL_MM = 2.5
+BLADDER_WALL_MM = 2.0
+BLADDER_SQUARE = 3.0
+#: The genital organs between the bladder and the rectum, soft tissue over the pelvic fat (one
+#: sex drawn per case, P_MALE male): ellipsoids ``(lx, y, dz, rx, ry, rz)`` in the hip frame,
+#: ``lx`` mirrored to both sides when not 0. Male: the prostate below the bladder's neck behind
+#: the symphysis and the seminal vesicles behind the bladder's base; female: the uterus's body
+#: over and behind the bladder and the cervix and vagina below it. Without them the true
+#: pelvis at the hip centres was fat wherever the bladder did not reach (the real example CT:
+#: bladder and viscera, 9 % fat between the heads in their coronal plane).
+P_MALE = 0.5
+PELVIC_ORGANS_MALE = (
+    (0.0, -12.0, -30.0, 21.0, 16.0, 17.0),
+    (20.0, 8.0, 2.0, 20.0, 8.0, 11.0),
+)
+PELVIC_ORGANS_FEMALE = (
+    (0.0, 8.0, 38.0, 30.0, 22.0, 38.0),
+    (0.0, 12.0, -8.0, 15.0, 13.0, 26.0),
+)
 #: The thighs: below THIGHS_FROM_DZ_MM the body parts into two thighs, ellipses centred
 #: THIGH_SPLIT of the body's half-width from the midline, each the body's depth; the share of
 #: a thigh's half-width between its centre and the midline grows to THIGH_TOUCH at
@@ -143,6 +174,10 @@ THIGHS_FROM_DZ_MM = -35.0
 THIGHS_FULL_DZ_MM = -110.0
 THIGH_TOUCH = 0.93
 THIGH_FAT = 0.8
+#: Each thigh's outline is its ellipse's radius times ``1 + sum_n a_n cos(n theta - phi_n)``
+#: (orders 2 and 3, amplitudes uniform up to THIGH_FOURIER, drawn per case and side): flattened
+#: or bulging where the muscles and the fat lie, not a plain ellipse.
+THIGH_FOURIER = (0.06, 0.035)
 #: The pelvic muscles are painted from this far above the hip centres down.
 PELVIC_TOP_DZ_MM = 170.0
 #: Below PELVIC_FILL_DZ_MM[-1] the fat inside the body wall becomes muscle (the gluteal, hip and
@@ -154,7 +189,22 @@ PELVIC_TOP_DZ_MM = 170.0
 PELVIC_FILL_DZ_MM = (-75.0, -45.0, 0.0, 30.0, 75.0)
 PELVIC_CAVITY_HALF_MM = (0.0, 40.0, 62.0, 78.0)
 PELVIC_CAVITY_BACK_MM = 62.0
-MUSCLE_FAT_PLANE_MM = 1.6
+MUSCLE_FAT_PLANE_MM = 1.8
+#: The fat planes' width varies along them by this share either way (a smooth field of the
+#: position drawn per case, wavelengths MUSCLE_PLANE_WAVE_MM): 1-3 mm, uneven, as on the real CT
+#: where the planes between the gluteal, hip and thigh muscles fade and widen along their course.
+MUSCLE_PLANE_VARY = 0.5
+MUSCLE_PLANE_WAVE_MM = (35.0, 80.0)
+#: Each muscle section's outline (per muscle and side, drawn per case) is its ellipse's radius
+#: times ``1 + sum_n a_n cos(n theta - phi_n)`` (to first order in ``a_n``: the level set of a
+#: cubic, :meth:`PelvicSoftTissue._outline_distance`) over the orders n = 2, 3 with amplitudes
+#: ``a_n`` uniform up to MUSCLE_FOURIER (smooth, convex-ish sections, no two alike); the
+#: phases turn by up to MUSCLE_TWIST rad per 100 mm of height, so the outlines change along the
+#: muscle. Where two sections overlap they are clipped against each other (each point belongs
+#: to the section whose outline it lies deepest inside), parted by one fat plane along the
+#: line where they meet, instead of the old crossing circular arcs.
+MUSCLE_FOURIER = (0.12, 0.07)
+MUSCLE_TWIST = 0.6
 
 
 def _track(
@@ -170,6 +220,27 @@ def _track(
             t = (a[0] - dz) / max(a[0] - b[0], 1e-6)
             return tuple(float(p + t * (q - p)) for p, q in zip(a[1:], b[1:], strict=True))  # type: ignore[return-value]
     return None
+
+
+def _outline_factor(u: np.ndarray, v: np.ndarray, amp: np.ndarray, phase: np.ndarray) -> np.ndarray:
+    """``1 + sum_n amp[n-2] cos(n theta - phase[n-2])`` (orders 2, 3, ...) from ``u = cos
+    theta`` and ``v = sin theta`` (arrays of one shape), by the complex powers' recurrence."""
+    c, s = u, v
+    out = np.ones_like(u)
+    for a, p in zip(amp, phase, strict=True):
+        c, s = c * u - s * v, s * u + c * v
+        out += np.float32(a * math.cos(p)) * c + np.float32(a * math.sin(p)) * s
+    return out
+
+
+def _powers(v: np.ndarray) -> np.ndarray:
+    """``(4, n)``: the powers 0-3 of ``v`` (n,)."""
+    out = np.empty((4, len(v)), dtype=np.float32)
+    out[0] = 1.0
+    out[1] = v
+    np.multiply(v, v, out=out[2])
+    np.multiply(out[2], v, out=out[3])
+    return out
 
 
 class PelvicSoftTissue:
@@ -188,6 +259,37 @@ class PelvicSoftTissue:
         self.bulk = float(rng.uniform(0.85, 1.15))  # muscle bulk (lean vs muscular)
         f = float(rng.uniform(*BLADDER_FILL))
         self.bladder = tuple(a * f * self.s for a in BLADDER_MM)
+        organs = PELVIC_ORGANS_MALE if rng.random() < P_MALE else PELVIC_ORGANS_FEMALE
+        size = float(rng.uniform(0.8, 1.2))
+        self.organs = [
+            (side * o[0], o[1], o[2], *(a * size for a in o[3:]))
+            for o in organs
+            for side in ((1.0, -1.0) if o[0] else (0.0,))
+        ]
+        lo, hi = BLADDER_FILL
+        self.bladder_power = 2.0 + (BLADDER_SQUARE - 2.0) * (f - lo) / (hi - lo)
+        # per muscle and side: Fourier amplitudes, phases and the phases' turn per mm
+        names = [*PELVIC_MUSCLES, *THIGH_MUSCLES]
+        amp = np.asarray(MUSCLE_FOURIER)
+        self.outline: dict[tuple[str, float], np.ndarray] = {}
+        for name in names:
+            for side in (1.0, -1.0):
+                a = rng.uniform(0.0, 1.0, len(amp)) * amp
+                phi = rng.uniform(0.0, 2.0 * np.pi, len(amp))
+                turn = rng.uniform(-1.0, 1.0, len(amp)) * MUSCLE_TWIST / 100.0
+                self.outline[name, side] = np.stack([a, phi, turn])
+        # the fat planes' width field: a product of waves along x and y, drifting along z
+        wl = rng.uniform(*MUSCLE_PLANE_WAVE_MM, 3)
+        self.plane_wave = (*(2.0 * np.pi / wl), rng.uniform(0.0, 2.0 * np.pi, 2))
+        self.thigh_outline = {
+            side: np.stack(
+                [
+                    rng.uniform(0.0, 1.0, len(THIGH_FOURIER)) * np.asarray(THIGH_FOURIER),
+                    rng.uniform(0.0, 2.0 * np.pi, len(THIGH_FOURIER)),
+                ]
+            )
+            for side in (1.0, -1.0)
+        }
 
     def active(self, z: float) -> bool:
         return z - self.hz < PELVIC_TOP_DZ_MM * self.s
@@ -204,6 +306,41 @@ class PelvicSoftTissue:
             return None
         lx, y, rx, ry = got
         return lx * self.s, self.hy + y * self.s, rx * self.s * bulk, ry * self.s * bulk
+
+    @staticmethod
+    def _outline_distance(
+        ex: np.ndarray,
+        ey: np.ndarray,
+        rx: float,
+        ry: float,
+        coef: np.ndarray,
+        dz: float,
+    ) -> np.ndarray:
+        """Signed distance (mm along the ray from the centre, about; negative inside) of the
+        points ``(ex[None, :], ey[:, None])`` (mm from the centre) to a section's outline.
+
+        In the ellipse's normalised frame (``x = ex / rx``, ``y = ey / ry``, ``rho``, ``t``
+        polar) the outline is the level set ``G = 1`` of the cubic ``G = rho^2 (1 - 2 a2
+        cos(2 t - p2)) - 2 a3 rho^3 cos(3 t - p3)``: to first order in the amplitudes the
+        ellipse's radius times ``1 + a2 cos(2 t - p2) + a3 cos(3 t - p3)`` (``coef``: the
+        amplitudes, the phases at ``dz = 0`` and their turn per mm). ``sqrt(G) - 1`` is then
+        the radial excess, times the ellipse's radius in that direction. ``G`` and the two
+        quadratic forms needed are sums ``m_ij y^i x^j``: (powers of y) @ m @ (powers of x),
+        a few array operations per section and no trigonometry per point.
+        """
+        (a2, a3), (p2, p3), (t2, t3) = coef
+        p2, p3 = p2 + t2 * dz, p3 + t3 * dz
+        c2, s2 = 2.0 * a2 * math.cos(p2), 2.0 * a2 * math.sin(p2)
+        c3, s3 = 2.0 * a3 * math.cos(p3), 2.0 * a3 * math.sin(p3)
+        m = np.zeros((3, 4, 4), dtype=np.float32)
+        # G: rho^2 cos 2t = x^2 - y^2, rho^2 sin 2t = 2xy, rho^3 cos 3t = x^3 - 3xy^2,
+        # rho^3 sin 3t = 3x^2y - y^3; m[k, i, j] multiplies y^i x^j
+        m[0, 0, 2], m[0, 2, 0], m[0, 1, 1] = 1.0 - c2, 1.0 + c2, -2.0 * s2
+        m[0, 0, 3], m[0, 2, 1], m[0, 1, 2], m[0, 3, 0] = -c3, 3.0 * c3, -3.0 * s3, s3
+        m[1, 0, 2], m[1, 2, 0], m[1, 0, 0] = rx * rx, ry * ry, 1e-9 * rx * ry  # r^2 (mm^2)
+        m[2, 0, 2], m[2, 2, 0], m[2, 0, 0] = 1.0, 1.0, 1e-9  # rho^2 (not 0 at the centre)
+        g, r2, rho2 = (_powers(ey / ry).T @ m) @ _powers(ex / rx)
+        return (np.sqrt(g) - 1.0) * np.sqrt(r2 / rho2)
 
     def paint_muscles(
         self,
@@ -255,33 +392,64 @@ class PelvicSoftTissue:
             v = ((y - cy) / ry) ** 2
             sub[inside & (sub == _T.FAT) & (v[:, None] + u[None, :] > 1.0)] = _T.MUSCLE
 
-            def in_cavity(xc: float, yc: float, rx: float, ry_m: float) -> bool:
-                # does the muscle's box reach into the cavity (else the mass is muscle there)?
-                dx = max(abs(xc - self.xm) - rx, 0.0) / max(half, 1e-3)
-                dy = max(abs(yc - cy) - ry_m, 0.0) / ry
-                return dx * dx + dy * dy < 1.0
-
-        h = MUSCLE_FAT_PLANE_MM
+        # every named muscle's section (both sides): the signed distance (mm along the ray from
+        # its centre; negative inside) to its outline, the nearest and the second nearest
+        hmax = MUSCLE_FAT_PLANE_MM * (1.0 + MUSCLE_PLANE_VARY)
+        x0, y0 = float(x[0]), float(y[0])
+        sx, sy = g.spacing_mm[0], g.spacing_mm[1]
+        nx, ny = len(x), len(y)
+        secs = []
         for table in (PELVIC_MUSCLES, THIGH_MUSCLES):
-            for knots in table.values():
+            for name, knots in table.items():
                 sec = self._section(knots, dz, self.bulk)
                 if sec is None:
                     continue
                 lx, yc, rx, ry_m = sec
                 for side in (1.0, -1.0):
                     xc = self.xm + side * lx
-                    a0, a1 = np.searchsorted(x, (xc - rx - h, xc + rx + h))
-                    b0, b1 = np.searchsorted(y, (yc - ry_m - h, yc + ry_m + h))
-                    if a1 <= a0 or b1 <= b0:
-                        continue
-                    qy = (((y[b0:b1] - yc) / ry_m) ** 2).astype(np.float32)
-                    q = qy[:, None] + (((x[a0:a1] - xc) / rx) ** 2).astype(np.float32)[None, :]
-                    s_sub, s_in = sub[b0:b1, a0:a1], inside[b0:b1, a0:a1]
-                    if fill:  # a fat plane along its outline
-                        edge = (q > 1.0) & (q <= (1.0 + h / min(rx, ry_m)) ** 2)
-                        s_sub[edge & s_in & (s_sub == _T.MUSCLE)] = _T.FAT
-                    if not fill or in_cavity(xc, yc, rx, ry_m):
-                        s_sub[(q <= 1.0) & s_in & (s_sub == _T.FAT)] = _T.MUSCLE
+                    coef = self.outline[name, side]
+                    reach = 1.0 + float(coef[0].sum())
+                    # the section's box (its reach and the widest fat plane) on the wall's grid
+                    ext_x, ext_y = rx * reach + hmax, ry_m * reach + hmax
+                    a0 = min(max(math.ceil((xc - ext_x - x0) / sx), 0), nx)
+                    a1 = min(max(math.ceil((xc + ext_x - x0) / sx), 0), nx)
+                    b0 = min(max(math.ceil((yc - ext_y - y0) / sy), 0), ny)
+                    b1 = min(max(math.ceil((yc + ext_y - y0) / sy), 0), ny)
+                    if a1 > a0 and b1 > b0:
+                        secs.append((xc, yc, rx, ry_m, coef, (a0, a1, b0, b1)))
+        if secs:
+            ua0 = min(c[5][0] for c in secs)
+            ua1 = max(c[5][1] for c in secs)
+            ub0 = min(c[5][2] for c in secs)
+            ub1 = max(c[5][3] for c in secs)
+            shape = (ub1 - ub0, ua1 - ua0)
+            d1 = np.full(shape, np.float32(1e6), dtype=np.float32)
+            d2 = d1.copy()
+            for xc, yc, rx, ry_m, coef, (a0, a1, b0, b1) in secs:
+                d = self._outline_distance(x[a0:a1] - xc, y[b0:b1] - yc, rx, ry_m, coef, dz)
+                box = (slice(b0 - ub0, b1 - ub0), slice(a0 - ua0, a1 - ua0))
+                s1, s2 = d1[box], d2[box]
+                np.minimum(s2, np.maximum(s1, d), out=s2)
+                np.minimum(s1, d, out=s1)
+            x, y = x[ua0:ua1], y[ub0:ub1]
+            sub, inside = sub[ub0:ub1, ua0:ua1], inside[ub0:ub1, ua0:ua1]
+            # the fat planes' local width: 1 +- MUSCLE_PLANE_VARY times MUSCLE_FAT_PLANE_MM
+            kx, ky, kz, ph = self.plane_wave
+            amp = np.float32(MUSCLE_FAT_PLANE_MM * MUSCLE_PLANE_VARY)
+            wy = (amp * np.cos(ky * y + ph[0] + kz * dz)).astype(np.float32)
+            wx = np.cos(kx * x + ph[1]).astype(np.float32)
+            width = wy[:, None] * wx[None, :] + np.float32(MUSCLE_FAT_PLANE_MM)
+            # a plane along the outline of a section where no other meets it, and between two
+            # sections along the line where they meet (equal depth in both)
+            out = d1 > 0.0
+            plane = np.where(out, d1, d2 - d1) <= width
+            if fill:
+                np.copyto(sub, np.uint8(_T.FAT), where=plane & inside & (sub == _T.MUSCLE))
+            # the sections' cores over the fat: the mass outside the pelvic cavity is muscle
+            # already, so this only adds the muscles that reach into the cavity (and, above the
+            # mass, all the named muscles)
+            core = ~(out | plane) & inside & (sub == _T.FAT)
+            np.copyto(sub, np.uint8(_T.MUSCLE), where=core)
         # pelvic floor: a funnel of muscle; the ischioanal fat outside it stays fat
         lev = _track(LEVATOR, dz)  # type: ignore[arg-type]
         if lev is not None:
@@ -301,18 +469,27 @@ class PelvicSoftTissue:
                 pt.ellipse2d(k, xv, yv + 2.0, FEMORAL_VEIN_R_MM, FEMORAL_VEIN_R_MM * 0.8, _T.BLOOD)
 
     def paint_bladder(self, pt: Painter, k: int, z: float) -> None:
-        """The bladder on slice ``k``: water in a thin soft-tissue wall."""
+        """The genital organs (over the pelvic fat) and the bladder on slice ``k``: water in a
+        thin soft-tissue wall, a rounded square (a superellipse of the case's exponent) in
+        axial and coronal sections."""
+        for lx, yo, dzo, ax, ay, az in self.organs:
+            d = (self.dz(z) - dzo) / az
+            if abs(d) < 1.0:
+                f = math.sqrt(1.0 - d * d) * self.s
+                xo, yc = self.xm + lx * self.s, self.hy + yo * self.s
+                pt.ellipse2d(k, xo, yc, ax * f, ay * f, _T.SOFT, only=(_T.FAT,))
         rx, ry, rz = self.bladder
         cz = self.hz + BLADDER_BASE_DZ_MM * self.s + rz
         d = z - cz
         if abs(d) >= rz:
             return
-        f = math.sqrt(1.0 - (d / rz) ** 2)
+        p = self.bladder_power
+        f = (1.0 - abs(d / rz) ** p) ** (1.0 / p)
         cy = self.hy + BLADDER_Y_MM * self.s
         w = BLADDER_WALL_MM
-        pt.ellipse2d(k, self.xm, cy, rx * f + w, ry * f + w, _T.SOFT)
+        pt.ellipse2d(k, self.xm, cy, rx * f + w, ry * f + w, _T.SOFT, power=p)
         if rx * f > w and ry * f > w:
-            pt.ellipse2d(k, self.xm, cy, rx * f, ry * f, _T.WATER)
+            pt.ellipse2d(k, self.xm, cy, rx * f, ry * f, _T.WATER, power=p)
 
     def thigh_split(self, dz: float) -> float:
         """Share of a thigh's half-width between its centre and the midline (0 above the
@@ -351,13 +528,24 @@ class PelvicSoftTissue:
         sub = pt.tissue[k, j0:j1, i0:i1]
         body = (sub != _T.AIR) & (sub != _T.CARTILAGE)
         f = THIGH_FAT * fat
-        yy = (y / ry) ** 2
         out = np.ones(sub.shape, dtype=bool)
         core = np.zeros(sub.shape, dtype=bool)
+        # per row: the outline's lateral and medial edges (the ellipse's, times the case's
+        # smooth factor of the angle in the ellipse's normalised frame there) and the half-width
+        # of the muscle core within the thigh's fat
+        yr = y[:, 0] / ry
+        row = np.abs(yr) < 1.0
+        cos_t = np.sqrt(np.clip(1.0 - yr * yr, 0.0, None))
+        yc = y[:, 0] / max(ry - f, 1.0)
+        core_hw = max(rx - f, 1.0) * np.sqrt(np.clip(1.0 - yc * yc, 0.0, None))
+        core_hw[np.abs(yc) > 1.0] = -1.0
         for side in (1.0, -1.0):
-            dx = x - side * d
-            out &= (dx / rx) ** 2 + yy > 1.0
-            core |= (dx / max(rx - f, 1.0)) ** 2 + (y / max(ry - f, 1.0)) ** 2 <= 1.0
+            amp, phi = self.thigh_outline[side]
+            lat = np.where(row, rx * cos_t * _outline_factor(cos_t, yr, amp, phi), -np.inf)
+            med = np.where(row, rx * cos_t * _outline_factor(-cos_t, yr, amp, phi), -np.inf)
+            dx = side * (x - side * d)  # mm lateral of the thigh's centre
+            out &= (dx > lat[:, None]) | (dx < -med[:, None])
+            core |= np.abs(dx) <= core_hw[:, None]
         # the thighs' medial fat and the air between them; muscle in their core where the
         # pelvis left fat (medial, between the adductors)
         medial = np.abs(x) < d + 0.5 * rx
