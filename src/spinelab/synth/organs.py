@@ -286,6 +286,27 @@ AORTA_R_MM = 11.5
 RENAL_VESSELS_MM = (2.0, 4.5, 10.0, 2.8)
 #: The renal vein leaves the hilum this far in front of the pelvis (mm).
 RENAL_VEIN_FORWARD_MM = 9.0
+#: The liver's right lobe (segments VI-VII, the hepatorenal recess) and the spleen's lower pole
+#: reach down lateral to, and a little in front of, the upper part of their kidney, in the fat
+#: between the kidney and the body wall (short of the wall by ``RENAL_WRAP_FAT_MM``): per case,
+#: the organ reaches this far (mm) below the kidney's upper pole (a range), from
+#: ``RENAL_WRAP_ABOVE_MM`` above it, thinning from the kidney's side towards the wall to a tip
+#: (:meth:`OrganPlan._renal_wrap`). The real example CT (3 mm), in coronal planes through the
+#: middle half of each kidney, the organ's lowest point lateral to the kidney below the kidney's
+#: top in that plane: liver 36-48 mm (median 44), spleen 21-42 mm. Six generated thoraco-lumbar
+#: cases (3 mm), medians over the planes, before / after: liver -3..9 / 18-50 mm (median 44.5; 18
+#: where the kidney lies against the wall), spleen 15-24 / 18-33 mm (the posterior costophrenic
+#: recess covers the space lateral to the left kidney's upper part). The liver's lower part
+#: used to lie in front of the kidney only.
+LIVER_RENAL_MM = (50.0, 66.0)
+SPLEEN_RENAL_MM = (35.0, 55.0)
+RENAL_WRAP_ABOVE_MM = 25.0
+#: Fat (mm) left between the organ lateral to the kidney and the body wall's muscle (the
+#: posterior pararenal fat running on in front of the wall: the flank stripe).
+RENAL_WRAP_FAT_MM = 3.0
+#: The organ's tip below the kidney's pole: the share of the run from the kidney to the wall
+#: left out is the depth below the pole (0 at the pole, 1 at the tip) to this power.
+RENAL_WRAP_TAPER_POWER = 1.5
 #: Outline lobulation: amplitude (mm) and wavelength range (mm) of the edge sinusoids.
 WOBBLE_MM = 3.0
 WOBBLE_WAVELENGTH_MM = (35.0, 90.0)
@@ -558,6 +579,9 @@ class OrganPlan:
         # ventricle and behind (mm), scaled per case
         e = float(r.uniform(*EPICARDIAL_FAT_MM))
         self.epicardial_mm = (1.2 * e, 1.6 * e, 0.5 * e, 0.8 * e)
+        # how far the liver (right) and the spleen (left) reach below their kidney's upper
+        # pole lateral to it (mm), by kidney index (0 left, 1 right)
+        self.renal_wrap_mm = (float(r.uniform(*SPLEEN_RENAL_MM)), float(r.uniform(*LIVER_RENAL_MM)))
 
     def _plan_portal(self, r: np.random.Generator) -> None:
         """Portal vein tree and gallbladder (relative to the spine's midline and the vertebral
@@ -819,6 +843,8 @@ class OrganPlan:
         self._liver(pt, k, z, cav)
         self._stomach(pt, k, z, cav)
         self._spleen(pt, k, z, cav)
+        for n, side in enumerate((1.0, -1.0)):
+            self._renal_wrap(pt, k, z, cav, side, n)
         for n, side in enumerate((1.0, -1.0)):
             self._kidney(pt, k, z, cav, side, n)
         self._pancreas(pt, k, z, cav)
@@ -1198,9 +1224,7 @@ class OrganPlan:
         if abs(dz) >= a_z + rim_mm:
             return
         lv = cav.lv
-        # upper pole medial and posterior
-        kx = cav.xs + side * (lv.width / 2 + 48.0 - KIDNEY_TILT * dz)
-        ky = lv.y_s + 12.0 + KIDNEY_TILT * dz
+        kx, ky = _kidney_centre(cav, side, dz)
         c, s = (
             math.cos(math.radians(KIDNEY_ROTATION_DEG)),
             math.sin(math.radians(KIDNEY_ROTATION_DEG)),
@@ -1249,6 +1273,49 @@ class OrganPlan:
         if abs(dz - az) < ar:
             r = math.sqrt(ar * ar - (dz - az) ** 2)
             _segment(pt, k, (hx, hy), ao, r)
+
+    def _renal_wrap(self, pt: Painter, k: int, z: float, cav: Cavity, side: float, n: int) -> None:
+        """The liver's right lobe (right) or the spleen's lower pole (left) lateral to the upper
+        part of kidney ``n`` (:data:`LIVER_RENAL_MM`, the hepatorenal recess): on slice ``k``,
+        in the rows from the front of the kidney's fat to a little behind its centre, the fat
+        running from the kidney's centre out towards the body wall's muscle becomes the organ,
+        short of the wall by :data:`RENAL_WRAP_FAT_MM` of fat (the flank stripe); painted before
+        the kidney and its perirenal fat, which cover its medial part, so the organ's posterior
+        face lies on the kidney's anterolateral fat. Below the pole it thins from the kidney's
+        side towards the wall, ending in a tip."""
+        a_z, _, a_t = KIDNEY_MM
+        z_pole = self.z_kid[n] + a_z
+        organ = _T.SPLEEN if side > 0 else _T.LIVER
+        z_lo = z_pole - self.renal_wrap_mm[n]
+        if side < 0:
+            if z > self.z_liver_top:
+                return
+        elif z > self.z_dome_l + 5.0:
+            return
+        if not z_lo < z < z_pole + RENAL_WRAP_ABOVE_MM:
+            return
+        taper = float(np.clip((z_pole - z) / max(z_pole - z_lo, 1.0), 0.0, 1.0))
+        kx, ky = _kidney_centre(cav, side, min(z - self.z_kid[n], a_z))
+        rim = a_t + self.perirenal_mm
+        y_front = ky - rim
+        y_back = ky + rim * (0.8 - 0.5 * taper)
+        j0, j1 = pt.grid.index_range(1, y_front, y_back)
+        x_wall = cav.xs + side * (cav.hw + 20.0)
+        lo, hi = sorted((kx, x_wall))
+        i0, i1 = pt.grid.index_range(0, lo, hi)
+        if j1 <= j0 or i1 <= i0:
+            return
+        sub = pt.tissue[k, j0:j1, i0:i1]
+        if side < 0:  # columns from the kidney outwards
+            sub = sub[:, ::-1]
+        run = np.cumprod(_RENAL_WRAP_OVER[organ][sub], axis=1, dtype=np.uint8).astype(bool)
+        # a fat gap before the wall; below the pole only the part of the run nearest the wall:
+        # a wedge thinning to a tip
+        gap = RENAL_WRAP_FAT_MM / pt.grid.spacing_mm[0]
+        length = run.sum(axis=1, keepdims=True) - gap
+        col = np.arange(sub.shape[1])[None, :]
+        run &= (col < length) & (col >= taper**RENAL_WRAP_TAPER_POWER * length)
+        sub[run] = organ
 
     def _medulla(
         self,
@@ -1314,6 +1381,25 @@ _GB_OVER = _PORTAL_OVER.copy()
 #: Cell of the periodic random fields (mm) and their size (cells per axis).
 _TEX_CELL_MM = 1.25
 _TEX_N = 48
+
+
+#: What the liver and the spleen may cover lateral to the kidneys (:meth:`OrganPlan._renal_wrap`):
+#: fat and the organ itself (a run across them stops at anything else: the wall's muscle, bowel).
+_RENAL_WRAP_OVER: dict[int, NDArray[np.bool_]] = {
+    _T.LIVER: _LIVER_FAT,
+    _T.SPLEEN: _ADRENAL_OVER.copy(),
+}
+_RENAL_WRAP_OVER[_T.SPLEEN][_T.SPLEEN] = True
+
+
+def _kidney_centre(cav: Cavity, side: float, dz: float) -> tuple[float, float]:
+    """Centre ``(x, y)`` (mm) of the kidney on ``side`` (1 left, -1 right) in the slice ``dz``
+    mm above its middle: its long axis tilted so that the upper pole lies medial and
+    posterior (:data:`KIDNEY_TILT`)."""
+    lv = cav.lv
+    kx = cav.xs + side * (lv.width / 2 + 48.0 - KIDNEY_TILT * dz)
+    ky = lv.y_s + 12.0 + KIDNEY_TILT * dz
+    return kx, ky
 
 
 def _pyramid_axes(r: np.random.Generator) -> NDArray[np.float64]:
