@@ -86,9 +86,16 @@ ILIUM_Y_CREST_FRONT_MM = -40.0
 #: behind the centre; 40 mm above it an oblique oval 25 x 75 mm (its front end lateral),
 #: narrowing into the wing's plate. The old body, an axis-aligned ellipse 60 x 76 mm round the
 #: cup, closed a ring of bone round the head and read 55 mm across 20 mm above it in the
-#: coronal section through the hips (real 42-45 mm outer width). Heights above the head
-#: centre's level (mm) and the polygon's vertices there (x medial, y posterior; mm), in
-#: order: front lateral, front medial, medial, posterior tip, posterolateral, lateral.
+#: coronal section through the hips (real 42-45 mm outer width). Above 40 mm the block tapers
+#: into the wing: in the coronal section through the head's centre (3 mm, bone over 200 HU) the
+#: real example's medial (pelvic) surface converges on the lateral one, its edge 7, 1 mm medial
+#: of and 7 mm lateral of the centre 48, 54 and 60 mm above it; the old levels at 50 and 62 mm
+#: (the medial vertex 16 and 8 mm medial, the lateral edge 18-25 mm lateral) left it 8-17 and
+#: 2-11 mm medial at 48 and 54 mm in lumbar cases at 3 mm (now 2-13 mm medial and 5 mm medial
+#: to 3 mm lateral) and ended in a flat top with the thin plate above. Heights
+#: above the head centre's level (mm) and the polygon's vertices there (x medial, y posterior;
+#: mm), in order: front lateral, front medial, medial, posterior tip, posterolateral, lateral
+#: (convex).
 ACETABULUM_BLOCK_Z_MM = (-20.0, -5.0, 10.0, 20.0, 30.0, 40.0, 50.0, 62.0)
 ACETABULUM_BLOCK_MM = (
     ((12.0, -26.0), (30.0, -28.0), (34.0, 25.0), (32.0, 48.0), (14.0, 44.0), (8.0, 10.0)),
@@ -97,8 +104,8 @@ ACETABULUM_BLOCK_MM = (
     ((-12.0, -38.0), (28.0, -37.0), (32.0, 30.0), (24.0, 38.0), (-12.0, 10.0), (-18.0, -12.0)),
     ((-16.0, -47.0), (-4.0, -47.0), (25.0, -17.0), (24.0, 26.0), (12.0, 33.0), (-16.0, 2.0)),
     ((-16.0, -47.0), (-4.0, -47.0), (21.0, -10.0), (21.0, 28.0), (10.0, 33.0), (-12.0, 5.0)),
-    ((-20.0, -47.0), (-10.0, -46.0), (16.0, 0.0), (20.0, 30.0), (10.0, 35.0), (-18.0, 0.0)),
-    ((-25.0, -40.0), (-20.0, -40.0), (8.0, 16.0), (14.0, 28.0), (4.0, 32.0), (-25.0, -2.0)),
+    ((-20.0, -47.0), (-12.0, -46.0), (9.0, 0.0), (20.0, 30.0), (10.0, 35.0), (-13.0, 0.0)),
+    ((-33.0, -40.0), (-28.0, -40.0), (-3.0, 0.0), (14.0, 28.0), (6.0, 32.0), (-14.0, 0.0)),
 )
 #: above this height (mm over the head's centre) the block's rim is dense cortex (the iliac
 #: body), below it thin cortex (the walls and columns: the real example's lines there read
@@ -171,12 +178,28 @@ FEMUR_NECK_CORTEX_MM = 1.5
 #: the shaft's thick diaphyseal cortex starts this far below the neck's base (mm; at the
 #: lesser trochanter)
 FEMUR_DIAPHYSIS_MM = 45.0
-#: pubic symphysis: top 5 mm above the hip centres, 45 mm in front of them, 40 mm tall,
-#: 4 mm fibrocartilage gap; ischial tuberosities 70 mm below the hip centres, 55 mm from the
+#: pubic symphysis: its body's top (the superior ramus's axis where it joins it) 6 mm from the
+#: midline, 50 mm in front of and 36 mm below the hip centres, 40 mm tall, 4 mm
+#: fibrocartilage gap; ischial tuberosities 70 mm below the hip centres, 55 mm from the
 #: midline (intertuberous diameter 110 mm), 25 mm behind them; ischial spines 50 mm from the
-#: midline (interspinous diameter 100 mm)
-PUBIS_TOP_MM = (6.0, -45.0, 5.0)
+#: midline (interspinous diameter 100 mm). The real example CT (3 mm, right hip; bone over
+#: 250 HU in front of the head, 10 mm wide bands of medial distance from the head's centre)
+#: puts the top of the bone 10 mm above the head's centre 30-40 mm medial of it (the anterior
+#: wall and the iliopubic eminence), 5 mm below it at 40-50 mm, 20 mm below at 50-60 mm and
+#: 26-29 mm below at 60-90 mm (the symphysis): the superior ramus runs down and forwards to
+#: the symphysis, and axial sections through the hip centres show no bone in front of the
+#: bladder. The old symphysis top 5 mm above the hip centres, with the ramus level with it,
+#: put the top of the bone 9-14 mm above the head's centre all the way to the midline (a bony
+#: arc across the front in axial sections through the hips).
+PUBIS_TOP_MM = (6.0, -50.0, -36.0)
 PUBIS_HEIGHT_MM = 40.0
+#: width of the symphysis's fibrocartilaginous disc at the midline (mm; 3-5 mm in adults)
+SYMPHYSIS_GAP_MM = 4.0
+#: the superior pubic ramus's axis from the front of the acetabulum (its first point, on the
+#: anterior wall) down and medially to the symphysis through its second point (mm from the
+#: head's centre: medial, anterior, up); radius SUPERIOR_RAMUS_R_MM
+SUPERIOR_RAMUS_MM = ((16.0, 18.0, 4.0), (40.0, 32.0, -18.0))
+SUPERIOR_RAMUS_R_MM = 8.0
 ISCHIAL_TUBEROSITY_MM = (55.0, 25.0, -70.0)
 #: iliac bone thickness: 2-4 mm in the iliac fossa, 10-14 mm at the crest, 15-20 mm at the
 #: sacro-iliac joint, 12-15 mm in the lower wing above the iliac body (the real example: 14-15
@@ -655,21 +678,16 @@ def paint_pelvis(
         # pubis: superior ramus from the cup's front to the symphysis body, the body, and the
         # inferior ramus down and back to the ischial ramus
         px, py, pz = PUBIS_TOP_MM
-        sym_top = c + np.array([side * (px + 2.0) * s, (hy + py) * s, hz + pz])
+        sym_top = c + np.array([side * (px + 2.0) * s, (hy + py) * s, hz + pz * s])
         sym_bot = sym_top + np.array([side * 3.0 * s, 6.0 * s, -PUBIS_HEIGHT_MM * s])
         tx, ty, tz = ISCHIAL_TUBEROSITY_MM
         tub = c + np.array([side * tx * s, (hy + ty) * s, hz + tz * s])
         ramus_join = c + np.array(
             [side * (tx - 12.0) * s, (hy + ty - 18.0) * s, hz + (tz + 8.0) * s]
         )
-        sup_ramus = np.stack(
-            [
-                fh + np.array([side * -16.0, -18.0, 6.0]) * s,
-                fh + np.array([side * -45.0, -38.0, 6.0]) * s,
-                sym_top,
-            ]
-        )
-        _bone_rod(pt, sup_ramus, 8.0 * s, 1.6, THIN_CORTEX)
+        # (medial, anterior, up from the head's centre -> LPS offsets)
+        via = [fh + np.array([-side * m, -a, u]) * s for m, a, u in SUPERIOR_RAMUS_MM]
+        _bone_rod(pt, np.stack([*via, sym_top]), SUPERIOR_RAMUS_R_MM * s, 1.6, THIN_CORTEX)
         _bone_rod(pt, np.stack([sym_top, sym_bot]), 7.5 * s, 1.6, THIN_CORTEX)
         _bone_rod(pt, np.stack([sym_bot, ramus_join]), 6.0 * s, 1.5, THIN_CORTEX)
         # ischium: body from behind and below the cup down to the tuberosity, ischial ramus
@@ -681,12 +699,30 @@ def paint_pelvis(
         _paint_femur(pt, fh, s, side)
         # last, so that the rods meeting at the acetabulum leave the joint and the head round
         _paint_hip_joint(pt, fh, s, side, cup)
+    _paint_symphyseal_disc(pt, c, s)
     _paint_auricular(pt, geo, s)
     _fatty_marrow(pt, c, s, hips, _marrow_rng(rng, geo), box, held if held.any() else None)
     low = lower_sacrum(geo)
     if low is not None:
         pts, hw_a, ht_a = low
         pt.flat_tube(pts, hw_a, ht_a, np.full(len(pts), math.pi / 2), THIN_CORTEX, _T.MARROW, 1.4)
+
+
+def _paint_symphyseal_disc(pt: Painter, c: NDArray[np.float64], s: float) -> None:
+    """The pubic symphysis's fibrocartilaginous disc (``Tissue.DISC``, SYMPHYSIS_GAP_MM wide
+    at the midline through the S1 centre ``c``; ``s`` the body scale) between the two pubic
+    bodies: the superior rami, which run down into the symphysis, overlap there otherwise."""
+    _px, py, pz = PUBIS_TOP_MM
+    hy, hz = PELVIS_HIP_MM[1], PELVIS_HIP_MM[2]
+    y0 = c[1] + (hy + py) * s
+    z0 = c[2] + hz + pz * s
+    g = pt.grid
+    half = 0.5 * SYMPHYSIS_GAP_MM * s
+    i0, i1 = g.index_range(0, c[0] - half, c[0] + half)
+    j0, j1 = g.index_range(1, y0 - 25.0 * s, y0 + 30.0 * s)
+    k0, k1 = g.index_range(2, z0 - (PUBIS_HEIGHT_MM + 15.0) * s, z0 + 15.0 * s)
+    sub = pt.tissue[k0:k1, j0:j1, i0:i1]
+    sub[_BONE_LUT[sub]] = _T.DISC
 
 
 #: jumps of the caller's bit generator that give the fatty-marrow field its own stream
