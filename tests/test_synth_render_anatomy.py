@@ -323,7 +323,9 @@ def test_bowel_fills_the_abdomen_in_front_of_the_spine(spine):
     j0, j1 = g.index_range(1, c[1] - 120.0, c[1] - 40.0)
     i0, i1 = g.index_range(0, c[0] - 80.0, c[0] + 80.0)
     patch = res.tissue[k, j0:j1, i0:i1]
-    bowel = np.isin(patch, [int(Tissue.SOFT), int(Tissue.WATER), int(Tissue.GAS)]).mean()
+    bowel = np.isin(
+        patch, [int(t) for t in (Tissue.SOFT, Tissue.WATER, Tissue.GAS, Tissue.FAECAL_GAS)]
+    ).mean()
     fat = (patch == Tissue.FAT).mean()
     assert bowel > 0.5 and 0.05 < fat < 0.45  # packed loops with mesenteric fat between
 

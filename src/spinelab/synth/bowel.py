@@ -251,6 +251,22 @@ COLON_SEGMENT_GAS = {"transverse": 0.15, "sigmoid": 0.1, "caecum": 0.2, "rectum"
 COLON_GAS_RISE = 1.0
 COLON_GAS_V0 = 0.45
 FAECES_BUBBLE_Z = 1.4
+#: Faecal mottle: the soft matrix of the colon's faeces holds small balls of ``Tissue.FAECAL_GAS``
+#: (a gas-rich mixture standing for sub-millimetre gas bubbles), at most one per cell of a
+#: FAECES_CELL_MM lattice (per-case offset), in a share FAECES_INCLUSION_SHARE of the cells
+#: (uniform per case), radius FAECES_INCLUSION_MM (uniform), centred at random in the cell,
+#: drawn once per case for a periodic tile of FAECES_TILE cells a side (160 mm), so that
+#: painting a slice costs only its faecal pixels.
+#: At 3 mm their partial volume gives the isolated -600..-200 HU voxels (not next to gas below
+#: -700) of real faeces: 0.022 per bowel voxel of the cavity at L3-L5 on the real CT
+#: (TotalSegmentator example), 0.017 on six synthetic cases (0.006-0.032 by the amount of faeces
+#: in the field), 0.004 with the coarse bubbles (:data:`FAECES_BUBBLE_Z`) alone. In pure faeces
+#: the inclusions fill 14-20 % of the volume: -95..-140 HU mean, 125 HU SD at 3 mm (the real
+#: CT's mottled colon content, the same way: mean -96, SD 115, median -63 HU).
+FAECES_CELL_MM = 4.0
+FAECES_INCLUSION_SHARE = (0.65, 0.9)
+FAECES_INCLUSION_MM = (1.0, 1.9)
+FAECES_TILE = 40
 #: Mesenteric vessels (jejunal and ileal branches, vasa recta: 1-5 mm): short cranio-caudal
 #: segments scattered through the bowel's part of the cavity, about ``VESSELS_PER_SLICE``
 #: sections per axial slice (those that fall in fat are painted), radius and half-length (mm).
@@ -357,6 +373,25 @@ def _smooth_noise(
         g = ndi.gaussian_filter(g, sigma_nodes, truncate=2.0, mode="wrap")
     g /= np.float32(float(g.std()) or 1.0)
     return g
+
+
+def mottle_cells(rng: np.random.Generator, share: float) -> NDArray[np.float32]:
+    """A periodic tile of the faecal mottle's lattice (:data:`FAECES_CELL_MM`): per cell the
+    radius of its inclusion (0 in the cells without one, ``1 - share`` of them) and its centre
+    (x, y, z), all in cells, the ball inside its cell.
+
+    Returns:
+        ``(n, n, n, 4)`` float32 indexed ``[z, y, x]``, ``n`` = :data:`FAECES_TILE`.
+    """
+    n = FAECES_TILE
+    u = rng.random((4, n, n, n), dtype=np.float32)
+    lo, hi = (r / FAECES_CELL_MM for r in FAECES_INCLUSION_MM)
+    r = np.where(u[0] < share, lo + (hi - lo) * u[0] / np.float32(share), 0.0)
+    out = np.empty((n, n, n, 4), dtype=np.float32)
+    out[..., 0] = r
+    for d in range(3):
+        out[..., 1 + d] = r + (1.0 - 2.0 * r) * u[1 + d]
+    return out
 
 
 class _Coarse:
@@ -523,6 +558,11 @@ class BowelField:
             [tube, code, colon[0], colon[1], colon[2], f, small[1], small[4], small[5]], axis=1
         )
         self.sb_top = float((line[:, 2] + radius).max()) if len(line) else -math.inf
+        # the faecal mottle's lattice (a stream of its own, spawned last: every draw and
+        # stream above stays as it was)
+        fr = rng.spawn(1)[0]
+        self.mottle_origin = fr.uniform(0.0, FAECES_CELL_MM, 3)
+        self.mottle_cells = mottle_cells(fr, float(fr.uniform(*FAECES_INCLUSION_SHARE)))
 
     def sm_vessels(self, z: float, xs: float, y_front: float) -> list[tuple[float, float, float]]:
         """Superior mesenteric artery and vein at height ``z``: ``(x, y, radius)`` mm each, given
@@ -1248,7 +1288,10 @@ class BowelField:
         level = ndi.gaussian_filter1d(line[:, 1] - radius + 2.0 * radius * frac, 15.0)
         kind_prof = ndi.gaussian_filter1d(rng.standard_normal(m), 25.0, mode="nearest")
         kind_prof /= float(kind_prof.std()) or 1.0
-        seg_kind = np.array([{"caecum": -0.6, "ascending": -0.3}.get(q, 0.6) for q in seg])
+        # (the caecum and ascending colon hold faeces less often than the rest, yet often; at
+        # -0.6 and -0.3 their content was mostly fluid, and the cavity at L3-L5 held 0.004
+        # isolated faecal mottle voxels per bowel voxel, the real CT 0.022)
+        seg_kind = np.array([{"caecum": 0.0, "ascending": 0.3}.get(q, 0.6) for q in seg])
         kind = seg_kind + kind_prof
         # the grid's nodes near the path (index box), in two passes: nodes at twice the step
         # find the nodes worth an exact query (each lies within sqrt(3) * step of its
@@ -1352,11 +1395,11 @@ class BowelField:
         j0, j1, i0, i1 = j0 + a0, j0 + a1, i0 + b0, i0 + b1
         if high:
             sd = g.sample(plane[2:3], j0, j1, i0, i1)[0]
-            self._paint_colon(sub, m, sd, plane, (j0, i0))
+            self._paint_colon(sub, m, sd, plane, (j0, i0), z)
             return
         tube, code, sd = g.sample(plane[:3], j0, j1, i0, i1)
         # m is a fresh mask: it becomes the fat still free for small bowel
-        self._paint_colon(sub, m, sd, plane, (j0, i0))
+        self._paint_colon(sub, m, sd, plane, (j0, i0), z)
         # small-bowel loops in the rest of the cavity, a fat gap away from the colon
         loop = tube < 0.0
         loop &= m
@@ -1471,9 +1514,11 @@ class BowelField:
         sd: NDArray[np.float32],
         plane: NDArray[np.float32],
         origin: tuple[int, int],
+        z: float,
     ) -> None:
-        """Colon on a window at fine ``origin`` (j0, i0) given its distance field ``sd``:
-        paints ``out`` where ``free`` and clears ``free`` at and near the colon."""
+        """Colon on a window at fine ``origin`` (j0, i0) of the slice at height ``z`` (mm) given
+        its distance field ``sd``: paints ``out`` where ``free`` and clears ``free`` at and near
+        the colon."""
         tube = free & (sd < 0.0)
         lumen = tube & (sd < -COLON_WALL_MM)
         free &= sd > COLON_GAP_MM  # small bowel keeps a fat gap away
@@ -1497,3 +1542,34 @@ class BowelField:
         if self.gas:
             o[gas] = _T.GAS
             o[faeces & (fs > FAECES_BUBBLE_Z)] = _T.GAS
+        # the fine gas mottle in the faeces' soft matrix
+        jj, ii = np.nonzero(faeces & (o == _T.SOFT))
+        if len(jj):
+            inc = self._mottle(self.x[i0 + b0 + ii], self.y[j0 + a0 + jj], z)
+            o[jj[inc], ii[inc]] = _T.FAECAL_GAS
+
+    def _mottle(
+        self, x: NDArray[np.float64], y: NDArray[np.float64], z: float
+    ) -> NDArray[np.bool_]:
+        """Whether the points ``(x, y, z)`` mm (``x``, ``y``: ``(n,)``) lie in a faecal inclusion:
+        the ball of their cell of the :data:`FAECES_CELL_MM` lattice (offset by
+        ``self.mottle_origin``), looked up in the case's periodic tile ``self.mottle_cells``
+        (:func:`mottle_cells`), so it is the same on every slice."""
+        cells = self.mottle_cells
+        n = cells.shape[0]
+        ox, oy, oz = self.mottle_origin
+        fz = (z - oz) / FAECES_CELL_MM
+        cz = math.floor(fz)
+        fx = (x - ox) * (1.0 / FAECES_CELL_MM)
+        fy = (y - oy) * (1.0 / FAECES_CELL_MM)
+        cx, cy = np.floor(fx), np.floor(fy)
+        fx -= cx
+        fy -= cy
+        idx = cy.astype(np.intp) % n
+        idx *= n
+        idx += cx.astype(np.intp) % n
+        c = cells[cz % n].reshape(-1, 4)[idx]  # (m, 4): radius, centre x, y, z (cells)
+        d2 = (fx - c[:, 1]) ** 2
+        d2 += (fy - c[:, 2]) ** 2
+        d2 += (fz - cz - c[:, 3]) ** 2
+        return d2 < c[:, 0] ** 2

@@ -4,6 +4,11 @@ The renderer (:mod:`spinelab.synth.render`) paints a tissue-class map (``uint8``
 :class:`Tissue` per voxel) beside the per-vertebra label map; :mod:`spinelab.synth.ct` turns the
 tissue map into Hounsfield units with :func:`sample_hu_table`.
 
+The colon's faeces are soft tissue (``SOFT``) holding small inclusions of ``FAECAL_GAS``, a
+gas-rich mixture standing for the sub-millimetre gas of faecal matter, which partial volume
+turns into the fine grey mottle of real faeces (not counted as ``GAS``, the visible gas
+collections; see :mod:`spinelab.synth.bowel`).
+
 HU figures are typical non-contrast adult values at fine (about 1 mm) resolution: cortical bone
 is rendered at its true density (700-1300 HU) and only becomes the familiar 300-500 HU of thin
 shells after partial-volume downsampling, as in a real scanner.
@@ -45,6 +50,7 @@ class Tissue(IntEnum):
     ADRENAL = 22
     MYOCARDIUM = 23  # heart wall (ventricles and atria); the chambers are BLOOD
     FATTY_MARROW = 24  # yellow (fatty) marrow of the adult hip bones and proximal femora
+    FAECAL_GAS = 25  # gas-rich faecal inclusions: the fine gas mottle of the colon's faeces
 
 
 N_TISSUES = len(Tissue)
@@ -118,6 +124,11 @@ HU_TABLE: dict[Tissue, tuple[float, float]] = {
     # femoral neck 57 HU (median) at 3 mm (:data:`spinelab.synth.pelvis.FATTY_MARROW_SHARE`);
     # -20 HU here put the synthetic ones 30-60 HU lower
     Tissue.FATTY_MARROW: (15.0, 20.0),
+    # faecal matter's gas-rich inclusions, 2-4 mm across, standing for sub-millimetre gas
+    # bubbles mixed with faecal matter (:data:`spinelab.synth.bowel.FAECES_INCLUSION_MM`): a
+    # whole voxel of it reads as a mixture, not as gas; at 3 mm the inclusions' partial
+    # volume gives the isolated -600..-200 HU voxels of real faeces
+    Tissue.FAECAL_GAS: (-850.0, 40.0),
 }
 
 #: Contrast-enhanced (portal venous) means that replace the table's, with their spread;
@@ -201,10 +212,17 @@ def sample_hu_table(
     sub = rng.spawn(1)[0]
     # the fatty marrow from a grandchild stream: the organs' draws stay as they were too
     fatty = sub.spawn(1)[0]
+    # and the faecal inclusions from one of the fatty marrow's (its draws stay as they were)
+    faecal = fatty.spawn(1)[0]
     out = np.zeros(N_TISSUES, dtype=np.float32)
     for t in Tissue:
         mean, spread = table[t]
-        r = rng if t < Tissue.PANCREAS else sub if t < Tissue.FATTY_MARROW else fatty
+        if t < Tissue.PANCREAS:
+            r = rng
+        elif t < Tissue.FATTY_MARROW:
+            r = sub
+        else:
+            r = fatty if t < Tissue.FAECAL_GAS else faecal
         out[t] = mean + spread * float(np.clip(r.standard_normal(), -2.5, 2.5))
     out[Tissue.METAL] = HU_TABLE[Tissue.METAL][0]
     out[Tissue.DENSE] += out[Tissue.CANCELLOUS]
