@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from spinelab import anatomy
+from spinelab.synth.generator import SynthConfig
 from spinelab.synth.geometry import SpineGeometry
 from spinelab.synth.render import AnatomyParams, RenderGrid, RenderResult, render_labels
 
@@ -110,3 +111,21 @@ def abdomen_grid(spine: SpineGeometry, sp: float = 2.0) -> RenderGrid:
     z_bot = c[spine.labels.index("L5"), 2] - 10.0
     n = (int((z_top - z_bot) / sp) + 1, int(360 / sp), int(420 / sp))
     return RenderGrid((-210.0, float(c[:, 1].mean()) - 250.0, z_bot), (sp, sp, sp), n)
+
+
+def hips_config() -> SynthConfig:
+    """A lumbar field of view at 3 mm (1.5 mm render) reaching 150 mm below S2, past both hips,
+    without metal, contrast, osteoporosis, fractures or arms beside the pelvis."""
+    return SynthConfig(
+        fov="lumbar",
+        spacing_mm=(3.0, 3.0, 3.0),
+        render_mm=1.5,
+        random_orientation=False,
+        extend_levels=0,
+        pelvis_mm_range=(150.0, 150.0),
+        p_metal=0.0,
+        p_contrast=0.0,
+        p_osteoporosis=0.0,
+        p_fracture=0.0,
+        p_arms_down=0.0,
+    )

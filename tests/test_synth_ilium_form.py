@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spinelab.synth.generator import SynthConfig, generate_case
+from spinelab.synth.generator import generate_case
 from spinelab.synth.pelvis import hip_centres_mm
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth_spine_fixture import curved_spine
+from synth_spine_fixture import curved_spine, hips_config
 
 #: bone on the 3 mm image (HU)
 BONE_HU = 250.0
@@ -33,19 +33,7 @@ BONE_HU = 250.0
 @pytest.fixture(scope="module")
 def case():
     """A lumbar case at 3 mm reaching 150 mm below S2 (both hips), no metal or contrast."""
-    cfg = SynthConfig(
-        fov="lumbar",
-        spacing_mm=(3.0, 3.0, 3.0),
-        render_mm=1.5,
-        random_orientation=False,
-        extend_levels=0,
-        pelvis_mm_range=(150.0, 150.0),
-        p_metal=0.0,
-        p_contrast=0.0,
-        p_osteoporosis=0.0,
-        p_fracture=0.0,
-        p_arms_down=0.0,
-    )
+    cfg = hips_config()
     return generate_case(3, cfg, geometry=curved_spine())
 
 

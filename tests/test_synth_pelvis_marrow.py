@@ -18,13 +18,13 @@ import pytest
 import scipy.ndimage as ndi
 
 import spinelab.synth.generator as gen
-from spinelab.synth.generator import SynthConfig, generate_case
+from spinelab.synth.generator import generate_case
 from spinelab.synth.pelvis import FEMORAL_HEAD_R_MM, _marrow_rng, hip_centres_mm
 from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
 from spinelab.synth.tissues import BONE, Tissue
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth_spine_fixture import curved_spine
+from synth_spine_fixture import curved_spine, hips_config
 
 #: the femoral neck's axis from the head's centre: lateral, anterior, up
 NECK_AXIS = np.array([0.69, -0.16, -0.71]) / np.linalg.norm([0.69, -0.16, -0.71])
@@ -33,19 +33,7 @@ NECK_AXIS = np.array([0.69, -0.16, -0.71]) / np.linalg.norm([0.69, -0.16, -0.71]
 @pytest.fixture(scope="module")
 def pelvis_case():
     """A lumbar case at 3 mm reaching 150 mm below S2, its fine render and HU table."""
-    cfg = SynthConfig(
-        fov="lumbar",
-        spacing_mm=(3.0, 3.0, 3.0),
-        render_mm=1.5,
-        random_orientation=False,
-        extend_levels=0,
-        pelvis_mm_range=(150.0, 150.0),
-        p_metal=0.0,
-        p_contrast=0.0,
-        p_osteoporosis=0.0,
-        p_fracture=0.0,
-        p_arms_down=0.0,
-    )
+    cfg = hips_config()
     got = {}
     render, table = gen.render_labels, gen.sample_hu_table
 
