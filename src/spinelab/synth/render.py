@@ -237,7 +237,7 @@ _SOFT_LUT = np.zeros(256, dtype=bool)
 _SOFT_LUT[[_T.FAT, _T.MUSCLE, _T.SOFT, _T.AIR, _T.LUNG, _T.DISC]] = True
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Level:
     """Spine position and body contour at one axial slice."""
 
@@ -273,8 +273,17 @@ class _BodyPlan:
         self.kv = np.array([k[1] for k in keys])
         self.scale = params.body_scale
         self.fat = params.fat_mm
+        self._levels: dict[float, _Level] = {}
 
     def level(self, z: float) -> _Level:
+        """Spine position and body contour at height ``z`` (mm); each height is worked out once
+        (the painters ask for the same slices' levels several times)."""
+        lv = self._levels.get(z)
+        if lv is None:
+            lv = self._levels[z] = self._level(z)
+        return lv
+
+    def _level(self, z: float) -> _Level:
         x_s = float(np.interp(z, self.zc, self.xc))
         y_s = float(np.interp(z, self.zc, self.yc))
         # extrapolate the spine line below/above the chain ends linearly
@@ -1504,7 +1513,7 @@ def _paint_retroperitoneum(
     power: float,
     lv: _Level,
     span: tuple[float, float, float],
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+) -> tuple[tuple[slice, slice], NDArray[np.bool_]] | None:
     """Fat of the posterior pararenal space on slice ``k`` (the muscle more than the wall's
     thickness inside its outline, beside the vertebral body, turns to fat) and the quadratus
     lumborum in it (muscle, over that fat only; the psoas' fat plane parts them later).
@@ -1521,8 +1530,9 @@ def _paint_retroperitoneum(
             RETRO_ABOVE_MM above it).
 
     Returns:
-        Rows and columns (slice indices) of the wall's muscle (RETRO_WALL_MM) beside it, for
-        :func:`_restore_flank_wall` once the organs are painted.
+        The wall's muscle (RETRO_WALL_MM) beside it, for :func:`_restore_flank_wall` once the
+        organs are painted: a window of the slice (rows, columns) and a mask over it; None
+        when the wall misses the grid.
     """
     z_top, z_bot, z_recess = span
     cx, cy, rx, ry = wall
@@ -1530,10 +1540,9 @@ def _paint_retroperitoneum(
     z = float(pt.z[k])
     taper = max(z - z_recess, z_bot + RETRO_ABOVE_MM - z, 0.0) / RETRO_ABOVE_MM
     w = RETRO_WALL_MM + RETRO_TAPER_GROW_MM * min(taper, 1.0)
-    none = np.zeros(0, dtype=np.int64)
     win = pt.ellipse_window(cx, cy, rx, ry, power)
     if win is None:
-        return none, none
+        return None
     i0, i1, j0, j1, m = win
     y = pt.y[j0:j1]
     dx = np.abs(pt.x[i0:i1][None, :] - cx)
@@ -1544,7 +1553,7 @@ def _paint_retroperitoneum(
     sub[muscle & deep] = _T.FAT
     if w > RETRO_WALL_MM:  # the wall proper, not the thicker muscle of the taper
         deep = dx < _BodyContour.inner_half(y, curve, RETRO_WALL_MM)[:, None]
-    jj, ii = np.nonzero(muscle & ~deep)
+    band = muscle & ~deep
     if z < z_top:
         t = float(np.clip((z_top - z) / max(z_top - z_bot, 1.0), 0.0, 1.0))
         grow = QUADRATUS_TOP + (1.0 - QUADRATUS_TOP) * min(1.0, 1.25 * t)
@@ -1552,22 +1561,20 @@ def _paint_retroperitoneum(
         for side in (1.0, -1.0):
             qx = xs + side * (lv.width / 2 + QUADRATUS_LATERAL_MM)
             pt.ellipse2d(k, qx, ys + QUADRATUS_BEHIND_MM, qa, qb, _T.MUSCLE, only=(_T.FAT,))
-    return jj + j0, ii + i0
+    return (slice(j0, j1), slice(i0, i1)), band
 
 
 def _restore_flank_wall(
-    pt: Painter, k: int, band: tuple[NDArray[np.int64], NDArray[np.int64]]
+    pt: Painter, k: int, band: tuple[tuple[slice, slice], NDArray[np.bool_]]
 ) -> None:
     """The flank wall's muscle (``band``, from :func:`_paint_retroperitoneum`) back where the
     kidneys' perirenal fat covered it on slice ``k``: that fat lies inside the wall, which stays
     whole (where the rim broke through it, the subcutaneous fat ran on into the perirenal and
     pararenal fat: the old renderer had 69-91 mm of fat from the skin on rays 120 deg out of
     L1's centre in 5 of the 6 cases of tests/test_synth_flank.py, now 12-25 mm)."""
-    jj, ii = band
-    if len(jj):
-        sl = pt.tissue[k]
-        hit = sl[jj, ii] == _T.FAT
-        sl[jj[hit], ii[hit]] = _T.MUSCLE
+    (rows, cols), mask = band
+    sub = pt.tissue[k, rows, cols]
+    sub[mask & (sub == _T.FAT)] = _T.MUSCLE
 
 
 def _organ(
@@ -1664,12 +1671,16 @@ _MARBLE_FOCUS_MM = 60.0
 _MARBLE_COARSE_MM = 4.0
 #: Largest local streak fraction (the patchiest, most posterior muscle).
 _MARBLE_MAX = 0.8
+#: Smoothing (mm) and gain of the log-normal patchiness of :class:`_MarbleDensity`.
+_MARBLE_PATCH_SIGMA_MM = 20.0
+_MARBLE_PATCH_GAIN = 0.7
 
 
 class _MarbleDensity:
     """Local fraction of muscle turned into fat streaks: patchy and heaviest behind the spine.
 
-    ``weight = exp(0.7 g) * region``: ``g`` a smooth random field (sigma 20 mm, 4 mm grid,
+    ``weight = exp(a g) * region``: ``g`` a smooth random field (sigma and ``a``:
+    :data:`_MARBLE_PATCH_SIGMA_MM` and :data:`_MARBLE_PATCH_GAIN`, 4 mm grid,
     interpolated linearly in z and by nearest node in-plane), ``region`` a ramp in y from 0.4
     in front of the vertebral centre (abdominal wall, psoas) to 1.6 behind the vertebral
     body's back + 20 mm (erector spinae, multifidus). The weights are scaled so that their mean
@@ -1684,9 +1695,9 @@ class _MarbleDensity:
         x, y, z = pt.x, pt.y, pt.z
         n = [max(2, math.ceil((a[-1] - a[0]) / c) + 1) for a in (x, y, z)]
         g = rng.standard_normal((n[2], n[1], n[0]), dtype=np.float32)
-        g = ndi.gaussian_filter(g, 20.0 / c, truncate=2.5, mode="wrap")
+        g = ndi.gaussian_filter(g, _MARBLE_PATCH_SIGMA_MM / c, truncate=2.5, mode="wrap")
         g /= np.float32(float(g.std()) or 1.0)
-        self.patch = np.exp(np.float32(0.7) * g)
+        self.patch = np.exp(np.float32(_MARBLE_PATCH_GAIN) * g)
         self.yc = y[0] + c * np.arange(n[1])
         self.jc = np.minimum(np.rint((y - y[0]) / c).astype(np.intp), n[1] - 1)
         self.ic = np.minimum(np.rint((x - x[0]) / c).astype(np.intp), n[0] - 1)
