@@ -207,6 +207,25 @@ ISCHIAL_TUBEROSITY_MM = (55.0, 25.0, -70.0)
 #: made the synthetic ilium 30-45 mm across there); cortex 1-2 mm
 ILIUM_FOSSA_MM, ILIUM_CREST_MM, ILIUM_SI_MM, ILIUM_BODY_MM = 3.0, 12.0, 17.0, 12.0
 ILIUM_CORTEX_MM = 1.5
+#: The wing's front (anterior) border from the acetabular roof up to the anterior superior
+#: spine: the plate's front end (u, 0 at the sacro-iliac joint, 1 at the anterior superior
+#: spine; u_acet + 0.15 at the roof) at heights ILIUM_FRONT_Z_MM (mm from S1's centre, the
+#: hip centres 100 mm below it). The anterior inferior spine and the border above it stand far
+#: forwards: on the real example CT (3 mm, right hip, bone over 200 HU more than 50 mm from the
+#: midline, the head's centre fitted by eye in three planes to 1.5 mm) the front of the ilium
+#: is 38-44 mm in front of the head's centre 30-54 mm above it (the anterior inferior spine
+#: and the acetabular rim), 50, 56, 58, 62, 58 and 56 mm in front 60, 66, 72, 78, 84 and 90 mm
+#: above it. The old border (u 0.8 at -45 mm, 0.88 at -25 mm) notched back between the two
+#: spines: 34-52, 34-49 and 34-43 mm in front 60, 66 and 72 mm above the head (the same
+#: measurement on four lumbar cases at 3 mm), now 49-57, 58-64 and 60-67 mm.
+ILIUM_FRONT_Z_MM = (-48.0, -35.0, -22.0, 0.0, 60.0)
+ILIUM_FRONT_U = (0.82, 0.92, 0.96, 1.3, 1.3)
+#: the anterior column (the thick bone from the anterior spines down to the acetabulum) spans
+#: this much of u behind the front border. It was 0.3 before the border moved forwards; with
+#: 0.3 the forward border thinned the bone in the coronal section through the head's centre
+#: 66, 72 and 78 mm above it from 19, 13 and 9 mm across to 15, 10 and 6 mm (four lumbar cases
+#: at 3 mm, bone over 200 HU), with 0.45 17, 11 and 9 mm (the real example: 21, 15 and 12 mm).
+ILIUM_COLUMN_U = 0.45
 #: the greater sciatic notch's front edge (the wing's lower posterior border) runs from the
 #: acetabular block up to the notch's top as this power of the height fraction (1: straight)
 ILIUM_NOTCH_POWER = 4.0
@@ -226,6 +245,21 @@ ILIUM_NOTCH_POWER = 4.0
 #: femur's rises from 0 at the head's surface to full FATTY_MARROW_NECK_MM below it, so the
 #: head keeps red marrow.
 FATTY_MARROW_SHARE = (0.5, 0.75)
+#: The hip bone's fatty share is graded from front to back (the anterior ilium and the pubis
+#: convert to fat earlier than the posterior ilium beside the sacro-iliac joints, which keeps
+#: red marrow longest): FATTY_MARROW_AP_SHARE[0] at FATTY_MARROW_AP_MM or more behind the hip
+#: centres, FATTY_MARROW_SHARE[0] level with them, FATTY_MARROW_AP_SHARE[1] at
+#: FATTY_MARROW_AP_MM or more in front of them (linear in between; mm times the body scale).
+#: The real example CT at 3 mm (right hip; interior of the bone, 6 mm or more inside the
+#: >200 HU bone filled per axial slice, 25-60 mm above the head's centre, within 45 mm of it
+#: horizontally): median 83 / 156 / 178 HU more than 15 mm in front of the head's centre /
+#: within 15 mm / more than 15 mm behind it (10 mm bands from 40 mm in front to 40 mm behind:
+#: 87, 70, 98, 150, 160, 172, 192, 222 HU). Five lumbar cases at 3 mm, the same region taken
+#: from the tissue map (both hips pooled), front / behind: one share everywhere 96-149 /
+#: 46-134 HU (pooled 125 / 78: no gradient, the back darker), graded 53-92 / 128-193 HU (72 /
+#: 155), the femoral heads unchanged (152-234 HU).
+FATTY_MARROW_AP_SHARE = (0.05, 0.75)
+FATTY_MARROW_AP_MM = 30.0
 FATTY_MARROW_TILE = 32
 FATTY_MARROW_CELL_MM = 3.0
 FATTY_MARROW_SIGMA_MM = 6.0
@@ -323,7 +357,7 @@ def _paint_ilium(pt: Painter, c: NDArray[np.float64], w: float, s: float, side: 
     # reaching back to the joint there stood out of the block as a "Y" in coronal sections)
     tn = t**ILIUM_NOTCH_POWER
     u_lo = np.where(zr > z_si_low, -0.12, (u_acet - 0.25) * (1 - tn) - 0.12 * tn)
-    u_hi = np.interp(zr, [z_roof, -45.0, -25.0, 0.0, 60.0], [u_acet + 0.15, 0.8, 0.88, 1.3, 1.3])
+    u_hi = np.interp(zr, [z_roof, *ILIUM_FRONT_Z_MM], [u_acet + 0.15, *ILIUM_FRONT_U])
     inside = (u >= u_lo) & (u <= u_hi) & (zr <= z_top)
 
     # mid-surface: from the sacro-iliac joint forwards and outwards, concave to the front
@@ -353,7 +387,9 @@ def _paint_ilium(pt: Painter, c: NDArray[np.float64], w: float, s: float, side: 
     body = ILIUM_BODY_MM * np.clip((-5.0 - zr) / 40.0, 0, 1)
     ant = 9.0 * np.clip(1.0 - (u_hi - u) / 0.1, 0, 1)
     # anterior column: the thick bone from the anterior spines down to the acetabulum
-    ant = np.maximum(ant, 14.0 * np.clip(1.0 - (u_hi - u) / 0.3, 0, 1) * np.clip(-zr / 25.0, 0, 1))
+    ant = np.maximum(
+        ant, 14.0 * np.clip(1.0 - (u_hi - u) / ILIUM_COLUMN_U, 0, 1) * np.clip(-zr / 25.0, 0, 1)
+    )
     full = np.maximum(ILIUM_FOSSA_MM, np.maximum(np.maximum(crest, si), np.maximum(body, ant)))
     half = full / 2
     # rounded crest
@@ -774,8 +810,9 @@ def _fatty_marrow(
     ``_FEMUR_MARROW``: the femur below the head) that was not there before the pelvis (``held``,
     a mask over ``box``; None: none was) becomes fatty where a smooth random field (a normal
     variate per voxel, a periodic tile anchored at the S1 centre ``c``) lies below the normal
-    quantile of the local share (FATTY_MARROW_SHARE, graded to 0 towards the joint round the
-    hip centre ``hips`` ``(2, 3)`` on the voxel's side of ``c``); the rest is
+    quantile of the local share (FATTY_MARROW_SHARE; the hip bone's graded from back to front,
+    FATTY_MARROW_AP_SHARE, and to 0 towards the joint round the hip centre ``hips`` ``(2, 3)``
+    on the voxel's side of ``c``); the rest is
     ``Tissue.MARROW``. ``s`` is the body scale.
     """
     tis = pt.tissue[box]
@@ -810,19 +847,30 @@ def _fatty_marrow(
         for d, ax in enumerate((pt.x, pt.y, pt.z))
     )
     dx, dy, dz = ((np.arange(len(ax)) & 15) * 16**d for d, ax in enumerate((pt.x, pt.y, pt.z)))
-    # squared distance to the hip centre on each column's side (both at one height and depth)
+    # distance to the hip centre on each column's side (both at one height and depth); float32
+    # from here on (half a million voxels and more at 0.8 mm)
+    f32 = np.float32
     hx = np.where(pt.x >= c[0], hips[0, 0], hips[1, 0])
     rho = np.sqrt(
-        ((pt.x - hx) ** 2)[ii] + ((pt.y - hips[0, 1]) ** 2)[jj] + ((pt.z - hips[0, 2]) ** 2)[kk]
+        ((pt.x - hx) ** 2).astype(f32)[ii]
+        + ((pt.y - hips[0, 1]) ** 2).astype(f32)[jj]
+        + ((pt.z - hips[0, 2]) ** 2).astype(f32)[kk]
     )
     r_h = FEMORAL_HEAD_R_MM * s
     r_in = r_h + HIP_JOINT_GAP_MM
     share_hip, share_femur = FATTY_MARROW_SHARE
+    # the hip bone's share by row: graded from the back (red) to the front (fatty)
+    ap = FATTY_MARROW_AP_MM * s
+    share_row = np.interp(
+        hips[0, 1] - pt.y,
+        (-ap, 0.0, ap),
+        (FATTY_MARROW_AP_SHARE[0], share_hip, FATTY_MARROW_AP_SHARE[1]),
+    ).astype(f32)
     s0, s1 = FATTY_MARROW_SOCKET_MM
     share = np.where(
         femur,
-        share_femur * np.clip((rho - r_h) / FATTY_MARROW_NECK_MM, 0.0, 1.0),
-        share_hip * np.clip((rho - r_in - s0) / (s1 - s0), 0.0, 1.0),
+        share_femur * np.clip((rho - r_h) * (1.0 / FATTY_MARROW_NECK_MM), 0.0, 1.0),
+        share_row[jj] * np.clip((rho - (r_in + s0)) * (1.0 / (s1 - s0)), 0.0, 1.0),
     )
     value = field.take(cz[kk] + cy[jj] + cx[ii]) + dither.take(dz[kk] + dy[jj] + dx[ii])
     with np.errstate(divide="ignore"):
