@@ -10,9 +10,9 @@ import pytest
 
 from spinelab import anatomy
 from spinelab.structures import Volume
+from spinelab.synth import arrays, painter
 from spinelab.synth import ct as ctphys
 from spinelab.synth import generator as gen
-from spinelab.synth import painter
 from spinelab.synth.generator import SynthConfig, generate_case, reorient
 from spinelab.synth.randomize import RANDOM_MAX, gamma_to_int16
 from spinelab.synth.tissues import Tissue, sample_hu_table
@@ -296,6 +296,44 @@ def test_contiguous_copy_of_reoriented_views(perm):
     same = gen.contiguous_copy(view)
     assert same.dtype == np.float32
     np.testing.assert_array_equal(same, view)
+
+
+@pytest.mark.parametrize("perm", [(0, 1, 2), (1, 0, 2), (2, 0, 1), (2, 1, 0)])
+@pytest.mark.parametrize("flips", [(False, False, False), (True, False, True), (True, True, True)])
+def test_contiguous_copy_of_sparse_label_maps(perm, flips):
+    # the tiled path copies a label map only within the box of its nonzero voxels (the rest
+    # zero-filled): an off-centre block of labels, a single voxel at a corner, an empty map
+    rng = np.random.default_rng(1)
+    lab = np.zeros((131, 97, 103), np.uint8)
+    lab[20:77, 5:40, 60:99] = rng.integers(0, 30, (57, 35, 39), dtype=np.uint8)
+    corner = np.zeros_like(lab)
+    corner[-1, 0, -1] = 7
+    for arr in (lab, corner, np.zeros_like(lab)):
+        view, _ = reorient(arr, np.eye(4), perm, flips)
+        out = gen.contiguous_copy(view)
+        assert out.flags.c_contiguous and out.dtype == np.uint8
+        np.testing.assert_array_equal(out, view)
+        # written over garbage, not a fresh zero page
+        dirty = np.full(view.shape, 255, np.uint8)
+        arrays.copy_tiled(dirty, view)
+        np.testing.assert_array_equal(dirty, view)
+
+
+def test_nonzero_box_of_flipped_views():
+    a = np.zeros((40, 50, 60), np.uint8)
+    a[3:9, 10:41, 7] = 1
+    for flips in [(False, False, False), (True, False, True), (False, True, False)]:
+        v = a[tuple(slice(None, None, -1) if f else slice(None) for f in flips)]
+        box = arrays.nonzero_box(v)
+        assert box is not None
+        inside = np.zeros(v.shape, bool)
+        inside[box] = True
+        assert v[box].any() and not v[~inside].any()
+        idx = np.argwhere(v)
+        assert [(s.start, s.stop) for s in box] == list(
+            zip(idx.min(axis=0).tolist(), (idx.max(axis=0) + 1).tolist(), strict=True)
+        )
+    assert arrays.nonzero_box(np.zeros((4, 5, 6), np.uint8)) is None
 
 
 @pytest.mark.parametrize(

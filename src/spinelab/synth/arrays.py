@@ -14,22 +14,34 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 
-def empty_padded(shape: tuple[int, int, int], dtype: DTypeLike = np.float32) -> NDArray[Any]:
-    """An uninitialized 3-D array whose rows are padded in memory (a view of a wider buffer).
+def empty_padded(
+    shape: tuple[int, int, int], dtype: DTypeLike = np.float32, pad_slices: bool = False
+) -> NDArray[Any]:
+    """An uninitialized 3-D array whose rows (or slices) are padded in memory (a view of a
+    wider buffer).
 
     With 512-voxel rows, neighbours along axis 1 are 2 KiB apart and fall on the same few cache
     sets, so filtering along that axis or transposing the volume thrashes the cache (a Gaussian
     along axis 1 of a 300x512x512 float32 volume: 0.65 s instead of 0.25 s). Rows are padded to
-    an odd number of 64-byte cache lines.
+    an odd number of 64-byte cache lines. With ``pad_slices`` the slices (axis 0) are padded
+    instead: each slice is contiguous and one cache line longer, so that neighbours along axis
+    0 fall on different cache sets (a slab buffer copied into an array whose fastest axis is
+    axis 0: about 0.17 s instead of 0.2-0.3 s per 512x512x300 int16 volume).
 
     Args:
         shape: ``(n0, n1, n2)`` shape of the returned view.
         dtype: Element type.
+        pad_slices: Pad axis 0's stride (by one cache line) rather than axis 1's.
 
     Returns:
-        ``(n0, n1, n2)`` view with unit stride along axis 2 and a padded axis-1 stride.
+        ``(n0, n1, n2)`` view with unit stride along axis 2 and a padded axis-1 (or axis-0)
+        stride.
     """
     item = np.dtype(dtype).itemsize
+    if pad_slices:
+        n = shape[1] * shape[2]
+        buf = np.empty((shape[0], n + max(1, 64 // item)), dtype=dtype)[:, :n]
+        return buf.reshape(shape)  # a view: splits the contiguous axis
     lines = max(1, -(-shape[2] * item // 64))
     if lines % 2 == 0:
         lines += 1
@@ -51,7 +63,10 @@ def copy_tiled(dst: NDArray[Any], src: NDArray[Any]) -> None:
     a 512x512x300 case). Such copies go tile by tile, each tile long along both the source's
     and the destination's fastest axes (whole cache lines read, rows of 64 written) and short
     along the third (0.2-0.3 s for the pair); arrays whose fastest axes agree are copied in
-    one go. Values are cast as by ``astype`` (unsafe casting).
+    one go. Values are cast as by ``astype`` (unsafe casting). A label map (unsigned or bool,
+    mostly zero) copied tile by tile is zero-filled and copied only within the box of its
+    nonzero voxels (:func:`nonzero_box`: 0.05-0.1 s instead of 0.28 s for a 512x512x300 uint8
+    map whose vertebrae fill a tenth of it).
 
     Args:
         dst: 3-D array or view, written in place.
@@ -64,6 +79,15 @@ def copy_tiled(dst: NDArray[Any], src: NDArray[Any]) -> None:
     if src.ndim != 3 or src.size < (1 << 20) or a_src == a_dst:
         np.copyto(dst, src, casting="unsafe")
         return
+    # destination written forwards (numpy would otherwise iterate a flipped one backwards)
+    flip = tuple(slice(None, None, -1) if st < 0 else slice(None) for st in dst.strides)
+    dst, src = dst[flip], src[flip]
+    if src.dtype.kind in "bu":  # a label map: mostly background
+        box = nonzero_box(src)
+        dst.fill(0)
+        if box is None:
+            return
+        dst, src = dst[box], src[box]
     tile = [COPY_TILE[2]] * 3
     tile[a_src] = COPY_TILE[0]
     tile[a_dst] = COPY_TILE[1]
@@ -74,3 +98,33 @@ def copy_tiled(dst: NDArray[Any], src: NDArray[Any]) -> None:
             for s2 in range(0, n2, b2):
                 t = (slice(s0, s0 + b0), slice(s1, s1 + b1), slice(s2, s2 + b2))
                 dst[t] = src[t]
+
+
+def nonzero_box(a: NDArray[Any]) -> tuple[slice, slice, slice] | None:
+    """Slices of the smallest box holding every nonzero element of a 3-D unsigned (or bool)
+    array or view; None when all are zero.
+
+    Two max-reductions in the view's memory order (flipped axes turned back to positive
+    strides: numpy reduces a negative-stride view several times more slowly), about 0.02 s
+    for 80 MB.
+    """
+    flip = tuple(slice(None, None, -1) if st < 0 else slice(None) for st in a.strides)
+    pos = a[flip]
+    slow = int(np.argmax([abs(st) for st in a.strides]))
+    rest = tuple(ax for ax in range(3) if ax != slow)
+    plane = pos.max(axis=slow) > 0  # over the two other axes, in order
+    profiles = {
+        slow: pos.max(axis=rest) > 0,
+        rest[0]: plane.any(axis=1),
+        rest[1]: plane.any(axis=0),
+    }
+    box = []
+    for ax in range(3):
+        idx = np.flatnonzero(profiles[ax])
+        if len(idx) == 0:
+            return None
+        lo, hi = int(idx[0]), int(idx[-1]) + 1
+        if a.strides[ax] < 0:
+            lo, hi = a.shape[ax] - hi, a.shape[ax] - lo
+        box.append(slice(lo, hi))
+    return box[0], box[1], box[2]

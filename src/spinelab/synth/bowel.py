@@ -437,8 +437,13 @@ class _Coarse:
         ix, wx = self.ix[0][i0:i1], self.ix[1][i0:i1]
         iy, wy = self.iy[0][j0:j1], self.iy[1][j0:j1, None]
         r0, r1 = int(iy[0]), int(iy[-1]) + 2
-        p = plane[:, r0:r1]
-        r = p[:, :, ix] + (p[:, :, ix + 1] - p[:, :, ix]) * wx  # (F, coarse rows, cols)
+        c0, c1 = int(ix[0]), int(ix[-1]) + 2
+        p = plane[:, r0:r1, c0:c1]
+        dp = p[:, :, 1:] - p[:, :, :-1]  # node to node, on the coarse grid
+        jx = ix - c0
+        r = np.take(dp, jx, axis=2)
+        r *= wx
+        r += np.take(p, jx, axis=2)  # (F, coarse rows, cols): p + dp * wx
         dr = r[:, 1:] - r[:, :-1]
         jy = iy - r0
         # into reused buffers: fresh arrays this size are mapped page by page on every call
@@ -1384,7 +1389,10 @@ class BowelField:
         sub = tissue[k, j0:j1, i0:i1]
         # stay in front of the retroperitoneum (aorta, vena cava, psoas)
         lim = y_front - 8.0 + 0.8 * np.maximum(np.abs(self.x[i0:i1] - xs) - 25.0, 0.0)
-        m = m & (self.y[j0:j1, None] < lim[None, :]) & (sub == _T.FAT)
+        front = self.y[j0:j1, None] < lim[None, :]  # a fresh mask; the cavity's is the caller's
+        front &= m
+        front &= sub == _T.FAT
+        m = front
         rows = np.nonzero(m.any(axis=1))[0]
         if not len(rows):
             return
@@ -1476,7 +1484,8 @@ class BowelField:
         if not len(jj):
             return
         fs, pos, w = self.small.sample(plane[[5, 7, 8]], j0 + a0, j0 + a1, i0 + b0, i0 + b1, slot=1)
-        fs, pos, w, depth = fs[jj, ii], pos[jj, ii], w[jj, ii], depth[jj, ii]
+        flat = jj * (b1 - b0) + ii  # the four (a1 - a0, b1 - b0) windows are C-contiguous
+        fs, pos, w, depth = (np.take(q.reshape(-1), flat) for q in (fs, pos, w, depth))
         # within FOLD_DUTY / 2 of a fold's phase (less where the share of folds is lower)
         on = np.cos(np.float32(2.0 * math.pi / FOLD_PITCH_MM) * pos) > np.cos(
             np.float32(math.pi * FOLD_DUTY) * np.clip(w, 0.0, 1.0)
@@ -1568,7 +1577,7 @@ class BowelField:
         idx = cy.astype(np.intp) % n
         idx *= n
         idx += cx.astype(np.intp) % n
-        c = cells[cz % n].reshape(-1, 4)[idx]  # (m, 4): radius, centre x, y, z (cells)
+        c = np.take(cells[cz % n].reshape(-1, 4), idx, axis=0)  # (m, 4): radius, centre x, y, z
         d2 = (fx - c[:, 1]) ** 2
         d2 += (fy - c[:, 2]) ** 2
         d2 += (fz - cz - c[:, 3]) ** 2

@@ -1486,7 +1486,9 @@ def ct_image_slabs(
     shape = (nk, tissue_fine.shape[1] // factors[1], tissue_fine.shape[2] // factors[2])
     field = texture_field(boxes, spacing_kji_mm, texture_hu, rng)
     streaks = metal_streaks(shape, affine_kji, metal_mm, physics.streak_hu, rng)
-    slab = empty_padded((min(nk, SLAB_SLICES), shape[1], shape[2]), np.float32)
+    # rows contiguous (a padded chunk of rows costs the look-up's take a copy in and out); the
+    # reordering copy reads the cast buffer of write(), whose slices are padded instead
+    slab = np.empty((min(nk, SLAB_SLICES), shape[1], shape[2]), np.float32)
 
     def unblurred(k0: int, k1: int) -> NDArray[np.float32]:
         """Slices ``k0 .. k1 - 1`` before the blur, in the slab buffer."""
@@ -1507,10 +1509,17 @@ def ct_image_slabs(
     def write(out: NDArray[Any]) -> None:
         if out.shape != shape:
             raise ValueError(f"output of shape {out.shape}, expected {shape}")
+        # each slab cast to the output's type in order first (cheap), then reordered from a
+        # buffer whose slices fall on different cache sets (empty_padded's pad_slices)
+        cast = None if out.dtype == slab.dtype else empty_padded(slab.shape, out.dtype, True)
         for k0 in range(0, nk, SLAB_SLICES):
             k1 = min(nk, k0 + SLAB_SLICES)
             part = unblurred(k0, k1)
             noise(part, k0, round_hu=True)
-            copy_tiled(out[k0:k1], part)
+            if cast is not None:
+                np.copyto(cast[: k1 - k0], part, casting="unsafe")
+                copy_tiled(out[k0:k1], cast[: k1 - k0])
+            else:
+                copy_tiled(out[k0:k1], part)
 
     return write

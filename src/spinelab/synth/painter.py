@@ -378,6 +378,7 @@ class Painter:
         hdir, ndir, tan32 = hdir[keep], ndir[keep], tan32[keep]
         base = np.rint(ijk).astype(np.int64)
         offs, offs_mm = ball_offsets(r_max, (float(sp[0]), float(sp[1]), float(sp[2])))
+        abs_t = np.abs(offs).T.copy()  # (3, O): a group's reach by contiguous reductions
         frac = ((base - ijk) * sp).astype(np.float32)
         strides = np.array([1, shape_ijk[0], shape_ijk[0] * shape_ijk[1]], dtype=np.int64)
         flat = self.tissue.reshape(-1)
@@ -399,25 +400,25 @@ class Painter:
             o_t = np.abs(dot3(offs_mm, t_m))
             o_n = np.abs(dot3(offs_mm, n_m))
             near = (o_t <= lim_t + margin) & (o_n <= float(rn[sl].max()) + margin)
-            offs_g, offs_mm_g = offs[near], offs_mm[near]
+            sel = np.flatnonzero(near)
+            offs_g, offs_mm_g = np.take(offs, sel, axis=0), np.take(offs_mm, sel, axis=0)
+            # each candidate voxel centre relative to its sample (mm), per axis: (group, O_g)
+            rel = [frac[sl, c : c + 1] + offs_mm_g[None, :, c] for c in range(3)]
 
             def comp(
-                d: NDArray[np.float32], sl: slice = sl, om: NDArray[np.float32] = offs_mm_g
+                d: NDArray[np.float32], sl: slice = sl, rel: list[NDArray[np.float32]] = rel
             ) -> NDArray[np.float32]:
-                return (
-                    (frac[sl, 0:1] + om[None, :, 0]) * d[sl, 0:1]
-                    + (frac[sl, 1:2] + om[None, :, 1]) * d[sl, 1:2]
-                    + (frac[sl, 2:3] + om[None, :, 2]) * d[sl, 2:3]
-                )
+                return rel[0] * d[sl, 0:1] + rel[1] * d[sl, 1:2] + rel[2] * d[sl, 2:3]
 
             qt = np.abs(comp(tan32)) <= lim_t
             qh, qn = comp(hdir), comp(ndir)
             b_g = base[sl]
-            reach = np.abs(offs_g).max(axis=0) if len(offs_g) else np.zeros(3, np.int64)
+            reach = np.take(abs_t, sel, axis=1).max(axis=1) if len(sel) else np.zeros(3, np.int64)
             inside = bool(np.all((b_g >= reach) & (b_g < shape_ijk - reach)))
             if not inside:  # only groups at the grid's border need the per-voxel check
                 vox = b_g[:, None, :] + offs_g[None, :, :]
                 qt &= np.all((vox >= 0) & (vox < shape_ijk), axis=2)
+            lin_b, lin_o = b_g @ strides, offs_g @ strides
             for out, s_mm in ((hits[0], 0.0), (hits[1], shell_mm)):
                 if s_mm > 0 and inner is None:
                     continue
@@ -425,7 +426,7 @@ class Painter:
                 a_n = np.maximum(rn[sl] - s_mm, 0.1)[:, None]
                 hit = qt & ((qh / a_h) ** 2 + (qn / a_n) ** 2 <= 1.0)
                 mi, oi = np.nonzero(hit)
-                idx = (b_g @ strides)[mi] + (offs_g @ strides)[oi]
+                idx = lin_b[mi] + lin_o[oi]
                 if only is not None:  # judged on the tissue before this tube
                     idx = idx[allowed_lut(only)[flat[idx]]]
                 out.append(idx)

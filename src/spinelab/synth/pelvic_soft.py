@@ -340,7 +340,13 @@ class PelvicSoftTissue:
         m[1, 0, 2], m[1, 2, 0], m[1, 0, 0] = rx * rx, ry * ry, 1e-9 * rx * ry  # r^2 (mm^2)
         m[2, 0, 2], m[2, 2, 0], m[2, 0, 0] = 1.0, 1.0, 1e-9  # rho^2 (not 0 at the centre)
         g, r2, rho2 = (_powers(ey / ry).T @ m) @ _powers(ex / rx)
-        return (np.sqrt(g) - 1.0) * np.sqrt(r2 / rho2)
+        # (sqrt(g) - 1) * sqrt(r2 / rho2), in place
+        np.sqrt(g, out=g)
+        g -= np.float32(1.0)
+        r2 /= rho2
+        np.sqrt(r2, out=r2)
+        g *= r2
+        return g
 
     def paint_muscles(
         self,
@@ -390,7 +396,10 @@ class PelvicSoftTissue:
             cy, ry = 0.5 * (back + cavity_front), 0.5 * (back - cavity_front)
             u = ((x - self.xm) / max(half, 1e-3)) ** 2
             v = ((y - cy) / ry) ** 2
-            sub[inside & (sub == _T.FAT) & (v[:, None] + u[None, :] > 1.0)] = _T.MUSCLE
+            mass = v[:, None] + u[None, :] > 1.0
+            mass &= inside
+            mass &= sub == _T.FAT
+            np.copyto(sub, np.uint8(_T.MUSCLE), where=mass)
 
         # every named muscle's section (both sides): the signed distance (mm along the ray from
         # its centre; negative inside) to its outline, the nearest and the second nearest
@@ -442,13 +451,20 @@ class PelvicSoftTissue:
             # a plane along the outline of a section where no other meets it, and between two
             # sections along the line where they meet (equal depth in both)
             out = d1 > 0.0
-            plane = np.where(out, d1, d2 - d1) <= width
+            np.subtract(d2, d1, out=d2)
+            np.copyto(d2, d1, where=out)  # d1 outside every section, d2 - d1 inside one
+            plane = d2 <= width
             if fill:
-                np.copyto(sub, np.uint8(_T.FAT), where=plane & inside & (sub == _T.MUSCLE))
+                fat = plane & inside
+                fat &= sub == _T.MUSCLE
+                np.copyto(sub, np.uint8(_T.FAT), where=fat)
             # the sections' cores over the fat: the mass outside the pelvic cavity is muscle
             # already, so this only adds the muscles that reach into the cavity (and, above the
             # mass, all the named muscles)
-            core = ~(out | plane) & inside & (sub == _T.FAT)
+            core = out | plane
+            np.logical_not(core, out=core)
+            core &= inside
+            core &= sub == _T.FAT
             np.copyto(sub, np.uint8(_T.MUSCLE), where=core)
         # pelvic floor: a funnel of muscle; the ischioanal fat outside it stays fat
         lev = _track(LEVATOR, dz)  # type: ignore[arg-type]
