@@ -21,6 +21,8 @@ the lumbar vertebrae:
 from __future__ import annotations
 
 import itertools
+import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -508,3 +510,95 @@ def noise_texture(
         pixel_mm=(float(sp[0]), float(sp[1])),
         n_voxels=n_vox,
     )
+
+
+#: Skin-edge profiles (:func:`skin_edge_sigma_mm`): half-length (voxels) of each profile, the HU
+#: that marks the body's first voxel, and the air / tissue levels the profile's ends must reach.
+EDGE_HALF_VOXELS = 6
+EDGE_BODY_HU = -500.0
+EDGE_AIR_HU = -900.0
+EDGE_TISSUE_HU = -300.0
+
+
+@dataclass
+class EdgeSharpness:
+    """In-plane sharpness of an image, from error-function fits to the anterior skin edge.
+
+    Attributes:
+        sigma_mm: Median fitted Gaussian sigma (mm) of the edge (``nan`` without profiles).
+        iqr_mm: Its 25th and 75th percentiles (mm).
+        n: Number of profiles fitted.
+        pixel_mm: The in-plane pixel size (mm) along the profiles.
+    """
+
+    sigma_mm: float
+    iqr_mm: tuple[float, float]
+    n: int
+    pixel_mm: float
+
+
+def _erf_step(x: Any, x0: float, s: float, lo: float, hi: float) -> Any:
+    import scipy.special as sps
+
+    return lo + (hi - lo) * 0.5 * (1.0 + sps.erf((x - x0) / (math.sqrt(2.0) * s)))
+
+
+def skin_edge_sigma_mm(
+    hu: NDArray[Any], affine: NDArray[np.float64], slice_step: int = 3, column_step: int = 3
+) -> EdgeSharpness:
+    """Sharpness of an image as the Gaussian sigma of its anterior air-to-skin edge.
+
+    The skin is a sharp boundary in the patient, so its blur on the image is the in-plane
+    point spread function of the whole chain (the scanner and reconstruction kernel for a real
+    CT; the PSF and the painted map for a synthetic one). On every ``slice_step``-th axial slice
+    and every ``column_step``-th column of the middle third of the body's width, the profile
+    along y (anterior to posterior, EDGE_HALF_VOXELS either side of the body's first voxel
+    above EDGE_BODY_HU) is fitted with an error function; profiles whose ends are not air (mean
+    below EDGE_AIR_HU) and tissue (above EDGE_TISSUE_HU), fits that fail, and sigmas outside
+    0.05-5 mm are left out. A sharp kernel's overshoot makes the fitted sigma small: compare
+    soft kernels with soft kernels.
+
+    Args:
+        hu: ``(I, J, K)`` HU image.
+        affine: Its 4x4 LPS affine.
+        slice_step: Use every this many axial slices.
+        column_step: Use every this many columns.
+
+    Returns:
+        The median sigma, its interquartile range and the number of profiles.
+    """
+    from scipy.optimize import OptimizeWarning, curve_fit
+
+    arr, sp, _ = canonical(np.asarray(hu), affine)
+    h = EDGE_HALF_VOXELS
+    x = (np.arange(2 * h) - h) * float(sp[1])
+    sigmas: list[float] = []
+    for k in range(0, arr.shape[2], slice_step):
+        sl = arr[:, :, k].astype(np.float64)
+        body = sl > EDGE_BODY_HU
+        cols = np.flatnonzero(body.any(axis=1))
+        if len(cols) < 3:
+            continue
+        n3 = len(cols) // 3
+        for i in cols[n3 : 2 * n3 : column_step]:
+            j = int(np.argmax(body[i]))
+            if j < h or j + h > sl.shape[1]:
+                continue
+            prof = sl[i, j - h : j + h]
+            if prof[:3].mean() > EDGE_AIR_HU or prof[-3:].mean() < EDGE_TISSUE_HU:
+                continue
+            p0 = (0.0, float(sp[1]), float(prof[:3].mean()), float(prof[-3:].mean()))
+            try:
+                with warnings.catch_warnings():  # "covariance could not be estimated"
+                    warnings.simplefilter("ignore", OptimizeWarning)
+                    p, _ = curve_fit(_erf_step, x, prof, p0=p0, maxfev=2000)
+            except (RuntimeError, ValueError):
+                continue
+            s = abs(float(p[1]))
+            if 0.05 < s < 5.0:
+                sigmas.append(s)
+    if not sigmas:
+        return EdgeSharpness(float("nan"), (float("nan"), float("nan")), 0, float(sp[1]))
+    a = np.asarray(sigmas)
+    q1, q3 = np.percentile(a, [25, 75])
+    return EdgeSharpness(float(np.median(a)), (float(q1), float(q3)), len(a), float(sp[1]))
