@@ -301,7 +301,7 @@ def test_contiguous_copy_of_reoriented_views(perm):
 @pytest.mark.parametrize("perm", [(0, 1, 2), (1, 0, 2), (2, 0, 1), (2, 1, 0)])
 @pytest.mark.parametrize("flips", [(False, False, False), (True, False, True), (True, True, True)])
 def test_contiguous_copy_of_sparse_label_maps(perm, flips):
-    # the tiled path copies a label map only within the box of its nonzero voxels (the rest
+    # a sparse copy takes a label map only within the box of its nonzero voxels (the rest
     # zero-filled): an off-centre block of labels, a single voxel at a corner, an empty map
     rng = np.random.default_rng(1)
     lab = np.zeros((131, 97, 103), np.uint8)
@@ -310,13 +310,15 @@ def test_contiguous_copy_of_sparse_label_maps(perm, flips):
     corner[-1, 0, -1] = 7
     for arr in (lab, corner, np.zeros_like(lab)):
         view, _ = reorient(arr, np.eye(4), perm, flips)
-        out = gen.contiguous_copy(view)
+        out = gen.contiguous_copy(view, sparse=True)
         assert out.flags.c_contiguous and out.dtype == np.uint8
         np.testing.assert_array_equal(out, view)
         # written over garbage, not a fresh zero page
         dirty = np.full(view.shape, 255, np.uint8)
-        arrays.copy_tiled(dirty, view)
+        arrays.copy_tiled(dirty, view, sparse=True)
         np.testing.assert_array_equal(dirty, view)
+    with pytest.raises(ValueError, match="unsigned or bool"):
+        arrays.copy_tiled(np.empty((4, 5, 6), np.int16), np.zeros((4, 5, 6), np.int16), True)
 
 
 def test_nonzero_box_of_flipped_views():

@@ -54,7 +54,7 @@ def empty_padded(
 COPY_TILE = (64, 64, 4)
 
 
-def copy_tiled(dst: NDArray[Any], src: NDArray[Any]) -> None:
+def copy_tiled(dst: NDArray[Any], src: NDArray[Any], sparse: bool = False) -> None:
     """``dst[...] = src`` for 3-D arrays or views whose fastest axes differ, tile by tile.
 
     numpy copies a view in the destination's order. When the destination's fastest axis is a
@@ -63,17 +63,20 @@ def copy_tiled(dst: NDArray[Any], src: NDArray[Any]) -> None:
     a 512x512x300 case). Such copies go tile by tile, each tile long along both the source's
     and the destination's fastest axes (whole cache lines read, rows of 64 written) and short
     along the third (0.2-0.3 s for the pair); arrays whose fastest axes agree are copied in
-    one go. Values are cast as by ``astype`` (unsafe casting). A label map (unsigned or bool,
-    mostly zero) copied tile by tile is zero-filled and copied only within the box of its
-    nonzero voxels (:func:`nonzero_box`: 0.05-0.1 s instead of 0.28 s for a 512x512x300 uint8
-    map whose vertebrae fill a tenth of it).
+    one go. Values are cast as by ``astype`` (unsafe casting). With ``sparse`` (a label map,
+    mostly zero) a tiled copy zero-fills ``dst`` and copies only the box of ``src``'s nonzero
+    voxels (:func:`nonzero_box`: 0.05-0.1 s instead of 0.28 s for a 512x512x300 uint8 map
+    whose vertebrae fill a tenth of it).
 
     Args:
         dst: 3-D array or view, written in place.
         src: Array or view of the same shape.
+        sparse: ``src`` is mostly zero: an unsigned or bool array (a label map).
     """
     if dst.shape != src.shape:
         raise ValueError(f"copy of shape {src.shape} into {dst.shape}")
+    if sparse and src.dtype.kind not in "bu":
+        raise ValueError(f"a sparse copy needs an unsigned or bool array, not {src.dtype}")
     a_src = int(np.argmin([abs(s) for s in src.strides]))
     a_dst = int(np.argmin([abs(s) for s in dst.strides]))
     if src.ndim != 3 or src.size < (1 << 20) or a_src == a_dst:
@@ -82,7 +85,7 @@ def copy_tiled(dst: NDArray[Any], src: NDArray[Any]) -> None:
     # destination written forwards (numpy would otherwise iterate a flipped one backwards)
     flip = tuple(slice(None, None, -1) if st < 0 else slice(None) for st in dst.strides)
     dst, src = dst[flip], src[flip]
-    if src.dtype.kind in "bu":  # a label map: mostly background
+    if sparse:
         box = nonzero_box(src)
         dst.fill(0)
         if box is None:

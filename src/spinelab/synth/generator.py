@@ -432,7 +432,7 @@ def generate_case(
     del write_image  # frees the randomized style's float32 volume before the label copy
     vert_o, _ = reorient(vert.transpose(2, 1, 0), affine_ijk, perm, flips)
     ct_vol = Volume(image, affine)
-    lab_vol = Volume(contiguous_copy(vert_o), affine)
+    lab_vol = Volume(contiguous_copy(vert_o, sparse=True), affine)
     t2 = time.perf_counter()
     centroids = _visible_centroids(geo, lab_vol)
     meta: dict[str, Any] = {
@@ -527,7 +527,9 @@ def oriented_empty(
     return out, back.transpose(2, 1, 0), affine
 
 
-def contiguous_copy(array: NDArray[Any], dtype: DTypeLike | None = None) -> NDArray[Any]:
+def contiguous_copy(
+    array: NDArray[Any], dtype: DTypeLike | None = None, sparse: bool = False
+) -> NDArray[Any]:
     """C-contiguous copy of a 3-D view (e.g. a permuted and flipped volume), cast to ``dtype``.
 
     Views whose fastest axis is not the copy's are copied tile by tile
@@ -537,12 +539,14 @@ def contiguous_copy(array: NDArray[Any], dtype: DTypeLike | None = None) -> NDAr
     Args:
         array: 3-D array or view.
         dtype: Output dtype (default: the input's); values are cast as by ``astype``.
+        sparse: The array is a mostly-zero unsigned label map: a tiled copy only copies the box
+            of its nonzero voxels (:func:`spinelab.synth.arrays.copy_tiled`).
 
     Returns:
         A new C-contiguous array with the same shape and values.
     """
     out = np.empty(array.shape, dtype=array.dtype if dtype is None else dtype)
-    copy_tiled(out, array)
+    copy_tiled(out, array, sparse)
     return out
 
 
