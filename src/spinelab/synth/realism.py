@@ -28,7 +28,9 @@ from typing import Any
 
 import numpy as np
 import scipy.ndimage as ndi
+import scipy.special as sps
 from numpy.typing import NDArray
+from scipy.optimize import OptimizeWarning, curve_fit
 
 #: Histogram bin edges (HU).
 HIST_EDGES = np.arange(-1000.0, 1501.0, 10.0)
@@ -538,8 +540,6 @@ class EdgeSharpness:
 
 
 def _erf_step(x: Any, x0: float, s: float, lo: float, hi: float) -> Any:
-    import scipy.special as sps
-
     return lo + (hi - lo) * 0.5 * (1.0 + sps.erf((x - x0) / (math.sqrt(2.0) * s)))
 
 
@@ -567,8 +567,6 @@ def skin_edge_sigma_mm(
     Returns:
         The median sigma, its interquartile range and the number of profiles.
     """
-    from scipy.optimize import OptimizeWarning, curve_fit
-
     arr, sp, _ = canonical(np.asarray(hu), affine)
     h = EDGE_HALF_VOXELS
     x = (np.arange(2 * h) - h) * float(sp[1])
