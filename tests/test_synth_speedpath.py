@@ -17,6 +17,7 @@ import pytest
 
 from spinelab.synth import ct as ctphys
 from spinelab.synth import generator as gen
+from spinelab.synth.antialias import edge_blend
 from spinelab.synth.generator import SynthConfig, generate_case, reorient
 from spinelab.synth.randomize import gamma_to_int16, randomized_image, randomized_writer
 
@@ -64,11 +65,25 @@ def _phantom(nk: int = 70, nj: int = 90, ni: int = 110):
     return tissue, lut, vert, boxes
 
 
+def _blend(tissue):
+    """Sub-voxel make-up of the phantom's boundaries (its air-soft surface)."""
+    whole = (slice(None), slice(None), slice(None))
+    blend = edge_blend(tissue, [whole])
+    assert len(blend) > 1000
+    return blend
+
+
 @pytest.mark.parametrize(
-    "perm, flips", [((2, 1, 0), (False,) * 3), ((0, 2, 1), (True, False, True))]
+    "perm, flips, blended",
+    [
+        ((2, 1, 0), (False,) * 3, False),
+        ((0, 2, 1), (True, False, True), False),
+        ((1, 0, 2), (False, True, False), True),
+    ],
 )
-def test_ct_image_slabs_equal_the_whole_volume_steps(perm, flips):
+def test_ct_image_slabs_equal_the_whole_volume_steps(perm, flips, blended):
     tissue, lut, vert, boxes = _phantom()
+    blend = _blend(tissue) if blended else None
     offsets = {20: 12.0, 21: -9.0}
     affine = np.diag([0.8, 0.8, 1.4, 1.0])
     metal = np.array([[44.0, 38.0, 30.0], [46.0, 40.0, 45.0]])
@@ -77,14 +92,26 @@ def test_ct_image_slabs_equal_the_whole_volume_steps(perm, flips):
     )
     sp = (1.4, 0.8, 0.8)
     rng = np.random.default_rng(3)
-    hu = ctphys.block_mean_lut(tissue, lut, (1, 1, 1))
+    hu = ctphys.block_mean_lut(tissue, lut, (1, 1, 1), blend=blend)
     ctphys.vertebra_texture(hu, vert, boxes, sp, 50.0, offsets, rng)
     ctphys.add_metal_streaks(hu, affine, metal, physics.streak_hu, rng)
     ctphys.add_noise_and_blur(hu, sp, physics, rng)
     want = ctphys.to_int16_hu(hu)
     rng2 = np.random.default_rng(3)
     write = ctphys.ct_image_slabs(
-        tissue, lut, (1, 1, 1), vert, boxes, sp, 50.0, offsets, affine, metal, physics, rng2
+        tissue,
+        lut,
+        (1, 1, 1),
+        vert,
+        boxes,
+        sp,
+        50.0,
+        offsets,
+        affine,
+        metal,
+        physics,
+        rng2,
+        blend=blend,
     )
     assert rng2.random() == rng.random()  # every draw made before the write
     out, view_kji, _ = gen.oriented_empty(vert.shape, affine, perm, flips, np.int16)
@@ -108,10 +135,13 @@ def test_oriented_empty_is_laid_out_as_reorient(perm):
     np.testing.assert_array_equal(aff, want_aff)
 
 
-def test_randomized_writer_into_a_reoriented_view():
+@pytest.mark.parametrize("blended", [False, True])
+def test_randomized_writer_into_a_reoriented_view(blended):
     tissue, *_ = _phantom(nk=75)
-    want = randomized_image(tissue, (1, 1, 1), (1.4, 0.8, 0.8), np.random.default_rng(5))
-    write = randomized_writer(tissue, (1, 1, 1), (1.4, 0.8, 0.8), np.random.default_rng(5))
+    blend = _blend(tissue) if blended else None
+    sp = (1.4, 0.8, 0.8)
+    want = randomized_image(tissue, (1, 1, 1), sp, np.random.default_rng(5), blend=blend)
+    write = randomized_writer(tissue, (1, 1, 1), sp, np.random.default_rng(5), blend=blend)
     _, view_kji, _ = gen.oriented_empty(
         tissue.shape, np.eye(4), (1, 2, 0), (True, True, False), np.int16
     )

@@ -33,6 +33,7 @@ import scipy.ndimage as ndi
 from numpy.typing import NDArray
 from scipy import sparse
 
+from spinelab.synth.antialias import EdgeBlend
 from spinelab.synth.arrays import copy_tiled, empty_padded
 
 HU_MIN = -1024
@@ -177,6 +178,7 @@ def block_mean_lut(
     lut: NDArray[np.float32],
     factors: tuple[int, int, int],
     out: NDArray[np.float32] | None = None,
+    blend: EdgeBlend | None = None,
 ) -> NDArray[np.float32]:
     """Average ``lut[labels_fine]`` over blocks of ``factors`` voxels (partial volume).
 
@@ -190,6 +192,9 @@ def block_mean_lut(
         factors: ``(fk, fj, fi)`` block size.
         out: ``(nk, nj, ni)`` float32 array to fill (rows contiguous), e.g. a reused slab
             buffer; None allocates one.
+        blend: Sub-voxel make-up of the boundary voxels of ``labels_fine`` (indexed like it;
+            :func:`spinelab.synth.antialias.edge_blend`): their values are blended with their
+            neighbours' tissues by its shares. None: whole voxels.
 
     Returns:
         ``(nk, nj, ni)`` float32 block means (``out``, or a new view with padded rows).
@@ -212,6 +217,8 @@ def block_mean_lut(
             for j0 in range(0, nj, rows):
                 j1 = min(nj, j0 + rows)
                 np.take(table, labels_fine[k, j0:j1], out=out[k, j0:j1], mode="clip")
+        if blend is not None:
+            blend.add_to(out, table, factors)
         return out
     # output rows chunk by chunk, so the partial sums stay in cache (same summation order as
     # a whole-volume sum: zero, then each sub-voxel offset in turn, then the scale)
@@ -228,6 +235,8 @@ def block_mean_lut(
                 np.take(table, sub, out=part, mode="clip")
                 acc += part
             acc *= scale
+    if blend is not None:
+        blend.add_to(out, table, factors)
     return out
 
 
@@ -1449,6 +1458,7 @@ def ct_image_slabs(
     metal_mm: NDArray[np.float64],
     physics: Physics,
     rng: np.random.Generator,
+    blend: EdgeBlend | None = None,
 ) -> Callable[[NDArray[Any]], None]:
     """The CT image of a fine tissue map, made slab by slab straight into its output array.
 
@@ -1476,6 +1486,7 @@ def ct_image_slabs(
         metal_mm: ``(M, 3)`` LPS mm points on metal.
         physics: Scanner parameters.
         rng: Random generator.
+        blend: Sub-voxel make-up of ``tissue_fine``'s boundary voxels (:func:`block_mean_lut`).
 
     Returns:
         ``write(out)``: fills ``out``, any ``(nk, nj, ni)`` array or view (e.g. int16 in
@@ -1493,7 +1504,8 @@ def ct_image_slabs(
     def unblurred(k0: int, k1: int) -> NDArray[np.float32]:
         """Slices ``k0 .. k1 - 1`` before the blur, in the slab buffer."""
         out = slab[: k1 - k0]
-        block_mean_lut(tissue_fine[k0 * fk : k1 * fk], lut, factors, out=out)
+        part = None if blend is None else blend.slices(k0 * fk, k1 * fk)
+        block_mean_lut(tissue_fine[k0 * fk : k1 * fk], lut, factors, out=out, blend=part)
         if field is not None:
             apply_vertebra_texture(out, k0, vert, boxes, field, offsets_hu)
         if streaks is not None:

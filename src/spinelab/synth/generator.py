@@ -40,6 +40,7 @@ from numpy.typing import DTypeLike, NDArray
 
 from spinelab import anatomy
 from spinelab.structures import Centroids, Volume
+from spinelab.synth import antialias
 from spinelab.synth import ct as ctphys
 from spinelab.synth import vertebra_shape as vshape
 from spinelab.synth.arms import ARM_FOV_MARGIN_MM, P_ARMS_DOWN
@@ -89,6 +90,10 @@ class SynthConfig:
         max_slices: Largest number of slices; the slice spacing is raised to fit the FOV.
         render_mm: Target size of the fine render grid (mm); the output is its block average.
         max_fine_voxels: Cap on the fine grid size (supersampling is reduced to fit).
+        antialias: Give the spine's bone boundaries sub-voxel make-up
+            (:mod:`spinelab.synth.antialias`): smooth bone edges and thin cortex where the fine
+            grid is the output grid, instead of the painted voxel staircase. The label maps
+            are the same either way.
         random_orientation: Randomly permute and flip the voxel axes (the affine follows).
         margin_mm_range: Extra field of view beyond C1 or the last vertebra's centre (mm).
         margin_fraction_range: Elsewhere the image ends this fraction of the way from the
@@ -168,6 +173,7 @@ class SynthConfig:
     max_slices: int = 400
     render_mm: float = 1.0
     max_fine_voxels: int = 60_000_000
+    antialias: bool = True
     random_orientation: bool = True
     margin_mm_range: tuple[float, float] = (10.0, 40.0)
     margin_fraction_range: tuple[float, float] = (0.2, 0.45)
@@ -379,6 +385,11 @@ def generate_case(
     t0 = time.perf_counter()
     res = render_labels(geo, fine_grid, params, rng)
     vert = ctphys.block_centre(res.vertebrae, factors)
+    blend = None
+    if cfg.antialias:
+        blend = antialias.edge_blend(
+            res.tissue, antialias.spine_regions(res.boxes, res.tissue.shape)
+        )
     t1 = time.perf_counter()
     spacing_kji = (out_grid.spacing_mm[2], out_grid.spacing_mm[1], out_grid.spacing_mm[0])
     affine_ijk = out_grid.affine_lps_ijk()
@@ -416,9 +427,10 @@ def generate_case(
             res.metal_points_mm,
             physics,
             rng,
+            blend=blend,
         )
     else:
-        write_image = randomized_writer(res.tissue, factors, spacing_kji, rng)
+        write_image = randomized_writer(res.tissue, factors, spacing_kji, rng, blend=blend)
     # [k, j, i] -> [i, j, k], then random axis permutation and flips
     perm: tuple[int, ...] = (0, 1, 2)
     flips: tuple[bool, ...] = (False, False, False)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from spinelab.synth.antialias import EdgeBlend
 from spinelab.synth.arrays import copy_tiled, empty_padded
 from spinelab.synth.ct import SLAB_SLICES, block_mean_lut, blur_axis
 from spinelab.synth.tissues import N_TISSUES, Tissue
@@ -34,6 +35,7 @@ def randomized_image(
     factors: tuple[int, int, int],
     spacing_kji_mm: tuple[float, float, float],
     rng: np.random.Generator,
+    blend: EdgeBlend | None = None,
 ) -> NDArray[np.int16]:
     """A domain-randomized image from a fine tissue map.
 
@@ -42,13 +44,14 @@ def randomized_image(
         factors: ``(fk, fj, fi)`` fine-to-output block size.
         spacing_kji_mm: Output voxel size along the array axes (mm).
         rng: Random generator.
+        blend: Sub-voxel make-up of the map's boundary voxels (:func:`randomized_writer`).
 
     Returns:
         ``(nk, nj, ni)`` int16 in ``[0, RANDOM_MAX]``.
     """
     shape = tuple(n // f for n, f in zip(tissue_fine.shape, factors, strict=True))
     out = np.empty(shape, dtype=np.int16)
-    randomized_writer(tissue_fine, factors, spacing_kji_mm, rng)(out)
+    randomized_writer(tissue_fine, factors, spacing_kji_mm, rng, blend=blend)(out)
     return out
 
 
@@ -57,11 +60,13 @@ def randomized_writer(
     factors: tuple[int, int, int],
     spacing_kji_mm: tuple[float, float, float],
     rng: np.random.Generator,
+    blend: EdgeBlend | None = None,
 ) -> Callable[[NDArray[Any]], None]:
     """:func:`randomized_image`, written into an array the caller gives later.
 
     Every draw happens here (the caller may draw more, e.g. the orientation that decides the
-    output's memory order, before writing).
+    output's memory order, before writing). ``blend``: sub-voxel make-up of the map's boundary
+    voxels (:func:`spinelab.synth.ct.block_mean_lut`), applied to the class means and SDs.
 
     Returns:
         ``write(out)``: fills ``out``, any ``(nk, nj, ni)`` int16 array or view, with the image
@@ -73,7 +78,7 @@ def randomized_writer(
     # rows contiguous (not empty_padded): the look-up writes whole chunks of rows faster, and
     # the blurs below read whole rows or slices
     shape = tuple(n // f for n, f in zip(tissue_fine.shape, factors, strict=True))
-    img = block_mean_lut(tissue_fine, means, factors, out=np.empty(shape, np.float32))
+    img = block_mean_lut(tissue_fine, means, factors, out=np.empty(shape, np.float32), blend=blend)
     # per-class noise: one slab of normal variates reused with flips (as in ct.py), scaled by
     # the block-mean SD of the same slices (looked up slab by slab: no second volume)
     slab = min(img.shape[0], 29)
@@ -83,7 +88,13 @@ def randomized_writer(
     for s0 in range(0, img.shape[0], slab):
         n = min(slab, img.shape[0] - s0)
         view = block[:n] if (s0 // slab) % 2 == 0 else block[:n, ::-1, ::-1]
-        part = block_mean_lut(tissue_fine[s0 * fk : (s0 + n) * fk], stds, factors, out=sd[:n])
+        part = block_mean_lut(
+            tissue_fine[s0 * fk : (s0 + n) * fk],
+            stds,
+            factors,
+            out=sd[:n],
+            blend=None if blend is None else blend.slices(s0 * fk, (s0 + n) * fk),
+        )
         part *= view
         img[s0 : s0 + n] += part
     sig = [float(rng.uniform(0.0, 1.5)) / s * min(spacing_kji_mm) for s in spacing_kji_mm]
