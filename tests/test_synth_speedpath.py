@@ -10,7 +10,12 @@ values of the whole-volume steps.
 from __future__ import annotations
 
 import itertools
+import json
+import os
+import subprocess
+import sys
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -158,3 +163,42 @@ def test_gamma_to_int16_into_strided_and_contiguous_outputs():
     np.testing.assert_array_equal(strided, want)
     with pytest.raises(ValueError, match="int16"):
         gamma_to_int16(img, 20.0, 180.0, 0.7, out=np.empty(img.shape, np.float32))
+
+
+_FAULTS_SCRIPT = """
+import hashlib, json, resource, sys
+from spinelab.synth.arrays import retain_freed_memory
+from spinelab.synth.generator import SynthConfig, generate_case
+applied = retain_freed_memory() if sys.argv[1] == "retain" else None
+cfg = SynthConfig(fov="lumbar", spacing_mm=(1.2, 1.2, 2.0), max_inplane=192)
+faults, digest = [], hashlib.sha1()
+for seed in (0, 1, 0, 1):
+    r0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    case = generate_case(seed, cfg)
+    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - r0)
+    digest.update(case.ct.array.tobytes())
+print(json.dumps({"applied": applied, "faults": faults, "digest": digest.hexdigest()}))
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="glibc's mallopt: Linux only")
+def test_retained_memory_spares_later_cases_the_page_faults():
+    """A generating process that keeps its freed pages (``retain_freed_memory``, as
+    ``spinelab synth`` does) takes few page faults from its third case on (measured: 10,600 /
+    4,381 minor faults for the 3rd / 4th small lumbar case by default, 17 / 246 retained), with
+    the same images."""
+    runs = {}
+    for mode in ("default", "retain"):
+        out = subprocess.run(
+            [sys.executable, "-c", _FAULTS_SCRIPT, mode],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")},
+        )
+        runs[mode] = json.loads(out.stdout.strip().splitlines()[-1])
+    assert runs["retain"]["applied"] is True
+    assert runs["retain"]["digest"] == runs["default"]["digest"]
+    later_default = sum(runs["default"]["faults"][2:])
+    later_retain = sum(runs["retain"]["faults"][2:])
+    assert later_retain < 0.25 * later_default, runs

@@ -138,13 +138,20 @@ class EdgeBlend:
         if len(self) == 0:
             return
         fk, fj, fi = factors
-        k, j, i = np.unravel_index(self.index, self.shape)
         values = np.asarray(table, dtype=np.float32)
         delta = (values[self.alt] - values[self.own]) * self.weight
         if fk * fj * fi > 1:
             delta *= np.float32(1.0 / (fk * fj * fi))
-            k, j, i = k // fk, j // fj, i // fi
-        np.add.at(out, (k, j, i), delta)
+            k, j, i = np.unravel_index(self.index, self.shape)
+            o = np.ravel_multi_index((k // fk, j // fj, i // fi), out.shape)
+            order = np.argsort(o, kind="stable")
+            o, delta = o[order], delta[order]
+        else:
+            o = self.index  # sorted
+        # one sum per output voxel (an unbuffered np.add.at costs several times more)
+        first = np.flatnonzero(np.concatenate(([True], o[1:] != o[:-1])))
+        sums = np.add.reduceat(delta, first)
+        out[np.unravel_index(o[first], out.shape)] += sums
 
 
 #: Bits per level in the packed sums of :func:`_level_sums`: a level's sum is at most
@@ -183,18 +190,21 @@ def _volume_kept(cover: NDArray[np.float64], painted: NDArray[np.bool_]) -> NDAr
     transverse process), which would take 1-3 % of a vertebra's bone; one shift per level and
     region, found by bisection (to 2e-5 voxel), puts it back.
     """
-    target = float(np.count_nonzero(painted))
+    # voxels that a shift within +-0.5 cannot unclip are fixed: only the others are summed
+    free = np.flatnonzero((cover > -0.5) & (cover < 1.5))
+    target = float(np.count_nonzero(painted)) - float(np.count_nonzero(cover >= 1.5))
+    part = cover[free]
     lo, hi = -0.5, 0.5
-    buf = np.empty_like(cover)
+    buf = np.empty_like(part)
     for _ in range(16):
         mid = 0.5 * (lo + hi)
-        np.add(cover, mid, out=buf)
+        np.add(part, mid, out=buf)
         if float(np.clip(buf, 0.0, 1.0, out=buf).sum()) < target:
             lo = mid
         else:
             hi = mid
-    np.add(cover, 0.5 * (lo + hi), out=buf)
-    return np.clip(buf, 0.0, 1.0, out=buf)
+    out = np.clip(cover + 0.5 * (lo + hi), 0.0, 1.0)
+    return out
 
 
 def _face_boundary(code: NDArray[np.uint8]) -> NDArray[np.bool_]:
@@ -311,7 +321,15 @@ def edge_blend(
             tuple(kji[a] + core[a].start for a in range(3)), code.shape
         ).astype(np.intp)
         own_code = code.ravel()[flat]
-        sums = _level_sums(t, packed).ravel()[flat].astype(np.uint64)
+        # the sums only around the candidates (their bounding box and the kernel's reach)
+        lo = [max(0, int(kji[a].min()) + core[a].start - REACH) for a in range(3)]
+        hi = [min(code.shape[a], int(kji[a].max()) + core[a].start + REACH + 1) for a in range(3)]
+        near = tuple(slice(lo[a], hi[a]) for a in range(3))
+        at = np.ravel_multi_index(
+            tuple(kji[a] + core[a].start - lo[a] for a in range(3)),
+            tuple(hi[a] - lo[a] for a in range(3)),
+        )
+        sums = _level_sums(t[near], packed).ravel()[at].astype(np.uint64)
         # coverage of each level: its smoothed indicator read as a distance, then as a share
         beta = np.ones((len(flat), n_levels + 2), dtype=np.float64)
         beta[:, n_levels + 1] = 0.0
