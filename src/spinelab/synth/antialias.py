@@ -408,3 +408,52 @@ def spine_regions(
             )
         )
     return regions
+
+
+#: Tile edge (fine voxels) of :func:`bone_regions`.
+BONE_TILE = 16
+
+
+def bone_regions(
+    tissue: NDArray[np.uint8], tile: int = BONE_TILE
+) -> list[tuple[slice, slice, slice]]:
+    """Disjoint boxes covering every bone and metal voxel, for :func:`edge_blend`.
+
+    The map is cut into ``tile``-voxel cubes; each run of cubes along the last axis that holds
+    bone becomes one box. Ribs, pelvis and limbs spread over the whole body, so this covers
+    several times the spine's boxes (:func:`spine_regions`): about 6 M voxels and 1 s of
+    :func:`edge_blend` for a 512x512x300 thoraco-lumbar case, against 3.5 M and 0.2 s.
+
+    Args:
+        tissue: ``(nk, nj, ni)`` fine tissue map.
+        tile: Cube edge (voxels).
+
+    Returns:
+        Boxes as slices, in memory order.
+    """
+    bone = np.zeros(256, dtype=bool)
+    bone[list(LEVELS[1])] = True
+    nk, nj, ni = (int(n) for n in tissue.shape)
+    tj, ti = -(-nj // tile), -(-ni // tile)
+    regions: list[tuple[slice, slice, slice]] = []
+    buf = np.zeros((tile, tj * tile, ti * tile), dtype=bool)
+    for k0 in range(0, nk, tile):
+        k1 = min(nk, k0 + tile)
+        buf[...] = False
+        np.take(bone, tissue[k0:k1], out=buf[: k1 - k0, :nj, :ni])
+        held: NDArray[np.bool_] = np.asarray(
+            buf.reshape(tile, tj, tile, ti, tile).any(axis=(0, 2, 4))
+        )
+        stop = np.zeros(1, dtype=bool)
+        for jt in np.flatnonzero(held.any(axis=1)):
+            row = np.concatenate((stop, held[jt], stop))
+            edges = np.flatnonzero(row[1:] != row[:-1])
+            for s, e in zip(edges[::2], edges[1::2], strict=True):
+                regions.append(
+                    (
+                        slice(k0, k1),
+                        slice(int(jt) * tile, min(nj, (int(jt) + 1) * tile)),
+                        slice(int(s) * tile, min(ni, int(e) * tile)),
+                    )
+                )
+    return regions

@@ -72,6 +72,9 @@ RANDOM_FOV_WEIGHTS: dict[str, float] = {
 }
 GENERATOR_VERSION = 1
 
+#: Values of :attr:`SynthConfig.antialias`.
+ANTIALIAS_MODES = ("spine", "bone", "off")
+
 
 @dataclass(frozen=True)
 class SynthConfig:
@@ -90,10 +93,12 @@ class SynthConfig:
         max_slices: Largest number of slices; the slice spacing is raised to fit the FOV.
         render_mm: Target size of the fine render grid (mm); the output is its block average.
         max_fine_voxels: Cap on the fine grid size (supersampling is reduced to fit).
-        antialias: Give the spine's bone boundaries sub-voxel make-up
-            (:mod:`spinelab.synth.antialias`): smooth bone edges and thin cortex where the fine
-            grid is the output grid, instead of the painted voxel staircase. The label maps
-            are the same either way.
+        antialias: Sub-voxel make-up of bone boundaries (:mod:`spinelab.synth.antialias`):
+            smooth bone edges and thin cortex where the fine grid is the output grid, instead
+            of the painted voxel staircase. ``"spine"`` (default): the vertebrae's boxes
+            (about 0.2 s per 512x512x300 case); ``"bone"``: every bone, ribs, pelvis and limbs
+            included (about 1 s more); ``"off"``: whole voxels. The label maps are the same
+            either way.
         random_orientation: Randomly permute and flip the voxel axes (the affine follows).
         margin_mm_range: Extra field of view beyond C1 or the last vertebra's centre (mm).
         margin_fraction_range: Elsewhere the image ends this fraction of the way from the
@@ -173,7 +178,7 @@ class SynthConfig:
     max_slices: int = 400
     render_mm: float = 1.0
     max_fine_voxels: int = 60_000_000
-    antialias: bool = True
+    antialias: str = "spine"
     random_orientation: bool = True
     margin_mm_range: tuple[float, float] = (10.0, 40.0)
     margin_fraction_range: tuple[float, float] = (0.2, 0.45)
@@ -219,6 +224,10 @@ class SynthConfig:
             raise ValueError("spacing_mm must be 3 positive numbers")
         if self.render_mm <= 0:
             raise ValueError("render_mm must be positive")
+        if self.antialias not in ANTIALIAS_MODES:
+            raise ValueError(
+                f"antialias must be one of {', '.join(ANTIALIAS_MODES)}, got {self.antialias!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serializable dict of all fields."""
@@ -386,10 +395,13 @@ def generate_case(
     res = render_labels(geo, fine_grid, params, rng)
     vert = ctphys.block_centre(res.vertebrae, factors)
     blend = None
-    if cfg.antialias:
-        blend = antialias.edge_blend(
-            res.tissue, antialias.spine_regions(res.boxes, res.tissue.shape)
+    if cfg.antialias != "off":
+        regions = (
+            antialias.spine_regions(res.boxes, res.tissue.shape)
+            if cfg.antialias == "spine"
+            else antialias.bone_regions(res.tissue)
         )
+        blend = antialias.edge_blend(res.tissue, regions)
     t1 = time.perf_counter()
     spacing_kji = (out_grid.spacing_mm[2], out_grid.spacing_mm[1], out_grid.spacing_mm[0])
     affine_ijk = out_grid.affine_lps_ijk()
