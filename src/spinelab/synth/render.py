@@ -909,6 +909,8 @@ def _paint_soft_tissue(
     z_psoas_top = zl("T12", z_recess)
     z_s2 = zl("S2", zl("S1", -1e9) - 25.0)
     z_retro_bot = zl("L5", z_s2 + 60.0) - RETRO_BELOW_MM
+    z_wall_thin = zl("L2", z_kid_l - 30.0)  # the flank wall thin behind from here up
+    z_wall_thick = zl("L3", z_wall_thin - 35.0)  # and not at all from here down
     # the colon's splenic flexure reaches above the recess; the small bowel's top is irregular
     z_bowel_top = z_recess + 55.0
     bowel = _BowelField(pt, plan, rng.spawn(1)[0], params, z_s2 - 75.0, z_bowel_top, z_recess - 5.0)
@@ -978,7 +980,7 @@ def _paint_soft_tissue(
         _paint_back_groove(pt, k, xs, cy + by, wall[1] + wall[3])
         flank_wall = None
         if z_retro_bot < z < z_recess + RETRO_ABOVE_MM:
-            span = (z_psoas_top, z_retro_bot, z_recess)
+            span = (z_psoas_top, z_retro_bot, z_recess, z_wall_thin, z_wall_thick)
             curve = contour.wall_curve(wall, pw)
             flank_wall = _paint_retroperitoneum(pt, k, curve, wall, pw, lv, span)
         in_wall = _outside_back_notch(inside_superellipse(*wall, pw), xs, wall[1] + wall[3])
@@ -1274,17 +1276,21 @@ class _BodyContour:
 
     @staticmethod
     def inner_half(
-        y: NDArray[np.float64], curve: tuple[NDArray[np.float64], ...], depth: float
+        y: NDArray[np.float64],
+        curve: tuple[NDArray[np.float64], ...],
+        depth: float | NDArray[np.float64],
     ) -> NDArray[np.float64]:
         """Half-width (mm; -1 where the row misses) on rows ``y`` of the points at least
-        ``depth`` mm inside the (convex) wall ``curve``: every tangent of the outline moved
-        inwards by ``depth`` bounds them (no folds where the outline is tighter than that)."""
+        ``depth`` mm (one value, or one per point of the outline) inside the (convex) wall
+        ``curve``: every tangent of the outline moved inwards by its ``depth`` bounds them (no
+        folds where the outline is tighter than that)."""
         x, yc, nx, ny = curve[:4]
+        d = np.broadcast_to(np.asarray(depth, dtype=np.float64), x.shape)
         dy = np.asarray(y, dtype=np.float64)[:, None] - yc[None, :]
         side = nx > 1e-3
-        bound = x[side] + (-depth - ny[side] * dy[:, side]) / nx[side]
+        bound = x[side] + (-d[side] - ny[side] * dy[:, side]) / nx[side]
         half = bound.min(axis=1)
-        ends = ny[~side] * dy[:, ~side] > -depth  # the front's and the back's midline
+        ends = ny[~side] * dy[:, ~side] > -d[~side]  # the front's and the back's midline
         return np.where(ends.any(axis=1) | (half < 0.0), -1.0, half)
 
     def edges(
@@ -1392,7 +1398,18 @@ PSOAS_FAT_PLANE_MM = 1.5
 #: and the skin, now 11-16 mm (median 13); the real example CT has 6-7 mm of muscle
 #: posterolaterally (the quadratus lumborum medially, the thin transversus, obliques and
 #: latissimus beside it, perirenal and pararenal fat around the kidney).
+#: Behind the kidneys the wall is thinner: it thins from RETRO_WALL_MM to RETRO_WALL_BACK_MM
+#: where its outline faces backwards (the backward component of the outline's outward normal
+#: from RETRO_WALL_BACK_NY[0] to [1]), fully at L2's centre and above, not at all from L3's
+#: centre down. The real example CT (3 x 3 median, muscle -30..150 HU, the non-fat run under
+#: the subcutaneous fat on rays out of each kidney's centre): 3-10.5 mm (median 7.5) at L2 and
+#: 7-10 mm at L1 on rays 130-150 deg, 9.5-11.5 mm at L2 on rays 80-90 deg, 11-17 mm at L3
+#: (below the kidneys). The test cases of tests/test_synth_flank.py at L2, medians per
+#: kidney: rays 130-150 deg 11.8-13.5 mm (median 12.1) with the 12 mm wall all round, now
+#: 7.0-7.5 (7.25); rays 70-110 deg 9.8-12.8 (11.6), now 8.3-10.5 (9.75).
 RETRO_WALL_MM = 12.0
+RETRO_WALL_BACK_MM = 7.0
+RETRO_WALL_BACK_NY = (0.4, 0.85)
 RETRO_MEDIAL_MM = 8.0
 RETRO_BELOW_MM = 10.0
 RETRO_ABOVE_MM = 30.0
@@ -1512,7 +1529,7 @@ def _paint_retroperitoneum(
     wall: tuple[float, float, float, float],
     power: float,
     lv: _Level,
-    span: tuple[float, float, float],
+    span: tuple[float, float, float, float, float],
 ) -> tuple[tuple[slice, slice], NDArray[np.bool_]] | None:
     """Fat of the posterior pararenal space on slice ``k`` (the muscle more than the wall's
     thickness inside its outline, beside the vertebral body, turns to fat) and the quadratus
@@ -1526,20 +1543,28 @@ def _paint_retroperitoneum(
         power: Its exponent.
         lv: The slice's spine level.
         span: Top of the quadratus lumborum (mm; the 12th rib, T12), bottom of the
-            retroperitoneal fat (mm; the iliac crest) and the renal recess (mm; the fat ends
-            RETRO_ABOVE_MM above it).
+            retroperitoneal fat (mm; the iliac crest), the renal recess (mm; the fat ends
+            RETRO_ABOVE_MM above it), and where the wall behind is thinned fully (mm; L2's
+            centre) and not at all (L3's centre).
 
     Returns:
-        The wall's muscle (RETRO_WALL_MM) beside it, for :func:`_restore_flank_wall` once the
-        organs are painted: a window of the slice (rows, columns) and a mask over it; None
-        when the wall misses the grid.
+        The wall's muscle (RETRO_WALL_MM; RETRO_WALL_BACK_MM behind) beside it, for
+        :func:`_restore_flank_wall` once the organs are painted: a window of the slice (rows,
+        columns) and a mask over it; None when the wall misses the grid.
     """
-    z_top, z_bot, z_recess = span
+    z_top, z_bot, z_recess, z_thin, z_thick = span
     cx, cy, rx, ry = wall
     xs, ys = lv.x_s, lv.y_s
     z = float(pt.z[k])
     taper = max(z - z_recess, z_bot + RETRO_ABOVE_MM - z, 0.0) / RETRO_ABOVE_MM
-    w = RETRO_WALL_MM + RETRO_TAPER_GROW_MM * min(taper, 1.0)
+    # the wall proper: RETRO_WALL_MM in front and at the side, thinning to
+    # RETRO_WALL_BACK_MM where its outline faces backwards (its outward normal's backward
+    # component from RETRO_WALL_BACK_NY[0] to [1])
+    ny0, ny1 = RETRO_WALL_BACK_NY
+    back = organs.smooth01((curve[3] - ny0) / (ny1 - ny0))
+    back = back * float(organs.smooth01((z - z_thick) / max(z_thin - z_thick, 1.0)))
+    proper = RETRO_WALL_MM + (RETRO_WALL_BACK_MM - RETRO_WALL_MM) * back
+    grow = RETRO_TAPER_GROW_MM * min(taper, 1.0)
     win = pt.ellipse_window(cx, cy, rx, ry, power)
     if win is None:
         return None
@@ -1547,12 +1572,12 @@ def _paint_retroperitoneum(
     y = pt.y[j0:j1]
     dx = np.abs(pt.x[i0:i1][None, :] - cx)
     beside = np.abs(pt.x[i0:i1] - xs)[None, :] > lv.width / 2 + RETRO_MEDIAL_MM
-    deep = dx < _BodyContour.inner_half(y, curve, w)[:, None]
+    deep = dx < _BodyContour.inner_half(y, curve, proper + grow)[:, None]
     sub = pt.tissue[k, j0:j1, i0:i1]
     muscle = m & beside & (sub == _T.MUSCLE)
     sub[muscle & deep] = _T.FAT
-    if w > RETRO_WALL_MM:  # the wall proper, not the thicker muscle of the taper
-        deep = dx < _BodyContour.inner_half(y, curve, RETRO_WALL_MM)[:, None]
+    if grow > 0.0:  # the wall proper, not the thicker muscle of the taper
+        deep = dx < _BodyContour.inner_half(y, curve, proper)[:, None]
     band = muscle & ~deep
     if z < z_top:
         t = float(np.clip((z_top - z) / max(z_top - z_bot, 1.0), 0.0, 1.0))
