@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -101,3 +102,17 @@ def test_files_hold_what_the_python_api_returns(tmp_path, style):
         np.testing.assert_allclose(ct.affine_lps, case.ct.affine_lps, atol=1e-4)
         assert ctd.labels == case.centroids.labels
         np.testing.assert_allclose(ctd.positions_mm, case.centroids.positions_mm, atol=1e-3)
+
+
+def test_antialias_mode_reaches_the_generator(tmp_path):
+    out = tmp_path / "synth"
+    assert cli.main(["synth", str(out), "--seed", "9", "--antialias", "off", *ARGS]) == 0
+    cfg = generator.SynthConfig(
+        fov="lumbar", spacing_mm=(3.0, 3.0, 4.0), render_mm=4.0, antialias="off"
+    )
+    case = generator.generate_case(generator.case_seed(9, 0), cfg)
+    np.testing.assert_array_equal(read_image(_files(out, 0)[0]).array, case.ct.array)
+    smooth = generator.generate_case(
+        generator.case_seed(9, 0), dataclasses.replace(cfg, antialias="spine")
+    )
+    assert not np.array_equal(smooth.ct.array, case.ct.array)

@@ -44,6 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="fine render grid size in mm before partial-volume averaging (default 1.0; "
         "larger is faster and coarser)",
     )
+    parser.add_argument(
+        "--antialias",
+        choices=("spine", "bone", "off"),
+        default="spine",
+        help="sub-voxel bone boundaries: the vertebrae (default), every bone (slower), or none",
+    )
     parser.add_argument("--force", action="store_true", help="overwrite existing case files")
 
 
@@ -79,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
             fov=args.fov,
             spacing_mm=None if args.spacing is None else tuple(args.spacing),
             render_mm=args.render_mm,
+            antialias=args.antialias,
         )
     except ValueError as exc:
         raise SpinelabInputError(None, str(exc)) from None
