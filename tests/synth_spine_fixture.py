@@ -5,6 +5,8 @@ Test-only: the generator itself samples spines from the fitted shape model.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -128,4 +130,18 @@ def hips_config() -> SynthConfig:
         p_osteoporosis=0.0,
         p_fracture=0.0,
         p_arms_down=0.0,
+    )
+
+
+def thin_slice_config(fov: str, antialias: str, **kwargs: Any) -> SynthConfig:
+    """The real DICOM slab's 0.98 mm pixels (2 mm slices), a narrow soft-kernel PSF (0.45 mm),
+    no metal: where painted bone edges show their pixel stair-steps."""
+    return SynthConfig(
+        fov=fov,
+        spacing_mm=(0.98, 0.98, 2.0),
+        p_sharp_kernel=0.0,
+        blur_mm_range=(0.45, 0.45),
+        p_metal=0.0,
+        antialias=antialias,
+        **kwargs,
     )

@@ -6,6 +6,9 @@ back. Checked against the truth: the same shapes painted on a grid 3-4x finer an
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -22,6 +25,9 @@ from spinelab.synth.generator import SynthConfig, generate_case, sample_geometry
 from spinelab.synth.painter import RenderGrid
 from spinelab.synth.render import AnatomyParams, render_labels
 from spinelab.synth.tissues import Tissue as T
+
+sys.path.insert(0, str(Path(__file__).parent))
+from synth_spine_fixture import thin_slice_config
 
 WHOLE = (slice(None), slice(None), slice(None))
 
@@ -267,16 +273,7 @@ def test_anti_aliasing_every_bone_reaches_the_ribs():
 
     got = {}
     for mode in ("spine", "bone"):
-        cfg = SynthConfig(
-            fov="thoracic",
-            spacing_mm=(0.98, 0.98, 2.0),
-            p_sharp_kernel=0.0,
-            blur_mm_range=(0.45, 0.45),
-            p_metal=0.0,
-            antialias=mode,
-            max_inplane=400,
-        )
-        case = generate_case(3, cfg)
+        case = generate_case(3, thin_slice_config("thoracic", mode, max_inplane=400))
         got[mode] = bone_edge_phase(case.ct.array, case.ct.affine_lps).nonuniformity
     assert got["spine"] > 0.2
     assert got["bone"] < 0.2 and got["bone"] < 0.65 * got["spine"]

@@ -12,7 +12,7 @@ from spinelab.synth.generator import SynthConfig, generate_case
 from spinelab.synth.realism import canonical, histogram_l1, measure, split_vertebra, vertebra_hu
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth_spine_fixture import curved_spine
+from synth_spine_fixture import curved_spine, thin_slice_config
 
 L1_L4 = (20, 21, 22, 23)
 NOISE_HU = 24.0
@@ -147,15 +147,7 @@ def test_anti_aliased_bone_edges_cross_the_grid_anywhere():
 
     got = {}
     for aa in ("off", "spine"):
-        cfg = SynthConfig(
-            fov="lumbar",
-            spacing_mm=(0.98, 0.98, 2.0),
-            p_sharp_kernel=0.0,
-            blur_mm_range=(0.45, 0.45),
-            p_metal=0.0,
-            antialias=aa,
-        )
-        case = generate_case(3, cfg)
+        case = generate_case(3, thin_slice_config("lumbar", aa))
         lab, _, _ = canonical(case.labels.array, case.ct.affine_lps)
         idx = np.argwhere(lab > 0)
         box = tuple(slice(int(lo), int(hi)) for lo, hi in zip(idx.min(0), idx.max(0)))
