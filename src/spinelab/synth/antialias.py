@@ -207,6 +207,11 @@ def _volume_kept(cover: NDArray[np.float64], painted: NDArray[np.bool_]) -> NDAr
     return out
 
 
+def _flat(kji: list[NDArray[np.intp]], shape: tuple[int, ...]) -> NDArray[np.int64]:
+    """C-order flat indices of in-range ``(k, j, i)`` index arrays in ``shape`` (unchecked)."""
+    return (kji[0].astype(np.int64) * shape[1] + kji[1]) * shape[2] + kji[2]
+
+
 def _face_boundary(code: NDArray[np.uint8]) -> NDArray[np.bool_]:
     """Voxels whose code differs from a face neighbour's."""
     edge = np.zeros(code.shape, dtype=bool)
@@ -223,33 +228,32 @@ def _face_boundary(code: NDArray[np.uint8]) -> NDArray[np.bool_]:
 def _neighbour_tissues(
     code: NDArray[np.uint8],
     t: NDArray[np.uint8],
-    flat: NDArray[np.intp],
+    kji: list[NDArray[np.intp]],
     wanted: NDArray[np.bool_],
 ) -> NDArray[np.int16]:
-    """For each voxel ``flat`` of the box and each code ``c`` it ``wanted``, the tissue of its
+    """For each voxel ``kji`` of the box and each code ``c`` it ``wanted``, the tissue of its
     nearest neighbour (faces, then edges, then corners) of code ``c``; -1 where none.
 
     Args:
         code, t: The box's level codes and tissues.
-        flat: Flat indices (in the box) of the voxels.
-        wanted: ``(len(flat), n_codes)`` which codes each voxel needs a tissue for.
+        kji: ``(k, j, i)`` indices (in the box) of the voxels.
+        wanted: ``(len(k), n_codes)`` which codes each voxel needs a tissue for.
     """
     n_codes = wanted.shape[1]
     cp = np.pad(code, 1, constant_values=255)  # outside the box: no code
     tp = np.pad(t, 1)
     strides = (cp.shape[1] * cp.shape[2], cp.shape[2], 1)
-    k, j, i = np.unravel_index(flat, code.shape)
-    pflat = ((k + 1) * cp.shape[1] + (j + 1)) * cp.shape[2] + (i + 1)
+    pflat = _flat([q + 1 for q in kji], cp.shape)
     alt = np.full(wanted.shape, -1, dtype=np.int16)
     alt_flat = alt.ravel()  # entry (row, c) at row * n_codes + c
     faces = [o for o in _NEIGHBOURS if abs(o[0]) + abs(o[1]) + abs(o[2]) == 1]
     rest = [o for o in _NEIGHBOURS if abs(o[0]) + abs(o[1]) + abs(o[2]) > 1]
-    rows = np.arange(len(flat))
+    rows = np.arange(len(pflat))
     for group in (faces, rest):
         if group is faces:
             todo = rows
         else:  # the few voxels still lacking a wanted code's neighbour
-            lack = np.zeros(len(flat), dtype=bool)
+            lack = np.zeros(len(pflat), dtype=bool)
             for c in range(n_codes):
                 lack |= wanted[:, c] & (alt[:, c] < 0)
             todo = np.flatnonzero(lack)
@@ -312,23 +316,17 @@ def edge_blend(
         code = np.take(codes, t)
         edge = _face_boundary(code)
         core = tuple(slice(lo - olo, hi - olo) for (lo, hi), (olo, _) in zip(inner, outer))
-        flat_inner = np.flatnonzero(edge[core])
-        if len(flat_inner) == 0:
+        # the candidates' indices in the (outer) box, in C order
+        kji = [q + core[a].start for a, q in enumerate(np.nonzero(edge[core]))]
+        if len(kji[0]) == 0:
             continue
-        # the candidates' flat indices in the (outer) box
-        kji = np.unravel_index(flat_inner, edge[core].shape)
-        flat = np.ravel_multi_index(
-            tuple(kji[a] + core[a].start for a in range(3)), code.shape
-        ).astype(np.intp)
+        flat = _flat(kji, code.shape)
         own_code = code.ravel()[flat]
         # the sums only around the candidates (their bounding box and the kernel's reach)
-        lo = [max(0, int(kji[a].min()) + core[a].start - REACH) for a in range(3)]
-        hi = [min(code.shape[a], int(kji[a].max()) + core[a].start + REACH + 1) for a in range(3)]
+        lo = [max(0, int(kji[a].min()) - REACH) for a in range(3)]
+        hi = [min(code.shape[a], int(kji[a].max()) + REACH + 1) for a in range(3)]
         near = tuple(slice(lo[a], hi[a]) for a in range(3))
-        at = np.ravel_multi_index(
-            tuple(kji[a] + core[a].start - lo[a] for a in range(3)),
-            tuple(hi[a] - lo[a] for a in range(3)),
-        )
+        at = _flat([kji[a] - lo[a] for a in range(3)], tuple(hi[a] - lo[a] for a in range(3)))
         sums = _level_sums(t[near], packed).ravel()[at].astype(np.uint64)
         # coverage of each level: its smoothed indicator read as a distance, then as a share
         beta = np.ones((len(flat), n_levels + 2), dtype=np.float64)
@@ -342,16 +340,15 @@ def edge_blend(
         share = beta[:, :-1] - beta[:, 1:]  # (n, n_levels + 1): share of each code
         wanted = share >= MIN_SHARE
         wanted[np.arange(len(flat)), own_code] = False
-        alt = _neighbour_tissues(code, t, flat, wanted)
+        alt = _neighbour_tissues(code, t, kji, wanted)
         use = wanted & (alt >= 0)
         r, c = np.nonzero(use)
         if len(r) == 0:
             continue
-        local = np.unravel_index(flat[r], code.shape)
-        glob = np.ravel_multi_index(tuple(local[a] + outer[a][0] for a in range(3)), shape)
+        glob = _flat([kji[a][r] + outer[a][0] for a in range(3)], shape)
         parts.append(
             (
-                glob.astype(np.int64),
+                glob,
                 t.ravel()[flat[r]],
                 alt[r, c].astype(np.uint8),
                 share[r, c].astype(np.float32),
