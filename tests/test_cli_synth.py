@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import multiprocessing
 import sys
 from pathlib import Path
 
@@ -116,3 +117,48 @@ def test_antialias_mode_reaches_the_generator(tmp_path):
         generator.case_seed(9, 0), dataclasses.replace(cfg, antialias="spine")
     )
     assert not np.array_equal(smooth.ct.array, case.ct.array)
+
+
+needs_fork = pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods(),
+    reason="the test's patched generator reaches worker processes only when they are forked",
+)
+
+
+@needs_fork
+def test_workers_write_the_same_files(tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert cli.main(["synth", str(one), "--n", "3", "--seed", "4", *ARGS]) == 0
+    assert cli.main(["synth", str(two), "--n", "3", "--seed", "4", "--workers", "2", *ARGS]) == 0
+    for i in range(3):
+        for pa, pb in zip(_files(one, i), _files(two, i)):
+            assert pa.read_bytes() == pb.read_bytes(), pb.name
+
+
+@pytest.mark.parametrize("workers", ["1", pytest.param("2", marks=needs_fork)])
+def test_a_failing_case_does_not_stop_the_others(tmp_path, monkeypatch, capsys, workers):
+    real = generator.generate_case
+    bad = generator.case_seed(4, 1)
+
+    def flaky(seed, config=None, geometry=None):
+        if seed == bad:
+            raise RuntimeError("boom")
+        return real(seed, config, geometry)
+
+    monkeypatch.setattr(generator, "generate_case", flaky)
+    out = tmp_path / "synth"
+    argv = ["synth", str(out), "--n", "3", "--seed", "4", "--workers", workers, *ARGS]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"spinelab: error: case 1 (seed {bad}) failed: RuntimeError: boom"]
+    for i in (0, 2):
+        assert all(p.is_file() for p in _files(out, i))
+    assert not any(p.exists() for p in _files(out, 1))
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        p.name for i in (0, 2) for p in _files(out, i)
+    )
+
+
+def test_workers_must_be_positive(tmp_path, capsys):
+    assert cli.main(["synth", str(tmp_path / "x"), "--workers", "0", *ARGS]) == 2
+    assert "--workers must be at least 1" in capsys.readouterr().err

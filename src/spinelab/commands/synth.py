@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
+import multiprocessing
+import sys
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from spinelab.synth.generator import SynthConfig
 
 NAME = "synth"
 HELP = "generate synthetic spine CTs with vertebra label maps and centroids"
@@ -50,6 +59,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="spine",
         help="sub-voxel bone boundaries: the vertebrae (default), every bone (slower), or none",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="cases made at the same time in separate processes (default 1; each 512x512x300 "
+        "case needs about 2 GB)",
+    )
     parser.add_argument("--force", action="store_true", help="overwrite existing case files")
 
 
@@ -67,14 +83,14 @@ def run(args: argparse.Namespace) -> int:
     """Generate ``--n`` cases into OUT_DIR; returns 0 on success."""
     from spinelab.errors import SpinelabInputError
     from spinelab.io.atomic import check_writable
-    from spinelab.io.images import write_image
-    from spinelab.io.native import write_native
     from spinelab.synth.arrays import retain_freed_memory
-    from spinelab.synth.generator import SynthConfig, case_seed, generate_case
+    from spinelab.synth.generator import SynthConfig, case_seed
 
     out_dir = Path(args.out_dir)
     if args.n < 1:
         raise SpinelabInputError(None, f"--n must be at least 1, got {args.n}")
+    if args.workers < 1:
+        raise SpinelabInputError(None, f"--workers must be at least 1, got {args.workers}")
     if args.start < 0:
         raise SpinelabInputError(None, f"--start must be non-negative, got {args.start}")
     if out_dir.exists() and not out_dir.is_dir():
@@ -95,31 +111,75 @@ def run(args: argparse.Namespace) -> int:
         for p in case_paths(out_dir, i):
             check_writable(p, args.force)
     out_dir.mkdir(parents=True, exist_ok=True)
-    retain_freed_memory()  # this process exists to generate: reuse pages between cases
-    for count, i in enumerate(indices, 1):
-        t0 = time.perf_counter()
-        case = generate_case(case_seed(args.seed, i), config)
-        ct_path, lab_path, ctd_path = case_paths(out_dir, i)
-        write_image(case.ct, ct_path, force=args.force)
-        write_image(case.labels, lab_path, force=args.force)
-        cen = case.centroids
-        cen.source = {
-            "image": ct_path.name,
-            "shape": list(case.ct.shape),
-            "affine_lps": case.ct.affine_lps.tolist(),
-            "synth": case.meta,
-        }
-        write_native(cen, ctd_path, force=args.force)
-        log.info(
-            "case %d/%d (%s): %s, %d vertebrae, %s voxels at %s mm, %.1f s",
-            count,
-            args.n,
-            ct_path.name,
-            case.meta["fov"],
-            len(cen),
-            "x".join(str(s) for s in case.ct.shape),
-            "x".join(f"{s:.2f}" for s in case.ct.spacing_mm),
-            time.perf_counter() - t0,
-        )
+    jobs = [(i, case_seed(args.seed, i)) for i in indices]
+    failed = 0
+    if args.workers == 1 or len(jobs) == 1:
+        retain_freed_memory()  # this process exists to generate: reuse pages between cases
+        for count, (i, seed) in enumerate(jobs, 1):
+            make = functools.partial(make_case, out_dir, i, seed, config, args.force)
+            failed += _report(count, len(jobs), i, seed, make)
+    else:
+        # fork where the platform has it: the workers start at once and see the parent's state
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+        with ProcessPoolExecutor(
+            min(args.workers, len(jobs)), mp_context=ctx, initializer=retain_freed_memory
+        ) as pool:
+            futures: list[Future[str]] = [
+                pool.submit(make_case, out_dir, i, seed, config, args.force) for i, seed in jobs
+            ]
+            for count, ((i, seed), fut) in enumerate(zip(jobs, futures), 1):
+                failed += _report(count, len(jobs), i, seed, fut.result)
+    if failed:
+        log.error("%d of %d cases failed", failed, len(jobs))
+        return 1
     print(f"wrote {args.n} case(s) to {out_dir}")
     return 0
+
+
+def _report(count: int, total: int, index: int, seed: int, result: Callable[[], str]) -> int:
+    """Log case ``index``'s line from ``result()``; 1 (and a one-line error) if it raised."""
+    from spinelab.errors import SpinelabInputError
+
+    try:
+        log.info("case %d/%d %s", count, total, result())
+    except SpinelabInputError as exc:
+        sys.stderr.write(f"spinelab: error: {exc}\n")
+        return 1
+    except Exception as exc:  # one case's failure must not stop the batch
+        log.debug("case %d failed", index, exc_info=True)
+        sys.stderr.write(
+            f"spinelab: error: case {index} (seed {seed}) failed: {type(exc).__name__}: {exc}\n"
+        )
+        return 1
+    return 0
+
+
+def make_case(out_dir: Path, index: int, seed: int, config: SynthConfig, force: bool) -> str:
+    """Generate case ``index`` from ``seed`` and write its three files; returns a summary line.
+
+    Module-level so that worker processes can run it.
+    """
+    from spinelab.io.images import write_image
+    from spinelab.io.native import write_native
+    from spinelab.synth.generator import generate_case
+
+    t0 = time.perf_counter()
+    case = generate_case(seed, config)
+    ct_path, lab_path, ctd_path = case_paths(out_dir, index)
+    write_image(case.ct, ct_path, force=force)
+    write_image(case.labels, lab_path, force=force)
+    cen = case.centroids
+    cen.source = {
+        "image": ct_path.name,
+        "shape": list(case.ct.shape),
+        "affine_lps": case.ct.affine_lps.tolist(),
+        "synth": case.meta,
+    }
+    write_native(cen, ctd_path, force=force)
+    shape = "x".join(str(n) for n in case.ct.shape)
+    spacing = "x".join(f"{mm:.2f}" for mm in case.ct.spacing_mm)
+    return (
+        f"({ct_path.name}): {case.meta['fov']}, {len(cen)} vertebrae, {shape} voxels at "
+        f"{spacing} mm, {time.perf_counter() - t0:.1f} s"
+    )
