@@ -13,9 +13,10 @@ default allocator (``--allocator default`` runs the whole table that way). The g
 single-threaded, so the CPU time (``time.process_time``) is the figure that the 5 s target is
 judged on; wall-clock time is listed too and grows with whatever else runs on
 the machine. A further run of the first scenario's seed 0 splits its CPU time by stage. Last,
-a batch of the first scenario's cases is made and written as ``spinelab synth`` does (gzip-
-compressed NIfTI, which costs about as much as the generation), once in one process and once
-with two worker processes (``--workers 2``), timed by the wall clock.
+a batch of the first scenario's cases is made by two worker processes (``spinelab synth
+--workers 2``, one case per core), and made and written as ``spinelab synth`` does (gzip-
+compressed NIfTI, which costs about as much as the generation) in one process and in two, each
+timed by the wall clock over the batch.
 
 Prints the figures and replaces this script's section of ``benchmarks/RESULTS.md``.
 Run: ``.venv/bin/python benchmarks/synth_speed.py [--repeats N] [--no-write]``.
@@ -140,23 +141,39 @@ def profile_stages(cfg: SynthConfig, seed: int = 0) -> tuple[float, dict[str, fl
     return total, spent
 
 
-def batch_seconds(workers: int, n: int) -> float:
-    """Wall seconds per case of making and writing ``n`` cases of the first scenario (the
-    ``spinelab synth`` path: generation, then the compressed NIfTI image and label map and the
-    centroid file) with ``workers`` processes (``spinelab synth --workers``)."""
+def _generate(seed: int) -> None:
+    """Make (and drop) case ``seed`` of the first scenario; nothing goes back to the parent."""
+    generate_case(seed, next(iter(SCENARIOS.values())))
+
+
+def batch_seconds(workers: int, n: int, write: bool) -> float:
+    """Wall seconds per case of making ``n`` cases of the first scenario with ``workers``
+    processes (as ``spinelab synth --workers``); with ``write``, written as ``spinelab synth``
+    writes them (gzip-compressed NIfTI image and label map, centroid file)."""
     cfg = next(iter(SCENARIOS.values()))
     with tempfile.TemporaryDirectory(prefix="synth_speed_") as tmp:
         out = Path(tmp)
+
+        def one(seed: int) -> None:
+            if write:
+                make_case(out, seed, seed, cfg, False)
+            else:
+                _generate(seed)
+
         t0 = time.perf_counter()
         if workers == 1:
             for seed in range(n):
-                make_case(out, seed, seed, cfg, False)
+                one(seed)
         else:
             ctx = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(
                 workers, mp_context=ctx, initializer=retain_freed_memory
             ) as pool:
-                list(pool.map(make_case, [out] * n, range(n), range(n), [cfg] * n, [False] * n))
+                if write:
+                    args = ([out] * n, range(n), range(n), [cfg] * n, [False] * n)
+                    list(pool.map(make_case, *args))
+                else:
+                    list(pool.map(_generate, range(n)))
         return (time.perf_counter() - t0) / n
 
 
@@ -166,7 +183,7 @@ def write_section(
     load: float,
     profile: tuple[float, dict[str, float]],
     default_cpu: float | None = None,
-    batch: tuple[int, float, float] | None = None,
+    batch: tuple[int, float, float, float] | None = None,
 ) -> None:
     """Replace this benchmark's section of RESULTS.md."""
     lines = [
@@ -208,11 +225,12 @@ def write_section(
         ),
         *(
             [
-                f"- Writing too (`spinelab synth`: generation, gzip-compressed NIfTI image and "
-                f"label map, centroid file; {batch[0]} cases of the first scenario, seeds "
-                f"0..{batch[0] - 1}): {batch[1]:.2f} s per case in one process, {batch[2]:.2f} s "
-                "per case with `--workers 2` (wall clock over the batch; two cases at a time, "
-                "one per core)."
+                f"- Batches ({batch[0]} cases of the first scenario, seeds 0..{batch[0] - 1}, "
+                "wall clock over the batch): made by two worker processes at a time "
+                f"(`spinelab synth --workers 2`, one case per core) {batch[3]:.2f} s per case; "
+                "made and written as `spinelab synth` writes them (gzip-compressed NIfTI image "
+                f"and label map, centroid file) {batch[1]:.2f} s per case in one process, "
+                f"{batch[2]:.2f} s with `--workers 2`."
             ]
             if batch is not None
             else []
@@ -287,10 +305,15 @@ def main() -> int:
         print(f"first scenario with the default allocator: CPU {default_cpu:.2f} s", flush=True)
     batch = None
     if a.batch > 0:
-        batch = (a.batch, batch_seconds(1, a.batch), batch_seconds(2, a.batch))
+        batch = (
+            a.batch,
+            batch_seconds(1, a.batch, write=True),
+            batch_seconds(2, a.batch, write=True),
+            batch_seconds(2, a.batch, write=False),
+        )
         print(
-            f"written batch of {a.batch}: {batch[1]:.2f} s per case in one process, "
-            f"{batch[2]:.2f} s with 2 workers",
+            f"batch of {a.batch}: written {batch[1]:.2f} s per case in one process, "
+            f"{batch[2]:.2f} s with 2 workers; not written, 2 workers {batch[3]:.2f} s",
             flush=True,
         )
     if not a.no_write:
