@@ -161,10 +161,12 @@ class Painter:
         if i1 <= i0:
             return
         # column - start < length as unsigned: one subtraction and one comparison per pixel
+        # (16-bit: half the memory traffic of 32; a slice is narrower than 65536 columns)
         start = np.clip(a - i0, 0, i1 - i0)
-        length = (np.clip(b - i0 + 1, 0, i1 - i0) - start).clip(0).astype(np.uint32)
-        cols = np.arange(i1 - i0, dtype=np.uint32)
-        m = (cols[None, :] - start.astype(np.uint32)[:, None]) < length[:, None]
+        ut = np.uint16 if i1 - i0 < 1 << 16 else np.uint32
+        length = (np.clip(b - i0 + 1, 0, i1 - i0) - start).clip(0).astype(ut)
+        cols = np.arange(i1 - i0, dtype=ut)
+        m = (cols[None, :] - start.astype(ut)[:, None]) < length[:, None]
         np.copyto(self.tissue[k, j0 + r0 : j0 + r1, i0:i1], np.uint8(value), where=m)
 
     def row_intervals(
