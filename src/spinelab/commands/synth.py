@@ -64,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=1,
         help="cases made at the same time in separate processes (default 1; each 512x512x300 "
-        "case needs about 2 GB)",
+        "case needs about 0.5-0.8 GB)",
     )
     parser.add_argument("--force", action="store_true", help="overwrite existing case files")
 
