@@ -188,14 +188,22 @@ _REGION_SHAPE: dict[str, dict[str, float]] = {
 #: Subcutaneous fat behind the back as a share of the drawn fat thickness (``fat_mm``, the
 #: front and sides): the posterior lumbar subcutaneous fat on MRI separates lean from overweight
 #: backs at about 9 mm at L1-L2 (Eur Radiol 2022;32:6504, "subcutaneous fat index"), so with
-#: ``fat_mm`` 5-40 it is 2-16 mm. The back's skin moves out by this much and the back muscles
+#: ``fat_mm`` 5-40 it is 3-22 mm. The back's skin moves out by this much and the back muscles
 #: keep their lean depth (they used to lose 0.3 mm per mm of fat). The lumbar skin then lies
 #: 53-83 mm (mean about 68) behind the bodies' posterior wall, as the skin-to-epidural-space
 #: depth at L2-L5 (means 44-51 mm, SD 6-12 mm, range 27-94: Cha et al., Anesth Pain Med 2011,
 #: 1653 adults; Bevacqua et al., Reg Anesth 1996) plus the 15-18 mm mid-sagittal canal depth
-#: gives (60-70 mm); the real example CT, a heavier patient, has 78 mm at L3. 0.5 made the
-#: body region of a ``fat_mm`` 40 case more than 65 % fat (tests/test_synth_realism.py).
-BACK_FAT_SHARE = 0.4
+#: gives (60-70 mm); the real example CT, a heavier patient, has 78 mm at L3. The real example
+#: CT (3 mm; fat from the skin to the first muscle, -190..-30 HU on a 3x3 median, rays out of
+#: the vertebral body's centre at 180, +-170 and +-160 deg): 16.8/14.8/22.1/21.6 mm over the
+#: back at L1-L4, 0.89/0.41/0.45/0.31 of the front fat. With 0.4 ten generated 3 mm lumbar
+#: and thoraco-lumbar cases had 2.7-17.1 mm (mean over L1-L4; median 6.4), the real figure
+#: above them all, now 3.1-23.0 (median 8.6; back / front 0.82/0.50/0.54/0.53, was
+#: 0.66/0.39/0.39/0.41). Together with the thinner posterolateral fat at L1 (CONTOUR_FLANK_Z)
+#: the L1-L4 body region's fat share moves by +0.004 (these cases: mean 0.563 -> 0.567; the
+#: real CT 0.52); ``fat_mm`` 40 cases have 0.63-0.68 (0.62-0.67 with 0.4), as
+#: tests/test_synth_realism.py's one case bounds it (< 0.65).
+BACK_FAT_SHARE = 0.55
 
 # Body contour keyframes per level: (half-width, centre-to-back skin, centre-to-front skin) mm,
 # lean adult, fat added separately.
@@ -1119,10 +1127,12 @@ def _paint_soft_tissue(
 #: mm. Along rays out of the vertebral centre at L1/L2/L3/L4 (front +-10-20 deg, side +-80-100,
 #: posterolateral +-125-145): side / front 0.73/0.62/0.77/0.78, posterolateral 15/25/43/53 mm
 #: (0.76/0.68/1.38/1.09 of the front). The front and the posterolateral knots add the case's
-#: belly and flank draws. With lateral 0.5 and 0.3 of the flank draw there, ten generated
+#: belly and flank draws; the posterolateral and the back's corner knots' own 0.22 and 0.45
+#: (were 0.3 and 0.6) are what is left at L1 and above, where the flank draw stops
+#: (CONTOUR_FLANK_Z). With lateral 0.5 and 0.3 of the flank draw there, ten generated
 #: cases (3 mm, lumbar and thoraco-lumbar) had side / front 1.1-1.9 (median 1.4), now 0.7-0.8.
 CONTOUR_V = (-1.0, -0.55, -0.1, 0.55, 0.85, 1.0)
-CONTOUR_FAT = np.array((0.7, 0.6, 0.4, 0.3, 0.6, 1.3 * BACK_FAT_SHARE))
+CONTOUR_FAT = np.array((0.7, 0.6, 0.4, 0.22, 0.45, 1.3 * BACK_FAT_SHARE))
 #: How the case's belly and flank draws spread over the knots (the anterolateral fat takes half
 #: of the belly; the flanks go to the posterolateral wall and the back's corner, not the side:
 #: the outline stays convex, no waist between belly and flank).
@@ -1140,20 +1150,24 @@ CONTOUR_BELLY = 0.8
 CONTOUR_FLANK = (1.4, 0.5)
 CONTOUR_ASYMMETRY = 0.25
 CONTOUR_RIPPLE = (0.08, 0.2)
-#: The flank draw's weight along the spine (label, weight; linear between): the posterolateral
-#: fat grows caudally towards the iliac crests (the real example CT: 15/25/43/53 mm at L1-L4,
-#: 3.6 times from L1 to L4). It used to be full from L2 down (0.3 at T12), so the fat there was
-#: thickest over the front at L1 (posterolateral L4 / L1 0.95-2.4, median 1.2, over ten
-#: generated cases; now 1.1-3.6, median 1.8).
+#: The flank draw's weight along the spine (label, weight; linear between, none above L1):
+#: the posterolateral fat grows caudally towards the iliac crests. The real example CT
+#: (measured as for BACK_FAT_SHARE, rays at +-125/135/145 deg): 13.8/40.8/47.3/56.2 mm at
+#: L1-L4, 4.1 times from L1 to L4, 0.73/1.13/0.96/0.81 of the front fat (an earlier session's
+#: cruder measure: 15/25/43/53 mm). With the weights 0.2/0.5/0.9/1.0 at L1-L4 (0.1 at T12)
+#: and the posterolateral knots 0.3 and 0.6 of CONTOUR_FAT, ten generated 3 mm cases grew
+#: 1.3-3.0 times (median 2.2; 0.94/0.97/0.92/0.91 of the front); now 1.7-7.3 (median 4.2,
+#: the lean cases' thin L1 fat losing most to the skin's partial volume; 0.63/1.06/1.10/1.07
+#: of the front). The knots' lower base takes the fat off L1 (and T12: posterolateral / front
+#: 0.69 there, real 0.64), the weights put it back from L2 down; below L4 the sum stays about
+#: as it was (S1 and S2 keep the buttocks' fat).
 CONTOUR_FLANK_Z: tuple[tuple[str, float], ...] = (
-    ("S2", 0.8),
-    ("S1", 1.0),
-    ("L4", 1.0),
-    ("L3", 0.9),
-    ("L2", 0.5),
-    ("L1", 0.2),
-    ("T12", 0.1),
-    ("T9", 0.0),
+    ("S2", 0.95),
+    ("S1", 1.2),
+    ("L4", 1.4),
+    ("L3", 1.2),
+    ("L2", 0.7),
+    ("L1", 0.0),
 )
 #: Scarpa's fascia, the membranous layer of the subcutaneous fat: a thin fibrous line (soft
 #: tissue) at a drawn share SCARPA_DEPTH of the fat's depth, where the fat is thicker than
