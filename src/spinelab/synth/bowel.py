@@ -20,7 +20,7 @@ and interpolated bilinearly to the fine grid:
   lean patients, a few mm of fat between them in fat ones), clear of the colon, of a fat band
   along the mesenteric root (duodenojejunal flexure left of L2 to the right iliac fossa), of the
   superior mesenteric vessels' fat collars and of a few fat pockets; a second pass lays
-  contracted loops holding chyme (:data:`FILL_RADIUS` of the calibre) into the holes left.
+  collapsed loops (:data:`FILL_RADIUS` of the calibre) into the holes left.
   Where two loops press together (different stretches of the bowel, a hairpin bend's limbs
   included) a thin plane of mesenteric fat (2-4 mm) parts them half-way, each keeping its wall,
   so that crowded loops cut separate sections rather than merged blobs. Calibre 22-26 mm in the jejunum narrowing to 18-22 mm
@@ -153,8 +153,17 @@ KIND_SIGMA_MM = 60.0
 #: (The fluid share was 0.15-0.45: the content of the cavity's fluid regions at 3 mm, L3-L5,
 #: chyme's fluid patches included, had an SD of 25 HU on 6 lumbar cases at the real CT's noise,
 #: 22 HU now with the thin walls, the real CT's 16 HU.)
-COLLAPSED_SHARE = (0.05, 0.25)
-FLUID_SHARE = (0.3, 0.55)
+#: (Collapsed loops were 0.05-0.25 of the bowel, fluid ones 0.3-0.55, and the holes' loops
+#: held chyme: round fluid discs and chyme of even content, "bubble wrap" at 0.8 mm. On the
+#: real CT (3 mm, L3-L5, the cavity 30 mm inside the skin and more than 25 mm in front of the
+#: vertebral bodies, 3 x 3 median) 0.45 of the non-fat section pixels (-30..150 HU) lie in
+#: collapsed sections, less than 0.3 fluid (-10..15 HU): 0.07-0.42 on six lumbar cases at the
+#: real CT's noise, mean 0.25; now 0.12-0.77, mean 0.45 (the spread follows the case's soft
+#: tissue HU, 30 +- 10). Fluid (-10..22 HU) is 0.47 of the non-fat pixels on the real CT, 0.59
+#: before, 0.53 now. The fluid loops' bright-rim share (:data:`FLUID_WALL_MM`) rose from 0.16 to
+#: 0.21 with the soft loops (real 0.11); fat planes around the fluid loops did not lower it.)
+COLLAPSED_SHARE = (0.25, 0.45)
+FLUID_SHARE = (0.15, 0.35)
 SMALL_BOWEL_GAS_PER_POCKET = 0.01
 SMALL_BOWEL_GAS_DEPTH = (0.3, 0.6)
 #: Gas-filled loops: stretches whose lumen is all gas (no fluid level), thin-walled as
@@ -171,10 +180,22 @@ GAS_FULL_RADIUS = 1.0
 GAS_WALL_MM = 2.0
 #: Folds cross gas only where the share of valvulae is above this (jejunum proper).
 GAS_FOLD_SHARE = 0.8
-COLLAPSED_RADIUS = 0.6
+#: (0.6 left collapsed loops as small soft dots; a collapsed loop is a flattened tube about as
+#: wide as the calibre: at 0.85 the loop sections' upper quartile of inscribed diameters fell
+#: from 22.6 to 20.0 mm on the bowel tests' fixture, below the 20-30 mm calibre of the loops.)
+COLLAPSED_RADIUS = 0.95
+#: Collapsed loops are not solid: their apposed mucosa leaves thin, irregular slits of fluid
+#: where the fine field is within ``SLIT_Z`` of zero (curved lines 1-2 mm wide), deeper than
+#: ``SLIT_DEPTH_MM`` inside the loop's outer surface (near the axis), so that at 0.8 mm a
+#: collapsed loop reads as a soft band with a collapsed lumen rather than a disc of even
+#: content, and at 3 mm as soft tissue. (Without the depth limit the slits came a few mm apart
+#: and the soft tissue between them read as folds: the one-voxel septa of the bowel tests'
+#: fixture in the lower right rose from 102 to 158, 0.25 of the upper left's; now 127, 0.20.)
+SLIT_Z = 0.15
+SLIT_DEPTH_MM = 5.0
 #: The loops that the walk's second pass lays into the holes left between the others are
-#: contracted loops holding chyme: this fraction of the calibre (their soft tissue fills
-#: the space rather than mesenteric fat).
+#: collapsed (contracted, soft tissue with slits: :data:`SLIT_Z`): this fraction of the
+#: calibre (their soft tissue fills the space rather than mesenteric fat).
 FILL_RADIUS = 0.8
 #: Fine-field level below which chyme shows fluid (about 30 % of its voxels), and above
 #: which it holds a small gas bubble (about 0.6 % of the coarse nodes; chyme is a mottle of
@@ -534,10 +555,10 @@ class BowelField:
         # bowel (mm) and the share of folds (valvulae)
         # the loops' content as one code: < 0 fluid (below -1.5 fluid-filled, thin-walled
         # loops; -1..0 the fluid patches of chyme, from the fine field), 0..1 soft tissue
-        # (chyme, collapsed loops: 1), 1..1.5 soft tissue with a gas bubble (chyme), above 1.5
-        # gas over fluid
+        # (chyme 0..0.9, collapsed loops: 1), 1..1.5 soft tissue with a gas bubble (chyme),
+        # above 1.5 gas over fluid
         kind = small[2]
-        code = np.clip(f - np.float32(CHYME_FLUID_Z), -1.0, 1.0)
+        code = np.clip(f - np.float32(CHYME_FLUID_Z), -1.0, 0.9)
         code[f > CHYME_BUBBLE_Z] = 1.25
         code[kind < self.k_fluid] = -2.0
         code[kind < self.k_col] = 1.0
@@ -658,9 +679,9 @@ class BowelField:
             self.k_gas = math.inf
         if p_full <= 0.0:
             k_full = math.inf
-        # the loops laid into holes are contracted, holding chyme (fluid where no chyme
-        # kind lies below the gas-holding kinds)
-        kind[fill] = self.k_fluid if self.k_fluid < self.k_gas else self.k_col
+        # the loops laid into holes are collapsed
+        # (collapsed: below every other kind; the calibre is set below)
+        kind[fill] = min(self.k_col, float(kind.min())) - 1.0
         radius = (r_jej + (r_ile - r_jej) * u) * (1.0 + RADIUS_WOBBLE * wob)
         w = np.clip((kind - self.k_col) / 0.3, 0.0, 1.0)
         radius *= COLLAPSED_RADIUS + (1.0 - COLLAPSED_RADIUS) * w
@@ -1424,6 +1445,11 @@ class BowelField:
         wet &= lumen
         wet |= gas
         sub[wet] = _T.WATER  # fluid; gas loops hold fluid behind their level
+        core = tube < -np.float32(SLIT_DEPTH_MM)  # collapsed loops' slits: near the axis
+        core &= loop
+        core &= code > 0.95
+        core &= code < 1.05
+        self._paint_slits(sub, core, plane, (j0, i0))
         rows = np.nonzero(gas.any(axis=1))[0]
         if self.gas and len(rows):
             cols = np.nonzero(gas.any(axis=0))[0]
@@ -1450,6 +1476,28 @@ class BowelField:
             o = sub[ja:jb, ia:ib]
             o[free & (r2 <= rc * rc)] = _T.FAT
             o[free & (r2 <= vr * vr)] = _T.BLOOD
+
+    def _paint_slits(
+        self,
+        out: NDArray[np.uint8],
+        collapsed: NDArray[np.bool_],
+        plane: NDArray[np.float32],
+        origin: tuple[int, int],
+    ) -> None:
+        """Slits of fluid in the core of collapsed loops (``collapsed``: the pixels deeper than
+        :data:`SLIT_DEPTH_MM`, on a window at fine ``origin`` (j0, i0)): where the fine field is
+        within :data:`SLIT_Z` of zero, thin curved lines rather than a round lumen; painted
+        into ``out``."""
+        rows = np.nonzero(collapsed.any(axis=1))[0]
+        if not len(rows):
+            return
+        cols = np.nonzero(collapsed.any(axis=0))[0]
+        a0, a1, b0, b1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        j0, i0 = origin
+        fs = self.small.sample(plane[5:6], j0 + a0, j0 + a1, i0 + b0, i0 + b1, slot=1)[0]
+        slit = np.abs(fs) < np.float32(SLIT_Z)
+        slit &= collapsed[a0:a1, b0:b1]
+        out[a0:a1, b0:b1][slit] = _T.WATER
 
     def _paint_folds(
         self,
