@@ -133,6 +133,37 @@ def hips_config() -> SynthConfig:
     )
 
 
+def bone_3mm_config() -> SynthConfig:
+    """A lumbar case at the real example CT's 3 mm (1.5 mm render) with, like it (Siemens
+    Br38f), a soft kernel; no metal, contrast, osteoporosis or fractures (the bone tests'
+    cases; the field of view they were written on: the noise draws follow its size)."""
+    return SynthConfig(
+        fov="lumbar",
+        spacing_mm=(3.0, 3.0, 3.0),
+        render_mm=1.5,
+        p_sharp_kernel=0.0,
+        p_metal=0.0,
+        p_contrast=0.0,
+        p_osteoporosis=0.0,
+        p_fracture=0.0,
+        pelvis_mm_range=(20.0, 110.0),
+    )
+
+
+def bowel_3mm_config() -> SynthConfig:
+    """A lumbar case at the real example CT's 3 mm (1.5 mm render), its noise (28 HU) and a
+    soft kernel, without metal or fractures (the bowel tests' cases)."""
+    return SynthConfig(
+        fov="lumbar",
+        spacing_mm=(3.0, 3.0, 3.0),
+        render_mm=1.5,
+        p_metal=0.0,
+        p_fracture=0.0,
+        noise_hu_range=(28.0, 28.0),
+        p_sharp_kernel=0.0,
+    )
+
+
 def thin_slice_config(fov: str, antialias: str, **kwargs: Any) -> SynthConfig:
     """The real DICOM slab's 0.98 mm pixels (2 mm slices), a narrow soft-kernel PSF (0.45 mm),
     no metal: where painted bone edges show their pixel stair-steps."""

@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spinelab.synth.generator import SynthConfig, generate_case
+from spinelab.synth.generator import generate_case
 from spinelab.synth.realism import vertebra_hu
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth_spine_fixture import curved_spine
+from synth_spine_fixture import bone_3mm_config, curved_spine
 
 L1_L4 = (20, 21, 22, 23)
 #: Seeds of the lumbar 3 mm cases (the fixture spine; seed 4 is the bone-texture test's case).
@@ -30,18 +30,7 @@ SEEDS = (0, 3, 4, 5)
 @pytest.fixture(scope="module")
 def cases3mm():
     """Lumbar cases at the real CT's 3 mm with a soft kernel, as the bone-texture tests'."""
-    cfg = SynthConfig(
-        fov="lumbar",
-        spacing_mm=(3.0, 3.0, 3.0),
-        render_mm=1.5,
-        p_sharp_kernel=0.0,
-        p_metal=0.0,
-        p_contrast=0.0,
-        p_osteoporosis=0.0,
-        p_fracture=0.0,
-        pelvis_mm_range=(20.0, 110.0),
-    )
-    return [generate_case(s, cfg, geometry=curved_spine()) for s in SEEDS]
+    return [generate_case(s, bone_3mm_config(), geometry=curved_spine()) for s in SEEDS]
 
 
 def test_body_tail_stands_above_the_core_as_on_the_real_ct(cases3mm):

@@ -19,12 +19,12 @@ import scipy.ndimage as ndi
 from spinelab import anatomy
 from spinelab.synth import ct as ctphys
 from spinelab.synth import vertebra_shape as vs
-from spinelab.synth.generator import SynthConfig, generate_case
+from spinelab.synth.generator import generate_case
 from spinelab.synth.realism import body_cores, canonical, vertebra_hu
 from spinelab.synth.tissues import BONE, Tissue
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth_spine_fixture import _sizes, curved_spine
+from synth_spine_fixture import _sizes, bone_3mm_config, curved_spine
 
 L1_L4 = (20, 21, 22, 23)
 BONE_IDS = [int(t) for t in BONE]
@@ -88,19 +88,7 @@ def test_compact_bone_in_the_inferior_articular_processes_and_pedicle_walls(lumb
 def case3mm():
     """A lumbar case at the real CT's 3 mm (a mid-range cortical density draw) and, like the
     real CT (Siemens Br38f), a soft reconstruction kernel."""
-    cfg = SynthConfig(
-        fov="lumbar",
-        spacing_mm=(3.0, 3.0, 3.0),
-        render_mm=1.5,
-        p_sharp_kernel=0.0,
-        p_metal=0.0,
-        p_contrast=0.0,
-        p_osteoporosis=0.0,
-        p_fracture=0.0,
-        # the field of view this test was written on (the case's noise draws follow its size)
-        pelvis_mm_range=(20.0, 110.0),
-    )
-    return generate_case(4, cfg, geometry=curved_spine())
+    return generate_case(4, bone_3mm_config(), geometry=curved_spine())
 
 
 def test_arch_has_dense_cortical_bone_at_3mm(case3mm):

@@ -22,13 +22,13 @@ import pytest
 from scipy import ndimage as ndi
 
 from spinelab.synth import bowel
-from spinelab.synth.generator import SynthConfig, generate_case
+from spinelab.synth.generator import generate_case
 from spinelab.synth.realism import body_mask, canonical
 from spinelab.synth.render import AnatomyParams, render_labels
 from spinelab.synth.tissues import Tissue
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth_spine_fixture import abdomen_grid, curved_spine
+from synth_spine_fixture import abdomen_grid, bowel_3mm_config, curved_spine
 
 #: The real CT's collapsed share (above) and the bracket a few rendered cases must fall in.
 REAL_COLLAPSED_SHARE = 0.45
@@ -76,15 +76,7 @@ def _collapsed_share(
 def test_collapsed_loop_share_brackets_the_real_ct():
     """Six lumbar 3 mm cases at the real CT's noise: the collapsed share's mean lies around
     the real CT's 0.45 (0.45 now; 0.25 when the loops were mostly fluid discs and chyme)."""
-    cfg = SynthConfig(
-        fov="lumbar",
-        spacing_mm=(3.0, 3.0, 3.0),
-        render_mm=1.5,
-        p_metal=0.0,
-        p_fracture=0.0,
-        noise_hu_range=(28.0, 28.0),
-        p_sharp_kernel=0.0,
-    )
+    cfg = bowel_3mm_config()
     shares = []
     for seed in range(1, 7):
         case = generate_case(seed, cfg, geometry=curved_spine())

@@ -16,10 +16,10 @@ import pytest
 from scipy import ndimage as ndi
 
 from spinelab.synth.bowel import BowelField, mottle_cells
-from spinelab.synth.generator import SynthConfig, generate_case
+from spinelab.synth.generator import generate_case
 from spinelab.synth.realism import body_mask, canonical
 from spinelab.synth.tissues import HU_TABLE, Tissue, sample_hu_table
-from synth_spine_fixture import curved_spine
+from synth_spine_fixture import bowel_3mm_config, curved_spine
 
 #: L3, L4, L5 in the synthetic label maps.
 _LUMBAR = (22, 23, 24)
@@ -62,15 +62,7 @@ def _mottle_rate(hu: np.ndarray, labels: np.ndarray, affine: np.ndarray) -> floa
 def lumbar_3mm():
     """Four lumbar cases of the test spine at 3 mm (fine grid 1.5 mm): ``[(hu, labels,
     affine)]``."""
-    cfg = SynthConfig(
-        fov="lumbar",
-        spacing_mm=(3.0, 3.0, 3.0),
-        render_mm=1.5,
-        p_metal=0.0,
-        p_fracture=0.0,
-        noise_hu_range=(28.0, 28.0),
-        p_sharp_kernel=0.0,
-    )
+    cfg = bowel_3mm_config()
     spine = curved_spine()
     out = []
     for seed in (1, 2, 3, 4):
