@@ -205,6 +205,17 @@ MUSCLE_PLANE_WAVE_MM = (35.0, 80.0)
 #: line where they meet, instead of the old crossing circular arcs.
 MUSCLE_FOURIER = (0.12, 0.07)
 MUSCLE_TWIST = 0.6
+#: Muscles outside the true pelvis (the gluteus maximus and the short external rotators): where
+#: the pelvic cavity (the ellipse the muscle mass leaves fat) reaches into their sections they
+#: are cut back to its outline, so the cavity's fat reaches the bony side walls, lined by the
+#: obturator internus. Their ellipses used to reach 30-35 mm from the midline inside the
+#: cavity behind the hips: in the coronal plane through S1's centre, 40-120 mm below it, straight
+#: vertical walls of muscle between the fat and the hip bones, 1.5-22 mm thick (per case, the
+#: median over the rows of the muscle between the bone and the first fat; 12 mm on average over
+#: five lumbar cases and a thoracolumbar one), now 1.5-9 mm (6 mm); the real example CT: 3 mm.
+#: Between the bones there the fat share rose from 39-49 % to 45-64 % (the five lumbar cases;
+#: the real CT: 74 %).
+OUTER_MUSCLES = ("gluteus_maximus", "short_rotators")
 
 
 def _track(
@@ -389,6 +400,7 @@ class PelvicSoftTissue:
         inside[jb:] &= ~notch(x[None, :], y[jb:, None])
         zf = PELVIC_FILL_DZ_MM
         fill = dz < zf[-1]
+        cavity = None  # the pelvic cavity's ellipse (True inside), where the mass is painted
         if fill:
             # the muscle mass around the pelvic cavity
             half = np.interp(dz, zf, (*PELVIC_CAVITY_HALF_MM, cavity_half_w / self.s)) * self.s
@@ -397,6 +409,7 @@ class PelvicSoftTissue:
             u = ((x - self.xm) / max(half, 1e-3)) ** 2
             v = ((y - cy) / ry) ** 2
             mass = v[:, None] + u[None, :] > 1.0
+            cavity = ~mass
             mass &= inside
             mass &= sub == _T.FAT
             np.copyto(sub, np.uint8(_T.MUSCLE), where=mass)
@@ -408,6 +421,7 @@ class PelvicSoftTissue:
         sx, sy = g.spacing_mm[0], g.spacing_mm[1]
         nx, ny = len(x), len(y)
         secs = []
+        cut = cavity is not None and bool(cavity.any())
         for table in (PELVIC_MUSCLES, THIGH_MUSCLES):
             for name, knots in table.items():
                 sec = self._section(knots, dz, self.bulk)
@@ -425,7 +439,8 @@ class PelvicSoftTissue:
                     b0 = min(max(math.ceil((yc - ext_y - y0) / sy), 0), ny)
                     b1 = min(max(math.ceil((yc + ext_y - y0) / sy), 0), ny)
                     if a1 > a0 and b1 > b0:
-                        secs.append((xc, yc, rx, ry_m, coef, (a0, a1, b0, b1)))
+                        outer = cut and name in OUTER_MUSCLES
+                        secs.append((xc, yc, rx, ry_m, coef, (a0, a1, b0, b1), outer))
         if secs:
             ua0 = min(c[5][0] for c in secs)
             ua1 = max(c[5][1] for c in secs)
@@ -434,8 +449,10 @@ class PelvicSoftTissue:
             shape = (ub1 - ub0, ua1 - ua0)
             d1 = np.full(shape, np.float32(1e6), dtype=np.float32)
             d2 = d1.copy()
-            for xc, yc, rx, ry_m, coef, (a0, a1, b0, b1) in secs:
+            for xc, yc, rx, ry_m, coef, (a0, a1, b0, b1), outer in secs:
                 d = self._outline_distance(x[a0:a1] - xc, y[b0:b1] - yc, rx, ry_m, coef, dz)
+                if outer:  # cut back to the cavity's outline
+                    np.copyto(d, np.float32(1e6), where=cavity[b0:b1, a0:a1])  # type: ignore[index]
                 box = (slice(b0 - ub0, b1 - ub0), slice(a0 - ua0, a1 - ua0))
                 s1, s2 = d1[box], d2[box]
                 np.minimum(s2, np.maximum(s1, d), out=s2)
