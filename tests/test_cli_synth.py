@@ -162,3 +162,26 @@ def test_a_failing_case_does_not_stop_the_others(tmp_path, monkeypatch, capsys, 
 def test_workers_must_be_positive(tmp_path, capsys):
     assert cli.main(["synth", str(tmp_path / "x"), "--workers", "0", *ARGS]) == 2
     assert "--workers must be at least 1" in capsys.readouterr().err
+
+
+def test_a_case_that_cannot_be_written_does_not_stop_the_others(tmp_path, monkeypatch, capsys):
+    # one process writes each case in a thread while it makes the next: a failed write is
+    # reported as that case's, in order, and the cases after it are still written
+    from spinelab.errors import SpinelabInputError
+    from spinelab.io import images
+
+    real = images.write_image
+
+    def refuse(volume, path, force=False):
+        if "case_0001_ct" in str(path):
+            raise SpinelabInputError(path, "cannot write (disk full)")
+        return real(volume, path, force=force)
+
+    monkeypatch.setattr(images, "write_image", refuse)
+    out = tmp_path / "synth"
+    assert cli.main(["synth", str(out), "--n", "3", "--seed", "4", *ARGS]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"spinelab: error: {_files(out, 1)[0]}: cannot write (disk full)"]
+    for i in (0, 2):
+        assert all(p.is_file() for p in _files(out, i))
+    assert not any(p.exists() for p in _files(out, 1))

@@ -9,12 +9,12 @@ import multiprocessing
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from spinelab.synth.generator import SynthConfig
+    from spinelab.synth.generator import SynthCase, SynthConfig
 
 NAME = "synth"
 HELP = "generate synthetic spine CTs with vertebra label maps and centroids"
@@ -115,9 +115,7 @@ def run(args: argparse.Namespace) -> int:
     failed = 0
     if args.workers == 1 or len(jobs) == 1:
         retain_freed_memory()  # this process exists to generate: reuse pages between cases
-        for count, (i, seed) in enumerate(jobs, 1):
-            make = functools.partial(make_case, out_dir, i, seed, config, args.force)
-            failed += _report(count, len(jobs), i, seed, make)
+        failed += _run_in_process(out_dir, jobs, config, args.force)
     else:
         # fork where the platform has it: the workers start at once and see the parent's state
         methods = multiprocessing.get_all_start_methods()
@@ -135,6 +133,40 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(f"wrote {args.n} case(s) to {out_dir}")
     return 0
+
+
+def _run_in_process(
+    out_dir: Path, jobs: list[tuple[int, int]], config: SynthConfig, force: bool
+) -> int:
+    """Make the cases ``jobs`` ((index, seed) pairs) one after another, each case's files
+    written by a thread while the next case is generated (compression releases the GIL, so the
+    two share the cores; at most two cases are held); returns the number that failed."""
+    from spinelab.synth.generator import generate_case
+
+    failed = 0
+    total = len(jobs)
+    pending: tuple[int, int, int, int, Callable[[], str]] | None = None
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        for count, (i, seed) in enumerate(jobs, 1):
+            t0 = time.perf_counter()
+            made: Callable[[], str]
+            try:
+                case = generate_case(seed, config)
+            except Exception as exc:  # reported in order, after the case before it
+                made = functools.partial(_raise, exc)
+            else:
+                made = writer.submit(write_case, out_dir, i, case, force, t0).result
+                del case
+            if pending is not None:
+                failed += _report(*pending)
+            pending = (count, total, i, seed, made)
+        if pending is not None:
+            failed += _report(*pending)
+    return failed
+
+
+def _raise(exc: BaseException) -> str:
+    raise exc
 
 
 def _report(count: int, total: int, index: int, seed: int, result: Callable[[], str]) -> int:
@@ -160,12 +192,18 @@ def make_case(out_dir: Path, index: int, seed: int, config: SynthConfig, force: 
 
     Module-level so that worker processes can run it.
     """
-    from spinelab.io.images import write_image
-    from spinelab.io.native import write_native
     from spinelab.synth.generator import generate_case
 
     t0 = time.perf_counter()
-    case = generate_case(seed, config)
+    return write_case(out_dir, index, generate_case(seed, config), force, t0)
+
+
+def write_case(out_dir: Path, index: int, case: SynthCase, force: bool, t0: float) -> str:
+    """Write case ``index``'s CT, label map and centroids; returns its summary line (seconds
+    since ``t0``, a ``time.perf_counter`` reading when its generation began)."""
+    from spinelab.io.images import write_image
+    from spinelab.io.native import write_native
+
     ct_path, lab_path, ctd_path = case_paths(out_dir, index)
     write_image(case.ct, ct_path, force=force)
     write_image(case.labels, lab_path, force=force)
