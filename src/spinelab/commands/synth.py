@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     failed = 0
     if args.workers == 1 or len(jobs) == 1:
         retain_freed_memory()  # this process exists to generate: reuse pages between cases
-        failed += _run_in_process(out_dir, jobs, config, args.force)
+        failed += make_cases_in_process(out_dir, jobs, config, args.force)
     else:
         # fork where the platform has it: the workers start at once and see the parent's state
         methods = multiprocessing.get_all_start_methods()
@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_in_process(
+def make_cases_in_process(
     out_dir: Path, jobs: list[tuple[int, int]], config: SynthConfig, force: bool
 ) -> int:
     """Make the cases ``jobs`` ((index, seed) pairs) one after another, each case's files
