@@ -63,8 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--workers",
         type=int,
         default=1,
-        help="cases made at the same time in separate processes (default 1; each 512x512x300 "
-        "case needs about 0.5-0.8 GB)",
+        help="cases made at the same time in separate processes (default 1; a process needs "
+        "about 0.5-0.9 GB for 512x512x300 cases: it writes one while it makes the next)",
     )
     parser.add_argument("--force", action="store_true", help="overwrite existing case files")
 
