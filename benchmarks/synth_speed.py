@@ -38,10 +38,10 @@ from typing import Any
 import numpy as np
 
 from _results import machine_line, update_results
-from spinelab.commands.synth import make_case, make_cases_in_process
 from spinelab.synth import antialias, generator, pelvis, render
 from spinelab.synth import ct as ctphys
 from spinelab.synth.arrays import retain_freed_memory
+from spinelab.synth.batch import make_cases
 from spinelab.synth.generator import SynthConfig, generate_case
 
 SECTION = "## Synthetic CT generator speed (benchmarks/synth_speed.py)"
@@ -149,34 +149,25 @@ def _generate(seed: int) -> None:
 def batch_seconds(workers: int, n: int, write: bool) -> float:
     """Wall seconds per case of making ``n`` cases of the first scenario with ``workers``
     processes (as ``spinelab synth --workers``); with ``write``, written as ``spinelab synth``
-    writes them (gzip-compressed NIfTI image and label map, centroid file)."""
+    writes them (:func:`spinelab.synth.batch.make_cases`: gzip-compressed NIfTI image and label
+    map, centroid file; one process writes each case in a thread while it makes the next)."""
     cfg = next(iter(SCENARIOS.values()))
     with tempfile.TemporaryDirectory(prefix="synth_speed_") as tmp:
-        out = Path(tmp)
-
-        def one(seed: int) -> None:
-            if write:
-                make_case(out, seed, seed, cfg, False)
-            else:
-                _generate(seed)
-
         t0 = time.perf_counter()
-        if workers == 1 and write:
-            # as spinelab synth: each case written by a thread while the next is made
-            make_cases_in_process(out, [(seed, seed) for seed in range(n)], cfg, False)
+        if write:
+            jobs = [(seed, seed) for seed in range(n)]
+            for res in make_cases(Path(tmp), jobs, cfg, workers=workers):
+                if res.error is not None:
+                    raise res.error
         elif workers == 1:
             for seed in range(n):
-                one(seed)
+                _generate(seed)
         else:
             ctx = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(
                 workers, mp_context=ctx, initializer=retain_freed_memory
             ) as pool:
-                if write:
-                    args = ([out] * n, range(n), range(n), [cfg] * n, [False] * n)
-                    list(pool.map(make_case, *args))
-                else:
-                    list(pool.map(_generate, range(n)))
+                list(pool.map(_generate, range(n)))
         return (time.perf_counter() - t0) / n
 
 
