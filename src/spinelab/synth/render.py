@@ -967,7 +967,7 @@ def _paint_soft_tissue(
         )
         neck = z > z_t1 - 10.0
         pw = 2.0 if neck else torso_power
-        mw = 12.0
+        mw = BODY_WALL_MM
         # the body wall's muscle: subcutaneous fat of ``fat`` in front and at the sides and
         # BACK_FAT_SHARE of it behind (the back's skin moves out by as much, _BodyPlan.level)
         back_fat = BACK_FAT_SHARE * lv.fat
@@ -1446,6 +1446,9 @@ RETRO_WALL_BACK_NY = (0.4, 0.85)
 #: 14.7 and 15.4 (L2 unchanged, 9.9 -> 10.0). The bowel's frame (_BowelField) keeps the 12 mm
 #: cavity; its painting is clipped to the narrower one.
 FLANK_SIDE_EXTRA_MM = 3.0
+#: Muscle of the body wall (mm) around the abdominal and thoracic cavity, before
+#: FLANK_SIDE_EXTRA_MM.
+BODY_WALL_MM = 12.0
 FLANK_SIDE_FADE_MM = 30.0
 RETRO_MEDIAL_MM = 8.0
 RETRO_BELOW_MM = 10.0
@@ -1539,7 +1542,7 @@ def _paint_abdominal_wall(
     """
     g = pt.grid
     cx, cy, rx, ry = wall
-    deepen = 1.0 + side / 12.0  # of the 12 mm wall (mw in _paint_soft_tissue)
+    deepen = 1.0 + side / BODY_WALL_MM
     sp = float(min(g.spacing_mm[0], g.spacing_mm[1]))
     h = max(ABDOMINAL_FAT_PLANE_HALF_MM, 0.45 * sp)
     j0, j1 = g.index_range(1, cy - ry, ys + ABDOMINAL_LAYERS_BACK_MM)
