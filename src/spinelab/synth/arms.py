@@ -175,8 +175,7 @@ def paint_arms(
 
 def _back_y(plan: _BodyPlan, z: float) -> float:
     """y (mm) of the body's back surface at level ``z`` (where the trunk rests on the couch)."""
-    lv = plan.level(z)
-    return lv.y_s + lv.post
+    return plan.back_y(z)
 
 
 def _limb_radii(arm: _Arm, z: NDArray[np.float64]) -> tuple[NDArray[Any], NDArray[Any]]:

@@ -47,7 +47,7 @@ from spinelab.synth.arms import ARM_FOV_MARGIN_MM, P_ARMS_DOWN
 from spinelab.synth.arrays import copy_tiled
 from spinelab.synth.geometry import SpineGeometry
 from spinelab.synth.randomize import randomized_writer
-from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
+from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels, supine
 from spinelab.synth.tissues import TEXTURE_HU, Tissue, sample_hu_table
 
 log = logging.getLogger(__name__)
@@ -387,6 +387,8 @@ def generate_case(
     if params.degenerated_discs:
         loss = float(rng.uniform(*cfg.disc_loss_range))
         geo = narrow_discs(geo, params.degenerated_discs, loss)
+    if geometry is None:  # a sampled spine stands upright; a given one keeps its pose
+        geo = supine(geo, params)
     z_top, z_bot = _fov_z(rng, cfg, geo, lo_label, hi_label)
     out_grid, factors, fine_grid = _draw_grid(
         rng, cfg, geo, params, z_bot, z_top, lo_label, hi_label

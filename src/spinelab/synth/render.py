@@ -31,6 +31,7 @@ vertebra's bone (body, posterior elements and, for C2, the dens); discs, ribs an
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from collections.abc import Callable
@@ -55,6 +56,7 @@ from spinelab.synth.painter import (
     inside_superellipse,
     local_box,
 )
+from spinelab.synth.tissues import BONE as BONE_TISSUES
 from spinelab.synth.tissues import Tissue
 
 log = logging.getLogger(__name__)
@@ -282,6 +284,32 @@ class _BodyPlan:
         self.scale = params.body_scale
         self.fat = params.fat_mm
         self._levels: dict[float, _Level] = {}
+        z_t1 = self.z_of.get("T1", float(self.zc[-1]))
+        self._fill_z = (z_t1, self.z_of.get("T3", z_t1 - 40.0))  # no sag above, all below
+        self.couch_x, self.couch_y = self._couch()
+
+    def _couch(self) -> tuple[float, float]:
+        """The couch's centre x and its top's y (mm; LPS, +y towards the back), the same on
+        every slice: the couch is a rigid plate along z. The patient lies on it, so its top is
+        where the back's most posterior part would be (the sacrum and buttocks, the thoracic
+        kyphosis; the natural back of :meth:`_level` over the trunk and the upper thighs),
+        less the soft tissue pressed flat against it (COUCH_PRESS_SHARE of the back's fat);
+        the lumbar lordosis and the neck leave a gap."""
+        z_top = self.z_of.get("T1", float(self.zc[-1]))
+        z_bottom = float(self.zc[0]) - COUCH_CONTACT_BELOW_MM
+        zs = np.arange(z_bottom, max(z_top, z_bottom + 1.0), 5.0)
+        levels = [self._level(z, sag=False) for z in zs]
+        backs = [lv.y_s + lv.post for lv in levels]
+        # the lean back (without its fat), for the sag: the same for a lean and a heavy patient
+        self._lean_top = max(lv.y_s + lv.post - BACK_FAT_SHARE * lv.fat for lv in levels)
+        press = COUCH_PRESS_SHARE * BACK_FAT_SHARE * self.fat
+        return float(np.mean(self.xc)), float(max(backs)) - press
+
+    def back_y(self, z: float) -> float:
+        """y (mm) of the back's skin at level ``z``: the natural back of :meth:`level`, pressed
+        flat where it would reach past the couch's top."""
+        lv = self.level(z)
+        return min(lv.y_s + lv.post, self.couch_y)
 
     def level(self, z: float) -> _Level:
         """Spine position and body contour at height ``z`` (mm); each height is worked out once
@@ -291,7 +319,9 @@ class _BodyPlan:
             lv = self._levels[z] = self._level(z)
         return lv
 
-    def _level(self, z: float) -> _Level:
+    def _level(self, z: float, sag: bool = True) -> _Level:
+        """The level at ``z``; ``sag=False``: the natural back, before the patient lies on the
+        couch (COUCH_SAG_SHARE)."""
         x_s = float(np.interp(z, self.zc, self.xc))
         y_s = float(np.interp(z, self.zc, self.yc))
         # extrapolate the spine line below/above the chain ends linearly
@@ -308,13 +338,21 @@ class _BodyPlan:
         if self.hold_below:  # the buttocks' and hips' thicker subcutaneous fat
             z_s1 = self.z_of["S1"]
             fat *= 1.0 + PELVIC_FAT_GAIN * float(np.clip((z_s1 - 20.0 - z) / 80.0, 0.0, 1.0))
+        post = post * self.scale
+        if sag:  # lying on the couch: the (lean) back sags towards it
+            gap = self._lean_top - (y_s + post)
+            if gap > 0.0:
+                z_free, z_full = self._fill_z
+                w = float(np.clip((z_free - z) / max(z_free - z_full, 1.0), 0.0, 1.0))
+                post += COUCH_SAG_SHARE * w * gap
+        post += fat * BACK_FAT_SHARE
         return _Level(
             x_s,
             y_s,
             float(np.interp(z, self.zc, self.dc)),
             float(np.interp(z, self.zc, self.wc)),
             hw * self.scale + fat,
-            post * self.scale + fat * BACK_FAT_SHARE,
+            post,
             ant * self.scale + fat,
             fat,
         )
@@ -945,26 +983,6 @@ def _paint_soft_tissue(
             continue  # head: painted by the skull (brain) and a scalp contour below
         cy = ys + (lv.post - lv.ant) / 2
         by = (lv.post + lv.ant) / 2
-        # couch: a shallow curved plate below the back
-        y_couch = cy + by + 8.0
-        pt.ellipse2d(
-            k,
-            xs,
-            y_couch + 180.0,
-            260.0,
-            180.0,
-            _T.CARTILAGE,
-            y_below=y_couch + 6.0,
-        )
-        pt.ellipse2d(
-            k,
-            xs,
-            y_couch + 183.0,
-            262.0,
-            180.0,
-            _T.AIR,
-            y_below=y_couch + 6.0,
-        )
         neck = z > z_t1 - 10.0
         pw = 2.0 if neck else torso_power
         mw = BODY_WALL_MM
@@ -1859,6 +1877,110 @@ def _marble_muscle(pt: Painter, plan: _BodyPlan, fraction: float, rng: np.random
 
 
 # --------------------------------------------------------------------------------------------
+# The couch
+# --------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------
+# The couch
+# --------------------------------------------------------------------------------------------
+def supine(geo: SpineGeometry, params: AnatomyParams) -> SpineGeometry:
+    """The spine turned in the sagittal plane (about the x axis through the origin) so that the
+    patient lies on a flat couch along z: the back's contour (:class:`_BodyPlan`, from the
+    thorax to COUCH_CONTACT_BELOW_MM below the spine's lowest centre) has a supporting line
+    that bridges the lumbar lordosis from the thoracic kyphosis to the sacrum and buttocks (the
+    edge of its posterior convex hull over L3's centre); after the turn that line runs along
+    z, so both ends touch the couch. The shape model stands the spine on the line from S1 to
+    C2, which left the thoracic back up to 70 mm further back than the sacrum's under a couch
+    that ran along z. Spines without L3, T1 or S1 (too short to lie on a couch) are returned
+    as they are."""
+    if not {"T1", "L3", "S1"} <= set(geo.labels):
+        return geo
+    plan = _BodyPlan(geo, params)
+    z_top = plan.z_of["T1"]
+    zs = np.arange(float(plan.zc[0]) - COUCH_CONTACT_BELOW_MM, z_top, 5.0)
+    back = np.array([lv.y_s + lv.post for lv in (plan._level(z, sag=False) for z in zs)])
+    hull: list[int] = []  # the posterior (largest y) hull, z ascending
+    for i in range(len(zs)):
+        while len(hull) >= 2:
+            a, b = hull[-2], hull[-1]
+            cross = (zs[b] - zs[a]) * (back[i] - back[a]) - (back[b] - back[a]) * (zs[i] - zs[a])
+            if cross < 0.0:
+                break
+            hull.pop()
+        hull.append(i)
+    z3 = plan.z_of["L3"]
+    for a, b in itertools.pairwise(hull):
+        if zs[a] <= z3 <= zs[b]:
+            slope = (back[b] - back[a]) / (zs[b] - zs[a])
+            break
+    else:
+        return geo
+    alpha = math.atan(slope)
+    c, s = math.cos(alpha), math.sin(alpha)
+    turn = np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
+    out = geo.transformed(turn, np.zeros(3))
+    out.attributes["supine_turn_deg"] = math.degrees(alpha)
+    return out
+
+
+#: Soft tissue pressed flat against the couch, as a share of the back's subcutaneous fat
+#: (``BACK_FAT_SHARE * fat_mm``, 3-22 mm): the couch's top lies this much in front of the
+#: natural back's most posterior point (:meth:`_BodyPlan._couch`), so the back is flat where it
+#: lies on the couch (the buttocks, the sacrum, the upper back), the heavier patient over a
+#: longer stretch.
+COUCH_PRESS_SHARE = 0.5
+#: Share of the gap between the natural back and the couch (the lumbar lordosis', after
+#: :func:`supine`) that the back closes lying down (the soft tissue sags onto the couch and
+#: the lordosis flattens supine), from T3 down (none above T1: the neck). Ten spines drawn by
+#: the shape model left a gap of 10-61 mm behind L3 (median about 40); the real example CT
+#: has 15-18 mm between the back at L3-L4 and its couch (3 mm behind the back at T12-L1).
+COUCH_SAG_SHARE = 0.5
+#: The natural back's contact is looked for from the top of the thorax down to this far (mm)
+#: below the spine's lowest centre (the buttocks).
+COUCH_CONTACT_BELOW_MM = 150.0
+#: The couch: a shallow arc (an ellipse's top, radii ``COUCH_RADII_MM``) COUCH_THICK_MM thick,
+#: COUCH_PAD_MM behind the back (the sheet and a thin pad; the real example CT's couch lies 3 mm
+#: behind the back where it touches at T12-L1 and 12-15 mm behind the lumbar lordosis, and it is
+#: straight along z within its 3 mm pixels), COUCH_HALF_WIDTH_MM either side of its centre.
+COUCH_RADII_MM = (260.0, 180.0)
+COUCH_THICK_MM = 3.0
+COUCH_PAD_MM = 3.0
+COUCH_HALF_WIDTH_MM = 230.0
+
+
+def _lay_on_couch(pt: Painter, plan: _BodyPlan) -> None:
+    """In place: the patient on the couch. Soft tissue that lies behind the couch's top
+    (``plan.couch_y``; the natural back's contact areas) becomes air, so the back is flat
+    there (bone and metal never reach it); then the couch, a straight shallow arc the same on
+    every slice, is painted into the air behind the back."""
+    g = pt.grid
+    y, x = pt.y, pt.x
+    j_cut = int(np.searchsorted(y, plan.couch_y, side="right"))
+    if j_cut < len(y):
+        keep = np.zeros(256, dtype=bool)
+        keep[[int(t) for t in (*BONE_TISSUES, _T.METAL)]] = True
+        for k in range(g.shape_kji[0]):
+            sub = pt.tissue[k, j_cut:]
+            np.copyto(sub, np.uint8(_T.AIR), where=~keep[sub])
+    top = plan.couch_y + COUCH_PAD_MM
+    rx, ry = COUCH_RADII_MM
+    j0, j1 = g.index_range(1, top, top + COUCH_THICK_MM + 40.0)
+    i0, i1 = g.index_range(
+        0, plan.couch_x - COUCH_HALF_WIDTH_MM, plan.couch_x + COUCH_HALF_WIDTH_MM
+    )
+    if j1 <= j0 or i1 <= i0:
+        return
+    u = ((x[i0:i1] - plan.couch_x) / rx)[None, :]
+    arc = top + ry * (1.0 - np.sqrt(np.clip(1.0 - u * u, 0.0, 1.0)))  # the top's y per column
+    d = y[j0:j1, None] - arc
+    plate = (d >= 0.0) & (d < COUCH_THICK_MM)
+    if not plate.any():
+        return
+    for k in range(g.shape_kji[0]):
+        sub = pt.tissue[k, j0:j1, i0:i1]
+        np.copyto(sub, np.uint8(_T.CARTILAGE), where=plate & (sub == _T.AIR))
+
+
+# --------------------------------------------------------------------------------------------
 def render_labels(
     geo: SpineGeometry,
     grid: RenderGrid,
@@ -1894,5 +2016,6 @@ def render_labels(
             boxes[geo.labels[n]] = b
     _paint_discs(pt, geo, params, rng)
     metal = _paint_metal(pt, geo, params)
+    _lay_on_couch(pt, plan)
     _marble_muscle(pt, plan, params.muscle_fat, rng)
     return RenderResult(pt.tissue, pt.vert, grid, metal, boxes)
