@@ -1937,47 +1937,50 @@ COUCH_SAG_SHARE = 0.5
 #: The natural back's contact is looked for from the top of the thorax down to this far (mm)
 #: below the spine's lowest centre (the buttocks).
 COUCH_CONTACT_BELOW_MM = 150.0
-#: The couch: a shallow arc (an ellipse's top, radii ``COUCH_RADII_MM``) COUCH_THICK_MM thick,
-#: COUCH_PAD_MM behind the back (the sheet and a thin pad; the real example CT's couch lies 3 mm
-#: behind the back where it touches at T12-L1 and 12-15 mm behind the lumbar lordosis, and it is
-#: straight along z within its 3 mm pixels), COUCH_HALF_WIDTH_MM either side of its centre.
-COUCH_RADII_MM = (260.0, 180.0)
+#: The couch: a cradle (the bottom of an ellipse of radii ``COUCH_RADII_MM``, its sides rising
+#: towards the front) COUCH_THICK_MM thick, COUCH_HALF_WIDTH_MM either side of its centre, its
+#: lowest line COUCH_PAD_MM behind the back's contact (the sheet and a thin pad). The real example
+#: CT: the couch 3 mm behind the back where it touches at T12-L1 and 15-18 mm behind the lumbar
+#: lordosis, straight along z within its 3 mm pixels, its top rising by about 20 mm from 115 to
+#: 175 mm beside the midline (here 14 -> 34 mm). Painted as CARTILAGE (about 90 HU; the real
+#: couch's pixels are -520 / -210 / 60 HU at the 10th / 50th / 90th percentile: foam between
+#: thin carbon skins).
+COUCH_RADII_MM = (300.0, 180.0)
 COUCH_THICK_MM = 3.0
 COUCH_PAD_MM = 3.0
-COUCH_HALF_WIDTH_MM = 230.0
+COUCH_HALF_WIDTH_MM = 210.0
 
 
 def _lay_on_couch(pt: Painter, plan: _BodyPlan) -> None:
-    """In place: the patient on the couch. Soft tissue that lies behind the couch's top
-    (``plan.couch_y``; the natural back's contact areas) becomes air, so the back is flat
-    there (bone and metal never reach it); then the couch, a straight shallow arc the same on
-    every slice, is painted into the air behind the back."""
+    """In place: the patient on the couch, a shallow cradle the same on every slice (its
+    lowest line COUCH_PAD_MM behind ``plan.couch_y``, its sides rising towards the front).
+    Soft tissue that lies behind the couch's top less the pad (the natural back's contact
+    areas) becomes air, so the back is flat there (bone and metal never reach it); then the
+    couch is painted into the air behind the back."""
     g = pt.grid
     y, x = pt.y, pt.x
-    j_cut = int(np.searchsorted(y, plan.couch_y, side="right"))
-    if j_cut < len(y):
-        keep = np.zeros(256, dtype=bool)
-        keep[[int(t) for t in (*BONE_TISSUES, _T.METAL)]] = True
-        for k in range(g.shape_kji[0]):
-            sub = pt.tissue[k, j_cut:]
-            np.copyto(sub, np.uint8(_T.AIR), where=~keep[sub])
-    top = plan.couch_y + COUCH_PAD_MM
     rx, ry = COUCH_RADII_MM
-    j0, j1 = g.index_range(1, top, top + COUCH_THICK_MM + 40.0)
     i0, i1 = g.index_range(
         0, plan.couch_x - COUCH_HALF_WIDTH_MM, plan.couch_x + COUCH_HALF_WIDTH_MM
     )
-    if j1 <= j0 or i1 <= i0:
+    if i1 <= i0:
         return
-    u = ((x[i0:i1] - plan.couch_x) / rx)[None, :]
-    arc = top + ry * (1.0 - np.sqrt(np.clip(1.0 - u * u, 0.0, 1.0)))  # the top's y per column
-    d = y[j0:j1, None] - arc
+    u = np.minimum(np.abs(x[i0:i1] - plan.couch_x) / rx, 1.0)
+    rise = ry * (1.0 - np.sqrt(1.0 - u * u))  # the cradle's sides, towards the front
+    top = plan.couch_y + COUCH_PAD_MM - rise  # the couch's top per column
+    j0, j1 = g.index_range(1, float(top.min()) - COUCH_PAD_MM, float(top.max()) + COUCH_THICK_MM)
+    if j1 <= j0:
+        return
+    d = y[j0:j1, None] - top[None, :]
+    behind = d > -COUCH_PAD_MM  # where the back is pressed flat
     plate = (d >= 0.0) & (d < COUCH_THICK_MM)
-    if not plate.any():
-        return
+    keep = np.zeros(256, dtype=bool)
+    keep[[int(t) for t in (*BONE_TISSUES, _T.METAL)]] = True
     for k in range(g.shape_kji[0]):
-        sub = pt.tissue[k, j0:j1, i0:i1]
-        np.copyto(sub, np.uint8(_T.CARTILAGE), where=plate & (sub == _T.AIR))
+        sub = pt.tissue[k, j0:, i0:i1]
+        np.copyto(sub[: j1 - j0], np.uint8(_T.AIR), where=behind & ~keep[sub[: j1 - j0]])
+        np.copyto(sub[j1 - j0 :], np.uint8(_T.AIR), where=~keep[sub[j1 - j0 :]])
+        np.copyto(sub[: j1 - j0], np.uint8(_T.CARTILAGE), where=plate & (sub[: j1 - j0] == _T.AIR))
 
 
 # --------------------------------------------------------------------------------------------
