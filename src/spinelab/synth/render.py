@@ -1946,11 +1946,11 @@ COUCH_CONTACT_BELOW_MM = 150.0
 #: lowest line COUCH_PAD_MM behind the back's contact (the sheet and a thin pad). The real example
 #: CT: the couch 3 mm behind the back where it touches at T12-L1 and 15-18 mm behind the lumbar
 #: lordosis, straight along z within its 3 mm pixels, its top rising by about 20 mm from 115 to
-#: 175 mm beside the midline (here 14 -> 34 mm). Painted as CARTILAGE (about 90 HU; the real
-#: couch's pixels are -520 / -210 / 60 HU at the 10th / 50th / 90th percentile: foam between
-#: thin carbon skins).
+#: 175 mm beside the midline (here 14 -> 34 mm). Painted as CARTILAGE (about 90 HU), 2 mm
+#: thick: the real couch's pixels (3 mm) are -520 / -210 / 60 HU at the 10th / 50th / 90th
+#: percentile, a thin carbon skin over foam (a 3 mm plate gave 3 mm pixels of about 90 HU).
 COUCH_RADII_MM = (300.0, 180.0)
-COUCH_THICK_MM = 3.0
+COUCH_THICK_MM = 2.0
 COUCH_PAD_MM = 3.0
 COUCH_HALF_WIDTH_MM = 210.0
 
