@@ -290,28 +290,29 @@ class _BodyPlan:
         self._levels: dict[float, _Level] = {}
         z_t1 = self.z_of.get("T1", float(self.zc[-1]))
         self._fill_z = (z_t1, self.z_of.get("T3", z_t1 - 40.0))  # no sag above, all below
-        self.couch_x, self.couch_y = self._couch()
+        self.couch_x, self.couch_y, self._lean_top = self._couch()
 
-    def _couch(self) -> tuple[float, float]:
+    def _couch(self) -> tuple[float, float, float]:
         """The couch's centre x and its top's y (mm; LPS, +y towards the back), the same on
         every slice: the couch is a rigid plate along z. The patient lies on it, so its top is
         where the back's most posterior part would be (the sacrum and buttocks, the thoracic
         kyphosis; the natural back of :meth:`_level` over the trunk and the upper thighs),
         less the soft tissue pressed flat against it (COUCH_PRESS_SHARE of the back's fat);
-        the lumbar lordosis and the neck leave a gap."""
+        the lumbar lordosis and the neck leave a gap. Third: the lean back's most posterior
+        y (the natural back without its fat), which the sag of :meth:`_level` closes on: the
+        same for a lean and a heavy patient."""
         z_top = self.z_of.get("T1", float(self.zc[-1]))
         z_bottom = float(self.zc[0]) - COUCH_CONTACT_BELOW_MM
         zs = np.arange(z_bottom, max(z_top, z_bottom + 1.0), 5.0)
         levels = [self._level(z, sag=False) for z in zs]
         backs = [lv.y_s + lv.post for lv in levels]
-        # the lean back (without its fat), for the sag: the same for a lean and a heavy patient
-        self._lean_top = max(lv.y_s + lv.post - BACK_FAT_SHARE * lv.fat for lv in levels)
+        lean = max(lv.y_s + lv.post - BACK_FAT_SHARE * lv.fat for lv in levels)
         press = COUCH_PRESS_SHARE * BACK_FAT_SHARE * self.fat
-        return float(np.mean(self.xc)), float(max(backs)) - press
+        return float(np.mean(self.xc)), float(max(backs)) - press, float(lean)
 
     def back_y(self, z: float) -> float:
-        """y (mm) of the back's skin at level ``z``: the natural back of :meth:`level`, pressed
-        flat where it would reach past the couch's top."""
+        """y (mm) of the back's skin at level ``z``: the back of :meth:`level` (sagged onto the
+        couch), pressed flat where it would reach past the couch's top."""
         lv = self.level(z)
         return min(lv.y_s + lv.post, self.couch_y)
 
