@@ -231,3 +231,25 @@ def test_thin_slab_renders_without_the_walk_leaving_its_grid():
         spine, grid, AnatomyParams(fat_mm=35.409900302156174, bowel_gas=4), np.random.default_rng(5)
     )
     assert np.isin(res.tissue, BOWEL).mean() > 0.02
+
+
+def test_gas_over_faeces_has_a_rough_surface(abdomen):
+    """Faeces are semi-solid: the gas in front of them follows their lumpy surface, not a level,
+    so gas pockets on axial slices are not all convex half-discs. The real example CT (3 mm
+    axial slices L1-L5, gas below -400 HU): median solidity (area over convex hull) 0.79, a
+    quarter under 0.65. With a level surface everywhere this fixture's gas sections had a
+    median of 0.90 and 17 % under 0.8; now 0.85 and 35 %."""
+    _, res = abdomen
+    solidity = []
+    for sl in res.tissue[::2]:
+        lab, _ = ndi.label(sl == Tissue.GAS)
+        for q, box in enumerate(ndi.find_objects(lab)):
+            reg = lab[box] == q + 1
+            if reg.sum() < 25:  # sections of 100 mm^2 and more
+                continue
+            jj, ii = np.nonzero(reg)
+            corners = [np.stack([jj + a, ii + b], axis=1) for a in (-0.5, 0.5) for b in (-0.5, 0.5)]
+            solidity.append(reg.sum() / ConvexHull(np.concatenate(corners)).volume)
+    assert len(solidity) >= 50
+    assert np.median(solidity) < 0.875
+    assert np.mean(np.array(solidity) < 0.8) > 0.25

@@ -272,6 +272,15 @@ COLON_SEGMENT_GAS = {"transverse": 0.15, "sigmoid": 0.1, "caecum": 0.2, "rectum"
 COLON_GAS_RISE = 1.0
 COLON_GAS_V0 = 0.45
 FAECES_BUBBLE_Z = 1.4
+#: Faeces are semi-solid: the gas in front of them has no level but a rough surface, moved
+#: back and forth by this many mm times the fine field (unit SD, 2.5 mm correlation); a watery
+#: patch of the faeces with gas right behind it stays soft (no free water rests on gas).
+#: Solidity (area over convex hull area) of the gas pockets on 3 mm axial slices from L5 to L1,
+#: median (25th percentile): the real example CT 0.788 (0.652); eight lumbar cases with a level
+#: surface 0.865 (0.779), with 8 mm 0.822 (0.733), with 12 mm 0.801 (0.720). The faecal mottle
+#: rate (tests/test_synth_faeces.py) falls with it, 0.016 -> 0.014 at 8 mm and 0.012 at 12 mm
+#: (real 0.022): more of the faeces' surface now borders gas.
+FAECES_SURFACE_MM = 8.0
 #: Faecal mottle: the soft matrix of the colon's faeces holds small balls of ``Tissue.FAECAL_GAS``
 #: (a gas-rich mixture standing for sub-millimetre gas bubbles), at most one per cell of a
 #: FAECES_CELL_MM lattice (per-case offset), in a share FAECES_INCLUSION_SHARE of the cells
@@ -1590,12 +1599,18 @@ class BowelField:
         lev, kind, fs = self.small.sample(plane[3:6], j0 + a0, j0 + a1, i0 + b0, i0 + b1, slot=1)
         lumen = lumen[a0:a1, b0:b1]
         o = out[a0:a1, b0:b1]
-        gas = lumen & (self.y[j0 + a0 : j0 + a1, None] < lev)
+        # over faeces the gas's surface is as rough as they are (FAECES_SURFACE_MM times the
+        # fine field); over fluid it is level
+        surf = lev + np.float32(FAECES_SURFACE_MM) * np.where(kind > 0.0, fs, np.float32(0.0))
+        gas = lumen & (self.y[j0 + a0 : j0 + a1, None] < surf)
         content = lumen & ~gas
         faeces = content & (kind > 0.0)
         o[content & ~faeces] = _T.WATER
-        # mottled faeces: soft tissue with gas bubbles and watery patches
-        o[faeces & (fs < -0.7)] = _T.WATER
+        # mottled faeces: soft tissue with gas bubbles and watery patches; no free water rests
+        # on gas (where the rough surface has gas behind a patch, the patch stays soft)
+        watery = faeces & (fs < -0.7)
+        watery[:-1] &= ~gas[1:]
+        o[watery] = _T.WATER
         if self.gas:
             o[gas] = _T.GAS
             o[faeces & (fs > FAECES_BUBBLE_Z)] = _T.GAS
