@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 from spinelab import anatomy
 from spinelab.synth.generator import SynthConfig
 from spinelab.synth.geometry import SpineGeometry
+from spinelab.synth.realism import canonical
 from spinelab.synth.render import AnatomyParams, RenderGrid, RenderResult, render_labels
 
 
@@ -133,35 +134,41 @@ def hips_config() -> SynthConfig:
     )
 
 
-def bone_3mm_config() -> SynthConfig:
+def _real_3mm_config(**kwargs: Any) -> SynthConfig:
     """A lumbar case at the real example CT's 3 mm (1.5 mm render) with, like it (Siemens
-    Br38f), a soft kernel; no metal, contrast, osteoporosis or fractures (the bone tests'
-    cases; the field of view they were written on: the noise draws follow its size)."""
+    Br38f), a soft kernel, no metal and no fractures; ``kwargs`` set the rest."""
     return SynthConfig(
         fov="lumbar",
         spacing_mm=(3.0, 3.0, 3.0),
         render_mm=1.5,
         p_sharp_kernel=0.0,
         p_metal=0.0,
-        p_contrast=0.0,
-        p_osteoporosis=0.0,
         p_fracture=0.0,
-        pelvis_mm_range=(20.0, 110.0),
+        **kwargs,
     )
+
+
+def bone_3mm_config() -> SynthConfig:
+    """:func:`_real_3mm_config` without contrast or osteoporosis (the bone tests' cases; the
+    field of view they were written on: the noise draws follow its size)."""
+    return _real_3mm_config(p_contrast=0.0, p_osteoporosis=0.0, pelvis_mm_range=(20.0, 110.0))
 
 
 def bowel_3mm_config() -> SynthConfig:
-    """A lumbar case at the real example CT's 3 mm (1.5 mm render), its noise (28 HU) and a
-    soft kernel, without metal or fractures (the bowel tests' cases)."""
-    return SynthConfig(
-        fov="lumbar",
-        spacing_mm=(3.0, 3.0, 3.0),
-        render_mm=1.5,
-        p_metal=0.0,
-        p_fracture=0.0,
-        noise_hu_range=(28.0, 28.0),
-        p_sharp_kernel=0.0,
-    )
+    """:func:`_real_3mm_config` with the real CT's noise (28 HU) (the bowel tests' cases)."""
+    return _real_3mm_config(noise_hu_range=(28.0, 28.0))
+
+
+def lumbar_slab(
+    hu: NDArray[Any], labels: NDArray[Any], affine: NDArray[np.float64], ids: tuple[int, ...]
+) -> tuple[NDArray[np.float32], NDArray[Any], NDArray[np.float64]]:
+    """The canonical (LPS-aligned) image and label map between the centres of the vertebrae
+    ``ids`` (axial slices from the lowest centre's to the highest's), and the spacing (mm)."""
+    arr, sp, _ = canonical(np.asarray(hu, dtype=np.float32), affine)
+    lab, _, _ = canonical(np.asarray(labels), affine)
+    cz = [np.argwhere(lab == i)[:, 2].mean() for i in ids]
+    z0, z1 = int(np.floor(min(cz))), int(np.ceil(max(cz))) + 1
+    return arr[:, :, z0:z1], lab[:, :, z0:z1], sp
 
 
 def thin_slice_config(fov: str, antialias: str, **kwargs: Any) -> SynthConfig:

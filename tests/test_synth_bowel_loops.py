@@ -23,12 +23,12 @@ from scipy import ndimage as ndi
 
 from spinelab.synth import bowel
 from spinelab.synth.generator import generate_case
-from spinelab.synth.realism import body_mask, canonical
+from spinelab.synth.realism import body_mask
 from spinelab.synth.render import AnatomyParams, render_labels
 from spinelab.synth.tissues import Tissue
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth_spine_fixture import abdomen_grid, bowel_3mm_config, curved_spine
+from synth_spine_fixture import abdomen_grid, bowel_3mm_config, curved_spine, lumbar_slab
 
 #: The real CT's collapsed share (above) and the bracket a few rendered cases must fall in.
 REAL_COLLAPSED_SHARE = 0.45
@@ -40,15 +40,11 @@ def _collapsed_share(
 ) -> float:
     """Share of the cavity's non-fat section pixels in collapsed (soft, fluid-poor) sections,
     between the centres of the vertebrae ``ids`` (L3-L5)."""
-    arr, sp, _ = canonical(np.asarray(hu, dtype=np.float32), affine)
-    lab, _, _ = canonical(np.asarray(labels), affine)
-    cz = [np.argwhere(lab == i)[:, 2].mean() for i in ids]
-    z0, z1 = int(np.floor(min(cz))), int(np.ceil(max(cz))) + 1
-    slab = arr[:, :, z0:z1]
+    slab, lab, sp = lumbar_slab(hu, labels, affine, ids)
     cav = body_mask(slab.copy())
     cav &= ndi.distance_transform_edt(cav, sampling=sp) >= 30.0
-    vert = np.isin(lab[:, :, z0:z1], ids)
-    y = np.arange(arr.shape[1])
+    vert = np.isin(lab, ids)
+    y = np.arange(slab.shape[1])
     s = ndi.median_filter(slab, size=(3, 3, 1))
     st = ndi.generate_binary_structure(2, 1)
     soft = total = 0

@@ -17,9 +17,9 @@ from scipy import ndimage as ndi
 
 from spinelab.synth.bowel import BowelField, mottle_cells
 from spinelab.synth.generator import generate_case
-from spinelab.synth.realism import body_mask, canonical
+from spinelab.synth.realism import body_mask
 from spinelab.synth.tissues import HU_TABLE, Tissue, sample_hu_table
-from synth_spine_fixture import bowel_3mm_config, curved_spine
+from synth_spine_fixture import bowel_3mm_config, curved_spine, lumbar_slab
 
 #: L3, L4, L5 in the synthetic label maps.
 _LUMBAR = (22, 23, 24)
@@ -32,15 +32,11 @@ def _mottle_rate(hu: np.ndarray, labels: np.ndarray, affine: np.ndarray) -> floa
     vertebral bodies, between the L3 and L5 centres; bowel: cavity voxels whose in-plane 3x3
     median is above -30 HU. The same measure gives 0.022 on the real CT.
     """
-    arr, sp, _ = canonical(np.asarray(hu, dtype=np.float32), affine)
-    lab, _, _ = canonical(np.asarray(labels), affine)
-    cz = [np.argwhere(lab == i)[:, 2].mean() for i in _LUMBAR]
-    z0, z1 = int(np.floor(min(cz))), int(np.ceil(max(cz))) + 1
-    slab = arr[:, :, z0:z1]
+    slab, lab, sp = lumbar_slab(hu, labels, affine, _LUMBAR)
     body = body_mask(slab.copy())
     cav = body & (ndi.distance_transform_edt(body, sampling=sp) >= 30.0)
-    vert = np.isin(lab[:, :, z0:z1], _LUMBAR)
-    y = np.arange(arr.shape[1])[None, :]
+    vert = np.isin(lab, _LUMBAR)
+    y = np.arange(slab.shape[1])[None, :]
     # the vertebral bodies' front row per slice (interpolated across the discs)
     fronts = np.array(
         [

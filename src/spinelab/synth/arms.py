@@ -149,8 +149,8 @@ def paint_arms(
         r_ua = LIMB_MUSCLE_R_MM[1] * plan.scale + fat
         lift = float(rng.uniform(0.0, 15.0))  # raised off the couch (pads, posture)
         fwd = float(rng.uniform(0.0, 40.0))  # elbow flexed: the hand forwards
-        y_sh = _back_y(plan, z_head) - r_ua - lift
-        y_el = _back_y(plan, z_elbow) - r_ua - lift
+        y_sh = plan.back_y(z_head) - r_ua - lift
+        y_el = plan.back_y(z_elbow) - r_ua - lift
         y_wr = y_el - fwd
         y_tip = y_wr - fwd * (HAND_MM / FOREARM_MM)
         arm = _Arm(
@@ -171,11 +171,6 @@ def paint_arms(
             turn=float(rng.uniform(0.0, math.pi / 2)),
         )
         _paint_arm(pt, plan, arm)
-
-
-def _back_y(plan: _BodyPlan, z: float) -> float:
-    """y (mm) of the body's back surface at level ``z`` (where the trunk rests on the couch)."""
-    return plan.back_y(z)
 
 
 def _limb_radii(arm: _Arm, z: NDArray[np.float64]) -> tuple[NDArray[Any], NDArray[Any]]:

@@ -277,9 +277,10 @@ FAECES_BUBBLE_Z = 1.4
 #: patch of the faeces with gas right behind it stays soft (no free water rests on gas).
 #: Solidity (area over convex hull area) of the gas pockets on 3 mm axial slices from L5 to L1,
 #: median (25th percentile): the real example CT 0.788 (0.652); eight lumbar cases with a level
-#: surface 0.865 (0.779), with 8 mm 0.822 (0.733), with 12 mm 0.801 (0.720). The faecal mottle
-#: rate (tests/test_synth_faeces.py) falls with it, 0.016 -> 0.014 at 8 mm and 0.012 at 12 mm
-#: (real 0.022): more of the faeces' surface now borders gas.
+#: surface 0.865 (0.779), with 8 mm 0.822 (0.733), with 12 mm 0.801 (0.720; measured before the
+#: watery-patch rule, which leaves the gas as it is). The faecal mottle rate
+#: (tests/test_synth_faeces.py) falls with it, 0.016 -> 0.014 at 8 mm and 0.012 at 12 mm (the
+#: latter before the watery-patch rule; real 0.022): more of the faeces' surface borders gas.
 FAECES_SURFACE_MM = 8.0
 #: Faecal mottle: the soft matrix of the colon's faeces holds small balls of ``Tissue.FAECAL_GAS``
 #: (a gas-rich mixture standing for sub-millimetre gas bubbles), at most one per cell of a
