@@ -7,8 +7,7 @@ Everything is painted on an axis-aligned LPS grid (:class:`RenderGrid`, arrays i
 * Per axial slice (2-D, vectorized, restricted to each structure's bounding box): body contour
   with subcutaneous fat, the muscle wall, the thoracic or abdominal cavity, lungs above a domed
   diaphragm, heart, aorta, vena cava, trachea, liver, spleen, stomach, kidneys, psoas,
-  bladder, bowel (colon frame and small-bowel loops, :mod:`spinelab.synth.bowel`) and the
-  CT couch.
+  bladder and bowel (colon frame and small-bowel loops, :mod:`spinelab.synth.bowel`).
 * Per structure in 3-D (evaluated only in a tight box around it, in the structure's own frame):
   every vertebra (cancellous body with cortical shell and endplates, pedicles, lamina, spinous,
   transverse and articular processes, spinal canal; C1 as a ring around the dens of C2; sacral
@@ -18,6 +17,9 @@ Everything is painted on an axis-aligned LPS grid (:class:`RenderGrid`, arrays i
   mandible, and metal screws and rods.
 * In arms-down cases, the arms beside the body (:mod:`spinelab.synth.arms`, per slice in each
   limb's window, after the soft tissue).
+* Last, the patient on the CT couch (:func:`_lay_on_couch`): one straight cradle along z, the
+  soft tissue behind its top pressed flat. :func:`supine` turns a sampled spine beforehand so
+  that the upper back and the sacrum both lie on it.
 
 Where the parts live: the grid and the painting primitives in :mod:`spinelab.synth.painter`,
 the hip bones, femora and lower sacrum in :mod:`spinelab.synth.pelvis`, the soft tissue of the
