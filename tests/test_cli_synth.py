@@ -140,10 +140,10 @@ def test_a_failing_case_does_not_stop_the_others(tmp_path, monkeypatch, capsys, 
     real = generator.generate_case
     bad = generator.case_seed(4, 1)
 
-    def flaky(seed, config=None, geometry=None):
+    def flaky(seed, config=None, geometry=None, workers=1):
         if seed == bad:
             raise RuntimeError("boom")
-        return real(seed, config, geometry)
+        return real(seed, config, geometry, workers)
 
     monkeypatch.setattr(generator, "generate_case", flaky)
     out = tmp_path / "synth"

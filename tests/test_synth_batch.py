@@ -21,10 +21,10 @@ def test_results_come_in_order_with_the_failure_returned(tmp_path, monkeypatch):
     monkeypatch.setattr(generator, "sample_geometry", lambda rng, cfg: spine)
     real = generator.generate_case
 
-    def flaky(seed, config=None, geometry=None):
+    def flaky(seed, config=None, geometry=None, workers=1):
         if seed == 12:
             raise RuntimeError("boom")
-        return real(seed, config, geometry)
+        return real(seed, config, geometry, workers)
 
     monkeypatch.setattr(generator, "generate_case", flaky)
     jobs = [(5, 11), (6, 12), (7, 13)]

@@ -55,7 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=1,
         help="cases made at the same time in separate processes (default 1; a process needs "
-        "about 0.5-0.9 GB for 512x512x300 cases: it writes one while it makes the next)",
+        "about 0.5-0.9 GB for 512x512x300 cases: it writes one while it makes the next); with "
+        "--n 1, processes that make the one case together (Linux)",
     )
     parser.add_argument("--force", action="store_true", help="overwrite existing case files")
 

@@ -104,12 +104,14 @@ def make_cases(
         force: Overwrite existing files.
         workers: Processes making cases at the same time (1: this process, writing each case
             in a thread while it makes the next; more: worker processes, forked where the
-            platform has it, that keep freed memory for reuse).
+            platform has it, that keep freed memory for reuse). A single case is made by this
+            process with ``workers`` render processes instead
+            (:func:`spinelab.synth.generator.generate_case`).
     """
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     if workers == 1 or len(jobs) == 1:
-        yield from _in_process(out_dir, jobs, config, force)
+        yield from _in_process(out_dir, jobs, config, force, workers if len(jobs) == 1 else 1)
         return
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
@@ -122,17 +124,22 @@ def make_cases(
 
 
 def _in_process(
-    out_dir: Path, jobs: Sequence[tuple[int, int]], config: SynthConfig, force: bool
+    out_dir: Path,
+    jobs: Sequence[tuple[int, int]],
+    config: SynthConfig,
+    force: bool,
+    render_workers: int = 1,
 ) -> Iterator[CaseResult]:
     """:func:`make_cases` in this process: case ``n``'s files are written by a thread while
-    case ``n + 1`` is generated."""
+    case ``n + 1`` is generated (by ``render_workers`` processes: the writer's thread keeps
+    the second core busy from the second case on, and forking stops while it runs)."""
     pending: tuple[int, int, Callable[[], str]] | None = None
     with ThreadPoolExecutor(max_workers=1) as writer:
         for i, seed in jobs:
             t0 = time.perf_counter()
             made: Callable[[], str]
             try:
-                case = generator.generate_case(seed, config)
+                case = generator.generate_case(seed, config, workers=render_workers)
             except Exception as exc:  # reported in order, after the case before it
                 made = functools.partial(_raise, exc)
             else:

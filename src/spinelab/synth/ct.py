@@ -33,6 +33,7 @@ import scipy.ndimage as ndi
 from numpy.typing import NDArray
 from scipy import sparse
 
+from spinelab.synth import parallel
 from spinelab.synth.antialias import EdgeBlend
 from spinelab.synth.arrays import copy_tiled, empty_padded
 
@@ -1459,6 +1460,7 @@ def ct_image_slabs(
     physics: Physics,
     rng: np.random.Generator,
     blend: EdgeBlend | None = None,
+    workers: int = 1,
 ) -> Callable[[NDArray[Any]], None]:
     """The CT image of a fine tissue map, made slab by slab straight into its output array.
 
@@ -1487,6 +1489,9 @@ def ct_image_slabs(
         physics: Scanner parameters.
         rng: Random generator.
         blend: Sub-voxel make-up of ``tissue_fine``'s boundary voxels (:func:`block_mean_lut`).
+        workers: Processes that write the slabs (:func:`spinelab.synth.parallel.for_each`;
+            ``out`` must then be in shared memory, :func:`spinelab.synth.parallel.shared_zeros`).
+            The values are the same for any number.
 
     Returns:
         ``write(out)``: fills ``out``, any ``(nk, nj, ni)`` array or view (e.g. int16 in
@@ -1524,7 +1529,9 @@ def ct_image_slabs(
         # each slab cast to the output's type in order first (cheap), then reordered from a
         # buffer whose slices fall on different cache sets (empty_padded's pad_slices)
         cast = None if out.dtype == slab.dtype else empty_padded(slab.shape, out.dtype, True)
-        for k0 in range(0, nk, SLAB_SLICES):
+
+        def write_slab(n: int) -> None:
+            k0 = n * SLAB_SLICES
             k1 = min(nk, k0 + SLAB_SLICES)
             part = unblurred(k0, k1)
             noise(part, k0, round_hu=True)
@@ -1533,5 +1540,7 @@ def ct_image_slabs(
                 copy_tiled(out[k0:k1], cast[: k1 - k0])
             else:
                 copy_tiled(out[k0:k1], part)
+
+        parallel.for_each(-(-nk // SLAB_SLICES), write_slab, workers, into=(out,))
 
     return write

@@ -40,7 +40,7 @@ from numpy.typing import DTypeLike, NDArray
 
 from spinelab import anatomy
 from spinelab.structures import Centroids, Volume
-from spinelab.synth import antialias
+from spinelab.synth import antialias, parallel
 from spinelab.synth import ct as ctphys
 from spinelab.synth import vertebra_shape as vshape
 from spinelab.synth.arms import ARM_FOV_MARGIN_MM, P_ARMS_DOWN
@@ -261,10 +261,13 @@ def case_seed(seed: int, index: int) -> int:
     return int(ss.generate_state(1, dtype=np.uint32)[0])
 
 
-def generate_cases(n: int, seed: int, config: SynthConfig | None = None) -> Iterator[SynthCase]:
-    """Yield ``n`` cases; case ``i`` is ``generate_case(case_seed(seed, i), config)``."""
+def generate_cases(
+    n: int, seed: int, config: SynthConfig | None = None, workers: int = 1
+) -> Iterator[SynthCase]:
+    """Yield ``n`` cases; case ``i`` is ``generate_case(case_seed(seed, i), config)``, each
+    made by ``workers`` processes (see :func:`generate_case`)."""
     for i in range(n):
-        yield generate_case(case_seed(seed, i), config)
+        yield generate_case(case_seed(seed, i), config, workers=workers)
 
 
 def sample_geometry(rng: np.random.Generator, config: SynthConfig) -> SpineGeometry:
@@ -367,6 +370,7 @@ def generate_case(
     seed: int,
     config: SynthConfig | None = None,
     geometry: SpineGeometry | None = None,
+    workers: int = 1,
 ) -> SynthCase:
     """Make one synthetic case; the same seed (and config) gives identical arrays.
 
@@ -374,6 +378,11 @@ def generate_case(
         seed: Non-negative integer seed.
         config: Sampling settings (default :class:`SynthConfig`).
         geometry: A spine to render instead of sampling one from the shape model.
+        workers: Processes that render the case (2 on a 2-core machine makes one case in
+            about two thirds of the time; the arrays are the same for any number). Forked on
+            Linux while no other Python thread runs, else 1 (see
+            :mod:`spinelab.synth.parallel`). Leave it at 1 where cases are already made in
+            parallel (data-loader workers, ``spinelab synth --workers``).
 
     Returns:
         The case; see :class:`SynthCase`.
@@ -394,7 +403,7 @@ def generate_case(
         rng, cfg, geo, params, z_bot, z_top, lo_label, hi_label
     )
     t0 = time.perf_counter()
-    res = render_labels(geo, fine_grid, params, rng)
+    res = render_labels(geo, fine_grid, params, rng, workers)
     vert = ctphys.block_centre(res.vertebrae, factors)
     blend = None
     if cfg.antialias != "off":
@@ -442,6 +451,7 @@ def generate_case(
             physics,
             rng,
             blend=blend,
+            workers=workers,
         )
     else:
         write_image = randomized_writer(res.tissue, factors, spacing_kji, rng, blend=blend)
@@ -453,7 +463,10 @@ def generate_case(
         flips = tuple(bool(x) for x in rng.random(3) < 0.5)
     # C-contiguous arrays (torch.from_numpy needs positive strides): the image is written
     # straight into its reoriented int16 array, the label map copied once
-    image, image_kji, affine = oriented_empty(vert.shape, affine_ijk, perm, flips, np.int16)
+    shared = workers > 1 and cfg.style == "ct" and parallel.can_fork()
+    image, image_kji, affine = oriented_empty(
+        vert.shape, affine_ijk, perm, flips, np.int16, shared=shared
+    )
     write_image(image_kji)
     del write_image  # frees the randomized style's float32 volume before the label copy
     vert_o, _ = reorient(vert.transpose(2, 1, 0), affine_ijk, perm, flips)
@@ -527,6 +540,7 @@ def oriented_empty(
     perm: tuple[int, ...],
     flips: tuple[bool, ...],
     dtype: DTypeLike,
+    shared: bool = False,
 ) -> tuple[NDArray[Any], NDArray[Any], NDArray[np.float64]]:
     """An uninitialized C-contiguous array laid out as :func:`reorient` would make it.
 
@@ -535,6 +549,8 @@ def oriented_empty(
         affine_lps: 4x4 LPS affine of its ``[i, j, k]`` transpose.
         perm, flips: As in :func:`reorient`.
         dtype: Element type.
+        shared: In shared memory (zero-filled), for forked writers
+            (:func:`spinelab.synth.parallel.shared_zeros`).
 
     Returns:
         ``(array, view_kji, affine)``: the C-contiguous reoriented array, a ``(K, J, I)`` view
@@ -544,7 +560,7 @@ def oriented_empty(
     shape_ijk = tuple(int(n) for n in shape_kji[::-1])
     dummy = np.broadcast_to(np.empty((), dtype=dtype), shape_ijk)
     view, affine = reorient(dummy, affine_lps, perm, flips)
-    out = np.empty(view.shape, dtype=dtype)
+    out = parallel.shared_zeros(view.shape, dtype) if shared else np.empty(view.shape, dtype)
     back = out
     for ax, flip in enumerate(flips):
         if flip:

@@ -1176,18 +1176,38 @@ class OrganPlan:
         lo, hi = self.clip_to_dome(cav, 1.0, z, y, x_in, x_out)
         _paint_span(pt, k, y, j0, lo, hi, _T.SPLEEN, keep=_T.MUSCLE)
 
-    def _stomach(self, pt: Painter, k: int, z: float, cav: Cavity) -> None:
+    def _stomach_radius(self, z: float) -> tuple[float, float]:
+        """The stomach's section at height ``z``: ``(f, r)``, ``f`` from 0 at the fundus to 1
+        at the antrum and ``r`` its radius (mm; 0 outside its z range)."""
         z_top, z_bot = self.z_stomach
         if not z_bot < z < z_top:
-            return
+            return 0.0, 0.0
         f = (z_top - z) / (z_top - z_bot)  # 0 fundus .. 1 antrum
-        cx = cav.xs + cav.hw * float(np.interp(f, [0.0, 0.5, 1.0], [0.5, 0.4, 0.0]))
-        cy = cav.cy + cav.hd * float(np.interp(f, *STOMACH_CY))
         r = float(np.interp(f, [0.0, 0.4, 1.0], STOMACH_R_MM)) * self.stomach_size
         r *= math.sqrt(max(0.0, 1.0 - max(0.0, (f - 0.85) / 0.15) ** 2))
         r *= min(1.0, math.sqrt(max(f, 0.0) / 0.12 + 0.05))  # rounded fundus top
+        return f, r
+
+    def stomach_gas_z(self, z_mm: NDArray[np.float64]) -> float | None:
+        """The lowest of the heights ``z_mm`` with gas in the stomach's lumen, where
+        :meth:`fix_gas_level` takes the air-fluid level from (None: no gas there)."""
+        if self.gas_depth <= 0.0:
+            return None
+        lumen = [z for z in z_mm.tolist() if self._stomach_radius(z)[1] - STOMACH_WALL_MM > 3.0]
+        return min(lumen) if lumen else None
+
+    def fix_gas_level(self, cav: Cavity) -> None:
+        """Fix the stomach's air-fluid level from the cavity at :meth:`stomach_gas_z`, before
+        any slice is painted: slices may then be painted in any order (or in two processes)."""
+        self._y_gas = None
+        self.y_gas_level(cav)
+
+    def _stomach(self, pt: Painter, k: int, z: float, cav: Cavity) -> None:
+        f, r = self._stomach_radius(z)
         if r < 3.0:
             return
+        cx = cav.xs + cav.hw * float(np.interp(f, [0.0, 0.5, 1.0], [0.5, 0.4, 0.0]))
+        cy = cav.cy + cav.hd * float(np.interp(f, *STOMACH_CY))
         rows = _rows(pt, cy - 0.8 * r, cy + 0.8 * r)
         if rows is None:
             return
@@ -1206,7 +1226,8 @@ class OrganPlan:
 
     def y_gas_level(self, cav: Cavity) -> float:
         """The stomach's air-fluid level (a constant y, horizontal in a supine patient): this
-        far behind the front of the stomach's body, fixed on the first slice painted."""
+        far behind the front of the stomach's body, fixed by :meth:`fix_gas_level` (or else
+        on the first slice painted)."""
         if self._y_gas is not None:
             return self._y_gas
         f = 0.4

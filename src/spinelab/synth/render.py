@@ -45,7 +45,7 @@ import scipy.ndimage as ndi
 from numpy.typing import NDArray
 
 from spinelab import anatomy
-from spinelab.synth import arms, organs, pelvic_soft, pelvis
+from spinelab.synth import arms, organs, parallel, pelvic_soft, pelvis
 from spinelab.synth import vertebra_shape as vshape
 from spinelab.synth.bowel import BowelField, linear_index
 from spinelab.synth.geometry import SpineGeometry
@@ -943,7 +943,11 @@ def _paint_soft_tissue(
     plan: _BodyPlan,
     params: AnatomyParams,
     rng: np.random.Generator,
+    workers: int = 1,
 ) -> None:
+    """The body's soft tissue, slice by slice (in ``workers`` processes, see
+    :func:`spinelab.synth.parallel.for_each`: ``pt.tissue`` must then be shared), then the
+    mesenteric vessels."""
     z_of = plan.z_of
 
     def zl(label: str, default: float) -> float:
@@ -982,12 +986,33 @@ def _paint_soft_tissue(
     torso_power = float(rng.uniform(2.2, 3.0))
     contour = _BodyContour(plan, rng)
     pelvic = pelvic_soft.pelvic_soft_tissue(geo, plan.scale, rng.spawn(1)[0])
-    for k in range(pt.grid.shape_kji[0]):
+
+    def cavity(z: float, lv: _Level) -> organs.Cavity:
+        """The trunk's body cavity at height ``z`` (below the neck)."""
+        cy = lv.y_s + (lv.post - lv.ant) / 2
+        by = (lv.post + lv.ant) / 2
+        # the lateral wall thicker than the front below the kidneys
+        hw_c = lv.half_w - lv.fat - BODY_WALL_MM - side_extra(z)
+        y_ant = cy - by + lv.fat + BODY_WALL_MM
+        # the cavity reaches behind the vertebral bodies (paravertebral gutters) above the
+        # recess, tapering over 30 mm below it (no horizontal seam in coronal views)
+        y_post = lv.y_s + 2.0 + (lv.depth / 2 + 22.0) * organs.smooth01((z - z_recess) / 30.0 + 1.0)
+        return organs.Cavity(
+            lv.x_s, (y_post + y_ant) / 2, hw_c, (y_post - y_ant) / 2, torso_power, lv
+        )
+
+    # the stomach's air-fluid level, from the lowest slice with gas in it
+    zs = pt.z[(pt.z <= z_t1 - 10.0) & (pt.z < z_dome_r + 10.0)]
+    z_gas = viscera.stomach_gas_z(zs)
+    if z_gas is not None:
+        viscera.fix_gas_level(cavity(z_gas, plan.level(z_gas)))
+
+    def paint_slice(k: int) -> None:
         z = float(pt.z[k])
         lv = plan.level(z)
         xs, ys = lv.x_s, lv.y_s
         if z > z_c1 + 15.0:
-            continue  # head: painted by the skull (brain) and a scalp contour below
+            return  # head: painted by the skull (brain) and a scalp contour below
         cy = ys + (lv.post - lv.ant) / 2
         by = (lv.post + lv.ant) / 2
         neck = z > z_t1 - 10.0
@@ -1007,16 +1032,13 @@ def _paint_soft_tissue(
             pt.ellipse2d(k, xs + 2.0, ys - lv.depth / 2 - 8.0, 7.0, 5.0, _T.SOFT)
             for side in (1.0, -1.0):  # carotids/jugulars
                 pt.ellipse2d(k, xs + side * 24.0, ys - lv.depth / 2 - 15.0, 5.0, 5.0, _T.BLOOD)
-            continue
+            return
         # cavity: thorax above the recess, abdomen below
         thorax = z > z_recess
-        side = side_extra(z)  # the lateral wall thicker than the front below the kidneys
-        hw_c = lv.half_w - lv.fat - mw - side
+        side = side_extra(z)
+        cav = cavity(z, lv)
+        ccy, cby, hw_c = cav.cy, cav.hd, cav.hw
         y_ant = cy - by + lv.fat + mw
-        # the cavity reaches behind the vertebral bodies (paravertebral gutters) above the
-        # recess, tapering over 30 mm below it (no horizontal seam in coronal views)
-        y_post = ys + 2.0 + (lv.depth / 2 + 22.0) * organs.smooth01((z - z_recess) / 30.0 + 1.0)
-        ccy, cby = (y_post + y_ant) / 2, (y_post - y_ant) / 2
         pt.ellipse2d(k, xs, ccy, hw_c, cby, _T.FAT, power=pw)
         if z_s2 - 60.0 < z < z_recess + 30.0:
             _paint_abdominal_wall(pt, k, wall, pw, xs, ys, y_ant, plan.scale, side)
@@ -1067,7 +1089,7 @@ def _paint_soft_tissue(
                 pt.ellipse2d(k, px, ys + 2.0, r, r * 0.9, _T.MUSCLE)
         # abdominal organs (spinelab.synth.organs)
         if z < z_dome_r + 10.0:
-            viscera.paint(pt, k, z, organs.Cavity(xs, ccy, hw_c, cby, pw, lv))
+            viscera.paint(pt, k, z, cav)
             if flank_wall is not None:
                 _restore_flank_wall(pt, k, flank_wall)
         # lungs above a domed diaphragm
@@ -1118,7 +1140,7 @@ def _paint_soft_tissue(
                 )
         # heart, great vessels
         if thorax:
-            viscera.paint_heart(pt, k, z, organs.Cavity(xs, ccy, hw_c, cby, pw, lv))
+            viscera.paint_heart(pt, k, z, cav)
             if z > z_carina:
                 pt.ellipse2d(k, xs, ys - lv.depth / 2 - 20.0, 9.0, 8.0, _T.GAS)
         if z_aorta_bot < z < z_aorta_top:
@@ -1133,6 +1155,8 @@ def _paint_soft_tissue(
             pelvic.paint_thighs(pt, k, z, lv.half_w, cy - by, cy + by, lv.fat)
         elif z < z_s2 - 20.0:
             _organ(pt, k, z, xs, cy - 0.35 * by, z_s2 - 80.0, 45.0, 35.0, 40.0, _T.WATER)
+
+    parallel.for_each(pt.grid.shape_kji[0], paint_slice, workers, into=(pt.tissue,))
     bowel.paint_vessels()  # mesenteric vessels, into the fat that is left
 
 
@@ -1830,7 +1854,9 @@ class _MarbleDensity:
         return np.clip(self.scale * self.weights(k), 0.0, _MARBLE_MAX)
 
 
-def _marble_muscle(pt: Painter, plan: _BodyPlan, fraction: float, rng: np.random.Generator) -> None:
+def _marble_muscle(
+    pt: Painter, plan: _BodyPlan, fraction: float, rng: np.random.Generator, workers: int = 1
+) -> None:
     """Turn about ``fraction`` of the muscle voxels into thin fat septa (fatty infiltration).
 
     A small random field, smoothed strongly along z and along the radial direction and little
@@ -1840,7 +1866,8 @@ def _marble_muscle(pt: Painter, plan: _BodyPlan, fraction: float, rng: np.random
     quantile for the local fraction of :class:`_MarbleDensity`. The fat then forms a few long
     septa 1-3 mm thick that fan out backwards, as between the fascicles of multifidus and
     erector spinae, rather than many round dots; they cluster in patches and mostly in the
-    paraspinal muscles.
+    paraspinal muscles. Slice by slice in ``workers`` processes
+    (:func:`spinelab.synth.parallel.for_each`).
     """
     if fraction <= 0.0:
         return
@@ -1864,11 +1891,12 @@ def _marble_muscle(pt: Painter, plan: _BodyPlan, fraction: float, rng: np.random
     jc_row = dens.jc * dens.patch.shape[2]
     tile = field.reshape(tz, ta * tc)
     x_px = (pt.x / step).astype(np.float32)
-    for k in range(nk):
+
+    def marble(k: int) -> None:
         sl = pt.tissue[k]
         flat = np.flatnonzero(sl == _T.MUSCLE)
         if not len(flat):
-            continue
+            return
         jj, ii = np.divmod(flat, ni)
         lv = plan.level(float(pt.z[k]))
         # fan coordinate: midline offset scaled by the distance from the focus (true scale
@@ -1882,10 +1910,9 @@ def _marble_muscle(pt: Painter, plan: _BodyPlan, fraction: float, rng: np.random
         fat = tile[k % tz].take(ja_row[jj] + ic) > thr.reshape(-1).take(jc_row[jj] + dens.ic[ii])
         sl.put(flat[fat], _T.FAT)
 
+    parallel.for_each(nk, marble, workers, into=(pt.tissue,))
 
-# --------------------------------------------------------------------------------------------
-# The couch
-# --------------------------------------------------------------------------------------------
+
 # --------------------------------------------------------------------------------------------
 # The couch
 # --------------------------------------------------------------------------------------------
@@ -1958,12 +1985,13 @@ COUCH_PAD_MM = 3.0
 COUCH_HALF_WIDTH_MM = 210.0
 
 
-def _lay_on_couch(pt: Painter, plan: _BodyPlan) -> None:
+def _lay_on_couch(pt: Painter, plan: _BodyPlan, workers: int = 1) -> None:
     """In place: the patient on the couch, a shallow cradle the same on every slice (its
     lowest line COUCH_PAD_MM behind ``plan.couch_y``, its sides rising towards the front).
     Soft tissue that lies behind the couch's top less the pad (the natural back's contact
     areas) becomes air, so the back is flat there (bone and metal never reach it); then the
-    couch is painted into the air behind the back."""
+    couch is painted into the air behind the back. Slice by slice in ``workers`` processes
+    (:func:`spinelab.synth.parallel.for_each`)."""
     g = pt.grid
     y, x = pt.y, pt.x
     rx, ry = COUCH_RADII_MM
@@ -1983,11 +2011,14 @@ def _lay_on_couch(pt: Painter, plan: _BodyPlan) -> None:
     plate = (d >= 0.0) & (d < COUCH_THICK_MM)
     keep = np.zeros(256, dtype=bool)
     keep[[int(t) for t in (*BONE_TISSUES, _T.METAL)]] = True
-    for k in range(g.shape_kji[0]):
+
+    def lay(k: int) -> None:
         sub = pt.tissue[k, j0:, i0:i1]
         np.copyto(sub[: j1 - j0], np.uint8(_T.AIR), where=behind & ~keep[sub[: j1 - j0]])
         np.copyto(sub[j1 - j0 :], np.uint8(_T.AIR), where=~keep[sub[j1 - j0 :]])
         np.copyto(sub[: j1 - j0], np.uint8(_T.CARTILAGE), where=plate & (sub[: j1 - j0] == _T.AIR))
+
+    parallel.for_each(g.shape_kji[0], lay, workers, into=(pt.tissue,))
 
 
 # --------------------------------------------------------------------------------------------
@@ -1996,6 +2027,7 @@ def render_labels(
     grid: RenderGrid,
     params: AnatomyParams,
     rng: np.random.Generator,
+    workers: int = 1,
 ) -> RenderResult:
     """Paint the tissue map and the vertebra label map of a spine on a fine grid.
 
@@ -2004,13 +2036,17 @@ def render_labels(
         grid: Fine axis-aligned grid to paint on.
         params: Body and pathology parameters.
         rng: Random generator (bowel gas, small variations).
+        workers: Processes that paint the soft tissue's slices (forked, Linux only; see
+            :func:`spinelab.synth.parallel.for_each`). The maps are the same for any number.
 
     Returns:
         The fine maps; see :class:`RenderResult`.
     """
     pt = Painter(grid)
+    if workers > 1 and parallel.can_fork():  # the slices' painters write into shared memory
+        pt.tissue = parallel.shared_zeros(pt.tissue.shape, pt.tissue.dtype)
     plan = _BodyPlan(geo, params)
-    _paint_soft_tissue(pt, geo, plan, params, rng)
+    _paint_soft_tissue(pt, geo, plan, params, rng, workers)
     arms.paint_arms(pt, geo, plan, params, rng)  # arms-down cases: limbs beside the body
     _paint_skull(pt, geo)
     pelvis.paint_pelvis(pt, geo, plan, rng)  # its fatty marrow from a jumped copy of rng
@@ -2026,6 +2062,6 @@ def render_labels(
             boxes[geo.labels[n]] = b
     _paint_discs(pt, geo, params, rng)
     metal = _paint_metal(pt, geo, params)
-    _lay_on_couch(pt, plan)
-    _marble_muscle(pt, plan, params.muscle_fat, rng)
+    _lay_on_couch(pt, plan, workers)
+    _marble_muscle(pt, plan, params.muscle_fat, rng, workers)
     return RenderResult(pt.tissue, pt.vert, grid, metal, boxes)

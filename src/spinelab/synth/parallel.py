@@ -1,0 +1,150 @@
+"""Two (or more) cores for one case: loops shared out to forked processes (pure numpy, Linux).
+
+Most of a case is made slice by slice or slab by slab: the soft tissue, the couch and the
+muscles' fat septa of :func:`spinelab.synth.render.render_labels`, and the image's look-up,
+blur, noise and rounding in :func:`spinelab.synth.ct.ct_image_slabs`. :func:`for_each` shares
+such a loop out between this process and forked copies of it, each taking every
+``workers``-th index (cheap and expensive slices alternate, so the shares take about the same
+time), and waits for them. A forked copy shares only what was mapped shared before the fork,
+so the loop writes into arrays from :func:`shared_zeros`; anything else it changes stays in
+the copy and is lost. The results are the same as one process's, byte for byte, as long as
+each index's work depends on nothing that another index's work changes
+(tests/test_synth_parallel.py compares whole cases made with one and with two processes).
+
+Forking is used only where it is safe: on Linux, and only while this process runs no other
+Python thread (a thread holding a lock at the fork would leave it locked in the copy; the
+batch writer's thread, for one, already keeps the second core busy). Elsewhere, and when an
+output array is not shared, :func:`for_each` runs the loop here, in order.
+"""
+
+from __future__ import annotations
+
+import logging
+import mmap
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+log = logging.getLogger(__name__)
+
+#: The most bytes of a failed worker's traceback that reach the error raised here.
+_MAX_REPORT = 8000
+
+
+def can_fork() -> bool:
+    """Whether :func:`for_each` may fork here: Linux, and no other Python thread running."""
+    return sys.platform.startswith("linux") and threading.active_count() == 1
+
+
+def shared_zeros(shape: tuple[int, ...], dtype: DTypeLike) -> NDArray[Any]:
+    """A zero-filled array in an anonymous shared mapping: processes forked after this call
+    write into the same memory."""
+    dt = np.dtype(dtype)
+    nbytes = max(1, int(np.prod(shape)) * dt.itemsize)
+    # populated at once: cheaper than a page fault per page on first touch
+    flags = mmap.MAP_SHARED | mmap.MAP_ANONYMOUS | getattr(mmap, "MAP_POPULATE", 0)
+    buf = mmap.mmap(-1, nbytes, flags=flags)
+    return np.frombuffer(buf, dtype=dt, count=int(np.prod(shape))).reshape(shape)
+
+
+def is_shared(a: NDArray[Any]) -> bool:
+    """Whether ``a`` (or the array it views) lies in a mapping that forked processes share
+    (:func:`shared_zeros`, or a file mapping such as :class:`numpy.memmap`)."""
+    base: Any = a
+    while base is not None:
+        if isinstance(base, mmap.mmap):
+            return True
+        if isinstance(base, np.ndarray):
+            base = base.base
+        elif isinstance(base, memoryview):
+            base = base.obj
+        else:
+            return False
+    return False
+
+
+def for_each(
+    n: int, work: Callable[[int], None], workers: int = 1, into: tuple[NDArray[Any], ...] = ()
+) -> int:
+    """Call ``work(i)`` for ``i`` in ``range(n)``, in ``workers`` processes where possible.
+
+    Process ``p`` (this one is 0) takes ``i = p, p + workers, ...``; this process waits for the
+    others before it returns. ``work`` must write its results only into the arrays ``into``
+    and must not depend on what another index's call changes.
+
+    Args:
+        n: Number of indices.
+        work: The work of one index.
+        workers: Processes to use (1: here, in order).
+        into: The arrays that ``work`` writes into: unless all of them are shared
+            (:func:`is_shared`), the loop runs here.
+
+    Returns:
+        The number of processes used (1 where forking is not possible).
+
+    Raises:
+        RuntimeError: A forked worker failed (its traceback is in the message).
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    workers = min(workers, max(n, 1))
+    if workers == 1 or not can_fork() or not all(is_shared(a) for a in into):
+        for i in range(n):
+            work(i)
+        return 1
+    children: list[tuple[int, int]] = []  # (pid, read end of its error pipe)
+    try:
+        for p in range(1, workers):
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the copy: its share, then out without any clean-up of the parent's
+                os.close(r)
+                code = 0
+                try:
+                    for i in range(p, n, workers):
+                        work(i)
+                except BaseException:  # everything is reported to the parent
+                    os.write(w, traceback.format_exc()[-_MAX_REPORT:].encode())
+                    code = 1
+                os._exit(code)
+            os.close(w)
+            children.append((pid, r))
+        t0 = time.perf_counter()
+        for i in range(0, n, workers):
+            work(i)
+        t1 = time.perf_counter()
+    except BaseException:
+        for pid, r in children:  # do not leave the copies running or unreaped
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(pid, 0)
+            os.close(r)
+        raise
+    failures = []
+    for pid, r in children:
+        with os.fdopen(r, "rb") as f:
+            report = f.read().decode(errors="replace")
+        _, status = os.waitpid(pid, 0)
+        if status != 0:
+            code = os.waitstatus_to_exitcode(status)
+            failures.append(report.strip() or f"worker process exited with code {code}")
+    if failures:
+        raise RuntimeError("a forked render worker failed:\n" + "\n".join(failures))
+    log.debug(
+        "for_each: %d indices in %d processes, this one's share %.3f s, then %.3f s waiting",
+        n,
+        workers,
+        t1 - t0,
+        time.perf_counter() - t1,
+    )
+    return workers
