@@ -1,4 +1,4 @@
-"""The patient on the couch (spinelab.synth.render: ``supine``, ``_lay_on_couch``).
+"""The patient on the couch (spinelab.synth.body: ``supine``, ``lay_on_couch``).
 
 A CT couch is a rigid plate along the scanner's z axis: on a mid-sagittal view it is a straight
 line, and the back lies on it where it is most posterior (the upper back and the sacrum /
@@ -16,14 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spinelab.synth.render import (
-    COUCH_PAD_MM,
-    AnatomyParams,
-    RenderGrid,
-    _BodyPlan,
-    render_labels,
-    supine,
-)
+from spinelab.synth.body import COUCH_PAD_MM, BodyPlan, supine
+from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
 from spinelab.synth.shape_model import SpineShapeModel
 from spinelab.synth.tissues import Tissue
 
@@ -88,7 +82,7 @@ def test_couch_is_straight_and_the_back_lies_on_it(fat_mm: float) -> None:
 def _natural_back(spine, params: AnatomyParams, labels: tuple[str, ...]) -> float:
     """The most posterior natural back (mm, before lying down) over the levels of ``labels``
     (a stretch of the chain) and 5 mm steps between them."""
-    plan = _BodyPlan(spine, params)
+    plan = BodyPlan(spine, params)
     zs = [plan.z_of[v] for v in labels]
     ys = [
         lv.y_s + lv.post

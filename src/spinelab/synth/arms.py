@@ -48,9 +48,10 @@ from numpy.typing import NDArray
 from spinelab.synth.tissues import Tissue
 
 if TYPE_CHECKING:
+    from spinelab.synth.body import BodyPlan
     from spinelab.synth.geometry import SpineGeometry
     from spinelab.synth.painter import Painter
-    from spinelab.synth.render import AnatomyParams, _BodyPlan
+    from spinelab.synth.render import AnatomyParams
 
 _T = Tissue
 
@@ -124,7 +125,7 @@ class _Arm:
 def paint_arms(
     pt: Painter,
     geo: SpineGeometry,
-    plan: _BodyPlan,
+    plan: BodyPlan,
     params: AnatomyParams,
     rng: np.random.Generator,
 ) -> None:
@@ -188,7 +189,7 @@ def _limb_radii(arm: _Arm, z: NDArray[np.float64]) -> tuple[NDArray[Any], NDArra
     return r, np.minimum(f, r)
 
 
-def _paint_arm(pt: Painter, plan: _BodyPlan, arm: _Arm) -> None:
+def _paint_arm(pt: Painter, plan: BodyPlan, arm: _Arm) -> None:
     g = pt.grid
     k0, k1 = g.index_range(2, arm.z_tip, arm.z_head + HUMERAL_HEAD_R_MM + 20.0)
     if k1 <= k0:

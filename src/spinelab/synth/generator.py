@@ -45,9 +45,10 @@ from spinelab.synth import ct as ctphys
 from spinelab.synth import vertebra_shape as vshape
 from spinelab.synth.arms import ARM_FOV_MARGIN_MM, P_ARMS_DOWN
 from spinelab.synth.arrays import copy_tiled
+from spinelab.synth.body import supine
 from spinelab.synth.geometry import SpineGeometry
 from spinelab.synth.randomize import randomized_writer
-from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels, supine
+from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
 from spinelab.synth.tissues import TEXTURE_HU, Tissue, sample_hu_table
 
 log = logging.getLogger(__name__)

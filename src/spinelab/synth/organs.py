@@ -83,8 +83,8 @@ from numpy.typing import NDArray
 from spinelab.synth.tissues import Tissue
 
 if TYPE_CHECKING:
+    from spinelab.synth.body import Level
     from spinelab.synth.painter import Painter
-    from spinelab.synth.render import _Level
 
 _T = Tissue
 
@@ -461,7 +461,7 @@ class Cavity:
     hw: float
     hd: float
     power: float
-    lv: _Level
+    lv: Level
 
     def half_width(self, y: NDArray[np.float64]) -> NDArray[np.float64]:
         v = np.clip(np.abs((y - self.cy) / self.hd), 0.0, 1.0)

@@ -28,7 +28,7 @@ from spinelab.synth.painter import THIN_CORTEX, Painter, dot3, ellipse_form, loc
 from spinelab.synth.tissues import Tissue
 
 if TYPE_CHECKING:
-    from spinelab.synth.render import _BodyPlan
+    from spinelab.synth.body import BodyPlan
 
 _T = Tissue
 #: the femur's marrow as painted (:func:`_paint_femur`), before :func:`_fatty_marrow`
@@ -677,7 +677,7 @@ def hip_centres_mm(geo: SpineGeometry, body_scale: float) -> NDArray[np.float64]
 def paint_pelvis(
     pt: Painter,
     geo: SpineGeometry,
-    plan: _BodyPlan,
+    plan: BodyPlan,
     rng: np.random.Generator | None = None,
 ) -> None:
     """Hip bones (iliac wings as broad curved plates, acetabulum, ischium, pubis), femoral heads,
