@@ -23,6 +23,22 @@ needs_fork = pytest.mark.skipif(
 )
 
 
+@pytest.fixture
+def forks(monkeypatch):
+    """The pids of the processes forked by :mod:`spinelab.synth.parallel` during the test."""
+    pids: list[int] = []
+    fork = os.fork
+
+    def counted() -> int:
+        pid = fork()
+        if pid:
+            pids.append(pid)
+        return pid
+
+    monkeypatch.setattr(parallel.os, "fork", counted)
+    return pids
+
+
 @needs_fork
 def test_for_each_shares_the_indices_out_to_two_processes():
     out = parallel.shared_zeros((11, 3), np.int64)
@@ -94,17 +110,7 @@ def test_is_shared_follows_views():
         (1, SynthConfig(fov="whole", spacing_mm=(2.5, 2.5, 2.5), style="randomized")),
     ],
 )
-def test_a_case_made_by_two_processes_is_byte_for_byte_the_same(seed, cfg, monkeypatch):
-    forks = []
-    fork = os.fork
-
-    def counted() -> int:
-        pid = fork()
-        if pid:
-            forks.append(pid)
-        return pid
-
-    monkeypatch.setattr(parallel.os, "fork", counted)
+def test_a_case_made_by_two_processes_is_byte_for_byte_the_same(seed, cfg, forks):
     one = generate_case(seed, cfg)
     assert not forks
     two = generate_case(seed, cfg, workers=2)
@@ -132,19 +138,9 @@ def test_the_stomachs_air_fluid_level_does_not_depend_on_the_order_of_the_slices
 
 
 @needs_fork
-def test_a_batch_of_one_case_uses_the_workers_for_that_case(tmp_path, monkeypatch):
+def test_a_batch_of_one_case_uses_the_workers_for_that_case(tmp_path, forks):
     from spinelab.synth.batch import case_paths, make_cases
 
-    forks = []
-    fork = os.fork
-
-    def counted() -> int:
-        pid = fork()
-        if pid:
-            forks.append(pid)
-        return pid
-
-    monkeypatch.setattr(parallel.os, "fork", counted)
     cfg = SynthConfig(fov="lumbar", spacing_mm=(3.0, 3.0, 3.0))
     files = []
     for workers, sub in ((1, "one"), (2, "two")):
