@@ -8,6 +8,7 @@ copy's failure must reach the caller as an error, not as a silently empty share.
 
 from __future__ import annotations
 
+import mmap
 import os
 import sys
 import threading
@@ -99,6 +100,8 @@ def test_is_shared_follows_views():
     a = parallel.shared_zeros((4, 5, 6), np.uint8)
     assert parallel.is_shared(a) and parallel.is_shared(a[1:].transpose(2, 1, 0)[::-1])
     assert not parallel.is_shared(np.zeros((4, 5)))
+    private = mmap.mmap(-1, 64, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    assert not parallel.is_shared(np.frombuffer(private, np.uint8))  # a copy's writes stay there
 
 
 @needs_fork

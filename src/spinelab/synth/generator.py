@@ -379,8 +379,9 @@ def generate_case(
         seed: Non-negative integer seed.
         config: Sampling settings (default :class:`SynthConfig`).
         geometry: A spine to render instead of sampling one from the shape model.
-        workers: Processes that render the case (2 on a 2-core machine makes one case in
-            about two thirds of the time; the arrays are the same for any number). Forked on
+        workers: Processes that render the case (the arrays are the same for any number;
+            measured on the 2-core VM, 2026-12-03: two make a 512x512x300 case 1.2-1.3 times
+            as fast as one, ``benchmarks/synth_speed.py``). Forked on
             Linux while no other Python thread runs, else 1 (see
             :mod:`spinelab.synth.parallel`). Leave it at 1 where cases are already made in
             parallel (data-loader workers, ``spinelab synth --workers``).

@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -35,8 +36,10 @@ from numpy.typing import DTypeLike, NDArray
 
 log = logging.getLogger(__name__)
 
-#: The most bytes of a failed worker's traceback that reach the error raised here.
+#: The most characters of a failed worker's traceback that reach the error raised here.
 _MAX_REPORT = 8000
+#: The mappings made by :func:`shared_zeros` (while they live).
+_SHARED: weakref.WeakSet[mmap.mmap] = weakref.WeakSet()
 
 
 def can_fork() -> bool:
@@ -52,16 +55,17 @@ def shared_zeros(shape: tuple[int, ...], dtype: DTypeLike) -> NDArray[Any]:
     # not populated here: the processes that write it share the page faults (a 143 MB image
     # filled by two: 0.08-0.10 s, populated first by one: 0.18-0.22 s)
     buf = mmap.mmap(-1, nbytes, flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS)
+    _SHARED.add(buf)
     return np.frombuffer(buf, dtype=dt, count=int(np.prod(shape))).reshape(shape)
 
 
 def is_shared(a: NDArray[Any]) -> bool:
-    """Whether ``a`` (or the array it views) lies in a mapping that forked processes share
-    (:func:`shared_zeros`, or a file mapping such as :class:`numpy.memmap`)."""
+    """Whether ``a`` (or the array it views) lies in a mapping of :func:`shared_zeros`, which
+    forked processes share (not any ``mmap``: a copy-on-write file mapping is private)."""
     base: Any = a
     while base is not None:
         if isinstance(base, mmap.mmap):
-            return True
+            return base in _SHARED
         if isinstance(base, np.ndarray):
             base = base.base
         elif isinstance(base, memoryview):
