@@ -153,3 +153,28 @@ def test_a_batch_of_one_case_uses_the_workers_for_that_case(tmp_path, forks):
         assert bool(forks) == (workers == 2)
         files.append([p.read_bytes() for p in case_paths(tmp_path / sub, 0)[:2]])
     assert files[0] == files[1]  # the same compressed image and label map
+
+
+@needs_fork
+def test_start_runs_a_task_in_the_background_until_joined():
+    out = parallel.shared_zeros((4,), np.int64)
+
+    def task() -> None:
+        out[:2] = os.getpid()
+
+    forked = parallel.start(task, into=(out,))
+    out[2:] = os.getpid()  # this process goes on meanwhile
+    forked.join()
+    assert out[2] == os.getpid() and out[0] == out[1] != os.getpid()
+
+    def boom() -> None:
+        raise OSError("no room on the couch")
+
+    failed = parallel.start(boom, into=(out,))
+    with pytest.raises(RuntimeError, match="no room on the couch"):
+        failed.join()
+    # not shared: the task runs here before start returns, join has nothing to wait for
+    private = np.zeros(2, np.int64)
+    done = parallel.start(lambda: private.fill(7), into=(private,))
+    assert private.tolist() == [7, 7]
+    done.join()

@@ -75,6 +75,77 @@ def is_shared(a: NDArray[Any]) -> bool:
     return False
 
 
+class Forked:
+    """Work running in forked copies of this process (:func:`start`); :meth:`join` waits for
+    them and raises if one failed. Empty (nothing to wait for) when the work ran here."""
+
+    def __init__(self) -> None:
+        self._children: list[tuple[int, int]] = []  # (pid, read end of its error pipe)
+
+    def fork(self, task: Callable[[], None]) -> None:
+        """Run ``task`` in a new forked copy (the caller has checked :func:`can_fork`)."""
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the copy: the task, then out without any clean-up of the parent's
+            os.close(r)
+            code = 0
+            try:
+                task()
+            except BaseException:  # everything is reported to the parent
+                os.write(w, traceback.format_exc()[-_MAX_REPORT:].encode())
+                code = 1
+            os._exit(code)
+        os.close(w)
+        self._children.append((pid, r))
+
+    def kill(self) -> None:
+        """Stop and reap the copies (this process failed: do not leave them running)."""
+        for pid, r in self._children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(pid, 0)
+            os.close(r)
+        self._children = []
+
+    def join(self) -> None:
+        """Wait for the copies.
+
+        Raises:
+            RuntimeError: A copy failed (its traceback is in the message).
+        """
+        failures = []
+        for pid, r in self._children:
+            with os.fdopen(r, "rb") as f:
+                report = f.read().decode(errors="replace")
+            _, status = os.waitpid(pid, 0)
+            if status != 0:
+                code = os.waitstatus_to_exitcode(status)
+                failures.append(report.strip() or f"worker process exited with code {code}")
+        self._children = []
+        if failures:
+            raise RuntimeError("a forked render worker failed:\n" + "\n".join(failures))
+
+
+def _forkable(into: tuple[NDArray[Any], ...]) -> bool:
+    return can_fork() and all(is_shared(a) for a in into)
+
+
+def start(task: Callable[[], None], into: tuple[NDArray[Any], ...] = ()) -> Forked:
+    """Start ``task`` in a forked copy and return at once; ``join()`` the result later.
+
+    Where :func:`for_each` would not fork (see there; ``into`` as there), ``task`` runs here
+    before this returns, and the result's ``join()`` has nothing to wait for.
+    """
+    forked = Forked()
+    if _forkable(into):
+        forked.fork(task)
+    else:
+        task()
+    return forked
+
+
 def for_each(
     n: int, work: Callable[[int], None], workers: int = 1, into: tuple[NDArray[Any], ...] = ()
 ) -> int:
@@ -100,50 +171,29 @@ def for_each(
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     workers = min(workers, max(n, 1))
-    if workers == 1 or not can_fork() or not all(is_shared(a) for a in into):
+    if workers == 1 or not _forkable(into):
         for i in range(n):
             work(i)
         return 1
-    children: list[tuple[int, int]] = []  # (pid, read end of its error pipe)
+
+    def share(p: int) -> Callable[[], None]:
+        def run() -> None:
+            for i in range(p, n, workers):
+                work(i)
+
+        return run
+
+    forked = Forked()
     try:
         for p in range(1, workers):
-            r, w = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # the copy: its share, then out without any clean-up of the parent's
-                os.close(r)
-                code = 0
-                try:
-                    for i in range(p, n, workers):
-                        work(i)
-                except BaseException:  # everything is reported to the parent
-                    os.write(w, traceback.format_exc()[-_MAX_REPORT:].encode())
-                    code = 1
-                os._exit(code)
-            os.close(w)
-            children.append((pid, r))
+            forked.fork(share(p))
         t0 = time.perf_counter()
-        for i in range(0, n, workers):
-            work(i)
+        share(0)()
         t1 = time.perf_counter()
     except BaseException:
-        for pid, r in children:  # do not leave the copies running or unreaped
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            os.waitpid(pid, 0)
-            os.close(r)
+        forked.kill()
         raise
-    failures = []
-    for pid, r in children:
-        with os.fdopen(r, "rb") as f:
-            report = f.read().decode(errors="replace")
-        _, status = os.waitpid(pid, 0)
-        if status != 0:
-            code = os.waitstatus_to_exitcode(status)
-            failures.append(report.strip() or f"worker process exited with code {code}")
-    if failures:
-        raise RuntimeError("a forked render worker failed:\n" + "\n".join(failures))
+    forked.join()
     log.debug(
         "for_each: %d indices in %d processes, this one's share %.3f s, then %.3f s waiting",
         n,

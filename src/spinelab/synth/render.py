@@ -808,7 +808,8 @@ def _paint_soft_tissue(
 
     # the colon's splenic flexure reaches above the recess; the small bowel's top is irregular
     z_bowel_top = z_recess + 55.0
-    bowel = _BowelField(pt, plan, rng.spawn(1)[0], params, z_s2 - 75.0, z_bowel_top, z_recess - 5.0)
+    bowel_rng = rng.spawn(1)[0]  # the bowel is laid out below (while slices are painted)
+    bowel: _BowelField | None = None
     viscera = organs.OrganPlan(
         z_of, z_dome_r, z_dome_l, z_recess, z_kid_l, rng.spawn(1)[0], params.fat_mm
     )
@@ -835,6 +836,9 @@ def _paint_soft_tissue(
     z_gas = viscera.stomach_gas_z(zs)
     if z_gas is not None:
         viscera.fix_gas_level(cavity(z_gas, plan.level(z_gas)))
+
+    def in_bowel(z: float) -> bool:
+        return z_s2 - 70.0 < z < z_bowel_top
 
     def paint_slice(k: int) -> None:
         z = float(pt.z[k])
@@ -883,9 +887,10 @@ def _paint_soft_tissue(
             pelvic.paint_muscles(
                 pt, k, z, wall, pw, _back_notch(xs, wall[1] + wall[3]), hw_c, y_ant
             )
-        if z_s2 - 70.0 < z < z_bowel_top:
+        if in_bowel(z):
             # bowel: densely packed irregular loops with thin mesenteric fat between them (the
             # organs and lungs painted below cover it where they reach)
+            assert bowel is not None
             bowel.paint(k, xs, ys - lv.depth / 2, ccy, hw_c - 3.0, cby - 3.0, pw)
         # paraspinal muscles (always) and psoas (lumbar). The paraspinals fill the paravertebral
         # gutters behind the cavity but stay inside the body wall's muscle: they used to turn the
@@ -985,7 +990,27 @@ def _paint_soft_tissue(
         elif z < z_s2 - 20.0:
             _organ(pt, k, z, xs, cy - 0.35 * by, z_s2 - 80.0, 45.0, 35.0, 40.0, _T.WATER)
 
-    parallel.for_each(pt.grid.shape_kji[0], paint_slice, workers, into=(pt.tissue,))
+    nk = pt.grid.shape_kji[0]
+    todo = list(range(nk))
+    early = parallel.Forked()
+    if workers > 1:
+        # half the slices without bowel go to a forked copy while this process lays the bowel
+        # out; then the rest are shared out as usual
+        clear = [k for k in todo if not in_bowel(float(pt.z[k]))][::2]
+        todo = sorted(set(todo) - set(clear))
+
+        def paint_clear() -> None:
+            for k in clear:
+                paint_slice(k)
+
+        early = parallel.start(paint_clear, into=(pt.tissue,))
+    try:
+        bowel = _BowelField(pt, plan, bowel_rng, params, z_s2 - 75.0, z_bowel_top, z_recess - 5.0)
+        parallel.for_each(len(todo), lambda i: paint_slice(todo[i]), workers, into=(pt.tissue,))
+    except BaseException:
+        early.kill()
+        raise
+    early.join()
     bowel.paint_vessels()  # mesenteric vessels, into the fat that is left
 
 
