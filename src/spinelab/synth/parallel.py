@@ -7,7 +7,9 @@ such a loop out between this process and forked copies of it, each taking every
 ``workers``-th index (cheap and expensive slices alternate, so the shares take about the same
 time), and waits for them. A forked copy shares only what was mapped shared before the fork,
 so the loop writes into arrays from :func:`shared_zeros`; anything else it changes stays in
-the copy and is lost. The results are the same as one process's, byte for byte, as long as
+the copy and is lost. :func:`start` runs one task in a forked copy in the background until
+:meth:`Forked.join` (the soft tissue paints half its slices without bowel there while this
+process lays the bowel out). The results are the same as one process's, byte for byte, as long as
 each index's work depends on nothing that another index's work changes
 (tests/test_synth_parallel.py compares whole cases made with one and with two processes).
 
