@@ -1197,10 +1197,14 @@ class OrganPlan:
         return min(lumen) if lumen else None
 
     def fix_gas_level(self, cav: Cavity) -> None:
-        """Fix the stomach's air-fluid level from the cavity at :meth:`stomach_gas_z`, before
-        any slice is painted: slices may then be painted in any order (or in two processes)."""
-        self._y_gas = None
-        self.y_gas_level(cav)
+        """Fix the stomach's air-fluid level (a constant y, horizontal in a supine patient) from
+        the cavity ``cav`` at :meth:`stomach_gas_z`, before any slice is painted: slices may
+        then be painted in any order (or in two processes). The level lies this far behind the
+        front of the stomach's body."""
+        f = 0.4
+        cy = cav.cy + cav.hd * float(np.interp(f, *STOMACH_CY))
+        r = float(np.interp(f, [0.0, 0.4, 1.0], STOMACH_R_MM)) * self.stomach_size
+        self._y_gas = cy - 0.8 * r + STOMACH_WALL_MM + self.gas_depth
 
     def _stomach(self, pt: Painter, k: int, z: float, cav: Cavity) -> None:
         f, r = self._stomach_radius(z)
@@ -1220,22 +1224,11 @@ class OrganPlan:
         ri = r - STOMACH_WALL_MM
         if ri > 3.0 and self.gas_depth > 0.0:
             qi = np.sqrt(np.clip(1.0 - ((y - cy) / (0.8 * ri)) ** 2, 0.0, 1.0))
-            y_level = self.y_gas_level(cav)
+            if self._y_gas is None:  # not fixed beforehand: from the first slice painted
+                self.fix_gas_level(cav)
+            y_level = self._y_gas
             lo, hi = self.clip_to_dome(cav, 1.0, z, y, cx - ri * qi + wob, cx + ri * qi + wob * 0.5)
             _paint_span(pt, k, y, j0, lo, hi, _T.GAS, y_max=y_level)
-
-    def y_gas_level(self, cav: Cavity) -> float:
-        """The stomach's air-fluid level (a constant y, horizontal in a supine patient): this
-        far behind the front of the stomach's body, fixed by :meth:`fix_gas_level` (or else
-        on the first slice painted)."""
-        if self._y_gas is not None:
-            return self._y_gas
-        f = 0.4
-        cy = cav.cy + cav.hd * float(np.interp(f, *STOMACH_CY))
-        r = float(np.interp(f, [0.0, 0.4, 1.0], STOMACH_R_MM)) * self.stomach_size
-        y_gas = cy - 0.8 * r + STOMACH_WALL_MM + self.gas_depth
-        self._y_gas = y_gas
-        return y_gas
 
     def _kidney(self, pt: Painter, k: int, z: float, cav: Cavity, side: float, n: int) -> None:
         zk = self.z_kid[n]
