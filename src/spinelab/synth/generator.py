@@ -380,7 +380,7 @@ def generate_case(
         config: Sampling settings (default :class:`SynthConfig`).
         geometry: A spine to render instead of sampling one from the shape model.
         workers: Processes that render the case (the arrays are the same for any number;
-            measured on the 2-core VM, 2026-12-03: two make a 512x512x300 case 1.2-1.3 times
+            measured on the 2-core VM, 2026-12-03: two make a 512x512x300 case 1.2-1.36 times
             as fast as one, ``benchmarks/synth_speed.py``). Forked on
             Linux while no other Python thread runs, else 1 (see
             :mod:`spinelab.synth.parallel`). Leave it at 1 where cases are already made in
