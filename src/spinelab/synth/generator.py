@@ -40,7 +40,7 @@ from numpy.typing import DTypeLike, NDArray
 
 from spinelab import anatomy
 from spinelab.structures import Centroids, Volume
-from spinelab.synth import antialias, parallel
+from spinelab.synth import antialias, parallel, streams
 from spinelab.synth import ct as ctphys
 from spinelab.synth import vertebra_shape as vshape
 from spinelab.synth.arms import ARM_FOV_MARGIN_MM, P_ARMS_DOWN
@@ -49,6 +49,7 @@ from spinelab.synth.body import supine
 from spinelab.synth.geometry import SpineGeometry
 from spinelab.synth.randomize import randomized_writer
 from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
+from spinelab.synth.streams import side_stream
 from spinelab.synth.tissues import TEXTURE_HU, Tissue, sample_hu_table
 
 log = logging.getLogger(__name__)
@@ -286,22 +287,6 @@ def sample_geometry(rng: np.random.Generator, config: SynthConfig) -> SpineGeome
     return model.sample(rng, transitional=transitional, scoliosis_deg=scol, scale=scale)
 
 
-#: Jumps of the side streams (:func:`_side_stream`): the reconstruction kernel and the
-#: degenerative changes.
-_KERNEL_STREAM = 1
-_DEGENERATION_STREAM = 2
-
-
-def _side_stream(rng: np.random.Generator, jumps: int) -> np.random.Generator:
-    """An independent generator ``jumps`` x 2^127 steps ahead of ``rng``'s current state, made
-    without drawing from ``rng`` or spawning from it, so the case's other draws (and later
-    spawns, e.g. the bowel's) stay as they were and the same state gives the same side draws."""
-    jumped = getattr(rng.bit_generator, "jumped", None)
-    if jumped is None:
-        raise TypeError("the synthetic generator needs a jumpable bit generator (numpy's PCG64)")
-    return np.random.Generator(jumped(jumps))
-
-
 def draw_physics(rng: np.random.Generator, cfg: SynthConfig, slice_mm: float) -> ctphys.Physics:
     """Scanner parameters of one case (:class:`ct.Physics`), drawn from the config's ranges.
 
@@ -315,8 +300,9 @@ def draw_physics(rng: np.random.Generator, cfg: SynthConfig, slice_mm: float) ->
             AEC, iterative (1 or 2 draws), slice overlap (1 or 2), starvation (1 or 2), bone
             and water beam hardening (9 to 12 draws). The kernel (its choice, then a sharp
             kernel's noise factor, PSF sigma, edge boost and boost frequency: 5 draws, made
-            for every case) is drawn from a side stream (:func:`_side_stream`, jumped ahead of
-            rng's state; rng itself is not advanced by it), so the same generator state gives
+            for every case) is drawn from a side stream
+            (:func:`spinelab.synth.streams.side_stream`, jumped ahead of rng's state; rng
+            itself is not advanced by it), so the same generator state gives
             the same kernel, and a case differs from its twin with another ``p_sharp_kernel``
             only in the kernel.
         cfg: Sampling settings.
@@ -339,7 +325,7 @@ def draw_physics(rng: np.random.Generator, cfg: SynthConfig, slice_mm: float) ->
     # the kernel comes from its own stream, without advancing rng: the case's other draws are
     # those of a generator without kernels (soft-kernel cases are unchanged) and a case
     # differs from its other-kernel twin only in the kernel
-    krng = _side_stream(rng, _KERNEL_STREAM)
+    krng = side_stream(rng, streams.KERNEL)
     sharp = bool(krng.random() < cfg.p_sharp_kernel)
     noise_factor = float(krng.uniform(*cfg.sharp_noise_factor_range))
     sharp_blur_mm = float(krng.uniform(*cfg.sharp_blur_mm_range))
@@ -706,7 +692,7 @@ def _draw_params(rng: np.random.Generator, cfg: SynthConfig, geo: SpineGeometry)
         lumbar = [x for x in geo.labels if anatomy.region_of(x) in ("lumbar",)]
         degenerated = tuple(x for x in lumbar if rng.random() < 0.5)
     # degenerative bone changes from a side stream: the main stream's draws stay as they were
-    side = _side_stream(rng, _DEGENERATION_STREAM)
+    side = side_stream(rng, streams.DEGENERATION)
     screws: tuple[str, ...] = ()
     if rng.random() < cfg.p_metal:
         cand = [x for x in geo.labels if anatomy.region_of(x) in ("thoracic", "lumbar")]

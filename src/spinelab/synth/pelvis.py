@@ -22,9 +22,11 @@ import scipy.special as sps
 from numpy.typing import NDArray
 
 from spinelab import anatomy
+from spinelab.synth import streams
 from spinelab.synth import vertebra_shape as vshape
 from spinelab.synth.geometry import SpineGeometry
 from spinelab.synth.painter import THIN_CORTEX, Painter, dot3, ellipse_form, local_box
+from spinelab.synth.streams import side_stream
 from spinelab.synth.tissues import Tissue
 
 if TYPE_CHECKING:
@@ -761,18 +763,11 @@ def _paint_symphyseal_disc(pt: Painter, c: NDArray[np.float64], s: float) -> Non
     sub[_BONE_LUT[sub]] = _T.DISC
 
 
-#: jumps of the caller's bit generator that give the fatty-marrow field its own stream
-_MARROW_STREAM = 7
-
-
 def _marrow_rng(rng: np.random.Generator | None, geo: SpineGeometry) -> np.random.Generator:
     """The fatty-marrow field's generator: a jumped copy of ``rng``'s bit generator (``rng``
     itself is left as it was), else one seeded by the spine's centres."""
     if rng is not None:
-        jumped = getattr(rng.bit_generator, "jumped", None)
-        if jumped is not None:
-            return np.random.Generator(jumped(_MARROW_STREAM))
-        return rng.spawn(1)[0]
+        return side_stream(rng, streams.MARROW)
     words = np.frombuffer(
         np.ascontiguousarray(geo.centres_mm, dtype=np.float64).tobytes(), np.uint32
     )

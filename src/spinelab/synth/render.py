@@ -45,7 +45,7 @@ import scipy.ndimage as ndi
 from numpy.typing import NDArray
 
 from spinelab import anatomy
-from spinelab.synth import arms, organs, parallel, pelvic_soft, pelvis
+from spinelab.synth import arms, organs, parallel, pelvic_soft, pelvis, streams
 from spinelab.synth import vertebra_shape as vshape
 from spinelab.synth.body import BACK_FAT_SHARE, BodyPlan, Level, lay_on_couch
 from spinelab.synth.bowel import BowelField, linear_index
@@ -59,6 +59,7 @@ from spinelab.synth.painter import (
     inside_superellipse,
     local_box,
 )
+from spinelab.synth.streams import side_stream
 from spinelab.synth.tissues import Tissue
 
 log = logging.getLogger(__name__)
@@ -1085,8 +1086,6 @@ SCARPA_MAX_V = 0.6
 WALL_BACK_POWER = 1.8
 #: Points on the wall's half outline (front to back) that the fat's thickness moves outwards.
 _CONTOUR_POINTS = 64
-#: Side-stream jump of the contour's draws (the case's other draws stay as they were).
-_CONTOUR_STREAM = 5
 
 
 def _smooth_knots(v: Any, knots_v: NDArray[np.float64], values: NDArray[np.float64]) -> Any:
@@ -1119,8 +1118,7 @@ class _BodyContour:
     """
 
     def __init__(self, plan: BodyPlan, rng: np.random.Generator) -> None:
-        jumped = getattr(rng.bit_generator, "jumped", None)
-        r = np.random.Generator(jumped(_CONTOUR_STREAM)) if jumped is not None else rng
+        r = side_stream(rng, streams.CONTOUR)  # the case's other draws stay as they were
         android = float(r.uniform())
         self.belly = CONTOUR_BELLY * android
         self.flank = CONTOUR_FLANK[0] + (CONTOUR_FLANK[1] - CONTOUR_FLANK[0]) * android

@@ -1,0 +1,36 @@
+"""Side streams of a case's random generator.
+
+A case draws everything from one generator in a fixed order, so a new draw in the middle
+would change every later one (and every image). Details added later draw from a *side
+stream* instead: a copy of the generator's bit generator jumped ahead by ``jumps`` x 2^127
+steps (``BitGenerator.jumped``), made without drawing from the generator or spawning from it.
+The same generator state gives the same side stream, and the main stream's later draws and
+spawns stay as they were. Each detail has its own jump count below (distinct, so no two side
+streams taken from the same state coincide).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: The reconstruction kernel (:func:`spinelab.synth.generator.draw_physics`).
+KERNEL = 1
+#: Degenerative bone changes (osteophytes, Schmorl's nodes).
+DEGENERATION = 2
+#: The body contour's fat distribution (:class:`spinelab.synth.render._BodyContour`).
+CONTOUR = 5
+#: The pelvis' fatty marrow field (:mod:`spinelab.synth.pelvis`).
+MARROW = 7
+#: The couch and its mattress (:class:`spinelab.synth.body.Couch`).
+COUCH = 9
+
+
+def side_stream(rng: np.random.Generator, jumps: int) -> np.random.Generator:
+    """A generator ``jumps`` x 2^127 steps ahead of ``rng``'s current state (``rng`` is not
+    advanced). Where the bit generator cannot jump (e.g. ``SFC64``), a child spawned from
+    ``rng`` (its later spawns then differ).
+    """
+    jumped = getattr(rng.bit_generator, "jumped", None)
+    if jumped is None:
+        return rng.spawn(1)[0]
+    return np.random.Generator(jumped(jumps))
