@@ -12,7 +12,7 @@ from scipy import ndimage as ndi
 from spinelab.synth.arms import SPINE_T2_S1_MM
 from spinelab.synth.generator import SynthConfig
 from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
-from spinelab.synth.tissues import BONE, Tissue
+from spinelab.synth.tissues import BONE, Tissue, body_mask
 
 sys.path.insert(0, str(Path(__file__).parent))
 from synth_spine_fixture import curved_spine
@@ -52,7 +52,7 @@ def _limb(up, down, k: int, side: float, x):
 def test_arms_down_adds_limbs_beside_the_body_and_leaves_the_body_alone(arms):
     spine, grid, up, down = arms
     x = grid.axis_mm(0)
-    body_up = (up != Tissue.AIR) & (up != Tissue.CARTILAGE)
+    body_up = body_mask(up)
     changed = down != up
     # the arms only fill air: the body keeps its contour and contents (the muscle marbling,
     # drawn over all muscle including the arms', may move a few voxels)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from spinelab.synth.render import BACK_FAT_SHARE, AnatomyParams, RenderGrid, render_labels
-from spinelab.synth.tissues import Tissue
+from spinelab.synth.tissues import Tissue, body_mask
 
 sys.path.insert(0, str(Path(__file__).parent))
 from synth_spine_fixture import curved_spine
@@ -39,7 +39,7 @@ def _behind(res, c, dx_mm: float) -> tuple[float, float]:
     i = int(np.argmin(np.abs(g.axis_mm(0) - (c[0] + dx_mm))))
     y = g.axis_mm(1) - c[1]
     line = res.tissue[2, :, i]
-    body = (y > 0) & (line != int(Tissue.AIR)) & (line != int(Tissue.CARTILAGE))
+    body = (y > 0) & body_mask(line)
     # the skin: the end of the first run of body voxels behind the centre (the couch lies beyond
     # an air gap)
     j = int(np.nonzero(y > 0)[0][0])

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
-from spinelab.synth.tissues import Tissue
+from spinelab.synth.tissues import Tissue, body_mask
 
 sys.path.insert(0, str(Path(__file__).parent))
 from synth_spine_fixture import curved_spine
@@ -73,7 +73,7 @@ def _fat(tissue: np.ndarray, grid: RenderGrid, x0: float, y0: float, deg: float)
     j = np.rint((y0 - s * np.cos(a) - grid.origin_mm[1]) / grid.spacing_mm[1]).astype(int)
     ok = (i >= 0) & (i < tissue.shape[1]) & (j >= 0) & (j < tissue.shape[0])
     line = tissue[j[ok], i[ok]]
-    out = np.nonzero((line == int(Tissue.AIR)) | (line == int(Tissue.CARTILAGE)))[0]
+    out = np.nonzero(~body_mask(line))[0]
     inward = (line[: out[0]] if len(out) else line)[::-1]
     deep = np.nonzero(~np.isin(inward, _SUBCUT))[0]
     return float((deep[0] if len(deep) else len(inward)) * step)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
-from spinelab.synth.tissues import Tissue
+from spinelab.synth.tissues import Tissue, body_mask
 
 sys.path.insert(0, str(Path(__file__).parent))
 from synth_spine_fixture import curved_spine
@@ -45,7 +45,7 @@ def _slice(spine, label: str, seed: int) -> tuple[np.ndarray, RenderGrid]:
 def _rays(tissue: np.ndarray, grid: RenderGrid) -> tuple[np.ndarray, list[np.ndarray]]:
     """Subcutaneous fat thickness (mm) along ANGLES from the body's centroid (skin to the first
     voxel that is neither fat nor the fascia in it) and the tissue along each ray, skin inwards."""
-    body = (tissue != int(Tissue.AIR)) & (tissue != int(Tissue.CARTILAGE))
+    body = body_mask(tissue)
     jj, ii = np.nonzero(body)
     cj, ci = jj.mean(), ii.mean()
     step = 0.25
@@ -138,7 +138,7 @@ def test_the_back_lies_flat_on_the_couch(measured, spine):
     # away by 3-4 mm between 30 and 60 mm from the midline)
     for seed in SEEDS:
         tissue, grid = measured["L4", seed][2], measured["L4", seed][3]
-        body = (tissue != int(Tissue.AIR)) & (tissue != int(Tissue.CARTILAGE))
+        body = body_mask(tissue)
         x_s = float(spine.centres_mm[spine.labels.index("L4")][0])
         y = grid.axis_mm(1)
         backs = []

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
-from spinelab.synth.tissues import Tissue
+from spinelab.synth.tissues import Tissue, body_mask
 
 sys.path.insert(0, str(Path(__file__).parent))
 from synth_spine_fixture import curved_spine
@@ -69,7 +69,7 @@ def _ray(tissue: np.ndarray, grid: RenderGrid, x0: float, y0: float, deg: float)
     j = np.rint((y - grid.origin_mm[1]) / grid.spacing_mm[1]).astype(int)
     ok = (i >= 0) & (i < tissue.shape[1]) & (j >= 0) & (j < tissue.shape[0])
     line = tissue[j[ok], i[ok]]
-    body = (line != int(Tissue.AIR)) & (line != int(Tissue.CARTILAGE))
+    body = body_mask(line)
     out = np.nonzero(~body)[0]
     return line[: out[0]] if len(out) else line
 

@@ -15,7 +15,7 @@ import scipy.ndimage as ndi
 
 from spinelab.synth.pelvis import hip_centres_mm
 from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
-from spinelab.synth.tissues import Tissue
+from spinelab.synth.tissues import Tissue, body_mask
 
 sys.path.insert(0, str(Path(__file__).parent))
 from synth_spine_fixture import curved_spine
@@ -40,7 +40,7 @@ def hips_case():
 
 
 def _body(t: np.ndarray) -> np.ndarray:
-    return (t != int(Tissue.AIR)) & (t != int(Tissue.CARTILAGE))  # cartilage: the couch
+    return body_mask(t)
 
 
 def _k(z: np.ndarray, dz: float) -> int:

@@ -12,7 +12,7 @@ import scipy.ndimage as ndi
 
 from spinelab.synth import render
 from spinelab.synth.render import AnatomyParams, RenderGrid
-from spinelab.synth.tissues import BONE, Tissue
+from spinelab.synth.tissues import BONE, Tissue, body_mask
 
 sys.path.insert(0, str(Path(__file__).parent))
 from synth_spine_fixture import curved_spine
@@ -83,7 +83,7 @@ def _back_skin(res, c, dx_mm: float) -> float:
     """mm behind L3's centre of the back's skin (the last body voxel of the first run behind
     the centre; the couch lies beyond an air gap)."""
     y, line = _column(res, c, dx_mm)
-    body = (line != int(Tissue.AIR)) & (line != int(Tissue.CARTILAGE))
+    body = body_mask(line)
     j = int(np.nonzero(y > 0)[0][0])
     while j + 1 < len(y) and body[j + 1]:
         j += 1

@@ -36,10 +36,11 @@ from spinelab.synth.tissues import Tissue
 _T = Tissue
 
 #: Nested tissue levels, outermost first; a voxel's level code is the number of levels that
-#: hold its tissue (0: air, lung and gas; 1: soft tissue; 2: compact bone and metal; 3: the
-#: cores of bones). Each level must lie inside the one before it in the painted anatomy.
+#: hold its tissue (0: air, lung, gas and foam; 1: soft tissue and the couch's skins; 2:
+#: compact bone and metal; 3: the cores of bones). Each level must lie inside the one before
+#: it in the painted anatomy.
 LEVELS: tuple[tuple[Tissue, ...], ...] = (
-    tuple(t for t in Tissue if t not in (_T.AIR, _T.LUNG, _T.GAS, _T.FAECAL_GAS)),
+    tuple(t for t in Tissue if t not in (_T.AIR, _T.LUNG, _T.GAS, _T.FAECAL_GAS, _T.FOAM)),
     (
         _T.CANCELLOUS,
         _T.CORTICAL,

@@ -45,7 +45,7 @@ import numpy as np
 import scipy.ndimage as ndi
 from numpy.typing import NDArray
 
-from spinelab.synth.tissues import Tissue
+from spinelab.synth.tissues import Tissue, body_mask
 
 if TYPE_CHECKING:
     from spinelab.synth.body import BodyPlan
@@ -274,7 +274,7 @@ def _clearance(
     if j1 <= j0:
         return -math.inf
     rows = pt.tissue[k, j0:j1, cols]
-    body = (rows != _T.AIR) & (rows != _T.CARTILAGE)  # the couch is CARTILAGE
+    body = body_mask(rows)  # not air, not the couch
     has = body.any(axis=1)
     if not has.any():
         return -math.inf

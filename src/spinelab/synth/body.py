@@ -258,25 +258,78 @@ COUCH_SAG_SHARE = 0.4
 #: below the spine's lowest centre (the buttocks).
 COUCH_CONTACT_BELOW_MM = 150.0
 #: The couch: a cradle (the bottom of an ellipse of radii ``COUCH_RADII_MM``, its sides rising
-#: towards the front) COUCH_THICK_MM thick, COUCH_HALF_WIDTH_MM either side of its centre, its
-#: lowest line COUCH_PAD_MM behind the back's contact (the sheet and a thin pad). The real example
-#: CT: the couch 3 mm behind the back where it touches at T12-L1 and 15-18 mm behind the lumbar
-#: lordosis, straight along z within its 3 mm pixels, its top rising by about 20 mm from 115 to
-#: 175 mm beside the midline (here 14 -> 34 mm). Painted as CARTILAGE (about 90 HU), 2 mm
-#: thick: the real couch's pixels (3 mm) are -520 / -210 / 60 HU at the 10th / 50th / 90th
-#: percentile, a thin carbon skin over foam (a 3 mm plate gave 3 mm pixels of about 90 HU).
+#: towards the front) COUCH_HALF_WIDTH_MM either side of its centre, under a foam mattress
+#: (:class:`Couch`). The real example CT: the couch 3 mm behind the back where it touches at
+#: T12-L1 and 15-18 mm behind the lumbar lordosis, straight along z within its 3 mm pixels, its
+#: top rising by about 20 mm from 115 to 175 mm beside the midline (here 14 -> 34 mm); its
+#: pixels (3 mm) are -520 / -210 / 60 HU at the 10th / 50th / 90th percentile. The real 0.98 mm
+#: PET/CT slab (``dicom_slab``, a Siemens table): a 27 mm foam mattress (-940 HU) under the
+#: back, the couch's top two skins 2 mm thick 3 mm apart (peaks 230-480 HU), a foam core of
+#: 29 mm (-900..-935 HU) and a bottom skin of 3 mm (480 HU) that spans about 330 mm of the top's
+#: 420 mm; the top rises by 34 mm at 156 mm beside the midline, the bottom by 27 mm.
 COUCH_RADII_MM = (300.0, 180.0)
-COUCH_THICK_MM = 2.0
-COUCH_PAD_MM = 3.0
 COUCH_HALF_WIDTH_MM = 210.0
+#: The bottom skin (and the core above it) spans this far either side of the couch's centre.
+COUCH_BOTTOM_HALF_WIDTH_MM = 165.0
+#: Per-case ranges (uniform): the mattress' thickness under the back (thin sheets and pads to
+#: thick mattresses), each skin's thickness, the core's; the share of couches whose top is
+#: two skins COUCH_GAP_MM apart (with foam between) rather than one.
+COUCH_PAD_MM = (2.0, 30.0)
+COUCH_SKIN_MM = (1.5, 2.5)
+COUCH_CORE_MM = (22.0, 36.0)
+COUCH_GAP_MM = 2.0
+P_COUCH_DOUBLE_TOP = 0.5
 
 
-def lay_on_couch(pt: Painter, plan: BodyPlan, workers: int = 1) -> None:
-    """In place: the patient on the couch, a shallow cradle the same on every slice (its
-    lowest line COUCH_PAD_MM behind ``plan.couch_y``, its sides rising towards the front).
-    Soft tissue that lies behind the couch's top less the pad (the natural back's contact
-    areas) becomes air, so the back is flat there (bone and metal never reach it); then the
-    couch is painted into the air behind the back. Slice by slice in ``workers`` processes
+@dataclass(frozen=True)
+class Couch:
+    """One case's couch: from the back's contact line down, a foam mattress ``pad_mm`` thick
+    (``Tissue.FOAM``), the top skin (``Tissue.COUCH``, ``skin_mm``; two skins with
+    COUCH_GAP_MM of foam between where ``double_top``), a foam core ``core_mm`` thick and the
+    bottom skin (``skin_mm``), the core and the bottom only within
+    COUCH_BOTTOM_HALF_WIDTH_MM of the centre."""
+
+    pad_mm: float = 3.0
+    skin_mm: float = 2.0
+    double_top: bool = False
+    core_mm: float = 30.0
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator) -> Couch:
+        """A couch with the per-case ranges above (four draws from ``rng``)."""
+        return cls(
+            pad_mm=float(rng.uniform(*COUCH_PAD_MM)),
+            skin_mm=float(rng.uniform(*COUCH_SKIN_MM)),
+            double_top=bool(rng.random() < P_COUCH_DOUBLE_TOP),
+            core_mm=float(rng.uniform(*COUCH_CORE_MM)),
+        )
+
+    def layers(self) -> list[tuple[float, Tissue, bool]]:
+        """``(thickness mm, tissue, full width)`` from the back's contact line down; not full
+        width: only within COUCH_BOTTOM_HALF_WIDTH_MM of the centre."""
+        top = [(self.skin_mm, _T.COUCH, True)]
+        if self.double_top:
+            top += [(COUCH_GAP_MM, _T.FOAM, True), (self.skin_mm, _T.COUCH, True)]
+        return [
+            (self.pad_mm, _T.FOAM, True),
+            *top,
+            (self.core_mm, _T.FOAM, False),
+            (self.skin_mm, _T.COUCH, False),
+        ]
+
+    @property
+    def depth_mm(self) -> float:
+        """From the back's contact line to the couch's bottom."""
+        return sum(t for t, _, _ in self.layers())
+
+
+def lay_on_couch(pt: Painter, plan: BodyPlan, couch: Couch, workers: int = 1) -> None:
+    """In place: the patient on ``couch``, a shallow cradle the same on every slice (the back's
+    contact line at ``plan.couch_y`` in the middle, its sides rising towards the front). Soft
+    tissue behind the contact line (the natural back's contact areas) becomes air, so the back
+    is flat there (bone and metal never reach it), and so does everything behind the couch;
+    then the mattress and the couch are painted into the air behind the back
+    (:meth:`Couch.layers`). Slice by slice in ``workers`` processes
     (:func:`spinelab.synth.parallel.for_each`)."""
     g = pt.grid
     y, x = pt.y, pt.x
@@ -286,22 +339,30 @@ def lay_on_couch(pt: Painter, plan: BodyPlan, workers: int = 1) -> None:
     )
     if i1 <= i0:
         return
-    u = np.minimum(np.abs(x[i0:i1] - plan.couch_x) / rx, 1.0)
-    rise = ry * (1.0 - np.sqrt(1.0 - u * u))  # the cradle's sides, towards the front
-    top = plan.couch_y + COUCH_PAD_MM - rise  # the couch's top per column
-    j0, j1 = g.index_range(1, float(top.min()) - COUCH_PAD_MM, float(top.max()) + COUCH_THICK_MM)
+    dx = np.abs(x[i0:i1] - plan.couch_x)
+    u = np.minimum(dx / rx, 1.0)
+    contact = plan.couch_y - ry * (1.0 - np.sqrt(1.0 - u * u))  # the sides rise to the front
+    j0, j1 = g.index_range(1, float(contact.min()), float(contact.max()) + couch.depth_mm)
     if j1 <= j0:
         return
-    d = y[j0:j1, None] - top[None, :]
-    behind = d > -COUCH_PAD_MM  # where the back is pressed flat
-    plate = (d >= 0.0) & (d < COUCH_THICK_MM)
+    d = y[j0:j1, None] - contact[None, :]
+    behind = d > 0.0  # where the back is pressed flat
+    layer = np.zeros(d.shape, dtype=np.uint8)  # the couch's tissue per (row, column); 0: none
+    narrow = dx < COUCH_BOTTOM_HALF_WIDTH_MM
+    depth = 0.0
+    for thick, tissue, full in couch.layers():
+        inside = (d >= depth) & (d < depth + thick)
+        layer[inside if full else inside & narrow[None, :]] = tissue
+        depth += thick
+    painted = layer != 0
     keep = np.zeros(256, dtype=bool)
     keep[[int(t) for t in (*BONE_TISSUES, _T.METAL)]] = True
 
     def lay(k: int) -> None:
         sub = pt.tissue[k, j0:, i0:i1]
-        np.copyto(sub[: j1 - j0], np.uint8(_T.AIR), where=behind & ~keep[sub[: j1 - j0]])
+        top = sub[: j1 - j0]
+        np.copyto(top, np.uint8(_T.AIR), where=behind & ~keep[top])
         np.copyto(sub[j1 - j0 :], np.uint8(_T.AIR), where=~keep[sub[j1 - j0 :]])
-        np.copyto(sub[: j1 - j0], np.uint8(_T.CARTILAGE), where=plate & (sub[: j1 - j0] == _T.AIR))
+        np.copyto(top, layer, where=painted & (top == _T.AIR))
 
     parallel.for_each(g.shape_kji[0], lay, workers, into=(pt.tissue,))

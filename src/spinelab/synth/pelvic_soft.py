@@ -45,7 +45,7 @@ import numpy as np
 
 from spinelab.synth import pelvis
 from spinelab.synth.painter import Painter
-from spinelab.synth.tissues import Tissue
+from spinelab.synth.tissues import Tissue, body_mask
 
 _T = Tissue
 
@@ -559,7 +559,7 @@ class PelvicSoftTissue:
         x = pt.x[i0:i1][None, :] - self.xm
         y = pt.y[j0:j1][:, None] - cy
         sub = pt.tissue[k, j0:j1, i0:i1]
-        body = (sub != _T.AIR) & (sub != _T.CARTILAGE)
+        body = body_mask(sub)  # not air, not the couch
         f = THIGH_FAT * fat
         out = np.ones(sub.shape, dtype=bool)
         core = np.zeros(sub.shape, dtype=bool)

@@ -47,7 +47,7 @@ from numpy.typing import NDArray
 from spinelab import anatomy
 from spinelab.synth import arms, organs, parallel, pelvic_soft, pelvis, streams
 from spinelab.synth import vertebra_shape as vshape
-from spinelab.synth.body import BACK_FAT_SHARE, BodyPlan, Level, lay_on_couch
+from spinelab.synth.body import BACK_FAT_SHARE, BodyPlan, Couch, Level, lay_on_couch
 from spinelab.synth.bowel import BowelField, linear_index
 from spinelab.synth.geometry import SpineGeometry
 from spinelab.synth.painter import (
@@ -1806,6 +1806,6 @@ def render_labels(
             boxes[geo.labels[n]] = b
     _paint_discs(pt, geo, params, rng)
     metal = _paint_metal(pt, geo, params)
-    lay_on_couch(pt, plan, workers)
+    lay_on_couch(pt, plan, Couch.draw(side_stream(rng, streams.COUCH)), workers)
     _marble_muscle(pt, plan, params.muscle_fat, rng, workers)
     return RenderResult(pt.tissue, pt.vert, grid, metal, boxes)

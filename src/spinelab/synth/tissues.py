@@ -51,9 +51,20 @@ class Tissue(IntEnum):
     MYOCARDIUM = 23  # heart wall (ventricles and atria); the chambers are BLOOD
     FATTY_MARROW = 24  # yellow (fatty) marrow of the adult hip bones and proximal femora
     FAECAL_GAS = 25  # gas-rich faecal inclusions: the fine gas mottle of the colon's faeces
+    COUCH = 26  # the CT couch's carbon-fibre skins
+    FOAM = 27  # the couch's foam core and the mattress on it
 
 
 N_TISSUES = len(Tissue)
+
+#: Classes outside the patient: air and the couch (with its mattress).
+OUTSIDE_BODY: tuple[Tissue, ...] = (Tissue.AIR, Tissue.COUCH, Tissue.FOAM)
+
+
+def body_mask(tissue: NDArray[np.integer]) -> NDArray[np.bool_]:
+    """Where a tissue map holds the patient (anything but air and the couch)."""
+    return ~np.isin(tissue, OUTSIDE_BODY)
+
 
 #: Bone classes (cancellous, cortical, marrow, fatty marrow): what "bone" means for masks and
 #: tests.
@@ -129,6 +140,12 @@ HU_TABLE: dict[Tissue, tuple[float, float]] = {
     # whole voxel of it reads as a mixture, not as gas; at 3 mm the inclusions' partial
     # volume gives the isolated -600..-200 HU voxels of real faeces
     Tissue.FAECAL_GAS: (-850.0, 40.0),
+    # the couch (:class:`spinelab.synth.body.Couch`): carbon-fibre skins about 2 mm thick over
+    # a foam core, and a foam mattress. A real 0.98 mm PET/CT slab (Siemens, Br38f;
+    # ../shared/data/ct/totalsegmentator_example/dicom_slab) reads 230-480 HU at the skins'
+    # peaks (2-3 pixels each, blurred), -940 HU in the mattress and -900..-935 in the core
+    Tissue.COUCH: (500.0, 100.0),
+    Tissue.FOAM: (-930.0, 15.0),
 }
 
 #: Contrast-enhanced (portal venous) means that replace the table's, with their spread;
@@ -212,8 +229,10 @@ def sample_hu_table(
     sub = rng.spawn(1)[0]
     # the fatty marrow from a grandchild stream: the organs' draws stay as they were too
     fatty = sub.spawn(1)[0]
-    # and the faecal inclusions from one of the fatty marrow's (its draws stay as they were)
+    # and the faecal inclusions from one of the fatty marrow's (its draws stay as they were),
+    # the couch from one of theirs
     faecal = fatty.spawn(1)[0]
+    couch = faecal.spawn(1)[0]
     out = np.zeros(N_TISSUES, dtype=np.float32)
     for t in Tissue:
         mean, spread = table[t]
@@ -222,7 +241,7 @@ def sample_hu_table(
         elif t < Tissue.FATTY_MARROW:
             r = sub
         else:
-            r = fatty if t < Tissue.FAECAL_GAS else faecal
+            r = fatty if t < Tissue.FAECAL_GAS else faecal if t < Tissue.COUCH else couch
         out[t] = mean + spread * float(np.clip(r.standard_normal(), -2.5, 2.5))
     out[Tissue.METAL] = HU_TABLE[Tissue.METAL][0]
     out[Tissue.DENSE] += out[Tissue.CANCELLOUS]
