@@ -181,4 +181,4 @@ def test_couch_draws_stay_in_their_ranges() -> None:
     pads = np.array([c.pad_mm for c in couches])
     assert 2.0 <= pads.min() and pads.max() <= 30.0 and np.ptp(pads) > 20.0
     assert 0.3 < np.mean([c.double_top for c in couches]) < 0.7
-    assert all(1.5 <= c.skin_mm <= 2.5 and 22.0 <= c.core_mm <= 36.0 for c in couches)
+    assert all(0.8 <= c.skin_mm <= 2.5 and 22.0 <= c.core_mm <= 36.0 for c in couches)

@@ -273,9 +273,12 @@ COUCH_HALF_WIDTH_MM = 210.0
 COUCH_BOTTOM_HALF_WIDTH_MM = 165.0
 #: Per-case ranges (uniform): the mattress' thickness under the back (thin sheets and pads to
 #: thick mattresses), each skin's thickness, the core's; the share of couches whose top is
-#: two skins COUCH_GAP_MM apart (with foam between) rather than one.
+#: two skins COUCH_GAP_MM apart (with foam between) rather than one. The skins of the two real
+#: couches differ: above the foam, about 4,300 HU x mm per skin on the PET/CT slab (its
+#: profile summed across the skin) and about 700 on the 3 mm example CT (one line at -700 HU);
+#: a skin of 0.8-2.5 mm at ``Tissue.COUCH``'s 500 +- 100 HU gives 1,100-3,600.
 COUCH_PAD_MM = (2.0, 30.0)
-COUCH_SKIN_MM = (1.5, 2.5)
+COUCH_SKIN_MM = (0.8, 2.5)
 COUCH_CORE_MM = (22.0, 36.0)
 COUCH_GAP_MM = 2.0
 P_COUCH_DOUBLE_TOP = 0.5
