@@ -818,12 +818,13 @@ def _paint_soft_tissue(
     contour = _BodyContour(plan, rng)
     pelvic = pelvic_soft.pelvic_soft_tissue(geo, plan.scale, rng.spawn(1)[0])
 
-    def cavity(z: float, lv: Level) -> organs.Cavity:
-        """The trunk's body cavity at height ``z`` (below the neck)."""
+    def cavity(z: float, lv: Level, side: float | None = None) -> organs.Cavity:
+        """The trunk's body cavity at height ``z`` (below the neck); ``side``: the lateral
+        wall's extra muscle there if the caller has it (``side_extra(z)``)."""
         cy = lv.y_s + (lv.post - lv.ant) / 2
         by = (lv.post + lv.ant) / 2
         # the lateral wall thicker than the front below the kidneys
-        hw_c = lv.half_w - lv.fat - BODY_WALL_MM - side_extra(z)
+        hw_c = lv.half_w - lv.fat - BODY_WALL_MM - (side_extra(z) if side is None else side)
         y_ant = cy - by + lv.fat + BODY_WALL_MM
         # the cavity reaches behind the vertebral bodies (paravertebral gutters) above the
         # recess, tapering over 30 mm below it (no horizontal seam in coronal views)
@@ -870,7 +871,7 @@ def _paint_soft_tissue(
         # cavity: thorax above the recess, abdomen below
         thorax = z > z_recess
         side = side_extra(z)
-        cav = cavity(z, lv)
+        cav = cavity(z, lv, side)
         ccy, cby, hw_c = cav.cy, cav.hd, cav.hw
         y_ant = cy - by + lv.fat + mw
         pt.ellipse2d(k, xs, ccy, hw_c, cby, _T.FAT, power=pw)
