@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 
 from spinelab import anatomy
-from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
+from spinelab.synth.generator import SynthConfig, _draw_params
+from spinelab.synth.painter import ellipse_form
+from spinelab.synth.render import (
+    VACUUM_HALF_MM,
+    AnatomyParams,
+    RenderGrid,
+    render_labels,
+    vacuum_clefts,
+)
 from spinelab.synth.tissues import BONE, Tissue
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -94,7 +102,9 @@ def test_degenerated_disc_has_vacuum_gas_and_metal_is_rendered(spine):
     sick = render_labels(
         spine,
         grid,
-        AnatomyParams(degenerated_discs=("L3",), screws=("L3", "L4"), bowel_gas=0),
+        AnatomyParams(
+            degenerated_discs=("L3",), vacuum_discs=("L3",), screws=("L3", "L4"), bowel_gas=0
+        ),
         np.random.default_rng(0),
     )
     c3 = spine.centres_mm[spine.labels.index("L3")]
@@ -444,3 +454,35 @@ def test_muscle_fat_marbling_is_heaviest_behind_the_spine(spine):
     f_front = streak[front].mean()
     assert f_back > 2.5 * f_front
     assert 0.1 < streak.sum() / muscle.sum() < 0.2  # the mean fraction still holds
+
+
+def test_vacuum_gas_is_thin_patchy_clefts_not_a_lens():
+    """A disc's vacuum gas (``vacuum_clefts``) lies in patches over part of the lens behind the
+    disc's centre, up to 2.8 mm thick (it was the whole lens, 2.4 mm thick: a black bar on
+    every sagittal view); each disc its own patches."""
+    w, d = 22.0, 17.0
+    g = np.arange(-30.0, 30.0, 0.25)
+    a, b, e = np.meshgrid(g, g, np.arange(-3.0, 3.0, 0.1), indexing="ij")
+    lens = ellipse_form(a[..., 0], b[..., 0] + 0.2 * d, 0.45 * w, 0.25 * d) <= 1.0
+    shares, masks = [], []
+    for key in (3.0 + d, 4.0 + d, 5.0 + d):
+        gas = vacuum_clefts(a, b, e, w, d, key)
+        assert not (gas.any(axis=2) & ~lens).any()
+        shares.append(gas.any(axis=2)[lens].mean())
+        assert np.abs(e[gas]).max() <= VACUUM_HALF_MM
+        masks.append(gas.any(axis=2))
+    assert all(0.15 < s < 0.75 for s in shares), shares
+    assert not np.array_equal(masks[0], masks[1])
+
+
+def test_only_some_degenerated_discs_hold_vacuum_gas():
+    spine = curved_spine()
+    cfg = SynthConfig(p_degenerated=1.0)
+    rng = np.random.default_rng(5)
+    degenerated = vacuum = 0
+    for _ in range(60):
+        p = _draw_params(rng, cfg, spine)
+        assert set(p.vacuum_discs) <= set(p.degenerated_discs)
+        degenerated += len(p.degenerated_discs)
+        vacuum += len(p.vacuum_discs)
+    assert 0.25 < vacuum / degenerated < 0.55

@@ -128,8 +128,10 @@ class SynthConfig:
         p_fracture: Probability of one or two compression (wedge) fractures.
         fracture_loss_range: Range of the fraction of anterior body height lost.
         p_osteoporosis: Probability of osteoporotic bone (low HU, thin cortex).
-        p_degenerated: Probability of degenerated lumbar discs (narrowed, with vacuum gas).
+        p_degenerated: Probability of degenerated lumbar discs (narrowed; each lumbar disc
+            of such a case with probability 0.5).
         disc_loss_range: Range of the fraction of a degenerated disc's height lost.
+        p_vacuum: Probability that a degenerated disc holds vacuum gas (irregular clefts).
         p_metal: Probability of pedicle screws and rods (with streaks).
         p_contrast: Probability of contrast-enhanced vessels and organs.
         p_steatosis: Probability of a fatty liver (hepatic steatosis, 25-30 % of adults).
@@ -197,6 +199,7 @@ class SynthConfig:
     p_osteoporosis: float = 0.2
     p_degenerated: float = 0.3
     disc_loss_range: tuple[float, float] = (0.3, 0.6)
+    p_vacuum: float = 0.4
     p_metal: float = 0.08
     p_contrast: float = 0.5
     p_steatosis: float = 0.27
@@ -691,8 +694,11 @@ def _draw_params(rng: np.random.Generator, cfg: SynthConfig, geo: SpineGeometry)
     if rng.random() < cfg.p_degenerated:
         lumbar = [x for x in geo.labels if anatomy.region_of(x) in ("lumbar",)]
         degenerated = tuple(x for x in lumbar if rng.random() < 0.5)
-    # degenerative bone changes from a side stream: the main stream's draws stay as they were
+    # degenerative bone changes and the discs' vacuum gas from side streams: the main stream's
+    # draws stay as they were
     side = side_stream(rng, streams.DEGENERATION)
+    vac = side_stream(rng, streams.VACUUM)
+    vacuum = tuple(x for x in degenerated if vac.random() < cfg.p_vacuum)
     screws: tuple[str, ...] = ()
     if rng.random() < cfg.p_metal:
         cand = [x for x in geo.labels if anatomy.region_of(x) in ("thoracic", "lumbar")]
@@ -705,6 +711,7 @@ def _draw_params(rng: np.random.Generator, cfg: SynthConfig, geo: SpineGeometry)
         fat_mm=float(rng.uniform(*cfg.fat_mm_range)),
         compression=compression,
         degenerated_discs=degenerated,
+        vacuum_discs=vacuum,
         osteoporosis=bool(rng.random() < cfg.p_osteoporosis),
         screws=screws,
         contrast=bool(rng.random() < cfg.p_contrast),
@@ -729,6 +736,7 @@ def _skewed(u: float, rng_range: tuple[float, float]) -> float:
 def _params_dict(p: AnatomyParams) -> dict[str, Any]:
     d = dataclasses.asdict(p)
     d["degenerated_discs"] = list(p.degenerated_discs)
+    d["vacuum_discs"] = list(p.vacuum_discs)
     d["screws"] = list(p.screws)
     return d
 

@@ -23,6 +23,8 @@ CONTOUR = 5
 MARROW = 7
 #: The couch and its mattress (:class:`spinelab.synth.body.Couch`).
 COUCH = 9
+#: Which degenerated discs hold vacuum gas.
+VACUUM = 13
 
 
 def side_stream(rng: np.random.Generator, jumps: int) -> np.random.Generator:
