@@ -414,11 +414,12 @@ def vacuum_clefts(a: Any, b: Any, e: Any, w: float, d: float, key: float) -> Any
     """Where a disc holds vacuum gas: in the disc's frame (``a`` lateral, ``b`` posterior,
     ``e`` along its axis, mm; ``w`` and ``d`` its half-width and half-depth), within a lens
     behind its centre, where a smooth patch field (its phases from ``key``: the same disc, the
-    same clefts) is high, as thick as the field there (up to VACUUM_HALF_MM each side)."""
+    same clefts; hashed by :func:`spinelab.synth.vertebra_shape.dither`) is high, as thick as
+    the field there (up to VACUUM_HALF_MM each side)."""
     lens = ellipse_form(a, b + 0.2 * d, 0.45 * w, 0.25 * d) <= 1.0
     f = 0.0
     for k, (lam, (ua, ub)) in enumerate(zip(VACUUM_PATCH_MM, _VACUUM_DIRS, strict=True)):
-        phase = 2.0 * math.pi * (math.sin(key * 12.9898 + k * 78.233) * 43758.5453 % 1.0)
+        phase = 2.0 * math.pi * (float(vshape.dither(key, float(k), 0.0)) + 0.5)
         f = f + np.cos((a * ua + b * ub) * (2.0 * math.pi / lam) + phase)
     f = f / len(VACUUM_PATCH_MM)  # -1..1, SD about 0.4
     return lens & (np.abs(e) < VACUUM_HALF_MM * f)
