@@ -8,8 +8,9 @@ and interpolated bilinearly to the fine grid:
   ascending colon in the right flank, hepatic flexure, transverse colon across the upper
   anterior abdomen sagging in the middle, splenic flexure higher on the left, descending
   colon in the left flank, sigmoid looping into the pelvis, rectum in front of the sacrum).
-  The coarse grid holds the signed distance to the tube's wall (radius narrowed at haustral
-  folds), the y of the gas-fluid level (gas collects on the anterior, non-dependent side of a
+  The coarse grid holds the signed distance to the tube's wall (a sacculated wall: three
+  teniae pull it in along the course and crescent haustral folds narrow each third of the
+  circumference in turn, :func:`sacculated_radius`), the y of the gas-fluid level (gas collects on the anterior, non-dependent side of a
   supine patient; the level is a coronal plane) and the kind of content (mottled faeces or
   fluid).
 * **Small bowel**: a few long tubes meandering through the free part of the cavity, so that
@@ -63,7 +64,9 @@ import scipy.ndimage as ndi
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
+from spinelab.synth import streams
 from spinelab.synth.organs import AORTA_R_MM, AORTA_XY
+from spinelab.synth.streams import side_stream
 from spinelab.synth.tissues import Tissue as _T
 
 #: Coarse grid step of the bowel's fields (mm).
@@ -248,11 +251,22 @@ COLON_RADIUS_MM = {
 COLON_SCALE = (0.92, 1.12)
 #: Colon wall thickness (mm).
 COLON_WALL_MM = 3.0
-#: Haustral fold spacing range (mm) and fold depth (fraction of the radius).
+#: Haustral fold spacing range (mm) and fold depth (fraction of the radius, where the fold
+#: is deepest: midway between two teniae).
 HAUSTRA_SPACING_MM = (20.0, 30.0)
-HAUSTRA_DEPTH = 0.22
+HAUSTRA_DEPTH = 0.3
 #: Half-width of a haustral fold along the colon (mm).
 HAUSTRA_FOLD_MM = 3.5
+#: The colon's wall is sacculated: three teniae coli (longitudinal muscle bands 120 deg apart)
+#: pull it in along the course, and the semilunar folds between the haustra are crescents,
+#: each spanning one third of the circumference between two teniae, the three rows' folds
+#: not in line (Standring, Gray's Anatomy). The radius at angle ``a`` around the axis is
+#: narrowed by ``TENIA_DEPTH`` (fraction) times a Gaussian of the angle to the nearest tenia
+#: (SD ``TENIA_SD_RAD``) and by ``HAUSTRA_DEPTH x sin(pi u)`` at a fold (``u``: 0..1 across
+#: the row), so that a section across the colon is lobed, not round. (Round sections read as
+#: smooth black discs on sagittal and axial views wherever gas filled the lumen.)
+TENIA_DEPTH = 0.12
+TENIA_SD_RAD = 0.2
 #: Gas: fraction of the colon lumen's depth (from the front) filled with gas per expected gas
 #: pocket of the case (``bowel_gas``, 4-24 drawn), plus a share by segment
 #: (:data:`COLON_SEGMENT_GAS`) and one by height: a supine patient's colonic gas rises to the
@@ -404,6 +418,71 @@ def _smooth_noise(
         g = ndi.gaussian_filter(g, sigma_nodes, truncate=2.0, mode="wrap")
     g /= np.float32(float(g.std()) or 1.0)
     return g
+
+
+def rotation_minimizing_frame(
+    line: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Unit tangents ``t`` and normals ``n1``, ``n2`` (each ``(M, 3)``) along a polyline
+    ``(M, 3)``: a frame that turns with the curve but does not twist about it (double
+    reflection, Wang et al., ACM TOG 2008), so that an angle about the axis measured in it
+    (e.g. the teniae's) stays continuous along the course."""
+    m = len(line)
+    t = np.gradient(line, axis=0) if m > 1 else np.array([[0.0, 0.0, 1.0]])
+    t = t / np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-12)
+    # the first normal: the tangent crossed with the axis least along it
+    ref = np.zeros(3)
+    ref[int(np.argmin(np.abs(t[0])))] = 1.0
+    r0 = np.cross(t[0], ref)
+    n1 = np.empty_like(t)
+    n1[0] = r0 / np.linalg.norm(r0)
+    x = line.tolist()
+    tl = t.tolist()
+    r = n1[0].tolist()
+    for i in range(m - 1):
+        v1 = [x[i + 1][d] - x[i][d] for d in range(3)]
+        c1 = sum(v * v for v in v1)
+        if c1 > 1e-12:
+            k = 2.0 / c1 * sum(v1[d] * r[d] for d in range(3))
+            rl = [r[d] - k * v1[d] for d in range(3)]
+            k = 2.0 / c1 * sum(v1[d] * tl[i][d] for d in range(3))
+            tr = [tl[i][d] - k * v1[d] for d in range(3)]
+            v2 = [tl[i + 1][d] - tr[d] for d in range(3)]
+            c2 = sum(v * v for v in v2)
+            if c2 > 1e-12:
+                k = 2.0 / c2 * sum(v2[d] * rl[d] for d in range(3))
+                rl = [rl[d] - k * v2[d] for d in range(3)]
+            r = rl
+        n1[i + 1] = r
+    # the normals stay perpendicular to the tangents up to rounding: clean them up
+    n1 -= np.sum(n1 * t, axis=1, keepdims=True) * t
+    n1 /= np.maximum(np.linalg.norm(n1, axis=1, keepdims=True), 1e-12)
+    return t, n1, np.cross(t, n1)
+
+
+def sacculated_radius(
+    radius: NDArray[np.float64],
+    angle: NDArray[np.float64],
+    along: NDArray[np.float64],
+    depth: NDArray[np.float64],
+    tenia0: float,
+    spacing: float,
+    row_phase: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """The colon's radius at points ``angle`` (rad, about the axis in the frame of
+    :func:`rotation_minimizing_frame`) and ``along`` (mm of its course) whose nearest axis
+    sample has radius ``radius`` and sacculation ``depth`` (0 in the rectum, 1 in the
+    haustrated colon): teniae at ``tenia0 + k 2 pi / 3``, the folds of the row between teniae
+    ``k`` and ``k + 1`` every ``spacing`` mm from ``row_phase[k]`` (see :data:`TENIA_DEPTH`)."""
+    third = 2.0 * math.pi / 3.0
+    a = np.mod(angle - tenia0, 2.0 * math.pi)
+    row = np.minimum((a // third).astype(np.intp), 2)
+    u = a / third - row  # 0..1 across the row
+    to_tenia = third * np.minimum(u, 1.0 - u)
+    tenia = np.exp(-0.5 * (to_tenia / TENIA_SD_RAD) ** 2)
+    phase = np.mod(along + row_phase[row], spacing) - 0.5 * spacing
+    fold = np.exp(-0.5 * (phase / HAUSTRA_FOLD_MM) ** 2) * np.sin(math.pi * u)
+    return radius * (1.0 - depth * (TENIA_DEPTH * tenia + HAUSTRA_DEPTH * fold))
 
 
 def mottle_cells(rng: np.random.Generator, share: float) -> NDArray[np.float32]:
@@ -1304,12 +1383,16 @@ class BowelField:
         line, radius, below, seg = self._colon_path(rng, z_of, cavity)
         m = len(line)
         s = 2.0 * np.arange(m)
-        # haustral folds: narrowings every 20-30 mm (none in the rectum, fewer in the sigmoid)
+        # haustral folds every 20-30 mm between three teniae (none in the rectum, fewer in the
+        # sigmoid; :func:`sacculated_radius`); the teniae's and the rows' phases from a side
+        # stream (the case's other draws as they were before the teniae)
         spacing = float(rng.uniform(*HAUSTRA_SPACING_MM))
-        phase = np.mod(s + float(rng.uniform(0.0, spacing)), spacing) - 0.5 * spacing
-        fold = np.exp(-0.5 * (phase / HAUSTRA_FOLD_MM) ** 2)
+        offset = float(rng.uniform(0.0, spacing))
+        side = side_stream(rng, streams.HAUSTRA)
+        tenia0 = float(side.uniform(0.0, 2.0 * math.pi))
+        row_phase = offset + side.uniform(0.0, spacing, 3)
         depth = np.array([{"rectum": 0.0, "sigmoid": 0.5}.get(q, 1.0) for q in seg])
-        r_eff = radius * (1.0 - HAUSTRA_DEPTH * depth * fold)
+        _, n1, n2 = rotation_minimizing_frame(line)
         # content along the colon: smooth random profiles (sigma 40-50 mm of its course)
         seg_gas = np.array([COLON_SEGMENT_GAS.get(q, 0.0) for q in seg])
         seg_gas += COLON_GAS_RISE * (COLON_GAS_V0 - below)  # gas rises to the front
@@ -1356,20 +1439,24 @@ class BowelField:
         )
         # within reach of the local radius (thinner segments need a thinner shell of nodes):
         # the stand-in is within `slack` of the node, its nearest sample's radius within
-        # `slack` of the node's (haustral folds narrow a radius by up to about 7 mm)
+        # `slack` of the node's (the full radius: the folds and teniae only narrow it)
         ok2 = np.isfinite(d2)
         near = np.zeros(d2.shape, dtype=bool)
-        near[ok2] = d2[ok2] - r_eff[i2[ok2]] < reach - float(radius.max()) + 2.0 * slack + 1.0
+        near[ok2] = d2[ok2] - radius[i2[ok2]] < reach - float(radius.max()) + 2.0 * slack + 1.0
         near = near.reshape(zz.shape)
         shape = (len(axes[2]), len(axes[1]), len(axes[0]))
         near = near.repeat(2, 0).repeat(2, 1).repeat(2, 2)[: shape[0], : shape[1], : shape[2]]
         kk, jj, ii = np.nonzero(near)
-        d, idx = tree.query(
-            np.stack([axes[0][ii], axes[1][jj], axes[2][kk]], axis=1), distance_upper_bound=reach
-        )
+        pts = np.stack([axes[0][ii], axes[1][jj], axes[2][kk]], axis=1)
+        d, idx = tree.query(pts, distance_upper_bound=reach)
         ok = np.isfinite(d)
         kk, jj, ii, d, idx = kk[ok] + lo[2], jj[ok] + lo[1], ii[ok] + lo[0], d[ok], idx[ok]
-        sd[kk, jj, ii] = d - r_eff[idx]
+        w = pts[ok] - line[idx]  # the angle about the axis, in its untwisted frame
+        angle = np.arctan2(np.sum(w * n2[idx], axis=1), np.sum(w * n1[idx], axis=1))
+        r_node = sacculated_radius(
+            radius[idx], angle, s[idx], depth[idx], tenia0, spacing, row_phase
+        )
+        sd[kk, jj, ii] = d - r_node
         lev[kk, jj, ii] = level[idx]
         kin[kk, jj, ii] = kind[idx]
         return sd, lev, kin

@@ -23,6 +23,8 @@ CONTOUR = 5
 MARROW = 7
 #: The couch and its mattress (:class:`spinelab.synth.body.Couch`).
 COUCH = 9
+#: The colon's teniae and haustral rows (:func:`spinelab.synth.bowel.sacculated_radius`).
+HAUSTRA = 11
 #: Which degenerated discs hold vacuum gas.
 VACUUM = 13
 
