@@ -15,8 +15,11 @@ of the cavity, and the hip bones are painted over them afterwards:
   wall; the short external rotators behind the hip; the tensor fasciae latae, sartorius and
   rectus femoris in front of it;
 * the pelvic floor (levator ani) as a funnel down to the anal canal, the ischioanal fat beside
-  it; the bladder resting on it behind the pubis, a rounded square when full; the prostate and
-  seminal vesicles or the uterus and cervix between it and the rectum;
+  it, soft tissue (the viscera) in its front and perirectal fat behind; the bladder resting on
+  it behind the pubis, a rounded square when full; the prostate and seminal vesicles or the
+  uterus and cervix between it and the rectum; the rectum below the bowel's lowest slice as a
+  collapsed tube in front of the sacrum down to the anal canal; fat in the midline behind the
+  lower sacrum (the back's muscle tapering off it);
 * below the perineum the body parts into the two thighs (the buttocks' gluteal cleft behind,
   the thighs touching medially), each a muscle mass in its own subcutaneous fat with the
   femoral vessels in front.
@@ -135,6 +138,37 @@ FEMORAL_ARTERY_R_MM, FEMORAL_VEIN_R_MM, FEMORAL_VEIN_MEDIAL_MM = 4.0, 5.5, 9.0
 #: y of its centre).
 LEVATOR = ((-5.0, 52.0, 55.0, 25.0), (-30.0, 36.0, 40.0, 38.0), (-55.0, 14.0, 16.0, 45.0))
 LEVATOR_MM = 6.0
+#: Inside the funnel: soft tissue (the bladder's neck, the prostate or vagina, standing in for
+#: the viscera) in front of VISCERA_BACK_MM behind the hip centres, fat behind (the perirectal
+#: and presacral fat; the rectum is painted into it, :data:`RECTUM_R_MM`). All soft tissue
+#: before: a block under a flat top at the funnel's rim reaching back to the sacrum, and the
+#: coronal plane through S1's centre 40-120 mm below it 0.42 fat on one case (real 0.74).
+VISCERA_BACK_MM = 15.0
+#: The rectum below the bowel's lowest slice (:data:`spinelab.synth.render.BOWEL_BELOW_S2_MM`)
+#: and the anal canal: a collapsed tube of soft tissue in the pelvic fat, from the colon's
+#: rectum (its radius RECTUM_R_MM there) along the front of the sacrum and coccyx (at least
+#: PRESACRAL_MM in front of them) to the anorectal junction at the funnel's bottom (the last
+#: LEVATOR row: ANORECTAL_DZ_MM above the hip centres, y there), narrowing to the anal canal's
+#: ANAL_R_MM, which runs down and ANAL_BACK_MM back to ANAL_END_DZ_MM. The funnel inside the
+#: levator holds fat, the viscera painted in it (earlier the whole funnel was soft tissue under a
+#: flat top at its rim, a block 100 mm wide in front of the lower sacrum on sagittal views).
+RECTUM_R_MM = 20.0
+#: Below the erector spinae's end (SACRAL_FAT_BELOW_S2_MM below S2's centre, as
+#: :data:`spinelab.synth.render.PARASPINAL_BELOW_S2_MM`) the midline behind the sacrum is fat
+#: this wide either side, the bone painted over it later: the glutei arise from the sacrum's
+#: and coccyx's sides, and over the bones and between the buttocks lie fat and fascia. The
+#: muscle left on the bone (multifidus) thins from SACRAL_MUSCLE_MM behind the sacrum's front to
+#: none over SACRAL_FAT_FADE_MM, an oblique edge on sagittal views. Before, the body wall's
+#: muscle filled it down to the perineum, a grey block behind the lower sacrum.
+SACRAL_FAT_HALF_MM = 18.0
+SACRAL_FAT_BELOW_S2_MM = 30.0
+SACRAL_FAT_FADE_MM = 40.0
+SACRAL_MUSCLE_MM = 60.0
+PRESACRAL_MM = 15.0
+ANORECTAL_DZ_MM = -55.0
+ANAL_R_MM = 9.0
+ANAL_BACK_MM = 8.0
+ANAL_END_DZ_MM = -85.0
 #: Bladder: a water-filled sac behind the pubis resting on the pelvic floor (its base
 #: BLADDER_BASE_DZ_MM above the hip centres, its centre BLADDER_Y_MM behind them); half-axes
 #: (x, y, z) at full filling, times a per-case filling factor drawn from BLADDER_FILL; its wall
@@ -261,9 +295,19 @@ class PelvicSoftTissue:
         hips: ``(2, 3)`` LPS mm hip joint centres (:func:`spinelab.synth.pelvis.hip_centres_mm`).
         scale: The body scale.
         rng: Draws the bladder's filling and the muscles' bulk.
+        sacrum_front: Heights (ascending) and y (mm) of the front of the sacrum and coccyx
+            below S2 (:func:`sacrum_front`): the rectum keeps in front of them.
     """
 
-    def __init__(self, hips: np.ndarray, scale: float, rng: np.random.Generator) -> None:
+    def __init__(
+        self,
+        hips: np.ndarray,
+        scale: float,
+        rng: np.random.Generator,
+        sacrum_front: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
+        #: (z ascending, y) of the front of the sacrum and coccyx below S2 (mm), if known
+        self.sacrum_front = sacrum_front
         c = hips.mean(axis=0)
         self.xm, self.hy, self.hz = float(c[0]), float(c[1]), float(c[2])
         self.s = float(scale)
@@ -398,6 +442,19 @@ class PelvicSoftTissue:
         inside = np.abs(x - wx)[None, :] <= hw[:, None]
         jb = int(np.searchsorted(y, wy + wry - 25.0))
         inside[jb:] &= ~notch(x[None, :], y[jb:, None])
+        # the midline behind the sacrum below the erector spinae's end: fat (see
+        # SACRAL_FAT_HALF_MM) behind a muscle layer that thins out over SACRAL_FAT_FADE_MM
+        strip = None
+        if self.sacrum_front is not None:
+            z_sac, front = self.sacrum_front
+            t = (z_sac[-1] - SACRAL_FAT_BELOW_S2_MM - z) / SACRAL_FAT_FADE_MM
+            if t > 0.0:
+                layer = SACRAL_MUSCLE_MM * self.s * max(1.0 - t, 0.0)
+                behind = y > float(np.interp(z, z_sac, front)) + layer
+                half = SACRAL_FAT_HALF_MM * self.s
+                strip = behind[:, None] & (np.abs(x - self.xm) < half)[None, :]
+                strip &= inside
+                np.copyto(sub, np.uint8(_T.FAT), where=strip & (sub == _T.MUSCLE))
         zf = PELVIC_FILL_DZ_MM
         fill = dz < zf[-1]
         cavity = None  # the pelvic cavity's ellipse (True inside), where the mass is painted
@@ -411,6 +468,8 @@ class PelvicSoftTissue:
             mass = v[:, None] + u[None, :] > 1.0
             cavity = ~mass
             mass &= inside
+            if strip is not None:
+                mass &= ~strip
             mass &= sub == _T.FAT
             np.copyto(sub, np.uint8(_T.MUSCLE), where=mass)
 
@@ -489,7 +548,10 @@ class PelvicSoftTissue:
             lw, ld, yl = lev[0] * self.s, lev[1] * self.s, self.hy + lev[2] * self.s
             t = LEVATOR_MM * self.s
             pt.ellipse2d(k, self.xm, yl, lw + t, ld + t, _T.MUSCLE, only=(_T.FAT,))
-            pt.ellipse2d(k, self.xm, yl, lw, ld, _T.SOFT, only=(_T.MUSCLE,))
+            # inside it the viscera in front (soft tissue), perirectal fat behind
+            y_visc = self.hy + VISCERA_BACK_MM * self.s
+            pt.ellipse2d(k, self.xm, yl, lw, ld, _T.SOFT, only=(_T.MUSCLE,), y_below=y_visc)
+            pt.ellipse2d(k, self.xm, yl, lw, ld, _T.FAT, only=(_T.MUSCLE,))
         # femoral vessels, medial to the iliopsoas
         zs = [v[0] for v in FEMORAL_VESSELS]
         if zs[-1] <= dz <= zs[0]:
@@ -500,6 +562,38 @@ class PelvicSoftTissue:
                 pt.ellipse2d(k, xa, yv, FEMORAL_ARTERY_R_MM, FEMORAL_ARTERY_R_MM, _T.BLOOD)
                 xv = xa - side * FEMORAL_VEIN_MEDIAL_MM
                 pt.ellipse2d(k, xv, yv + 2.0, FEMORAL_VEIN_R_MM, FEMORAL_VEIN_R_MM * 0.8, _T.BLOOD)
+
+    def anorectum(self, z: float, top: tuple[float, float]) -> tuple[float, float, float] | None:
+        """Centre ``(x, y)`` and radius (mm) of the rectum or anal canal at height ``z`` below
+        the bowel's lowest slice ``top = (z, y of the colon's axis there)``; None outside
+        (see :data:`RECTUM_R_MM`)."""
+        z_top, y_top = top
+        z_arj = self.hz + ANORECTAL_DZ_MM * self.s
+        z_end = self.hz + ANAL_END_DZ_MM * self.s
+        if not z_end < z <= z_top or z_top <= z_arj:
+            return None
+        y_arj = self.hy + LEVATOR[-1][3] * self.s
+        r_anal = ANAL_R_MM * self.s
+        if z >= z_arj:
+            t = (z_top - z) / (z_top - z_arj)
+            y = y_top + t * (y_arj - y_top)
+            r = RECTUM_R_MM + t * (r_anal - RECTUM_R_MM)
+        else:  # the anal canal, down and back from the anorectal junction
+            t = (z_arj - z) / max(z_arj - z_end, 1.0)
+            y, r = y_arj + t * ANAL_BACK_MM * self.s, r_anal
+        if self.sacrum_front is not None and z >= z_arj:
+            zs, front = self.sacrum_front
+            y = min(y, float(np.interp(z, zs, front)) - PRESACRAL_MM - r)
+        return self.xm, y, r
+
+    def paint_anorectum(self, pt: Painter, k: int, z: float, top: tuple[float, float]) -> None:
+        """The collapsed rectum or the anal canal on slice ``k`` (:meth:`anorectum`), soft
+        tissue over the pelvic fat, the levator's muscle and a full bladder's back (painted
+        after the bladder: the rectum dents it rather than vanishing in it)."""
+        got = self.anorectum(z, top)
+        if got is not None:
+            x, y, r = got
+            pt.ellipse2d(k, x, y, r, 0.8 * r, _T.SOFT, only=(_T.FAT, _T.MUSCLE, _T.WATER))
 
     def paint_bladder(self, pt: Painter, k: int, z: float) -> None:
         """The genital organs (over the pelvic fat) and the bladder on slice ``k``: water in a
@@ -591,4 +685,15 @@ def pelvic_soft_tissue(geo: Any, scale: float, rng: np.random.Generator) -> Pelv
     hips = pelvis.hip_centres_mm(geo, scale)
     if hips is None:
         return None
-    return PelvicSoftTissue(hips, scale, rng)
+    return PelvicSoftTissue(hips, scale, rng, sacrum_front(geo))
+
+
+def sacrum_front(geo: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """Heights (ascending) and y (mm) of the front of the sacrum and coccyx below S2's centre
+    (:func:`spinelab.synth.pelvis.lower_sacrum`: its plate's axis less its half-thickness), or
+    None without S1 and S2."""
+    low = pelvis.lower_sacrum(geo)
+    if low is None:
+        return None
+    pts, _, half_t = low
+    return pts[::-1, 2].copy(), (pts[:, 1] - half_t)[::-1].copy()

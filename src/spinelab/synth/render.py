@@ -868,7 +868,25 @@ def _paint_soft_tissue(
         viscera.fix_gas_level(cavity(z_gas, plan.level(z_gas)))
 
     def in_bowel(z: float) -> bool:
-        return z_s2 - 70.0 < z < z_bowel_top
+        return z_s2 - BOWEL_BELOW_S2_MM < z < z_bowel_top
+
+    # below the bowel: the rectum's lowest part and the anal canal (pelvic_soft), from where
+    # the colon's rectum ends (its axis at the vertebral bodies' front line, as in the colon's
+    # course: _BowelField, bowel._COLON_COURSE)
+    z_rect = z_s2 - BOWEL_BELOW_S2_MM
+    front = None if pelvic is None else pelvic.sacrum_front
+
+    def bowel_back(z: float, y_body: float) -> float:
+        """The line the bowel stays in front of (``_BowelField.paint``'s ``y_front``): the
+        vertebral bodies' front ``y_body``, below S2's centre the front of the sacrum and
+        coccyx where it lies further back (the rectum in the sacrum's hollow; below the spine's
+        last centre the bodies' line is held, and the rectum was cut flat along it)."""
+        if front is None or z >= front[0][-1]:
+            return y_body
+        return max(y_body, float(np.interp(z, *front)) - BOWEL_SACRUM_GAP_MM)
+
+    lv_rect = plan.level(z_rect)
+    rectum_top = (z_rect, lv_rect.y_s - lv_rect.depth / 2)
 
     def paint_slice(k: int) -> None:
         z = float(pt.z[k])
@@ -921,7 +939,7 @@ def _paint_soft_tissue(
             # bowel: densely packed irregular loops with thin mesenteric fat between them (the
             # organs and lungs painted below cover it where they reach)
             assert bowel is not None
-            bowel.paint(k, xs, ys - lv.depth / 2, ccy, hw_c - 3.0, cby - 3.0, pw)
+            bowel.paint(k, xs, bowel_back(z, ys - lv.depth / 2), ccy, hw_c - 3.0, cby - 3.0, pw)
         # paraspinal muscles (always) and psoas (lumbar). The paraspinals fill the paravertebral
         # gutters behind the cavity but stay inside the body wall's muscle: they used to turn the
         # subcutaneous fat behind them into muscle up to the skin, so the back had 2-5 mm of fat
@@ -1016,6 +1034,8 @@ def _paint_soft_tissue(
             pt.ellipse2d(k, xs + iv_x, ys - lv.depth / 2 + iv_y, *organs.IVC_HALF_MM, _T.BLOOD)
         if pelvic is not None:
             pelvic.paint_bladder(pt, k, z)
+            if z <= z_rect:  # after the bladder: a full one is dented by the rectum
+                pelvic.paint_anorectum(pt, k, z, rectum_top)
             pelvic.paint_thighs(pt, k, z, lv.half_w, cy - by, cy + by, lv.fat)
         elif z < z_s2 - 20.0:
             _organ(pt, k, z, xs, cy - 0.35 * by, z_s2 - 80.0, 45.0, 35.0, 40.0, _T.WATER)
@@ -1035,7 +1055,7 @@ def _paint_soft_tissue(
 
         early = parallel.start(paint_clear, into=(pt.tissue,))
     try:
-        bowel = _BowelField(pt, plan, bowel_rng, params, z_s2 - 75.0, z_bowel_top, z_recess - 5.0)
+        bowel = _BowelField(pt, plan, bowel_rng, params, z_rect - 5.0, z_bowel_top, z_recess - 5.0)
         parallel.for_each(len(todo), lambda i: paint_slice(todo[i]), workers, into=(pt.tissue,))
     except BaseException:
         early.kill()
@@ -1336,6 +1356,14 @@ LINEA_ALBA_HALF_MM = 3.0
 #: The paraspinal muscles end this far (mm) below S2's centre (on the back of the sacrum;
 #: below, the gluteus maximus and the gluteal cleft).
 PARASPINAL_BELOW_S2_MM = 30.0
+#: The bowel (colon and small bowel) is painted down to this far below S2's centre; the rectum
+#: below it and the anal canal by :meth:`spinelab.synth.pelvic_soft.PelvicSoftTissue.
+#: paint_anorectum`.
+BOWEL_BELOW_S2_MM = 70.0
+#: Below S2's centre the bowel stays this far (mm) in front of the sacrum's front, besides the
+#: 8 mm of ``BowelField.paint`` (the mesorectal fat; at 0 mm the rectum and loops filled the
+#: sacral hollow and the lesser pelvis's fat at S1's coronal plane fell from 0.52 to 0.46).
+BOWEL_SACRUM_GAP_MM = 15.0
 #: Fat plane (mm) around the psoas where it meets other muscle.
 PSOAS_FAT_PLANE_MM = 1.5
 #: Posterior pararenal space (retroperitoneal fat) of the lumbar abdomen: the muscle more than
