@@ -326,18 +326,25 @@ def test_posterior_elements_have_a_dense_core_behind_the_body(spine):
 
 
 def test_bowel_fills_the_abdomen_in_front_of_the_spine(spine):
-    res = render_labels(spine, _grid(spine, "L3", "L3"), AnatomyParams(), np.random.default_rng(0))
-    c = spine.centres_mm[spine.labels.index("L3")]
-    g = res.grid
-    k = g.index_range(2, c[2], c[2] + 2.0)[0]
-    j0, j1 = g.index_range(1, c[1] - 120.0, c[1] - 40.0)
-    i0, i1 = g.index_range(0, c[0] - 80.0, c[0] + 80.0)
-    patch = res.tissue[k, j0:j1, i0:i1]
-    bowel = np.isin(
-        patch, [int(t) for t in (Tissue.SOFT, Tissue.WATER, Tissue.GAS, Tissue.FAECAL_GAS)]
-    ).mean()
-    fat = (patch == Tissue.FAT).mean()
-    assert bowel > 0.5 and 0.05 < fat < 0.45  # packed loops with mesenteric fat between
+    """Packed loops with mesenteric fat between, in front of L3: bowel over half the patch and
+    fat 5-45 %, as means over four seeds (one slice varies with the layout by +-0.06: seed 0's
+    bowel share 0.52 before the colon's sacculated wall, 0.48 after; seed 2's 0.48 before)."""
+    bowel, fat = [], []
+    for seed in range(4):
+        res = render_labels(
+            spine, _grid(spine, "L3", "L3"), AnatomyParams(), np.random.default_rng(seed)
+        )
+        c = spine.centres_mm[spine.labels.index("L3")]
+        g = res.grid
+        k = g.index_range(2, c[2], c[2] + 2.0)[0]
+        j0, j1 = g.index_range(1, c[1] - 120.0, c[1] - 40.0)
+        i0, i1 = g.index_range(0, c[0] - 80.0, c[0] + 80.0)
+        patch = res.tissue[k, j0:j1, i0:i1]
+        kinds = [int(t) for t in (Tissue.SOFT, Tissue.WATER, Tissue.GAS, Tissue.FAECAL_GAS)]
+        bowel.append(np.isin(patch, kinds).mean())
+        fat.append((patch == Tissue.FAT).mean())
+    assert np.mean(bowel) > 0.5, bowel
+    assert 0.05 < np.mean(fat) < 0.45, fat
 
 
 @pytest.fixture(scope="module")
