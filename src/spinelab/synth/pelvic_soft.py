@@ -139,11 +139,12 @@ FEMORAL_ARTERY_R_MM, FEMORAL_VEIN_R_MM, FEMORAL_VEIN_MEDIAL_MM = 4.0, 5.5, 9.0
 LEVATOR = ((-5.0, 52.0, 55.0, 25.0), (-30.0, 36.0, 40.0, 38.0), (-55.0, 14.0, 16.0, 45.0))
 LEVATOR_MM = 6.0
 #: Inside the funnel: soft tissue (the bladder's neck, the prostate or vagina, standing in for
-#: the viscera) in front of VISCERA_BACK_MM behind the hip centres, fat behind (the perirectal
-#: and presacral fat; the rectum is painted into it, :data:`RECTUM_R_MM`). All soft tissue
-#: before: a block under a flat top at the funnel's rim reaching back to the sacrum, and the
-#: coronal plane through S1's centre 40-120 mm below it 0.42 fat on one case (real 0.74).
-VISCERA_BACK_MM = 15.0
+#: the viscera) in front of VISCERA_BACK_MM before the funnel's centre (which runs back down the
+#: funnel: a sloping back edge), fat behind (the perirectal and presacral fat; the rectum is
+#: painted into it, :data:`RECTUM_R_MM`). All soft tissue before: a block under a flat top at the
+#: funnel's rim reaching back to the sacrum, and the coronal plane through S1's centre 40-120 mm
+#: below it 0.42 fat on one case (real 0.74).
+VISCERA_BACK_MM = 10.0
 #: The rectum below the bowel's lowest slice (:data:`spinelab.synth.render.BOWEL_BELOW_S2_MM`)
 #: and the anal canal: a collapsed tube of soft tissue in the pelvic fat, from the colon's
 #: rectum (its radius RECTUM_R_MM there) along the front of the sacrum and coccyx (at least
@@ -549,7 +550,7 @@ class PelvicSoftTissue:
             t = LEVATOR_MM * self.s
             pt.ellipse2d(k, self.xm, yl, lw + t, ld + t, _T.MUSCLE, only=(_T.FAT,))
             # inside it the viscera in front (soft tissue), perirectal fat behind
-            y_visc = self.hy + VISCERA_BACK_MM * self.s
+            y_visc = yl - VISCERA_BACK_MM * self.s
             pt.ellipse2d(k, self.xm, yl, lw, ld, _T.SOFT, only=(_T.MUSCLE,), y_below=y_visc)
             pt.ellipse2d(k, self.xm, yl, lw, ld, _T.FAT, only=(_T.MUSCLE,))
         # femoral vessels, medial to the iliopsoas
