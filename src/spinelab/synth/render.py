@@ -370,9 +370,7 @@ def _paint_atlas(
     return _box_tuple(sl)
 
 
-def _paint_discs(
-    pt: Painter, geo: SpineGeometry, params: AnatomyParams, rng: np.random.Generator
-) -> None:
+def _paint_discs(pt: Painter, geo: SpineGeometry, params: AnatomyParams) -> None:
     for n in range(len(geo) - 1):
         if geo.disc_height_mm[n] <= 0.5 or geo.labels[n] in ("C1",):
             continue
@@ -1861,7 +1859,7 @@ def render_labels(
         b = _paint_vertebra(pt, geo, n, params, rng)
         if b is not None:
             boxes[geo.labels[n]] = b
-    _paint_discs(pt, geo, params, rng)
+    _paint_discs(pt, geo, params)
     metal = _paint_metal(pt, geo, params)
     lay_on_couch(pt, plan, Couch.draw(side_stream(rng, streams.COUCH)), workers)
     _marble_muscle(pt, plan, params.muscle_fat, rng, workers)
