@@ -359,6 +359,12 @@ COLON_GAP_MM = 1.5
 #: (jejunal loops reach the left upper quadrant at L1-T12, the duodenojejunal flexure is at L2).
 SMALL_BOWEL_TOP_MM = 12.0
 SMALL_BOWEL_TOP_SIGMA_MM = 25.0
+#: Where the field of view reaches below the bowel's lower limit (``z_lo``: the lesser pelvis,
+#: 75 mm below S2's centre), the small bowel's loops turn above an uneven floor: their axes
+#: stay ``SMALL_BOWEL_FLOOR_MM[0]`` mm plus their radius plus ``SMALL_BOWEL_FLOOR_MM[1]`` mm
+#: times ``clip(1 + f, 0, 3)`` above it (``f``: the top's field, mirrored). Before, the loops ran
+#: on below the limit and were cut flat there, an edge over fat on coronal views.
+SMALL_BOWEL_FLOOR_MM = (5.0, 10.0)
 
 #: Cavity at height z: (spine x, y of the vertebral body's front, y of the anterior
 #: abdominal wall's inner surface, cavity half-width), mm.
@@ -614,6 +620,8 @@ class BowelField:
         hi[:2] = np.maximum(np.minimum(hi[:2], [x_mm[-1], y_mm[-1]]), lo[:2] + c)
         self.gas = bowel_gas > 0
         self.z_small_hi = z_hi if z_small_hi is None else z_small_hi
+        # the bowel's lower limit where the field of view reaches below it (the lesser pelvis)
+        self.z_small_lo = z_lo if z_lo > float(z_mm[0]) else None
         fat = float(np.clip(fat_mm / 40.0, 0.0, 1.0))
         g = _Coarse(lo, hi, c, (x_mm, y_mm))
         self.small = g
@@ -861,6 +869,10 @@ class BowelField:
         inside = (u * u * u)[:, None, :] + v * v * v < 1.0
         inside &= (y_back > y_wall)[:, None, :]
         inside &= za[:, None, None] <= top[None]
+        if self.z_small_lo is not None:  # loops turn above an uneven floor (SMALL_BOWEL_FLOOR_MM)
+            rise = np.clip(1.0 + self.top[0][::-1, ::-1], 0.0, 3.0)
+            floor = self.z_small_lo + SMALL_BOWEL_FLOOR_MM[0] + r0 + SMALL_BOWEL_FLOOR_MM[1] * rise
+            inside &= za[:, None, None] >= floor[None]
         free &= inside
         # the mesenteric root: from the duodenojejunal flexure (left of L2) obliquely to the
         # ileocaecal junction (right iliac fossa), on the posterior wall; and the superior
