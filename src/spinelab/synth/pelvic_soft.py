@@ -150,19 +150,19 @@ VISCERA_BACK_MM = 10.0
 #: rectum (its radius RECTUM_R_MM there) along the front of the sacrum and coccyx (at least
 #: PRESACRAL_MM in front of them) to the anorectal junction at the funnel's bottom (the last
 #: LEVATOR row: ANORECTAL_DZ_MM above the hip centres, y there), narrowing to the anal canal's
-#: ANAL_R_MM, which runs down and ANAL_BACK_MM back to ANAL_END_DZ_MM. The funnel inside the
-#: levator holds fat, the viscera painted in it (earlier the whole funnel was soft tissue under a
-#: flat top at its rim, a block 100 mm wide in front of the lower sacrum on sagittal views).
+#: ANAL_R_MM, which runs down and ANAL_BACK_MM back to ANAL_END_DZ_MM, through the perirectal
+#: fat behind the viscera in the levator's funnel (:data:`VISCERA_BACK_MM`).
 RECTUM_R_MM = 20.0
-#: Below the erector spinae's end (SACRAL_FAT_BELOW_S2_MM below S2's centre, as
-#: :data:`spinelab.synth.render.PARASPINAL_BELOW_S2_MM`) the midline behind the sacrum is fat
+#: The paraspinal muscles (erector spinae) end this far (mm) below S2's centre, on the back of
+#: the sacrum (:func:`spinelab.synth.render._paint_soft_tissue` paints them down to there).
+PARASPINAL_BELOW_S2_MM = 30.0
+#: Below the erector spinae's end (PARASPINAL_BELOW_S2_MM) the midline behind the sacrum is fat
 #: this wide either side, the bone painted over it later: the glutei arise from the sacrum's
 #: and coccyx's sides, and over the bones and between the buttocks lie fat and fascia. The
 #: muscle left on the bone (multifidus) thins from SACRAL_MUSCLE_MM behind the sacrum's front to
 #: none over SACRAL_FAT_FADE_MM, an oblique edge on sagittal views. Before, the body wall's
 #: muscle filled it down to the perineum, a grey block behind the lower sacrum.
 SACRAL_FAT_HALF_MM = 18.0
-SACRAL_FAT_BELOW_S2_MM = 30.0
 SACRAL_FAT_FADE_MM = 40.0
 SACRAL_MUSCLE_MM = 60.0
 PRESACRAL_MM = 15.0
@@ -448,7 +448,7 @@ class PelvicSoftTissue:
         strip = None
         if self.sacrum_front is not None:
             z_sac, front = self.sacrum_front
-            t = (z_sac[-1] - SACRAL_FAT_BELOW_S2_MM - z) / SACRAL_FAT_FADE_MM
+            t = (z_sac[-1] - PARASPINAL_BELOW_S2_MM - z) / SACRAL_FAT_FADE_MM
             if t > 0.0:
                 layer = SACRAL_MUSCLE_MM * self.s * max(1.0 - t, 0.0)
                 behind = y > float(np.interp(z, z_sac, front)) + layer

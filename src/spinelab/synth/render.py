@@ -947,7 +947,7 @@ def _paint_soft_tissue(
         # back fat exceeds L1's body depth (about 30 mm) when the BMI is over 25 (DeVries et
         # al., ASSR 2011): it is never a film of 2-5 mm in an adult.
         for side in (1.0, -1.0):
-            if z < z_s2 - PARASPINAL_BELOW_S2_MM:
+            if z < z_s2 - pelvic_soft.PARASPINAL_BELOW_S2_MM:
                 break  # the erector spinae ends on the back of the sacrum
             pt.ellipse2d(
                 k,
@@ -1351,9 +1351,6 @@ ABDOMINAL_FAT_PLANE_HALF_MM = 0.6
 ABDOMINAL_RECTUS_HALF_MM = 70.0
 ABDOMINAL_LAYERS_BACK_MM = 15.0
 LINEA_ALBA_HALF_MM = 3.0
-#: The paraspinal muscles end this far (mm) below S2's centre (on the back of the sacrum;
-#: below, the gluteus maximus and the gluteal cleft).
-PARASPINAL_BELOW_S2_MM = 30.0
 #: The bowel (colon and small bowel) is painted down to this far below S2's centre; the rectum
 #: below it and the anal canal by :meth:`spinelab.synth.pelvic_soft.PelvicSoftTissue.
 #: paint_anorectum`.
