@@ -10,9 +10,9 @@ and interpolated bilinearly to the fine grid:
   colon in the left flank, sigmoid looping into the pelvis, rectum in front of the sacrum).
   The coarse grid holds the signed distance to the tube's wall (a sacculated wall: three
   teniae pull it in along the course and crescent haustral folds narrow each third of the
-  circumference in turn, :func:`sacculated_radius`), the y of the gas-fluid level (gas collects on the anterior, non-dependent side of a
-  supine patient; the level is a coronal plane) and the kind of content (mottled faeces or
-  fluid).
+  circumference in turn, :func:`sacculated_radius`), the y of the gas-fluid level (gas
+  collects on the anterior, non-dependent side of a supine patient; the level is a coronal
+  plane) and the kind of content (mottled faeces or fluid).
 * **Small bowel**: a few long tubes meandering through the free part of the cavity, so that
   an axial slice cuts round, oval and sausage-shaped loop sections in mesenteric fat. Their
   axes are laid by a self-avoiding walk on the coarse grid (:meth:`BowelField._walk`: smooth

@@ -308,7 +308,7 @@ class PelvicSoftTissue:
         sacrum_front: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         #: (z ascending, y) of the front of the sacrum and coccyx below S2 (mm), if known
-        self.sacrum_front = sacrum_front
+        self._sacrum = sacrum_front
         c = hips.mean(axis=0)
         self.xm, self.hy, self.hz = float(c[0]), float(c[1]), float(c[2])
         self.s = float(scale)
@@ -346,6 +346,17 @@ class PelvicSoftTissue:
             )
             for side in (1.0, -1.0)
         }
+
+    def sacrum_front_y(self, z: float) -> float | None:
+        """y (mm) of the front of the sacrum or coccyx at height ``z`` below S2's centre (held
+        at the coccyx's tip below it); None above S2's centre or without a sacrum."""
+        if self._sacrum is None or z > self._sacrum[0][-1]:
+            return None
+        return float(np.interp(z, *self._sacrum))
+
+    def below_s2(self, z: float) -> float:
+        """How far (mm) ``z`` lies below S2's centre (negative above; 0 without a sacrum)."""
+        return 0.0 if self._sacrum is None else float(self._sacrum[0][-1]) - z
 
     def active(self, z: float) -> bool:
         return z - self.hz < PELVIC_TOP_DZ_MM * self.s
@@ -446,12 +457,12 @@ class PelvicSoftTissue:
         # the midline behind the sacrum below the erector spinae's end: fat (see
         # SACRAL_FAT_HALF_MM) behind a muscle layer that thins out over SACRAL_FAT_FADE_MM
         strip = None
-        if self.sacrum_front is not None:
-            z_sac, front = self.sacrum_front
-            t = (z_sac[-1] - PARASPINAL_BELOW_S2_MM - z) / SACRAL_FAT_FADE_MM
+        y_sac = self.sacrum_front_y(z)
+        if y_sac is not None:
+            t = (self.below_s2(z) - PARASPINAL_BELOW_S2_MM) / SACRAL_FAT_FADE_MM
             if t > 0.0:
                 layer = SACRAL_MUSCLE_MM * self.s * max(1.0 - t, 0.0)
-                behind = y > float(np.interp(z, z_sac, front)) + layer
+                behind = y > y_sac + layer
                 half = SACRAL_FAT_HALF_MM * self.s
                 strip = behind[:, None] & (np.abs(x - self.xm) < half)[None, :]
                 strip &= inside
@@ -582,9 +593,9 @@ class PelvicSoftTissue:
         else:  # the anal canal, down and back from the anorectal junction
             t = (z_arj - z) / max(z_arj - z_end, 1.0)
             y, r = y_arj + t * ANAL_BACK_MM * self.s, r_anal
-        if self.sacrum_front is not None and z >= z_arj:
-            zs, front = self.sacrum_front
-            y = min(y, float(np.interp(z, zs, front)) - PRESACRAL_MM - r)
+        y_sac = self.sacrum_front_y(z)
+        if y_sac is not None and z >= z_arj:
+            y = min(y, y_sac - PRESACRAL_MM - r)
         return self.xm, y, r
 
     def paint_anorectum(self, pt: Painter, k: int, z: float, top: tuple[float, float]) -> None:

@@ -872,16 +872,14 @@ def _paint_soft_tissue(
     # the colon's rectum ends (its axis at the vertebral bodies' front line, as in the colon's
     # course: _BowelField, bowel._COLON_COURSE)
     z_rect = z_s2 - BOWEL_BELOW_S2_MM
-    front = None if pelvic is None else pelvic.sacrum_front
 
     def bowel_back(z: float, y_body: float) -> float:
         """The line the bowel stays in front of (``_BowelField.paint``'s ``y_front``): the
         vertebral bodies' front ``y_body``, below S2's centre the front of the sacrum and
         coccyx where it lies further back (the rectum in the sacrum's hollow; below the spine's
         last centre the bodies' line is held, and the rectum was cut flat along it)."""
-        if front is None or z >= front[0][-1]:
-            return y_body
-        return max(y_body, float(np.interp(z, *front)) - BOWEL_SACRUM_GAP_MM)
+        y_sac = None if pelvic is None else pelvic.sacrum_front_y(z)
+        return y_body if y_sac is None else max(y_body, y_sac - BOWEL_SACRUM_GAP_MM)
 
     lv_rect = plan.level(z_rect)
     rectum_top = (z_rect, lv_rect.y_s - lv_rect.depth / 2)
@@ -1357,7 +1355,9 @@ LINEA_ALBA_HALF_MM = 3.0
 BOWEL_BELOW_S2_MM = 70.0
 #: Below S2's centre the bowel stays this far (mm) in front of the sacrum's front, besides the
 #: 8 mm of ``BowelField.paint`` (the mesorectal fat; at 0 mm the rectum and loops filled the
-#: sacral hollow and the lesser pelvis's fat at S1's coronal plane fell from 0.52 to 0.46).
+#: sacral hollow and the lesser pelvis's fat at S1's coronal plane fell from 0.52 to 0.46-0.48,
+#: tests/test_synth_pelvic_floor.py's three cases). Only the painting keeps to this line: the
+#: bowel's walk and the colon's course still use the vertebral bodies' front.
 BOWEL_SACRUM_GAP_MM = 15.0
 #: Fat plane (mm) around the psoas where it meets other muscle.
 PSOAS_FAT_PLANE_MM = 1.5
