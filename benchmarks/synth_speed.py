@@ -54,7 +54,7 @@ STAGES: dict[str, tuple[object, str]] = {
     "of which ribs": (render, "_paint_ribs"),
     "of which pelvis": (pelvis, "paint_pelvis"),
     "of which vertebrae": (render, "_paint_vertebra"),
-    "anti-aliasing the spine's bone boundaries": (antialias, "edge_blend"),
+    "anti-aliasing the tissue boundaries round the spine": (antialias, "edge_blend"),
     "HU look-up": (ctphys, "block_mean_lut"),
     "scanner maps and noise fields": (ctphys, "prepare_noise_and_blur"),
     "in-plane blur, noise and rounding": (ctphys, "blur_inplane"),

@@ -35,6 +35,7 @@ from spinelab.synth.realism import (
     VertebraHU,
     bone_edge_phase,
     canonical,
+    fat_edge_phase,
     histogram_l1,
     measure,
     vertebra_hu,
@@ -267,22 +268,28 @@ def stats_table(n: int, seed: int, fov: str) -> str:
 
 
 def edge_table(n: int, seed: int) -> str:
-    """Bone-edge phase (:func:`spinelab.synth.realism.bone_edge_phase`) of the real 0.98 mm
-    DICOM slab around the spine and of ``n`` lumbar cases at its pixels (2 mm slices, kernel
-    and PSF drawn as usual), with the default anti-aliasing and without."""
+    """Bone- and fat-edge phase (:func:`spinelab.synth.realism.bone_edge_phase`,
+    :func:`~spinelab.synth.realism.fat_edge_phase`) of the real 0.98 mm DICOM slab around the
+    spine and of ``n`` lumbar cases at its pixels (2 mm slices, kernel and PSF drawn as usual)
+    around their vertebrae, with the default anti-aliasing and without."""
     import dataclasses
 
     from spinelab.io.images import read_image
     from spinelab.synth.generator import SynthConfig, generate_case
 
     lines = [
-        "| image | kernel, PSF sigma mm | bone-edge non-uniformity | crossings |",
-        "|---|---|---|---|",
+        "| image | kernel, PSF sigma mm | bone-edge non-uniformity | crossings "
+        "| fat-edge non-uniformity | crossings |",
+        "|---|---|---|---|---|---|",
     ]
     if REAL_SLAB.exists():
         slab = read_image(REAL_SLAB)
         p = bone_edge_phase(slab.array, slab.affine_lps, SLAB_SPINE_BOX)
-        lines.append(f"| real DICOM slab (0.98 mm) | soft | {p.nonuniformity:.3f} | {p.n} |")
+        f = fat_edge_phase(slab.array, slab.affine_lps, SLAB_SPINE_BOX)
+        lines.append(
+            f"| real DICOM slab (0.98 mm) | soft | {p.nonuniformity:.3f} | {p.n} "
+            f"| {f.nonuniformity:.3f} | {f.n} |"
+        )
     cfg = SynthConfig(fov="lumbar", spacing_mm=(0.98, 0.98, 2.0))
     for i in range(n):
         for mode in ("spine", "off"):
@@ -291,10 +298,11 @@ def edge_table(n: int, seed: int) -> str:
             idx = np.argwhere(lab > 0)
             box = tuple(slice(int(lo), int(hi)) for lo, hi in zip(idx.min(0), idx.max(0)))
             p = bone_edge_phase(case.ct.array, case.ct.affine_lps, box)
+            f = fat_edge_phase(case.ct.array, case.ct.affine_lps, box)
             ph = case.meta["physics"]
             lines.append(
                 f"| synthetic {seed + i}, antialias {mode} | {ph['kernel']}, {ph['blur_mm']:.2f} "
-                f"| {p.nonuniformity:.3f} | {p.n} |"
+                f"| {p.nonuniformity:.3f} | {p.n} | {f.nonuniformity:.3f} | {f.n} |"
             )
     return "\n".join(lines)
 
@@ -314,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.stats_n > 0 and args.style == "ct":
         print(stats_table(args.stats_n, args.seed, args.fov))
-        print("\nBone edges at 0.98 mm (:func:`spinelab.synth.realism.bone_edge_phase`):\n")
+        print("\nBone and fat edges at 0.98 mm (:func:`spinelab.synth.realism.edge_phase`):\n")
         print(edge_table(3, args.seed))
     if args.no_figure:
         return 0

@@ -14,6 +14,7 @@ import pytest
 
 from spinelab.synth import ct as ctphys
 from spinelab.synth.antialias import (
+    BONE_LEVEL,
     LEVELS,
     EdgeBlend,
     bone_regions,
@@ -30,6 +31,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from synth_spine_fixture import thin_slice_config
 
 WHOLE = (slice(None), slice(None), slice(None))
+#: Level numbers (:func:`level_codes`) of soft tissue other than fat, of bone and of its core.
+LV_LEAN = 2
+LV_BONE = LEVELS.index(BONE_LEVEL) + 1
+LV_CORE = LV_BONE + 1
 
 
 def _coverages(tissue, blend):
@@ -45,9 +50,18 @@ def _coverages(tissue, blend):
     return out
 
 
-def _ball(n: int, sub: int, centre, r_out: float, shell: float, tilt: float):
-    """A ball with a compact shell and a cancellous core in muscle, painted by the centres of
-    ``sub``-times finer voxels: ``(tissue map, per-level coverage of the n^3 voxels)``."""
+def _ball(
+    n: int,
+    sub: int,
+    centre,
+    r_out: float,
+    shell: float,
+    tilt: float,
+    tissues: tuple[T, T, T] = (T.MUSCLE, T.CORTICAL, T.CANCELLOUS),
+):
+    """A ball with a shell and a core (``tissues``: around, shell, core; by default compact
+    bone and a cancellous core in muscle), painted by the centres of ``sub``-times finer
+    voxels: the tissue map (``sub`` 1), else the per-level coverage of the n^3 voxels."""
     m = n * sub
     c = (np.arange(m) + 0.5) / sub - 0.5  # fine voxel centres in coarse voxel units
     z, y, x = np.meshgrid(c, c, c, indexing="ij")
@@ -55,9 +69,9 @@ def _ball(n: int, sub: int, centre, r_out: float, shell: float, tilt: float):
     u = (x - centre[2]) * np.cos(tilt) + (y - centre[1]) * np.sin(tilt)
     v = -(x - centre[2]) * np.sin(tilt) + (y - centre[1]) * np.cos(tilt)
     rho = np.sqrt((u / 1.0) ** 2 + (v / 0.7) ** 2 + ((z - centre[0]) / 0.85) ** 2)
-    tissue = np.full((m, m, m), T.MUSCLE, np.uint8)
-    tissue[rho <= r_out] = T.CORTICAL
-    tissue[rho <= r_out - shell] = T.CANCELLOUS
+    tissue = np.full((m, m, m), tissues[0], np.uint8)
+    tissue[rho <= r_out] = tissues[1]
+    tissue[rho <= r_out - shell] = tissues[2]
     if sub == 1:
         return tissue
     code = level_codes()[tissue]
@@ -81,7 +95,7 @@ def test_a_painted_ball_gets_its_partial_volume_back(seed):
     blend = edge_blend(tissue, [WHOLE])
     got = _coverages(tissue, blend)
     code = level_codes()[tissue]
-    for lv in (2, 3):  # bone, core
+    for lv in (LV_BONE, LV_CORE):
         painted = (code >= lv).astype(np.float64)
         band = (truth[lv] > 0) & (truth[lv] < 1)
         err_painted = np.sqrt(((painted - truth[lv])[band] ** 2).mean())
@@ -92,11 +106,43 @@ def test_a_painted_ball_gets_its_partial_volume_back(seed):
         assert abs(got[lv].sum() - painted.sum()) < 1e-3 * painted.sum()
         assert abs(got[lv].sum() - truth[lv].sum()) < 0.01 * truth[lv].sum()
     # the thin shell keeps its mass: bone minus core
-    shell_truth = (truth[2] - truth[3]).sum()
-    assert abs((got[2] - got[3]).sum() - shell_truth) < 0.03 * shell_truth
-    assert (got[2] >= got[3] - 1e-9).all()  # the core never spills out of the bone
+    shell_truth = (truth[LV_BONE] - truth[LV_CORE]).sum()
+    assert abs((got[LV_BONE] - got[LV_CORE]).sum() - shell_truth) < 0.03 * shell_truth
+    assert (got[LV_BONE] >= got[LV_CORE] - 1e-9).all()  # the core never spills out of the bone
     for cov in got.values():
         assert cov.min() >= -1e-6 and cov.max() <= 1 + 1e-6
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_fat_to_muscle_edge_gets_its_partial_volume_back(seed):
+    """A muscle ball (thin fat septum round a muscle core) in fat: fat is a level of its own,
+    so the muscle's coverage of the boundary voxels comes back as for bone, and the one-voxel
+    septum keeps its fat."""
+    rng = np.random.default_rng(10 + seed)
+    n = 40
+    centre = 20.0 + rng.uniform(-0.5, 0.5, 3)
+    tilt = float(rng.uniform(0.0, np.pi))
+    r_out = float(rng.uniform(11.0, 15.0))
+    tissues = (T.FAT, T.MUSCLE, T.MUSCLE)
+    tissue = _ball(n, 1, centre, r_out, 0.0, tilt, tissues)
+    truth = _ball(n, 4, centre, r_out, 0.0, tilt, tissues)
+    got = _coverages(tissue, edge_blend(tissue, [WHOLE]))
+    painted = (level_codes()[tissue] >= LV_LEAN).astype(np.float64)
+    band = (truth[LV_LEAN] > 0) & (truth[LV_LEAN] < 1)
+    err_painted = np.sqrt(((painted - truth[LV_LEAN])[band] ** 2).mean())
+    err_blend = np.sqrt(((got[LV_LEAN] - truth[LV_LEAN])[band] ** 2).mean())
+    assert err_blend < 0.6 * err_painted, (err_blend, err_painted)
+    assert abs(got[LV_LEAN].sum() - painted.sum()) < 1e-3 * painted.sum()
+    np.testing.assert_allclose(got[1], 1.0)  # the body level (fat and muscle) is whole
+    # a septum of fat, under two voxels thick, between muscle and a muscle core
+    tissues = (T.MUSCLE, T.FAT, T.MUSCLE)
+    tissue = _ball(n, 1, centre, r_out, 1.4, tilt, tissues)
+    truth = _ball(n, 4, centre, r_out, 1.4, tilt, tissues)
+    got = _coverages(tissue, edge_blend(tissue, [WHOLE]))
+    septum_truth = (1.0 - truth[LV_LEAN]).sum()
+    assert abs((1.0 - got[LV_LEAN]).sum() - septum_truth) < 0.05 * septum_truth
+    blend = edge_blend(tissue, [WHOLE])
+    assert set(np.unique(blend.alt)) == {T.FAT, T.MUSCLE}
 
 
 def test_blend_only_touches_the_boundary_and_uses_neighbour_tissues():
@@ -175,10 +221,11 @@ def test_slices_of_a_blend_index_their_slab():
 
 def test_level_codes_nest():
     codes = level_codes()
-    assert codes[T.AIR] == codes[T.LUNG] == codes[T.GAS] == 0
-    assert codes[T.MUSCLE] == codes[T.FAT] == codes[T.DISC] == codes[T.WATER] == 1
-    assert codes[T.CORTICAL] == codes[T.SHELL] == codes[T.METAL] == 2
-    assert codes[T.CANCELLOUS] == codes[T.DENSE] == codes[T.MARROW] == 3
+    assert codes[T.AIR] == codes[T.LUNG] == codes[T.GAS] == codes[T.FOAM] == 0
+    assert codes[T.FAT] == 1
+    assert codes[T.MUSCLE] == codes[T.DISC] == codes[T.WATER] == codes[T.COUCH] == LV_LEAN
+    assert codes[T.CORTICAL] == codes[T.SHELL] == codes[T.METAL] == LV_BONE
+    assert codes[T.CANCELLOUS] == codes[T.DENSE] == codes[T.MARROW] == LV_CORE
     for inner, outer in zip(LEVELS[1:], LEVELS[:-1]):
         assert set(inner) <= set(outer)
 
@@ -214,7 +261,7 @@ def test_a_vertebra_gets_the_partial_volume_of_a_finer_render():
     cf = codes[rf.tissue]
     got = _coverages(rc.tissue, edge_blend(rc.tissue, [WHOLE]))
     painted_code = codes[rc.tissue]
-    for lv in (2, 3):
+    for lv in (LV_BONE, LV_CORE):
         truth = (cf >= lv).reshape(nk, f, nj, f, ni, f).mean(axis=(1, 3, 5))
         painted = (painted_code >= lv).astype(np.float64)
         band = ((truth > 0) & (truth < 1)) | (painted != np.round(truth))
@@ -257,7 +304,7 @@ def test_bone_regions_are_disjoint_and_hold_every_bone_voxel():
     for r in regions:
         owner[r] += 1
     assert owner.max() == 1
-    bone = level_codes()[tissue] >= 2
+    bone = level_codes()[tissue] >= LV_BONE
     assert (owner[bone] == 1).all()
     assert owner.sum() < 0.6 * tissue.size  # empty tiles left out
     with pytest.raises(ValueError, match="antialias"):

@@ -48,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--antialias",
         choices=("spine", "bone", "off"),
         default="spine",
-        help="sub-voxel bone boundaries: the vertebrae (default), every bone (slower), or none",
+        help="sub-voxel tissue boundaries (bone, fat): round the vertebrae (default), "
+        "round every bone (slower), or none",
     )
     parser.add_argument(
         "--workers",

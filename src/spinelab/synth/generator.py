@@ -95,12 +95,12 @@ class SynthConfig:
         max_slices: Largest number of slices; the slice spacing is raised to fit the FOV.
         render_mm: Target size of the fine render grid (mm); the output is its block average.
         max_fine_voxels: Cap on the fine grid size (supersampling is reduced to fit).
-        antialias: Sub-voxel make-up of bone boundaries (:mod:`spinelab.synth.antialias`):
-            smooth bone edges and thin cortex where the fine grid is the output grid, instead
-            of the painted voxel staircase. ``"spine"`` (default): the vertebrae's boxes
-            (about 0.2 s per 512x512x300 case); ``"bone"``: every bone, ribs, pelvis and limbs
-            included (about 1 s more); ``"off"``: whole voxels. The label maps are the same
-            either way.
+        antialias: Sub-voxel make-up of tissue boundaries (:mod:`spinelab.synth.antialias`:
+            bone, fat against the other soft tissue, the body against air): smooth edges and
+            thin cortex where the fine grid is the output grid, instead of the painted voxel
+            staircase. ``"spine"`` (default): the vertebrae's boxes (0.3 s per 512x512x300
+            case); ``"bone"``: boxes round every bone, ribs, pelvis and limbs included (1.0 s);
+            ``"off"``: whole voxels. The label maps are the same either way.
         random_orientation: Randomly permute and flip the voxel axes (the affine follows).
         margin_mm_range: Extra field of view beyond C1 or the last vertebra's centre (mm).
         margin_fraction_range: Elsewhere the image ends this fraction of the way from the
