@@ -23,7 +23,7 @@ from scipy import ndimage as ndi
 
 from spinelab.synth import bowel
 from spinelab.synth.generator import generate_case
-from spinelab.synth.realism import body_mask
+from spinelab.synth.realism import hu_body_mask
 from spinelab.synth.render import AnatomyParams, render_labels
 from spinelab.synth.tissues import Tissue
 
@@ -41,7 +41,7 @@ def _collapsed_share(
     """Share of the cavity's non-fat section pixels in collapsed (soft, fluid-poor) sections,
     between the centres of the vertebrae ``ids`` (L3-L5)."""
     slab, lab, sp = lumbar_slab(hu, labels, affine, ids)
-    cav = body_mask(slab.copy())
+    cav = hu_body_mask(slab.copy())
     cav &= ndi.distance_transform_edt(cav, sampling=sp) >= 30.0
     vert = np.isin(lab, ids)
     y = np.arange(slab.shape[1])

@@ -17,7 +17,7 @@ from scipy import ndimage as ndi
 
 from spinelab.synth.bowel import BowelField, mottle_cells
 from spinelab.synth.generator import generate_case
-from spinelab.synth.realism import body_mask
+from spinelab.synth.realism import hu_body_mask
 from spinelab.synth.tissues import HU_TABLE, Tissue, sample_hu_table
 from synth_spine_fixture import bowel_3mm_config, curved_spine, lumbar_slab
 
@@ -33,7 +33,7 @@ def _mottle_rate(hu: np.ndarray, labels: np.ndarray, affine: np.ndarray) -> floa
     median is above -30 HU. The same measure gives 0.022 on the real CT.
     """
     slab, lab, sp = lumbar_slab(hu, labels, affine, _LUMBAR)
-    body = body_mask(slab.copy())
+    body = hu_body_mask(slab.copy())
     cav = body & (ndi.distance_transform_edt(body, sampling=sp) >= 30.0)
     vert = np.isin(lab, _LUMBAR)
     y = np.arange(slab.shape[1])[None, :]

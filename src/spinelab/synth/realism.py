@@ -131,8 +131,9 @@ def body_cores(
     return out
 
 
-def body_mask(hu: NDArray[Any]) -> NDArray[np.bool_]:
-    """The patient's body: HU > -300, holes filled per axial slice, largest 3-D component."""
+def hu_body_mask(hu: NDArray[Any]) -> NDArray[np.bool_]:
+    """The patient's body in an image: HU > -300, holes filled per axial slice, largest 3-D
+    component (:func:`spinelab.synth.tissues.body_mask` reads a tissue map instead)."""
     m = hu > -300
     for k in range(m.shape[2]):
         m[:, :, k] = ndi.binary_fill_holes(m[:, :, k])
@@ -181,7 +182,7 @@ def measure(
     z0 = max(int(np.floor(centres[:, 2].min())), 0)
     z1 = min(int(np.ceil(centres[:, 2].max())) + 1, arr.shape[2])
     slab = arr[:, :, z0:z1]
-    body = body_mask(slab.copy())
+    body = hu_body_mask(slab.copy())
     depth = ndi.distance_transform_edt(body, sampling=sp)
     shell = body & (depth >= 3.0) & (depth <= 12.0)
     fat = slab[shell]
@@ -401,7 +402,7 @@ def texture_mask(
     gx = np.gradient(sm, axis=0) / spacing_mm[0]
     gy = np.gradient(sm, axis=1) / spacing_mm[1]
     m = (sm > lo) & (sm < hi) & (np.hypot(gx, gy) < TEXTURE_MAX_GRADIENT)
-    m &= body_mask(hu_xyz.copy())
+    m &= hu_body_mask(hu_xyz.copy())
     m = ndi.binary_erosion(m, np.ones((5, 5, 1), dtype=bool))
     hp = (TEXTURE_HIGHPASS_MM / spacing_mm[0], TEXTURE_HIGHPASS_MM / spacing_mm[1], 0.0)
     mf = m.astype(np.float32)

@@ -62,7 +62,8 @@ OUTSIDE_BODY: tuple[Tissue, ...] = (Tissue.AIR, Tissue.COUCH, Tissue.FOAM)
 
 
 def body_mask(tissue: NDArray[np.integer]) -> NDArray[np.bool_]:
-    """Where a tissue map holds the patient (anything but air and the couch)."""
+    """Where a tissue map holds the patient (anything but air and the couch;
+    :func:`spinelab.synth.realism.hu_body_mask` finds the body in an image)."""
     return ~np.isin(tissue, OUTSIDE_BODY)
 
 
