@@ -893,6 +893,31 @@ COCCYX_SEGMENTS = 2.2
 SACRAL_FORAMINA_MM = ((21.0, 5.0), (18.5, 4.5), (16.0, 3.5), (14.0, 3.0))
 #: Residual S1-S2 disc in the fused sacrum: a faint line of denser trabecular bone (mm thick).
 SACRAL_RESIDUAL_DISC_MM = 1.2
+#: The sacral canal below S2 (:func:`_lower_sacral_canal`): half-width and half-depth (mm) at
+#: S2's centre (inside S2's own canal, which it continues), S3, S4 and S5. The canal is a
+#: flattened triangle, about 30 mm wide at S1 and narrowing to the hiatus; on the real example
+#: CT's mid-sagittal slice (3 mm) it is a dark band 5-8 mm deep between the bodies and the
+#: fused laminae, closing towards S4 (the lower sacrum used to be the bodies' plate alone: a
+#: uniform curved horn without a canal, dorsal wall or segments).
+SACRAL_CANAL_MM = ((8.0, 4.0), (8.0, 3.5), (6.0, 2.0), (5.0, 2.0))
+#: Fused laminae behind the canal (mm): the sacrum's dorsal wall down to the hiatus; with the
+#: lateral masses and crests either side of it, as wide as this share of the bodies' plate
+#: from S3 down (axial sections of the real example CT: one flat bone, its dorsal surface
+#: nearly as wide as the pelvic one; a roof only round the canal read as a ring behind a plate).
+SACRAL_ROOF_MM = 3.0
+SACRAL_DORSAL_WIDTH = 0.75
+#: Residual discs of the fused sacrum below S2 (S2/S3, S3/S4, S4/S5): lines of compact bone
+#: (``THIN_CORTEX``) SACRAL_RESIDUAL_DISC_MM thick across the bodies (the real example CT shows
+#: them as bright lines between the segments at 3 mm), under transverse ridges that stand
+#: RIDGE_MM proud of the pelvic surface, 4 mm high. The sacrococcygeal joint and one
+#: intercoccygeal joint (COCCYX_JOINT_AT of the way down the coccyx) are fibrocartilage
+#: (``Tissue.DISC``) this thick across the whole bone.
+RIDGE_MM = 1.5
+COCCYX_JOINT_MM = 2.0
+COCCYX_JOINT_AT = 0.4
+#: Soft tissue that the canal's dorsal wall may replace (not bone, not S2's cerebrospinal
+#: fluid).
+_ROOF_OVER = (_T.FAT, _T.MUSCLE, _T.SOFT)
 
 
 def lower_sacrum(
@@ -901,8 +926,9 @@ def lower_sacrum(
     """Path of the sacrum below S2 (S3-S5 and the coccyx) as one fused, tapering,
     forward-curving plate from inside S2 down: points (S2's centre, then S3, S4, S5, the
     coccyx and its tip), half-widths and half-thicknesses (mm). As wide as S2's alae at the top
-    (about 90 mm), 75 mm at S3, 50 mm at S4, 30 mm at S5, 10 mm at the coccyx's tip; 20 mm
-    thick at S3 (with the canal), 8 mm at the tip."""
+    (about 90 mm), 75 mm at S3, 50 mm at S4, 30 mm at S5, 10 mm at the coccyx's tip; the
+    bodies' thickness, 16-17 mm at S3, 8 mm at the tip (the canal and the dorsal wall behind
+    them: :func:`_lower_sacral_canal`)."""
     if "S1" not in geo.labels or "S2" not in geo.labels:
         return None
     c = geo.centres_mm[geo.labels.index("S1")]
@@ -950,8 +976,10 @@ def fuse_sacrum(pt: Painter, geo: SpineGeometry) -> None:
     faint residual S1-S2 disc line. Every body shell voxel of S1/S2 with bone 2.5 mm away on all
     six sides (in S2's frame) lies inside the fused bone and becomes cancellous bone; those within
     SACRAL_RESIDUAL_DISC_MM / 2 of the S1-S2 junction plane become the slightly denser residual
-    disc line. Then the four pairs of anterior sacral foramina (SACRAL_FORAMINA_MM) are cut
-    through the sacrum at the segment junctions as round channels of fat (vertebra label 0)."""
+    disc line. Then the lower sacrum gets its canal, dorsal wall, residual discs and the
+    coccyx's joints (:func:`_lower_sacral_canal`), and the four pairs of anterior sacral
+    foramina (SACRAL_FORAMINA_MM) are cut through the sacrum at the segment junctions as round
+    channels of fat (vertebra label 0)."""
     if "S1" not in geo.labels or "S2" not in geo.labels:
         return
     n1, n2 = geo.labels.index("S1"), geo.labels.index("S2")
@@ -1009,7 +1037,111 @@ def fuse_sacrum(pt: Painter, geo: SpineGeometry) -> None:
             near = np.abs(dot3(p - mid, u)) <= SACRAL_RESIDUAL_DISC_MM / 2
             sel = (kk[inside], jj[inside], ii[inside])
             pt.tissue[sel] = np.where(near[inside], _T.DENSE, _T.CANCELLOUS).astype(np.uint8)
+    _lower_sacral_canal(pt, geo)
     _cut_sacral_foramina(pt, geo)
+
+
+def sacral_plate_normals(
+    pts: NDArray[np.float64], post: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Unit normals of the lower sacrum's plate at its points, across its thickness as
+    :meth:`~spinelab.synth.painter.Painter.flat_tube` lays it (twist pi/2), turned to point
+    the way of ``post`` (the dorsal side)."""
+    tan = np.gradient(pts, axis=0)
+    tan /= np.maximum(np.linalg.norm(tan, axis=1, keepdims=True), 1e-9)
+    up = np.array([0.0, 0.0, 1.0]) - tan[:, 2:3] * tan
+    flat_up = np.linalg.norm(up, axis=1) < 0.1
+    up[flat_up] = np.array([0.0, 1.0, 0.0]) - tan[flat_up, 1:2] * tan[flat_up]
+    up /= np.maximum(np.linalg.norm(up, axis=1, keepdims=True), 1e-9)
+    n = np.cross(tan, np.cross(tan, up))
+    n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-9)
+    return n * np.where(n @ post < 0.0, -1.0, 1.0)[:, None]
+
+
+def _lower_sacral_canal(pt: Painter, geo: SpineGeometry) -> None:
+    """The lower sacrum's dorsal half and inside (after S2 is painted): the sacral canal with
+    its dorsal wall, the hiatus, the residual discs and the coccyx's joints.
+
+    The plate of :func:`lower_sacrum` is the fused bodies (16-17 mm deep at S3, 14 mm at S4,
+    12 mm at S5, as the real bodies). The canal (SACRAL_CANAL_MM, fat: the dural sac ends at
+    S2) runs on from S2's canal down behind it, 1 mm of bone behind the bodies' back, under a
+    wall of fused laminae SACRAL_ROOF_MM thick (bone painted over the soft tissue round the
+    canal), down to the S4/S5 junction; below, the wall is open (the sacral hiatus: fat
+    behind S5's body). The sacrum is then 27 mm deep at S3 and 22 mm at S4 (adult sacra:
+    about 25 and 18-20). At the S2/S3, S3/S4 and S4/S5 junctions: transverse ridges (RIDGE_MM)
+    and residual discs (SACRAL_RESIDUAL_DISC_MM of compact bone across the bodies); the
+    sacrococcygeal and one intercoccygeal joint: COCCYX_JOINT_MM of ``Tissue.DISC`` across the
+    bone."""
+    low = lower_sacrum(geo)
+    if low is None:
+        return
+    pts, hw_a, ht_a = low
+    n2 = geo.labels.index("S2")
+    d2, h2 = float(geo.body_depth_mm[n2]), float(geo.body_height_mm[n2])
+    normal = sacral_plate_normals(pts, geo.frames[n2][:, 1])
+    bone = tuple(int(t) for t in _BONE_T)
+    flat = np.full(4, math.pi / 2)
+    cw = np.array([c[0] for c in SACRAL_CANAL_MM])
+    ct = np.array([c[1] for c in SACRAL_CANAL_MM])
+    # the canal's centre (mm behind the plate's axis): in S2's canal at S2's centre, then
+    # 1 mm behind the bodies at S3, S4 and S5
+    off = np.empty(4)
+    off[0] = vshape.posterior_wall(d2) + vshape.level_dims("S2")["can_d"] / 2
+    off[1:] = ht_a[1:4] + 1.0 + ct[1:]
+    canal = pts[:4] + normal[:4] * off[:, None]
+    # the junctions S2/S3, S3/S4, S4/S5, S5/coccyx (as the foramina's), each's direction
+    # down the sacrum and its share of the way from one point of the plate to the next
+    joints, tangents, at = [], [], []
+    for k in range(4):
+        d = pts[k + 1] - pts[k]
+        length = max(float(np.linalg.norm(d)), 1e-6)
+        dist = 0.45 * h2 * SACRAL_SEGMENT_SHRINK**k + 0.5
+        joints.append(pts[k] + d / length * dist)
+        tangents.append(d / length)
+        at.append(min(dist / length, 1.0))
+
+    def lerp(v: NDArray[np.float64], k: int) -> Any:
+        return v[k] + at[k] * (v[k + 1] - v[k])
+
+    # the transverse ridges on the pelvic surface at the junctions S2/S3 .. S4/S5
+    for k in range(3):
+        ends = np.stack([joints[k] - tangents[k] * 2.0, joints[k] + tangents[k] * 2.0])
+        size = np.full(2, 0.8 * float(lerp(hw_a, k))), np.full(2, float(lerp(ht_a, k)) + RIDGE_MM)
+        pt.flat_tube(ends, *size, flat[:2], THIN_CORTEX, _T.MARROW, 1.2, only=_ROOF_OVER)
+    # the dorsal wall down to the hiatus (the S4/S5 junction), then the canal in it and on
+    # behind S5 (fat there: the hiatus)
+    # (from the S2/S3 junction: above it S2's own arch; its marrow may replace the bodies'
+    # dorsal cortex, so the two make one bone)
+    roof = np.vstack([lerp(canal, 0), canal[1:3], lerp(canal, 2)])
+    roof_w = np.array([lerp(cw, 0), cw[1], cw[2], lerp(cw, 2)]) + SACRAL_ROOF_MM
+    widest = SACRAL_DORSAL_WIDTH * np.array([lerp(hw_a, 0), hw_a[1], hw_a[2], lerp(hw_a, 2)])
+    roof_w = np.maximum(roof_w, widest)
+    roof_t = np.array([lerp(ct, 0), ct[1], ct[2], lerp(ct, 2)]) + SACRAL_ROOF_MM
+    over = (*_ROOF_OVER, THIN_CORTEX)
+    pt.flat_tube(roof, roof_w, roof_t, flat, THIN_CORTEX, _T.MARROW, 1.2, only=over)
+    pt.flat_tube(canal, cw, ct, flat, _T.FAT, only=bone + _ROOF_OVER[1:])
+    # residual discs across the bodies, then the sacrococcygeal joint and an intercoccygeal
+    # one across the whole bone
+    down = pts[-1] - joints[3]
+    cuts = [(joints[k], tangents[k], normal[k], SACRAL_RESIDUAL_DISC_MM) for k in range(3)]
+    cuts.append((joints[3], tangents[3], normal[3], COCCYX_JOINT_MM))
+    t = down / max(float(np.linalg.norm(down)), 1e-6)
+    cuts.append((joints[3] + COCCYX_JOINT_AT * down, t, normal[4], COCCYX_JOINT_MM))
+    for k, (j, t, nrm, thick) in enumerate(cuts):
+        nrm = nrm - (nrm @ t) * t
+        nrm /= max(float(np.linalg.norm(nrm)), 1e-6)
+        frame = np.stack([np.cross(nrm, t), nrm, t], axis=1)
+        r = float(lerp(hw_a, min(k, 3))) + 2.0, float(lerp(ht_a, min(k, 3))) + RIDGE_MM + 1.0
+        box = local_box(pt.grid, j, frame, (-r[0], -r[1], -thick), (r[0], r[1], thick))
+        if box is None:
+            continue
+        sl, (a, b, e) = box
+        tis = pt.tissue[sl]
+        near = (np.abs(e) <= thick / 2) & (ellipse_form(a, b, *r) <= 1.0)
+        if k < 3:  # a residual disc: compact bone across the marrow (and S2's body)
+            tis[near & ((tis == _T.MARROW) | (tis == _T.CANCELLOUS))] = THIN_CORTEX
+        else:  # a joint: fibrocartilage across the bone
+            tis[near & _BONE_LUT[tis]] = _T.DISC
 
 
 def _cut_sacral_foramina(pt: Painter, geo: SpineGeometry) -> None:
