@@ -33,7 +33,7 @@ def lower():
     spine = curved_spine()
     pts, hw, ht = pelvis.lower_sacrum(spine)
     lo = pts.min(axis=0) - np.array([70.0, 45.0, 25.0])
-    hi = pts.max(axis=0) + np.array([70.0, 55.0, 15.0])
+    hi = pts.max(axis=0) + np.array([70.0, 55.0, 45.0])  # up to S1
     shape = tuple(int(v) for v in np.ceil(hi - lo)[::-1])
     grid = RenderGrid(tuple(lo), (1.0, 1.0, 1.0), shape)
     res = render_labels(spine, grid, AnatomyParams(bowel_gas=0), np.random.default_rng(0))
@@ -98,3 +98,21 @@ def test_residual_discs_and_the_coccyx_joints_segment_the_bone(lower):
     runs = np.flatnonzero(np.diff(np.concatenate([[0], disc.astype(int), [0]])) == 1)
     assert len(runs) == 2, t
     assert 1.0 <= disc.sum() * 0.5 <= 6.0
+
+
+def test_the_arches_of_s1_and_s2_are_fused(lower):
+    """Bone all the way behind the canal from S1's canal to S2's (the gap between the two
+    laminae used to be soft tissue, a lumbar-looking interlaminar space)."""
+    from spinelab.synth import vertebra_shape as vshape
+
+    tissue, grid, *_ = lower
+    spine = curved_spine()
+    backs = []
+    for name in ("S1", "S2"):
+        n = spine.labels.index(name)
+        dims = vshape.level_dims(name)
+        b = vshape.posterior_wall(float(spine.body_depth_mm[n])) + dims["can_d"] + 4.0
+        backs.append(spine.centres_mm[n] + spine.frames[n][:, 1] * b)
+    d = backs[1] - backs[0]
+    t = _along(tissue, grid, backs[0], d / np.linalg.norm(d), np.arange(0.0, np.linalg.norm(d)))
+    assert np.isin(t, BONE_IDS).mean() > 0.95, t

@@ -1119,6 +1119,20 @@ def _lower_sacral_canal(pt: Painter, geo: SpineGeometry) -> None:
     roof_t = np.array([lerp(ct, 0), ct[1], ct[2], lerp(ct, 2)]) + SACRAL_ROOF_MM
     over = (*_ROOF_OVER, THIN_CORTEX)
     pt.flat_tube(roof, roof_w, roof_t, flat, THIN_CORTEX, _T.MARROW, 1.2, only=over)
+    # S1's and S2's arches fused: bone in the soft tissue round their canals (not in it), as
+    # far back as their laminae, from S1's canal down to the S2/S3 junction, which closes the
+    # gap between the laminae
+    n1 = geo.labels.index("S1")
+    d1 = float(geo.body_depth_mm[n1])
+    dims1 = vshape.level_dims("S1")
+    c1 = geo.centres_mm[n1] + geo.frames[n1][:, 1] * (
+        vshape.posterior_wall(d1) + dims1["can_d"] / 2
+    )
+    arch = np.vstack([c1, canal[0], roof[0]])
+    arch_w = np.array([dims1["can_w"] / 2, cw[0], roof_w[0] - SACRAL_ROOF_MM]) + SACRAL_ROOF_MM
+    lam = [vshape.level_dims(v)["lam_t"] for v in ("S1", "S2")]  # as thick as the laminae
+    arch_t = np.array([dims1["can_d"] / 2 + lam[0], ct[0] + lam[1], roof_t[0]])
+    pt.flat_tube(arch, arch_w, arch_t, flat[:3], THIN_CORTEX, _T.MARROW, 1.2, only=_ROOF_OVER)
     pt.flat_tube(canal, cw, ct, flat, _T.FAT, only=bone + _ROOF_OVER[1:])
     # residual discs across the bodies, then the sacrococcygeal joint and an intercoccygeal
     # one across the whole bone
