@@ -50,6 +50,7 @@ from spinelab.synth import vertebra_shape as vshape
 from spinelab.synth.body import BACK_FAT_SHARE, BodyPlan, Couch, Level, lay_on_couch
 from spinelab.synth.bowel import BowelField, linear_index
 from spinelab.synth.geometry import SpineGeometry
+from spinelab.synth.neck import Neck
 from spinelab.synth.painter import (
     THIN_CORTEX,
     Painter,
@@ -843,6 +844,7 @@ def _paint_soft_tissue(
     torso_power = float(rng.uniform(2.2, 3.0))
     contour = _BodyContour(plan, rng)
     pelvic = pelvic_soft.pelvic_soft_tissue(geo, plan.scale, rng.spawn(1)[0])
+    neck_plan = Neck(z_of, plan.scale)
 
     def cavity(z: float, lv: Level, side: float | None = None) -> organs.Cavity:
         """The trunk's body cavity at height ``z`` (below the neck); ``side``: the lateral
@@ -904,11 +906,8 @@ def _paint_soft_tissue(
             pt.ellipse2d(k, *wall, _T.MUSCLE, power=pw)
         else:  # the trunk: the wall in fat of varying thickness (_BodyContour)
             contour.paint(pt, k, z, lv, wall, pw, cy + by)
-        if neck:  # neck and shoulders
-            pt.ellipse2d(k, xs, ys - lv.depth / 2 - 22.0, 9.0, 8.0, _T.GAS)  # trachea
-            pt.ellipse2d(k, xs + 2.0, ys - lv.depth / 2 - 8.0, 7.0, 5.0, _T.SOFT)
-            for side in (1.0, -1.0):  # carotids/jugulars
-                pt.ellipse2d(k, xs + side * 24.0, ys - lv.depth / 2 - 15.0, 5.0, 5.0, _T.BLOOD)
+        if neck:  # neck and shoulders: fat spaces, muscles, vessels, airway, thyroid
+            neck_plan.paint(pt, k, z, lv, wall)
             return
         # cavity: thorax above the recess, abdomen below
         thorax = z > z_recess

@@ -53,6 +53,7 @@ class Tissue(IntEnum):
     FAECAL_GAS = 25  # gas-rich faecal inclusions: the fine gas mottle of the colon's faeces
     COUCH = 26  # the CT couch's carbon-fibre skins
     FOAM = 27  # the couch's foam core and the mattress on it
+    THYROID = 28  # the thyroid gland (its iodine: brighter than muscle without contrast)
 
 
 N_TISSUES = len(Tissue)
@@ -147,6 +148,9 @@ HU_TABLE: dict[Tissue, tuple[float, float]] = {
     # peaks (2-3 pixels each, blurred), -940 HU in the mattress and -900..-935 in the core
     Tissue.COUCH: (500.0, 100.0),
     Tissue.FOAM: (-930.0, 15.0),
+    # the thyroid gland's iodine puts it above muscle on plain CT (normal glands about 80-120
+    # HU); it enhances strongly with contrast (CONTRAST_HU)
+    Tissue.THYROID: (100.0, 12.0),
 }
 
 #: Contrast-enhanced (portal venous) means that replace the table's, with their spread;
@@ -163,6 +167,7 @@ CONTRAST_HU: dict[Tissue, tuple[float, float]] = {
     Tissue.PANCREAS: (100.0, 15.0),
     Tissue.ADRENAL: (62.0, 12.0),
     Tissue.MYOCARDIUM: (105.0, 15.0),
+    Tissue.THYROID: (160.0, 30.0),
 }
 
 #: Renal cortico-medullary differentiation with contrast: the share of contrast scans taken
@@ -207,8 +212,9 @@ def sample_hu_table(
     Args:
         rng: Random generator.
         contrast: Use contrast-enhanced values (:data:`CONTRAST_HU`: blood, kidney, liver,
-            spleen, muscle, pancreas, adrenals, myocardium) and draw the renal medulla's phase
-            (:data:`CORTICOMEDULLARY`); without contrast the medulla reads as the cortex.
+            spleen, muscle, pancreas, adrenals, myocardium, thyroid) and draw the renal
+            medulla's phase (:data:`CORTICOMEDULLARY`); without contrast the medulla reads as
+            the cortex.
         osteoporosis: Use low-density cancellous bone (and a weaker cortex).
         steatosis: Fatty liver (:data:`STEATOTIC_LIVER_HU`).
 
@@ -231,7 +237,7 @@ def sample_hu_table(
     # the fatty marrow from a grandchild stream: the organs' draws stay as they were too
     fatty = sub.spawn(1)[0]
     # and the faecal inclusions from one of the fatty marrow's (its draws stay as they were),
-    # the couch from one of theirs
+    # the couch from one of theirs (the thyroid after the couch's two, from the same stream)
     faecal = fatty.spawn(1)[0]
     couch = faecal.spawn(1)[0]
     out = np.zeros(N_TISSUES, dtype=np.float32)
