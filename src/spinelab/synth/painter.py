@@ -362,17 +362,8 @@ class Painter:
         tw = np.interp(s_new, s_pts, twist)
         if len(pts) < 2:
             return
-        tan = np.gradient(pts, axis=0)
-        tan /= np.maximum(np.linalg.norm(tan, axis=1, keepdims=True), 1e-9)
-        up = np.array([0.0, 0.0, 1.0]) - tan[:, 2:3] * tan
-        # a tube along z has no "up" across it: take the y axis there
-        flat_up = np.linalg.norm(up, axis=1) < 0.1
-        up[flat_up] = np.array([0.0, 1.0, 0.0]) - tan[flat_up, 1:2] * tan[flat_up]
-        up /= np.maximum(np.linalg.norm(up, axis=1, keepdims=True), 1e-9)
-        side = np.cross(tan, up)
-        hdir = (np.cos(tw)[:, None] * up + np.sin(tw)[:, None] * side).astype(np.float32)
-        ndir = np.cross(tan, hdir).astype(np.float32)
-        tan32 = tan.astype(np.float32)
+        tan, hdir64, ndir64 = tube_frame(pts, tw)
+        hdir, ndir, tan32 = (v.astype(np.float32) for v in (hdir64, ndir64, tan))
         ijk, keep, shape_ijk = self._near_grid(pts, r_max)
         if not keep.any():
             return
@@ -436,6 +427,25 @@ class Painter:
         for value, parts in ((outer, hits[0]), (inner, hits[1])):
             if value is not None and parts:
                 flat[np.concatenate(parts)] = value
+
+
+def tube_frame(
+    pts: NDArray[np.float64], twist: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """The cross-section frame of :meth:`Painter.flat_tube` at points ``(M, 3)`` along a
+    tube: unit tangents, the section's height direction (perpendicular to the tube and closest
+    to +z, or to +y where the tube runs along z, turned by ``twist`` radians towards the
+    horizontal normal) and its thickness direction (tangent x height direction)."""
+    tan = np.gradient(pts, axis=0)
+    tan /= np.maximum(np.linalg.norm(tan, axis=1, keepdims=True), 1e-9)
+    up = np.array([0.0, 0.0, 1.0]) - tan[:, 2:3] * tan
+    # a tube along z has no "up" across it: take the y axis there
+    flat_up = np.linalg.norm(up, axis=1) < 0.1
+    up[flat_up] = np.array([0.0, 1.0, 0.0]) - tan[flat_up, 1:2] * tan[flat_up]
+    up /= np.maximum(np.linalg.norm(up, axis=1, keepdims=True), 1e-9)
+    side = np.cross(tan, up)
+    hdir = np.cos(twist)[:, None] * up + np.sin(twist)[:, None] * side
+    return tan, hdir, np.cross(tan, hdir)
 
 
 _BALLS: dict[

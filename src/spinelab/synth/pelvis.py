@@ -25,7 +25,14 @@ from spinelab import anatomy
 from spinelab.synth import streams
 from spinelab.synth import vertebra_shape as vshape
 from spinelab.synth.geometry import SpineGeometry
-from spinelab.synth.painter import THIN_CORTEX, Painter, dot3, ellipse_form, local_box
+from spinelab.synth.painter import (
+    THIN_CORTEX,
+    Painter,
+    dot3,
+    ellipse_form,
+    local_box,
+    tube_frame,
+)
 from spinelab.synth.streams import side_stream
 from spinelab.synth.tissues import Tissue
 
@@ -1047,13 +1054,7 @@ def sacral_plate_normals(
     """Unit normals of the lower sacrum's plate at its points, across its thickness as
     :meth:`~spinelab.synth.painter.Painter.flat_tube` lays it (twist pi/2), turned to point
     the way of ``post`` (the dorsal side)."""
-    tan = np.gradient(pts, axis=0)
-    tan /= np.maximum(np.linalg.norm(tan, axis=1, keepdims=True), 1e-9)
-    up = np.array([0.0, 0.0, 1.0]) - tan[:, 2:3] * tan
-    flat_up = np.linalg.norm(up, axis=1) < 0.1
-    up[flat_up] = np.array([0.0, 1.0, 0.0]) - tan[flat_up, 1:2] * tan[flat_up]
-    up /= np.maximum(np.linalg.norm(up, axis=1, keepdims=True), 1e-9)
-    n = np.cross(tan, np.cross(tan, up))
+    n = tube_frame(pts, np.full(len(pts), math.pi / 2))[2]
     n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-9)
     return n * np.where(n @ post < 0.0, -1.0, 1.0)[:, None]
 
