@@ -11,12 +11,12 @@ one pair of vessels at every level from C1 to T1 (no fat planes, no larynx, no t
 
 Positions follow the cervical vertebrae: each structure's centre is given relative to the
 spine's centre line ``x`` and the vertebral bodies' front ``y`` (LPS mm, + = left, posterior),
-at the levels' centres (:data:`KEYS`), linear between, scaled with the body. Sizes are those of
-adult anatomy (Gray's Anatomy 41st ed.; CT measurements: tracheal lumen 13-25 mm across,
-common carotid 6-8 mm, internal jugular vein 10-15 mm and flattened, thyroid lobes about 20 x
-20 x 45 mm, the isthmus at the second to fourth tracheal rings, the laryngeal prominence at
-C4-C5, the cricoid at C6; prevertebral soft tissue 3-7 mm thick at C2-C4). Pure numpy, no
-random draws (the same spine, the same neck).
+at the levels' centres (:data:`KEYS`), linear between, scaled with the body. Sizes are typical
+adult values as textbooks give them, not measured here (no real neck CT is at hand): tracheal
+lumen 13-25 mm across, common carotid 6-8 mm, internal jugular vein 10-15 mm and flattened,
+thyroid lobes about 20 x 20 x 45 mm, the isthmus at the second to fourth tracheal rings, the
+laryngeal prominence at C4-C5, the cricoid at C6, prevertebral soft tissue 3-7 mm thick at
+C2-C4. Pure numpy, no random draws (the same spine, the same neck).
 """
 
 from __future__ import annotations

@@ -1059,6 +1059,24 @@ def sacral_plate_normals(
     return n * np.where(n @ post < 0.0, -1.0, 1.0)[:, None]
 
 
+def sacral_junctions(
+    pts: NDArray[np.float64], h2: float
+) -> tuple[list[NDArray[np.float64]], list[NDArray[np.float64]], list[float]]:
+    """The junctions S2/S3, S3/S4, S4/S5 and S5/coccyx on the plate of :func:`lower_sacrum`
+    (points ``pts``; S2's body height ``h2``): segment k's half-height, 0.45 h2 SHRINK**k,
+    beyond its centre. Returns the points, the unit directions down the sacrum there and each
+    junction's share of the way from its segment's point to the next."""
+    joints, downs, at = [], [], []
+    for k in range(4):
+        d = pts[k + 1] - pts[k]
+        length = max(float(np.linalg.norm(d)), 1e-6)
+        dist = 0.45 * h2 * SACRAL_SEGMENT_SHRINK**k + 0.5
+        joints.append(pts[k] + d / length * dist)
+        downs.append(d / length)
+        at.append(min(dist / length, 1.0))
+    return joints, downs, at
+
+
 def _lower_sacral_canal(pt: Painter, geo: SpineGeometry) -> None:
     """The lower sacrum's dorsal half and inside (after S2 is painted): the sacral canal with
     its dorsal wall, the hiatus, the residual discs and the coccyx's joints.
@@ -1090,16 +1108,7 @@ def _lower_sacral_canal(pt: Painter, geo: SpineGeometry) -> None:
     off[0] = vshape.posterior_wall(d2) + vshape.level_dims("S2")["can_d"] / 2
     off[1:] = ht_a[1:4] + 1.0 + ct[1:]
     canal = pts[:4] + normal[:4] * off[:, None]
-    # the junctions S2/S3, S3/S4, S4/S5, S5/coccyx (as the foramina's), each's direction
-    # down the sacrum and its share of the way from one point of the plate to the next
-    joints, tangents, at = [], [], []
-    for k in range(4):
-        d = pts[k + 1] - pts[k]
-        length = max(float(np.linalg.norm(d)), 1e-6)
-        dist = 0.45 * h2 * SACRAL_SEGMENT_SHRINK**k + 0.5
-        joints.append(pts[k] + d / length * dist)
-        tangents.append(d / length)
-        at.append(min(dist / length, 1.0))
+    joints, tangents, at = sacral_junctions(pts, h2)
 
     def lerp(v: NDArray[np.float64], k: int) -> Any:
         return v[k] + at[k] * (v[k + 1] - v[k])
@@ -1109,10 +1118,9 @@ def _lower_sacral_canal(pt: Painter, geo: SpineGeometry) -> None:
         ends = np.stack([joints[k] - tangents[k] * 2.0, joints[k] + tangents[k] * 2.0])
         size = np.full(2, 0.8 * float(lerp(hw_a, k))), np.full(2, float(lerp(ht_a, k)) + RIDGE_MM)
         pt.flat_tube(ends, *size, flat[:2], THIN_CORTEX, _T.MARROW, 1.2, only=_ROOF_OVER)
-    # the dorsal wall down to the hiatus (the S4/S5 junction), then the canal in it and on
-    # behind S5 (fat there: the hiatus)
-    # (from the S2/S3 junction: above it S2's own arch; its marrow may replace the bodies'
-    # dorsal cortex, so the two make one bone)
+    # the dorsal wall from the S2/S3 junction (above it S2's own arch) down to the hiatus (the
+    # S4/S5 junction); its marrow may replace the bodies' dorsal cortex, so the two make one
+    # bone
     roof = np.vstack([lerp(canal, 0), canal[1:3], lerp(canal, 2)])
     roof_w = np.array([lerp(cw, 0), cw[1], cw[2], lerp(cw, 2)]) + SACRAL_ROOF_MM
     widest = SACRAL_DORSAL_WIDTH * np.array([lerp(hw_a, 0), hw_a[1], hw_a[2], lerp(hw_a, 2)])
@@ -1134,6 +1142,7 @@ def _lower_sacral_canal(pt: Painter, geo: SpineGeometry) -> None:
     lam = [vshape.level_dims(v)["lam_t"] for v in ("S1", "S2")]  # as thick as the laminae
     arch_t = np.array([dims1["can_d"] / 2 + lam[0], ct[0] + lam[1], roof_t[0]])
     pt.flat_tube(arch, arch_w, arch_t, flat[:3], THIN_CORTEX, _T.MARROW, 1.2, only=_ROOF_OVER)
+    # the canal, in the wall and on behind S5 (fat there: the hiatus)
     pt.flat_tube(canal, cw, ct, flat, _T.FAT, only=bone + _ROOF_OVER[1:])
     # residual discs across the bodies, then the sacrococcygeal joint and an intercoccygeal
     # one across the whole bone
@@ -1174,11 +1183,9 @@ def _cut_sacral_foramina(pt: Painter, geo: SpineGeometry) -> None:
     # sacrum's segment centres (segment k's half-height 0.45 h2 * SHRINK**k beyond its centre)
     centres = [(c1 - geo.frames[n1][:, 2] * h1 / 2 + c2 + geo.frames[n2][:, 2] * h2 / 2) / 2]
     axes = [geo.frames[n2][:, 2] + geo.frames[n1][:, 2]]
-    for k in range(3):
-        d = pts[k + 1] - pts[k]
-        dn = d / max(float(np.linalg.norm(d)), 1e-6)
-        centres.append(pts[k] + dn * (0.45 * h2 * SACRAL_SEGMENT_SHRINK**k + 0.5))
-        axes.append(-dn)
+    joints, downs, _ = sacral_junctions(pts, h2)
+    centres += joints[:3]
+    axes += [-dn for dn in downs[:3]]
     for (off, r), cen, ax in zip(SACRAL_FORAMINA_MM, centres, axes, strict=True):
         e = ax - dot3(ax[None, :], lat)[0] * lat
         e /= max(float(np.linalg.norm(e)), 1e-6)
