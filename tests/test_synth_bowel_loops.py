@@ -31,8 +31,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 from synth_spine_fixture import abdomen_grid, bowel_3mm_config, curved_spine, lumbar_slab
 
 #: The real CT's collapsed share (above) and the bracket a few rendered cases must fall in.
+#: The six cases' mean moves with the bowel's layout, which anything that changes the free
+#: space in the abdomen or pelvis reshuffles: 0.45 when the collapsed loops came in, 0.36 on
+#: 2026-12-04 before and 0.34 after the sacro-iliac joint was turned (seed 2 alone 0.09); the
+#: fluid-disc loops it guards against gave 0.25.
 REAL_COLLAPSED_SHARE = 0.45
-SHARE_RANGE = (0.35, 0.55)
+SHARE_RANGE = (0.3, 0.55)
 
 
 def _collapsed_share(
@@ -71,7 +75,8 @@ def _collapsed_share(
 @pytest.mark.slow
 def test_collapsed_loop_share_brackets_the_real_ct():
     """Six lumbar 3 mm cases at the real CT's noise: the collapsed share's mean lies around
-    the real CT's 0.45 (0.45 now; 0.25 when the loops were mostly fluid discs and chyme)."""
+    the real CT's 0.45 (see SHARE_RANGE; 0.25 when the loops were mostly fluid discs and
+    chyme)."""
     cfg = bowel_3mm_config()
     shares = []
     for seed in range(1, 7):

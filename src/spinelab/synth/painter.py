@@ -206,19 +206,35 @@ class Painter:
         ry: float,
         power: float = 2.0,
         j_stop: int | None = None,
+        angle: float = 0.0,
     ) -> tuple[int, int, int, int, NDArray[np.bool_]] | None:
-        """Inside of an axis-aligned (super)ellipse on an axial slice: ``(i0, i1, j0, j1, m)``
-        with ``m`` the ``(j1 - j0, i1 - i0)`` mask of the window ``[j0:j1, i0:i1]``, or None
-        when it misses the grid. ``j_stop``: rows from this index on are left out."""
+        """Inside of a (super)ellipse on an axial slice: ``(i0, i1, j0, j1, m)`` with ``m`` the
+        ``(j1 - j0, i1 - i0)`` mask of the window ``[j0:j1, i0:i1]``, or None when it misses
+        the grid. ``j_stop``: rows from this index on are left out. ``angle`` (radians, ellipses
+        only): its ``rx`` axis turned from +x towards +y (axis-aligned at 0)."""
         if rx <= 0 or ry <= 0:
             return None
         g = self.grid
-        i0, i1 = g.index_range(0, cx - rx, cx + rx)
-        j0, j1 = g.index_range(1, cy - ry, cy + ry)
+        ca, sa = math.cos(angle), math.sin(angle)
+        hx, hy = (
+            (rx, ry)
+            if angle == 0.0
+            else (math.hypot(rx * ca, ry * sa), math.hypot(rx * sa, ry * ca))
+        )
+        i0, i1 = g.index_range(0, cx - hx, cx + hx)
+        j0, j1 = g.index_range(1, cy - hy, cy + hy)
         if j_stop is not None:
             j1 = min(j1, j_stop)
         if i1 <= i0 or j1 <= j0:
             return None
+        if angle != 0.0:
+            if power != 2.0:
+                raise ValueError("a turned superellipse is not supported")
+            dx = (self.x[i0:i1] - cx)[None, :]
+            dy = (self.y[j0:j1] - cy)[:, None]
+            u = (dx * ca + dy * sa) / rx
+            v = (dy * ca - dx * sa) / ry
+            return i0, i1, j0, j1, u * u + v * v <= 1.0
         if power == 2.0:
             xx = ((self.x[i0:i1] - cx) / rx) ** 2
             yy = ((self.y[j0:j1] - cy) / ry) ** 2
@@ -239,15 +255,17 @@ class Painter:
         extra: Any = None,
         power: float = 2.0,
         y_below: float | None = None,
+        angle: float = 0.0,
     ) -> None:
-        """Paint an axis-aligned ellipse on slice ``k`` (``only``: overwrite just these).
+        """Paint an ellipse on slice ``k`` (``only``: overwrite just these).
 
         ``power`` > 2 gives a superellipse (a rounded rectangle, e.g. a torso's flat back).
         ``y_below``: paint only the rows whose centre lies at ``y < y_below`` mm (a band of a
-        large ellipse: the mask is worked out on those rows alone).
+        large ellipse: the mask is worked out on those rows alone). ``angle``: see
+        :meth:`ellipse_window`.
         """
         j_stop = None if y_below is None else int(np.searchsorted(self.y, y_below, side="left"))
-        win = self.ellipse_window(cx, cy, rx, ry, power, j_stop)
+        win = self.ellipse_window(cx, cy, rx, ry, power, j_stop, angle)
         if win is None:
             return
         i0, i1, j0, j1, m = win

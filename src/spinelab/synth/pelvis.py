@@ -450,6 +450,30 @@ ILIUM_AURICULAR_BACK_MM = (8.0, 6.0, 4.0, 4.0, 4.0, 2.0, 0.0)
 ILIUM_POSTERIOR_TOP_MM = (28.0, 42.0)
 
 
+def _joint_offset(
+    reach: float, w: float, d: float, back: float, rx: float, ry: float, angle: float
+) -> float:
+    """Distance (mm) from the midline to the auricular section's centre that leaves
+    :data:`SI_JOINT_GAP_MM` between it (half-axes ``rx``, ``ry``, turned by ``angle``; its
+    centre ``back`` mm behind the ala's middle) and the nearest point of the ala's outer face
+    (:func:`vertebra_shape.sacral_ala_face`; the ala reaches ``reach`` mm from the midline,
+    on a body ``w`` wide and ``d`` deep)."""
+    b_fr, b_bk = vshape.sacral_ala_ap(d)
+    b = np.linspace(b_fr, b_bk, 17)
+    face = w / 2 + vshape.sacral_ala_face(reach - w / 2, b, d)
+    rows = b - (b_fr + b_bk) / 2 - back  # from the section's centre
+    # the section's outline (its back end turned towards the midline: -x for angle > 0)
+    t = np.linspace(0.0, 2.0 * math.pi, 361)
+    ex, ey = rx * np.cos(t), ry * np.sin(t)
+    ca, sa = math.cos(angle), math.sin(angle)
+    inward = -(ex * ca - ey * sa)  # towards the midline
+    y = ex * sa + ey * ca
+    # how far the outline reaches inwards within 1 mm of each row of the face
+    near = np.abs(y[None, :] - rows[:, None]) <= 1.0
+    reach_in = np.where(near, inward[None, :], -np.inf).max(axis=1)
+    return float((face + reach_in).max()) + SI_JOINT_GAP_MM
+
+
 def _paint_auricular(pt: Painter, geo: SpineGeometry, s: float) -> None:
     """The auricular part and the posterior part of each ilium beside the sacral alae and L5,
     slice by slice (2-D ellipses into soft tissue only, then marrow inside them where the wing's
@@ -481,17 +505,30 @@ def _paint_auricular(pt: Painter, geo: SpineGeometry, s: float) -> None:
     ap1, ap2 = sum(vshape.sacral_ala_ap(d1)) / 2, sum(vshape.sacral_ala_ap(d2)) / 2
     yn = [c2[1] + ap2 + 6.0, c2[1] + ap2] + [c1[1] + ap1] * 5
     yn = [v + b * s for v, b in zip(yn, ILIUM_AURICULAR_BACK_MM, strict=True)]
+    # how far behind the alae's middle the section's centre lies, level by level, and the
+    # alae's widths and depths there: the section keeps the joint space from the nearest
+    # point of the ala's (sheared) outer face
+    behind = [b * s + (6.0 if i == 0 else 0.0) for i, b in enumerate(ILIUM_AURICULAR_BACK_MM)]
+    wn, dn = [w2, w2] + [w1] * 5, [d2, d2] + [d1] * 5
     xc = [c2[0], c2[0]] + [c1[0]] * 5
-    ln = [v * s / 2 for v in ILIUM_AURICULAR_LONG_MM]
+    # the section is turned with the joint (its back end inwards), parallel to the ala's
+    # sheared lateral face (vertebra_shape.SACRAL_JOINT_TURN_DEG); its lengths are the real
+    # example's front-to-back extents, so the turned section is longer by 1 / cos(turn)
+    tilt = math.radians(vshape.SACRAL_JOINT_TURN_DEG)
+    ln = [v * s / 2 / math.cos(tilt) for v in ILIUM_AURICULAR_LONG_MM]
     t_half = ILIUM_AURICULAR_MM[0] * s / 2
     soft = (_T.FAT, _T.MUSCLE, _T.SOFT)
     k0, k1 = pt.grid.index_range(2, zn[0], zn[-1])
     for k in range(k0, k1):
         z = float(pt.z[k])
-        reach, yc, x0, l_half = (float(np.interp(z, zn, v)) for v in (xn, yn, xc, ln))
+        reach, yc, x0, l_half, back, w, d = (
+            float(np.interp(z, zn, v)) for v in (xn, yn, xc, ln, behind, wn, dn)
+        )
+        out = _joint_offset(reach, w, d, back, t_half, l_half, tilt)
         for side in (1.0, -1.0):
-            cx = x0 + side * (reach + SI_JOINT_GAP_MM + t_half)
-            pt.ellipse2d(k, cx, yc, t_half, l_half, _T.CORTICAL, only=soft)
+            cx = x0 + side * out
+            turn = side * tilt
+            pt.ellipse2d(k, cx, yc, t_half, l_half, _T.CORTICAL, only=soft, angle=turn)
             pt.ellipse2d(
                 k,
                 cx,
@@ -500,6 +537,7 @@ def _paint_auricular(pt: Painter, geo: SpineGeometry, s: float) -> None:
                 l_half - ILIAC_BODY_CORTEX_MM,
                 _T.MARROW,
                 only=(THIN_CORTEX, _T.CORTICAL),
+                angle=turn,
             )
 
 

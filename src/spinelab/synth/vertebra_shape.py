@@ -304,6 +304,20 @@ SACRAL_ALA_TAPER = {"S1": 0.35, "S2": 0.35}
 #: mm behind the body's front; the old ellipse reached 8 mm in front of and 33 mm behind it).
 SACRAL_ALA_FRONT = -0.1
 SACRAL_ALA_BACK_MM = 10.0
+#: The sacro-iliac joint is turned in the axial plane, its back end towards the midline (deg):
+#: in the real example's axial sections (3 mm, read by eye at 12 mm steps from the sacral base
+#: down to S2) the posterior ilium runs back and inwards from in front of the joint at 11-20
+#: deg off the sagittal plane (15-20 mm inwards over 50-55 mm; steepest at the sacral base),
+#: its back end 45-55 mm from the midline, and the ala's lateral face follows it across the
+#: 2-4 mm joint space (the ala reaches further out in front than behind). The ala's outline
+#: is sheared by this angle (:data:`SACRAL_ALA_PIVOT`) and the ilium's auricular section
+#: (:mod:`spinelab.synth.pelvis`) turned by it; both had run straight back, a vertical oval
+#: beside a square-ended ala.
+SACRAL_JOINT_TURN_DEG = 20.0
+#: Where along the ala's depth (fraction from its front) the sheared face keeps the reach of
+#: :func:`sacral_ala_reach`: near the front, where the rounded section is full, so the coronal
+#: outline keeps its width; behind it the face recedes with the joint.
+SACRAL_ALA_PIVOT = 0.25
 
 
 #: Mid-sagittal outline of the sacral bodies. Below the promontory (S1's anterior-superior
@@ -353,6 +367,27 @@ def sacral_ala_reach(name: str, h: float, w: float, e: Any) -> Any:
     # the sacral base (S1's top) is rounded; S2's top is fused to S1 and keeps its reach
     up = np.clip((e - e_pk) / (h / 2 - e_pk), 0.0, 1.0) if name == "S1" else 0.0
     return w / 2 + ext * (1.0 - SACRAL_ALA_TAPER[name] * down) * np.sqrt(1.0 - up**4)
+
+
+def sacral_ala_face(reach: Any, b: Any, d: float) -> Any:
+    """Lateral reach (mm beyond the body's half-width) of the sacral ala's outer face at
+    antero-posterior position ``b`` (mm from the body centre, + = posterior; body depth ``d``)
+    given its reach ``reach`` beyond the body at that height (:func:`sacral_ala_reach` less
+    the half-width): the rounded-box axial section, sheared back and inwards by
+    :data:`SACRAL_JOINT_TURN_DEG` about :data:`SACRAL_ALA_PIVOT` (0 outside the ala)."""
+    b_fr, b_bk = sacral_ala_ap(d)
+    b_c, r_b = (b_fr + b_bk) / 2, (b_bk - b_fr) / 2
+    qb = np.clip(np.abs((np.asarray(b, dtype=float) - b_c) / r_b), 0.0, 1.0)
+    shear, b_p = sacral_ala_shear(d)
+    return np.maximum(reach * (1.0 - qb**4) ** 0.25 - shear * (b - b_p), 0.0)
+
+
+def sacral_ala_shear(d: float) -> tuple[float, float]:
+    """The ala's outer face recedes by ``shear`` mm per mm behind ``b_pivot`` (mm from the
+    body centre, + = posterior) and reaches out as far in front of it: ``(shear, b_pivot)``
+    for a body ``d`` deep (:data:`SACRAL_JOINT_TURN_DEG`, :data:`SACRAL_ALA_PIVOT`)."""
+    b_fr, b_bk = sacral_ala_ap(d)
+    return math.tan(math.radians(SACRAL_JOINT_TURN_DEG)), b_fr + SACRAL_ALA_PIVOT * (b_bk - b_fr)
 
 
 def sacral_ala_ap(d: float) -> tuple[float, float]:
@@ -589,10 +624,13 @@ def vertebra_parts(
         # rounded above, tapering below; :func:`sacral_ala_reach`), a rounded-box axial section
         # (corners of a superellipse) from behind the body's front to behind the canal, and the
         # sacral canal left open
-        ala_w = w / 2 + SACRAL_ALA_EXTRA_MM[name]
         below = SACRAL_MASS_BELOW_MM[name]
         b_fr, b_bk = sacral_ala_ap(d)
         b_c, r_b = (b_fr + b_bk) / 2, (b_bk - b_fr) / 2
+        # the lateral face follows the joint: from the front back and inwards
+        # (sacral_ala_face)
+        shear, b_pivot = sacral_ala_shear(d)
+        ala_w = w / 2 + SACRAL_ALA_EXTRA_MM[name] + shear * (b_pivot - b_fr)
         dm_ala = level_dims(name)
         slope_ala = SACRAL_ALA_SLOPE if name == "S1" else 0.0
         bw_ala = posterior_wall(d)
@@ -600,7 +638,7 @@ def vertebra_parts(
         def ala(a: Any, b: Any, e: Any, s: float) -> Any:
             u = np.abs(a) - w / 2
             reach = np.maximum(sacral_ala_reach(name, h, w, e) - w / 2 - s, 1e-3)
-            qa = np.maximum(u, 0.0) / reach
+            qa = np.maximum(u + shear * (b - b_pivot), 0.0) / reach
             qb = (b - b_c) / max(r_b - s, 1e-3)
             qa, qb = qa * qa, qb * qb
             m = qa * qa + qb * qb <= 1.0
