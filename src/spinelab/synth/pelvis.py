@@ -951,6 +951,15 @@ SACRAL_CANAL_MM = ((8.0, 4.0), (8.0, 3.5), (6.0, 2.0), (5.0, 2.0))
 #: nearly as wide as the pelvic one; a roof only round the canal read as a ring behind a plate).
 SACRAL_ROOF_MM = 3.0
 SACRAL_DORSAL_WIDTH = 0.75
+#: The median sacral crest (the fused spinous processes, S1-S4): one ridge down the midline of
+#: the dorsal surface, from S1's laminae over S2's and the dorsal wall to the hiatus, half as
+#: wide and half as thick as these (mm; centred on the dorsal surface, so it stands half its
+#: thickness proud). On the real example CT's mid-sagittal slice (3 mm) the sacrum's back is
+#: one continuous bright band 10-12 mm thick from S1 down, parallel to the canal; here S1's
+#: and S2's arches and the wall below stood as separate pieces with steps of 6-8 mm between
+#: them, and S1's and S2's spinous processes were lumbar-like flags (16 and 12 mm long; now
+#: 8 and 6 mm tubercles on the crest, vertebra_shape.LEVEL_DIMS).
+SACRAL_CREST_MM = (5.0, 3.0)
 #: Residual discs of the fused sacrum below S2 (S2/S3, S3/S4, S4/S5): lines of compact bone
 #: (``THIN_CORTEX``) SACRAL_RESIDUAL_DISC_MM thick across the bodies (the real example CT shows
 #: them as bright lines between the segments at 3 mm), under transverse ridges that stand
@@ -1164,6 +1173,11 @@ def _lower_sacral_canal(pt: Painter, geo: SpineGeometry) -> None:
     widest = SACRAL_DORSAL_WIDTH * np.array([lerp(hw_a, 0), hw_a[1], hw_a[2], lerp(hw_a, 2)])
     roof_w = np.maximum(roof_w, widest)
     roof_t = np.array([lerp(ct, 0), ct[1], ct[2], lerp(ct, 2)]) + SACRAL_ROOF_MM
+    # at the S2/S3 junction the wall starts as deep as S2's arch behind its canal (the
+    # laminae's outer face, vertebra_shape.vertebra_parts), so the two make one wall
+    dims2 = vshape.level_dims("S2")
+    s2_back = dims2["can_d"] / 2 + 1.3 * dims2["lam_t"]
+    roof_t[0] = max(roof_t[0], s2_back + at[0] * (roof_t[1] - s2_back))
     over = (*_ROOF_OVER, THIN_CORTEX)
     pt.flat_tube(roof, roof_w, roof_t, flat, THIN_CORTEX, _T.MARROW, 1.2, only=over)
     # S1's and S2's arches fused: bone in the soft tissue round their canals (not in it), as
@@ -1180,6 +1194,38 @@ def _lower_sacral_canal(pt: Painter, geo: SpineGeometry) -> None:
     lam = [vshape.level_dims(v)["lam_t"] for v in ("S1", "S2")]  # as thick as the laminae
     arch_t = np.array([dims1["can_d"] / 2 + lam[0], ct[0] + lam[1], roof_t[0]])
     pt.flat_tube(arch, arch_w, arch_t, flat[:3], THIN_CORTEX, _T.MARROW, 1.2, only=_ROOF_OVER)
+    # the median crest along the dorsal surface: behind S1's and S2's laminae, then the wall
+    # down to the S3/S4 junction, tapering to the hiatus at S4/S5
+    # (S2's laminae reach 2 mm below its body, behind the wall's start: the crest runs from
+    # their lower outer edge to the wall at S3)
+    fr2 = geo.frames[n2]
+    s2_corner = (
+        geo.centres_mm[n2]
+        + fr2[:, 1] * (vshape.posterior_wall(d2) + dims2["can_d"] + 1.3 * dims2["lam_t"])
+        - fr2[:, 2] * (h2 / 2 + 2.0)
+    )
+    crest = np.vstack(
+        [
+            c1 + geo.frames[n1][:, 1] * (dims1["can_d"] / 2 + 1.3 * lam[0]),
+            canal[0] + normal[0] * s2_back,
+            s2_corner,
+            roof[1:4] + normal[1:4] * roof_t[1:4, None],
+        ]
+    )
+    taper = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 0.4])
+    # (thicker over S1's and S2's laminae, reaching down to them across a millimetre or two
+    # of misfit between their frames and the plate's normals)
+    deep = np.array([1.7, 1.7, 1.3, 1.0, 1.0, 1.0])
+    pt.flat_tube(
+        crest,
+        SACRAL_CREST_MM[0] * taper,
+        SACRAL_CREST_MM[1] * taper * deep,
+        np.full(len(crest), math.pi / 2),
+        THIN_CORTEX,
+        _T.MARROW,
+        1.2,
+        only=_ROOF_OVER,
+    )
     # the canal, in the wall and on behind S5 (fat there: the hiatus)
     pt.flat_tube(canal, cw, ct, flat, _T.FAT, only=bone + _ROOF_OVER[1:])
     # residual discs across the bodies, then the sacrococcygeal joint and an intercoccygeal
