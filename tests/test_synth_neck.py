@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from spinelab.synth.neck import KEYS, Neck
+from spinelab.synth.neck import KEYS, MANDIBLE_MM, Neck, mandible_lowest
 from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
 from spinelab.synth.tissues import HU_TABLE, Tissue, sample_hu_table
 
@@ -108,3 +108,52 @@ def test_the_thyroid_is_brighter_than_muscle_and_enhances():
     plain = sample_hu_table(np.random.default_rng(0))
     contrast = sample_hu_table(np.random.default_rng(0), contrast=True)
     assert contrast[Tissue.THYROID] > plain[Tissue.THYROID] + 20.0
+
+
+@pytest.fixture(scope="module")
+def head():
+    """The fixture spine from C3 up into the skull on a 1 mm grid, 4 mm either side of the
+    midline: tissue map, grid, spine."""
+    spine = curved_spine()
+    c1, c3 = (spine.centres_mm[spine.labels.index(n)] for n in ("C1", "C3"))
+    lo = np.array([c3[0] - 2.0, c3[1] - 130.0, c3[2] - 15.0])
+    hi = np.array([c3[0] + 2.0, c3[1] + 90.0, c1[2] + 60.0])
+    shape = tuple(int(v) for v in np.ceil(hi - lo)[::-1])
+    grid = RenderGrid(tuple(lo), (1.0, 1.0, 1.0), shape)
+    res = render_labels(spine, grid, AnatomyParams(), np.random.default_rng(0))
+    return res.tissue[:, :, 2], grid, spine
+
+
+def test_the_mandible_lies_in_the_jaws_soft_tissue(head):
+    # the mandible hung in air in front of the neck (a black crescent between them in axial
+    # slices); now the floor of the mouth and the tongue fill the U and the skin covers it
+    tis, grid, spine = head
+    c3 = spine.centres_mm[spine.labels.index("C3")]
+    z = mandible_lowest(c3) + MANDIBLE_MM[6]  # the chin's middle height
+    k = round((z - grid.origin_mm[2]) / grid.spacing_mm[2])
+    col = tis[k]
+    y = grid.axis_mm(1)
+    bone = np.flatnonzero(np.isin(col, [Tissue.CORTICAL, Tissue.MARROW]) & (y < c3[1] - 40.0))
+    assert len(bone), "no chin on the midline"
+    front, back = bone.min(), bone.max()
+    # soft tissue and skin in front of the chin, no air from the chin back to the spine
+    assert np.isin(col[front - 4 : front], [Tissue.FAT, Tissue.MUSCLE]).all()
+    body_front = c3[1] - spine.body_depth_mm[spine.labels.index("C3")] / 2
+    behind = col[back + 1 : int(np.argmin(np.abs(y - body_front)))]
+    assert not np.isin(behind, [Tissue.AIR]).any()
+    # the body of the mandible is an upright plate (25-33 mm tall), not a 12 mm rod
+    j = (front + back) // 2
+    assert np.isin(tis[:, j], [Tissue.CORTICAL, Tissue.MARROW]).sum() >= 20
+
+
+def test_the_skull_is_filled_with_brain(head):
+    # above the neck's slices the skull's inside stayed air (a hollow skull), and so did the
+    # foramen magnum
+    tis, grid, spine = head
+    c1 = spine.centres_mm[spine.labels.index("C1")]
+    z = grid.axis_mm(2)
+    y = grid.axis_mm(1)
+    for dz in (20.0, 30.0, 50.0):
+        k = int(np.argmin(np.abs(z - (c1[2] + dz))))
+        j = int(np.argmin(np.abs(y - (c1[1] + 10.0))))
+        assert tis[k, j] == Tissue.BRAIN, (dz, Tissue(tis[k, j]).name)

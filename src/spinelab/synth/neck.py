@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from spinelab.synth.body import Level
 from spinelab.synth.painter import Painter
@@ -82,8 +83,11 @@ PREVERTEBRAL_MM = (5.0, 5.0)
 STRAP_MM = (3.5, 28.0)
 #: The fat of the visceral, carotid and posterior spaces: an ellipse from the strap muscles
 #: back to this far (mm) behind the bodies' front, this share of the muscle ellipse's
-#: half-width across.
+#: half-width across; above C4 the pharynx, the tongue's base and the floor of the mouth
+#: take its place (narrower per level of KEYS, C1 first: it was as wide up to C1, a broad
+#: band of fat behind the jaw).
 FAT_SPACE = (8.0, 0.82)
+FAT_SPACE_SHARE = (0.4, 0.45, 0.6, 0.82, 0.82, 0.82, 0.82, 0.82)
 #: Thyroid cartilage: a shield round the front of the larynx from above C4's centre to C6's
 #: (mm above C4's centre), its outer half-axes (mm) and thickness (mm).
 THYROID_CARTILAGE_MM = (8.0, 19.0, 14.0, 2.0)
@@ -101,10 +105,64 @@ THYROID_ISTHMUS_MM = (12.0, 3.5)
 OESOPHAGUS_MM = (3.0, -6.5, 8.0, 4.0)
 
 
-class Neck:
-    """The neck of one spine: its levels' heights and the body's scale."""
+#: The mandible relative to C3's centre (mm): its body a U-shaped bony plate
+#: (:func:`mandible_polyline`), its arms this far either side of the midline at the angles,
+#: which lie this far in front of the centre, the chin this much further forwards, the body's
+#: lower border this far above the centre at the chin and this much higher at the angles;
+#: the plate's half-thickness and half-height. Adult mandibles: body 25-33 mm tall and 8-12 mm
+#: thick, intergonial width 90-100 mm, chin to the angles' line 40-50 mm in axial view; the
+#: rami run up from the angles to the condyles at the skull base (:data:`RAMUS_MM`). The
+#: mandible used to be a 12 mm round rod along the U, two round bones in axial sections.
+MANDIBLE_MM = (48.0, 30.0, 50.0, 4.0, 17.0, 5.0, 14.0)
+#: The angle range (radians, either side of the chin) of the U's parametrization.
+MANDIBLE_SPAN = 1.45
+#: The rami: plates this thick and this wide from front to back (mm) from the angles up to the
+#: condyles this far above C1's centre, leaning back by this much (mm) on the way.
+RAMUS_MM = (8.0, 28.0, 12.0, 10.0)
+#: The jaw's soft tissue (floor of the mouth, tongue, submandibular and submental spaces) round
+#: the mandible, from under the chin up to where the head begins: its subcutaneous fat this
+#: thick (mm) over a muscle mass, reaching this far (mm) beyond the mandible's arms and in
+#: front of the chin; under the chin the skin turns back to the neck over this height (mm).
+#: The mandible used to hang in air in front of the neck (cervical fields of view showed a
+#: black crescent between the two).
+JAW_MM = (6.0, 12.0, 10.0)
+#: Above C1's centre the neck's painter stops (15 mm up) and the skull takes over, but the
+#: skull (an ellipsoid) is narrow from front to back at its cut base: the jaw's soft tissue
+#: runs on up to this height (mm above C1's centre), where the skull's front has come
+#: forwards to meet it.
+JAW_ABOVE_C1_MM = 35.0
 
-    def __init__(self, z_of: dict[str, float], scale: float) -> None:
+
+def mandible_polyline(c3: NDArray[np.float64], n: int = 30) -> NDArray[np.float64]:
+    """Points ``(n, 3)`` (LPS mm) along the mid-line of the mandible's body (:data:`MANDIBLE_MM`,
+    the plate's centre, half its height above the lower border) in front of C3's centre
+    ``c3``: from one angle round the chin to the other."""
+    half, back, depth, low, rise, _t, h = MANDIBLE_MM
+    ph = np.linspace(-MANDIBLE_SPAN, MANDIBLE_SPAN, n)
+    return np.stack(
+        [
+            c3[0] + half * np.sin(ph) / np.sin(MANDIBLE_SPAN),
+            c3[1]
+            - back
+            - depth * (np.cos(ph) - np.cos(MANDIBLE_SPAN)) / (1 - np.cos(MANDIBLE_SPAN)),
+            c3[2] + low + h + rise * (1 - np.cos(ph)) / (1 - np.cos(MANDIBLE_SPAN)),
+        ],
+        axis=1,
+    )
+
+
+def mandible_lowest(c3: NDArray[np.float64]) -> float:
+    """Height (mm) of the mandible's lower border at the chin."""
+    return float(c3[2] + MANDIBLE_MM[3])
+
+
+class Neck:
+    """The neck of one spine: its levels' heights, the body's scale and C3's centre (where
+    the mandible is, :func:`mandible_polyline`; None: no jaw)."""
+
+    def __init__(
+        self, z_of: dict[str, float], scale: float, c3: NDArray[np.float64] | None = None
+    ) -> None:
         zs = [z_of.get(k) for k in KEYS]
         known = [(i, z) for i, z in enumerate(zs) if z is not None]
         if len(known) >= 2:  # a missing level where a level's step puts it
@@ -119,6 +177,7 @@ class Neck:
             full = -20.0 * np.arange(len(KEYS), dtype=float)
         self.z = full[::-1].copy()  # ascending (T1 first)
         self.scale = scale
+        self.c3 = c3
 
     def _at(self, z: float, table: Any) -> Any:
         """The keyframes ``table`` (one row per level of KEYS) at height ``z``."""
@@ -149,10 +208,13 @@ class Neck:
         _, wy, whw, whd = wall
         y_in = wy - whd  # the front of the muscle ellipse
         ell = pt.ellipse2d
+        if self.c3 is not None:
+            self.paint_jaw(pt, k, z, xs, wy + whd)
         # the fat spaces, then the muscles in them
         back = yf + FAT_SPACE[0] * s
         front = y_in + STRAP_MM[0] * s
-        ell(k, xs, (front + back) / 2, FAT_SPACE[1] * whw, (back - front) / 2, _T.FAT)
+        (share,) = self._at(z, [(v,) for v in FAT_SPACE_SHARE])
+        ell(k, xs, (front + back) / 2, share * whw, (back - front) / 2, _T.FAT)
         ell(k, xs, y_in + STRAP_MM[0] * s / 2, STRAP_MM[1] * s, STRAP_MM[0] * s, _T.MUSCLE)
         # the back's muscles in layers: a fat plane between the superficial (trapezius,
         # splenius) and the deep ones (semispinalis, multifidus) and the midline septum
@@ -215,6 +277,26 @@ class Neck:
             r = RING_MM * s
             ell(k, ax, ay, arx + r, ary + r, _T.CARTILAGE, extra=ring, y_below=y_open)
         ell(k, ax, ay, arx, ary, _T.GAS)
+
+    def paint_jaw(self, pt: Painter, k: int, z: float, xs: float, y_back: float) -> None:
+        """The jaw's soft tissue (:data:`JAW_MM`) on slice ``k``, into the air in front of
+        the neck only (the neck's own layers are kept); ``y_back``: how far back it may reach
+        (the neck's back; above the neck, the spine's centre line)."""
+        if self.c3 is None:
+            return
+        half, back, depth, _low, _rise, r, _h = MANDIBLE_MM
+        fat, reach, turn = JAW_MM
+        chin_low = mandible_lowest(self.c3)
+        f = float(np.clip((z - chin_low + turn) / turn, 0.0, 1.0))
+        if f <= 0.0:
+            return
+        front = self.c3[1] - back - depth - r - fat  # the skin in front of the chin
+        # under the chin the front turns back towards the neck (f < 1)
+        front = y_back + f * (front - y_back)
+        cy, ry = (front + y_back) / 2, (y_back - front) / 2
+        rx = (half + r + reach) * np.sqrt(f)
+        pt.ellipse2d(k, xs, cy, rx, ry, _T.FAT, only=(_T.AIR,))
+        pt.ellipse2d(k, xs, cy, rx - fat, ry - fat, _T.MUSCLE, only=(_T.AIR, _T.FAT))
 
 
 def _ring(cx: float, cy: float, rx: float, ry: float) -> Callable[[Any, Any], Any]:

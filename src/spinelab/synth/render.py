@@ -50,7 +50,7 @@ from spinelab.synth import vertebra_shape as vshape
 from spinelab.synth.body import BACK_FAT_SHARE, BodyPlan, Couch, Level, lay_on_couch
 from spinelab.synth.bowel import BowelField, linear_index
 from spinelab.synth.geometry import SpineGeometry
-from spinelab.synth.neck import Neck
+from spinelab.synth.neck import JAW_ABOVE_C1_MM, MANDIBLE_MM, RAMUS_MM, Neck, mandible_polyline
 from spinelab.synth.painter import (
     THIN_CORTEX,
     Painter,
@@ -724,7 +724,15 @@ def _paint_skull(pt: Painter, geo: SpineGeometry) -> None:
         foramen = (x**2 + (y - 22.0) ** 2 < 17.0**2) & (z < -40)
         return (z > -60.0) & ~foramen
 
-    _ellipsoid_shell(pt, centre, axes, 7.0, keep, _T.BRAIN, (_T.FAT, _T.MUSCLE, _T.SOFT))
+    # (the slices above the neck are left as air by the soft tissue's painter: the brain
+    # fills the skull there too; it had stayed air, a hollow skull)
+    _ellipsoid_shell(pt, centre, axes, 7.0, keep, _T.BRAIN, (_T.AIR, _T.FAT, _T.MUSCLE, _T.SOFT))
+    # the foramen magnum holds the medulla: brain in the hole through the shell's base
+    hole_box = local_box(pt.grid, centre, np.eye(3), (-17.0, 5.0, -60.0), (17.0, 39.0, -40.0))
+    if hole_box is not None:
+        sl, (x, y, z) = hole_box
+        tis = pt.tissue[sl]
+        tis[(x**2 + (y - 22.0) ** 2 < 17.0**2) & (z > -60.0) & (tis == _T.AIR)] = _T.BRAIN
     # skull base / occiput: a thick plate above C1 with the foramen magnum
     base = c + np.array([0.0, 0.0, 20.0])
     box = local_box(pt.grid, base, np.eye(3), (-55.0, -45.0, -6.0), (55.0, 60.0, 6.0))
@@ -734,21 +742,38 @@ def _paint_skull(pt: Painter, geo: SpineGeometry) -> None:
         hole = ellipse_form(x, y - 22.0, 15.0, 18.0) <= 1.0
         plate &= ~hole
         tis = pt.tissue[sl]
+        # the medulla in the foramen magnum (above the neck the slices are air)
+        tis[hole & (np.abs(z + 0.3 * y / 5) < 6.0) & (tis == _T.AIR)] = _T.BRAIN
         tis[plate] = _T.CORTICAL
         tis[plate & (np.abs(z + 0.3 * y / 5) < 4.0)] = _T.MARROW
-    # mandible: a U of bone in front of C2-C3
+    # mandible in front of C2-C3 (in the jaw's soft tissue, neck.Neck): its body a U-shaped
+    # upright plate, the rami plates up from the angles to the condyles at the skull base
     if "C3" in geo.labels:
         c3 = geo.centres_mm[geo.labels.index("C3")]
-        ph = np.linspace(-1.2, 1.2, 30)
-        pts = np.stack(
-            [
-                c3[0] + 48.0 * np.sin(ph),
-                c3[1] - 30.0 - 50.0 * np.cos(ph),
-                c3[2] + 10.0 + 25.0 * (1 - np.cos(ph)),
-            ],
-            axis=1,
+        body = mandible_polyline(c3)
+        m = len(body)
+        thick, high = MANDIBLE_MM[5], MANDIBLE_MM[6]
+        pt.flat_tube(
+            body, np.full(m, high), np.full(m, thick), np.zeros(m), _T.CORTICAL, _T.MARROW, 2.0
         )
-        pt.tube(pts, 6.0, _T.CORTICAL, _T.MARROW, 2.0)
+        r_thick, r_wide, r_top, r_lean = RAMUS_MM
+        for end in (body[0], body[-1]):
+            z0, z1 = end[2], c[2] + r_top
+            k0, k1 = pt.grid.index_range(2, z0, z1)
+            for k in range(k0, k1):
+                u = (float(pt.z[k]) - z0) / max(z1 - z0, 1.0)
+                y = end[1] + r_lean * u
+                soft = (_T.AIR, _T.FAT, _T.MUSCLE, _T.SOFT, _T.BRAIN)
+                pt.ellipse2d(k, end[0], y, r_thick / 2, r_wide / 2, _T.CORTICAL, only=soft)
+                pt.ellipse2d(
+                    k,
+                    end[0],
+                    y,
+                    r_thick / 2 - 1.5,
+                    r_wide / 2 - 1.5,
+                    _T.MARROW,
+                    only=(_T.CORTICAL,),
+                )
 
 
 def _paint_metal(pt: Painter, geo: SpineGeometry, params: AnatomyParams) -> NDArray[np.float64]:
@@ -844,7 +869,8 @@ def _paint_soft_tissue(
     torso_power = float(rng.uniform(2.2, 3.0))
     contour = _BodyContour(plan, rng)
     pelvic = pelvic_soft.pelvic_soft_tissue(geo, plan.scale, rng.spawn(1)[0])
-    neck_plan = Neck(z_of, plan.scale)
+    c3 = geo.centres_mm[geo.labels.index("C3")] if "C3" in geo.labels else None
+    neck_plan = Neck(z_of, plan.scale, c3)
 
     def cavity(z: float, lv: Level, side: float | None = None) -> organs.Cavity:
         """The trunk's body cavity at height ``z`` (below the neck); ``side``: the lateral
@@ -891,7 +917,10 @@ def _paint_soft_tissue(
         lv = plan.level(z)
         xs, ys = lv.x_s, lv.y_s
         if z > z_c1 + 15.0:
-            return  # head: painted by the skull (brain) and a scalp contour below
+            # head: painted by the skull (brain); the jaw's soft tissue runs on up to meet it
+            if z <= z_c1 + JAW_ABOVE_C1_MM:
+                neck_plan.paint_jaw(pt, k, z, lv.x_s, lv.y_s)
+            return
         cy = ys + (lv.post - lv.ant) / 2
         by = (lv.post + lv.ant) / 2
         neck = z > z_t1 - 10.0
