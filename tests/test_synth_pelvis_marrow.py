@@ -201,3 +201,24 @@ def test_pelvis_render_is_deterministic_and_leaves_the_arms_marrow_alone():
     arm = maps[0][low][:, :, far]
     assert (arm == Tissue.MARROW).sum() > 20
     assert not (arm == Tissue.FATTY_MARROW).any()
+
+
+def test_posterior_ilium_beside_the_sacrum_holds_fatty_marrow(pelvis_case):
+    """Real (pelvis.FATTY_MARROW_HIGH): the posterior ilium beside the sacrum reads 119 HU
+    (median of its interior at 3 mm), darker than the back of the iliac body near the hip
+    (178-222 HU); with the back's fatty share (0.05) reaching up there, four cases read
+    197-290 HU. On the fine map: the hip bone's marrow more than 100 mm above the hip centres
+    and more than 30 mm behind them is fatty in a share near FATTY_MARROW_HIGH[2]."""
+    case, res, _ = pelvis_case
+    tis = res.tissue
+    g = res.grid
+    hips = hip_centres_mm(case.geometry, case.meta["anatomy"]["body_scale"])
+    marrow = np.isin(tis, (Tissue.MARROW, Tissue.FATTY_MARROW)) & (res.vertebrae == 0)
+    kk, jj, ii = np.nonzero(marrow)
+    p = np.stack([g.axis_mm(0)[ii], g.axis_mm(1)[jj], g.axis_mm(2)[kk]], axis=1)
+    fatty = tis[kk, jj, ii] == Tissue.FATTY_MARROW
+    h = hips.mean(axis=0)
+    high_back = (p[:, 2] - h[2] > 100.0) & (p[:, 1] - h[1] > 30.0)
+    assert high_back.sum() > 500, high_back.sum()
+    share = float(fatty[high_back].mean())
+    assert 0.25 < share < 0.7, share
