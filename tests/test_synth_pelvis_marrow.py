@@ -90,6 +90,18 @@ def _regions(case, res):
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
+def _pelvic_marrow(case, res):
+    """The pelvis's marrow voxels on the fine tissue map (no vertebra label): their points
+    (LPS mm, ``(N, 3)``), which of them are fatty, and the hip centres ``(2, 3)``."""
+    tis = res.tissue
+    g = res.grid
+    hips = hip_centres_mm(case.geometry, case.meta["anatomy"]["body_scale"])
+    marrow = np.isin(tis, (Tissue.MARROW, Tissue.FATTY_MARROW)) & (res.vertebrae == 0)
+    kk, jj, ii = np.nonzero(marrow)
+    p = np.stack([g.axis_mm(0)[ii], g.axis_mm(1)[jj], g.axis_mm(2)[kk]], axis=1)
+    return p, tis[kk, jj, ii] == Tissue.FATTY_MARROW, hips
+
+
 def test_iliac_body_and_femoral_neck_hold_fatty_marrow_the_head_stays_bright(pelvis_case):
     """Real: iliac body 25th/50th percentile 60/138 HU, neck median 57, head 216 (old
     synthetic, this case: iliac 189/210, neck 234, head 210)."""
@@ -125,13 +137,7 @@ def test_iliac_body_marrow_is_fattier_in_front_than_behind(pelvis_case):
     assert front < 140.0 and back > 130.0, (front, back)
     # on the fine tissue map: the hip bone's marrow 35-90 mm above the head (the iliac body and
     # the lower wing) more than 15 mm in front of its centre is mostly fatty, behind mostly red
-    tis = res.tissue
-    g = res.grid
-    hips = hip_centres_mm(case.geometry, case.meta["anatomy"]["body_scale"])
-    marrow = np.isin(tis, (Tissue.MARROW, Tissue.FATTY_MARROW)) & (res.vertebrae == 0)
-    kk, jj, ii = np.nonzero(marrow)
-    p = np.stack([g.axis_mm(0)[ii], g.axis_mm(1)[jj], g.axis_mm(2)[kk]], axis=1)
-    fatty = tis[kk, jj, ii] == Tissue.FATTY_MARROW
+    p, fatty, hips = _pelvic_marrow(case, res)
     for h in hips:
         d = p - h
         ilium = (d[:, 2] > 35.0) & (d[:, 2] < 90.0) & (np.hypot(d[:, 0], d[:, 1]) < 60.0)
@@ -210,13 +216,7 @@ def test_posterior_ilium_beside_the_sacrum_holds_fatty_marrow(pelvis_case):
     197-290 HU. On the fine map: the hip bone's marrow more than 100 mm above the hip centres
     and more than 30 mm behind them is fatty in a share near FATTY_MARROW_HIGH[2]."""
     case, res, _ = pelvis_case
-    tis = res.tissue
-    g = res.grid
-    hips = hip_centres_mm(case.geometry, case.meta["anatomy"]["body_scale"])
-    marrow = np.isin(tis, (Tissue.MARROW, Tissue.FATTY_MARROW)) & (res.vertebrae == 0)
-    kk, jj, ii = np.nonzero(marrow)
-    p = np.stack([g.axis_mm(0)[ii], g.axis_mm(1)[jj], g.axis_mm(2)[kk]], axis=1)
-    fatty = tis[kk, jj, ii] == Tissue.FATTY_MARROW
+    p, fatty, hips = _pelvic_marrow(case, res)
     h = hips.mean(axis=0)
     high_back = (p[:, 2] - h[2] > 100.0) & (p[:, 1] - h[1] > 30.0)
     assert high_back.sum() > 500, high_back.sum()
