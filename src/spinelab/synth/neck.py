@@ -82,11 +82,11 @@ PREVERTEBRAL_MM = (5.0, 5.0)
 #: half-width (mm).
 STRAP_MM = (3.5, 28.0)
 #: The fat of the visceral, carotid and posterior spaces: an ellipse from the strap muscles
-#: back to this far (mm) behind the bodies' front, this share of the muscle ellipse's
-#: half-width across; above C4 the pharynx, the tongue's base and the floor of the mouth
-#: take its place (narrower per level of KEYS, C1 first: it was as wide up to C1, a broad
-#: band of fat behind the jaw).
-FAT_SPACE = (8.0, 0.82)
+#: back to FAT_SPACE_MM behind the bodies' front, FAT_SPACE_SHARE of the muscle ellipse's
+#: half-width across per level of KEYS (C1 first); above C4 the pharynx, the tongue's base
+#: and the floor of the mouth take its place (it was 0.82 up to C1, a broad band of fat
+#: behind the jaw).
+FAT_SPACE_MM = 8.0
 FAT_SPACE_SHARE = (0.4, 0.45, 0.6, 0.82, 0.82, 0.82, 0.82, 0.82)
 #: Thyroid cartilage: a shield round the front of the larynx from above C4's centre to C6's
 #: (mm above C4's centre), its outer half-axes (mm) and thickness (mm).
@@ -156,6 +156,30 @@ def mandible_lowest(c3: NDArray[np.float64]) -> float:
     return float(c3[2] + MANDIBLE_MM[3])
 
 
+def paint_mandible(pt: Painter, c3: NDArray[np.float64], z_c1: float) -> None:
+    """The mandible (:data:`MANDIBLE_MM`, :data:`RAMUS_MM`) in front of C3's centre ``c3``:
+    its body a U-shaped upright plate, the rami plates up from the angles to the condyles at
+    the skull base (``z_c1``: C1's centre height), into soft tissue, air and brain only.
+    Painted after the soft tissue, into the jaw of :meth:`Neck.paint_jaw`."""
+    body = mandible_polyline(c3)
+    m = len(body)
+    thick, high = MANDIBLE_MM[5], MANDIBLE_MM[6]
+    pt.flat_tube(
+        body, np.full(m, high), np.full(m, thick), np.zeros(m), _T.CORTICAL, _T.MARROW, 2.0
+    )
+    r_thick, r_wide, r_top, r_lean = RAMUS_MM
+    soft = (_T.AIR, _T.FAT, _T.MUSCLE, _T.SOFT, _T.BRAIN)
+    cortex = 1.5
+    for end in (body[0], body[-1]):
+        z0, z1 = float(end[2]), z_c1 + r_top
+        k0, k1 = pt.grid.index_range(2, z0, z1)
+        for k in range(k0, k1):
+            y = end[1] + r_lean * (float(pt.z[k]) - z0) / max(z1 - z0, 1.0)
+            pt.ellipse2d(k, end[0], y, r_thick / 2, r_wide / 2, _T.CORTICAL, only=soft)
+            rx, ry = r_thick / 2 - cortex, r_wide / 2 - cortex
+            pt.ellipse2d(k, end[0], y, rx, ry, _T.MARROW, only=(_T.CORTICAL,))
+
+
 class Neck:
     """The neck of one spine: its levels' heights, the body's scale and C3's centre (where
     the mandible is, :func:`mandible_polyline`; None: no jaw)."""
@@ -208,10 +232,9 @@ class Neck:
         _, wy, whw, whd = wall
         y_in = wy - whd  # the front of the muscle ellipse
         ell = pt.ellipse2d
-        if self.c3 is not None:
-            self.paint_jaw(pt, k, z, xs, wy + whd)
+        self.paint_jaw(pt, k, z, xs, wy + whd)
         # the fat spaces, then the muscles in them
-        back = yf + FAT_SPACE[0] * s
+        back = yf + FAT_SPACE_MM * s
         front = y_in + STRAP_MM[0] * s
         (share,) = self._at(z, [(v,) for v in FAT_SPACE_SHARE])
         ell(k, xs, (front + back) / 2, share * whw, (back - front) / 2, _T.FAT)

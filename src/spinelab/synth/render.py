@@ -50,7 +50,7 @@ from spinelab.synth import vertebra_shape as vshape
 from spinelab.synth.body import BACK_FAT_SHARE, BodyPlan, Couch, Level, lay_on_couch
 from spinelab.synth.bowel import BowelField, linear_index
 from spinelab.synth.geometry import SpineGeometry
-from spinelab.synth.neck import JAW_ABOVE_C1_MM, MANDIBLE_MM, RAMUS_MM, Neck, mandible_polyline
+from spinelab.synth.neck import JAW_ABOVE_C1_MM, Neck, paint_mandible
 from spinelab.synth.painter import (
     THIN_CORTEX,
     Painter,
@@ -746,34 +746,9 @@ def _paint_skull(pt: Painter, geo: SpineGeometry) -> None:
         tis[hole & (np.abs(z + 0.3 * y / 5) < 6.0) & (tis == _T.AIR)] = _T.BRAIN
         tis[plate] = _T.CORTICAL
         tis[plate & (np.abs(z + 0.3 * y / 5) < 4.0)] = _T.MARROW
-    # mandible in front of C2-C3 (in the jaw's soft tissue, neck.Neck): its body a U-shaped
-    # upright plate, the rami plates up from the angles to the condyles at the skull base
+    # the mandible in front of C2-C3, in the jaw's soft tissue (neck.Neck)
     if "C3" in geo.labels:
-        c3 = geo.centres_mm[geo.labels.index("C3")]
-        body = mandible_polyline(c3)
-        m = len(body)
-        thick, high = MANDIBLE_MM[5], MANDIBLE_MM[6]
-        pt.flat_tube(
-            body, np.full(m, high), np.full(m, thick), np.zeros(m), _T.CORTICAL, _T.MARROW, 2.0
-        )
-        r_thick, r_wide, r_top, r_lean = RAMUS_MM
-        for end in (body[0], body[-1]):
-            z0, z1 = end[2], c[2] + r_top
-            k0, k1 = pt.grid.index_range(2, z0, z1)
-            for k in range(k0, k1):
-                u = (float(pt.z[k]) - z0) / max(z1 - z0, 1.0)
-                y = end[1] + r_lean * u
-                soft = (_T.AIR, _T.FAT, _T.MUSCLE, _T.SOFT, _T.BRAIN)
-                pt.ellipse2d(k, end[0], y, r_thick / 2, r_wide / 2, _T.CORTICAL, only=soft)
-                pt.ellipse2d(
-                    k,
-                    end[0],
-                    y,
-                    r_thick / 2 - 1.5,
-                    r_wide / 2 - 1.5,
-                    _T.MARROW,
-                    only=(_T.CORTICAL,),
-                )
+        paint_mandible(pt, geo.centres_mm[geo.labels.index("C3")], float(c[2]))
 
 
 def _paint_metal(pt: Painter, geo: SpineGeometry, params: AnatomyParams) -> NDArray[np.float64]:
