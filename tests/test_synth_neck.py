@@ -157,3 +157,25 @@ def test_the_skull_is_filled_with_brain(head):
         k = int(np.argmin(np.abs(z - (c1[2] + dz))))
         j = int(np.argmin(np.abs(y - (c1[1] + 10.0))))
         assert tis[k, j] == Tissue.BRAIN, (dz, Tissue(tis[k, j]).name)
+
+
+def test_the_foramen_magnum_is_one_opening_through_the_skull_base(head):
+    # on the midline the skull base (the shell's bottom and the occipital plate) leaves one
+    # opening about 35 mm from front to back above the canal (the real foramen magnum is about
+    # 35 x 30 mm): 36 mm here; with the shell's hole 12 mm in front of the plate's, 33 mm
+    tis, grid, spine = head
+    c1 = spine.centres_mm[spine.labels.index("C1")]
+    z, y = grid.axis_mm(2), grid.axis_mm(1)
+    band = (z > c1[2] + 10.0) & (z < c1[2] + 45.0)
+    bone = np.isin(tis[band], [Tissue.CORTICAL, Tissue.MARROW]).any(axis=0)
+    j = int(np.argmin(np.abs(y - (c1[1] + 22.0))))
+    assert not bone[j], "bone above the canal"
+    front, back = j, j
+    while front > 0 and not bone[front - 1]:
+        front -= 1
+    while back < len(bone) - 1 and not bone[back + 1]:
+        back += 1
+    length = float(y[back] - y[front]) + grid.spacing_mm[1]
+    assert 30.0 <= length <= 40.0, length
+    # the medulla fills it
+    assert (tis[band][:, front : back + 1] == Tissue.BRAIN).mean() > 0.5

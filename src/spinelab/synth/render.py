@@ -712,34 +712,49 @@ def _ellipsoid_shell(
     tis[marrow] = _T.MARROW
 
 
+#: The foramen magnum: its centre behind C1's centre (mm, + = posterior) and its half-widths
+#: across and from front to back (mm): the opening is about 30 x 35 mm, its front edge (the
+#: basion) just above the dens. One opening through the skull's shell and the base plate (the
+#: shell's had been a 34 mm circle 12 mm further forwards than the plate's; the midline
+#: opening read 33 mm, now 36).
+FORAMEN_MAGNUM_MM = (22.0, 15.0, 18.0)
+
+
 def _paint_skull(pt: Painter, geo: SpineGeometry) -> None:
     if "C1" not in geo.labels:
         return
     n = geo.labels.index("C1")
     c = geo.centres_mm[n]
-    centre = c + np.array([0.0, -12.0, 72.0])
+    off = np.array([0.0, -12.0, 72.0])
+    centre = c + off
     axes = (70.0, 88.0, 82.0)
+    fy, fx, fl = FORAMEN_MAGNUM_MM
+    fy_shell = fy - off[1]  # the foramen's centre in the shell's coordinates
 
     def keep(x: Any, y: Any, z: Any) -> Any:
-        foramen = (x**2 + (y - 22.0) ** 2 < 17.0**2) & (z < -40)
+        foramen = (ellipse_form(x, y - fy_shell, fx, fl) <= 1.0) & (z < -40)
         return (z > -60.0) & ~foramen
 
     # (the slices above the neck are left as air by the soft tissue's painter: the brain
     # fills the skull there too; it had stayed air, a hollow skull)
     _ellipsoid_shell(pt, centre, axes, 7.0, keep, _T.BRAIN, (_T.AIR, _T.FAT, _T.MUSCLE, _T.SOFT))
     # the foramen magnum holds the medulla: brain in the hole through the shell's base
-    hole_box = local_box(pt.grid, centre, np.eye(3), (-17.0, 5.0, -60.0), (17.0, 39.0, -40.0))
+    hole_box = local_box(
+        pt.grid, centre, np.eye(3), (-fx, fy_shell - fl, -60.0), (fx, fy_shell + fl, -40.0)
+    )
     if hole_box is not None:
         sl, (x, y, z) = hole_box
         tis = pt.tissue[sl]
-        tis[(x**2 + (y - 22.0) ** 2 < 17.0**2) & (z > -60.0) & (tis == _T.AIR)] = _T.BRAIN
+        tis[(ellipse_form(x, y - fy_shell, fx, fl) <= 1.0) & (z > -60.0) & (tis == _T.AIR)] = (
+            _T.BRAIN
+        )
     # skull base / occiput: a thick plate above C1 with the foramen magnum
     base = c + np.array([0.0, 0.0, 20.0])
     box = local_box(pt.grid, base, np.eye(3), (-55.0, -45.0, -6.0), (55.0, 60.0, 6.0))
     if box is not None:
         sl, (x, y, z) = box
         plate = (ellipse_form(x, y - 8.0, 55.0, 52.0) <= 1.0) & (np.abs(z + 0.3 * y / 5) < 6.0)
-        hole = ellipse_form(x, y - 22.0, 15.0, 18.0) <= 1.0
+        hole = ellipse_form(x, y - fy, fx, fl) <= 1.0
         plate &= ~hole
         tis = pt.tissue[sl]
         # the medulla in the foramen magnum (above the neck the slices are air)
