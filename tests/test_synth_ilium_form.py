@@ -96,9 +96,9 @@ def test_iliac_body_tapers_into_the_wing_in_the_coronal_hip_plane(case, side):
     # medial of the centre (mean 4), the bone 20 and 17 mm across (outer extent plus a voxel);
     # old synthetic (this case) 12 and 3 mm (right hip) or 11 and 5 mm (left) medial, 33 and
     # 27-30 mm across. With the wing's medial end moved forwards to the posterior ilium's
-    # front (pelvis.ILIUM_Y_SI_MM 28 -> 0 mm; the bow then lies within 3-9 mm of the real
-    # example's at 13 heights from the hip roof to above the sacral base, before 15-20 mm
-    # behind it) the plate crosses this plane further in: 6 and 3 mm (right), 8 and 5 mm
+    # front (pelvis.ILIUM_Y_SI_MM 28 -> 0 mm; the bow's front then lies within 3-9 mm of the
+    # real example's at nine heights from 66 mm below to 24 mm above the sacral base, was 15-25
+    # mm behind it) the plate crosses this plane further in: 6 and 3 mm (right), 8 and 5 mm
     # (left) medial, with the old medial end 6 mm medial and level, 8 mm medial and 1 mm lateral
     hu = case.ct.array.astype(np.float32)
     aff = case.ct.affine_lps

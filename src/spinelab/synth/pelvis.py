@@ -64,9 +64,10 @@ PELVIS_CREST_MM = 60.0
 #: sacral base's centre: 7-13 mm in front of it 60-72 mm from the midline, 16-22 mm in front
 #: 78-90 mm out, 5-30 mm above the base). The medial end used to lie 28 mm behind S1's centre
 #: (the middle of that mass, read as the wing's), so the wing met the mass's side 25-30 mm
-#: behind its front, a notch, and lay 15-20 mm behind the real bow 80-100 mm out at every
-#: height; at 0 mm the bow lies within 3-9 mm of the real one from the hip roof to 15 mm above
-#: the sacral base (a lumbar case and the real example, 3 mm)
+#: behind its front, a notch, and lay 15-25 mm behind the real bow 80-100 mm out at every
+#: height; at 0 mm the bow's front lies within 3-9 mm of the real one 78-108 mm out at nine
+#: heights from 66 mm below to 24 mm above the sacral base (a lumbar case and the real
+#: example, 3 mm; bone over 140 HU)
 ILIUM_Y_SI_MM, ILIUM_Y_ASIS_MM = 0.0, -85.0
 #: In axial sections the wing is not straight from the joint to the spine: the iliac fossa runs
 #: at a shallow angle (the real example's mid-surface 22 mm behind S1's centre 60 mm from the
