@@ -112,13 +112,18 @@ OESOPHAGUS_MM = (3.0, -6.5, 8.0, 4.0)
 #: the plate's half-thickness and half-height. Adult mandibles: body 25-33 mm tall and 8-12 mm
 #: thick, intergonial width 90-100 mm, chin to the angles' line 40-50 mm in axial view; the
 #: rami run up from the angles to the condyles at the skull base (:data:`RAMUS_MM`). The
-#: mandible used to be a 12 mm round rod along the U, two round bones in axial sections.
-MANDIBLE_MM = (48.0, 30.0, 50.0, 4.0, 17.0, 5.0, 14.0)
+#: mandible used to be a 12 mm round rod along the U, two round bones in axial sections. Its
+#: lower border at the chin lies 10 mm below C3's centre (the symphysis's lower border is at
+#: about C3-C4; it was 4 mm above it, which put the occlusal plane and so the hard palate,
+#: :mod:`spinelab.synth.head`, 14 mm higher, above C1 instead of near C1's anterior arch).
+MANDIBLE_MM = (48.0, 30.0, 50.0, -10.0, 17.0, 5.0, 14.0)
 #: The angle range (radians, either side of the chin) of the U's parametrization.
 MANDIBLE_SPAN = 1.45
 #: The rami: plates this thick and this wide from front to back (mm) from the angles up to the
-#: condyles this far above C1's centre, leaning back by this much (mm) on the way.
-RAMUS_MM = (8.0, 28.0, 12.0, 10.0)
+#: condyles this far above C1's centre (at the skull base, in front of the ear canals,
+#: :data:`spinelab.synth.head.EAR_CANAL_MM`; 12 mm before the skull base was built), leaning
+#: back by this much (mm) on the way.
+RAMUS_MM = (8.0, 28.0, 20.0, 10.0)
 #: The jaw's soft tissue (floor of the mouth, tongue, submandibular and submental spaces) round
 #: the mandible, from under the chin up to where the head begins: its subcutaneous fat this
 #: thick (mm) over a muscle mass, reaching this far (mm) beyond the mandible's arms and in
@@ -126,6 +131,9 @@ RAMUS_MM = (8.0, 28.0, 12.0, 10.0)
 #: The mandible used to hang in air in front of the neck (cervical fields of view showed a
 #: black crescent between the two).
 JAW_MM = (6.0, 12.0, 10.0)
+#: The neck's painter stops this far (mm) above C1's centre; the head
+#: (:mod:`spinelab.synth.head`) takes over there.
+NECK_TOP_ABOVE_C1_MM = 15.0
 #: Above C1's centre the neck's painter stops (15 mm up) and the skull takes over, but the
 #: skull (an ellipsoid) is narrow from front to back at its cut base: the jaw's soft tissue
 #: runs on up to this height (mm above C1's centre), where the skull's front has come

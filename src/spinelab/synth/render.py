@@ -13,8 +13,9 @@ Everything is painted on an axis-aligned LPS grid (:class:`RenderGrid`, arrays i
   transverse and articular processes, spinal canal; C1 as a ring around the dens of C2; sacral
   alae on S1/S2), the discs, ribs (T1-T12 and T13; T11/T12 short floating ribs, none on L1)
   with costal cartilage, sternum, hip bones (iliac wings, acetabula, ischia, pubes), femora,
-  skull with skull base and brain,
-  mandible, and metal screws and rods.
+  and metal screws and rods; the head (:mod:`spinelab.synth.head`: the soft tissue above the
+  neck, the skull with its base and the brain, the face with the mandible, teeth and air
+  spaces).
 * In arms-down cases, the arms beside the body (:mod:`spinelab.synth.arms`, per slice in each
   limb's window, after the soft tissue).
 * Last, the patient on the CT couch (:func:`spinelab.synth.body.lay_on_couch`): one straight
@@ -45,12 +46,12 @@ import scipy.ndimage as ndi
 from numpy.typing import NDArray
 
 from spinelab import anatomy
-from spinelab.synth import arms, organs, parallel, pelvic_soft, pelvis, streams
+from spinelab.synth import arms, head, organs, parallel, pelvic_soft, pelvis, streams
 from spinelab.synth import vertebra_shape as vshape
 from spinelab.synth.body import BACK_FAT_SHARE, BodyPlan, Couch, Level, lay_on_couch
 from spinelab.synth.bowel import BowelField, linear_index
 from spinelab.synth.geometry import SpineGeometry
-from spinelab.synth.neck import JAW_ABOVE_C1_MM, Neck, paint_mandible
+from spinelab.synth.neck import JAW_ABOVE_C1_MM, NECK_TOP_ABOVE_C1_MM, Neck
 from spinelab.synth.painter import (
     THIN_CORTEX,
     Painter,
@@ -680,92 +681,6 @@ def _paint_sternum(pt: Painter, geo: SpineGeometry, plan: BodyPlan) -> None:
         pt.ellipse2d(k, cx, y, half - 1.5, 5.5, _T.MARROW)
 
 
-def _ellipsoid_shell(
-    pt: Painter,
-    centre: NDArray[np.float64],
-    axes: tuple[float, float, float],
-    thickness: float,
-    keep: Any,
-    inner_value: int | None = None,
-    only_inner: tuple[int, ...] | None = None,
-) -> None:
-    """Paint a bony ellipsoidal shell (cortex + marrow) where ``keep(x, y, z)`` is true."""
-    fr = np.eye(3)
-    ext = (float(axes[0]), float(axes[1]), float(axes[2]))
-    box = local_box(pt.grid, centre, fr, (-ext[0], -ext[1], -ext[2]), ext)
-    if box is None:
-        return
-    sl, (x, y, z) = box
-    rm = float(np.mean(axes))
-    rho = np.sqrt((x / axes[0]) ** 2 + (y / axes[1]) ** 2 + (z / axes[2]) ** 2)
-    dist = (1.0 - rho) * rm  # approximate depth below the surface, mm
-    k = keep(x, y, z)
-    shell = (dist >= 0) & (dist < thickness) & k
-    marrow = (dist >= 1.3) & (dist < thickness - 1.3) & k
-    tis = pt.tissue[sl]
-    if inner_value is not None:
-        inside = (dist >= thickness) & k
-        if only_inner is not None:
-            inside &= np.isin(tis, only_inner)
-        tis[inside] = inner_value
-    tis[shell] = _T.CORTICAL
-    tis[marrow] = _T.MARROW
-
-
-#: The foramen magnum: its centre behind C1's centre (mm, + = posterior) and its half-widths
-#: across and from front to back (mm): the opening is about 30 x 35 mm, its front edge (the
-#: basion) just above the dens. One opening through the skull's shell and the base plate (the
-#: shell's had been a 34 mm circle 12 mm further forwards than the plate's; the midline
-#: opening read 33 mm, now 36).
-FORAMEN_MAGNUM_MM = (22.0, 15.0, 18.0)
-
-
-def _paint_skull(pt: Painter, geo: SpineGeometry) -> None:
-    if "C1" not in geo.labels:
-        return
-    n = geo.labels.index("C1")
-    c = geo.centres_mm[n]
-    off = np.array([0.0, -12.0, 72.0])
-    centre = c + off
-    axes = (70.0, 88.0, 82.0)
-    fy, fx, fl = FORAMEN_MAGNUM_MM
-    fy_shell = fy - off[1]  # the foramen's centre in the shell's coordinates
-
-    def keep(x: Any, y: Any, z: Any) -> Any:
-        foramen = (ellipse_form(x, y - fy_shell, fx, fl) <= 1.0) & (z < -40)
-        return (z > -60.0) & ~foramen
-
-    # (the slices above the neck are left as air by the soft tissue's painter: the brain
-    # fills the skull there too; it had stayed air, a hollow skull)
-    _ellipsoid_shell(pt, centre, axes, 7.0, keep, _T.BRAIN, (_T.AIR, _T.FAT, _T.MUSCLE, _T.SOFT))
-    # the foramen magnum holds the medulla: brain in the hole through the shell's base
-    hole_box = local_box(
-        pt.grid, centre, np.eye(3), (-fx, fy_shell - fl, -60.0), (fx, fy_shell + fl, -40.0)
-    )
-    if hole_box is not None:
-        sl, (x, y, z) = hole_box
-        tis = pt.tissue[sl]
-        tis[(ellipse_form(x, y - fy_shell, fx, fl) <= 1.0) & (z > -60.0) & (tis == _T.AIR)] = (
-            _T.BRAIN
-        )
-    # skull base / occiput: a thick plate above C1 with the foramen magnum
-    base = c + np.array([0.0, 0.0, 20.0])
-    box = local_box(pt.grid, base, np.eye(3), (-55.0, -45.0, -6.0), (55.0, 60.0, 6.0))
-    if box is not None:
-        sl, (x, y, z) = box
-        plate = (ellipse_form(x, y - 8.0, 55.0, 52.0) <= 1.0) & (np.abs(z + 0.3 * y / 5) < 6.0)
-        hole = ellipse_form(x, y - fy, fx, fl) <= 1.0
-        plate &= ~hole
-        tis = pt.tissue[sl]
-        # the medulla in the foramen magnum (above the neck the slices are air)
-        tis[hole & (np.abs(z + 0.3 * y / 5) < 6.0) & (tis == _T.AIR)] = _T.BRAIN
-        tis[plate] = _T.CORTICAL
-        tis[plate & (np.abs(z + 0.3 * y / 5) < 4.0)] = _T.MARROW
-    # the mandible in front of C2-C3, in the jaw's soft tissue (neck.Neck)
-    if "C3" in geo.labels:
-        paint_mandible(pt, geo.centres_mm[geo.labels.index("C3")], float(c[2]))
-
-
 def _paint_metal(pt: Painter, geo: SpineGeometry, params: AnatomyParams) -> NDArray[np.float64]:
     """Bilateral pedicle screws in ``params.screws`` joined by rods; returns metal points."""
     pts_all: list[NDArray[np.float64]] = []
@@ -906,8 +821,9 @@ def _paint_soft_tissue(
         z = float(pt.z[k])
         lv = plan.level(z)
         xs, ys = lv.x_s, lv.y_s
-        if z > z_c1 + 15.0:
-            # head: painted by the skull (brain); the jaw's soft tissue runs on up to meet it
+        if z > z_c1 + NECK_TOP_ABOVE_C1_MM:
+            # head: painted by spinelab.synth.head; the jaw's soft tissue (the floor of the
+            # mouth and the tongue) runs on up
             if z <= z_c1 + JAW_ABOVE_C1_MM:
                 neck_plan.paint_jaw(pt, k, z, lv.x_s, lv.y_s)
             return
@@ -1835,6 +1751,15 @@ def _marble_muscle(
     parallel.for_each(nk, marble, workers, into=(pt.tissue,))
 
 
+def _neck_top(geo: SpineGeometry, plan: BodyPlan) -> tuple[float, float, float, float] | None:
+    """The neck's outline where its painter stops above C1 (centre x, y, half-width,
+    half-depth; mm), where the head's soft tissue takes over; None without C1."""
+    if "C1" not in geo.labels:
+        return None
+    lv = plan.level(float(geo.centres_mm[geo.labels.index("C1")][2]) + NECK_TOP_ABOVE_C1_MM)
+    return lv.x_s, lv.y_s + (lv.post - lv.ant) / 2, lv.half_w, (lv.post + lv.ant) / 2
+
+
 # --------------------------------------------------------------------------------------------
 def render_labels(
     geo: SpineGeometry,
@@ -1862,7 +1787,7 @@ def render_labels(
     plan = BodyPlan(geo, params)
     _paint_soft_tissue(pt, geo, plan, params, rng, workers)
     arms.paint_arms(pt, geo, plan, params, rng)  # arms-down cases: limbs beside the body
-    _paint_skull(pt, geo)
+    head.paint_head(pt, geo, plan.scale, _neck_top(geo, plan))
     pelvis.paint_pelvis(pt, geo, plan, rng)  # its fatty marrow from a jumped copy of rng
     _paint_ribs(pt, geo, plan, rng)
     _paint_sternum(pt, geo, plan)

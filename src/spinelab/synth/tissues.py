@@ -54,6 +54,7 @@ class Tissue(IntEnum):
     COUCH = 26  # the CT couch's carbon-fibre skins
     FOAM = 27  # the couch's foam core and the mattress on it
     THYROID = 28  # the thyroid gland (its iodine: brighter than muscle without contrast)
+    TOOTH = 29  # teeth (enamel and dentine)
 
 
 N_TISSUES = len(Tissue)
@@ -151,6 +152,9 @@ HU_TABLE: dict[Tissue, tuple[float, float]] = {
     # the thyroid gland's iodine puts it above muscle on plain CT (normal glands about 80-120
     # HU); it enhances strongly with contrast (CONTRAST_HU)
     Tissue.THYROID: (100.0, 12.0),
+    # teeth: enamel (about 2500-3000 HU, the crowns' 1-2 mm cap) over dentine (about
+    # 1500-2000 HU), one class at their mixture over a 1 mm voxel
+    Tissue.TOOTH: (2000.0, 200.0),
 }
 
 #: Contrast-enhanced (portal venous) means that replace the table's, with their spread;
