@@ -151,3 +151,25 @@ def test_the_back_of_the_neck_runs_up_to_the_occiput(sagittal):
         # and the bone lies under at least 5 mm of soft tissue
         last_bone = np.flatnonzero(np.isin(row, _BONE) & (y > 10.0)).max()
         assert back - last_bone >= 5, dz
+
+
+def test_the_teeth_are_separate_and_the_hyoid_lies_in_front_of_the_airway(spine):
+    # each jaw's teeth are separate crowns along the arch (they were one continuous band), and
+    # the hyoid's body lies in front of the airway at C3's level, its horns running back
+    head = Head(spine, 1.0)
+    occ = head.palate - 16.0
+    for dz in (occ + 5.0, occ - 5.0):
+        tis, _g, _c = _axial(spine, dz)
+        _lab, n = ndi.label(tis == Tissue.TOOTH)
+        assert n >= 12, (dz, n)
+    c1 = spine.centres_mm[spine.labels.index("C1")]
+    c3 = spine.centres_mm[spine.labels.index("C3")]
+    tis, grid, _c = _axial(spine, float(c3[2] - c1[2]))
+    x = grid.axis_mm(0) - c3[0]
+    y = grid.axis_mm(1) - c3[1]
+    bone = np.isin(tis, _BONE)
+    body = bone[(y > -48.0) & (y < -40.0)][:, np.abs(x) < 5.0]
+    horns = bone[(y > -30.0) & (y < -18.0)][:, (np.abs(x) > 15.0) & (np.abs(x) < 26.0)]
+    assert body.sum() >= 10 and horns.sum() >= 10
+    # the airway behind it stays open
+    assert (tis[(y > -20.0) & (y < -10.0)][:, np.abs(x) < 5.0] == Tissue.GAS).any()

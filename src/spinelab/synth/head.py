@@ -14,7 +14,7 @@ face, no muscles between the neck and the occiput, no air spaces, no teeth. Now:
 * the occipital condyles on C1's lateral masses, the mastoid processes with air cells, the
   external auditory canals, the sphenoid body with its sinus under the sella;
 * the face: the maxilla's alveolar arch with the upper teeth and the hard palate, the lower
-  teeth on the mandible, the nasal cavity (air, with the septum and turbinates) above the
+  teeth on the mandible (separate crowns), the hyoid at C3's level, the nasal cavity (air, with the septum and turbinates) above the
   palate, the maxillary sinuses, the nasopharynx behind the nasal cavity and in front of the
   clivus and C1, the soft palate, the zygomatic arches, the globes and their fat;
 * the soft tissue: the back of the neck's muscles running up to the occiput, the scalp over
@@ -120,6 +120,25 @@ PALATE_MM = (16.0, 5.0, -36.0)
 PALATE_DEFAULT_MM = 4.0
 TOOTH_SPAN = 1.0
 TOOTH_MM = (17.0, 4.5)
+#: Teeth per jaw (adults have 14-16), the gap between neighbouring crowns (mm) and how much
+#: thinner (share of TOOTH_MM[1]) the front teeth are than the molars.
+TEETH_PER_JAW = 14
+TOOTH_GAP_MM = 1.6
+TOOTH_FRONT_THIN = 0.35
+#: The hyoid bone at C3's level: its mid-line through the greater horns and the body (x, y:
+#: mm from C3's centre, + = left, posterior), the half-height (mm) at the body and at the
+#: horns' tips; 5 mm thick. Adult hyoids: body about 25 mm wide, greater horns 30 mm long,
+#: the body 30-40 mm in front of the vertebral bodies.
+HYOID_MM = (
+    (-22.0, -20.0),
+    (-18.0, -32.0),
+    (-10.0, -42.0),
+    (0.0, -45.0),
+    (10.0, -42.0),
+    (18.0, -32.0),
+    (22.0, -20.0),
+)
+HYOID_HALF_MM = (5.0, 2.0)
 #: The nasal cavity: from the palate up to the anterior fossa's floor less this (mm), from the
 #: choanae (mm in front of C1's centre) to inside the nose at its floor, half-width at its floor and
 #: top (mm); the septum this thick (mm).
@@ -529,18 +548,49 @@ class Head:
             (_T.CORTICAL, 1.2),
         )
         # the teeth: the upper ones from the occlusal plane up, the lower ones down into the
-        # mandible (a 1 mm gap between the crowns)
-        for sign in (1.0, -1.0):
-            t_arch = arch.copy()
-            t_arch[:, 2] = z_occ + sign * (tall / 2 + 0.5) * s
-            pt.flat_tube(
-                t_arch,
-                np.full(m, tall / 2 * s),
-                np.full(m, thick * s),
-                np.zeros(m),
-                _T.TOOTH,
-                only=(*soft, _T.CORTICAL, _T.MARROW),
-            )
+        # mandible (a 1 mm gap between the crowns), TEETH_PER_JAW of them along the arch,
+        # thinner at the front (incisors) than at the back (molars)
+        seg = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(arch, axis=0), axis=1))]
+        edges = np.linspace(0.0, seg[-1], TEETH_PER_JAW + 1)
+        gap = TOOTH_GAP_MM * s / 2
+        sp = pt.grid.spacing_mm
+        for n in range(TEETH_PER_JAW):
+            front = 1.0 - abs((edges[n] + edges[n + 1]) / seg[-1] - 1.0)  # 1 at the midline
+            t_half = thick * (1.0 - TOOTH_FRONT_THIN * front) * s
+            # (the tube painter reaches past its end samples by its slab's half-length; where
+            # the grid is too coarse for the gap, the teeth touch)
+            step = max(min(sp), min(0.5 * t_half, 1.5 * max(sp)))
+            reach = 0.75 * step + 0.5 * max(sp)
+            a0, a1 = edges[n] + gap + reach, edges[n + 1] - gap - reach
+            if a1 - a0 < step:
+                a0, a1 = edges[n], edges[n + 1]
+            at = np.linspace(a0, a1, 3)
+            tooth = np.stack([np.interp(at, seg, arch[:, c]) for c in range(3)], axis=1)
+            for sign in (1.0, -1.0):
+                tooth[:, 2] = z_occ + sign * (tall / 2 + 0.5) * s
+                pt.flat_tube(
+                    tooth,
+                    np.full(3, tall / 2 * s),
+                    np.full(3, t_half),
+                    np.zeros(3),
+                    _T.TOOTH,
+                    only=(*soft, _T.CORTICAL, _T.MARROW),
+                )
+        # the hyoid: a U of bone in front of the airway at C3's level, its body in front and
+        # its greater horns running back beside the airway
+        hyoid = np.array([[x, y, 0.0] for x, y in HYOID_MM]) * s + self.c3
+        n_h = len(hyoid)
+        hh = np.interp(np.abs(np.arange(n_h) - (n_h - 1) / 2), [0, (n_h - 1) / 2], HYOID_HALF_MM)
+        pt.flat_tube(
+            hyoid,
+            hh * s,
+            np.full(n_h, 2.5 * s),
+            np.zeros(n_h),
+            _T.CORTICAL,
+            _T.MARROW,
+            1.2,
+            only=soft,
+        )
 
     def _paint_nasal(self, pt: Painter, nh: float) -> None:
         """The nasal cavity's air, ``nh`` mm tall above the palate, narrowing upwards, with
