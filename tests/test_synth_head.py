@@ -173,3 +173,28 @@ def test_the_teeth_are_separate_and_the_hyoid_lies_in_front_of_the_airway(spine)
     assert body.sum() >= 10 and horns.sum() >= 10
     # the airway behind it stays open
     assert (tis[(y > -20.0) & (y < -10.0)][:, np.abs(x) < 5.0] == Tissue.GAS).any()
+
+
+def test_metal_fillings_sit_in_back_teeth_and_streak(spine):
+    from spinelab.synth.head import BACK_TEETH, FILLINGS_MAX, TEETH_PER_JAW, draw_fillings
+
+    # which teeth: none when p = 0; 1 to FILLINGS_MAX back teeth when p = 1; the same
+    # generator state, the same teeth
+    assert draw_fillings(np.random.default_rng(1), 0.0) == ()
+    back = {j * TEETH_PER_JAW + i for j in (0, 1) for i in range(TEETH_PER_JAW)}
+    back = {v for v in back if v % TEETH_PER_JAW < BACK_TEETH or v % TEETH_PER_JAW >= 10}
+    for seed in range(20):
+        f = draw_fillings(np.random.default_rng(seed), 1.0)
+        assert 1 <= len(f) <= FILLINGS_MAX and set(f) <= back
+        assert f == draw_fillings(np.random.default_rng(seed), 1.0)
+    # painted inside the teeth, their centres handed on for the metal streaks
+    c1 = spine.centres_mm[spine.labels.index("C1")]
+    grid = RenderGrid((c1[0] - 70.0, c1[1] - 120.0, c1[2] - 45.0), (1.0, 1.0, 1.0), (40, 100, 140))
+    plain = render_labels(spine, grid, AnatomyParams(bowel_gas=0), np.random.default_rng(0))
+    params = AnatomyParams(bowel_gas=0, fillings=(0, 2 * TEETH_PER_JAW - 1))
+    filled = render_labels(spine, grid, params, np.random.default_rng(0))
+    assert not (plain.tissue == Tissue.FILLING).any() and len(plain.metal_points_mm) == 0
+    metal = filled.tissue == Tissue.FILLING
+    assert metal.sum() > 40
+    assert np.isin(plain.tissue[metal], [Tissue.TOOTH]).all()
+    assert len(filled.metal_points_mm) == 2

@@ -46,6 +46,8 @@ BONE_LEVEL: tuple[Tissue, ...] = (
     _T.SHELL,
     _T.FATTY_MARROW,
     _T.METAL,
+    _T.TOOTH,
+    _T.FILLING,
 )
 #: Nested tissue levels, outermost first; a voxel's level code is the number of levels that
 #: hold its tissue (0: air, lung, gas and foam; 1: fat; 2: the other soft tissue and the couch's

@@ -359,7 +359,7 @@ def lay_on_couch(pt: Painter, plan: BodyPlan, couch: Couch, workers: int = 1) ->
         depth += thick
     painted = layer != 0
     keep = np.zeros(256, dtype=bool)
-    keep[[int(t) for t in (*BONE_TISSUES, _T.METAL)]] = True
+    keep[[int(t) for t in (*BONE_TISSUES, _T.METAL, _T.TOOTH, _T.FILLING)]] = True
 
     def lay(k: int) -> None:
         sub = pt.tissue[k, j0:, i0:i1]

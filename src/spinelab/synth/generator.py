@@ -40,7 +40,7 @@ from numpy.typing import DTypeLike, NDArray
 
 from spinelab import anatomy
 from spinelab.structures import Centroids, Volume
-from spinelab.synth import antialias, parallel, streams
+from spinelab.synth import antialias, head, parallel, streams
 from spinelab.synth import ct as ctphys
 from spinelab.synth import vertebra_shape as vshape
 from spinelab.synth.arms import ARM_FOV_MARGIN_MM, P_ARMS_DOWN
@@ -133,6 +133,8 @@ class SynthConfig:
         disc_loss_range: Range of the fraction of a degenerated disc's height lost.
         p_vacuum: Probability that a degenerated disc holds vacuum gas (irregular clefts).
         p_metal: Probability of pedicle screws and rods (with streaks).
+        p_fillings: Probability of metal dental restorations (with streaks; drawn for every
+            case, painted where the head is in view: :func:`spinelab.synth.head.draw_fillings`).
         p_contrast: Probability of contrast-enhanced vessels and organs.
         p_steatosis: Probability of a fatty liver (hepatic steatosis, 25-30 % of adults).
         p_arms_down: Probability of arms down beside the body (:mod:`spinelab.synth.arms`);
@@ -201,6 +203,7 @@ class SynthConfig:
     disc_loss_range: tuple[float, float] = (0.3, 0.6)
     p_vacuum: float = 0.4
     p_metal: float = 0.08
+    p_fillings: float = head.P_FILLINGS
     p_contrast: float = 0.5
     p_steatosis: float = 0.27
     p_arms_down: float = P_ARMS_DOWN
@@ -724,6 +727,7 @@ def _draw_params(rng: np.random.Generator, cfg: SynthConfig, geo: SpineGeometry)
         schmorl_nodes=vshape.draw_schmorl_nodes(
             side, geo.labels, geo.body_width_mm, geo.body_depth_mm
         ),
+        fillings=head.draw_fillings(side_stream(rng, streams.DENTAL), cfg.p_fillings),
     )
 
 

@@ -125,6 +125,17 @@ TOOTH_MM = (17.0, 4.5)
 TEETH_PER_JAW = 14
 TOOTH_GAP_MM = 1.6
 TOOTH_FRONT_THIN = 0.35
+#: Metal fillings and crowns: half-widths across and up (mm), their centre this far (mm) from
+#: the occlusal plane into the crown. Which teeth carry them is drawn per case
+#: (:func:`draw_fillings`).
+FILLING_MM = (2.8, 2.2, 3.0)
+#: The share of cases with metal restorations (amalgam fillings, metal or metal-ceramic
+#: crowns; most adults have some, and their streaks are common on head and neck CT), and
+#: how many teeth (1 to FILLINGS_MAX), among the back teeth (BACK_TEETH at each end of each
+#: jaw's arch).
+P_FILLINGS = 0.5
+FILLINGS_MAX = 5
+BACK_TEETH = 4
 #: The hyoid bone at C3's level: its mid-line through the greater horns and the body (x, y:
 #: mm from C3's centre, + = left, posterior), the half-height (mm) at the body and at the
 #: horns' tips; 5 mm thick. Adult hyoids: body about 25 mm wide, greater horns 30 mm long,
@@ -510,6 +521,70 @@ class Head:
             self._ellipsoid(pt, (side * gx, gy + 14.0, gz), fat_r, _T.FAT, (*soft, *bone))
             self._ellipsoid(pt, (side * gx, gy, gz), (gr, gr, gr), _T.WATER, (*soft, *bone))
 
+    def teeth(
+        self, spacing_mm: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    ) -> list[tuple[NDArray[np.float64], float]]:
+        """The teeth (upper jaw first, each jaw from the right end of its arch to the left):
+        each tooth's centre line (3 points along the arch, world mm, at the tooth's
+        mid-height) and its half-thickness (mm). TEETH_PER_JAW per jaw along the mandible's
+        U (within +-TOOTH_SPAN of its phase), TOOTH_GAP_MM apart, thinner at the front
+        (incisors) than at the back (molars). ``spacing_mm``: the grid's, whose tube painter
+        reaches past a tube's end samples (where the grid is too coarse for the gap, the
+        teeth touch). Empty without a jaw."""
+        if self.c3 is None:
+            return []
+        s = self.s
+        arch = mandible_polyline(self.c3, 40)
+        ph = np.linspace(-MANDIBLE_SPAN, MANDIBLE_SPAN, len(arch))
+        arch = arch[np.abs(ph) <= TOOTH_SPAN]
+        tall, thick = TOOTH_MM
+        z_occ = float(self.c1[2]) + (self.palate - PALATE_MM[0]) * s
+        seg = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(arch, axis=0), axis=1))]
+        edges = np.linspace(0.0, seg[-1], TEETH_PER_JAW + 1)
+        gap = TOOTH_GAP_MM * s / 2
+        sp = spacing_mm
+        out: list[tuple[NDArray[np.float64], float]] = []
+        for sign in (1.0, -1.0):
+            for n in range(TEETH_PER_JAW):
+                front = 1.0 - abs((edges[n] + edges[n + 1]) / seg[-1] - 1.0)  # 1 at the midline
+                t_half = thick * (1.0 - TOOTH_FRONT_THIN * front) * s
+                step = max(min(sp), min(0.5 * t_half, 1.5 * max(sp)))
+                reach = 0.75 * step + 0.5 * max(sp)
+                a0, a1 = edges[n] + gap + reach, edges[n + 1] - gap - reach
+                if a1 - a0 < step:
+                    a0, a1 = edges[n], edges[n + 1]
+                at = np.linspace(a0, a1, 3)
+                tooth = np.stack([np.interp(at, seg, arch[:, c]) for c in range(3)], axis=1)
+                tooth[:, 2] = z_occ + sign * (tall / 2 + 0.5) * s
+                out.append((tooth, t_half))
+        return out
+
+    def paint_fillings(self, pt: Painter, fillings: tuple[int, ...]) -> NDArray[np.float64]:
+        """Metal fillings or crowns in the crowns of the teeth ``fillings`` (indices into
+        :meth:`teeth`), into the tooth only; returns their centres (``(M, 3)`` world mm, for
+        the metal streaks)."""
+        teeth = self.teeth(pt.grid.spacing_mm)
+        s = self.s
+        z_occ = float(self.c1[2]) + (self.palate - PALATE_MM[0]) * s
+        r_xy, r_z, depth = FILLING_MM
+        pts = []
+        for idx in fillings:
+            if not 0 <= idx < len(teeth):
+                continue
+            tooth, _t = teeth[idx]
+            c = tooth[1].copy()
+            c[2] = z_occ + np.sign(tooth[1, 2] - z_occ) * (0.5 + depth) * s
+            rr = (r_xy * s, r_xy * s, r_z * s)
+            box = local_box(pt.grid, c, np.eye(3), (-rr[0], -rr[1], -rr[2]), rr)
+            if box is None:
+                continue
+            sl, (x, y, z) = box
+            tis = pt.tissue[sl]
+            blob = (x / rr[0]) ** 2 + (y / rr[1]) ** 2 + (z / rr[2]) ** 2 <= 1.0
+            tis[blob & (tis == _T.TOOTH)] = _T.FILLING
+            pts.append(c)
+        return np.array(pts, dtype=np.float64).reshape(-1, 3)
+
     def _paint_jaws(self, pt: Painter) -> None:
         """The maxilla's alveolar arch, the hard palate, and the teeth of both jaws."""
         assert self.c3 is not None
@@ -548,34 +623,16 @@ class Head:
             (_T.CORTICAL, 1.2),
         )
         # the teeth: the upper ones from the occlusal plane up, the lower ones down into the
-        # mandible (a 1 mm gap between the crowns), TEETH_PER_JAW of them along the arch,
-        # thinner at the front (incisors) than at the back (molars)
-        seg = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(arch, axis=0), axis=1))]
-        edges = np.linspace(0.0, seg[-1], TEETH_PER_JAW + 1)
-        gap = TOOTH_GAP_MM * s / 2
-        sp = pt.grid.spacing_mm
-        for n in range(TEETH_PER_JAW):
-            front = 1.0 - abs((edges[n] + edges[n + 1]) / seg[-1] - 1.0)  # 1 at the midline
-            t_half = thick * (1.0 - TOOTH_FRONT_THIN * front) * s
-            # (the tube painter reaches past its end samples by its slab's half-length; where
-            # the grid is too coarse for the gap, the teeth touch)
-            step = max(min(sp), min(0.5 * t_half, 1.5 * max(sp)))
-            reach = 0.75 * step + 0.5 * max(sp)
-            a0, a1 = edges[n] + gap + reach, edges[n + 1] - gap - reach
-            if a1 - a0 < step:
-                a0, a1 = edges[n], edges[n + 1]
-            at = np.linspace(a0, a1, 3)
-            tooth = np.stack([np.interp(at, seg, arch[:, c]) for c in range(3)], axis=1)
-            for sign in (1.0, -1.0):
-                tooth[:, 2] = z_occ + sign * (tall / 2 + 0.5) * s
-                pt.flat_tube(
-                    tooth,
-                    np.full(3, tall / 2 * s),
-                    np.full(3, t_half),
-                    np.zeros(3),
-                    _T.TOOTH,
-                    only=(*soft, _T.CORTICAL, _T.MARROW),
-                )
+        # mandible (a 1 mm gap between the crowns)
+        for tooth, t_half in self.teeth(pt.grid.spacing_mm):
+            pt.flat_tube(
+                tooth,
+                np.full(3, tall / 2 * s),
+                np.full(3, t_half),
+                np.zeros(3),
+                _T.TOOTH,
+                only=(*soft, _T.CORTICAL, _T.MARROW),
+            )
         # the hyoid: a U of bone in front of the airway at C3's level, its body in front and
         # its greater horns running back beside the airway
         hyoid = np.array([[x, y, 0.0] for x, y in HYOID_MM]) * s + self.c3
@@ -655,6 +712,27 @@ class Head:
             _T.SOFT,
             only=(_T.GAS, _T.MUSCLE, _T.FAT),
         )
+
+
+def draw_fillings(rng: np.random.Generator, p: float = P_FILLINGS) -> tuple[int, ...]:
+    """Which teeth (indices of :meth:`Head.teeth`) carry metal: none with probability
+    ``1 - p``, else 1 to FILLINGS_MAX of the back teeth."""
+    if rng.random() >= p:
+        return ()
+    n = TEETH_PER_JAW
+    back = [jaw * n + i for jaw in (0, 1) for i in (*range(BACK_TEETH), *range(n - BACK_TEETH, n))]
+    k = int(rng.integers(1, FILLINGS_MAX + 1))
+    return tuple(sorted(int(v) for v in rng.choice(back, size=k, replace=False)))
+
+
+def paint_fillings(
+    pt: Painter, geo: SpineGeometry, scale: float, fillings: tuple[int, ...]
+) -> NDArray[np.float64]:
+    """Paint the metal restorations ``fillings`` (:func:`draw_fillings`) into the teeth of
+    spine ``geo`` (if it has C1 and C3); returns their centres for the metal streaks."""
+    if "C1" not in geo.labels or "C3" not in geo.labels or not fillings:
+        return np.zeros((0, 3))
+    return Head(geo, scale).paint_fillings(pt, fillings)
 
 
 def paint_head(

@@ -97,6 +97,9 @@ class AnatomyParams:
         schmorl_nodes: Schmorl nodes (:func:`spinelab.synth.vertebra_shape.draw_schmorl_nodes`):
             endplate depressions filled with disc material (no vertebra label), in a rim of
             sclerotic (compact) bone.
+        fillings: Teeth with metal fillings or crowns (indices of
+            :meth:`spinelab.synth.head.Head.teeth`: the upper jaw's first), painted as
+            ``Tissue.FILLING`` and streaking like other metal.
     """
 
     body_scale: float = 1.0
@@ -113,6 +116,7 @@ class AnatomyParams:
     steatosis: bool = False
     osteophytes: tuple[vshape.Spur, ...] = ()
     schmorl_nodes: tuple[vshape.SchmorlNode, ...] = ()
+    fillings: tuple[int, ...] = ()
 
 
 @dataclass
@@ -1801,6 +1805,8 @@ def render_labels(
             boxes[geo.labels[n]] = b
     _paint_discs(pt, geo, params)
     metal = _paint_metal(pt, geo, params)
+    if params.fillings:
+        metal = np.concatenate([metal, head.paint_fillings(pt, geo, plan.scale, params.fillings)])
     lay_on_couch(pt, plan, Couch.draw(side_stream(rng, streams.COUCH)), workers)
     _marble_muscle(pt, plan, params.muscle_fat, rng, workers)
     return RenderResult(pt.tissue, pt.vert, grid, metal, boxes)

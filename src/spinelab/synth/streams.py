@@ -27,6 +27,8 @@ COUCH = 9
 HAUSTRA = 11
 #: Which degenerated discs hold vacuum gas.
 VACUUM = 13
+#: Which teeth carry metal fillings or crowns (:mod:`spinelab.synth.head`).
+DENTAL = 15
 
 
 def side_stream(rng: np.random.Generator, jumps: int) -> np.random.Generator:

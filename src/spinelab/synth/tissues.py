@@ -55,6 +55,7 @@ class Tissue(IntEnum):
     FOAM = 27  # the couch's foam core and the mattress on it
     THYROID = 28  # the thyroid gland (its iodine: brighter than muscle without contrast)
     TOOTH = 29  # teeth (enamel and dentine)
+    FILLING = 30  # dental restorations (amalgam, metal crowns)
 
 
 N_TISSUES = len(Tissue)
@@ -155,6 +156,8 @@ HU_TABLE: dict[Tissue, tuple[float, float]] = {
     # teeth: enamel (about 2500-3000 HU, the crowns' 1-2 mm cap) over dentine (about
     # 1500-2000 HU), one class at their mixture over a 1 mm voxel
     Tissue.TOOTH: (2000.0, 200.0),
+    # dental amalgam and metal crowns: far beyond the scale, stored at its top like METAL
+    Tissue.FILLING: (3071.0, 0.0),
 }
 
 #: Contrast-enhanced (portal venous) means that replace the table's, with their spread;
@@ -255,6 +258,7 @@ def sample_hu_table(
             r = fatty if t < Tissue.FAECAL_GAS else faecal if t < Tissue.COUCH else couch
         out[t] = mean + spread * float(np.clip(r.standard_normal(), -2.5, 2.5))
     out[Tissue.METAL] = HU_TABLE[Tissue.METAL][0]
+    out[Tissue.FILLING] = HU_TABLE[Tissue.FILLING][0]
     out[Tissue.DENSE] += out[Tissue.CANCELLOUS]
     # renal medulla: uniform with the cortex without contrast and late; darker early
     if contrast:
