@@ -293,3 +293,30 @@ def test_artefacts_follow_each_slices_own_body_outline():
     bulge = (np.abs(np.abs(xx) - 175.0) < 6.0) & (np.abs(yy) < 10.0)  # inside only at k = 3, 4
     assert float(np.abs(art[3:5][:, bulge]).std()) > 1.0
     assert np.abs(art[0][bulge]).max() == 0.0
+
+
+def test_metal_streaks_start_at_each_of_two_objects_with_a_dark_band_between():
+    """Two metal objects 80 mm apart in a slice (fillings on both sides of the jaw, or the
+    two screws of a level): the rays through both are starved, a dark band joins them, and
+    each sends out its own lines. The metal used to be averaged into one centre halfway
+    between them, where all the lines crossed (the band's mean there about 0)."""
+    n, amp = 200, 400.0
+    aff = np.diag([1.0, 1.0, 1.0, 1.0])  # (i, j, k) = (x, y, z) mm
+    metal = np.array([[60.0, 100.0, 1.0], [140.0, 100.0, 1.0]])
+    apply = ct.metal_streaks((3, n, n), aff, metal, amp, np.random.default_rng(0))
+    assert apply is not None
+    slab = np.zeros((3, n, n), np.float32)
+    apply(slab, 0)
+    img = slab[1]
+    band = img[98:103, 80:121].mean()
+    assert band < -0.3 * amp, band
+    # the lines radiate from each object: strongest next to it, not at the midpoint
+    ring = lambda cx: np.abs(img[90:111, cx - 10 : cx + 11]).mean()  # noqa: E731
+    assert ring(60) > 2.0 * np.abs(img[60:80, 90:111]).mean()
+    assert ring(140) > 2.0 * np.abs(img[60:80, 90:111]).mean()
+    # one object: its lines cross at it, no band
+    one = ct.metal_streaks((3, n, n), aff, metal[:1], amp, np.random.default_rng(0))
+    assert one is not None
+    slab1 = np.zeros((3, n, n), np.float32)
+    one(slab1, 0)
+    assert abs(slab1[1, 98:103, 80:121].mean()) < 0.3 * amp

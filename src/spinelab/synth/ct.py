@@ -5,7 +5,8 @@ Steps (all vectorized numpy / scipy.ndimage):
 1. HU per tissue (:func:`spinelab.synth.tissues.sample_hu_table`) looked up on the fine grid and
    block-averaged down to the output voxels: partial volume, including the slice thickness.
 2. Per-vertebra density offsets and a smooth trabecular texture inside the vertebrae.
-3. Metal streaks: alternating bright and dark lines through each metal point, per axial slice.
+3. Metal streaks per axial slice: alternating bright and dark lines through each metal object,
+   a dark band between two (:func:`metal_streaks`).
 4. In-plane blur by the reconstruction kernel (a Gaussian PSF; sharp bone kernels add an edge
    boost, :func:`kernel_boost`: dark undershoot halos outside cortical bone), then scanner
    effects computed
@@ -1311,6 +1312,34 @@ def add_metal_streaks(
         streaks(hu, 0)
 
 
+#: Metal streaks per axial slice. The metal within 3 mm of a slice is taken as one object,
+#: or as two when it spreads over more than METAL_SPLIT_MM along its main direction
+#: (bilateral pedicle screws, fillings on both sides of the jaw): split at its centre. Each
+#: object sends out alternating bright and dark lines (six, at the case's angles) fading with
+#: distance; between two objects the rays through both are starved: a dark band along the
+#: line joining them, METAL_BAND[0] of the streak amplitude deep and METAL_BAND[1] mm wide
+#: (Gaussian SD), fading over METAL_BAND[2] mm beyond the objects. The metal used to be
+#: averaged into one centre per slice: the lines of two fillings on either side of the jaw
+#: ran through the midline between them, none through the teeth.
+METAL_SPLIT_MM = 30.0
+METAL_BAND = (0.6, 3.0, 6.0)
+
+
+def _metal_objects(pts: NDArray[np.float64], sp: float) -> list[NDArray[np.float64]]:
+    """One or two centres (index units, ``(2,)`` each) for the metal points ``pts``
+    (``(M, 2)`` in-plane index coordinates, isotropic pixel ``sp`` mm)."""
+    c = pts.mean(axis=0)
+    if len(pts) < 2:
+        return [c]
+    d = pts - c
+    w, v = np.linalg.eigh(d.T @ d)
+    axis = v[:, int(np.argmax(w))]
+    t = d @ axis
+    if float(t.max() - t.min()) * sp <= METAL_SPLIT_MM:
+        return [c]
+    return [pts[t < 0].mean(axis=0), pts[t >= 0].mean(axis=0)]
+
+
 def metal_streaks(
     shape: tuple[int, int, int],
     affine_kji: NDArray[np.float64],
@@ -1318,7 +1347,8 @@ def metal_streaks(
     amplitude_hu: float,
     rng: np.random.Generator,
 ) -> Callable[[NDArray[np.float32], int], None] | None:
-    """Draw the metal streaks of :func:`add_metal_streaks` for an image of ``shape``.
+    """Draw the metal streaks of :func:`add_metal_streaks` for an image of ``shape``
+    (:data:`METAL_SPLIT_MM`, :data:`METAL_BAND`).
 
     Returns:
         None without metal, else ``apply(slab, k0)``: adds the streaks in place to the
@@ -1333,6 +1363,7 @@ def metal_streaks(
     jj, ii = np.mgrid[0:nj, 0:ni].astype(np.float32)
     angles = rng.uniform(0, math.pi, 6)
     signs = np.array([1.0, -1.0, 1.0, -1.0, 0.6, -0.6])
+    depth, width, fade = METAL_BAND
 
     def apply(slab: NDArray[np.float32], k0: int) -> None:
         for kl in range(slab.shape[0]):
@@ -1340,15 +1371,26 @@ def metal_streaks(
             near = ijk[np.abs(ijk[:, 2] - k) * sp[2] < 3.0]
             if len(near) == 0:
                 continue
-            ci, cj = near[:, 0].mean(), near[:, 1].mean()
-            di, dj = ii - ci, jj - cj
-            r = np.sqrt(di * di + dj * dj) * sp[0]
-            fall = amplitude_hu / (1.0 + r / 40.0)
-            pat = np.zeros((nj, ni), dtype=np.float32)
-            for ang, sgn in zip(angles, signs):
-                dist = np.abs(-math.sin(ang) * di + math.cos(ang) * dj) * sp[0]
-                pat += sgn * np.exp(-0.5 * (dist / 1.5) ** 2)
-            slab[kl] += pat * fall
+            objects = _metal_objects(near[:, :2], float(sp[0]))
+            for ci, cj in objects:
+                di, dj = ii - ci, jj - cj
+                r = np.sqrt(di * di + dj * dj) * sp[0]
+                fall = amplitude_hu / (1.0 + r / 40.0)
+                pat = np.zeros((nj, ni), dtype=np.float32)
+                for ang, sgn in zip(angles, signs, strict=True):
+                    dist = np.abs(-math.sin(ang) * di + math.cos(ang) * dj) * sp[0]
+                    pat += sgn * np.exp(-0.5 * (dist / 1.5) ** 2)
+                slab[kl] += pat * fall
+            if len(objects) == 2:
+                (ai, aj), (bi, bj) = objects
+                length = math.hypot(bi - ai, bj - aj)
+                ui, uj = (bi - ai) / length, (bj - aj) / length
+                di, dj = ii - ai, jj - aj
+                along = (di * ui + dj * uj) * sp[0]  # mm from a towards b
+                across = np.abs(-uj * di + ui * dj) * sp[0]
+                out = np.maximum(np.maximum(-along, along - length * sp[0]), 0.0)
+                band = np.exp(-0.5 * (across / width) ** 2 - 0.5 * (out / fade) ** 2)
+                slab[kl] -= (depth * amplitude_hu) * band
 
     return apply
 
