@@ -73,22 +73,28 @@ FORAMEN_MAGNUM_MM = (22.0, 15.0, 18.0)
 #: (MIDDLE_FOSSA_MM: floor height, front edge's y), in front of which the anterior fossa lies
 #: highest, over the orbits and the nasal cavity (ANTERIOR_ABOVE_PALATE_MM above the hard
 #: palate, at least ANTERIOR_FOSSA_MIN_MM above C1's centre). The floor's bone is
-#: FLOOR_BONE_MM thick elsewhere.
-BASION_MM = (4.0, 12.0)
-DORSUM_MM = (-16.0, 48.0)
+#: FLOOR_BONE_MM thick elsewhere. The basion lies about 5 mm above the dens's tip (the
+#: basion-dens interval, 4-10 mm in adults): the dens of C2 (:mod:`vertebra_shape`) reaches
+#: 13-16 mm above C1's centre on six cervical cases, so the basion is 19 mm up (it was 12,
+#: level with the tip, which ran into the clivus's lower end); the clivus is 41 mm long.
+BASION_MM = (4.0, 19.0)
+DORSUM_MM = (-20.0, 52.0)
 CLIVUS_MM = (14.0, 12.0)
-SELLA_MM = (-18.0, -30.0, 46.0)
-POSTERIOR_FLOOR_MM = (12.0, 5.0)
-PETROUS_MM = (0.0, 0.45, 36.0, 6.0, 48.0)
-MIDDLE_FOSSA_MM = (28.0, -42.0)
+SELLA_MM = (-22.0, -33.0, 50.0)
+POSTERIOR_FLOOR_MM = (17.0, 6.0)
+PETROUS_MM = (0.0, 0.45, 40.0, 6.0, 48.0)
+MIDDLE_FOSSA_MM = (31.0, -42.0)
 #: The middle fossae's bowls: deepest this far out and behind C1's centre, this much deeper
 #: there (mm), over this radius (mm); their front edge this much further back (mm) beside the
 #: sella than out at the temporal poles.
 MIDDLE_BOWL_MM = (36.0, -18.0, 6.0, 14.0)
 MIDDLE_FRONT_IN_MM = 16.0
 ANTERIOR_ABOVE_PALATE_MM = 50.0
-ANTERIOR_FOSSA_MIN_MM = 52.0
+ANTERIOR_FOSSA_MIN_MM = 56.0
 FLOOR_BONE_MM = 5.0
+#: The medulla fills the foramen magnum's column from this height (mm above C1's centre) up
+#: (C1's ring holds the canal's fluid below it; bone is left as it is).
+MEDULLA_FROM_MM = 10.0
 #: The occipital condyles: over C1's lateral masses (:func:`render._paint_atlas`: the ring
 #: through C1's centre at its anterior arch, the masses ATLAS_MASS_MM = (mm in from the
 #: ring's half-width, which is at least ATLAS_MASS_MM[1]; mm in front of the ring's centre,
@@ -364,7 +370,7 @@ class Head:
         soft = np.isin(tis, (_T.AIR, _T.FAT, _T.MUSCLE, _T.SOFT))
         brain = inside & (depth >= VAULT_BONE_MM * s) & (below <= 0) & soft
         # the medulla in the foramen, down to the neck's top
-        brain |= foramen & inside & (hr > BASION_MM[1] - 2.0) & soft
+        brain |= foramen & inside & (hr > MEDULLA_FROM_MM) & soft
         tis[brain] = _T.BRAIN
         tis[shell | floor_bone] = _T.CORTICAL
         tis[diploe | floor_core] = _T.MARROW
