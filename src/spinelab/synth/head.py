@@ -191,6 +191,12 @@ GLOBE_MM = (32.0, -80.0, 15.0, 11.5, (15.0, 20.0, 14.0))
 #: Above the neck's top (15 mm above C1's centre) the back and sides of the neck run up into
 #: the head: the neck's outline there blends into the scalp's over this height (mm).
 NUCHAL_BLEND_MM = 40.0
+#: The head's sizes follow this share of the body's scale (``AnatomyParams.body_scale``,
+#: 0.85-1.2: the trunk's build and fat): the skull, like the spine and the mandible (neither
+#: scaled), varies far less between adults than the trunk's girth (adult head length about
+#: 175-205 mm); with the whole scale a small case's skull was 150 mm long and its basion 3 mm
+#: nearer C1 than the dens's tip allows.
+HEAD_SCALE_SHARE = 0.25
 #: The head's outline in axial sections up to 40 mm above C1's centre: a superellipse of this
 #: power (squarer than an ellipse), rounding off to an ellipse 80 mm up.
 HEAD_POWER = 2.8
@@ -235,7 +241,8 @@ def cranial_floor(x: Any, y: Any, anterior: float = ANTERIOR_FOSSA_MIN_MM) -> An
 
 class Head:
     """The head of one spine (which has C1): C1's centre, width and depth, C3's centre (the
-    mandible; None: no jaw), the body's scale."""
+    mandible; None: no jaw), the body's scale (the head's sizes follow HEAD_SCALE_SHARE of
+    it)."""
 
     def __init__(self, geo: SpineGeometry, scale: float) -> None:
         n = geo.labels.index("C1")
@@ -243,7 +250,7 @@ class Head:
         self.w1 = float(geo.body_width_mm[n])
         self.d1 = float(geo.body_depth_mm[n])
         self.c3 = geo.centres_mm[geo.labels.index("C3")] if "C3" in geo.labels else None
-        self.s = scale
+        self.s = 1.0 + HEAD_SCALE_SHARE * (scale - 1.0)
         self.palate = self._palate_height()
         self.anterior = max(self.palate + ANTERIOR_ABOVE_PALATE_MM, ANTERIOR_FOSSA_MIN_MM)
 
