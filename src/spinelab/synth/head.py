@@ -46,6 +46,7 @@ from spinelab.synth.neck import (
     mandible_polyline,
     paint_mandible,
 )
+from spinelab.synth.organs import smooth01
 from spinelab.synth.painter import Painter, ellipse_form, local_box
 from spinelab.synth.tissues import Tissue
 
@@ -202,12 +203,6 @@ HEAD_SCALE_SHARE = 0.25
 HEAD_POWER = 2.8
 
 
-def _sig(t: Any) -> Any:
-    """Smoothstep of ``t`` clipped to 0..1."""
-    t = np.clip(t, 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
-
-
 def cranial_floor(x: Any, y: Any, anterior: float = ANTERIOR_FOSSA_MIN_MM) -> Any:
     """Height (mm above C1's centre, unit scale) of the cranial floor's upper surface at
     ``x`` (mm from the midline) and ``y`` (mm behind C1's centre); the anterior fossa's floor
@@ -220,22 +215,22 @@ def cranial_floor(x: Any, y: Any, anterior: float = ANTERIOR_FOSSA_MIN_MM) -> An
     # the midline: the clivus up to the dorsum, the sella's floor, the planum up to the
     # anterior fossa (flat at the basion's height behind the clivus)
     central = hb + (hd - hb) * np.clip((yb - y) / (yb - yd), 0.0, 1.0)
-    central = np.where(y < yd, hd + (hs - hd) * _sig((yd - y) / (yd - s_back)), central)
-    central = np.where(y < s_back, hs + (anterior - hs) * _sig((s_front - y) / 8.0), central)
+    central = np.where(y < yd, hd + (hs - hd) * smooth01((yd - y) / (yd - s_back)), central)
+    central = np.where(y < s_back, hs + (anterior - hs) * smooth01((s_front - y) / 8.0), central)
     # out from the clivus: the posterior fossa behind the petrous ridge, the middle fossa in
     # front of it, the anterior fossa in front of that
     p0, p_slope, _ph, _pr, _out = PETROUS_MM
     ridge_y = p0 + p_slope * np.maximum(ax - CLIVUS_MM[0], 0.0)
-    post = POSTERIOR_FLOOR_MM[0] - POSTERIOR_FLOOR_MM[1] * _sig((ax - 15.0) / 20.0)
+    post = POSTERIOR_FLOOR_MM[0] - POSTERIOR_FLOOR_MM[1] * smooth01((ax - 15.0) / 20.0)
     # the middle fossae are bowls (deepest under the temporal lobes), reaching further
     # forwards out to the side (the temporal poles; the greater wings of the sphenoid curve
     # round their front)
     mid_x, mid_y, mid_deep, mid_r = MIDDLE_BOWL_MM
     mid = mid - mid_deep * np.exp(-((ax - mid_x) ** 2 + (y - mid_y) ** 2) / (2 * mid_r**2))
-    front = front + MIDDLE_FRONT_IN_MM * (1.0 - _sig((ax - CLIVUS_MM[0]) / 30.0))
-    lat = post + (mid - post) * _sig((ridge_y - y) / 8.0 + 0.5)
-    lat = lat + (anterior - mid) * _sig((front - y) / 10.0 + 0.5)
-    w = _sig((ax - CLIVUS_MM[0]) / 10.0)
+    front = front + MIDDLE_FRONT_IN_MM * (1.0 - smooth01((ax - CLIVUS_MM[0]) / 30.0))
+    lat = post + (mid - post) * smooth01((ridge_y - y) / 8.0 + 0.5)
+    lat = lat + (anterior - mid) * smooth01((front - y) / 10.0 + 0.5)
+    w = smooth01((ax - CLIVUS_MM[0]) / 10.0)
     return central * (1.0 - w) + lat * w
 
 
@@ -295,7 +290,11 @@ class Head:
             if neck_top is not None and h < NECK_TOP_ABOVE_C1_MM / s + NUCHAL_BLEND_MM:
                 # the back of the neck runs up to the occiput, its sides to the scalp's
                 nx, ny, nw, nd = neck_top
-                t = float(_sig((h - NECK_TOP_ABOVE_C1_MM / s) / NUCHAL_BLEND_MM)) if sw > 0 else 0.0
+                t = (
+                    float(smooth01((h - NECK_TOP_ABOVE_C1_MM / s) / NUCHAL_BLEND_MM))
+                    if sw > 0
+                    else 0.0
+                )
                 back = (1 - t) * (ny + nd) + t * (sy + sd)
                 front = ny - nd
                 cx = (1 - t) * nx + t * sx
@@ -316,7 +315,7 @@ class Head:
             if sw > 0:
                 # squarer than the vault's ellipse low down (the skull base and the mastoids
                 # are wide under the scalp), rounding off towards the top
-                pw = 2.0 + (HEAD_POWER - 2.0) * float(1.0 - _sig((h - 40.0) / 40.0))
+                pw = 2.0 + (HEAD_POWER - 2.0) * float(1.0 - smooth01((h - 40.0) / 40.0))
                 pt.ellipse2d(k, sx, sy, sw, sd, _T.FAT, only=air, power=pw)
             if FACE_Z_MM[0] <= h <= FACE_Z_MM[-1]:
                 fy = float(np.interp(h, FACE_Z_MM, FACE_FRONT_MM))
@@ -534,6 +533,14 @@ class Head:
             self._ellipsoid(pt, (side * gx, gy + 14.0, gz), fat_r, _T.FAT, (*soft, *bone))
             self._ellipsoid(pt, (side * gx, gy, gz), (gr, gr, gr), _T.WATER, (*soft, *bone))
 
+    def _arch(self) -> NDArray[np.float64]:
+        """The dental arches' course (world mm): the mandible's U
+        (:func:`neck.mandible_polyline`) within +-TOOTH_SPAN of its phase."""
+        assert self.c3 is not None
+        arch = mandible_polyline(self.c3, 40)
+        ph = np.linspace(-MANDIBLE_SPAN, MANDIBLE_SPAN, len(arch))
+        return np.asarray(arch[np.abs(ph) <= TOOTH_SPAN])
+
     def teeth(
         self, spacing_mm: tuple[float, float, float] = (0.5, 0.5, 0.5)
     ) -> list[tuple[NDArray[np.float64], float]]:
@@ -547,9 +554,7 @@ class Head:
         if self.c3 is None:
             return []
         s = self.s
-        arch = mandible_polyline(self.c3, 40)
-        ph = np.linspace(-MANDIBLE_SPAN, MANDIBLE_SPAN, len(arch))
-        arch = arch[np.abs(ph) <= TOOTH_SPAN]
+        arch = self._arch()
         tall, thick = TOOTH_MM
         z_occ = float(self.c1[2]) + (self.palate - PALATE_MM[0]) * s
         seg = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(arch, axis=0), axis=1))]
@@ -604,9 +609,7 @@ class Head:
         s = self.s
         soft = (_T.AIR, _T.FAT, _T.MUSCLE, _T.SOFT)
         pal = self.palate
-        arch = mandible_polyline(self.c3, 40)
-        ph = np.linspace(-MANDIBLE_SPAN, MANDIBLE_SPAN, len(arch))
-        arch = arch[np.abs(ph) <= TOOTH_SPAN]
+        arch = self._arch()
         m = len(arch)
         tall, thick = TOOTH_MM
         z_occ = float(self.c1[2]) + (pal - PALATE_MM[0]) * s
@@ -738,30 +741,26 @@ def draw_fillings(rng: np.random.Generator, p: float = P_FILLINGS) -> tuple[int,
     return tuple(sorted(int(v) for v in rng.choice(back, size=k, replace=False)))
 
 
-def paint_fillings(
-    pt: Painter, geo: SpineGeometry, scale: float, fillings: tuple[int, ...]
-) -> NDArray[np.float64]:
-    """Paint the metal restorations ``fillings`` (:func:`draw_fillings`) into the teeth of
-    spine ``geo`` (if it has C1 and C3); returns their centres for the metal streaks."""
-    if "C1" not in geo.labels or "C3" not in geo.labels or not fillings:
-        return np.zeros((0, 3))
-    return Head(geo, scale).paint_fillings(pt, fillings)
-
-
 def paint_head(
     pt: Painter,
     geo: SpineGeometry,
     scale: float,
     neck_top: tuple[float, float, float, float] | None,
-) -> None:
+    fillings: tuple[int, ...] = (),
+) -> NDArray[np.float64]:
     """Paint the head of spine ``geo`` (if it has C1): soft tissue into the air above the
-    neck, then the skull, the face and the skull base's parts. ``neck_top``: the neck's
+    neck, then the skull, the face and the skull base's parts, and the metal restorations
+    ``fillings`` (:func:`draw_fillings`; where the jaw is, C3). ``neck_top``: the neck's
     outline 15 mm above C1's centre (centre x, y, half-width, half-depth; None: the head's
-    soft tissue starts from the scalp)."""
+    soft tissue starts from the scalp). Returns the fillings' centres (``(M, 3)`` world mm)
+    for the metal streaks."""
     if "C1" not in geo.labels:
-        return
+        return np.zeros((0, 3))
     head = Head(geo, scale)
     head.paint_envelope(pt, neck_top)
     head.paint_skull(pt)
     head.paint_face(pt)
     head.paint_base(pt)
+    if not fillings or head.c3 is None:
+        return np.zeros((0, 3))
+    return head.paint_fillings(pt, fillings)

@@ -134,10 +134,9 @@ JAW_MM = (6.0, 12.0, 10.0)
 #: The neck's painter stops this far (mm) above C1's centre; the head
 #: (:mod:`spinelab.synth.head`) takes over there.
 NECK_TOP_ABOVE_C1_MM = 15.0
-#: Above C1's centre the neck's painter stops (15 mm up) and the skull takes over, but the
-#: skull (an ellipsoid) is narrow from front to back at its cut base: the jaw's soft tissue
-#: runs on up to this height (mm above C1's centre), where the skull's front has come
-#: forwards to meet it.
+#: Above the neck's top the jaw's soft tissue (the floor of the mouth and the tongue, inside
+#: the mandible) runs on up to this height (mm above C1's centre), under the palate and the
+#: face of :mod:`spinelab.synth.head`, which paints only into the air round it.
 JAW_ABOVE_C1_MM = 35.0
 
 

@@ -1791,7 +1791,8 @@ def render_labels(
     plan = BodyPlan(geo, params)
     _paint_soft_tissue(pt, geo, plan, params, rng, workers)
     arms.paint_arms(pt, geo, plan, params, rng)  # arms-down cases: limbs beside the body
-    head.paint_head(pt, geo, plan.scale, _neck_top(geo, plan))
+    # the head's teeth are not painted over later, so its fillings go in with it
+    dental = head.paint_head(pt, geo, plan.scale, _neck_top(geo, plan), params.fillings)
     pelvis.paint_pelvis(pt, geo, plan, rng)  # its fatty marrow from a jumped copy of rng
     _paint_ribs(pt, geo, plan, rng)
     _paint_sternum(pt, geo, plan)
@@ -1804,9 +1805,7 @@ def render_labels(
         if b is not None:
             boxes[geo.labels[n]] = b
     _paint_discs(pt, geo, params)
-    metal = _paint_metal(pt, geo, params)
-    if params.fillings:
-        metal = np.concatenate([metal, head.paint_fillings(pt, geo, plan.scale, params.fillings)])
+    metal = np.concatenate([_paint_metal(pt, geo, params), dental])
     lay_on_couch(pt, plan, Couch.draw(side_stream(rng, streams.COUCH)), workers)
     _marble_muscle(pt, plan, params.muscle_fat, rng, workers)
     return RenderResult(pt.tissue, pt.vert, grid, metal, boxes)
