@@ -176,11 +176,13 @@ MAXILLARY_SINUS_MM = (29.0, -64.0, 13.0, 12.0, 16.0, 12.0)
 NASOPHARYNX_MM = (12.0, 13.0)
 SOFT_PALATE_MM = (30.0, 9.0)
 #: The face's outline: its front (mm in front of C1's centre) and half-width (mm) at heights
-#: (mm above C1's centre); its fat this thick (mm); the nose: half-width, how far in front of
-#: the face at its tip (mm), from and to heights (mm above the palate).
-FACE_Z_MM = (-10.0, 5.0, 30.0, 55.0, 75.0)
-FACE_FRONT_MM = (-92.0, -98.0, -100.0, -96.0, -88.0)
-FACE_HALF_MM = (52.0, 60.0, 62.0, 58.0, 56.0)
+#: (mm above C1's centre; painted from the neck's top up, below it the jaw's soft tissue of
+#: :meth:`neck.Neck.paint_jaw` stands in front); its fat this thick (mm); the nose:
+#: half-width, how far in front of the face at its tip (mm), from and to heights (mm above the
+#: palate).
+FACE_Z_MM = (5.0, 30.0, 55.0, 75.0)
+FACE_FRONT_MM = (-98.0, -100.0, -96.0, -88.0)
+FACE_HALF_MM = (60.0, 62.0, 58.0, 56.0)
 FACE_FAT_MM = 9.0
 NOSE_MM = (13.0, 20.0, 0.0, 46.0)
 #: The zygomatic arches: from the maxilla's side (mm out, mm in front of C1's centre) back
