@@ -543,16 +543,14 @@ class Head:
         ph = np.linspace(-MANDIBLE_SPAN, MANDIBLE_SPAN, len(arch))
         return np.asarray(arch[np.abs(ph) <= TOOTH_SPAN])
 
-    def teeth(
-        self, spacing_mm: tuple[float, float, float] = (0.5, 0.5, 0.5)
-    ) -> list[tuple[NDArray[np.float64], float]]:
+    def teeth(self, pt: Painter) -> list[tuple[NDArray[np.float64], float]]:
         """The teeth (upper jaw first, each jaw from the right end of its arch to the left):
         each tooth's centre line (3 points along the arch, world mm, at the tooth's
         mid-height) and its half-thickness (mm). TEETH_PER_JAW per jaw along the mandible's
         U (within +-TOOTH_SPAN of its phase), TOOTH_GAP_MM apart, thinner at the front
-        (incisors) than at the back (molars). ``spacing_mm``: the grid's, whose tube painter
-        reaches past a tube's end samples (where the grid is too coarse for the gap, the
-        teeth touch). Empty without a jaw."""
+        (incisors) than at the back (molars), each shortened by how far ``pt``'s tube painter
+        reaches past a tube's end samples (:meth:`Painter.flat_tube_steps`; where the grid is
+        too coarse for the gap, the teeth touch). Empty without a jaw."""
         if self.c3 is None:
             return []
         s = self.s
@@ -562,14 +560,12 @@ class Head:
         seg = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(arch, axis=0), axis=1))]
         edges = np.linspace(0.0, seg[-1], TEETH_PER_JAW + 1)
         gap = TOOTH_GAP_MM * s / 2
-        sp = spacing_mm
         out: list[tuple[NDArray[np.float64], float]] = []
         for sign in (1.0, -1.0):
             for n in range(TEETH_PER_JAW):
                 front = 1.0 - abs((edges[n] + edges[n + 1]) / seg[-1] - 1.0)  # 1 at the midline
                 t_half = thick * (1.0 - TOOTH_FRONT_THIN * front) * s
-                step = max(min(sp), min(0.5 * t_half, 1.5 * max(sp)))
-                reach = 0.75 * step + 0.5 * max(sp)
+                step, reach = pt.flat_tube_steps(t_half)
                 a0, a1 = edges[n] + gap + reach, edges[n + 1] - gap - reach
                 if a1 - a0 < step:
                     a0, a1 = edges[n], edges[n + 1]
@@ -583,7 +579,7 @@ class Head:
         """Metal fillings or crowns in the crowns of the teeth ``fillings`` (indices into
         :meth:`teeth`), into the tooth only; returns their centres (``(M, 3)`` world mm, for
         the metal streaks)."""
-        teeth = self.teeth(pt.grid.spacing_mm)
+        teeth = self.teeth(pt)
         s = self.s
         z_occ = float(self.c1[2]) + (self.palate - PALATE_MM[0]) * s
         r_xy, r_z, depth = FILLING_MM
@@ -642,7 +638,7 @@ class Head:
         )
         # the teeth: the upper ones from the occlusal plane up, the lower ones down into the
         # mandible (a 1 mm gap between the crowns)
-        for tooth, t_half in self.teeth(pt.grid.spacing_mm):
+        for tooth, t_half in self.teeth(pt):
             pt.flat_tube(
                 tooth,
                 np.full(3, tall / 2 * s),

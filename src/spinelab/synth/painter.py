@@ -346,6 +346,14 @@ class Painter:
                 idx = idx[allowed_lut(only)[flat[idx]]]
             flat[idx] = value
 
+    def flat_tube_steps(self, half_thick_mm: float) -> tuple[float, float]:
+        """:meth:`flat_tube`'s sample step along a tube of thinnest half-thickness
+        ``half_thick_mm`` on this grid, and how far (mm) past its end samples the tube
+        reaches (each sample paints a slab across the tube)."""
+        sp = np.asarray(self.grid.spacing_mm)
+        step = float(max(sp.min(), min(0.5 * half_thick_mm, 1.5 * sp.max())))
+        return step, 0.75 * step + 0.5 * float(sp.max())
+
     def flat_tube(
         self,
         points_mm: NDArray[np.float64],
@@ -369,7 +377,7 @@ class Painter:
         sp = np.asarray(g.spacing_mm)
         r_max = float(max(half_height_mm.max(), half_thick_mm.max()))
         # samples up to half the thinnest half-axis apart: each covers a slab along the tube
-        step = float(max(sp.min(), min(0.5 * float(half_thick_mm.min()), 1.5 * sp.max())))
+        step, reach_t = self.flat_tube_steps(float(half_thick_mm.min()))
         # densify, carrying the per-point sizes along
         seg = np.linalg.norm(np.diff(points_mm, axis=0), axis=1)
         s_pts = np.concatenate([[0.0], np.cumsum(seg)])
@@ -393,7 +401,7 @@ class Painter:
         frac = ((base - ijk) * sp).astype(np.float32)
         strides = np.array([1, shape_ijk[0], shape_ijk[0] * shape_ijk[1]], dtype=np.int64)
         flat = self.tissue.reshape(-1)
-        lim_t = np.float32(0.75 * step + 0.5 * float(sp.max()))
+        lim_t = np.float32(reach_t)
         hits: tuple[list[NDArray[np.int64]], list[NDArray[np.int64]]] = ([], [])
         # groups of samples; each keeps only the ball offsets near its mean cross-section plane
         # (a wide, thin section such as the sacrum's would otherwise test a whole ball)
