@@ -50,3 +50,19 @@ def test_ellipse_window_stops_at_row() -> None:
     i0, i1, j0, j1, m = cut
     assert j1 == 100 and (i0, i1, j0) == full[:3]
     np.testing.assert_array_equal(m, full[4][: j1 - j0])
+
+
+def test_ellipse_window_with_a_back_power_joins_two_superellipses() -> None:
+    # the trunk's cavity: rounder in front (power 1.8), squarer behind (2.8); each half is
+    # the superellipse of its power, and the two meet at the centre row
+    pt = _painter()
+    cy = 5.0
+    two = pt.ellipse_window(3.1, cy, 90.0, 60.0, 1.8, power_back=2.8)
+    front = pt.ellipse_window(3.1, cy, 90.0, 60.0, 1.8)
+    back = pt.ellipse_window(3.1, cy, 90.0, 60.0, 2.8)
+    assert two is not None and front is not None and back is not None
+    assert two[:4] == front[:4] == back[:4]
+    rows = pt.y[two[2] : two[3]] > cy
+    np.testing.assert_array_equal(two[4][~rows], front[4][~rows])
+    np.testing.assert_array_equal(two[4][rows], back[4][rows])
+    assert back[4].sum() > front[4].sum()  # the squarer half is the fuller one

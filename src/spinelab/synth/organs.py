@@ -462,10 +462,18 @@ class Cavity:
     hd: float
     power: float
     lv: Level
+    #: Exponent of the half behind the centre (``y > cy``); None: ``power`` all round.
+    power_back: float | None = None
+
+    def powers(self, y: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The superellipse's exponent on rows ``y`` (mm)."""
+        back = self.power if self.power_back is None else self.power_back
+        return np.where(np.asarray(y) > self.cy, back, self.power)
 
     def half_width(self, y: NDArray[np.float64]) -> NDArray[np.float64]:
         v = np.clip(np.abs((y - self.cy) / self.hd), 0.0, 1.0)
-        return np.asarray(self.hw * (1.0 - v**self.power) ** (1.0 / self.power))
+        p = self.powers(y)
+        return np.asarray(self.hw * (1.0 - v**p) ** (1.0 / p))
 
 
 def _paint_span(
@@ -1166,7 +1174,8 @@ class OrganPlan:
         a_in = np.maximum(cav.hw - 3.0 - thick, 1.0)
         b_in = np.maximum(cav.hd - 3.0 - thick, 1.0)
         vv = np.clip(np.abs(y - cav.cy) / b_in, 0.0, 1.0)
-        x_in = cav.xs + a_in * (1.0 - vv**cav.power) ** (1.0 / cav.power)
+        p = cav.powers(y)
+        x_in = cav.xs + a_in * (1.0 - vv**p) ** (1.0 / p)
         x_med = np.maximum(
             x_out - SPLEEN_SPAN * SPLEEN_MM[1] * s * q,
             cav.xs + lv.width / 2 + SPLEEN_MEDIAL_MM + np.maximum(y - lv.y_s, 0.0),

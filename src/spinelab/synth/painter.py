@@ -207,11 +207,13 @@ class Painter:
         power: float = 2.0,
         j_stop: int | None = None,
         angle: float = 0.0,
+        power_back: float | None = None,
     ) -> tuple[int, int, int, int, NDArray[np.bool_]] | None:
         """Inside of a (super)ellipse on an axial slice: ``(i0, i1, j0, j1, m)`` with ``m`` the
         ``(j1 - j0, i1 - i0)`` mask of the window ``[j0:j1, i0:i1]``, or None when it misses
         the grid. ``j_stop``: rows from this index on are left out. ``angle`` (radians, ellipses
-        only): its ``rx`` axis turned from +x towards +y (axis-aligned at 0)."""
+        only): its ``rx`` axis turned from +x towards +y (axis-aligned at 0). ``power_back``:
+        the exponent of the half behind the centre (``y > cy``), if not ``power``."""
         if rx <= 0 or ry <= 0:
             return None
         g = self.grid
@@ -228,13 +230,20 @@ class Painter:
         if i1 <= i0 or j1 <= j0:
             return None
         if angle != 0.0:
-            if power != 2.0:
+            if power != 2.0 or power_back not in (None, 2.0):
                 raise ValueError("a turned superellipse is not supported")
             dx = (self.x[i0:i1] - cx)[None, :]
             dy = (self.y[j0:j1] - cy)[:, None]
             u = (dx * ca + dy * sa) / rx
             v = (dy * ca - dx * sa) / ry
             return i0, i1, j0, j1, u * u + v * v <= 1.0
+        if power_back is not None and power_back != power:
+            # two halves: rows in front of the centre with ``power``, behind with ``power_back``
+            ys = self.y[j0:j1]
+            p = np.where(ys > cy, power_back, power)[:, None]
+            xx = np.abs((self.x[i0:i1] - cx) / rx)[None, :] ** p
+            yy = (np.abs((ys - cy) / ry)[:, None]) ** p
+            return i0, i1, j0, j1, (yy + xx) <= 1.0
         if power == 2.0:
             xx = ((self.x[i0:i1] - cx) / rx) ** 2
             yy = ((self.y[j0:j1] - cy) / ry) ** 2
@@ -256,16 +265,18 @@ class Painter:
         power: float = 2.0,
         y_below: float | None = None,
         angle: float = 0.0,
+        power_back: float | None = None,
     ) -> None:
         """Paint an ellipse on slice ``k`` (``only``: overwrite just these).
 
-        ``power`` > 2 gives a superellipse (a rounded rectangle, e.g. a torso's flat back).
+        ``power`` > 2 gives a superellipse (a rounded rectangle, e.g. a torso's flat back);
+        ``power_back``: another exponent for the half behind the centre (:meth:`ellipse_window`).
         ``y_below``: paint only the rows whose centre lies at ``y < y_below`` mm (a band of a
         large ellipse: the mask is worked out on those rows alone). ``angle``: see
         :meth:`ellipse_window`.
         """
         j_stop = None if y_below is None else int(np.searchsorted(self.y, y_below, side="left"))
-        win = self.ellipse_window(cx, cy, rx, ry, power, j_stop, angle)
+        win = self.ellipse_window(cx, cy, rx, ry, power, j_stop, angle, power_back)
         if win is None:
             return
         i0, i1, j0, j1, m = win

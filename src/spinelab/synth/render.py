@@ -775,7 +775,16 @@ def _paint_soft_tissue(
     viscera = organs.OrganPlan(
         z_of, z_dome_r, z_dome_l, z_recess, z_kid_l, rng.spawn(1)[0], params.fat_mm
     )
-    torso_power = float(rng.uniform(2.2, 3.0))
+    torso_power = float(rng.uniform(*TORSO_POWER_RANGE))
+    z_round_top = zl("L1", z_wall_thin + 35.0)  # the belly rounds off from here down
+
+    def trunk_power(z: float) -> float:
+        """The exponent of the trunk's outline in front at ``z`` (the body wall's, the cavity's
+        front half): the drawn torso power at L1's centre and above, ABDOMEN_POWER_DROP less
+        from L3's centre down."""
+        drop = organs.smooth01((z_round_top - z) / max(z_round_top - z_wall_thick, 1.0))
+        return torso_power - ABDOMEN_POWER_DROP * float(drop)
+
     contour = _BodyContour(plan, rng)
     pelvic = pelvic_soft.pelvic_soft_tissue(geo, plan.scale, rng.spawn(1)[0])
     c3 = geo.centres_mm[geo.labels.index("C3")] if "C3" in geo.labels else None
@@ -793,7 +802,13 @@ def _paint_soft_tissue(
         # recess, tapering over 30 mm below it (no horizontal seam in coronal views)
         y_post = lv.y_s + 2.0 + (lv.depth / 2 + 22.0) * organs.smooth01((z - z_recess) / 30.0 + 1.0)
         return organs.Cavity(
-            lv.x_s, (y_post + y_ant) / 2, hw_c, (y_post - y_ant) / 2, torso_power, lv
+            lv.x_s,
+            (y_post + y_ant) / 2,
+            hw_c,
+            (y_post - y_ant) / 2,
+            trunk_power(z),
+            lv,
+            power_back=torso_power,
         )
 
     # the stomach's air-fluid level, from the lowest slice with gas in it
@@ -834,7 +849,7 @@ def _paint_soft_tissue(
         cy = ys + (lv.post - lv.ant) / 2
         by = (lv.post + lv.ant) / 2
         neck = z > z_t1 - 10.0
-        pw = 2.0 if neck else torso_power
+        pw = 2.0 if neck else trunk_power(z)
         mw = BODY_WALL_MM
         # the body wall's muscle: subcutaneous fat of ``fat`` in front and at the sides and
         # BACK_FAT_SHARE of it behind (the back's skin moves out by as much, BodyPlan.level)
@@ -854,7 +869,7 @@ def _paint_soft_tissue(
         cav = cavity(z, lv, side)
         ccy, cby, hw_c = cav.cy, cav.hd, cav.hw
         y_ant = cy - by + lv.fat + mw
-        pt.ellipse2d(k, xs, ccy, hw_c, cby, _T.FAT, power=pw)
+        pt.ellipse2d(k, xs, ccy, hw_c, cby, _T.FAT, power=pw, power_back=cav.power_back)
         if z_s2 - 60.0 < z < z_recess + 30.0:
             _paint_abdominal_wall(pt, k, wall, pw, xs, ys, y_ant, plan.scale, side)
         _paint_back_groove(pt, k, xs, cy + by, wall[1] + wall[3])
@@ -873,7 +888,7 @@ def _paint_soft_tissue(
             # bowel: densely packed irregular loops with thin mesenteric fat between them (the
             # organs and lungs painted below cover it where they reach)
             assert bowel is not None
-            bowel.paint(k, xs, bowel_back(z, ys - lv.depth / 2), ccy, hw_c - 3.0, cby - 3.0, pw)
+            bowel.paint(k, xs, bowel_back(z, ys - lv.depth / 2), cav, 3.0)
         # paraspinal muscles (always) and psoas (lumbar). The paraspinals fill the paravertebral
         # gutters behind the cavity but stay inside the body wall's muscle: they used to turn the
         # subcutaneous fat behind them into muscle up to the skin, so the back had 2-5 mm of fat
@@ -1337,6 +1352,19 @@ RETRO_WALL_BACK_NY = (0.4, 0.85)
 #: 14.7 and 15.4 (L2 unchanged, 9.9 -> 10.0). The bowel's frame (_BowelField) keeps the 12 mm
 #: cavity; its painting is clipped to the narrower one.
 FLANK_SIDE_EXTRA_MM = 3.0
+#: The trunk's axial outline (the body wall's superellipse, and the cavity's inside it) has a
+#: power drawn per case from TORSO_POWER_RANGE (2 an ellipse, higher squarer); from L1's centre
+#: to L3's it falls by ABDOMEN_POWER_DROP and stays there below: the belly is rounder than the
+#: trunk at the costal margin. The cavity's back half keeps the drawn power (the paracolic
+#: gutters, where the colon lies, stay as deep). On the real example CT (3 mm, the body's width on rows at 5-45 %
+#: of its depth from the front, as a share of its greatest width): T12 0.64 / 0.79 / 0.88 /
+#: 0.95 / 0.99, L1 0.56 / 0.75 / 0.83 / 0.93 / 0.99, L3 0.42 / 0.67 / 0.82 / 0.93 / 0.98 and L4-L5
+#: alike (an ellipse: 0.44 / 0.71 / 0.87 / 0.95 / 0.99), and on the DICOM slab (another patient,
+#: the costal margin) 0.55 / 0.75 / 0.85 / 0.93 / 0.99. With one power all along, six cases
+#: (2.2-3.0) had 0.48-0.64 / 0.73-0.86 / 0.87-0.96 at L3, all squarer than the real belly; with
+#: the drop 0.40-0.56 / 0.65-0.80 (tests/test_synth_belly.py).
+TORSO_POWER_RANGE = (2.2, 3.0)
+ABDOMEN_POWER_DROP = 0.5
 #: Muscle of the body wall (mm) around the abdominal and thoracic cavity, before
 #: FLANK_SIDE_EXTRA_MM.
 BODY_WALL_MM = 12.0
@@ -1597,9 +1625,7 @@ class _BowelField:
             z_small_hi,
         )
 
-    def paint(
-        self, k: int, xs: float, y_front: float, cy: float, rx: float, ry: float, power: float
-    ) -> None:
+    def paint(self, k: int, xs: float, y_front: float, cav: organs.Cavity, inset: float) -> None:
         """Fill the abdominal cavity (fat of a superellipse) on slice ``k`` with bowel.
 
         Args:
@@ -1607,14 +1633,13 @@ class _BowelField:
             xs: Spine x (mm).
             y_front: y of the vertebral body's front (mm); bowel stays in front of the
                 retroperitoneum (aorta, vena cava, psoas).
-            cy: Cavity centre y (mm).
-            rx: Cavity half-width (mm).
-            ry: Cavity half-depth (mm).
-            power: Superellipse exponent of the cavity.
+            cav: The cavity on this slice.
+            inset: The bowel stays this far (mm) inside the cavity's outline.
         """
+        rx, ry = cav.hw - inset, cav.hd - inset
         if rx <= 5.0 or ry <= 5.0 or not self.field.active(k):
             return
-        win = self.pt.ellipse_window(xs, cy, rx, ry, power)
+        win = self.pt.ellipse_window(xs, cav.cy, rx, ry, cav.power, power_back=cav.power_back)
         if win is not None:
             self.field.paint(self.pt.tissue, k, win, xs, y_front)
 
