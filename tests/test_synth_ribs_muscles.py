@@ -142,3 +142,28 @@ def test_linea_alba_parts_the_recti(l3_slab):
     assert (mid == int(Tissue.MUSCLE)).sum() == 0 and (mid == int(Tissue.SOFT)).sum() >= 2
     for dx in (20.0, -20.0):
         assert (front_wall(dx) == int(Tissue.MUSCLE)).sum() >= 6
+
+
+def _front_wall_mm(res, c, dx_mm: float) -> float:
+    """Thickness (mm) of the front wall's muscle on the column ``dx_mm`` from L3's centre: the
+    first run of muscle below the front fat, the lateral layers' fat planes (up to 2 mm)
+    bridged."""
+    y, line = _column(res, c, dx_mm)
+    front = np.nonzero((line != int(Tissue.AIR)) & (y < 0))[0]
+    muscle = np.nonzero(line[front[0] :] == int(Tissue.MUSCLE))[0]
+    end = muscle[0]
+    for m in muscle[1:]:
+        if m - end > 3:  # more than 2 voxels (2 mm) of something else: the wall ends
+            break
+        end = m
+    return float(end - muscle[0] + 1)
+
+
+def test_the_front_wall_thins_lateral_to_the_recti(l3_slab):
+    # each rectus a lens about 12 mm thick, lateral to it the aponeuroses of the obliques and
+    # the transversus (the real example CT: 10-13 mm 15 mm out, 1-8 mm from 30 to 105 mm out at
+    # L2-L5); the old wall was 12 mm across the whole front: 10 mm here at 80 mm out, now 6
+    res, c = l3_slab
+    for side in (1.0, -1.0):
+        assert _front_wall_mm(res, c, 25.0 * side) >= 10.0
+        assert _front_wall_mm(res, c, 80.0 * side) <= 7.0
