@@ -178,7 +178,9 @@ def test_sagittal_curvature_realistic(samples: list[SpineGeometry]) -> None:
     assert 0 < med["cervical_lordosis_deg"] < 45, med
     assert 15 < med["thoracic_kyphosis_deg"] < 55, med
     assert 30 < med["lumbar_lordosis_deg"] < 70, med
-    assert 15 < med["sacral_slope_deg"] < 50, med
+    # adults standing: about 40 +- 8 degrees (Roussouly et al. 2005); the priors at L5 and S1
+    # (15 and 10 degrees of turning) gave a median of 28, now 35
+    assert 32 < med["sacral_slope_deg"] < 45, med
     # in the sagittal plane the lumbar spine bulges anteriorly (-y), the thorax posteriorly
     s = samples[0]
     y = {v: s.centres_mm[k, 1] for k, v in enumerate(s.labels)}
