@@ -150,11 +150,11 @@ def _cavity_slices(spine, res, lo: str = "L5", hi: str = "L3"):
     """Axial slices from the centre of ``lo`` to that of ``hi``: ``(tissue slice, cavity mask)``
     with the cavity the inside of the abdominal wall's muscle ring more than 25 mm in front of
     the vertebral body (as measured on the real CT, where the ring's inner edge is found along
-    rays from the body's centre). The ring is closed across the linea alba (a fibrous seam
-    between the recti, soft tissue in the label map) by a closing along x."""
+    rays from the body's centre). The ring is closed across the linea alba (a fibrous sheet
+    between the recti, 4-42 mm wide in the generator) by a closing along x."""
     g = res.grid
     x, y, z = g.axis_mm(0), g.axis_mm(1), g.axis_mm(2)
-    seam = 2 * int(np.ceil(8.0 / g.spacing_mm[0])) + 1  # closes gaps up to 16 mm along x
+    seam = 2 * int(np.ceil(25.0 / g.spacing_mm[0])) + 1  # closes gaps up to 50 mm along x
     z0 = spine.centres_mm[spine.labels.index(lo), 2]
     z1 = spine.centres_mm[spine.labels.index(hi), 2]
     out = []
