@@ -50,9 +50,9 @@ def shares() -> dict[str, np.ndarray]:
 
 
 def test_the_belly_is_rounder_than_the_trunk_at_the_costal_margin(shares):
-    # with one power for the whole trunk the L3 front was as square as T12's in every case
-    # (L3 minus T12: -0.02 to +0.01 at 5 %, -0.04 to -0.01 at 15 %); now 0.07-0.15 narrower
-    # at both rows (the real CT: 0.22 and 0.12)
+    # with one power for the whole trunk the L3 front was about as square as T12's (T12 minus
+    # L3: -0.02 to +0.03 at 5 %, 0.01 to 0.03 at 15 %); now 0.07-0.15 at both rows (the real
+    # CT: 0.22 and 0.12)
     narrower = shares["T12"] - shares["L3"]
     assert narrower.min() > 0.04
 
