@@ -19,6 +19,14 @@ Posterior-element sizes per level (:data:`LEVEL_DIMS`) are adult means, rounded,
   ``scripts/synth_compare.py``'s reader): bony canal area at the pedicles 390-440 mm^2 (with the
   lateral recesses), transverse-process tip-to-tip span 93 mm, transverse process 10.5 mm
   cranio-caudal, laminae about 7 mm thick, vertebral body 27 mm high and 45 mm wide;
+* the lumbar spinous processes' lengths at L2-L4 (``sp_len`` 38 / 39 / 37 mm; 31 / 32 / 30 from
+  the L1, L3 and L5 rows until 2026-12-04) from two real CTs, measured from the body centre (the
+  mean of the front 35 mm of the vertebra's mask) to the mask's tip within 5 mm of the midline:
+  the TPTBox L3 crop (a manual mask) 72.6 mm, its spinous-process subregion 38-72.6 mm behind
+  the body centre and its arch's front at 32 mm (the canal as deep as here); the example CT's
+  model-made masks (3 mm) L1 60, L2-L4 67-68, L5 57 mm. Eight generated lumbar cases (1.5 mm
+  label maps) had medians L1 58, L2 59, L3 62, L4 61, L5 58: L2-L4 6-11 mm short, with bodies
+  as deep (36-41 mm against 38-40);
 * facet joints: lumbar joint planes 30 deg (L1) to 45 deg (L5) from the sagittal plane, thoracic
   about 70 deg (nearly coronal), cervical nearly coronal in axial section; joint space about
   2 mm on CT.
@@ -69,7 +77,11 @@ LEVEL_DIMS: dict[int, tuple[float, ...]] = {
     13: (4.6, 11.0, 16.0, 15.5, 6.0, 38.0, 8.0, 6.0, 33.0, 10.0, 10.0, 5.0, 0.1, 70.0),
     19: (7.8, 15.9, 20.0, 17.0, 6.5, 30.0, 14.0, 6.5, 26.0, 9.0, 8.0, 6.0, 0.3, 40.0),
     20: (8.7, 15.4, 22.0, 18.0, 6.5, 30.0, 16.0, 6.5, 36.0, 10.0, 5.0, 6.5, 0.5, 30.0),
-    22: (10.3, 14.9, 23.0, 16.0, 7.0, 32.0, 16.0, 7.0, 46.0, 11.0, 5.0, 7.0, 0.8, 38.0),
+    # L2-L4: the midpoints of their neighbours but for the longer spinous processes (see the
+    # module docstring)
+    21: (9.5, 15.15, 22.5, 17.0, 6.75, 38.0, 16.0, 6.75, 41.0, 10.5, 5.0, 6.75, 0.65, 34.0),
+    22: (10.3, 14.9, 23.0, 16.0, 7.0, 39.0, 16.0, 7.0, 46.0, 11.0, 5.0, 7.0, 0.8, 38.0),
+    23: (14.15, 14.45, 24.5, 16.5, 7.0, 37.0, 15.0, 7.0, 44.0, 13.0, 7.5, 7.25, 0.9, 41.5),
     24: (18.0, 14.0, 26.0, 17.0, 7.0, 28.0, 14.0, 7.0, 42.0, 15.0, 10.0, 7.5, 1.0, 45.0),
     # S1, S2: short spinous tubercles on the median sacral crest (pelvis.SACRAL_CREST_MM)
     25: (18.0, 14.0, 28.0, 14.0, 7.0, 8.0, 10.0, 6.0, 0.0, 0.0, 0.0, 7.5, 1.0, 45.0),
