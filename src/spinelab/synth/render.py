@@ -882,7 +882,7 @@ def _paint_soft_tissue(
         y_ant = cy - by + lv.fat + mw
         pt.ellipse2d(k, xs, ccy, hw_c, cby, _T.FAT, power=pw, power_back=cav.power_back)
         if z_s2 - 60.0 < z < z_recess + 30.0:
-            _paint_abdominal_wall(pt, k, wall, pw, xs, ys, y_ant, plan.scale, side, linea_half(z))
+            _paint_abdominal_wall(pt, k, wall, pw, xs, ys, plan.scale, side, linea_half(z))
         _paint_back_groove(pt, k, xs, cy + by, wall[1] + wall[3])
         flank_wall = None
         if z_retro_bot < z < z_recess + RETRO_ABOVE_MM:
@@ -1395,11 +1395,12 @@ FLANK_SIDE_EXTRA_MM = 3.0
 #: power drawn per case from TORSO_POWER_RANGE (2 an ellipse, higher squarer); from L1's centre
 #: to L3's it falls by ABDOMEN_POWER_DROP and stays there below: the belly is rounder than the
 #: trunk at the costal margin. The cavity's back half keeps the drawn power (the paracolic
-#: gutters, where the colon lies, stay as deep). On the real example CT (3 mm, the body's width on rows at 5-45 %
-#: of its depth from the front, as a share of its greatest width): T12 0.64 / 0.79 / 0.88 /
-#: 0.95 / 0.99, L1 0.56 / 0.75 / 0.83 / 0.93 / 0.99, L3 0.42 / 0.67 / 0.82 / 0.93 / 0.98 and L4-L5
-#: alike (an ellipse: 0.44 / 0.71 / 0.87 / 0.95 / 0.99), and on the DICOM slab (another patient,
-#: the costal margin) 0.55 / 0.75 / 0.85 / 0.93 / 0.99. With one power all along, six cases
+#: gutters, where the colon lies, stay as deep). On the real example CT (3 mm, the body's width
+#: on rows at 5-45 % of its depth from the front, as a share of its greatest width): T12 0.64 /
+#: 0.79 / 0.88 / 0.95 / 0.99, L1 0.56 / 0.75 / 0.83 / 0.93 / 0.99, L3 0.42 / 0.67 / 0.82 / 0.93 /
+#: 0.98 and L4-L5 alike (an ellipse: 0.44 / 0.71 / 0.87 / 0.95 / 0.99), and on the DICOM slab
+#: (another patient, the costal margin) 0.55 / 0.75 / 0.85 / 0.93 / 0.99. With one power all
+#: along, six cases
 #: (2.2-3.0) had 0.51-0.64 / 0.74-0.85 / 0.87-0.96 at L3, all squarer than the real belly; with
 #: the drop (and the shape model refitted the same day, so other spines) 0.40-0.55 / 0.65-0.80 /
 #: 0.81-0.92. tests/test_synth_belly.py measures the same on tissue maps.
@@ -1480,7 +1481,6 @@ def _paint_abdominal_wall(
     power: float,
     xs: float,
     ys: float,
-    y_ant: float,
     scale: float,
     side: float = 0.0,
     linea_half: float = 0.5 * LINEA_ALBA_UMBILICUS_MM[0],
@@ -1497,7 +1497,6 @@ def _paint_abdominal_wall(
         power: Its exponent.
         xs: Spine x (mm).
         ys: Spine y (mm).
-        y_ant: y of the cavity's front (mm).
         scale: Body scale.
         side: The lateral wall's extra muscle (mm; FLANK_SIDE_EXTRA_MM below the kidneys).
         linea_half: Half the linea alba's width here (mm).
