@@ -240,10 +240,13 @@ class Painter:
         if power_back is not None and power_back != power:
             # two halves: rows in front of the centre with ``power``, behind with ``power_back``
             ys = self.y[j0:j1]
-            p = np.where(ys > cy, power_back, power)[:, None]
-            xx = np.abs((self.x[i0:i1] - cx) / rx)[None, :] ** p
-            yy = (np.abs((ys - cy) / ry)[:, None]) ** p
-            return i0, i1, j0, j1, (yy + xx) <= 1.0
+            ax = np.abs((self.x[i0:i1] - cx) / rx)
+            ay = np.abs((ys - cy) / ry)
+            nf = int(np.searchsorted(ys, cy, side="right"))  # rows with y <= cy
+            m = np.empty((j1 - j0, i1 - i0), dtype=bool)
+            m[:nf] = (ay[:nf, None] ** power + (ax**power)[None, :]) <= 1.0
+            m[nf:] = (ay[nf:, None] ** power_back + (ax**power_back)[None, :]) <= 1.0
+            return i0, i1, j0, j1, m
         if power == 2.0:
             xx = ((self.x[i0:i1] - cx) / rx) ** 2
             yy = ((self.y[j0:j1] - cy) / ry) ** 2
