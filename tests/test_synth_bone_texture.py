@@ -72,7 +72,7 @@ def test_compact_bone_in_the_inferior_articular_processes_and_pedicle_walls(lumb
     xyz = np.asarray(g.origin_mm) + kji[:, ::-1] * np.asarray(g.spacing_mm)
     a, b, e = ((xyz - spine.centres_mm[n]) @ spine.frames[n]).T
     fac_a = dm["can_w"] / 2 + 0.5 * dm["ped_w"]
-    pillar = (np.abs(np.abs(a) - fac_a) < dm["fac_r"]) & (b > bw + 0.4 * dm["can_d"])
+    pillar = (np.abs(np.abs(a) - fac_a) < vs.pillar_radius("L3")) & (b > bw + 0.4 * dm["can_d"])
     inferior = pillar & (e < -0.2 * h - 2.0)
     superior = pillar & (e > h / 2)
     compact = tis == Tissue.CORTICAL
