@@ -153,11 +153,13 @@ TP_ROOT_SHARE: dict[float, float] = {19.0: 0.45, 20.0: 1.0, 22.0: 1.0, 23.0: 0.6
 #: superior processes' centroids lie 33-35 mm and the inferior ones' 36-38.5 mm behind the body
 #: centre and the four processes hold 0.6-0.7 cm^3 of mask each; here the pillar's centre lay
 #: about 29 mm behind it (0.75 of the canal's depth) and each pillar, both processes and the
-#: pars, was about 7.6 cm^3. Moved back alone, the arch's brightest voxels at 3 mm crowded
-#: (95th percentile 799 HU on the arch-density test's case, real 655); with the radius at 0.8
-#: the percentiles 50 / 95 / 99 are 299 / 640 / 863 HU (303 / 727 / 870 before; real 275 / 655
-#: / 973).
-PILLAR_BACK_SHARE: dict[float, float] = {20.0: 1.0, 23.0: 1.0, 24.0: 0.75}
+#: pars, was about 7.6 cm^3. Moved back alone (1.0), the arch's brightest voxels at 3 mm
+#: crowded (95th percentile 799 HU on the arch-density test's case, real 655); at 1.15 with the
+#: radius at 0.8 the percentiles 50 / 95 / 99 are 296 / 646 / 855 HU (303 / 727 / 870 before;
+#: real 275 / 655 / 973) and the fixture's superior / inferior processes lie 30.6 / 34.7 mm
+#: behind L3's body centre (23.8 / 28.8 before). 1.2 with the radius at 0.7 put them 31.7 /
+#: 35.4 mm back but its 99th percentile fell to 2.74 times the median (real 3.5).
+PILLAR_BACK_SHARE: dict[float, float] = {20.0: 1.15, 23.0: 1.15, 24.0: 0.75}
 PILLAR_RADIUS_SHARE: dict[float, float] = {20.0: 0.8, 23.0: 0.8, 24.0: 1.0}
 #: Backward run of a transverse process per mm outwards (negative: forwards), per region.
 TP_BACK_SLOPE: dict[str, float] = {"cervical": -0.25, "thoracic": 0.75, "lumbar": 0.3}
