@@ -448,6 +448,13 @@ def level_number(name: str) -> float:
     return float(anatomy.by_name(name).verse_id)
 
 
+def _by_level(table: dict[float, float], name: str) -> float:
+    """A per-level-number value of ``table`` at ``name`` (linear between, the end values
+    beyond)."""
+    keys = sorted(table)
+    return float(np.interp(level_number(name), keys, [table[k] for k in keys]))
+
+
 def level_dims(name: str) -> dict[str, float]:
     """Posterior-element dimensions of one vertebra (see :data:`DIM_NAMES`), mm."""
     x = level_number(name)
@@ -459,14 +466,12 @@ def level_dims(name: str) -> dict[str, float]:
 def body_wedge(name: str) -> float:
     """Natural wedging of the body of ``name``: anterior minus posterior height (mm),
     :data:`BODY_WEDGE_MM`."""
-    keys = np.array(sorted(BODY_WEDGE_MM))
-    return float(np.interp(level_number(name), keys, [BODY_WEDGE_MM[k] for k in keys]))
+    return _by_level(BODY_WEDGE_MM, name)
 
 
 def spinous_slope(name: str) -> float:
     """Caudal slope of the spinous process (mm down per mm along it), :data:`SPINOUS_SLOPE`."""
-    keys = np.array(sorted(SPINOUS_SLOPE))
-    return float(np.interp(level_number(name), keys, [SPINOUS_SLOPE[k] for k in keys]))
+    return _by_level(SPINOUS_SLOPE, name)
 
 
 def _smoothstep(x: Any) -> Any:
@@ -905,13 +910,6 @@ def vertebra_parts(
 
         parts.append((((-5.5, -4.5, 0.0), (5.5, 6.5, h / 2 + 20.0)), dens, 0.0))
     return parts
-
-
-def _by_level(table: dict[float, float], name: str) -> float:
-    """A per-level-number value of ``table`` at ``name`` (linear between, the end values
-    beyond)."""
-    keys = sorted(table)
-    return float(np.interp(level_number(name), keys, [table[k] for k in keys]))
 
 
 def pillar_radius(name: str) -> float:
