@@ -1482,8 +1482,8 @@ def _paint_abdominal_wall(
     xs: float,
     ys: float,
     scale: float,
-    side: float = 0.0,
-    linea_half: float = 0.5 * LINEA_ALBA_UMBILICUS_MM[0],
+    side: float,
+    linea_half: float,
 ) -> None:
     """Split the abdominal wall's muscle on slice ``k`` into the three lateral layers (thin fat
     planes, :data:`ABDOMINAL_FAT_PLANES_MM`, deeper in proportion where the lateral wall is
