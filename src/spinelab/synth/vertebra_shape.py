@@ -148,8 +148,8 @@ SPINOUS_SLOPE: dict[float, float] = {
 TP_ROOT_SHARE: dict[float, float] = {19.0: 0.45, 20.0: 1.0, 22.0: 1.0, 23.0: 0.65, 24.0: 0.45}
 #: Lumbar articular pillars (the superior and inferior articular processes with the pars):
 #: their centre this share of the canal's depth behind the body's posterior wall and their
-#: radius this share of ``fac_r``, per level number (linear between; L5 and S1 keep 0.75 and
-#: 1.0, other regions 0.6 and 1.0). On the TPTBox L3 (manual subregion masks, 1.5 mm) the
+#: radius this share of ``fac_r``, per level number (linear between, the end values beyond:
+#: the cervical and thoracic levels, T13 and the sacrum 0.6 and 1.0; L5 and L6 0.75 and 1.0). On the TPTBox L3 (manual subregion masks, 1.5 mm) the
 #: superior processes' centroids lie 33-35 mm and the inferior ones' 36-38.5 mm behind the body
 #: centre and the four processes hold 0.6-0.7 cm^3 of mask each; here the pillar's centre lay
 #: about 29 mm behind it (0.75 of the canal's depth) and each pillar, both processes and the
@@ -159,8 +159,15 @@ TP_ROOT_SHARE: dict[float, float] = {19.0: 0.45, 20.0: 1.0, 22.0: 1.0, 23.0: 0.6
 #: real 275 / 655 / 973) and the fixture's superior / inferior processes lie 30.6 / 34.7 mm
 #: behind L3's body centre (23.8 / 28.8 before). 1.2 with the radius at 0.7 put them 31.7 /
 #: 35.4 mm back but its 99th percentile fell to 2.74 times the median (real 3.5).
-PILLAR_BACK_SHARE: dict[float, float] = {20.0: 1.15, 23.0: 1.15, 24.0: 0.75}
-PILLAR_RADIUS_SHARE: dict[float, float] = {20.0: 0.8, 23.0: 0.8, 24.0: 1.0}
+PILLAR_BACK_SHARE: dict[float, float] = {
+    19.5: 0.6,
+    20.0: 1.15,
+    23.0: 1.15,
+    24.0: 0.75,
+    24.5: 0.75,
+    25.0: 0.6,
+}
+PILLAR_RADIUS_SHARE: dict[float, float] = {19.5: 1.0, 20.0: 0.8, 23.0: 0.8, 24.0: 1.0}
 #: Backward run of a transverse process per mm outwards (negative: forwards), per region.
 TP_BACK_SLOPE: dict[str, float] = {"cervical": -0.25, "thoracic": 0.75, "lumbar": 0.3}
 #: Pedicles widen by this fraction where they meet the body (a fillet instead of a corner).
@@ -867,9 +874,8 @@ def vertebra_parts(
     # disc below), solid between them (pars interarticularis); the neighbours' processes fill
     # the other side of each joint, leaving a FACET_GAP_MM joint space
     fr = pillar_radius(name)
-    back_share = _by_level(PILLAR_BACK_SHARE, name) if region == "lumbar" else 0.6
     fac_a = cw2 + 0.5 * pw
-    fac_b = bw + back_share * can_d
+    fac_b = bw + _by_level(PILLAR_BACK_SHARE, name) * can_d
     ext = {"cervical": 4.0, "thoracic": 6.0, "lumbar": 9.0}.get(region, 4.0)
     th = math.radians(dm["fac_deg"])
     ca, sa = math.cos(th), math.sin(th)
@@ -914,8 +920,7 @@ def vertebra_parts(
 
 def pillar_radius(name: str) -> float:
     """Radius (mm) of a vertebra's articular pillars as :func:`vertebra_parts` draws them."""
-    share = _by_level(PILLAR_RADIUS_SHARE, name) if anatomy.region_of(name) == "lumbar" else 1.0
-    return level_dims(name)["fac_r"] * share
+    return level_dims(name)["fac_r"] * _by_level(PILLAR_RADIUS_SHARE, name)
 
 
 def transverse_root_b(name: str, bw: float) -> float:
