@@ -318,10 +318,26 @@ class Painter:
         Voxels within ``radius_mm`` of a sample get ``outer``; those deeper than ``shell_mm``
         get ``inner`` (a cortical shell around marrow).
         """
-        g = self.grid
-        sp = np.asarray(g.spacing_mm)
-        step = max(float(sp.min()), min(0.25 * radius_mm, float(sp.max())))
-        pts = densify(points_mm, step)
+        sp = self.grid.spacing_mm
+        step = max(min(sp), min(0.25 * radius_mm, max(sp)))
+        self.balls(densify(points_mm, step), radius_mm, outer, inner, shell_mm, only)
+
+    def balls(
+        self,
+        pts: NDArray[np.float64],
+        radius_mm: float,
+        outer: int,
+        inner: int | None = None,
+        shell_mm: float = 1.2,
+        only: tuple[int, ...] | None = None,
+    ) -> None:
+        """Paint balls of ``radius_mm`` round points ``(M, 3)`` mm (as :meth:`tube` does along
+        its densified polyline; points closer together than the grid give a smooth tube).
+
+        Voxels within ``radius_mm`` of a point get ``outer`` (where their tissue is in
+        ``only``, if given); those deeper than ``shell_mm`` get ``inner``.
+        """
+        sp = np.asarray(self.grid.spacing_mm)
         ijk, keep, shape_ijk = self._near_grid(pts, radius_mm)
         if not keep.any():
             return
