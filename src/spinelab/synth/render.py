@@ -46,7 +46,7 @@ import scipy.ndimage as ndi
 from numpy.typing import NDArray
 
 from spinelab import anatomy
-from spinelab.synth import arms, head, organs, parallel, pelvic_soft, pelvis, streams
+from spinelab.synth import arms, head, lung_vessels, organs, parallel, pelvic_soft, pelvis, streams
 from spinelab.synth import vertebra_shape as vshape
 from spinelab.synth.body import BACK_FAT_SHARE, BodyPlan, Couch, Level, lay_on_couch
 from spinelab.synth.bowel import BowelField, linear_index
@@ -1022,6 +1022,16 @@ def _paint_soft_tissue(
         raise
     early.join()
     bowel.paint_vessels()  # mesenteric vessels, into the fat that is left
+    # the lungs' arteries and veins, into the lung (their own side stream: the case's other
+    # draws stay as they were)
+    lv_h = plan.level(0.5 * (zl("T5", 0.0) + zl("T6", 0.0)))
+    lung_vessels.paint_lung_vessels(
+        pt,
+        z_of,
+        lung_vessels.hilum_positions(lv_h.x_s, lv_h.y_s - lv_h.depth / 2, plan.scale),
+        lambda z: np.interp(z, plan.zc, plan.xc),
+        side_stream(rng, streams.LUNG_VESSELS),
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -29,6 +29,8 @@ HAUSTRA = 11
 VACUUM = 13
 #: Which teeth carry metal fillings or crowns (:mod:`spinelab.synth.head`).
 DENTAL = 15
+#: The lungs' vessel trees (:mod:`spinelab.synth.lung_vessels`).
+LUNG_VESSELS = 17
 
 
 def side_stream(rng: np.random.Generator, jumps: int) -> np.random.Generator:
