@@ -1,7 +1,8 @@
 """Shape of the diaphragm's domes under the lung bases (``spinelab.synth.organs.lung_floor``).
 
-Measured on the tissue map of the hand-built test spine at 2 mm (ribs left out, so the lung's
-lowest voxel in every column is the diaphragm's height there). Anatomy (Gray's Anatomy 41st
+Measured on the tissue map of the hand-built test spine at 2 mm (ribs, the lungs' vessels and
+the mediastinum's tubes left out, so the lung's lowest voxel in every column is the diaphragm's
+height there). Anatomy (Gray's Anatomy 41st
 ed.; Moore's Clinically Oriented Anatomy 8th ed.; chest radiograph and CT norms): each
 hemidiaphragm is a smooth dome in coronal and sagittal section, highest near the
 mid-clavicular line, curving down laterally into a deep, sharp costophrenic recess and
@@ -44,7 +45,11 @@ def floor(spine):
     """Height of the lung's floor (mm) for every (y, x) column that is lung 10 mm above T9's
     centre (above both domes), NaN elsewhere; with the grid's axes."""
     with pytest.MonkeyPatch.context() as mp:
+        # the lung's own vessels and the mediastinum's tubes (the descending aorta in the
+        # left paravertebral gutter) take lung voxels too: left out, like the ribs
         mp.setattr(render, "_paint_ribs", lambda *a, **k: None)
+        mp.setattr(render.lung_vessels, "paint_lung_vessels", lambda *a, **k: [])
+        mp.setattr(render.mediastinum, "paint_mediastinum", lambda *a, **k: None)
         res = render_t5_l4(spine)
     g = res.grid
     x, y, z = g.axis_mm(0), g.axis_mm(1), g.axis_mm(2)

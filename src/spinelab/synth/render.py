@@ -46,7 +46,17 @@ import scipy.ndimage as ndi
 from numpy.typing import NDArray
 
 from spinelab import anatomy
-from spinelab.synth import arms, head, lung_vessels, organs, parallel, pelvic_soft, pelvis, streams
+from spinelab.synth import (
+    arms,
+    head,
+    lung_vessels,
+    mediastinum,
+    organs,
+    parallel,
+    pelvic_soft,
+    pelvis,
+    streams,
+)
 from spinelab.synth import vertebra_shape as vshape
 from spinelab.synth.body import BACK_FAT_SHARE, BodyPlan, Couch, Level, lay_on_couch
 from spinelab.synth.bowel import BowelField, linear_index
@@ -669,6 +679,18 @@ def _paint_ribs(pt: Painter, geo: SpineGeometry, plan: BodyPlan, rng: np.random.
                 )
 
 
+#: The sternum's half-thickness (mm) and its centre's distance (mm) in front of the rib
+#: ellipse's front (:func:`_thorax_ellipse`).
+STERNUM_HALF_MM = 7.0
+STERNUM_FRONT_MM = 2.0
+
+
+def _sternum_back(lv: Level) -> float:
+    """The back of the sternum (y, mm) at a level."""
+    _, cy, _, hd = _thorax_ellipse(lv)
+    return cy - hd - STERNUM_FRONT_MM + STERNUM_HALF_MM
+
+
 def _paint_sternum(pt: Painter, geo: SpineGeometry, plan: BodyPlan) -> None:
     if "T2" not in geo.labels or "T8" not in geo.labels:
         return
@@ -679,10 +701,10 @@ def _paint_sternum(pt: Painter, geo: SpineGeometry, plan: BodyPlan) -> None:
         z = float(pt.z[k])
         lv = plan.level(z + 40.0)
         cx, cy, _hw, hd = _thorax_ellipse(lv)
-        y = cy - hd - 2.0
+        y = cy - hd - STERNUM_FRONT_MM
         half = 24.0 if z > z_top - 45 else 14.0
-        pt.ellipse2d(k, cx, y, half, 7.0, THIN_CORTEX)
-        pt.ellipse2d(k, cx, y, half - 1.5, 5.5, _T.MARROW)
+        pt.ellipse2d(k, cx, y, half, STERNUM_HALF_MM, THIN_CORTEX)
+        pt.ellipse2d(k, cx, y, half - 1.5, STERNUM_HALF_MM - 1.5, _T.MARROW)
 
 
 def _paint_metal(pt: Painter, geo: SpineGeometry, params: AnatomyParams) -> NDArray[np.float64]:
@@ -752,7 +774,7 @@ def _paint_soft_tissue(
     z_recess = zl("T12", z_dome_r - 75.0) - 10.0
     z_apex = z_t1 + 25.0
     z_kid_l = zl("L1", z_recess - 30.0) - 5.0
-    z_aorta_top = zl("T4", z_t1 - 60.0)
+    z_aorta_top = zl("T12", z_t1 - 250.0)  # above: mediastinum.paint_mediastinum
     z_aorta_bot = zl("L4", z_recess - 150.0)
     z_psoas_top = zl("T12", z_recess)
     z_s2 = zl("S2", zl("S1", -1e9) - 25.0)
@@ -1022,6 +1044,16 @@ def _paint_soft_tissue(
         raise
     early.join()
     bowel.paint_vessels()  # mesenteric vessels, into the fat that is left
+    # the upper mediastinum's great vessels, main bronchi and oesophagus (the aorta below the
+    # hiatus is the slices' own)
+    z_heart_top = viscera.z_tendon() + organs.HEART_MM[0] * viscera.heart_size
+    mediastinum.paint_mediastinum(
+        pt,
+        mediastinum.Heights(z_of, z_t1 - 10.0, z_carina, z_heart_top),
+        plan.level,
+        _sternum_back,
+        plan.scale,
+    )
     # the lungs' arteries and veins, into the lung (their own side stream: the case's other
     # draws stay as they were)
     lv_h = plan.level(0.5 * (zl("T5", 0.0) + zl("T6", 0.0)))
