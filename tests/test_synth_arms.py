@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
+from spinelab.synth import shoulder
 from spinelab.synth.arms import SPINE_T2_S1_MM
 from spinelab.synth.generator import SynthConfig
 from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
@@ -31,10 +32,15 @@ def arms():
     n = (int((z_top - z_bot) / SP_Z) + 1, int(330 / SP_XY), int(560 / SP_XY))
     y0 = float(c[:, 1].mean()) - 230.0
     grid = RenderGrid((-280.0, y0, float(z_bot)), (SP_XY, SP_XY, SP_Z), n)
-    up = render_labels(spine, grid, AnatomyParams(bowel_gas=0), np.random.default_rng(3))
-    down = render_labels(
-        spine, grid, AnatomyParams(bowel_gas=0, arms_down=True), np.random.default_rng(3)
-    )
+    with pytest.MonkeyPatch.context() as mp:
+        # the scapulae turn upwards with the arms raised (spinelab.synth.shoulder): one turn
+        # for both poses here, so that the body is the same but for the arms
+        turn = shoulder.UPWARD_ROTATION_DEG[False]
+        mp.setattr(shoulder, "UPWARD_ROTATION_DEG", {False: turn, True: turn})
+        up = render_labels(spine, grid, AnatomyParams(bowel_gas=0), np.random.default_rng(3))
+        down = render_labels(
+            spine, grid, AnatomyParams(bowel_gas=0, arms_down=True), np.random.default_rng(3)
+        )
     return spine, grid, up.tissue, down.tissue
 
 

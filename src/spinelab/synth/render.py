@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +55,7 @@ from spinelab.synth import (
     parallel,
     pelvic_soft,
     pelvis,
+    shoulder,
     streams,
 )
 from spinelab.synth import vertebra_shape as vshape
@@ -450,6 +451,34 @@ def _thorax_ellipse(lv: Level, z_rel_ant: float = 0.0) -> tuple[float, float, fl
     return lv.x_s, (y_post + y_ant) / 2, half_w, (y_post - y_ant) / 2
 
 
+#: The first two ribs' rings are tighter than the rib ellipse below them (half-width and
+#: half-depth shares, the back held): the thoracic inlet.
+RIB_RING_TOP = {1: (0.55, 0.7), 2: (0.8, 0.85)}
+#: The lungs stay this far inside the rib ellipse (mm): the ribs' half-thickness and the
+#: pleura. (The lungs' own sections, squarer behind, used to reach 15-20 mm behind the rib
+#: line at the posterolateral corner and 2 mm beyond it at the side, so the ribs crossed the
+#: lung on axial sections.)
+LUNG_INSIDE_RIBS_MM = 5.0
+#: Below T7's centre the limit moves out by up to this much (mm), reached at T9's: the lower
+#: lungs' sections (the domes, recesses and paravertebral gutters) are measured against the
+#: real example CT (T10 down) and kept as they were; there the ribs crossing a slice come
+#: from higher levels, so the slice's own rib ellipse is not their line.
+LUNG_RIBS_FADE_MM = 60.0
+
+
+def _rib_ring(lv: Level, z: float, z_of: Mapping[str, float]) -> tuple[float, float, float, float]:
+    """The rib ellipse at height ``z`` (:func:`_thorax_ellipse`), tightened towards T2's and
+    T1's centres as the first two ribs are (:data:`RIB_RING_TOP`)."""
+    cx, cy, hw, hd = _thorax_ellipse(lv)
+    if "T1" not in z_of or "T3" not in z_of:
+        return cx, cy, hw, hd
+    zs = [z_of["T3"], z_of.get("T2", 0.5 * (z_of["T1"] + z_of["T3"])), z_of["T1"]]
+    fw = float(np.interp(z, zs, [1.0, RIB_RING_TOP[2][0], RIB_RING_TOP[1][0]]))
+    fd = float(np.interp(z, zs, [1.0, RIB_RING_TOP[2][1], RIB_RING_TOP[1][1]]))
+    y_post = cy + hd
+    return cx, y_post - fd * hd, fw * hw, fd * hd
+
+
 #: Rib cross-section (mm): the shaft 10-12 mm tall and 5-7 mm thick in its lateral part
 #: (flattened, its broad faces facing in and out), the neck about 8-9 mm round; cortex 1.0-1.5
 #: mm. Costal cartilage about 10 x 7 mm. The first rib is broad and flat from above (faces up and
@@ -566,11 +595,9 @@ def _paint_ribs(pt: Painter, geo: SpineGeometry, plan: BodyPlan, rng: np.random.
         d, w = float(geo.body_depth_mm[n]), float(geo.body_width_mm[n])
         lv = plan.level(float(c[2]))
         cx, cy, hw, hd = _thorax_ellipse(lv)
-        if num == 1:
-            hw, hd = hw * 0.55, hd * 0.7
-            cy = lv.y_s + lv.depth / 2 + 24.0 - hd
-        elif num == 2:
-            hw, hd = hw * 0.8, hd * 0.85
+        if num in RIB_RING_TOP:  # the thoracic inlet: the back held
+            fw, fd = RIB_RING_TOP[num]
+            hw, hd = hw * fw, hd * fd
             cy = lv.y_s + lv.depth / 2 + 24.0 - hd
         frac_end = 0.42 if floating and num == last - 1 else 0.28 if floating else 0.0
         if not floating:
@@ -691,15 +718,36 @@ def _sternum_back(lv: Level) -> float:
     return cy - hd - STERNUM_FRONT_MM + STERNUM_HALF_MM
 
 
+#: The sternum's top and bottom (mm below T2's and T8's centres) and how far above a slice
+#: the level it follows lies (mm: it slopes forwards down the chest).
+STERNUM_TOP_BELOW_T2_MM = 15.0
+STERNUM_BOTTOM_BELOW_T8_MM = 55.0
+STERNUM_LEVEL_ABOVE_MM = 40.0
+
+
+def _sternum_front(geo: SpineGeometry, plan: BodyPlan, z: float) -> float | None:
+    """The front of the sternum (y, mm) at height ``z``; None above or below it."""
+    if "T2" not in geo.labels or "T8" not in geo.labels:
+        return None
+    if (
+        not plan.z_of["T8"] - STERNUM_BOTTOM_BELOW_T8_MM
+        <= z
+        <= plan.z_of["T2"] - STERNUM_TOP_BELOW_T2_MM
+    ):
+        return None
+    _, cy, _, hd = _thorax_ellipse(plan.level(z + STERNUM_LEVEL_ABOVE_MM))
+    return cy - hd - STERNUM_FRONT_MM - STERNUM_HALF_MM
+
+
 def _paint_sternum(pt: Painter, geo: SpineGeometry, plan: BodyPlan) -> None:
     if "T2" not in geo.labels or "T8" not in geo.labels:
         return
-    z_top = plan.z_of["T2"] - 15.0
-    z_bot = plan.z_of["T8"] - 55.0
+    z_top = plan.z_of["T2"] - STERNUM_TOP_BELOW_T2_MM
+    z_bot = plan.z_of["T8"] - STERNUM_BOTTOM_BELOW_T8_MM
     k0, k1 = pt.grid.index_range(2, z_bot, z_top)
     for k in range(k0, k1):
         z = float(pt.z[k])
-        lv = plan.level(z + 40.0)
+        lv = plan.level(z + STERNUM_LEVEL_ABOVE_MM)
         cx, cy, _hw, hd = _thorax_ellipse(lv)
         y = cy - hd - STERNUM_FRONT_MM
         half = 24.0 if z > z_top - 45 else 14.0
@@ -773,6 +821,9 @@ def _paint_soft_tissue(
     z_dome_l = z_dome_r - 15.0
     z_recess = zl("T12", z_dome_r - 75.0) - 10.0
     z_apex = z_t1 + 25.0
+    # the lungs inside the ribs from T7's centre up, free of them from T9's down (LUNG_*_RIBS)
+    z_ribs_full = zl("T7", z_t1 - 150.0)
+    z_ribs_none = zl("T9", z_ribs_full - 50.0)
     z_kid_l = zl("L1", z_recess - 30.0) - 5.0
     z_aorta_top = zl("T12", z_t1 - 250.0)  # above: mediastinum.paint_mediastinum
     z_aorta_bot = zl("L4", z_recess - 150.0)
@@ -959,6 +1010,11 @@ def _paint_soft_tissue(
         # lungs above a domed diaphragm
         if thorax and z < z_apex:
             scale = math.sqrt(float(np.clip((z_apex - z) / 45.0, 0.02, 1.0)))
+            rcx, rcy, rhw, rhd = _rib_ring(lv, z, z_of)
+            m = LUNG_INSIDE_RIBS_MM - LUNG_RIBS_FADE_MM * float(
+                organs.smooth01((z_ribs_full - z) / max(z_ribs_full - z_ribs_none, 1.0))
+            )
+            in_ribs = inside_superellipse(rcx, rcy, rhw - m, rhd - m, 2.0)
             for side, zd in ((1.0, z_dome_l), (-1.0, z_dome_r)):
                 ra = (hw_c - lv.width / 2 - 6.0) / 2
                 lx = xs + side * (lv.width / 2 + 6.0 + ra)
@@ -994,14 +1050,30 @@ def _paint_soft_tissue(
                     floor: Any = above if z < zd else None,  # above the dome's top: all lung
                 ) -> Any:
                     # within the superellipse's window: the ellipse, or the posteromedial
-                    # quarter (organs.lung_gutter_factor)
+                    # quarter (organs.lung_gutter_factor); inside the ribs
                     du, dv = (x - lx) / rx, (y - ly) / ry
                     inside = (du * du + dv * dv <= 1.0) | ((du * medial > 0.0) & (dv > 0.0))
+                    inside &= in_ribs(x, y)
                     return inside if floor is None else inside & floor(x, y)
 
                 pt.ellipse2d(
                     k, lx, ly, rx, ry, _T.LUNG, extra=section, power=organs.LUNG_GUTTER_POWER
                 )
+            # the chest wall inside the body wall's muscle and outside the lungs' limit:
+            # intercostal muscle round the ribs (and at the thoracic inlet the muscles of the
+            # shoulder girdle), not fat
+            pt.ellipse2d(
+                k,
+                xs,
+                ccy,
+                hw_c,
+                cby,
+                _T.MUSCLE,
+                power=pw,
+                power_back=cav.power_back,
+                only=(_T.FAT,),
+                extra=lambda x, y, f=in_ribs: ~f(x, y),
+            )
         # heart, great vessels
         if thorax:
             viscera.paint_heart(pt, k, z, cav)
@@ -1941,6 +2013,14 @@ def render_labels(
     pelvis.paint_pelvis(pt, geo, plan, rng)  # its fatty marrow from a jumped copy of rng
     _paint_ribs(pt, geo, plan, rng)
     _paint_sternum(pt, geo, plan)
+    shoulder.paint_shoulder_girdle(
+        pt,
+        plan,
+        lambda lv, z: _rib_ring(lv, z, plan.z_of),
+        lambda z: _sternum_front(geo, plan, z),
+        params.arms_down,
+        side_stream(rng, streams.SHOULDER),
+    )
     boxes: dict[str, tuple[int, int, int, int, int, int]] = {}
     # C1 last: its anterior arch must win over the dens of C2 where they touch
     order = [n for n in range(len(geo)) if geo.labels[n] != "C1"]

@@ -31,6 +31,8 @@ VACUUM = 13
 DENTAL = 15
 #: The lungs' vessel trees (:mod:`spinelab.synth.lung_vessels`).
 LUNG_VESSELS = 17
+#: The scapulae's turn (:mod:`spinelab.synth.shoulder`).
+SHOULDER = 19
 
 
 def side_stream(rng: np.random.Generator, jumps: int) -> np.random.Generator:
