@@ -459,7 +459,7 @@ RIB_RING_TOP = {1: (0.55, 0.7), 2: (0.8, 0.85)}
 #: line at the posterolateral corner and 2 mm beyond it at the side, so the ribs crossed the
 #: lung on axial sections.)
 LUNG_INSIDE_RIBS_MM = 5.0
-#: Below T7's centre the limit moves out by up to this much (mm), reached at T9's: the lower
+#: Below T8's centre the limit moves out by up to this much (mm), reached at T10's: the lower
 #: lungs' sections (the domes, recesses and paravertebral gutters) are measured against the
 #: real example CT (T10 down) and kept as they were; there the ribs crossing a slice come
 #: from higher levels, so the slice's own rib ellipse is not their line.
@@ -821,9 +821,9 @@ def _paint_soft_tissue(
     z_dome_l = z_dome_r - 15.0
     z_recess = zl("T12", z_dome_r - 75.0) - 10.0
     z_apex = z_t1 + 25.0
-    # the lungs inside the ribs from T7's centre up, free of them from T9's down (LUNG_*_RIBS)
-    z_ribs_full = zl("T7", z_t1 - 150.0)
-    z_ribs_none = zl("T9", z_ribs_full - 50.0)
+    # the lungs inside the ribs from T8's centre up, free of them from T10's down (LUNG_*_RIBS)
+    z_ribs_full = zl("T8", z_t1 - 175.0)
+    z_ribs_none = zl("T10", z_ribs_full - 50.0)
     z_kid_l = zl("L1", z_recess - 30.0) - 5.0
     z_aorta_top = zl("T12", z_t1 - 250.0)  # above: mediastinum.paint_mediastinum
     z_aorta_bot = zl("L4", z_recess - 150.0)
@@ -1010,10 +1010,10 @@ def _paint_soft_tissue(
         # lungs above a domed diaphragm
         if thorax and z < z_apex:
             scale = math.sqrt(float(np.clip((z_apex - z) / 45.0, 0.02, 1.0)))
-            rcx, rcy, rhw, rhd = _rib_ring(lv, z, z_of)
             m = LUNG_INSIDE_RIBS_MM - LUNG_RIBS_FADE_MM * float(
                 organs.smooth01((z_ribs_full - z) / max(z_ribs_full - z_ribs_none, 1.0))
             )
+            rcx, rcy, rhw, rhd = _rib_ring(lv, z, z_of)
             in_ribs = inside_superellipse(rcx, rcy, rhw - m, rhd - m, 2.0)
             for side, zd in ((1.0, z_dome_l), (-1.0, z_dome_r)):
                 ra = (hw_c - lv.width / 2 - 6.0) / 2
