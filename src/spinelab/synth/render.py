@@ -454,6 +454,14 @@ def _thorax_ellipse(lv: Level, z_rel_ant: float = 0.0) -> tuple[float, float, fl
 #: The first two ribs' rings are tighter than the rib ellipse below them (half-width and
 #: half-depth shares, the back held): the thoracic inlet.
 RIB_RING_TOP = {1: (0.55, 0.7), 2: (0.8, 0.85)}
+#: The lungs' apices: each lung's section shrinks over the top LUNG_APEX_DOME_MM (mm) to
+#: nothing at this height above T1's centre (mm). The apex was 25 mm above T1's centre, but the
+#: neck's slices (:mod:`spinelab.synth.neck`) begin 10 mm below it and paint no lung, so the
+#: lungs ended in a flat lid 35 mm below their dome's top, as wide as 0.88 of the lung; the
+#: dome now closes below the neck's first slice (real apices rise to about the first rib's
+#: neck, T1, posteriorly: this one is 8 mm lower).
+LUNG_APEX_ABOVE_T1_MM = -8.0
+LUNG_APEX_DOME_MM = 45.0
 #: The lungs stay this far inside the rib ellipse (mm): the ribs' half-thickness and the
 #: pleura. (The lungs' own sections, squarer behind, used to reach 15-20 mm behind the rib
 #: line at the posterolateral corner and 2 mm beyond it at the side, so the ribs crossed the
@@ -820,7 +828,7 @@ def _paint_soft_tissue(
     z_dome_r = zl("T9", zl("T10", 0.0) + 25.0) - 5.0
     z_dome_l = z_dome_r - 15.0
     z_recess = zl("T12", z_dome_r - 75.0) - 10.0
-    z_apex = z_t1 + 25.0
+    z_apex = z_t1 + LUNG_APEX_ABOVE_T1_MM
     # the lungs inside the ribs from T8's centre up, free of them from T10's down (LUNG_*_RIBS)
     z_ribs_full = zl("T8", z_t1 - 175.0)
     z_ribs_none = zl("T10", z_ribs_full - 50.0)
@@ -1009,7 +1017,7 @@ def _paint_soft_tissue(
                 _restore_flank_wall(pt, k, flank_wall)
         # lungs above a domed diaphragm
         if thorax and z < z_apex:
-            scale = math.sqrt(float(np.clip((z_apex - z) / 45.0, 0.02, 1.0)))
+            scale = math.sqrt(float(np.clip((z_apex - z) / LUNG_APEX_DOME_MM, 0.02, 1.0)))
             m = LUNG_INSIDE_RIBS_MM - LUNG_RIBS_FADE_MM * float(
                 organs.smooth01((z_ribs_full - z) / max(z_ribs_full - z_ribs_none, 1.0))
             )
