@@ -7,7 +7,7 @@ relative to each level's vertebral centre (``dx``: mm left of it, LPS +x) and th
 body's front (``dy``: mm in front of it). The old design had, between the neck and the heart,
 the trachea and one round aorta 14 mm left of the spine and 12 mm in front of the bodies from
 T4 down: no arch, no vessel at T2, no bronchi below the carina, fat in front of the spine
-where the oesophagus runs.
+where the oesophagus runs and on the right of it where the azygos vein does.
 """
 
 from __future__ import annotations
@@ -92,3 +92,9 @@ def test_main_bronchi_below_the_carina(thorax):
 def test_oesophagus_in_front_of_the_spine(thorax):
     soft = [s for s in _sections(thorax, "T7", Tissue.SOFT) if 50.0 < s[0] < 200.0]
     assert [s for s in soft if abs(s[1]) < 12.0 and 0.0 < s[2] < 20.0], soft
+
+
+def test_azygos_vein_on_the_right_front_corner_of_the_spine(thorax):
+    secs = [s for s in _sections(thorax, "T8", Tissue.BLOOD) if 30.0 < s[0] < 120.0]
+    # about 9 mm across, against the right anterolateral surface of the vertebral body
+    assert [s for s in secs if -20.0 < s[1] < -6.0 and -5.0 < s[2] < 10.0], secs

@@ -25,7 +25,10 @@ Anatomy 41st ed.; Moore's Clinically Oriented Anatomy 8th ed.; adult CT norms):
 * the trachea divides at the carina (T5) into the main bronchi (gas in a 1.5 mm wall), the
   right one shorter and steeper, to the hila;
 * the oesophagus (collapsed, soft tissue) runs on from the neck in front of the vertebral
-  bodies, right of the aorta, and turns forwards and left below T9 to the hiatus at T11.
+  bodies, right of the aorta, and turns forwards and left below T9 to the hiatus at T11;
+* the azygos vein (about 9 mm) ascends on the right front corner of the vertebral bodies from
+  T12 to T5 and arches forwards over the right main bronchus at T4 into the superior vena
+  cava.
 
 Points are given per vertebral level as ``(dx, depth, z)``: ``dx`` mm left of the spine
 (times the body scale), ``depth`` either a share ``u`` of the way from the vertebral body's
@@ -69,6 +72,7 @@ RADII_MM = {
     "bronchus_r": 7.5,
     "bronchus_l": 6.5,
     "oesophagus": 5.5,
+    "azygos": 4.5,
 }
 #: Wall of the main bronchi (mm of soft tissue round their gas).
 BRONCHUS_WALL_MM = 1.5
@@ -170,6 +174,17 @@ def _paths(h: Heights) -> dict[str, tuple[str, list[Point]]]:
         "bronchus_l": (
             "bronchus_l",
             [(0.0, 20.0, car + 4.0), (22.0, 22.0, car - 10.0), (42.0, 25.0, car - 32.0)],
+        ),
+        "azygos": (
+            "azygos",
+            [
+                (-12.0, 1.0, h.z_of["T12"]),
+                (-13.0, 1.0, h.z_of["T8"]),
+                (-14.0, 1.0, h.z_of["T5"]),
+                (-20.0, 10.0, h.at("T4", "T5", 0.3)),
+                (-28.0, (u, 0.4), h.z_of["T4"]),
+                (-30.0, (u, 0.55), h.at("T4", "T5", 0.2)),
+            ],
         ),
         "oesophagus": (
             "oesophagus",
