@@ -56,6 +56,16 @@ MIN_RADIUS_MM = 0.5
 MIN_PAINT_SHARE = 0.6
 #: Radius bins (mm) the branches are painted in.
 RADIUS_BIN_MM = 0.25
+#: Airways: a bronchus runs beside each arterial branch at least BRONCHUS_MIN_ARTERY_MM thick
+#: (the bronchovascular bundle), its lumen BRONCHUS_SHARE of the artery's radius (the
+#: bronchoarterial diameter ratio of normal lungs on CT is about 0.65-1.0), its wall
+#: BRONCHUS_WALL_SHARE of its lumen's radius but at least BRONCHUS_WALL_MIN_MM (segmental
+#: bronchi about 1 mm, Gray's Anatomy 41st ed.); the smaller airways are below CT's
+#: resolution and left to the parenchyma.
+BRONCHUS_MIN_ARTERY_MM = 1.5
+BRONCHUS_SHARE = 0.8
+BRONCHUS_WALL_SHARE = 0.25
+BRONCHUS_WALL_MIN_MM = 0.6
 
 
 @dataclass(frozen=True)
@@ -170,7 +180,7 @@ def paint_lung_vessels(
     if any(lab not in z_of for levels in HILUM_LEVELS.values() for lab in levels):
         return trees
     min_r = MIN_PAINT_SHARE * max(pt.grid.spacing_mm)
-    for a, b in HILUM_LEVELS.values():
+    for system, (a, b) in HILUM_LEVELS.items():
         pts, cell = lung_targets(pt, rng)
         z_h = 0.5 * (z_of[a] + z_of[b])
         left = pts[:, 0] > midline(pts[:, 2])
@@ -181,7 +191,30 @@ def paint_lung_vessels(
             tree = grow_tree(root, mine, cell, rng)
             trees.append(tree)
             _paint_tree(pt, tree, min_r)
+            if system == "artery":
+                _paint_airways(pt, tree, min_r)
     return trees
+
+
+def _paint_airways(pt: Painter, artery: Tree, min_r: float) -> None:
+    """Bronchi beside an arterial tree's thicker branches (gas in a soft-tissue wall, into
+    lung only), each offset sideways from its artery (perpendicular to it and to z)."""
+    keep = artery.radius >= BRONCHUS_MIN_ARTERY_MM
+    a, b, ra = artery.start[keep], artery.end[keep], artery.radius[keep]
+    d = b - a
+    n = np.linalg.norm(d, axis=1)
+    ok = n > 1e-6
+    a, b, ra, d, n = a[ok], b[ok], ra[ok], d[ok], n[ok]
+    u = d / n[:, None]
+    side = np.cross(u, np.array([0.0, 0.0, 1.0]))
+    s_n = np.linalg.norm(side, axis=1)
+    side = np.where(s_n[:, None] > 0.2, side / np.maximum(s_n, 1e-9)[:, None], [1.0, 0.0, 0.0])
+    rb = BRONCHUS_SHARE * ra
+    wall = np.maximum(BRONCHUS_WALL_SHARE * rb, max(BRONCHUS_WALL_MIN_MM, 0.5 * min_r))
+    off = (ra + rb + wall)[:, None] * side
+    for i in range(len(a)):
+        seg = np.stack([a[i], b[i]]) + off[i]
+        pt.tube(seg, float(rb[i] + wall[i]), _T.SOFT, _T.GAS, float(wall[i]), (_T.LUNG, _T.SOFT))
 
 
 def _paint_tree(pt: Painter, tree: Tree, min_r: float) -> None:
