@@ -17,8 +17,10 @@ flow proportional to the territory's volume, ``r = RADIUS_PER_CBRT_MM * V ** (1/
 parent's cube equals the sum of its children's). Each lung gets an arterial tree from its
 upper hilum (between T5 and T6) and a venous tree from its lower hilum (T7), with their own
 targets, so the two interleave. Only lung voxels are painted (``Tissue.BLOOD``), so the
-mediastinal part of the hilar vessels is not drawn, and a lung cut by the field of view
-gets the branches that enter it from outside.
+mediastinal part of the hilar vessels is not drawn (:mod:`spinelab.synth.mediastinum` draws
+the pulmonary arteries up to the hila), and a lung cut by the field of view gets the
+branches that enter it from outside. Bronchi (gas in a soft-tissue wall) run beside the
+arteries' thicker branches (:func:`_paint_airways`), from the main bronchi's ends at the hila.
 """
 
 from __future__ import annotations
@@ -34,11 +36,12 @@ from spinelab.synth.tissues import Tissue
 
 _T = Tissue
 
-#: Lung volume (mm^3) each target point of a tree stands for (the points lie on a grid this
-#: coarse, jittered within their cell): a leaf branch supplies about this much lung.
+#: Edge (mm) of the grid the target points are taken from (one per lung voxel of it, jittered
+#: within its cell): each stands for one cell of lung (1 cm^3), what a leaf branch supplies.
 TARGET_CELL_MM = 10.0
 #: Murray's law: a branch's radius (mm) is this times the cube root of the lung volume (mm^3)
-#: it supplies: 7 mm for a 1.8 l lung's whole tree, 0.6 mm for one target cell.
+#: it supplies: 5.6 mm for a 1.8 l lung's whole tree, 0.46 mm for one target cell (not
+#: painted: MIN_RADIUS_MM). 0.058 filled 5.3 % of the lung with every branch painted.
 RADIUS_PER_CBRT_MM = 0.046
 #: A branch runs this share of the way from its parent's end to its territory's centroid.
 STEP_SHARE = 0.5
