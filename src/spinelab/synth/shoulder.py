@@ -10,16 +10,20 @@ Anatomy 41st ed.; Moore's Clinically Oriented Anatomy 8th ed.; rounded):
 * scapula about 160 mm tall: the superior angle at T2, the inferior angle at T7, the medial
   border 60-85 mm from the spinous processes, the root of the spine of the scapula at T3-T4;
   the glenoid at the lateral angle (between T2 and T3, the arms module's humeral head height)
-  about 120 mm from the midline; the blade 2-3 mm of compact bone (thin enough to read as one
+  about 125 mm from the midline (inside the trunk's outline here: the arms, placed outside it,
+  leave their humeral heads about 65 mm further out); the blade 2-3 mm of compact bone (thin enough to read as one
   bright line), the lateral border a 9-10 mm thick rod, the spine a ridge about 12 mm thick
   along the blade's back, running out and up into the acromion over the shoulder joint; the
   coracoid process reaching forwards from the glenoid's neck;
 * the blade lies on the ribs' posterior curve with the subscapularis and serratus anterior
   between (:data:`PLATE_OFFSET_MM` behind the rib ellipse) and the infraspinatus and
   supraspinatus behind it;
-* with the arms raised (most chest and abdomen CTs) the scapula turns upwards about an axis
-  near the root of its spine, the inferior angle moving laterally (about 50-60 deg at full
-  elevation): :data:`UPWARD_ROTATION_DEG` per pose;
+* with the arms raised (most chest and abdomen CTs) the scapula turns upwards, the inferior
+  angle moving laterally (about 50-60 deg at full elevation, about the root of its spine
+  early and the acromioclavicular joint late); here a turn in the coronal projection about a
+  point half way between the spine's root and the glenoid (:data:`GLENOID`) by
+  :data:`UPWARD_ROTATION_DEG` per pose, 25-40 deg with the arms raised (a turn about one fixed
+  point overstates the inferior angle's travel: 40 deg already takes it 55-60 mm out);
 * clavicle about 150 mm long and 12-15 mm across, an S-curve from the sternoclavicular joint at
   the manubrium's upper corner, laterally, up and back to the acromion.
 
