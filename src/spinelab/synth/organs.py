@@ -581,8 +581,8 @@ class OrganPlan:
         # the hilum, across its thickness, along its length) per kidney
         self.pyramids = [_pyramid_axes(r) for _ in range(2)]
         # pancreas: lobules (a periodic random field, two channels: septa and outline)
-        self.pancreas_tex = _periodic_field(r, PANCREAS_LOBULE_MM / _TEX_CELL_MM)
-        self.pancreas_septum = _half_width_for_share(float(r.uniform(*PANCREAS_FAT_SHARE)))
+        self.pancreas_tex = periodic_field(r, PANCREAS_LOBULE_MM / TEX_CELL_MM)
+        self.pancreas_septum = half_width_for_share(float(r.uniform(*PANCREAS_FAT_SHARE)))
         # epicardial fat: thickness in front, at the right (acute) margin, over the left
         # ventricle and behind (mm), scaled per case
         e = float(r.uniform(*EPICARDIAL_FAT_MM))
@@ -903,7 +903,7 @@ class OrganPlan:
         lv = cav.lv
         y_front = lv.y_s - lv.depth / 2
         tis = pt.tissue[k]
-        tex = self.pancreas_tex[:, int(_tex_index(np.asarray(z)))]
+        tex = self.pancreas_tex[:, int(tex_index(np.asarray(z)))]
         for i in hit:
             rr = math.sqrt(p[i, 3] ** 2 - dz[i] ** 2)
             cx, cy = cav.xs + p[i, 0], y_front + p[i, 1]
@@ -924,7 +924,7 @@ class OrganPlan:
             sub[rim] = _T.FAT
             # lobulated outline and fat septa between the lobules (two channels of a random
             # field fixed in the body)
-            iy, ix = _tex_index(pt.y[j0:j1])[:, None], _tex_index(pt.x[i0:i1])[None, :]
+            iy, ix = tex_index(pt.y[j0:j1])[:, None], tex_index(pt.x[i0:i1])[None, :]
             outline = 1.0 + PANCREAS_OUTLINE * np.clip(tex[1][iy, ix], -1.5, 1.5)
             rim &= q <= outline * outline
             sub[rim] = PANCREAS_TISSUE
@@ -1402,8 +1402,8 @@ _LIVER_FAT = _LIVER_ONLY.copy()
 _LIVER_FAT[_T.FAT] = True
 _GB_OVER = _PORTAL_OVER.copy()
 #: Cell of the periodic random fields (mm) and their size (cells per axis).
-_TEX_CELL_MM = 1.25
-_TEX_N = 48
+TEX_CELL_MM = 1.25
+TEX_N = 48
 
 
 #: What the liver and the spleen may cover lateral to the kidneys (:meth:`OrganPlan._renal_wrap`):
@@ -1441,27 +1441,28 @@ def _pyramid_axes(r: np.random.Generator) -> NDArray[np.float64]:
     return np.asarray(pts[keep])
 
 
-def _periodic_field(r: np.random.Generator, sigma_cells: float) -> NDArray[np.float32]:
-    """A smooth periodic Gaussian random field, ``(2, _TEX_N, _TEX_N, _TEX_N)`` float32 (two
-    independent channels, unit SD; cells of :data:`_TEX_CELL_MM`)."""
+def periodic_field(r: np.random.Generator, sigma_cells: float) -> NDArray[np.float32]:
+    """A smooth periodic Gaussian random field, ``(2, TEX_N, TEX_N, TEX_N)`` float32 (two
+    independent channels, unit SD; cells of :data:`TEX_CELL_MM`)."""
     import scipy.ndimage as ndi
 
-    f = r.standard_normal((2, _TEX_N, _TEX_N, _TEX_N)).astype(np.float32)
+    f = r.standard_normal((2, TEX_N, TEX_N, TEX_N)).astype(np.float32)
     for c in range(2):
         ndi.gaussian_filter(f[c], sigma_cells, mode="wrap", output=f[c])
         f[c] /= max(float(f[c].std()), 1e-6)
     return f
 
 
-def _half_width_for_share(share: float) -> float:
+def half_width_for_share(share: float) -> float:
     """``w`` with ``P(|X| < w) = share`` for a standard normal ``X``."""
     from scipy.special import erfinv
 
     return float(math.sqrt(2.0) * erfinv(share))
 
 
-def _tex_index(v: NDArray[np.float64]) -> NDArray[np.int64]:
-    return np.asarray(np.floor(v / _TEX_CELL_MM).astype(np.int64) % _TEX_N)
+def tex_index(v: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Cell index (mod :data:`TEX_N`) of coordinates ``v`` (mm) in a :func:`periodic_field`."""
+    return np.asarray(np.floor(v / TEX_CELL_MM).astype(np.int64) % TEX_N)
 
 
 def _paint_capsule(
