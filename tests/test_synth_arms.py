@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from spinelab.synth import shoulder
+from spinelab.synth import pelvic_soft, shoulder
 from spinelab.synth.arms import SPINE_T2_S1_MM
 from spinelab.synth.generator import SynthConfig
 from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
@@ -37,6 +37,9 @@ def arms():
         # for both poses here, so that the body is the same but for the arms
         turn = shoulder.UPWARD_ROTATION_DEG[False]
         mp.setattr(shoulder, "UPWARD_ROTATION_DEG", {False: turn, True: turn})
+        # a man: a woman's breasts (painted after the arms, into air) fill in round the arm
+        # and would count as limb where the two meet
+        mp.setattr(pelvic_soft, "P_MALE", 1.0)
         up = render_labels(spine, grid, AnatomyParams(bowel_gas=0), np.random.default_rng(3))
         down = render_labels(
             spine, grid, AnatomyParams(bowel_gas=0, arms_down=True), np.random.default_rng(3)

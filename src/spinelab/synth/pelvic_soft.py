@@ -315,7 +315,9 @@ class PelvicSoftTissue:
         self.bulk = float(rng.uniform(0.85, 1.15))  # muscle bulk (lean vs muscular)
         f = float(rng.uniform(*BLADDER_FILL))
         self.bladder = tuple(a * f * self.s for a in BLADDER_MM)
-        organs = PELVIC_ORGANS_MALE if rng.random() < P_MALE else PELVIC_ORGANS_FEMALE
+        #: the case's sex (the breasts follow it, :mod:`spinelab.synth.breasts`)
+        self.male = bool(rng.random() < P_MALE)
+        organs = PELVIC_ORGANS_MALE if self.male else PELVIC_ORGANS_FEMALE
         size = float(rng.uniform(0.8, 1.2))
         self.organs = [
             (side * o[0], o[1], o[2], *(a * size for a in o[3:]))

@@ -48,6 +48,7 @@ from numpy.typing import NDArray
 from spinelab import anatomy
 from spinelab.synth import (
     arms,
+    breasts,
     head,
     lung_vessels,
     mediastinum,
@@ -813,10 +814,11 @@ def _paint_soft_tissue(
     params: AnatomyParams,
     rng: np.random.Generator,
     workers: int = 1,
-) -> None:
+) -> bool | None:
     """The body's soft tissue, slice by slice (in ``workers`` processes, see
     :func:`spinelab.synth.parallel.for_each`: ``pt.tissue`` must then be shared), then the
-    mesenteric vessels."""
+    mesenteric vessels, the mediastinum and the lungs' vessels. Returns the case's sex (True:
+    male), drawn with the pelvic organs, or None without a pelvis."""
     z_of = plan.z_of
 
     def zl(label: str, default: float) -> float:
@@ -1144,6 +1146,7 @@ def _paint_soft_tissue(
         lambda z: np.interp(z, plan.zc, plan.xc),
         side_stream(rng, streams.LUNG_VESSELS),
     )
+    return None if pelvic is None else pelvic.male
 
 
 # --------------------------------------------------------------------------------------------
@@ -2014,8 +2017,10 @@ def render_labels(
     if workers > 1 and parallel.can_fork():  # the slices' painters write into shared memory
         pt.tissue = parallel.shared_zeros(pt.tissue.shape, pt.tissue.dtype)
     plan = BodyPlan(geo, params)
-    _paint_soft_tissue(pt, geo, plan, params, rng, workers)
+    male = _paint_soft_tissue(pt, geo, plan, params, rng, workers)
     arms.paint_arms(pt, geo, plan, params, rng)  # arms-down cases: limbs beside the body
+    if male is False:  # after the arms: a wider chest must not push them out
+        breasts.paint_breasts(pt, plan, side_stream(rng, streams.BREASTS))
     # the head's teeth are not painted over later, so its fillings go in with it
     dental = head.paint_head(pt, geo, plan.scale, _neck_top(geo, plan), params.fillings)
     pelvis.paint_pelvis(pt, geo, plan, rng)  # its fatty marrow from a jumped copy of rng

@@ -33,6 +33,8 @@ DENTAL = 15
 LUNG_VESSELS = 17
 #: The scapulae's turn (:mod:`spinelab.synth.shoulder`).
 SHOULDER = 19
+#: The breasts' sizes and lattice (:mod:`spinelab.synth.breasts`).
+BREASTS = 21
 
 
 def side_stream(rng: np.random.Generator, jumps: int) -> np.random.Generator:
