@@ -1,0 +1,66 @@
+"""The lungs lie inside the ribs (``render.LUNG_INSIDE_RIBS_MM``, ``render._lungs_inside_ribs``).
+
+On axial sections the ribs crossed the lungs: each lung's section reached past the rib line
+behind and at the side, and in front the ribs crossing a slice (which left the spine one to
+three levels higher) lay inside it. Measured on the test spine's T3-T8 (1.5 mm, scapulae left
+out): the rib voxels 40 mm or more from the midline that have lung 3-9 mm further out along
+the ray from the rib ring's centre. Real: none (the pleura lines the ribs' inner faces). The
+old design: 71 %; the slices' own limit alone: 20 %.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spinelab.synth import render
+from spinelab.synth.body import BodyPlan
+from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
+from spinelab.synth.tissues import BONE, Tissue
+
+sys.path.insert(0, str(Path(__file__).parent))
+from synth_spine_fixture import curved_spine
+
+SP = 1.5
+
+
+@pytest.fixture(scope="module")
+def chest():
+    spine = curved_spine()
+    c = spine.centres_mm
+    z_top, z_bot = c[spine.labels.index("T3"), 2], c[spine.labels.index("T8"), 2]
+    n = (int((z_top - z_bot) / SP) + 1, int(300 / SP), int(360 / SP))
+    grid = RenderGrid((-180.0, float(c[:, 1].mean()) - 220.0, float(z_bot)), (SP,) * 3, n)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(render.shoulder, "paint_shoulder_girdle", lambda *a, **k: None)
+        res = render_labels(spine, grid, AnatomyParams(), np.random.default_rng(0))
+    return spine, res
+
+
+def test_no_lung_outside_the_ribs(chest):
+    spine, res = chest
+    g = res.grid
+    x, y, z = g.axis_mm(0), g.axis_mm(1), g.axis_mm(2)
+    plan = BodyPlan(spine, AnatomyParams())
+    bone = np.isin(res.tissue, [int(t) for t in BONE]) & (res.vertebrae == 0)
+    total = outside = 0
+    for k in range(len(z)):
+        lv = plan.level(float(z[k]))
+        cx, cy, _, _ = render._rib_ring(lv, float(z[k]), plan.z_of)
+        jj, ii = np.nonzero(bone[k] & (np.abs(x - lv.x_s) >= 40.0)[None, :])
+        if not len(jj):
+            continue
+        dx, dy = x[ii] - cx, y[jj] - cy
+        r = np.hypot(dx, dy)
+        hit = np.zeros(len(jj), dtype=bool)
+        for d in (3.0, 4.5, 6.0, 7.5, 9.0):
+            xi = np.clip(np.rint((x[ii] + dx / r * d - x[0]) / SP).astype(int), 0, len(x) - 1)
+            yj = np.clip(np.rint((y[jj] + dy / r * d - y[0]) / SP).astype(int), 0, len(y) - 1)
+            hit |= res.tissue[k][yj, xi] == Tissue.LUNG
+        total += len(jj)
+        outside += int(hit.sum())
+    assert total > 5000
+    assert outside < 0.01 * total, (outside, total)
