@@ -28,13 +28,14 @@ from spinelab.synth.geometry import SpineGeometry
 from spinelab.synth.painter import (
     THIN_CORTEX,
     Painter,
+    allowed_lut,
     dot3,
     ellipse_form,
     local_box,
     tube_frame,
 )
 from spinelab.synth.streams import side_stream
-from spinelab.synth.tissues import Tissue
+from spinelab.synth.tissues import BONE, Tissue
 
 if TYPE_CHECKING:
     from spinelab.synth.body import BodyPlan
@@ -1049,10 +1050,8 @@ def lower_sacrum(
     return np.array(pts), hw_a, ht_a
 
 
-#: Bone tissue classes (as :data:`spinelab.synth.tissues.BONE`) and their look-up table.
-_BONE_T = (_T.CANCELLOUS, _T.CORTICAL, _T.MARROW, _T.DENSE, _T.SHELL, _T.FATTY_MARROW)
-_BONE_LUT = np.zeros(256, dtype=bool)
-_BONE_LUT[list(_BONE_T)] = True
+#: Look-up table of the bone classes (:data:`spinelab.synth.tissues.BONE`).
+_BONE_LUT = allowed_lut(BONE)
 
 
 def fuse_sacrum(pt: Painter, geo: SpineGeometry) -> None:
@@ -1178,7 +1177,7 @@ def _lower_sacral_canal(pt: Painter, geo: SpineGeometry) -> None:
     n2 = geo.labels.index("S2")
     d2, h2 = float(geo.body_depth_mm[n2]), float(geo.body_height_mm[n2])
     normal = sacral_plate_normals(pts, geo.frames[n2][:, 1])
-    bone = tuple(int(t) for t in _BONE_T)
+    bone = tuple(int(t) for t in BONE)
     flat = np.full(4, math.pi / 2)
     cw = np.array([c[0] for c in SACRAL_CANAL_MM])
     ct = np.array([c[1] for c in SACRAL_CANAL_MM])

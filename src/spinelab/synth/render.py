@@ -68,6 +68,7 @@ from spinelab.synth.painter import (
     THIN_CORTEX,
     Painter,
     RenderGrid,
+    allowed_lut,
     densify,
     ellipse_form,
     inside_superellipse,
@@ -483,8 +484,6 @@ RIB_LIMIT_BINS = 180
 RIB_LIMIT_Z_MM = 6.0
 RIB_LIMIT_GAP_BINS = 20
 RIB_LIMIT_MARGIN = 0.03
-_RIB_BONE_LUT = np.zeros(256, dtype=bool)
-_RIB_BONE_LUT[[int(t) for t in BONE]] = True
 
 
 def _lungs_inside_ribs(pt: Painter, plan: BodyPlan) -> None:
@@ -518,7 +517,7 @@ def _lungs_inside_ribs(pt: Painter, plan: BodyPlan) -> None:
     # the bone outside the vertebrae per slice (ribs; costal cartilage is not bone)
     ribs: list[tuple[NDArray[np.intp], ...]] = []
     for kk in range(a, b):
-        m = _RIB_BONE_LUT[pt.tissue[kk, j0:j1, i0:i1]]
+        m = allowed_lut(BONE)[pt.tissue[kk, j0:j1, i0:i1]]
         m &= pt.vert[kk, j0:j1, i0:i1] == 0
         ribs.append(np.nonzero(m))
     for k in range(k0, k1):
