@@ -44,10 +44,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.interpolate import CubicSpline
 
 from spinelab.synth.body import Level
-from spinelab.synth.painter import Painter
+from spinelab.synth.painter import Painter, smooth_path
 from spinelab.synth.tissues import Tissue
 
 _T = Tissue
@@ -198,22 +197,6 @@ def _paths(h: Heights) -> dict[str, tuple[str, list[Point]]]:
             ],
         ),
     }
-
-
-def smooth_path(points: NDArray[np.float64], step_mm: float = 1.0) -> NDArray[np.float64]:
-    """A cubic spline through ``points`` ``(M, 3)`` (chord-length parameter), sampled every
-    ``step_mm`` or closer; two points give their straight segment."""
-    seg = np.linalg.norm(np.diff(points, axis=0), axis=1)
-    keep = np.r_[True, seg > 1e-6]
-    points, seg = points[keep], seg[keep[1:]]
-    if len(points) < 2:
-        return points
-    s = np.r_[0.0, np.cumsum(seg)]
-    n = max(int(np.ceil(s[-1] / step_mm)), 1) + 1
-    t = np.linspace(0.0, s[-1], n)
-    if len(points) == 2:
-        return points[0] + (t / s[-1])[:, None] * (points[1] - points[0])
-    return np.asarray(CubicSpline(s, points, bc_type="natural")(t))
 
 
 def paint_mediastinum(

@@ -41,8 +41,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from spinelab.synth.body import BodyPlan, Level
-from spinelab.synth.mediastinum import smooth_path
-from spinelab.synth.painter import THIN_CORTEX, Painter
+from spinelab.synth.painter import THIN_CORTEX, Painter, smooth_path
 from spinelab.synth.tissues import Tissue
 
 _T = Tissue
