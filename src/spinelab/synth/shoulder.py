@@ -219,13 +219,11 @@ def paint_shoulder_girdle(
     root = poly[ROOT]
     z_acr = z_of["T1"] - 5.0
     for side in (1.0, -1.0):
-        border = smooth_path(
-            np.array(
-                [
-                    world(side, float(ia[0]), float(ia[1]), PLATE_OFFSET_MM + 2.0),
-                    world(side, glen[0], glen[1], PLATE_OFFSET_MM + 2.0),
-                ]
-            )
+        border = np.array(  # straight segments: pt.tube samples them itself
+            [
+                world(side, float(ia[0]), float(ia[1]), PLATE_OFFSET_MM + 2.0),
+                world(side, glen[0], glen[1], PLATE_OFFSET_MM + 2.0),
+            ]
         )
         pt.tube(border, LATERAL_BORDER_R_MM * s, THIN_CORTEX, _T.MARROW, SHELL_MM, _SOFT)
         sp_pts = np.array(
@@ -243,7 +241,7 @@ def paint_shoulder_girdle(
         pt.tube(smooth_path(sp_pts), SPINE_R_MM * s, THIN_CORTEX, _T.MARROW, SHELL_MM, _SOFT)
         acr_end = world(side, glen[0] + 18.0 * s, z_acr, PLATE_OFFSET_MM - 10.0, 15.0 * s)
         pt.tube(
-            smooth_path(np.array([sp_pts[-1], acr_end])),
+            np.array([sp_pts[-1], acr_end]),
             ACROMION_R_MM * s,
             THIN_CORTEX,
             _T.MARROW,
@@ -258,7 +256,7 @@ def paint_shoulder_girdle(
                 world(side, glen[0] - 8.0 * s, glen[1] + 14.0 * s, PLATE_OFFSET_MM, 40.0 * s),
             ]
         )
-        pt.tube(smooth_path(cor), CORACOID_R_MM * s, THIN_CORTEX, _T.MARROW, SHELL_MM, _SOFT)
+        pt.tube(cor, CORACOID_R_MM * s, THIN_CORTEX, _T.MARROW, SHELL_MM, _SOFT)
         # the clavicle: from the manubrium's upper corner out, up and back to the acromion
         z_m = z_of["T2"] - CLAVICLE_MEDIAL_MM[1]
         y_m = sternum_front(z_m)
