@@ -49,13 +49,14 @@ FALL_MM = (0.0, 25.0)
 #: The fibroglandular core reaches this far (mm) behind the skin line (into the chest's
 #: subcutaneous fat under the breast).
 INSET_MM = 10.0
-#: The fibroglandular core: this share of the breast's half-axes, moved this share of its
-#: half-depth forwards; the share of it that is soft tissue (drawn per case), as a band round
-#: a smooth random field's zero level (sheets and strands, as the glandular tissue and Cooper's
-#: ligaments are laced through the fat), the field's smoothing (cells of
-#: :data:`spinelab.synth.organs.TEX_CELL_MM`).
+#: The fibroglandular core: an ellipse across the breast's width (this share of its half
+#: width) and depth (centred CORE_DEPTH_SHARE of the breast's projection in front of the skin,
+#: this share of half the projection deep); the share of it that is soft tissue (drawn per
+#: case), as a band round a smooth random field's zero level (sheets and strands, as the
+#: glandular tissue and Cooper's ligaments are laced through the fat), the field's smoothing
+#: (cells of :data:`spinelab.synth.organs.TEX_CELL_MM`).
 CORE_SHARE = (0.6, 0.55)
-CORE_FORWARD = 0.25
+CORE_DEPTH_SHARE = 0.45
 DENSITY = (0.1, 0.6)
 LATTICE_SIGMA_CELLS = 2.5
 
@@ -107,7 +108,7 @@ def paint_breasts(pt: Painter, plan: BodyPlan, rng: np.random.Generator) -> None
             t0 = proj * q
             core = (
                 (u[None, :] / CORE_SHARE[0]) ** 2
-                + ((d - 0.45 * t0) / (CORE_SHARE[1] * 0.5 * t0 + 1e-6)) ** 2
+                + ((d - CORE_DEPTH_SHARE * t0) / (CORE_SHARE[1] * 0.5 * t0 + 1e-6)) ** 2
             ) <= 1.0
             core &= has[None, :] & (cols == _T.FAT) & (d > -INSET_MM)
             if core.any():
