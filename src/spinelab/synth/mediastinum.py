@@ -45,6 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from spinelab.synth import lung_vessels
 from spinelab.synth.body import Level
 from spinelab.synth.painter import Painter, smooth_path
 from spinelab.synth.tissues import Tissue
@@ -98,7 +99,10 @@ def _paths(h: Heights) -> dict[str, tuple[str, list[Point]]]:
     n, car, top = h.z_neck, h.z_carina, h.z_heart_top
     apex = h.at("T4", "T3", 0.65)
     t45 = h.at("T4", "T5", 0.5)
-    t56 = h.at("T5", "T6", 0.5)
+    # the hila, where the lungs' trees begin (lung_vessels.hilum_positions: same place)
+    a_lo, a_hi = lung_vessels.HILUM_LEVELS["artery"]
+    t56 = h.at(a_lo, a_hi, 0.5)
+    hx, hy = lung_vessels.HILUM_LATERAL_MM, lung_vessels.HILUM_FRONT_MM
     u = "u"
     return {
         "ascending": (
@@ -160,11 +164,11 @@ def _paths(h: Heights) -> dict[str, tuple[str, list[Point]]]:
         ),
         "pulmonary_l": (
             "pulmonary",
-            [(8.0, (u, 0.45), h.z_of["T5"]), (30.0, (u, 0.3), h.z_of["T5"]), (45.0, 25.0, t56)],
+            [(8.0, (u, 0.45), h.z_of["T5"]), (30.0, (u, 0.3), h.z_of["T5"]), (hx, hy, t56)],
         ),
         "pulmonary_r": (
             "pulmonary",
-            [(8.0, (u, 0.45), h.z_of["T5"]), (-10.0, (u, 0.36), car - 10.0), (-45.0, 25.0, t56)],
+            [(8.0, (u, 0.45), h.z_of["T5"]), (-10.0, (u, 0.36), car - 10.0), (-hx, hy, t56)],
         ),
         "bronchus_r": (
             "bronchus_r",
