@@ -16,8 +16,13 @@ Everything is painted on an axis-aligned LPS grid (:class:`RenderGrid`, arrays i
   and metal screws and rods; the head (:mod:`spinelab.synth.head`: the soft tissue above the
   neck, the skull with its base and the brain, the face with the mandible, teeth and air
   spaces).
+* After the slices: the upper mediastinum's great vessels, main bronchi and oesophagus
+  (:mod:`spinelab.synth.mediastinum`) and the lungs' vessel trees and airways
+  (:mod:`spinelab.synth.lung_vessels`); after the ribs, lung outside them becomes chest wall
+  (:func:`_lungs_inside_ribs`); the scapulae and clavicles (:mod:`spinelab.synth.shoulder`).
 * In arms-down cases, the arms beside the body (:mod:`spinelab.synth.arms`, per slice in each
-  limb's window, after the soft tissue).
+  limb's window, after the soft tissue); in female cases the breasts
+  (:mod:`spinelab.synth.breasts`, after the arms).
 * Last, the patient on the CT couch (:func:`spinelab.synth.body.lay_on_couch`): one straight
   cradle along z, the soft tissue behind its top pressed flat. :func:`spinelab.synth.body.supine`
   turns a sampled spine beforehand so that the upper back and the sacrum both lie on it.
@@ -26,7 +31,9 @@ Where the parts live: the body's plan along the spine (contour per level) and th
 :mod:`spinelab.synth.body`, the grid and the painting primitives in :mod:`spinelab.synth.painter`,
 the hip bones, femora and lower sacrum in :mod:`spinelab.synth.pelvis`, the soft tissue of the
 pelvis and thighs in :mod:`spinelab.synth.pelvic_soft`, the organs in
-:mod:`spinelab.synth.organs`, the bowel in :mod:`spinelab.synth.bowel`, the vertebrae's shapes in
+:mod:`spinelab.synth.organs`, the bowel in :mod:`spinelab.synth.bowel`, the neck in
+:mod:`spinelab.synth.neck`, the thorax's vessels, airways, shoulder girdle and breasts in the
+modules above, the vertebrae's shapes in
 :mod:`spinelab.synth.vertebra_shape`; this module plans the body and calls them in order.
 
 The vertebra label map holds VerSe ids (:mod:`spinelab.anatomy`) for every voxel of a
