@@ -450,7 +450,9 @@ def test_lungs_below_the_dome_are_thin_recesses(spine):
         z = spine.centres_mm[spine.labels.index(label), 2]
         sl = res.tissue[res.grid.index_range(2, z - 1.0, z + 1.0)[0]]
         frac[label] = float(np.mean(sl[sl != Tissue.AIR] == Tissue.LUNG))
-    assert frac["T9"] > 0.3  # above the domes: lungs fill most of the chest
+    # above the domes the lungs fill most of the chest: 0.31 here while they reached past
+    # the ribs (render.LUNG_INSIDE_RIBS_MM), 0.28 inside them
+    assert frac["T9"] > 0.25
     assert 0.03 < frac["T11"] < 0.17
     assert frac["T12"] < frac["T11"]
 

@@ -452,11 +452,17 @@ def vacuum_clefts(a: Any, b: Any, e: Any, w: float, d: float, key: float) -> Any
 # --------------------------------------------------------------------------------------------
 # Ribs, sternum, pelvis, skull
 # --------------------------------------------------------------------------------------------
+#: The rib ellipse's half-width lies this far (mm) inside the subcutaneous fat's inner edge
+#: at the side: the ribs' centre line under a thin lateral wall (3.5-4 mm of muscle outside
+#: the ribs laterally on two real CTs, :func:`_rib_ring`; 14 mm left 9.5-24.5 mm).
+RIB_RING_SIDE_INSET_MM = 7.0
+
+
 def _thorax_ellipse(lv: Level, z_rel_ant: float = 0.0) -> tuple[float, float, float, float]:
     """Rib ellipse (cx, cy, half-width, half-depth) at a level (inside the chest wall)."""
     y_post = lv.y_s + lv.depth / 2 + 24.0
     y_ant = lv.y_s - lv.ant + lv.fat + 14.0
-    half_w = lv.half_w - lv.fat - 14.0
+    half_w = lv.half_w - lv.fat - RIB_RING_SIDE_INSET_MM
     return lv.x_s, (y_post + y_ant) / 2, half_w, (y_post - y_ant) / 2
 
 
@@ -471,16 +477,18 @@ RIB_RING_TOP = {1: (0.55, 0.7), 2: (0.8, 0.85)}
 #: neck, T1, posteriorly: this one is 8 mm lower).
 LUNG_APEX_ABOVE_T1_MM = -8.0
 LUNG_APEX_DOME_MM = 45.0
-#: The lungs stay this far inside the rib ellipse (mm): the ribs' half-thickness and the
-#: pleura. (The lungs' own sections, squarer behind, used to reach 15-20 mm behind the rib
-#: line at the posterolateral corner and 2 mm beyond it at the side, so the ribs crossed the
-#: lung on axial sections.)
+#: The lungs stay this far inside the ribs' ring (mm; :func:`_rib_ring`): the ribs'
+#: half-thickness and the pleura, at every height (the lungs' own sections, squarer behind,
+#: reach past the ring). The limit used to fade out below T8's centre, where the lower
+#: lungs' shapes had been measured against the real example CT, and there the ribs crossed
+#: the lungs' recesses (27-57 % of the lateral rib voxels at T9-T12 of the test spine had lung
+#: outside them, 35-58 % on two generated spines): the ribs lay on an ellipse 14 mm inside
+#: the fat, on the ring of the level they left the spine, while the trunk's wall below is a
+#: squarer superellipse. With the ribs in the wall (:data:`RIB_RING_SIDE_INSET_MM`, the
+#: ring's exponent, each rib on the rings of the heights it crosses) the limit holds
+#: everywhere; the recesses' slits were widened to keep their share of the body section
+#: (``organs.LUNG_SLIT_MM``).
 LUNG_INSIDE_RIBS_MM = 5.0
-#: Below T8's centre the limit moves out by up to this much (mm), reached at T10's: the lower
-#: lungs' sections (the domes, recesses and paravertebral gutters) are measured against the
-#: real example CT (T10 down) and kept as they were; there the ribs crossing a slice come
-#: from higher levels, so the slice's own rib ellipse is not their line.
-LUNG_RIBS_FADE_MM = 60.0
 
 
 #: :func:`_lungs_inside_ribs`: angular bins round the rib ring's centre, the slices either
@@ -493,7 +501,7 @@ RIB_LIMIT_GAP_BINS = 20
 RIB_LIMIT_MARGIN = 0.03
 
 
-def _lungs_inside_ribs(pt: Painter, plan: BodyPlan) -> None:
+def _lungs_inside_ribs(pt: Painter, plan: BodyPlan, trunk_power: float = 2.0) -> None:
     """After the ribs, from T8's centre up: lung lying outside the ribs painted in its slice
     (or within RIB_LIMIT_Z_MM of it) becomes chest-wall muscle. The lungs' limit in the slices
     (:data:`LUNG_INSIDE_RIBS_MM`) follows each slice's own rib ellipse, but the ribs crossing
@@ -505,8 +513,8 @@ def _lungs_inside_ribs(pt: Painter, plan: BodyPlan) -> None:
     if "T1" not in z_of or "T8" not in z_of:
         return
     g = pt.grid
-    # from T8's centre up, where the slices' own limit holds in full (below it the lower
-    # lungs keep the shapes measured against the real example CT, LUNG_RIBS_FADE_MM)
+    # from T8's centre up: the thoracic inlet, whose ring slopes down in front (below, each
+    # rib follows the ring of the heights it crosses, so the slices' limit holds alone)
     k0, k1 = g.index_range(2, z_of["T8"], z_of["T1"])
     if k1 <= k0:
         return
@@ -514,8 +522,11 @@ def _lungs_inside_ribs(pt: Painter, plan: BodyPlan) -> None:
     nb = RIB_LIMIT_BINS
     a, b = max(k0 - dz, 0), min(k1 + dz, g.shape_kji[0])
     # one window round every slice's rib ring (the lungs lie inside it)
-    rings = [_rib_ring(plan.level(float(pt.z[k])), float(pt.z[k]), z_of) for k in range(k0, k1)]
-    r = np.array(rings)
+    rings = [
+        _rib_ring(plan.level(float(pt.z[k])), float(pt.z[k]), z_of, trunk_power)
+        for k in range(k0, k1)
+    ]
+    r = np.array([ring.axes for ring in rings])
     x_lo, x_hi = float((r[:, 0] - 1.1 * r[:, 2]).min()), float((r[:, 0] + 1.1 * r[:, 2]).max())
     y_lo, y_hi = float((r[:, 1] - 1.1 * r[:, 3]).min()), float((r[:, 1] + 1.1 * r[:, 3]).max())
     i0, i1 = g.index_range(0, x_lo, x_hi)
@@ -533,9 +544,10 @@ def _lungs_inside_ribs(pt: Painter, plan: BodyPlan) -> None:
         ii = np.concatenate([r[1] for r in near])
         if not len(jj):
             continue
-        cx, cy, hw, hd = rings[k - k0]
+        ring = rings[k - k0]
+        cx, cy, hw, hd = ring.axes
         u, v = (xw[ii] - cx) / hw, (yw[jj] - cy) / hd
-        rho = np.hypot(u, v)
+        rho = ring.rho(xw[ii], yw[jj])
         keep = rho > 0.5  # ribs, not the spine or the sternum's middle
         if not keep.any():
             continue
@@ -552,28 +564,103 @@ def _lungs_inside_ribs(pt: Painter, plan: BodyPlan) -> None:
                 lim[(a0 + np.arange(1, gap)) % nb] = (1 - t) * lim[a0] + t * lim[a1 % nb]
         # only lung beyond the nearest rib's radius can lie outside one
         r_in = float(lim[idx].min()) - RIB_LIMIT_MARGIN
-        r2 = ((yw - cy) / hd)[:, None] ** 2 + ((xw - cx) / hw)[None, :] ** 2
         sub = pt.tissue[k, j0:j1, i0:i1]
-        lj, li = np.nonzero((r2 > r_in * r_in) & (sub == _T.LUNG))
+        lj, li = np.nonzero((ring.rho(xw[None, :], yw[:, None]) > r_in) & (sub == _T.LUNG))
         if not len(lj):
             continue
         lu, lw = (xw[li] - cx) / hw, (yw[lj] - cy) / hd
         lb = (((np.arctan2(lw, lu) + math.pi) / (2 * math.pi)) * nb).astype(int) % nb
-        out = np.hypot(lu, lw) > lim[lb] - RIB_LIMIT_MARGIN
+        out = ring.rho(xw[li], yw[lj]) > lim[lb] - RIB_LIMIT_MARGIN
         sub[lj[out], li[out]] = _T.MUSCLE
 
 
-def _rib_ring(lv: Level, z: float, z_of: Mapping[str, float]) -> tuple[float, float, float, float]:
-    """The rib ellipse at height ``z`` (:func:`_thorax_ellipse`), tightened towards T2's and
-    T1's centres as the first two ribs are (:data:`RIB_RING_TOP`)."""
+@dataclass(frozen=True)
+class RibRing:
+    """The ribs' ring at one height: superellipses ``|dx / hw|^p + |dy / hd|^p = 1`` round
+    ``(cx, cy)`` (mm, LPS), exponent ``power`` in front of the centre and ``power_back``
+    behind it (2: an ellipse)."""
+
+    cx: float
+    cy: float
+    hw: float
+    hd: float
+    power: float = 2.0
+    power_back: float = 2.0
+
+    @property
+    def axes(self) -> tuple[float, float, float, float]:
+        """``(cx, cy, half-width, half-depth)``."""
+        return self.cx, self.cy, self.hw, self.hd
+
+    def point(self, side: float, phi: Any) -> tuple[Any, Any]:
+        """The ring's point at ``phi`` (rad; 0 behind, pi/2 at the side, pi in front) on the
+        patient's left (``side`` 1) or right (-1)."""
+        s, c = np.sin(phi), np.cos(phi)
+        e = 2.0 / np.where(c > 0.0, self.power_back, self.power)
+        x = self.cx + side * self.hw * np.abs(s) ** e
+        y = self.cy + self.hd * np.sign(c) * np.abs(c) ** e
+        return x, y
+
+    def phi_at(self, dx: float, most: float = 0.95) -> float:
+        """``phi`` of the ring's point behind its centre ``dx`` mm from it (at most ``most``
+        of the half-width)."""
+        q = min(abs(dx) / max(self.hw, 1.0), most)
+        return math.asin(q ** (self.power_back / 2.0))
+
+    def rho(self, x: Any, y: Any) -> Any:
+        """Normalized radius (1 on the ring)."""
+        dy = (y - self.cy) / self.hd
+        p = np.where(dy > 0.0, self.power_back, self.power)
+        return (np.abs((x - self.cx) / self.hw) ** p + np.abs(dy) ** p) ** (1.0 / p)
+
+    def inside(self, margin: float) -> Callable[[Any, Any], Any]:
+        """Predicate: inside the ring shrunk by ``margin`` mm (grown where negative)."""
+        ring = RibRing(
+            self.cx, self.cy, self.hw - margin, self.hd - margin, self.power, self.power_back
+        )
+        if ring.hw <= 0.0 or ring.hd <= 0.0:
+            return lambda x, y: np.zeros(np.broadcast_shapes(np.shape(x), np.shape(y)), bool)
+        return lambda x, y: ring.rho(x, y) <= 1.0
+
+
+def _ribs_free_z(z_of: Mapping[str, float]) -> tuple[float, float]:
+    """Heights (mm) of T8's and T10's centres (or stand-ins): the scapulae end above the
+    first; below the second the ribs lie under the trunk's wall behind as in front
+    (:func:`_rib_ring`)."""
+    z_t1 = z_of.get("T1", z_of.get("C7", 1e9) - 20.0)
+    z_full = z_of.get("T8", z_t1 - 175.0)
+    return z_full, z_of.get("T10", z_full - 50.0)
+
+
+def _rib_ring(lv: Level, z: float, z_of: Mapping[str, float], trunk_power: float) -> RibRing:
+    """The ribs' ring at height ``z``: the rib ellipse (:func:`_thorax_ellipse`), tightened
+    towards T2's and T1's centres as the first two ribs are (:data:`RIB_RING_TOP`), and as
+    square as the trunk's outline (exponent ``trunk_power``, :data:`TORSO_POWER_RANGE`) in
+    front and, from T10's centre down, behind (an ellipse from T8's centre up, where the
+    scapulae lie on it, :mod:`spinelab.synth.shoulder`).
+
+    The ribs lie under the trunk's wall: on an ellipse the ring left the wall's muscle thick
+    at the oblique angles of the squarer trunk. Muscle from the subcutaneous fat to the
+    outermost rib along rays from the trunk's centre (3 mm, medians; -30..0 / 0..20 / 30..60
+    deg from the lateral direction, + behind): the real example CT at T11-L1 4.5 / 3.5 / 9.5
+    mm, the real DICOM slab at the costal margin 4.5 / 4.0 / 21.5 mm; three generated cases
+    (seeds 0, 4, 6) at T11-L1 with the ribs on an ellipse 14 mm inside the fat 16.2-34.0 /
+    14.5-24.5 / 24.5-34.0 mm, now (7 mm, :data:`RIB_RING_SIDE_INSET_MM`, and this exponent)
+    2.0-3.5 / 6.0-7.5 / 24.0-31.0 mm; at T6-T9 17.5-31.5 / 9.5-14.5 / 20.0-25.2 mm before,
+    3.5-4.5 / 4.0-8.8 / 20.0-25.0 now (with the 7 mm inset on the ellipse: 6.0-11.0 /
+    11.0-15.0 / 27.8-37.0 at T11-L1, 10.0-19.5 / 4.5-9.0 / 20.0-26.0 at T6-T9). The
+    posterolateral wall stays thicker than on the real CTs."""
     cx, cy, hw, hd = _thorax_ellipse(lv)
+    z_full, z_none = _ribs_free_z(z_of)
+    w = float(organs.smooth01((z_full - z) / max(z_full - z_none, 1.0)))
+    front, back = trunk_power, 2.0 + (trunk_power - 2.0) * w
     if "T1" not in z_of or "T3" not in z_of:
-        return cx, cy, hw, hd
+        return RibRing(cx, cy, hw, hd, front, back)
     zs = [z_of["T3"], z_of.get("T2", 0.5 * (z_of["T1"] + z_of["T3"])), z_of["T1"]]
     fw = float(np.interp(z, zs, [1.0, RIB_RING_TOP[2][0], RIB_RING_TOP[1][0]]))
     fd = float(np.interp(z, zs, [1.0, RIB_RING_TOP[2][1], RIB_RING_TOP[1][1]]))
     y_post = cy + hd
-    return cx, y_post - fd * hd, fw * hw, fd * hd
+    return RibRing(cx, y_post - fd * hd, fw * hw, fd * hd, front, back)
 
 
 #: Rib cross-section (mm): the shaft 10-12 mm tall and 5-7 mm thick in its lateral part
@@ -616,6 +703,15 @@ RIB_SLOPE_FRONT = 1.0
 #: Costal cartilage of the 7th-10th ribs: rise (mm per mm of its horizontal run) from the rib's
 #: front end up to the sternum (the costal margin climbs to the xiphoid).
 RIB_CARTILAGE_RISE = 0.4
+#: The heights along a rib's course (its slopes above, its front end's height) are laid out
+#: along its own level's ellipse this far (mm) inside the subcutaneous fat at the side, where
+#: they were fitted against the real CT; the rib's course in plan lies on the rings of the
+#: heights it crosses, :data:`RIB_RING_SIDE_INSET_MM` inside the fat and as square as the
+#: trunk (:func:`_rib_ring`), so the path is longer than that ellipse's and its slope along
+#: the path a little less. (Laid along the ring itself, the drops grew with the path: the
+#: 9th-12th ribs' front ends fell 8-15 mm further, the 10th's from 7 mm below L2's centre
+#: to 10 mm above L3's on one generated case.)
+RIB_DROP_INSET_MM = 14.0
 #: Rib torsion: the shaft turns about its own axis from the angle (30 mm beyond the tubercle)
 #: to the front end by this much (deg), its upper border inwards, so the broad faces that face
 #: in and out behind face partly up and down in front.
@@ -657,6 +753,65 @@ def _rib_drop(
     return first + np.concatenate([[0.0], np.cumsum(dz)])
 
 
+def _rib_fall(
+    xs: NDArray[np.float64],
+    ys: NDArray[np.float64],
+    tub: NDArray[np.float64],
+    phis: NDArray[np.float64],
+    num: int,
+    last: int,
+    drop: float,
+) -> NDArray[np.float64]:
+    """Drop (mm) below the tubercle ``tub`` along the arc ``(xs, ys)`` (at ring angles
+    ``phis``) of rib ``num`` (``last``: the lowest thoracic number): the floating ribs down and
+    out along their own short arc, steeply at the side; the 7th-10th sloped
+    (:data:`RIB_LATERAL_SLOPE_DEG`); the upper ribs ``drop`` mm spread over the arc."""
+    if num >= last - 1:
+        return _rib_drop(xs, ys, tub, RIB_FLOATING_SLOPE_DEG[num - last + 1], 1.0)
+    if num >= RIB_SLOPED_FROM:
+        return _rib_drop(xs, ys, tub, RIB_LATERAL_SLOPE_DEG[min(num, 10) - 7], RIB_SLOPE_FRONT)
+    phi0 = float(phis[0])
+    t = (phis - phi0) / max(math.pi - phi0, 1e-6)
+    return np.asarray(drop * np.sin(np.clip(t, 0, 1) * math.pi / 2) * 1.2)
+
+
+def _rib_course(
+    ring: RibRing,
+    tub: NDArray[np.float64],
+    side: float,
+    frac_end: float,
+    num: int,
+    last: int,
+    drop: float,
+) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
+    """A rib's course from its tubercle ``tub`` round its own level's ``ring``: the ring's
+    angle at its front end, 40 angles along it and the heights there. Its length and its
+    heights along the way (:func:`_rib_fall`) are laid out along the ellipse
+    :data:`RIB_DROP_INSET_MM` inside the fat up to ``frac_end`` of a half turn, where its
+    slopes and its front end's height were fitted against the real CT; on the ring (wider,
+    squarer) the same length ends a little further back and the same height falls at the
+    same distance from the tubercle."""
+    cx, cy, hw, hd = ring.axes
+    ell = RibRing(cx, cy, hw - (RIB_DROP_INSET_MM - RIB_RING_SIDE_INSET_MM), hd)
+    phis_e = np.linspace(ell.phi_at(tub[0] - cx), math.pi * frac_end, 40)
+    xe, ye = ell.point(side, phis_e)
+    ze = tub[2] - _rib_fall(xe, ye, tub, phis_e, num, last, drop)
+
+    def run(xs: Any, ys: Any) -> NDArray[np.float64]:
+        s0 = float(np.hypot(xs[0] - tub[0], ys[0] - tub[1]))
+        return np.asarray(
+            s0 + np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(xs), np.diff(ys)))])
+        )
+
+    s_e = run(xe, ye)
+    fine = np.linspace(ring.phi_at(tub[0] - cx), math.pi * 0.93, 240)
+    s_f = run(*ring.point(side, fine))
+    phi_end = float(np.interp(s_e[-1], s_f, fine))
+    phis = np.linspace(float(fine[0]), phi_end, 40)
+    zs = np.interp(run(*ring.point(side, phis)), s_e, ze)
+    return phi_end, phis, np.asarray(zs)
+
+
 def _rib_torsion(
     pts: NDArray[np.float64], s_mm: NDArray[np.float64], s_tub: float, cx: float, cy: float
 ) -> NDArray[np.float64]:
@@ -675,14 +830,32 @@ def _rib_torsion(
     return np.asarray(sign * math.radians(RIB_TORSION_DEG) * t)
 
 
-def _paint_ribs(pt: Painter, geo: SpineGeometry, plan: BodyPlan, rng: np.random.Generator) -> None:
+def _paint_ribs(
+    pt: Painter,
+    geo: SpineGeometry,
+    plan: BodyPlan,
+    rng: np.random.Generator,
+    trunk_power: float = 2.0,
+) -> None:
     """Ribs on every thoracic vertebra: the head against the bodies at the disc level (its own
     body only for T1 and T10-T12), the neck to the tubercle against the transverse process's
-    tip (T1-T10; T11-T12 float free of it), a flattened shaft around the chest, and costal
-    cartilage to the sternum for T1-T10 (sometimes calcified)."""
+    tip (T1-T10; T11-T12 float free of it), a flattened shaft around the chest along the ribs'
+    ring of each height it falls through (:func:`_rib_ring`; ``trunk_power``: the trunk
+    outline's exponent), and costal cartilage to the sternum for T1-T10 (sometimes
+    calcified)."""
     thoracic = [n for n, lab in enumerate(geo.labels) if anatomy.region_of(lab) == "thoracic"]
     calcified = bool(rng.random() < CARTILAGE_CALCIFIED_P)
     last = max((int(geo.labels[n][1:]) for n in thoracic), default=12)
+    z_of = plan.z_of
+
+    def ring_at(z: float) -> RibRing:
+        return _rib_ring(plan.level(z), z, z_of, trunk_power)
+
+    def along(side: float, phis: NDArray[np.float64], zs: NDArray[np.float64]) -> Any:
+        """The points at ``phis`` of the rings at heights ``zs``."""
+        pts = [ring_at(float(z)).point(side, float(f)) for f, z in zip(phis, zs, strict=True)]
+        return np.array([p[0] for p in pts]), np.array([p[1] for p in pts])
+
     for n in thoracic:
         name = geo.labels[n]
         num = int(name[1:])
@@ -691,11 +864,14 @@ def _paint_ribs(pt: Painter, geo: SpineGeometry, plan: BodyPlan, rng: np.random.
         h = float(geo.body_height_mm[n])
         d, w = float(geo.body_depth_mm[n]), float(geo.body_width_mm[n])
         lv = plan.level(float(c[2]))
-        cx, cy, hw, hd = _thorax_ellipse(lv)
+        ring = ring_at(float(c[2]))
         if num in RIB_RING_TOP:  # the thoracic inlet: the back held
+            cx, cy, hw, hd = _thorax_ellipse(lv)
             fw, fd = RIB_RING_TOP[num]
             hw, hd = hw * fw, hd * fd
             cy = lv.y_s + lv.depth / 2 + 24.0 - hd
+            ring = RibRing(cx, cy, hw, hd)
+        cx, cy, hw, hd = ring.axes
         frac_end = 0.42 if floating and num == last - 1 else 0.28 if floating else 0.0
         if not floating:
             frac_end = 0.8 if num <= 7 else 0.72
@@ -716,20 +892,15 @@ def _paint_ribs(pt: Painter, geo: SpineGeometry, plan: BodyPlan, rng: np.random.
                 tub = c + fr @ np.array(
                     [side * (tip_a - 3.0), tip_b - tip_t - RIB_NECK_MM[1] - 0.5, tip_e]
                 )
-            dx = abs(tub[0] - cx)
-            phi0 = math.asin(min(dx / max(hw, 1.0), 0.95))
-            phis = np.linspace(phi0, math.pi * frac_end, 40)
-            xs = cx + side * hw * np.sin(phis)
-            ys = cy + hd * np.cos(phis)
-            if floating:  # down and out along its own short arc, steeply at the side
-                zs = tub[2] - _rib_drop(xs, ys, tub, RIB_FLOATING_SLOPE_DEG[num - last + 1], 1.0)
-            elif num >= RIB_SLOPED_FROM:
-                zs = tub[2] - _rib_drop(
-                    xs, ys, tub, RIB_LATERAL_SLOPE_DEG[min(num, 10) - 7], RIB_SLOPE_FRONT
-                )
+            phi0 = ring.phi_at(tub[0] - cx)
+            if num in RIB_RING_TOP:  # the inlet's own ring
+                phi_end = math.pi * frac_end
+                phis = np.linspace(phi0, phi_end, 40)
+                xs, ys = ring.point(side, phis)
+                zs = tub[2] - _rib_fall(xs, ys, tub, phis, num, last, drop)
             else:
-                t = (phis - phi0) / max(math.pi - phi0, 1e-6)
-                zs = tub[2] - drop * np.sin(np.clip(t, 0, 1) * math.pi / 2) * 1.2
+                phi_end, phis, zs = _rib_course(ring, tub, side, frac_end, num, last, drop)
+                xs, ys = along(side, phis, zs)  # on the rings of the heights it crosses
             arc = np.stack([xs, ys, zs], axis=1)
             pts = np.concatenate([head[None], tub[None], arc[1:]], axis=0)
             seg = np.linalg.norm(np.diff(pts, axis=0), axis=1)
@@ -755,19 +926,14 @@ def _paint_ribs(pt: Painter, geo: SpineGeometry, plan: BodyPlan, rng: np.random.
             p_end = arc[-1]
             ster = np.array([cx + side * 14.0, cy - hd + 4.0, p_end[2]])
             if num >= RIB_SLOPED_FROM:  # up along the costal margin
-                run = hw * abs(math.sin(math.pi * frac_end) - math.sin(math.pi * 0.93)) + hd * abs(
-                    math.cos(math.pi * frac_end) - math.cos(math.pi * 0.93)
+                run = hw * abs(math.sin(phi_end) - math.sin(math.pi * 0.93)) + hd * abs(
+                    math.cos(phi_end) - math.cos(math.pi * 0.93)
                 )
                 ster[2] += RIB_CARTILAGE_RISE * run
-            ph = np.linspace(math.pi * frac_end, math.pi * 0.93, 8)
-            cart = np.stack(
-                [
-                    cx + side * hw * np.sin(ph),
-                    cy + hd * np.cos(ph),
-                    np.linspace(p_end[2], ster[2], 8),
-                ],
-                axis=1,
-            )
+            ph = np.linspace(phi_end, math.pi * 0.93, 8)
+            cz = np.linspace(p_end[2], ster[2], 8)
+            cxs, cys = along(side, ph, cz) if num not in RIB_RING_TOP else ring.point(side, ph)
+            cart = np.stack([cxs, cys, cz], axis=1)
             cart = np.concatenate(
                 [
                     p_end[None]
@@ -902,11 +1068,12 @@ def _paint_soft_tissue(
     params: AnatomyParams,
     rng: np.random.Generator,
     workers: int = 1,
-) -> bool | None:
+) -> tuple[bool | None, float]:
     """The body's soft tissue, slice by slice (in ``workers`` processes, see
     :func:`spinelab.synth.parallel.for_each`: ``pt.tissue`` must then be shared), then the
     mesenteric vessels, the mediastinum and the lungs' vessels. Returns the case's sex (True:
-    male), drawn with the pelvic organs, or None without a pelvis."""
+    male), drawn with the pelvic organs, or None without a pelvis; and the exponent of the
+    trunk's outline (:data:`TORSO_POWER_RANGE`)."""
     z_of = plan.z_of
 
     def zl(label: str, default: float) -> float:
@@ -919,9 +1086,6 @@ def _paint_soft_tissue(
     z_dome_l = z_dome_r - 15.0
     z_recess = zl("T12", z_dome_r - 75.0) - 10.0
     z_apex = z_t1 + LUNG_APEX_ABOVE_T1_MM
-    # the lungs inside the ribs from T8's centre up, free of them from T10's down (LUNG_*_RIBS)
-    z_ribs_full = zl("T8", z_t1 - 175.0)
-    z_ribs_none = zl("T10", z_ribs_full - 50.0)
     z_kid_l = zl("L1", z_recess - 30.0) - 5.0
     z_aorta_top = zl("T12", z_t1 - 250.0)  # above: mediastinum.paint_mediastinum
     z_aorta_bot = zl("L4", z_recess - 150.0)
@@ -1108,11 +1272,7 @@ def _paint_soft_tissue(
         # lungs above a domed diaphragm
         if thorax and z < z_apex:
             scale = math.sqrt(float(np.clip((z_apex - z) / LUNG_APEX_DOME_MM, 0.02, 1.0)))
-            m = LUNG_INSIDE_RIBS_MM - LUNG_RIBS_FADE_MM * float(
-                organs.smooth01((z_ribs_full - z) / max(z_ribs_full - z_ribs_none, 1.0))
-            )
-            rcx, rcy, rhw, rhd = _rib_ring(lv, z, z_of)
-            in_ribs = inside_superellipse(rcx, rcy, rhw - m, rhd - m, 2.0)
+            in_ribs = _rib_ring(lv, z, z_of, torso_power).inside(LUNG_INSIDE_RIBS_MM)
             for side, zd in ((1.0, z_dome_l), (-1.0, z_dome_r)):
                 ra = (hw_c - lv.width / 2 - 6.0) / 2
                 lx = xs + side * (lv.width / 2 + 6.0 + ra)
@@ -1234,7 +1394,7 @@ def _paint_soft_tissue(
         lambda z: np.interp(z, plan.zc, plan.xc),
         side_stream(rng, streams.LUNG_VESSELS),
     )
-    return None if pelvic is None else pelvic.male
+    return (None if pelvic is None else pelvic.male), torso_power
 
 
 # --------------------------------------------------------------------------------------------
@@ -2105,20 +2265,20 @@ def render_labels(
     if workers > 1 and parallel.can_fork():  # the slices' painters write into shared memory
         pt.tissue = parallel.shared_zeros(pt.tissue.shape, pt.tissue.dtype)
     plan = BodyPlan(geo, params)
-    male = _paint_soft_tissue(pt, geo, plan, params, rng, workers)
+    male, trunk_power = _paint_soft_tissue(pt, geo, plan, params, rng, workers)
     arms.paint_arms(pt, geo, plan, params, rng)  # arms-down cases: limbs beside the body
     if male is False:  # after the arms: a wider chest must not push them out
         breasts.paint_breasts(pt, plan, side_stream(rng, streams.BREASTS))
     # the head's teeth are not painted over later, so its fillings go in with it
     dental = head.paint_head(pt, geo, plan.scale, _neck_top(geo, plan), params.fillings)
     pelvis.paint_pelvis(pt, geo, plan, rng)  # its fatty marrow from a jumped copy of rng
-    _paint_ribs(pt, geo, plan, rng)
-    _lungs_inside_ribs(pt, plan)
+    _paint_ribs(pt, geo, plan, rng, trunk_power)
+    _lungs_inside_ribs(pt, plan, trunk_power)
     _paint_sternum(pt, geo, plan)
     shoulder.paint_shoulder_girdle(
         pt,
         plan,
-        lambda lv, z: _rib_ring(lv, z, plan.z_of),
+        lambda lv, z: _rib_ring(lv, z, plan.z_of, trunk_power).axes,
         lambda z: _sternum_front(geo, plan, z),
         params.arms_down,
         side_stream(rng, streams.SHOULDER),
