@@ -11,15 +11,16 @@ Everything is painted on an axis-aligned LPS grid (:class:`RenderGrid`, arrays i
 * Per structure in 3-D (evaluated only in a tight box around it, in the structure's own frame):
   every vertebra (cancellous body with cortical shell and endplates, pedicles, lamina, spinous,
   transverse and articular processes, spinal canal; C1 as a ring around the dens of C2; sacral
-  alae on S1/S2), the discs, ribs (T1-T12 and T13; T11/T12 short floating ribs, none on L1)
-  with costal cartilage, sternum, hip bones (iliac wings, acetabula, ischia, pubes), femora,
+  alae on S1/S2), the discs, ribs (T1-T12 and T13; T11/T12 short floating ribs, none on L1;
+  in the chest wall on the ribs' ring of each height, :class:`RibRing`, whose limit the lungs
+  keep in the slices) with costal cartilage, sternum, hip bones (iliac wings, acetabula, ischia, pubes), femora,
   and metal screws and rods; the head (:mod:`spinelab.synth.head`: the soft tissue above the
   neck, the skull with its base and the brain, the face with the mandible, teeth and air
   spaces).
 * After the slices: the upper mediastinum's great vessels, main bronchi and oesophagus
   (:mod:`spinelab.synth.mediastinum`) and the lungs' vessel trees and airways
-  (:mod:`spinelab.synth.lung_vessels`); after the ribs, lung outside them becomes chest wall
-  (:func:`_lungs_inside_ribs`); the scapulae and clavicles (:mod:`spinelab.synth.shoulder`).
+  (:mod:`spinelab.synth.lung_vessels`); after the ribs, lung outside them at the thoracic
+  inlet becomes chest wall (:func:`_lungs_inside_ribs`); the scapulae and clavicles (:mod:`spinelab.synth.shoulder`).
 * In arms-down cases, the arms beside the body (:mod:`spinelab.synth.arms`, per slice in each
   limb's window, after the soft tissue); in female cases the breasts
   (:mod:`spinelab.synth.breasts`, after the arms).
@@ -504,11 +505,12 @@ RIB_LIMIT_MARGIN = 0.03
 def _lungs_inside_ribs(pt: Painter, plan: BodyPlan, trunk_power: float = 2.0) -> None:
     """After the ribs, from T8's centre up: lung lying outside the ribs painted in its slice
     (or within RIB_LIMIT_Z_MM of it) becomes chest-wall muscle. The lungs' limit in the slices
-    (:data:`LUNG_INSIDE_RIBS_MM`) follows each slice's own rib ellipse, but the ribs crossing
-    a slice in front left the spine one to three levels higher and lie inside it there
-    (20.4 % of the lateral rib voxels at T3-T10 of the test spine had lung outside them). Per
-    slice, the ribs' innermost normalized radius per angle round the ring's centre (gaps of up
-    to RIB_LIMIT_GAP_BINS bridged) is the lung's outer limit."""
+    (:data:`LUNG_INSIDE_RIBS_MM`) follows each height's ring, and so do the ribs below the
+    first two (:func:`_rib_course`); but the thoracic inlet's ring slopes down in front, the
+    first two ribs on their own tighter rings, and without this step 36-44 % of the lateral
+    rib voxels at T3 of the test spine and two generated spines had lung outside them (none
+    elsewhere). Per slice, the ribs' innermost normalized radius per angle round the ring's
+    centre (gaps of up to RIB_LIMIT_GAP_BINS bridged) is the lung's outer limit."""
     z_of = plan.z_of
     if "T1" not in z_of or "T8" not in z_of:
         return
@@ -707,10 +709,10 @@ RIB_CARTILAGE_RISE = 0.4
 #: along its own level's ellipse this far (mm) inside the subcutaneous fat at the side, where
 #: they were fitted against the real CT; the rib's course in plan lies on the rings of the
 #: heights it crosses, :data:`RIB_RING_SIDE_INSET_MM` inside the fat and as square as the
-#: trunk (:func:`_rib_ring`), so the path is longer than that ellipse's and its slope along
-#: the path a little less. (Laid along the ring itself, the drops grew with the path: the
-#: 9th-12th ribs' front ends fell 8-15 mm further, the 10th's from 7 mm below L2's centre
-#: to 10 mm above L3's on one generated case.)
+#: trunk (:func:`_rib_ring`): the same length ends a little further back round it
+#: (:func:`_rib_course`). (Laid along the ring itself, the drops grew with the longer path:
+#: the 7th-12th ribs' front ends 9-30 mm lower on one generated case, the 10th's from 7 mm
+#: below L2's centre to 3 mm above L3's.)
 RIB_DROP_INSET_MM = 14.0
 #: Rib torsion: the shaft turns about its own axis from the angle (30 mm beyond the tubercle)
 #: to the front end by this much (deg), its upper border inwards, so the broad faces that face
