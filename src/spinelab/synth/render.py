@@ -730,6 +730,13 @@ RIB_CORTEX_MM = 1.2
 CARTILAGE_CALCIFIED_P = 0.35
 
 
+def _run_from(tub: NDArray[np.float64], xs: Any, ys: Any) -> NDArray[np.float64]:
+    """Horizontal distance (mm) along a rib's arc ``(xs, ys)`` to each of its points from the
+    tubercle ``tub``, which the path reaches straight from its first point."""
+    s0 = float(np.hypot(xs[0] - tub[0], ys[0] - tub[1]))
+    return np.asarray(s0 + np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(xs), np.diff(ys)))]))
+
+
 def _rib_drop(
     xs: NDArray[np.float64],
     ys: NDArray[np.float64],
@@ -742,8 +749,8 @@ def _rib_drop(
     horizontal, ramping up over RIB_SLOPE_RAMP_MM of path from the tubercle and easing to
     ``front`` times it over the anterior third of the arc (0: level at the front)."""
     seg = np.hypot(np.diff(xs), np.diff(ys))
-    s0 = float(np.hypot(xs[0] - tub[0], ys[0] - tub[1]))
-    s = s0 + np.concatenate([[0.0], np.cumsum(seg)])
+    s = _run_from(tub, xs, ys)
+    s0 = float(s[0])
     ramp = np.clip(s / RIB_SLOPE_RAMP_MM, 0.0, 1.0)
     ramp = ramp * ramp * (3.0 - 2.0 * ramp)
     u = (s - s0) / max(float(s[-1] - s0), 1e-6)
@@ -799,18 +806,12 @@ def _rib_course(
     xe, ye = ell.point(side, phis_e)
     ze = tub[2] - _rib_fall(xe, ye, tub, phis_e, num, last, drop)
 
-    def run(xs: Any, ys: Any) -> NDArray[np.float64]:
-        s0 = float(np.hypot(xs[0] - tub[0], ys[0] - tub[1]))
-        return np.asarray(
-            s0 + np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(xs), np.diff(ys)))])
-        )
-
-    s_e = run(xe, ye)
+    s_e = _run_from(tub, xe, ye)
     fine = np.linspace(ring.phi_at(tub[0] - cx), math.pi * 0.93, 240)
-    s_f = run(*ring.point(side, fine))
+    s_f = _run_from(tub, *ring.point(side, fine))
     phi_end = float(np.interp(s_e[-1], s_f, fine))
     phis = np.linspace(float(fine[0]), phi_end, 40)
-    zs = np.interp(run(*ring.point(side, phis)), s_e, ze)
+    zs = np.interp(_run_from(tub, *ring.point(side, phis)), s_e, ze)
     return phi_end, phis, np.asarray(zs)
 
 
