@@ -502,7 +502,7 @@ RIB_LIMIT_GAP_BINS = 20
 RIB_LIMIT_MARGIN = 0.03
 
 
-def _lungs_inside_ribs(pt: Painter, plan: BodyPlan, trunk_power: float = 2.0) -> None:
+def _lungs_inside_ribs(pt: Painter, plan: BodyPlan, trunk_power: float) -> None:
     """After the ribs, from T8's centre up: lung lying outside the ribs painted in its slice
     (or within RIB_LIMIT_Z_MM of it) becomes chest-wall muscle. The lungs' limit in the slices
     (:data:`LUNG_INSIDE_RIBS_MM`) follows each height's ring, and so do the ribs below the
@@ -838,7 +838,7 @@ def _paint_ribs(
     geo: SpineGeometry,
     plan: BodyPlan,
     rng: np.random.Generator,
-    trunk_power: float = 2.0,
+    trunk_power: float,
 ) -> None:
     """Ribs on every thoracic vertebra: the head against the bodies at the disc level (its own
     body only for T1 and T10-T12), the neck to the tubercle against the transverse process's
