@@ -1,5 +1,5 @@
 """The lungs lie inside the ribs, and the ribs in the chest wall (``render.LUNG_INSIDE_RIBS_MM``,
-``render._lungs_inside_ribs``, ``render.RibRing``, ``render.RIB_RING_SIDE_INSET_MM``).
+``render._lungs_inside_ribs``, ``body.RibRing``, ``render.RIB_RING_SIDE_INSET_MM``).
 
 On axial sections the ribs crossed the lungs: each lung's section reached past the rib line
 behind and at the side, and in front the ribs crossing a slice (which left the spine one to

@@ -1,4 +1,4 @@
-"""The ribs' ring (``render.RibRing``, ``render._rib_ring``) and a rib's course round it
+"""The ribs' ring (``body.RibRing``, ``render._rib_ring``) and a rib's course round it
 (``render._rib_course``): geometry only, no painting."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from spinelab.synth import render
-from spinelab.synth.body import BodyPlan
-from spinelab.synth.render import AnatomyParams, RibRing
+from spinelab.synth.body import BodyPlan, RibRing
+from spinelab.synth.render import AnatomyParams
 
 sys.path.insert(0, str(Path(__file__).parent))
 from synth_spine_fixture import curved_spine
@@ -30,8 +30,12 @@ def test_ring_points_lie_on_the_ring_and_phi_at_inverts_them(power, back):
         assert np.all(y[phis < math.pi / 2 - 1e-6] > ring.cy)
         assert np.all(y[phis > math.pi / 2 + 1e-6] < ring.cy)
     for dx in (5.0, 40.0, 90.0):
-        x, _ = ring.point(1.0, ring.phi_at(dx))
+        x, y = ring.point(1.0, ring.phi_at(dx))
         assert x - ring.cx == pytest.approx(dx)
+        assert ring.y_behind(dx) == pytest.approx(y)
+        grown = ring.grown(10.0)
+        assert (grown.hw, grown.hd) == (ring.hw + 10.0, ring.hd + 10.0)
+        assert grown.y_behind(dx) > ring.y_behind(dx)
 
 
 def test_ring_inside_shrinks_by_the_margin():

@@ -50,7 +50,7 @@ def _girdle(spine, arms_down: bool, seed: int = 0) -> tuple[np.ndarray, RenderGr
     shoulder.paint_shoulder_girdle(
         pt,
         plan,
-        lambda lv, z: render._rib_ring(lv, z, plan.z_of, 2.0).axes,
+        lambda lv, z: render._rib_ring(lv, z, plan.z_of, 2.0),
         lambda z: render._sternum_front(spine, plan, z),
         arms_down,
         np.random.default_rng(seed),

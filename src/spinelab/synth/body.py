@@ -2,7 +2,9 @@
 
 :class:`BodyPlan` interpolates the spine's position and the body's contour (half-width, back and
 front skin, subcutaneous fat) at any height ``z``: every painter of :mod:`spinelab.synth.render`
-and its anatomy modules asks it for the :class:`Level` of a slice. The patient lies supine on
+and its anatomy modules asks it for the :class:`Level` of a slice. :class:`RibRing` is the rib
+cage's section at a height (``render._rib_ring`` places it; the ribs, the lungs' limit and the
+scapulae follow it). The patient lies supine on
 the CT couch: :func:`supine` turns a sampled spine so that the upper back and the sacrum both
 lie on a straight couch, the back sags onto it (:data:`COUCH_SAG_SHARE`), and
 :func:`lay_on_couch` presses the soft tissue behind the couch's top flat and paints the couch.
@@ -12,8 +14,9 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -99,6 +102,64 @@ class Level:
     post: float
     ant: float
     fat: float
+
+
+@dataclass(frozen=True)
+class RibRing:
+    """The ribs' ring at one height: superellipses ``|dx / hw|^p + |dy / hd|^p = 1`` round
+    ``(cx, cy)`` (mm, LPS), exponent ``power`` in front of the centre and ``power_back``
+    behind it (2: an ellipse)."""
+
+    cx: float
+    cy: float
+    hw: float
+    hd: float
+    power: float = 2.0
+    power_back: float = 2.0
+
+    @property
+    def axes(self) -> tuple[float, float, float, float]:
+        """``(cx, cy, half-width, half-depth)``."""
+        return self.cx, self.cy, self.hw, self.hd
+
+    def point(self, side: float, phi: Any) -> tuple[Any, Any]:
+        """The ring's point at ``phi`` (rad; 0 behind, pi/2 at the side, pi in front) on the
+        patient's left (``side`` 1) or right (-1)."""
+        s, c = np.sin(phi), np.cos(phi)
+        e = 2.0 / np.where(c > 0.0, self.power_back, self.power)
+        x = self.cx + side * self.hw * np.abs(s) ** e
+        y = self.cy + self.hd * np.sign(c) * np.abs(c) ** e
+        return x, y
+
+    def phi_at(self, dx: float, most: float = 0.95) -> float:
+        """``phi`` of the ring's point behind its centre ``dx`` mm from it (at most ``most``
+        of the half-width)."""
+        q = min(abs(dx) / max(self.hw, 1.0), most)
+        return math.asin(q ** (self.power_back / 2.0))
+
+    def rho(self, x: Any, y: Any) -> Any:
+        """Normalized radius (1 on the ring)."""
+        dy = (y - self.cy) / self.hd
+        p = np.where(dy > 0.0, self.power_back, self.power)
+        return (np.abs((x - self.cx) / self.hw) ** p + np.abs(dy) ** p) ** (1.0 / p)
+
+    def grown(self, mm: float) -> RibRing:
+        """The ring with both half-axes ``mm`` longer (shorter where negative)."""
+        return RibRing(self.cx, self.cy, self.hw + mm, self.hd + mm, self.power, self.power_back)
+
+    def y_behind(self, dx: float, most: float = 0.999) -> float:
+        """y (mm) of the ring behind its centre ``dx`` mm to the side of it (at most ``most``
+        of the half-width)."""
+        q = min(abs(dx) / self.hw, most)
+        p = self.power_back
+        return float(self.cy + self.hd * (1.0 - q**p) ** (1.0 / p))
+
+    def inside(self, margin: float) -> Callable[[Any, Any], Any]:
+        """Predicate: inside the ring shrunk by ``margin`` mm (grown where negative)."""
+        ring = self.grown(-margin)
+        if ring.hw <= 0.0 or ring.hd <= 0.0:
+            return lambda x, y: np.zeros(np.broadcast_shapes(np.shape(x), np.shape(y)), bool)
+        return lambda x, y: ring.rho(x, y) <= 1.0
 
 
 class BodyPlan:

@@ -12,8 +12,9 @@ Everything is painted on an axis-aligned LPS grid (:class:`RenderGrid`, arrays i
   every vertebra (cancellous body with cortical shell and endplates, pedicles, lamina, spinous,
   transverse and articular processes, spinal canal; C1 as a ring around the dens of C2; sacral
   alae on S1/S2), the discs, ribs (T1-T12 and T13; T11/T12 short floating ribs, none on L1;
-  in the chest wall on the ribs' ring of each height, :class:`RibRing`, whose limit the lungs
-  keep in the slices) with costal cartilage, sternum, hip bones (iliac wings, acetabula, ischia, pubes), femora,
+  in the chest wall on the ribs' ring of each height, :class:`spinelab.synth.body.RibRing`,
+  whose limit the lungs keep in the slices) with costal cartilage, sternum, hip bones (iliac
+  wings, acetabula, ischia, pubes), femora,
   and metal screws and rods; the head (:mod:`spinelab.synth.head`: the soft tissue above the
   neck, the skull with its base and the brain, the face with the mandible, teeth and air
   spaces).
@@ -68,7 +69,7 @@ from spinelab.synth import (
     streams,
 )
 from spinelab.synth import vertebra_shape as vshape
-from spinelab.synth.body import BACK_FAT_SHARE, BodyPlan, Couch, Level, lay_on_couch
+from spinelab.synth.body import BACK_FAT_SHARE, BodyPlan, Couch, Level, RibRing, lay_on_couch
 from spinelab.synth.bowel import BowelField, linear_index
 from spinelab.synth.geometry import SpineGeometry
 from spinelab.synth.neck import JAW_ABOVE_C1_MM, NECK_TOP_ABOVE_C1_MM, Neck
@@ -574,55 +575,6 @@ def _lungs_inside_ribs(pt: Painter, plan: BodyPlan, trunk_power: float) -> None:
         lb = (((np.arctan2(lw, lu) + math.pi) / (2 * math.pi)) * nb).astype(int) % nb
         out = ring.rho(xw[li], yw[lj]) > lim[lb] - RIB_LIMIT_MARGIN
         sub[lj[out], li[out]] = _T.MUSCLE
-
-
-@dataclass(frozen=True)
-class RibRing:
-    """The ribs' ring at one height: superellipses ``|dx / hw|^p + |dy / hd|^p = 1`` round
-    ``(cx, cy)`` (mm, LPS), exponent ``power`` in front of the centre and ``power_back``
-    behind it (2: an ellipse)."""
-
-    cx: float
-    cy: float
-    hw: float
-    hd: float
-    power: float = 2.0
-    power_back: float = 2.0
-
-    @property
-    def axes(self) -> tuple[float, float, float, float]:
-        """``(cx, cy, half-width, half-depth)``."""
-        return self.cx, self.cy, self.hw, self.hd
-
-    def point(self, side: float, phi: Any) -> tuple[Any, Any]:
-        """The ring's point at ``phi`` (rad; 0 behind, pi/2 at the side, pi in front) on the
-        patient's left (``side`` 1) or right (-1)."""
-        s, c = np.sin(phi), np.cos(phi)
-        e = 2.0 / np.where(c > 0.0, self.power_back, self.power)
-        x = self.cx + side * self.hw * np.abs(s) ** e
-        y = self.cy + self.hd * np.sign(c) * np.abs(c) ** e
-        return x, y
-
-    def phi_at(self, dx: float, most: float = 0.95) -> float:
-        """``phi`` of the ring's point behind its centre ``dx`` mm from it (at most ``most``
-        of the half-width)."""
-        q = min(abs(dx) / max(self.hw, 1.0), most)
-        return math.asin(q ** (self.power_back / 2.0))
-
-    def rho(self, x: Any, y: Any) -> Any:
-        """Normalized radius (1 on the ring)."""
-        dy = (y - self.cy) / self.hd
-        p = np.where(dy > 0.0, self.power_back, self.power)
-        return (np.abs((x - self.cx) / self.hw) ** p + np.abs(dy) ** p) ** (1.0 / p)
-
-    def inside(self, margin: float) -> Callable[[Any, Any], Any]:
-        """Predicate: inside the ring shrunk by ``margin`` mm (grown where negative)."""
-        ring = RibRing(
-            self.cx, self.cy, self.hw - margin, self.hd - margin, self.power, self.power_back
-        )
-        if ring.hw <= 0.0 or ring.hd <= 0.0:
-            return lambda x, y: np.zeros(np.broadcast_shapes(np.shape(x), np.shape(y)), bool)
-        return lambda x, y: ring.rho(x, y) <= 1.0
 
 
 def _ribs_free_z(z_of: Mapping[str, float]) -> tuple[float, float]:
@@ -2281,7 +2233,7 @@ def render_labels(
     shoulder.paint_shoulder_girdle(
         pt,
         plan,
-        lambda lv, z: _rib_ring(lv, z, plan.z_of, trunk_power).axes,
+        lambda lv, z: _rib_ring(lv, z, plan.z_of, trunk_power),
         lambda z: _sternum_front(geo, plan, z),
         params.arms_down,
         side_stream(rng, streams.SHOULDER),

@@ -16,7 +16,7 @@ Anatomy 41st ed.; Moore's Clinically Oriented Anatomy 8th ed.; rounded):
   along the blade's back, running out and up into the acromion over the shoulder joint; the
   coracoid process reaching forwards from the glenoid's neck;
 * the blade lies on the ribs' posterior curve with the subscapularis and serratus anterior
-  between (:data:`PLATE_OFFSET_MM` behind the rib ellipse) and the infraspinatus and
+  between (:data:`PLATE_OFFSET_MM` behind the ribs' ring) and the infraspinatus and
   supraspinatus behind it;
 * with the arms raised (most chest and abdomen CTs) the scapula turns upwards, the inferior
   angle moving laterally (about 50-60 deg at full elevation, about the root of its spine
@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from spinelab.synth.body import BodyPlan, Level
+from spinelab.synth.body import BodyPlan, Level, RibRing
 from spinelab.synth.painter import THIN_CORTEX, Painter, smooth_path
 from spinelab.synth.tissues import Tissue
 
@@ -64,7 +64,7 @@ GLENOID, ROOT = 2, 4
 #: Upward rotation (deg) with the arms down and raised (drawn uniformly in each range): the
 #: inferior angle 45-60 mm further out with the arms raised.
 UPWARD_ROTATION_DEG = {False: (0.0, 8.0), True: (25.0, 40.0)}
-#: The blade: behind the rib ellipse by this much (mm: rib and subscapularis), this thick (mm).
+#: The blade: behind the ribs' ring by this much (mm: rib and subscapularis), this thick (mm).
 PLATE_OFFSET_MM = 18.0
 PLATE_MM = 2.5
 #: Muscle in front of (subscapularis) and behind (infraspinatus) the blade (mm).
@@ -116,10 +116,24 @@ def _interval(poly: NDArray[np.float64], z: float) -> tuple[float, float] | None
     return min(xs), max(xs)
 
 
+def _band(
+    ring: RibRing, inner: float, a0: float, a1: float, side: float
+) -> Callable[[Any, Any], Any]:
+    """Predicate: behind ``ring``'s centre, outside it grown by ``inner`` mm, between ``a0`` and
+    ``a1`` mm to one ``side`` of its centre (the blade's span at a height)."""
+    out = ring.grown(inner)
+
+    def m(x: Any, y: Any) -> Any:
+        a = (x - ring.cx) * side
+        return (a >= a0) & (a <= a1) & (y > ring.cy) & (out.rho(x, y) > 1.0)
+
+    return m
+
+
 def paint_shoulder_girdle(
     pt: Painter,
     plan: BodyPlan,
-    rib_ellipse: Callable[[Level, float], tuple[float, float, float, float]],
+    rib_ring: Callable[[Level, float], RibRing],
     sternum_front: Callable[[float], float | None],
     arms_down: bool,
     rng: np.random.Generator,
@@ -129,8 +143,8 @@ def paint_shoulder_girdle(
     Args:
         pt: The painter.
         plan: The body plan (levels, heights of the vertebral centres, body scale).
-        rib_ellipse: The ribs' ellipse ``(cx, cy, half-width, half-depth)`` at a level and
-            height (tighter at the thoracic inlet).
+        rib_ring: The ribs' ring at a level and height (``render._rib_ring``: tighter at the
+            thoracic inlet); the blades lie behind it.
         sternum_front: The sternum's front (y, mm) at a height, None where there is none.
         arms_down: The case's arm pose (the scapula's upward turn).
         rng: Draws the turn.
@@ -149,12 +163,9 @@ def paint_shoulder_girdle(
         return
 
     def plate_y(lv: Level, z: float, a: float, behind: float) -> float:
-        """The blade's surface ``behind`` mm behind the rib ellipse, ``a`` mm from the
-        spine (clamped to the ellipse's width)."""
-        _, cy, hw, hd = rib_ellipse(lv, z)
-        rx, ry = hw + behind, hd + behind
-        q = min(abs(a) / rx, 0.999)
-        return cy + ry * math.sqrt(1.0 - q * q)
+        """The blade's surface ``behind`` mm behind the ribs' ring, ``a`` mm from the
+        spine (clamped to the ring's width)."""
+        return rib_ring(lv, z).grown(behind).y_behind(a)
 
     def world(
         side: float, a: float, z: float, behind: float, forward: float = 0.0
@@ -169,50 +180,33 @@ def paint_shoulder_girdle(
         if span is None:
             continue
         lv = plan.level(z)
-        cx, cy, hw, hd = rib_ellipse(lv, z)
+        ring = rib_ring(lv, z)
         for side in (1.0, -1.0):
             a0, a1 = span
 
-            def band(
-                inner: float,
-                a0: float = a0,
-                a1: float = a1,
-                side: float = side,
-                cx: float = cx,
-                cy: float = cy,
-                hw: float = hw,
-                hd: float = hd,
-            ) -> Callable[[Any, Any], Any]:
-                def m(x: Any, y: Any) -> Any:
-                    a = (x - cx) * side
-                    r_in = ((x - cx) / (hw + inner)) ** 2 + ((y - cy) / (hd + inner)) ** 2
-                    return (a >= a0) & (a <= a1) & (y > cy) & (r_in > 1.0)
-
-                return m
-
-            # muscles round the blade (into fat only), then the blade
-            off_o = PLATE_OFFSET_MM + PLATE_MM + MUSCLE_BACK_MM
-            pt.ellipse2d(
-                k,
-                cx,
-                cy,
-                hw + off_o,
-                hd + off_o,
-                _T.MUSCLE,
-                extra=band(PLATE_OFFSET_MM - MUSCLE_FRONT_MM),
-                only=(_T.FAT,),
-            )
-            off = PLATE_OFFSET_MM + PLATE_MM
-            pt.ellipse2d(
-                k,
-                cx,
-                cy,
-                hw + off,
-                hd + off,
-                THIN_CORTEX,
-                extra=band(PLATE_OFFSET_MM),
-                only=_SOFT,
-            )
+            # muscles round the blade (into fat only), then the blade; behind the ring's
+            # centre only, so with the exponent of its back half
+            for grow, tissue, inner, only in (
+                (
+                    PLATE_OFFSET_MM + PLATE_MM + MUSCLE_BACK_MM,
+                    _T.MUSCLE,
+                    PLATE_OFFSET_MM - MUSCLE_FRONT_MM,
+                    (_T.FAT,),
+                ),
+                (PLATE_OFFSET_MM + PLATE_MM, THIN_CORTEX, PLATE_OFFSET_MM, _SOFT),
+            ):
+                outer = ring.grown(grow)
+                pt.ellipse2d(
+                    k,
+                    outer.cx,
+                    outer.cy,
+                    outer.hw,
+                    outer.hd,
+                    tissue,
+                    power=outer.power_back,
+                    extra=_band(ring, inner, a0, a1, side),
+                    only=only,
+                )
     # the thick parts: lateral border, spine and acromion, glenoid, coracoid; the clavicle
     glen = poly[GLENOID]
     ia = poly[3]
