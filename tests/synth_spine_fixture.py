@@ -96,6 +96,14 @@ def render_t5_l4(spine: SpineGeometry, seed: int = 0, sp: float = 2.0) -> Render
     return render_labels(spine, grid, AnatomyParams(), np.random.default_rng(seed))
 
 
+def chest_grid(spine: SpineGeometry, z_top: float, z_bot: float, sp: float = 1.5) -> RenderGrid:
+    """A grid from ``z_bot`` to ``z_top`` (mm) over the chest's cross-section (360 x 300 mm
+    round the spine's mean y), ``sp`` mm voxels."""
+    c = spine.centres_mm
+    n = (int((z_top - z_bot) / sp) + 1, int(300 / sp), int(360 / sp))
+    return RenderGrid((-180.0, float(c[:, 1].mean()) - 220.0, float(z_bot)), (sp,) * 3, n)
+
+
 def render_l2_l4(spine: SpineGeometry) -> RenderResult:
     """L2-L4 of ``spine`` on a 1 mm grid around the spine only (no bowel gas, seed 0)."""
     c = spine.centres_mm

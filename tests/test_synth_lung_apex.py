@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
+from spinelab.synth.render import AnatomyParams, render_labels
 from spinelab.synth.tissues import Tissue
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth_spine_fixture import curved_spine
+from synth_spine_fixture import chest_grid, curved_spine
 
 SP = 1.5
 
@@ -29,8 +29,7 @@ def apex():
     spine = curved_spine()
     c = spine.centres_mm
     z_top, z_bot = c[spine.labels.index("C7"), 2], c[spine.labels.index("T5"), 2]
-    n = (int((z_top - z_bot) / SP) + 1, int(300 / SP), int(360 / SP))
-    grid = RenderGrid((-180.0, float(c[:, 1].mean()) - 220.0, float(z_bot)), (SP,) * 3, n)
+    grid = chest_grid(spine, z_top, z_bot, SP)
     res = render_labels(spine, grid, AnatomyParams(), np.random.default_rng(0))
     lung = (res.tissue == Tissue.LUNG).any(axis=1)  # (z, x): lung anywhere along y
     z, x = grid.axis_mm(2), grid.axis_mm(0)

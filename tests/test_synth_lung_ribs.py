@@ -27,11 +27,11 @@ import pytest
 
 from spinelab.synth import render
 from spinelab.synth.body import BodyPlan
-from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
+from spinelab.synth.render import AnatomyParams, render_labels
 from spinelab.synth.tissues import BONE, Tissue
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth_spine_fixture import curved_spine
+from synth_spine_fixture import chest_grid, curved_spine
 
 SP = 1.5
 
@@ -41,8 +41,7 @@ def chest():
     spine = curved_spine()
     c = spine.centres_mm
     z_top, z_bot = c[spine.labels.index("T3"), 2], c[spine.labels.index("T12"), 2]
-    n = (int((z_top - z_bot) / SP) + 1, int(300 / SP), int(360 / SP))
-    grid = RenderGrid((-180.0, float(c[:, 1].mean()) - 220.0, float(z_bot)), (SP,) * 3, n)
+    grid = chest_grid(spine, z_top, z_bot, SP)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(render.shoulder, "paint_shoulder_girdle", lambda *a, **k: None)
         res = render_labels(spine, grid, AnatomyParams(), np.random.default_rng(0))

@@ -19,11 +19,11 @@ from scipy import ndimage as ndi
 
 from spinelab.synth import lung_vessels
 from spinelab.synth.generator import SynthConfig, generate_case
-from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
+from spinelab.synth.render import AnatomyParams, render_labels
 from spinelab.synth.tissues import Tissue
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth_spine_fixture import curved_spine
+from synth_spine_fixture import chest_grid, curved_spine
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +65,7 @@ def thorax():
     c = spine.centres_mm
     z_top, z_bot = c[spine.labels.index("T3"), 2], c[spine.labels.index("T10"), 2]
     sp = 1.5
-    n = (int((z_top - z_bot) / sp) + 1, int(300 / sp), int(360 / sp))
-    grid = RenderGrid((-180.0, float(c[:, 1].mean()) - 220.0, float(z_bot)), (sp,) * 3, n)
+    grid = chest_grid(spine, z_top, z_bot, sp)
     t = render_labels(spine, grid, AnatomyParams(), np.random.default_rng(0)).tissue
     lung = t == Tissue.LUNG
     filled = np.stack([ndi.binary_fill_holes(s) for s in lung])
