@@ -78,3 +78,74 @@ def test_a_ribs_course_keeps_its_length_and_heights():
     assert np.all(np.diff(zs) <= 1e-9)
     assert phis[0] == pytest.approx(ring.phi_at(tub[0] - cx))
     assert phi_end < math.pi * frac_end
+
+
+def _slopes_deg(xs, ys, tub, drop):
+    s = render._run_from(tub, xs, ys)
+    return np.degrees(np.arctan(np.diff(drop) / np.diff(s)))
+
+
+@pytest.mark.parametrize("total", [90.0, 120.0])
+def test_a_lower_ribs_drop_ends_at_its_total_and_gathers_at_the_side(total):
+    """The 7th-10th ribs: the whole drop at the front end, gently down behind (at least
+    RIB_BACK_SLOPE_DEG), RIB_SIDE_SLOPE_DEG from the side on where the drop allows it."""
+    ell = RibRing(0.0, -40.0, 118.0, 85.0)
+    tub = np.array([35.0, 30.0, 100.0])
+    phis = np.linspace(ell.phi_at(tub[0]), math.pi * 0.67, 40)
+    xs, ys = ell.point(1.0, phis)
+    drop = render._rib_drop(xs, ys, tub, phis, total)
+    assert drop[-1] == pytest.approx(total)
+    assert np.all(np.diff(drop) >= 0.0)
+    sl = _slopes_deg(xs, ys, tub, drop)
+    mid = 0.5 * (phis[1:] + phis[:-1]) / math.pi
+    s = render._run_from(tub, xs, ys)
+    ramped = 0.5 * (s[1:] + s[:-1]) > render.RIB_SLOPE_RAMP_MM
+    back = sl[(mid < render.RIB_STEEP_PHI[0]) & ramped]
+    side = sl[mid > render.RIB_STEEP_PHI[1]]
+    assert back.size and side.size
+    assert np.all(back >= render.RIB_BACK_SLOPE_DEG - 0.5)
+    assert np.all(side > back.max() + 15.0)
+    if total == 120.0:  # enough drop for the full slope at the side
+        assert side == pytest.approx(render.RIB_SIDE_SLOPE_DEG, abs=0.5)
+        assert back.max() > render.RIB_BACK_SLOPE_DEG + 1.0
+    else:  # the back at its floor, the side less steep
+        assert back == pytest.approx(render.RIB_BACK_SLOPE_DEG, abs=0.5)
+        assert np.all(side < render.RIB_SIDE_SLOPE_DEG)
+
+
+def test_floating_ribs_fall_evenly_to_their_total():
+    ell = RibRing(0.0, -40.0, 118.0, 85.0)
+    tub = np.array([40.0, 35.0, 0.0])
+    phis = np.linspace(ell.phi_at(tub[0]), math.pi * 0.22, 20)
+    xs, ys = ell.point(1.0, phis)
+    drop = render._rib_fall(xs, ys, tub, phis, 12, 12, 33.0)
+    assert drop[-1] == pytest.approx(33.0)
+    s = render._run_from(tub, xs, ys)
+    sl = _slopes_deg(xs, ys, tub, drop)[0.5 * (s[1:] + s[:-1]) > render.RIB_SLOPE_RAMP_MM]
+    assert sl.size and np.ptp(sl) < 0.5
+
+
+def test_lower_rib_ends_lie_their_levels_below_their_vertebrae():
+    """The 7th-12th ribs' front ends: RIB_END_LEVELS_BELOW (and the floating ribs') levels
+    below their own vertebra's centre along the chain: the 7th-11th each lower than the one
+    above, the short 12th's tip above the 11th's (on the real example CT L1+0.20 against
+    L1+0.73-0.81)."""
+    spine = curved_spine()
+    zc = spine.centres_mm[:, 2]
+    ends = []
+    for num, below in [(7, 5.0), (8, 4.65), (9, 4.05), (10, 3.45), (11, 2.65), (12, 1.35)]:
+        n = spine.labels.index(f"T{num}")
+        z_tub = float(zc[n]) + 2.0
+        drop = render._rib_end_drop(spine, n, num, 12, z_tub)
+        k = int(below)
+        want = zc[n + k] + (below - k) * (zc[n + k + 1] - zc[n + k])
+        assert z_tub - drop == pytest.approx(want)
+        ends.append(z_tub - drop)
+    assert np.all(np.diff(ends[:5]) < 0.0) and ends[5] > ends[4]
+    # with a T13 the floating pair is the 12th and 13th; the 11th ends as the 10th does
+    t13 = curved_spine(transitional="T13")
+    n11 = t13.labels.index("T11")
+    d11 = render._rib_end_drop(t13, n11, 11, 13, float(t13.centres_mm[n11, 2]))
+    zc13 = t13.centres_mm[:, 2]
+    want = zc13[n11 + 3] + 0.45 * (zc13[n11 + 4] - zc13[n11 + 3])
+    assert float(t13.centres_mm[n11, 2]) - d11 == pytest.approx(want)

@@ -623,37 +623,56 @@ def _rib_ring(lv: Level, z: float, z_of: Mapping[str, float], trunk_power: float
 #: down). With a 13 x 6.4 mm shaft the largest rib section per axial 3 mm slice near T12 was
 #: 110-145 mm2 at the median slice (real example CT 99).
 RIB_SHAFT_MM = (5.5, 3.0)
+#: The 10th-12th ribs' shaft (half-height, half-thickness, mm; the 9th's halfway): the ribs
+#: narrow below the 8th. Sections beside T12 at 3 mm (:func:`realism.lower_ribs`, ten generated
+#: thoraco-lumbar cases made as the real example CT was, medians): 120 mm2, minor axis 8.0 mm,
+#: bone above 200 HU 677 mm3/mm with the 8th's shaft; 90 mm2, 7.0 mm, 550 with this one (real
+#: 70 mm2, 5.5 mm, 480).
+RIB_LOWER_SHAFT_MM = (4.5, 2.0)
 RIB_NECK_MM = (4.5, 4.0)
 RIB_HEAD_MM = 5.5
 CARTILAGE_MM = (5.0, 3.5)
-#: Lower ribs slope down steeply at the side of the chest (the 7th-10th ribs cross the lateral
-#: wall 30-40 deg below the horizontal; the lowest point of the costal margin, the 10th rib's
-#: cartilage, lies at L3, the subcostal plane): extra drop (mm) of the 10th rib's arc, a share
-#: of it for the 7th-9th. Without it the lower ribs ran 20 deg below the horizontal there, so
-#: a 3 mm axial slice cut them lengthwise: 200-290 mm2 per section and about 1.5 times the
-#: real CT's bone above 200 HU in a lateral box at T12 (the real one shows 4-13 small sections).
-RIB_LOWER_EXTRA_DROP_MM = 32.0
-#: Lower ribs (7th-10th) and floating ribs (11th, 12th): their course is given by its slope
-#: below the horizontal (deg) along the path instead of a drop spread over the whole arc. The
-#: real ribs run nearly level from the tubercle round the angle, then slope down by 25-40 deg
-#: along the posterolateral and lateral wall and level out towards the front (lower ribs) or
-#: keep falling to the tip (floating ribs), so an axial slice at T11-T12 cuts them as many small
-#: oval sections (the real example CT: 6-17 bone sections of 20-60 mm2 per side, the largest
-#: 60-140 mm2). With the drop spread over the arc (20-27 deg at the side, 5-10 deg behind) the
-#: sections were 2-3 long cuts per side of 100-380 mm2. Slope at the side for the 7th-10th ribs
-#: and the floating ribs; it ramps up over RIB_SLOPE_RAMP_MM from the tubercle and, for the
-#: 7th-10th, falls to RIB_SLOPE_FRONT of itself at the costal cartilage. The bony 7th-10th ribs
-#: keep falling to their front ends (the lowest points of the costal margin; their cartilages
-#: turn up to the sternum, RIB_CARTILAGE_RISE): with the slope easing to -0.5 (rising at the
-#: tip) each rib ran level over 20-30 mm of its anterolateral arc, so one axial slice near T12
-#: cut it lengthwise (sections of 200-300 mm2 there; the real CT has none over 155). The 10th
-#: rib, the longest arc, slopes a little less so that its front end stays above L2 (real CT:
-#: 36 mm2 of bone more than 60 mm beside L2's centre).
+#: The lower ribs (7th-10th, :data:`RIB_SLOPED_FROM` on) and the floating ribs: where their bony
+#: front ends lie, in levels below their own vertebra's centre along the chain (the 11th and
+#: 12th: the last two thoracic numbers). Read off the real example CT (3 mm, from T11 down):
+#: the lowest points of the pieces of bone beside the spine (:func:`realism.rib_lowest_points`,
+#: levels between the model-made masks' body centres) lie in front of the spine at T12+0.44 /
+#: +0.73 / +0.83 and L1+0.11 / +0.20, at the side at L1+0.37 / +0.73, behind it at L1+0.73 /
+#: +0.81, the 12th ribs' tips (80 mm beside the spine, 40-49 mm behind it) at L1+0.20; none
+#: lower. Counted round each side from the front, these levels below their own vertebrae;
+#: the 7th's end lies above that CT. Rendered, the lowest points come out a little lower than
+#: the path's end (the rib's height, its taper): on ten generated cases the lowest in front
+#: L1+0.45-0.53 and the 12th's tips L1+0.29-0.37. With one slope along the whole arc (25-31
+#: deg) the 7th-12th had ended 4.7 / 4.9 / 4.9 / 4.3 / 2.8 / 2.1 levels below (case_seed(0, 1)),
+#: the lowest points in front L1+0.5 - L3 (median L2+0.27), the 12th's tips median L1+0.88.
 RIB_SLOPED_FROM = 7
-RIB_LATERAL_SLOPE_DEG = (26.0, 30.0, 31.0, 28.0)
-RIB_FLOATING_SLOPE_DEG = (32.0, 35.0)
+RIB_END_LEVELS_BELOW = {7: 5.0, 8: 4.65, 9: 4.05, 10: 3.45}
+RIB_FLOATING_END_LEVELS_BELOW = (2.65, 1.35)
+#: The lower ribs' drop gathers at the side: their slope below the horizontal rises from
+#: behind, where they run round the back of the chest gently down, to RIB_SIDE_SLOPE_DEG from
+#: the lateral wall to their front ends (between these ring angles, rad over pi: 0 behind,
+#: 0.5 at the side); the slope behind is what the front end's height leaves, at least
+#: RIB_BACK_SLOPE_DEG (where that leaves too little, the side is less steep). Level behind
+#: (no floor), the ribs turned down at the side with a kink in a coronal projection; 8 deg
+#: costs steepness where the drop is small: on five generated cases the slopes beside T12
+#: were 36-43 deg with no floor, 32-43 with 8, 29-42 with 12.
+#: The real example CT's rib sections beside T12, tracked from one 3 mm slice to the next
+#: (:func:`realism.lower_ribs`): 44.8 deg in front of the vertebral body's centre, 41.1 beside
+#: it; ten generated cases 32-45 / 31-45 (medians 41.6 / 40.4). With one slope along the whole
+#: arc (26-31 deg, the drop spread round the back as well) 25-32 / 27-33 deg, and a 3 mm slice
+#: cut the ribs lengthwise: sections 98-165 mm2, 22-26 mm long (real 70 mm2, 16.7 mm; now
+#: 63-103 mm2, 15.4-19.6 mm).
+RIB_SIDE_SLOPE_DEG = 45.0
+RIB_STEEP_PHI = (0.2, 0.45)
+RIB_BACK_SLOPE_DEG = 8.0
+#: The slope ramps up over this much of the path (mm) from the tubercle.
 RIB_SLOPE_RAMP_MM = 20.0
-RIB_SLOPE_FRONT = 1.0
+#: How far round the chest the bony ribs reach (a share of the half turn from the back, on
+#: the ring :data:`RIB_DROP_INSET_MM` inside the fat): the 1st-6th, the 7th-10th
+#: (:data:`RIB_SLOPED_FROM`), the two floating ribs.
+RIB_END_FRAC = 0.8
+RIB_LOWER_END_FRAC = {7: 0.8, 8: 0.74, 9: 0.67, 10: 0.6}
+RIB_FLOATING_END_FRAC = (0.36, 0.22)
 #: Costal cartilage of the 7th-10th ribs: rise (mm per mm of its horizontal run) from the rib's
 #: front end up to the sternum (the costal margin climbs to the xiphoid).
 RIB_CARTILAGE_RISE = 0.4
@@ -682,6 +701,16 @@ RIB_CORTEX_MM = 1.2
 CARTILAGE_CALCIFIED_P = 0.35
 
 
+def _rib_shaft(num: int) -> tuple[float, float]:
+    """Half-height and half-thickness (mm) of rib ``num``'s shaft: :data:`RIB_SHAFT_MM` down
+    to the 8th, narrowing to :data:`RIB_LOWER_SHAFT_MM` at the 10th."""
+    t = min(max((num - 8) / 2.0, 0.0), 1.0)
+    return (
+        RIB_SHAFT_MM[0] + t * (RIB_LOWER_SHAFT_MM[0] - RIB_SHAFT_MM[0]),
+        RIB_SHAFT_MM[1] + t * (RIB_LOWER_SHAFT_MM[1] - RIB_SHAFT_MM[1]),
+    )
+
+
 def _run_from(tub: NDArray[np.float64], xs: Any, ys: Any) -> NDArray[np.float64]:
     """Horizontal distance (mm) along a rib's arc ``(xs, ys)`` to each of its points from the
     tubercle ``tub``, which the path reaches straight from its first point."""
@@ -693,25 +722,36 @@ def _rib_drop(
     xs: NDArray[np.float64],
     ys: NDArray[np.float64],
     tub: NDArray[np.float64],
-    slope_deg: float,
-    front: float,
+    phis: NDArray[np.float64] | None,
+    total: float,
 ) -> NDArray[np.float64]:
     """Drop (mm, >= 0) below the tubercle along a rib's arc ``(xs, ys)`` (from its first point,
-    which the path reaches straight from the tubercle ``tub``): slope ``slope_deg`` below the
-    horizontal, ramping up over RIB_SLOPE_RAMP_MM of path from the tubercle and easing to
-    ``front`` times it over the anterior third of the arc (0: level at the front)."""
+    which the path reaches straight from the tubercle ``tub``), ``total`` at its end. The slope
+    ramps up over RIB_SLOPE_RAMP_MM of path from the tubercle; with the ring angles ``phis``
+    it gathers at the side (:data:`RIB_STEEP_PHI`): RIB_SIDE_SLOPE_DEG there and on to the
+    front, behind what the total leaves (at least RIB_BACK_SLOPE_DEG; where that leaves too
+    little, the side less steep); without them it is even."""
     seg = np.hypot(np.diff(xs), np.diff(ys))
     s = _run_from(tub, xs, ys)
-    s0 = float(s[0])
-    ramp = np.clip(s / RIB_SLOPE_RAMP_MM, 0.0, 1.0)
-    ramp = ramp * ramp * (3.0 - 2.0 * ramp)
-    u = (s - s0) / max(float(s[-1] - s0), 1e-6)
-    ease = np.clip((u - 2.0 / 3.0) * 3.0, 0.0, 1.0)
-    tan = math.tan(math.radians(slope_deg)) * ramp * (1.0 - (1.0 - front) * ease)
-    # the horizontal run to each point times the mean slope over it (trapezoids)
-    dz = 0.5 * (tan[1:] + tan[:-1]) * seg
-    first = 0.5 * tan[0] * s0
-    return first + np.concatenate([[0.0], np.cumsum(dz)])
+    ramp = organs.smooth01(s / RIB_SLOPE_RAMP_MM)
+
+    def run(tan: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Drop at each point for the slope ``tan`` (trapezoids from the tubercle)."""
+        dz = 0.5 * (tan[1:] + tan[:-1]) * seg
+        return np.asarray(0.5 * tan[0] * s[0] + np.concatenate([[0.0], np.cumsum(dz)]))
+
+    even = run(ramp)
+    if phis is None:
+        return np.asarray(total * even / max(float(even[-1]), 1e-6))
+    lo, hi = RIB_STEEP_PHI
+    steep = run(ramp * organs.smooth01((phis / math.pi - lo) / (hi - lo)))
+    s_all, s_steep = float(even[-1]), float(steep[-1])
+    if s_steep < 1e-6:
+        return np.asarray(total * even / max(s_all, 1e-6))
+    t = math.tan(math.radians(RIB_SIDE_SLOPE_DEG))
+    floor = math.tan(math.radians(RIB_BACK_SLOPE_DEG))
+    back = min(max((total - t * s_steep) / max(s_all - s_steep, 1e-6), floor), total / s_all)
+    return np.asarray(back * even + (total - back * s_all) / s_steep * steep)
 
 
 def _rib_fall(
@@ -724,16 +764,33 @@ def _rib_fall(
     drop: float,
 ) -> NDArray[np.float64]:
     """Drop (mm) below the tubercle ``tub`` along the arc ``(xs, ys)`` (at ring angles
-    ``phis``) of rib ``num`` (``last``: the lowest thoracic number): the floating ribs down and
-    out along their own short arc, steeply at the side; the 7th-10th sloped
-    (:data:`RIB_LATERAL_SLOPE_DEG`); the upper ribs ``drop`` mm spread over the arc."""
+    ``phis``) of rib ``num`` (``last``: the lowest thoracic number), ``drop`` mm at its end for
+    the 7th rib down: the floating ribs evenly down and out along their own short arc; the
+    7th-10th steeply at the side (:func:`_rib_drop`); the upper ribs' drop spread over the
+    arc."""
     if num >= last - 1:
-        return _rib_drop(xs, ys, tub, RIB_FLOATING_SLOPE_DEG[num - last + 1], 1.0)
+        return _rib_drop(xs, ys, tub, None, drop)
     if num >= RIB_SLOPED_FROM:
-        return _rib_drop(xs, ys, tub, RIB_LATERAL_SLOPE_DEG[min(num, 10) - 7], RIB_SLOPE_FRONT)
+        return _rib_drop(xs, ys, tub, phis, drop)
     phi0 = float(phis[0])
     t = (phis - phi0) / max(math.pi - phi0, 1e-6)
     return np.asarray(drop * np.sin(np.clip(t, 0, 1) * math.pi / 2) * 1.2)
+
+
+def _rib_end_drop(geo: SpineGeometry, n: int, num: int, last: int, z_tub: float) -> float:
+    """How far (mm) below its tubercle's height ``z_tub`` the front end of rib ``num`` (on
+    chain position ``n`` of ``geo``; ``last``: the lowest thoracic number) lies: the 7th rib
+    down, :data:`RIB_END_LEVELS_BELOW` levels below the vertebra's centre along the chain
+    (past the chain's end at its last spacing)."""
+    if num >= last - 1:
+        below = RIB_FLOATING_END_LEVELS_BELOW[num - last + 1]
+    else:
+        below = RIB_END_LEVELS_BELOW[min(num, max(RIB_END_LEVELS_BELOW))]
+    zc = geo.centres_mm[:, 2]
+    k = n + below
+    i = min(math.floor(k), len(zc) - 2)
+    z_end = float(zc[i] + (k - i) * (zc[i + 1] - zc[i]))
+    return max(z_tub - z_end, 0.0)
 
 
 def _rib_course(
@@ -827,10 +884,10 @@ def _paint_ribs(
             cy = lv.y_s + lv.depth / 2 + 24.0 - hd
             ring = RibRing(cx, cy, hw, hd)
         cx, cy, hw, hd = ring.axes
-        frac_end = 0.42 if floating and num == last - 1 else 0.28 if floating else 0.0
-        if not floating:
-            frac_end = 0.8 if num <= 7 else 0.72
-        drop = 25.0 + 4.0 * min(num, 9) + RIB_LOWER_EXTRA_DROP_MM * min(max(num - 6, 0), 4) / 4
+        frac_end = RIB_FLOATING_END_FRAC[num - last + 1] if floating else RIB_END_FRAC
+        if not floating and num >= RIB_SLOPED_FROM:
+            frac_end = RIB_LOWER_END_FRAC[min(num, max(RIB_LOWER_END_FRAC))]
+        drop = 25.0 + 4.0 * num  # the upper ribs' (1st-6th) drop over their arc
         # head: against the posterolateral body, at the disc above (demifacets of two bodies)
         # for T2-T9, on its own body's upper half for T1 and T10 and lower down for the
         # floating ribs
@@ -848,6 +905,8 @@ def _paint_ribs(
                     [side * (tip_a - 3.0), tip_b - tip_t - RIB_NECK_MM[1] - 0.5, tip_e]
                 )
             phi0 = ring.phi_at(tub[0] - cx)
+            if num >= RIB_SLOPED_FROM:
+                drop = _rib_end_drop(geo, n, num, last, float(tub[2]))
             if num in RIB_RING_TOP:  # the inlet's own ring
                 phi_end = math.pi * frac_end
                 phis = np.linspace(phi0, phi_end, 40)
@@ -863,8 +922,9 @@ def _paint_ribs(
             s_tub = s_mm[1]
             # round head and neck, flattening over 30 mm beyond the tubercle; thinner ends
             f = np.clip((s_mm - s_tub) / 30.0, 0.0, 1.0)
-            rh = (RIB_NECK_MM[0] + f * (RIB_SHAFT_MM[0] - RIB_NECK_MM[0])) * sz
-            rn = (RIB_NECK_MM[1] + f * (RIB_SHAFT_MM[1] - RIB_NECK_MM[1])) * sz
+            shaft = _rib_shaft(num)
+            rh = (RIB_NECK_MM[0] + f * (shaft[0] - RIB_NECK_MM[0])) * sz
+            rn = (RIB_NECK_MM[1] + f * (shaft[1] - RIB_NECK_MM[1])) * sz
             rh[0] = rn[0] = RIB_HEAD_MM * sz
             if floating:
                 taper = np.clip((s_mm[-1] - s_mm) / 40.0, 0.45, 1.0)
