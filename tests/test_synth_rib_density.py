@@ -8,13 +8,12 @@ a soft kernel, no contrast, the arms raised.
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from spinelab import anatomy
 from spinelab.io.images import read_image
 from spinelab.synth.generator import SynthConfig, case_seed, generate_case
-from spinelab.synth.realism import lower_ribs, rib_lowest_points
+from spinelab.synth.realism import lower_ribs, rib_end_levels, rib_lowest_points
 
 #: The real example CT (TotalSegmentator ids 33..29 = T11..L3), measured 2026-12-05:
 #: T12's body interior 104 HU; bone above 200 HU beside T12 480 mm3 per mm of height;
@@ -48,14 +47,6 @@ def cases():
     return [generate_case(case_seed(0, i), CFG) for i in SEEDS]
 
 
-def _front_and_twelfth(pts: np.ndarray) -> tuple[float, float]:
-    """The lowest level of the ends in front (more than 40 mm), the median of the 12th ribs'
-    tips (60-100 mm beside the spine, behind it)."""
-    front = pts[pts[:, 2] < -40.0, 0]
-    tips = pts[(np.abs(pts[:, 1]) > 60.0) & (np.abs(pts[:, 1]) < 100.0) & (pts[:, 2] > 10.0), 0]
-    return float(front.max()), float(np.median(tips))
-
-
 @pytest.mark.shared_data
 def test_real_figures_are_the_real_ct_s(shared_data):
     d = shared_data / "ct" / "totalsegmentator_example"
@@ -67,7 +58,7 @@ def test_real_figures_are_the_real_ct_s(shared_data):
     assert r.major_mm == pytest.approx(REAL_MAJOR_MM, abs=0.05)
     assert (r.slope_front_deg, r.slope_side_deg) == pytest.approx(REAL_SLOPES_DEG, abs=0.05)
     pts = rib_lowest_points(ct.array, lab.array, ct.affine_lps, REAL_IDS)
-    front, tips = _front_and_twelfth(pts)
+    front, tips = rib_end_levels(pts)
     assert front == pytest.approx(REAL_FRONT_LOWEST, abs=0.005)
     assert tips == pytest.approx(REAL_TWELFTH_TIPS, abs=0.005)
 
@@ -106,6 +97,6 @@ def test_rib_ends_no_lower_than_on_the_real_ct(cases):
     12th's tips at L2+0.00-0.04 (now L1+0.46-0.50 and L1+0.30-0.35)."""
     for case in cases:
         pts = rib_lowest_points(case.ct.array, case.labels.array, case.ct.affine_lps, CHAIN)
-        front, tips = _front_and_twelfth(pts)
+        front, tips = rib_end_levels(pts)
         assert front < REAL_FRONT_LOWEST + 0.4, pts
         assert abs(tips - REAL_TWELFTH_TIPS) < 0.35, pts

@@ -959,3 +959,30 @@ def rib_lowest_points(
             )
         )
     return np.asarray(sorted(out), dtype=np.float64).reshape(-1, 3)
+
+
+#: :func:`rib_end_levels`: ends in front of the spine's line (mm), and the band of the 12th
+#: ribs' tips: beside the line (mm) and behind it (mm).
+RIB_ENDS_FRONT_MM = 40.0
+RIB_TIPS_SIDE_MM = (60.0, 100.0)
+RIB_TIPS_BEHIND_MM = 10.0
+
+
+def rib_end_levels(points: NDArray[np.float64]) -> tuple[float, float]:
+    """Two summaries of :func:`rib_lowest_points`: the lowest level among the ends more than
+    :data:`RIB_ENDS_FRONT_MM` in front of the spine's line (the lower ribs' front ends), and
+    the median level of those :data:`RIB_TIPS_SIDE_MM` beside it and more than
+    :data:`RIB_TIPS_BEHIND_MM` behind it (the 12th ribs' tips); ``nan`` where there are none."""
+    p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    front = p[p[:, 2] < -RIB_ENDS_FRONT_MM, 0]
+    side = np.abs(p[:, 1])
+    tips = p[
+        (side > RIB_TIPS_SIDE_MM[0])
+        & (side < RIB_TIPS_SIDE_MM[1])
+        & (p[:, 2] > RIB_TIPS_BEHIND_MM),
+        0,
+    ]
+    return (
+        float(front.max()) if front.size else float("nan"),
+        float(np.median(tips)) if tips.size else float("nan"),
+    )
