@@ -8,12 +8,13 @@ a soft kernel, no contrast, the arms raised.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from spinelab import anatomy
 from spinelab.io.images import read_image
 from spinelab.synth.generator import SynthConfig, case_seed, generate_case
-from spinelab.synth.realism import lower_ribs, rib_end_levels, rib_lowest_points
+from spinelab.synth.realism import canonical, lower_ribs, rib_end_levels, rib_lowest_points
 
 #: The real example CT (TotalSegmentator ids 33..29 = T11..L3), measured 2026-12-05:
 #: T12's body interior 104 HU; bone above 200 HU beside T12 480 mm3 per mm of height;
@@ -100,3 +101,29 @@ def test_rib_ends_no_lower_than_on_the_real_ct(cases):
         front, tips = rib_end_levels(pts)
         assert front < REAL_FRONT_LOWEST + 0.4, pts
         assert abs(tips - REAL_TWELFTH_TIPS) < 0.35, pts
+
+
+def test_rib_measures_name_what_is_missing(cases):
+    """The library measures on a label map without T12, or an image that does not hold the
+    box beside it, or fewer than two of the chain's vertebrae: a ValueError that says so."""
+    case = cases[0]
+    hu, lab, aff = case.ct.array, case.labels.array, case.ct.affine_lps
+    no_t12 = lab.copy()
+    no_t12[no_t12 == CHAIN[1]] = 0
+    with pytest.raises(ValueError, match="no T12"):
+        lower_ribs(hu, no_t12, aff, CHAIN[1])
+    # the slices above T12's body only (the box reaches 18 mm below its lowest voxel)
+    lab_c, sp, org = canonical(lab, aff)
+    z_low = org[2] + np.argwhere(lab_c == CHAIN[1])[:, 2].min() * sp[2]
+    k = np.argmin(np.abs(org[2] + np.arange(lab_c.shape[2]) * sp[2] - z_low))
+    hu_c, _, _ = canonical(hu, aff)
+    top = np.eye(4)
+    top[:3, :3] = np.diag(sp)
+    top[:3, 3] = org + np.array([0.0, 0.0, k * sp[2]])
+    with pytest.raises(ValueError, match="does not hold the box"):
+        lower_ribs(hu_c[:, :, k:], lab_c[:, :, k:], top, CHAIN[1])
+    with pytest.raises(ValueError, match="fewer than two"):
+        rib_lowest_points(hu, lab, aff, (CHAIN[1], 99))
+    # without the posterior ribs' band the summary is nan, not an error
+    front, tips = rib_end_levels(np.array([[1.5, 120.0, -80.0]]))
+    assert front == 1.5 and np.isnan(tips)
