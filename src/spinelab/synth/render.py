@@ -887,7 +887,6 @@ def _paint_ribs(
         frac_end = RIB_FLOATING_END_FRAC[num - last + 1] if floating else RIB_END_FRAC
         if not floating and num >= RIB_SLOPED_FROM:
             frac_end = RIB_LOWER_END_FRAC[min(num, max(RIB_LOWER_END_FRAC))]
-        drop = 25.0 + 4.0 * num  # the upper ribs' (1st-6th) drop over their arc
         # head: against the posterolateral body, at the disc above (demifacets of two bodies)
         # for T2-T9, on its own body's upper half for T1 and T10 and lower down for the
         # floating ribs
@@ -905,8 +904,12 @@ def _paint_ribs(
                     [side * (tip_a - 3.0), tip_b - tip_t - RIB_NECK_MM[1] - 0.5, tip_e]
                 )
             phi0 = ring.phi_at(tub[0] - cx)
-            if num >= RIB_SLOPED_FROM:
-                drop = _rib_end_drop(geo, n, num, last, float(tub[2]))
+            # the 7th rib down: to its front end's level; the 1st-6th: spread over the arc
+            drop = (
+                _rib_end_drop(geo, n, num, last, float(tub[2]))
+                if num >= RIB_SLOPED_FROM
+                else 25.0 + 4.0 * num
+            )
             if num in RIB_RING_TOP:  # the inlet's own ring
                 phi_end = math.pi * frac_end
                 phis = np.linspace(phi0, phi_end, 40)
