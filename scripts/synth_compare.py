@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 
 from spinelab.synth.pelvis import hip_centres_mm
 from spinelab.synth.realism import (
+    LIKE_REAL_EXAMPLE,
     PERCENTILES,
     RealismStats,
     VertebraHU,
@@ -339,13 +340,7 @@ def rib_table(n: int, seed: int) -> str:
     if REAL_CT.exists():
         ct, lab = read_image(REAL_CT), read_image(REAL_LABELS)
         lines.append(rib_row("real CT (3 mm)", ct.array, lab.array, ct.affine_lps, REAL_T11_L3))
-    cfg = SynthConfig(
-        fov="thoracolumbar",
-        spacing_mm=(3.0, 3.0, 3.0),
-        p_sharp_kernel=0.0,
-        p_contrast=0.0,
-        p_arms_down=0.0,
-    )
+    cfg = SynthConfig(fov="thoracolumbar", **LIKE_REAL_EXAMPLE)
     for i, case in enumerate(generate_cases(n, seed, cfg)):
         lines.append(
             rib_row(

@@ -14,7 +14,13 @@ import pytest
 from spinelab import anatomy
 from spinelab.io.images import read_image
 from spinelab.synth.generator import SynthConfig, case_seed, generate_case
-from spinelab.synth.realism import canonical, lower_ribs, rib_end_levels, rib_lowest_points
+from spinelab.synth.realism import (
+    LIKE_REAL_EXAMPLE,
+    canonical,
+    lower_ribs,
+    rib_end_levels,
+    rib_lowest_points,
+)
 
 #: The real example CT (TotalSegmentator ids 33..29 = T11..L3), measured 2026-12-05:
 #: T12's body interior 104 HU; bone above 200 HU beside T12 480 mm3 per mm of height;
@@ -32,13 +38,7 @@ REAL_SLOPES_DEG = (44.8, 41.1)
 REAL_FRONT_LOWEST = 2.20
 REAL_TWELFTH_TIPS = 2.20
 
-CFG = SynthConfig(
-    fov="thoracolumbar",
-    spacing_mm=(3.0, 3.0, 3.0),
-    p_arms_down=0.0,
-    p_contrast=0.0,
-    p_sharp_kernel=0.0,
-)
+CFG = SynthConfig(fov="thoracolumbar", **LIKE_REAL_EXAMPLE)
 SEEDS = (2, 6, 9)
 CHAIN = tuple(anatomy.by_name(n).verse_id for n in ("T11", "T12", "L1", "L2", "L3"))
 

@@ -733,6 +733,15 @@ def edge_phase(
 # --------------------------------------------------------------------------------------------
 # The lower ribs beside T12 and the ribs' lowest points
 # --------------------------------------------------------------------------------------------
+#: Synthetic cases made as the real example CT (``../shared``'s TotalSegmentator example) was,
+#: for the figures compared with it: ``SynthConfig(fov=..., **LIKE_REAL_EXAMPLE)`` (3 mm voxels,
+#: a soft kernel (its DICOM slab: Br38f), no contrast, the arms raised out of the field).
+LIKE_REAL_EXAMPLE: dict[str, Any] = {
+    "spacing_mm": (3.0, 3.0, 3.0),
+    "p_sharp_kernel": 0.0,
+    "p_contrast": 0.0,
+    "p_arms_down": 0.0,
+}
 #: :func:`lower_ribs`: the box beside T12 (more than RIBS_SIDE_MM to either side of its body's
 #: centre, from RIBS_BOX_MM[0] below its body's lowest voxel to RIBS_BOX_MM[1] above it, less
 #: than RIBS_BEHIND_MM behind the centre: the couch stays out; the real example CT ends 24 mm
