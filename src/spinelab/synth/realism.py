@@ -995,3 +995,152 @@ def rib_end_levels(points: NDArray[np.float64]) -> tuple[float, float]:
         float(front.max()) if front.size else float("nan"),
         float(np.median(tips)) if tips.size else float("nan"),
     )
+
+
+#: :func:`back_outline`: where the back is sampled, as shares of the body's half-width out
+#: from the middle of its section, and the band (mm) round each (both sides).
+BACK_SHARES = (0.5, 0.65, 0.8, 0.9)
+BACK_BAND_MM = 6.0
+
+
+@dataclass
+class BackOutline:
+    """The back's outline on the axial slices through a vertebral body's centre
+    (:func:`back_outline`; medians over that slice and its two neighbours).
+
+    Attributes:
+        half_width_mm: The body section's half-width.
+        behind_mm: How far the skin lies behind the body's centre at its most posterior.
+        falls_mm: How far in front of that the skin lies at :data:`BACK_SHARES` of the
+            half-width out from the section's middle (the more posterior side): small where the
+            back is broad and flat, large where it is round.
+    """
+
+    half_width_mm: float
+    behind_mm: float
+    falls_mm: tuple[float, ...]
+
+
+def back_outline(
+    hu: NDArray[Any], labels: NDArray[Any], affine: NDArray[np.float64], vid: int
+) -> BackOutline:
+    """How broad and flat the back is at one vertebra (an axial CT; the same procedure on a
+    real CT with its vertebra masks and on a synthetic case). The body: :func:`hu_body_mask`.
+
+    Args:
+        hu: ``(I, J, K)`` HU image, axial slices along one axis.
+        labels: ``(I, J, K)`` vertebra label map on the same grid.
+        affine: 4x4 LPS affine of both (axis-aligned).
+        vid: The vertebra's id in ``labels``.
+
+    Returns:
+        The figures (:class:`BackOutline`).
+
+    Raises:
+        ValueError: The vertebra has no body interior in the label map.
+    """
+    arr, sp, org = canonical(np.asarray(hu, dtype=np.float32), affine)
+    lab, _, _ = canonical(labels, affine)
+    found = _centre_and_bottom(lab, vid, sp, org)
+    if found is None:
+        raise ValueError(f"no vertebral body (label {vid}) in the label map")
+    c = found[0]
+    xs, ys, zs = (org[w] + np.arange(arr.shape[w]) * sp[w] for w in range(3))
+    k = int(np.argmin(np.abs(zs - c[2])))
+    rows = []
+    for kk in range(max(k - 1, 0), min(k + 2, arr.shape[2])):
+        body = _largest(ndi.binary_fill_holes(arr[:, :, kk] > -300))
+        ii, jj = np.nonzero(body)
+        dx, dy = xs[ii] - c[0], ys[jj] - c[1]
+        hw = 0.5 * float(dx.max() - dx.min())
+        out = np.abs(dx - 0.5 * float(dx.max() + dx.min()))
+        back = float(dy.max())
+        falls = []
+        for share in BACK_SHARES:
+            sel = np.abs(out - share * hw) < BACK_BAND_MM
+            falls.append(back - float(dy[sel].max()) if sel.any() else float("nan"))
+        rows.append([hw, back, *falls])
+    med = np.median(np.asarray(rows), axis=0)
+    return BackOutline(float(med[0]), float(med[1]), tuple(float(v) for v in med[2:]))
+
+
+#: :func:`posterior_thorax`: the bands beside the spine's line (mm) in which the ribs' reach
+#: behind it is taken (bone above :data:`RIB_ENDS_BONE_HU` outside the vertebra masks grown by
+#: :data:`RIB_ENDS_SPINE_GROW_MM`, from that far in front of the line to POSTERIOR_RIBS_MM
+#: behind it: the couch stays out), and the lung threshold (HU, inside the body).
+POSTERIOR_BANDS_MM = ((40.0, 60.0), (60.0, 80.0), (80.0, 100.0), (100.0, 120.0))
+POSTERIOR_RIBS_MM = 80.0
+LUNG_HU = -400.0
+
+
+@dataclass
+class PosteriorThorax:
+    """The back of the lower chest (:func:`posterior_thorax`).
+
+    Attributes:
+        ribs_behind_mm: Per band of :data:`POSTERIOR_BANDS_MM`, how far behind the spine's
+            line the ribs reach between the two vertebrae's body centres (the median over the
+            axial slices of the most posterior bone voxel; nan where a band has none).
+        lung_share: Lung's share of the body section on the slice through the upper
+            vertebra's body centre.
+        lung_behind_share: The share of the body section that is lung behind that centre.
+    """
+
+    ribs_behind_mm: tuple[float, ...]
+    lung_share: float
+    lung_behind_share: float
+
+
+def posterior_thorax(
+    hu: NDArray[Any], labels: NDArray[Any], affine: NDArray[np.float64], upper: int, lower: int
+) -> PosteriorThorax:
+    """How far back the ribs and the lungs reach beside the spine at the thoraco-lumbar
+    junction (an axial CT; the same procedure on a real CT with its vertebra masks and on a
+    synthetic case).
+
+    Args:
+        hu: ``(I, J, K)`` HU image, axial slices along one axis.
+        labels: ``(I, J, K)`` vertebra label map on the same grid.
+        affine: 4x4 LPS affine of both (axis-aligned).
+        upper: Id of the upper vertebra in ``labels`` (e.g. T12).
+        lower: Id of the one below it (e.g. L1).
+
+    Returns:
+        The figures (:class:`PosteriorThorax`).
+
+    Raises:
+        ValueError: Either vertebra has no body interior in the label map.
+    """
+    arr, sp, org = canonical(np.asarray(hu, dtype=np.float32), affine)
+    lab, _, _ = canonical(labels, affine)
+    cents = []
+    for vid in (upper, lower):
+        found = _centre_and_bottom(lab, vid, sp, org)
+        if found is None:
+            raise ValueError(f"no vertebral body (label {vid}) in the label map")
+        cents.append(found[0])
+    hi, lo = cents
+    xs, ys, zs = (org[w] + np.arange(arr.shape[w]) * sp[w] for w in range(3))
+    grown = ndi.binary_dilation(lab > 0, _ball(RIB_ENDS_SPINE_GROW_MM, sp))
+    reach: list[list[float]] = [[] for _ in POSTERIOR_BANDS_MM]
+    for k in np.nonzero((zs >= lo[2]) & (zs <= hi[2]))[0]:
+        t = (zs[k] - lo[2]) / max(hi[2] - lo[2], 1e-6)
+        x0, y0 = lo[:2] + t * (hi[:2] - lo[:2])
+        dx = np.abs(xs - x0)[:, None]
+        dy = (ys - y0)[None, :]
+        bone = (arr[:, :, k] > RIB_ENDS_BONE_HU) & ~grown[:, :, k]
+        bone &= (dy > -RIB_ENDS_SPINE_GROW_MM) & (dy < POSTERIOR_RIBS_MM)
+        for n, (a, b) in enumerate(POSTERIOR_BANDS_MM):
+            sel = bone & (dx >= a) & (dx < b)
+            if sel.any():
+                reach[n].append(float(np.broadcast_to(dy, sel.shape)[sel].max()))
+    kc = int(np.argmin(np.abs(zs - hi[2])))
+    body = _largest(ndi.binary_fill_holes(arr[:, :, kc] > -300))
+    lung = body & (arr[:, :, kc] < LUNG_HU)
+    behind = lung & (ys > hi[1])[None, :]
+    n_body = max(int(body.sum()), 1)
+    return PosteriorThorax(
+        tuple(_median(np.asarray(r)) for r in reach),
+        float(lung.sum()) / n_body,
+        float(behind.sum()) / n_body,
+    )
