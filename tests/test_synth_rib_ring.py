@@ -46,17 +46,30 @@ def test_ring_inside_shrinks_by_the_margin():
     assert not RibRing(0.0, 0.0, 4.0, 80.0).inside(5.0)(0.0, 0.0)
 
 
-def test_ring_is_square_in_front_everywhere_and_behind_below_t10():
+def test_ring_is_square_in_front_everywhere_and_deep_and_flat_behind_below_t10():
+    """Below T10's centre the ring's back lies RIB_RING_BACK_MM further back than the rib
+    ellipse's and is a flatter superellipse (the paravertebral gutters); from T8's centre up
+    it is the ellipse's, where the scapulae lie on it. The front stays where it was."""
     spine = curved_spine()
     plan = BodyPlan(spine, AnatomyParams())
     z_of = plan.z_of
-    for label, back in (("T4", 2.0), ("T8", 2.0), ("T10", 2.7), ("T12", 2.7)):
+    back_power = render.RIB_RING_BACK_POWER
+    for label, back, deeper in (
+        ("T4", 2.0, 0.0),
+        ("T8", 2.0, 0.0),
+        ("T10", back_power, render.RIB_RING_BACK_MM),
+        ("T12", back_power, render.RIB_RING_BACK_MM),
+    ):
         z = z_of[label]
-        ring = render._rib_ring(plan.level(z), z, z_of, 2.7)
+        lv = plan.level(z)
+        ring = render._rib_ring(lv, z, z_of, 2.7)
         assert ring.power == pytest.approx(2.7)
         assert ring.power_back == pytest.approx(back)
+        _, cy, _, hd = render._thorax_ellipse(lv)
+        assert ring.cy - ring.hd == pytest.approx(cy - hd)
+        assert ring.cy + ring.hd == pytest.approx(cy + hd + deeper)
     z9 = z_of["T9"]
-    assert 2.0 < render._rib_ring(plan.level(z9), z9, z_of, 2.7).power_back < 2.7
+    assert 2.0 < render._rib_ring(plan.level(z9), z9, z_of, 2.7).power_back < back_power
 
 
 def test_a_ribs_course_keeps_its_length_and_heights():

@@ -586,12 +586,39 @@ def _ribs_free_z(z_of: Mapping[str, float]) -> tuple[float, float]:
     return z_full, z_of.get("T10", z_full - 50.0)
 
 
+#: Below T10's centre (fading in from T8's, :func:`_ribs_back_weight`) the ribs' ring reaches
+#: RIB_RING_BACK_MM further back than the rib ellipse (:func:`_thorax_ellipse`; its front held)
+#: and its back is a superellipse of RIB_RING_BACK_POWER; each rib meets it RIB_ANGLE_RUN_MM
+#: beside its tubercle (scaled the same way), not straight behind it. The posterior ribs sweep
+#: back and out from the transverse processes to their angles, so beside the spine the chest
+#: wall lies behind the vertebral bodies and the lungs fill the paravertebral gutters
+#: (``organs.Cavity.lung_back``). How far behind the spine's line the ribs reach between T12's
+#: and L1's centres, 40-60 / 60-80 / 80-100 / 100-120 mm beside it (:func:`realism.
+#: posterior_thorax`): the real example CT 43.0 / 48.0 / 51.5 / 44.9 mm; six generated
+#: thoraco-lumbar 3 mm cases (seeds 1, 2, 4, 5, 7, 8) with the ring's back on the ellipse's,
+#: as square as the trunk, and the ribs straight behind their tubercles 36.6-38.2 / 32.7-35.0
+#: / 26.7-30.2 / 15.5-24.8 mm (curving forwards from the spine), now 46.8-50.5 / 48.3-51.1 /
+#: 44.8-47.5 / 38.8-42.8; lung behind T12's centre 0.9-2.0 % of the section, now 3.7-4.6 %
+#: (real 3.9 %). Posteriorly the ring passes behind the spine, where no rib runs.
+RIB_RING_BACK_MM = 12.0
+RIB_RING_BACK_POWER = 3.5
+RIB_ANGLE_RUN_MM = 20.0
+
+
+def _ribs_back_weight(z: float, z_of: Mapping[str, float]) -> float:
+    """How much of :data:`RIB_RING_BACK_MM` (and of the ring's squarer back) the ribs' ring
+    has at height ``z``: 0 from T8's centre up, 1 from T10's down, smooth between."""
+    z_full, z_none = _ribs_free_z(z_of)
+    return float(organs.smooth01((z_full - z) / max(z_full - z_none, 1.0)))
+
+
 def _rib_ring(lv: Level, z: float, z_of: Mapping[str, float], trunk_power: float) -> RibRing:
     """The ribs' ring at height ``z``: the rib ellipse (:func:`_thorax_ellipse`), tightened
-    towards T2's and T1's centres as the first two ribs are (:data:`RIB_RING_TOP`), and as
-    square as the trunk's outline (exponent ``trunk_power``, :data:`TORSO_POWER_RANGE`) in
-    front and, from T10's centre down, behind (an ellipse from T8's centre up, where the
-    scapulae lie on it, :mod:`spinelab.synth.shoulder`).
+    towards T2's and T1's centres as the first two ribs are (:data:`RIB_RING_TOP`), as square
+    as the trunk's outline (exponent ``trunk_power``, :data:`TORSO_POWER_RANGE`) in front and,
+    from T10's centre down, deeper and flatter behind (:data:`RIB_RING_BACK_MM`,
+    :data:`RIB_RING_BACK_POWER`; an ellipse from T8's centre up, where the scapulae lie on it,
+    :mod:`spinelab.synth.shoulder`).
 
     The ribs lie under the trunk's wall: on an ellipse the ring left the wall's muscle thick
     at the oblique angles of the squarer trunk. Muscle from the subcutaneous fat to the
@@ -602,12 +629,14 @@ def _rib_ring(lv: Level, z: float, z_of: Mapping[str, float], trunk_power: float
     14.5-24.5 / 24.5-34.0 mm, now (7 mm, :data:`RIB_RING_SIDE_INSET_MM`, and this exponent)
     2.0-3.5 / 6.0-7.5 / 24.0-31.0 mm; at T6-T9 17.5-31.5 / 9.5-14.5 / 20.0-25.2 mm before,
     3.5-4.5 / 4.0-8.8 / 20.0-25.0 now (with the 7 mm inset on the ellipse: 6.0-11.0 /
-    11.0-15.0 / 27.8-37.0 at T11-L1, 10.0-19.5 / 4.5-9.0 / 20.0-26.0 at T6-T9). The
-    posterolateral wall stays thicker than on the real CTs."""
+    11.0-15.0 / 27.8-37.0 at T11-L1, 10.0-19.5 / 4.5-9.0 / 20.0-26.0 at T6-T9). Behind the
+    side (30-60 deg) at T11-T12, on the rays that meet a rib: the real example CT 12.5 mm (3
+    rays); the same three cases with the ring's back on the ellipse's 12.5-29.0 mm (1-4 rays
+    each), with it deeper and flatter 4.5-6.5 mm (1-13 rays)."""
     cx, cy, hw, hd = _thorax_ellipse(lv)
-    z_full, z_none = _ribs_free_z(z_of)
-    w = float(organs.smooth01((z_full - z) / max(z_full - z_none, 1.0)))
-    front, back = trunk_power, 2.0 + (trunk_power - 2.0) * w
+    w = _ribs_back_weight(z, z_of)
+    front, back = trunk_power, 2.0 + (RIB_RING_BACK_POWER - 2.0) * w
+    cy, hd = cy + 0.5 * RIB_RING_BACK_MM * w, hd + 0.5 * RIB_RING_BACK_MM * w
     if "T1" not in z_of or "T3" not in z_of:
         return RibRing(cx, cy, hw, hd, front, back)
     zs = [z_of["T3"], z_of.get("T2", 0.5 * (z_of["T1"] + z_of["T3"])), z_of["T1"]]
@@ -801,6 +830,7 @@ def _rib_course(
     num: int,
     last: int,
     drop: float,
+    run: float = 0.0,
 ) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
     """A rib's course from its tubercle ``tub`` round its own level's ``ring``: the ring's
     angle at its front end, 40 angles along it and the heights there. Its length and its
@@ -811,12 +841,12 @@ def _rib_course(
     same distance from the tubercle."""
     cx, cy, hw, hd = ring.axes
     ell = RibRing(cx, cy, hw - (RIB_DROP_INSET_MM - RIB_RING_SIDE_INSET_MM), hd)
-    phis_e = np.linspace(ell.phi_at(tub[0] - cx), math.pi * frac_end, 40)
+    phis_e = np.linspace(ell.phi_at(abs(tub[0] - cx) + run), math.pi * frac_end, 40)
     xe, ye = ell.point(side, phis_e)
     ze = tub[2] - _rib_fall(xe, ye, tub, phis_e, num, last, drop)
 
     s_e = _run_from(tub, xe, ye)
-    fine = np.linspace(ring.phi_at(tub[0] - cx), math.pi * 0.93, 240)
+    fine = np.linspace(ring.phi_at(abs(tub[0] - cx) + run), math.pi * 0.93, 240)
     s_f = _run_from(tub, *ring.point(side, fine))
     phi_end = float(np.interp(s_e[-1], s_f, fine))
     phis = np.linspace(float(fine[0]), phi_end, 40)
@@ -916,7 +946,8 @@ def _paint_ribs(
                 xs, ys = ring.point(side, phis)
                 zs = tub[2] - _rib_fall(xs, ys, tub, phis, num, last, drop)
             else:
-                phi_end, phis, zs = _rib_course(ring, tub, side, frac_end, num, last, drop)
+                run = RIB_ANGLE_RUN_MM * _ribs_back_weight(float(tub[2]), z_of)
+                phi_end, phis, zs = _rib_course(ring, tub, side, frac_end, num, last, drop, run)
                 xs, ys = along(side, phis, zs)  # on the rings of the heights it crosses
             arc = np.stack([xs, ys, zs], axis=1)
             pts = np.concatenate([head[None], tub[None], arc[1:]], axis=0)
@@ -1173,6 +1204,7 @@ def _paint_soft_tissue(
             trunk_power(z),
             lv,
             power_back=torso_power,
+            lung_back=RIB_RING_BACK_MM * _ribs_back_weight(z, z_of),
         )
 
     # the stomach's air-fluid level, from the lowest slice with gas in it
@@ -1240,7 +1272,7 @@ def _paint_soft_tissue(
         flank_wall = None
         if z_retro_bot < z < z_recess + RETRO_ABOVE_MM:
             span = (z_psoas_top, z_retro_bot, z_recess, z_wall_thin, z_wall_thick)
-            curve = contour.wall_curve(wall, pw)
+            curve = contour.wall_curve(wall, pw, z)
             flank_wall = _paint_retroperitoneum(pt, k, curve, wall, pw, lv, span, side)
         in_wall = _outside_back_notch(inside_superellipse(*wall, pw), xs, wall[1] + wall[3])
         if pelvic is not None and pelvic.active(z):
@@ -1291,10 +1323,11 @@ def _paint_soft_tissue(
         if thorax and z < z_apex:
             scale = math.sqrt(float(np.clip((z_apex - z) / LUNG_APEX_DOME_MM, 0.02, 1.0)))
             in_ribs = _rib_ring(lv, z, z_of, torso_power).inside(LUNG_INSIDE_RIBS_MM)
+            ly_l, cb_l = cav.lung_frame
             for side, zd in ((1.0, z_dome_l), (-1.0, z_dome_r)):
                 ra = (hw_c - lv.width / 2 - 6.0) / 2
                 lx = xs + side * (lv.width / 2 + 6.0 + ra)
-                ly = ccy
+                ly = ly_l
 
                 def above(
                     x: Any,
@@ -1304,16 +1337,16 @@ def _paint_soft_tissue(
                     ra: float = ra,
                     zd: float = zd,
                     z: float = z,
-                    cb: float = cby,
+                    cb: float = cb_l,
                     xm: float = xs,
                 ) -> Any:
                     # the dome is flat over most of the section and falls steeply at its rim,
                     # so below the dome only a thin posterior costophrenic recess remains
-                    return z > viscera.lung_floor(x, y, lx, ly, ra, cb, zd, xm)
+                    return z > viscera.lung_floor(x, y, lx, ly, ra, cb, zd, xm, cav.lung_back)
 
                 # the section: an ellipse with a squarer posteromedial corner that reaches
                 # back beside the vertebral body into the paravertebral gutter
-                rx, ry = ra * scale, (cby - organs.LUNG_WALL_MM) * scale
+                rx, ry = ra * scale, (cb_l - organs.LUNG_WALL_MM) * scale
 
                 def section(
                     x: Any,
@@ -1480,10 +1513,25 @@ SCARPA_DEPTH = (0.35, 0.6)
 SCARPA_MIN_FAT_MM = 12.0
 SCARPA_MAX_V = 0.6
 #: The muscle wall's outline is the superellipse of the case's torso power in front and rounds
-#: off to this power at the back: the back muscles are narrower than the trunk, and the flanks'
-#: fat fills the posterior corners (the real example CT: 51-60 mm of fat 135 degrees from the
-#: front at L3, 24 mm over the spine).
-WALL_BACK_POWER = 1.8
+#: off at the back to a power that follows the spine (label, power; linear between, held
+#: beyond): at T12-L1 the back's muscles over the ribs make a broad, flat back under little
+#: fat; from L3 down the back muscles are narrower than the trunk and the flanks' fat fills
+#: the posterior corners (the real example CT: 51-60 mm of fat 135 degrees from the front at
+#: L3, 24 mm over the spine). How far the skin lies in front of the back's most posterior
+#: point at 0.5 / 0.65 / 0.8 / 0.9 of the section's half-width (:func:`realism.back_outline`,
+#: the slices through the body centres): the real example CT 0 / 12 / 30 / 48 mm at T12,
+#: 9 / 15 / 36 / 54 at L1, 9 / 18 / 30 / 48 at L2, 3 / 9 / 21 / 36 at L3; six generated
+#: thoraco-lumbar 3 mm cases made as it was (seeds 1, 2, 4, 5, 7, 8; medians) with 1.8 at
+#: every height 16.5 / 27 / 45 / 61.5, 15 / 27 / 45 / 60, 4.5 / 16.5 / 36 / 51 (a back rounding
+#: off from the midline), now 3 / 12 / 28.5 / 48, 7.5 / 18 / 33 / 54, 3 / 12 / 30 / 46.5; L3
+#: as before, 0 / 7.5 / 31.5 / 49.5 (2.1-2.3 from L2 down fitted L3 better but took the
+#: posterolateral fat's growth from L1 to L4 below tests/test_synth_back_fat.py's bound).
+WALL_BACK_POWER_Z: tuple[tuple[str, float], ...] = (
+    ("T12", 2.7),
+    ("L1", 2.3),
+    ("L2", 2.0),
+    ("L3", 1.8),
+)
 #: Points on the wall's half outline (front to back) that the fat's thickness moves outwards.
 _CONTOUR_POINTS = 64
 
@@ -1537,10 +1585,11 @@ class _BodyContour:
         self.z_belly = ramp((("S2", 0.7), ("S1", 1.0), ("L3", 1.0), ("L1", 0.1), ("T12", 0.0)))
         self.z_flank = ramp(CONTOUR_FLANK_Z)
         self.z_scarpa = ramp((("L2", 1.0), ("L1", 0.0)))
+        self.z_back_power = ramp(WALL_BACK_POWER_Z)
         # a dense parameter along the wall's half outline, front (-pi/2) to back (+pi/2)
         t = np.linspace(-0.5 * np.pi, 0.5 * np.pi, 4 * _CONTOUR_POINTS + 1)
         self.cos_t, self.sin_t = np.abs(np.cos(t)), np.sin(t)
-        self.dense: dict[float, tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
+        self.dense: dict[tuple[float, float], tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
         self.knots_v = np.asarray(CONTOUR_V)
 
     def fat_mm(
@@ -1568,18 +1617,20 @@ class _BodyContour:
         return out[0], out[1]
 
     def wall_curve(
-        self, wall: tuple[float, float, float, float], power: float
+        self, wall: tuple[float, float, float, float], power: float, z: float
     ) -> tuple[NDArray[np.float64], ...]:
         """Points on the wall's outline, front to back and evenly spaced along it: the
-        superellipse ``(cx, cy, rx, ry)`` of ``power`` in front, rounding off to WALL_BACK_POWER
-        behind. Returns half-width (mm from ``cx``), y (mm), outward normal ``(nx, ny)``,
+        superellipse ``(cx, cy, rx, ry)`` of ``power`` in front, rounding off behind to the
+        power of height ``z`` (:data:`WALL_BACK_POWER_Z`). Returns half-width (mm from ``cx``), y (mm), outward normal ``(nx, ny)``,
         position ``v`` (front -1 to back +1) and ``across`` (half-width over ``rx``)."""
         _, cy, rx, ry = wall
-        if power not in self.dense:
-            # the back half rounds off towards WALL_BACK_POWER at the back
-            e = 2.0 / power + (2.0 / WALL_BACK_POWER - 2.0 / power) * np.maximum(self.sin_t, 0)
-            self.dense[power] = (self.cos_t**e, np.sign(self.sin_t) * np.abs(self.sin_t) ** e)
-        across_d, v_d = self.dense[power]
+        back = round(float(np.interp(z, *self.z_back_power)), 2)
+        key = (power, back)
+        if key not in self.dense:
+            # the back half rounds off towards its power at the back (WALL_BACK_POWER_Z)
+            e = 2.0 / power + (2.0 / back - 2.0 / power) * np.maximum(self.sin_t, 0)
+            self.dense[key] = (self.cos_t**e, np.sign(self.sin_t) * np.abs(self.sin_t) ** e)
+        across_d, v_d = self.dense[key]
         xd, yd = rx * across_d, ry * v_d
         s = np.concatenate(([0.0], np.cumsum(np.hypot(np.diff(xd), np.diff(yd)))))
         sq = np.linspace(0.0, s[-1], _CONTOUR_POINTS)
@@ -1647,7 +1698,7 @@ class _BodyContour:
         fascia in it (soft tissue, over fat only) and the wall's muscle."""
         g = pt.grid
         cx = wall[0]
-        curve = self.wall_curve(wall, power)
+        curve = self.wall_curve(wall, power, z)
         v, across = curve[4], curve[5]
         f_r, f_l = self.fat_mm(z, lv.fat, v, across)  # -x: the patient's right
         y_front = wall[1] - wall[3] - max(float(f_r[0]), float(f_l[0]))
