@@ -13,7 +13,9 @@ patient right on the left in coronal/axial views, superior up).
 It also prints a markdown table of measured realism (:mod:`spinelab.synth.realism`): per-tissue
 HU (vertebral body interior, paraspinal muscle, subcutaneous fat), noise SD, and percentiles and
 L1 distance of the body-region HU histogram, for the real CT and ``--stats-n`` synthetic
-thoraco-lumbar cases rendered at the real CT's 3 mm. ``--no-figure`` prints only the table.
+thoraco-lumbar cases rendered at the real CT's 3 mm; then the bone and fat edges, the lower ribs
+and the back of the lower chest (the back's outline, how far back the ribs and the lungs reach)
+of the real CT and of cases made as it was. ``--no-figure`` prints only the tables.
 """
 
 from __future__ import annotations
@@ -34,12 +36,14 @@ from spinelab.synth.realism import (
     PERCENTILES,
     RealismStats,
     VertebraHU,
+    back_outline,
     bone_edge_phase,
     canonical,
     fat_edge_phase,
     histogram_l1,
     lower_ribs,
     measure,
+    posterior_thorax,
     rib_end_levels,
     rib_lowest_points,
     vertebra_hu,
@@ -315,7 +319,7 @@ def edge_table(n: int, seed: int) -> str:
 
 
 def rib_row(name: str, hu: NDArray[Any], labels: NDArray[Any], aff: NDArray[Any], ids: Any) -> str:
-    """One row of :func:`rib_table`."""
+    """One row of the ribs table (:func:`thoracolumbar_tables`)."""
     r = lower_ribs(hu, labels, aff, ids[1])
     front, tips = rib_end_levels(rib_lowest_points(hu, labels, aff, ids))
     return (
@@ -325,33 +329,49 @@ def rib_row(name: str, hu: NDArray[Any], labels: NDArray[Any], aff: NDArray[Any]
     )
 
 
-def rib_table(n: int, seed: int) -> str:
-    """The lower ribs (:func:`spinelab.synth.realism.lower_ribs`, :func:`rib_lowest_points`) of
-    the real CT and ``n`` thoraco-lumbar cases at 3 mm made as it was (soft kernel, no
-    contrast, arms raised), as markdown."""
+def back_row(name: str, hu: NDArray[Any], labels: NDArray[Any], aff: NDArray[Any], ids: Any) -> str:
+    """One row of the back table (:func:`thoracolumbar_tables`): ``ids`` T11..L3's ids."""
+    falls = [back_outline(hu, labels, aff, vid).falls_mm for vid in ids[1:3]]
+    p = posterior_thorax(hu, labels, aff, ids[1], ids[2])
+    ribs = " / ".join(f"{v:.1f}" for v in p.ribs_behind_mm)
+    return (
+        f"| {name} | "
+        + " | ".join(" / ".join(f"{v:.0f}" for v in f) for f in falls)
+        + f" | {ribs} | {100 * p.lung_share:.2f} | {100 * p.lung_behind_share:.2f} |"
+    )
+
+
+def thoracolumbar_tables(n: int, seed: int) -> tuple[str, str]:
+    """The lower ribs (:func:`spinelab.synth.realism.lower_ribs`, :func:`rib_lowest_points`)
+    and the back of the lower chest (:func:`back_outline`, :func:`posterior_thorax`) of the
+    real CT and ``n`` thoraco-lumbar cases at 3 mm made as it was (soft kernel, no contrast,
+    arms raised), as two markdown tables."""
     from spinelab.io.images import read_image
     from spinelab.synth.generator import SynthConfig, generate_cases
 
-    lines = [
+    ribs = [
         "| image | T12 interior HU | bone > 200 HU beside T12 mm3/mm | sections | median mm2 "
         "| axes mm | peak HU | slopes front / side deg | lowest front end | 12th ribs' tips |",
         "|---" * 10 + "|",
     ]
+    back = [
+        "| image | T12 back falls mm (0.5 / 0.65 / 0.8 / 0.9 half-width) | L1 back falls mm "
+        "| ribs behind the spine T12-L1 mm (40-60 / 60-80 / 80-100 / 100-120 beside) "
+        "| lung % at T12 | lung behind T12's centre % |",
+        "|---" * 6 + "|",
+    ]
+    images: list[tuple[str, NDArray[Any], NDArray[Any], NDArray[Any], Any]] = []
     if REAL_CT.exists():
         ct, lab = read_image(REAL_CT), read_image(REAL_LABELS)
-        lines.append(rib_row("real CT (3 mm)", ct.array, lab.array, ct.affine_lps, REAL_T11_L3))
+        images.append(("real CT (3 mm)", ct.array, lab.array, ct.affine_lps, REAL_T11_L3))
     cfg = SynthConfig(fov="thoracolumbar", **LIKE_REAL_EXAMPLE)
     for i, case in enumerate(generate_cases(n, seed, cfg)):
-        lines.append(
-            rib_row(
-                f"synthetic {seed}/{i} (3 mm)",
-                case.ct.array,
-                case.labels.array,
-                case.ct.affine_lps,
-                SYNTH_T11_L3,
-            )
-        )
-    return "\n".join(lines)
+        name = f"synthetic {seed}/{i} (3 mm)"
+        images.append((name, case.ct.array, case.labels.array, case.ct.affine_lps, SYNTH_T11_L3))
+    for image in images:
+        ribs.append(rib_row(*image))
+        back.append(back_row(*image))
+    return "\n".join(ribs), "\n".join(back)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -371,8 +391,11 @@ def main(argv: list[str] | None = None) -> int:
         print(stats_table(args.stats_n, args.seed, args.fov))
         print("\nBone and fat edges at 0.98 mm (:func:`spinelab.synth.realism.edge_phase`):\n")
         print(edge_table(3, args.seed))
+        rib_tab, back_tab = thoracolumbar_tables(args.stats_n, args.seed)
         print("\nLower ribs beside T12 and the ribs' lowest points (levels, T11 = 0):\n")
-        print(rib_table(args.stats_n, args.seed))
+        print(rib_tab)
+        print("\nThe back of the lower chest (the back's outline, the ribs and lungs behind):\n")
+        print(back_tab)
     if args.no_figure:
         return 0
     import matplotlib

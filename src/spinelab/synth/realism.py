@@ -981,8 +981,12 @@ def rib_end_levels(points: NDArray[np.float64]) -> tuple[float, float]:
     """Two summaries of :func:`rib_lowest_points`: the lowest level among the ends more than
     :data:`RIB_ENDS_FRONT_MM` in front of the spine's line (the lower ribs' front ends), and
     the median level of those :data:`RIB_TIPS_SIDE_MM` beside it and more than
-    :data:`RIB_TIPS_BEHIND_MM` behind it (the 12th ribs' tips); ``nan`` where there are none."""
+    :data:`RIB_TIPS_BEHIND_MM` behind it (the 12th ribs' tips); ``nan`` where there are none.
+    Pieces whose lowest point lies at or above the chain's first centre (level 0) are left
+    out: their ends lie above the chain (on a generated case with the ribs reaching back
+    beside the spine, pieces of the upper ribs' backs at T11 made the "tips" level 0)."""
     p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    p = p[p[:, 0] > 0.0]
     front = p[p[:, 2] < -RIB_ENDS_FRONT_MM, 0]
     side = np.abs(p[:, 1])
     tips = p[
