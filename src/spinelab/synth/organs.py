@@ -348,8 +348,9 @@ LUNG_SLIT_VY = (0.45, 0.45)
 #: at the side too the slit had a flat floor under a cliff where it met the dome: in the
 #: coronal section through the vertebral bodies of the test spine 36 mm of fall within 4 mm of
 #: the side (tests/test_synth_lung_base.py: convex there once the lungs reached back into the
-#: paravertebral gutters). Tried: a square root everywhere (a U-shaped trough, still convex
-#: beside it), linear everywhere (1 % lung at T12 on the test spine), 3 / 1 with 30 mm at the
+#: paravertebral gutters). Tried: a square root everywhere (with 32 and 15 mm 2.3 % lung at
+#: T12 on the test spine, bound 3 %; with 40 and 18 mm a U-shaped trough, convex beside the
+#: side wall), linear everywhere (1 % lung at T12 on the test spine), 3 / 1 with 30 mm at the
 #: side (the convex step again), 24 mm (the lateral slit 14 mm thick in front of T11 on the
 #: test spine, tests/test_synth_viscera.py).
 LUNG_SLIT_POWER = (3.0, 1.0)
