@@ -8,6 +8,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
+#: The seeds of :func:`like_real_cases`.
+LIKE_REAL_SEEDS = (2, 6, 9)
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +29,26 @@ def vid_dir(shared_data: Path) -> Path:
     if not (d / "ground_truth").is_dir():
         pytest.skip(f"VID data not found at {d}")
     return d
+
+
+@pytest.fixture(scope="session")
+def real_example(shared_data: Path):
+    """The real TotalSegmentator example CT and its model-made vertebra masks (``Image``s)."""
+    from spinelab.io.images import read_image
+
+    d = shared_data / "ct" / "totalsegmentator_example"
+    return read_image(d / "ct.nii.gz"), read_image(d / "vertebra_labels_model.nii.gz")
+
+
+@pytest.fixture(scope="session")
+def like_real_cases():
+    """Three generated thoraco-lumbar cases (case_seed(0, 2 / 6 / 9)) made as the real example
+    CT was (``realism.LIKE_REAL_EXAMPLE``: 3 mm, soft kernel, no contrast, arms raised)."""
+    from spinelab.synth.generator import SynthConfig, case_seed, generate_case
+    from spinelab.synth.realism import LIKE_REAL_EXAMPLE
+
+    cfg = SynthConfig(fov="thoracolumbar", **LIKE_REAL_EXAMPLE)
+    return [generate_case(case_seed(0, i), cfg) for i in LIKE_REAL_SEEDS]
 
 
 @pytest.fixture(scope="session")

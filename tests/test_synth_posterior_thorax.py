@@ -1,10 +1,10 @@
-"""The back of the lower chest and the upper abdomen on synthetic 3 mm CT against the real
-example CT: how broad and flat the back is, how far back the ribs and the lungs reach.
+"""How broad and flat the back is at T12-L1 and how far back the ribs and the lungs reach
+beside the spine, on synthetic 3 mm CT against the real example CT.
 
-The real figures are constants measured on ``../shared``'s example CT with the same library
-functions (:func:`spinelab.synth.realism.back_outline`, :func:`posterior_thorax`); a test checks
-them again there when the data is present. The synthetic cases are made as that scan was: 3 mm,
-a soft kernel, no contrast, the arms raised.
+Both are measured by :func:`spinelab.synth.realism.back_outline` and :func:`posterior_thorax`;
+the real CT's figures are kept here as constants (rechecked against ``../shared`` when it is
+there); the generated cases are conftest.py's ``like_real_cases`` (seeds 2, 6, 9, made as that
+scan was: 3 mm, a soft kernel, no contrast, the arms raised).
 """
 
 from __future__ import annotations
@@ -13,10 +13,7 @@ import numpy as np
 import pytest
 
 from spinelab import anatomy
-from spinelab.io.images import read_image
-from spinelab.synth.generator import SynthConfig, case_seed, generate_case
 from spinelab.synth.realism import (
-    LIKE_REAL_EXAMPLE,
     back_outline,
     posterior_thorax,
 )
@@ -32,20 +29,12 @@ REAL_FALLS_MM = {"T12": (0.0, 12.0, 30.0, 48.0), "L1": (9.0, 15.0, 36.0, 54.0)}
 REAL_RIBS_BEHIND_MM = (43.0, 48.0, 51.5, 44.9)
 REAL_LUNG = (0.0772, 0.0391)
 
-CFG = SynthConfig(fov="thoracolumbar", **LIKE_REAL_EXAMPLE)
-SEEDS = (2, 6, 9)
 IDS = {name: anatomy.by_name(name).verse_id for name in ("T12", "L1")}
 
 
-@pytest.fixture(scope="module")
-def cases():
-    return [generate_case(case_seed(0, i), CFG) for i in SEEDS]
-
-
 @pytest.mark.shared_data
-def test_real_figures_are_the_real_ct_s(shared_data):
-    d = shared_data / "ct" / "totalsegmentator_example"
-    ct, lab = read_image(d / "ct.nii.gz"), read_image(d / "vertebra_labels_model.nii.gz")
+def test_real_figures_are_the_real_ct_s(real_example):
+    ct, lab = real_example
     for name, vid in REAL_IDS.items():
         b = back_outline(ct.array, lab.array, ct.affine_lps, vid)
         assert b.falls_mm == pytest.approx(REAL_FALLS_MM[name], abs=0.5)
@@ -54,13 +43,13 @@ def test_real_figures_are_the_real_ct_s(shared_data):
     assert (p.lung_share, p.lung_behind_share) == pytest.approx(REAL_LUNG, abs=5e-5)
 
 
-def test_the_back_is_broad_and_flat_at_t12_and_l1(cases):
+def test_the_back_is_broad_and_flat_at_t12_and_l1(like_real_cases):
     """The muscle wall's back squarer at T11-L1 (``render.WALL_BACK_POWER_Z``). Before, the
     back rounded off from the midline (a power 1.8 behind at every height): on these cases the
     skin lay 21-27 mm in front of its most posterior point at 0.65 of the half-width and 42-51
     mm at 0.8 (the real CT 12-15 and 30-36; now 9-18 and 21-36). Still rounded at the sides:
     more than 35 mm at 0.9 (real 48-54; now 42-60)."""
-    for case in cases:
+    for case in like_real_cases:
         for name, vid in IDS.items():
             b = back_outline(case.ct.array, case.labels.array, case.ct.affine_lps, vid)
             assert b.falls_mm[1] < 20.0, (name, b)
@@ -68,14 +57,14 @@ def test_the_back_is_broad_and_flat_at_t12_and_l1(cases):
             assert b.falls_mm[3] > 35.0, (name, b)
 
 
-def test_ribs_and_lungs_reach_back_beside_the_spine(cases):
+def test_ribs_and_lungs_reach_back_beside_the_spine(like_real_cases):
     """The ribs' ring deeper and flatter behind below T10 (``render.RIB_RING_BACK_MM``,
     ``RIB_RING_BACK_POWER``), each lower rib reaching it beyond its tubercle
     (``RIB_ANGLE_RUN_MM``), and the lungs following (``organs.Cavity.lung_back``). Before, the
     ribs curved forward from the spine: 29-37 mm behind its line 60-100 mm beside it, and
     1.0-1.6 % of the section at T12's centre was lung behind the centre (the real CT 48-52 mm
     and 3.9 %; now 47-52 mm and 3.4-4.1 %)."""
-    for case in cases:
+    for case in like_real_cases:
         p = posterior_thorax(
             case.ct.array, case.labels.array, case.ct.affine_lps, IDS["T12"], IDS["L1"]
         )

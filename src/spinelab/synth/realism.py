@@ -1001,6 +1001,23 @@ def rib_end_levels(points: NDArray[np.float64]) -> tuple[float, float]:
     )
 
 
+def _body_centres(
+    lab: NDArray[Any], ids: tuple[int, ...], sp: NDArray[np.float64], org: NDArray[np.float64]
+) -> list[NDArray[np.float64]]:
+    """The body centres (mm) of vertebrae ``ids`` (canonical grid).
+
+    Raises:
+        ValueError: One of them has no body interior in the label map (named).
+    """
+    out = []
+    for vid in ids:
+        found = _centre_and_bottom(lab, vid, sp, org)
+        if found is None:
+            raise ValueError(f"no vertebral body (label {vid}) in the label map")
+        out.append(found[0])
+    return out
+
+
 #: :func:`back_outline`: where the back is sampled, as shares of the body's half-width out
 #: from the middle of its section, and the band (mm) round each (both sides).
 BACK_SHARES = (0.5, 0.65, 0.8, 0.9)
@@ -1045,10 +1062,7 @@ def back_outline(
     """
     arr, sp, org = canonical(np.asarray(hu, dtype=np.float32), affine)
     lab, _, _ = canonical(labels, affine)
-    found = _centre_and_bottom(lab, vid, sp, org)
-    if found is None:
-        raise ValueError(f"no vertebral body (label {vid}) in the label map")
-    c = found[0]
+    (c,) = _body_centres(lab, (vid,), sp, org)
     xs, ys, zs = (org[w] + np.arange(arr.shape[w]) * sp[w] for w in range(3))
     k = int(np.argmin(np.abs(zs - c[2])))
     rows = []
@@ -1117,13 +1131,7 @@ def posterior_thorax(
     """
     arr, sp, org = canonical(np.asarray(hu, dtype=np.float32), affine)
     lab, _, _ = canonical(labels, affine)
-    cents = []
-    for vid in (upper, lower):
-        found = _centre_and_bottom(lab, vid, sp, org)
-        if found is None:
-            raise ValueError(f"no vertebral body (label {vid}) in the label map")
-        cents.append(found[0])
-    hi, lo = cents
+    hi, lo = _body_centres(lab, (upper, lower), sp, org)
     xs, ys, zs = (org[w] + np.arange(arr.shape[w]) * sp[w] for w in range(3))
     grown = ndi.binary_dilation(lab > 0, _ball(RIB_ENDS_SPINE_GROW_MM, sp))
     reach: list[list[float]] = [[] for _ in POSTERIOR_BANDS_MM]
