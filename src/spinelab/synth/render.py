@@ -2187,6 +2187,15 @@ _MARBLE_MAX = 0.8
 #: at 8 mm and gain 1.4 they come in patches of a few septa (tests/test_synth_marbling.py).
 _MARBLE_PATCH_SIGMA_MM = 8.0
 _MARBLE_PATCH_GAIN = 1.4
+#: The septa fan out through the muscles beside the spine (erector spinae, multifidus, psoas,
+#: quadratus lumborum) within _MARBLE_SIDE_MM[0] of the midline and fade out by
+#: _MARBLE_SIDE_MM[1]: the chest wall's and the flanks' muscles are thin sheets whose fat
+#: planes run along the wall, not spokes. On the real DICOM slab (0.98 mm, the costal margin)
+#: the paraspinal muscles hold a few fat planes between their columns and the chest wall
+#: none across it; a generated case at 0.8 mm (case_seed(0, 0), T11) had a comb of radial fat
+#: lines across the posterolateral and lateral chest wall. The density is scaled over all the
+#: muscle as before, so the paraspinal muscles keep theirs.
+_MARBLE_SIDE_MM = (80.0, 110.0)
 
 
 class _MarbleDensity:
@@ -2212,6 +2221,7 @@ class _MarbleDensity:
         g /= np.float32(float(g.std()) or 1.0)
         self.patch = np.exp(np.float32(_MARBLE_PATCH_GAIN) * g)
         self.yc = y[0] + c * np.arange(n[1])
+        self.xc = x[0] + c * np.arange(n[0])
         self.jc = np.minimum(np.rint((y - y[0]) / c).astype(np.intp), n[1] - 1)
         self.ic = np.minimum(np.rint((x - x[0]) / c).astype(np.intp), n[0] - 1)
         self.iz = linear_index(z, float(z[0]), c, n[2])
@@ -2237,8 +2247,12 @@ class _MarbleDensity:
         return np.asarray(plane * (0.4 + 1.2 * t).astype(np.float32)[:, None])
 
     def fractions(self, k: int) -> NDArray[np.float64]:
-        """Local streak fraction on the coarse (y, x) plane at fine slice ``k``."""
-        return np.clip(self.scale * self.weights(k), 0.0, _MARBLE_MAX)
+        """Local streak fraction on the coarse (y, x) plane at fine slice ``k``: none beyond
+        :data:`_MARBLE_SIDE_MM` from the midline."""
+        side = np.abs(self.xc - self.plan.level(float(self.pt.z[k])).x_s)
+        lo, hi = _MARBLE_SIDE_MM
+        keep = organs.smooth01((hi - side) / (hi - lo))
+        return np.clip(self.scale * self.weights(k), 0.0, _MARBLE_MAX) * keep[None, :]
 
 
 def _marble_muscle(
