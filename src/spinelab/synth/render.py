@@ -1621,8 +1621,9 @@ class _BodyContour:
     ) -> tuple[NDArray[np.float64], ...]:
         """Points on the wall's outline, front to back and evenly spaced along it: the
         superellipse ``(cx, cy, rx, ry)`` of ``power`` in front, rounding off behind to the
-        power of height ``z`` (:data:`WALL_BACK_POWER_Z`). Returns half-width (mm from ``cx``), y (mm), outward normal ``(nx, ny)``,
-        position ``v`` (front -1 to back +1) and ``across`` (half-width over ``rx``)."""
+        power of height ``z`` (:data:`WALL_BACK_POWER_Z`). Returns half-width (mm from
+        ``cx``), y (mm), outward normal ``(nx, ny)``, position ``v`` (front -1 to back +1) and
+        ``across`` (half-width over ``rx``)."""
         _, cy, rx, ry = wall
         back = round(float(np.interp(z, *self.z_back_power)), 2)
         key = (power, back)
