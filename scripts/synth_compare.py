@@ -337,7 +337,8 @@ def back_row(name: str, hu: NDArray[Any], labels: NDArray[Any], aff: NDArray[Any
     return (
         f"| {name} | "
         + " | ".join(" / ".join(f"{v:.0f}" for v in f) for f in falls)
-        + f" | {ribs} | {100 * p.lung_share:.2f} | {100 * p.lung_behind_share:.2f} |"
+        + f" | {ribs} | {100 * p.lung_share:.2f} | {100 * p.lung_behind_share:.2f}"
+        + f" | {p.lung_behind_hu:.0f} |"
     )
 
 
@@ -357,8 +358,8 @@ def thoracolumbar_tables(n: int, seed: int) -> tuple[str, str]:
     back = [
         "| image | T12 back falls mm (0.5 / 0.65 / 0.8 / 0.9 half-width) | L1 back falls mm "
         "| ribs behind the spine T12-L1 mm (40-60 / 60-80 / 80-100 / 100-120 beside) "
-        "| lung % at T12 | lung behind T12's centre % |",
-        "|---" * 6 + "|",
+        "| lung % at T12 | lung behind T12's centre % | its HU (median) |",
+        "|---" * 7 + "|",
     ]
     images: list[tuple[str, NDArray[Any], NDArray[Any], NDArray[Any], Any]] = []
     if REAL_CT.exists():

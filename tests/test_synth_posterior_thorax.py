@@ -23,11 +23,13 @@ from spinelab.synth.realism import (
 #: 79 / 92 mm behind the centre, and in front of that by 0 / 12 / 30 / 48 and 9 / 15 / 36 / 54
 #: mm at 0.5 / 0.65 / 0.8 / 0.9 of the half-width. The ribs between the two centres reach
 #: 43.0 / 48.0 / 51.5 / 44.9 mm behind the spine's line 40-60 / 60-80 / 80-100 / 100-120 mm
-#: beside it; lung is 7.72 % of the section through T12's centre, 3.91 % behind it.
+#: beside it; lung is 7.72 % of the section through T12's centre, 3.91 % behind it, where it
+#: reads -788 HU (median, its rim left out).
 REAL_IDS = {"T12": 32, "L1": 31}
 REAL_FALLS_MM = {"T12": (0.0, 12.0, 30.0, 48.0), "L1": (9.0, 15.0, 36.0, 54.0)}
 REAL_RIBS_BEHIND_MM = (43.0, 48.0, 51.5, 44.9)
 REAL_LUNG = (0.0772, 0.0391)
+REAL_LUNG_BEHIND_HU = -788.0
 
 IDS = {name: anatomy.by_name(name).verse_id for name in ("T12", "L1")}
 
@@ -41,6 +43,7 @@ def test_real_figures_are_the_real_ct_s(real_example):
     p = posterior_thorax(ct.array, lab.array, ct.affine_lps, REAL_IDS["T12"], REAL_IDS["L1"])
     assert p.ribs_behind_mm == pytest.approx(REAL_RIBS_BEHIND_MM, abs=0.05)
     assert (p.lung_share, p.lung_behind_share) == pytest.approx(REAL_LUNG, abs=5e-5)
+    assert p.lung_behind_hu == pytest.approx(REAL_LUNG_BEHIND_HU, abs=0.5)
 
 
 def test_the_back_is_broad_and_flat_at_t12_and_l1(like_real_cases):
@@ -63,7 +66,7 @@ def test_ribs_and_lungs_reach_back_beside_the_spine(like_real_cases):
     (``RIB_ANGLE_RUN_MM``), and the lungs following (``organs.Cavity.lung_back``). Before, the
     ribs curved forward from the spine: 29-37 mm behind its line 60-100 mm beside it, and
     1.0-1.6 % of the section at T12's centre was lung behind the centre (the real CT 48-52 mm
-    and 3.9 %; now 47-52 mm and 3.4-4.1 %)."""
+    and 3.9 %; now 47-52 mm and 3.4-3.9 %)."""
     for case in like_real_cases:
         p = posterior_thorax(
             case.ct.array, case.labels.array, case.ct.affine_lps, IDS["T12"], IDS["L1"]
@@ -81,3 +84,16 @@ def test_the_measures_name_a_missing_vertebra():
         back_outline(hu, lab, np.eye(4), 20)
     with pytest.raises(ValueError, match="label 19"):
         posterior_thorax(hu, lab, np.eye(4), 19, 20)
+
+
+def test_the_posterior_lung_base_is_as_dense_as_the_real_one(like_real_cases):
+    """Supine, the dependent lung is denser (``tissues.LUNG_GRADIENT_HU_PER_MM``): the lung
+    behind T12's centre reads -788 HU on the real CT; with uniform lungs these cases read
+    -844 / -857 / -829 (median 56 HU too dark), now -776 / -806 / -796."""
+    hu = [
+        posterior_thorax(
+            case.ct.array, case.labels.array, case.ct.affine_lps, IDS["T12"], IDS["L1"]
+        ).lung_behind_hu
+        for case in like_real_cases
+    ]
+    assert abs(float(np.median(hu)) - REAL_LUNG_BEHIND_HU) < 30.0, hu

@@ -1523,6 +1523,47 @@ def apply_vertebra_texture(
 SLAB_SLICES = 32
 
 
+def lung_gradient(
+    tissue_fine: NDArray[np.uint8],
+    factors: tuple[int, int, int],
+    lung_class: int,
+    y_rows_mm: NDArray[np.float64],
+    y_ref_mm: NDArray[np.float64],
+    hu_per_mm: float,
+) -> Callable[[NDArray[np.float32], int], None]:
+    """The lungs' gravity-dependent density, as an in-place step on slabs of the image.
+
+    Supine, the lower (posterior) lung holds more blood and less air than the upper: each
+    output voxel gains ``hu_per_mm`` HU per mm that it lies behind ``y_ref_mm`` of its slice
+    (less in front of it), times the share of its fine voxels that are lung.
+
+    Args:
+        tissue_fine: ``(nk*fk, nj*fj, ni*fi)`` uint8 tissue classes.
+        factors: ``(fk, fj, fi)`` fine-to-output block size.
+        lung_class: The lung's tissue class.
+        y_rows_mm: ``(nj,)`` y (mm, LPS: + posterior) of the output rows.
+        y_ref_mm: ``(nk,)`` per output slice, the height where the offset is 0.
+        hu_per_mm: The gradient.
+
+    Returns:
+        ``add(out, k0)``: adds the offsets to the slab ``out`` of slices ``k0 ..``.
+    """
+    fk = factors[0]
+    lut = np.zeros(lung_class + 1, np.float32)
+    lut[lung_class] = 1.0
+    rows = np.asarray(y_rows_mm, dtype=np.float32)
+    ref = np.asarray(y_ref_mm, dtype=np.float32)
+
+    def add(out: NDArray[np.float32], k0: int) -> None:
+        k1 = k0 + out.shape[0]
+        share = block_mean_lut(tissue_fine[k0 * fk : k1 * fk], lut, factors)
+        offset = np.float32(hu_per_mm) * (rows[None, :] - ref[k0:k1, None])
+        share *= offset[:, :, None]
+        out += share
+
+    return add
+
+
 def ct_image_slabs(
     tissue_fine: NDArray[np.uint8],
     lut: NDArray[np.float32],
@@ -1538,6 +1579,7 @@ def ct_image_slabs(
     rng: np.random.Generator,
     blend: EdgeBlend | None = None,
     workers: int = 1,
+    lung: Callable[[NDArray[np.float32], int], None] | None = None,
 ) -> Callable[[NDArray[Any]], None]:
     """The CT image of a fine tissue map, made slab by slab straight into its output array.
 
@@ -1569,6 +1611,7 @@ def ct_image_slabs(
         workers: Processes that write the slabs (:func:`spinelab.synth.parallel.for_each`;
             ``out`` must then be in shared memory, :func:`spinelab.synth.parallel.shared_zeros`).
             The values are the same for any number.
+        lung: The lungs' density gradient (:func:`lung_gradient`), added after the look-up.
 
     Returns:
         ``write(out)``: fills ``out``, any ``(nk, nj, ni)`` array or view (e.g. int16 in
@@ -1588,6 +1631,8 @@ def ct_image_slabs(
         out = slab[: k1 - k0]
         part = None if blend is None else blend.slices(k0 * fk, k1 * fk)
         block_mean_lut(tissue_fine[k0 * fk : k1 * fk], lut, factors, out=out, blend=part)
+        if lung is not None:
+            lung(out, k0)
         if field is not None:
             apply_vertebra_texture(out, k0, vert, boxes, field, offsets_hu)
         if streaks is not None:

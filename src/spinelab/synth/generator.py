@@ -31,7 +31,7 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,7 +50,13 @@ from spinelab.synth.geometry import SpineGeometry
 from spinelab.synth.randomize import randomized_writer
 from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
 from spinelab.synth.streams import side_stream
-from spinelab.synth.tissues import TEXTURE_HU, Tissue, sample_hu_table
+from spinelab.synth.tissues import (
+    LUNG_GRADIENT_HU_PER_MM,
+    LUNG_GRADIENT_REF_MM,
+    TEXTURE_HU,
+    Tissue,
+    sample_hu_table,
+)
 
 log = logging.getLogger(__name__)
 
@@ -411,6 +417,7 @@ def generate_case(
     spacing_kji = (out_grid.spacing_mm[2], out_grid.spacing_mm[1], out_grid.spacing_mm[0])
     affine_ijk = out_grid.affine_lps_ijk()
     physics = draw_physics(rng, cfg, spacing_kji[0])
+    lung_hu_per_mm: float | None = None
     if cfg.style == "ct":
         lut = sample_hu_table(
             rng,
@@ -429,6 +436,7 @@ def generate_case(
                 -(-i1 // factors[2]),
             )
         offsets = {vid: float(rng.normal(0.0, 15.0)) for vid in boxes}
+        lung, lung_hu_per_mm = _lung_gradient(res.tissue, factors, affine_ijk, vert.shape, geo, rng)
         # every draw of the image happens here; the image is written (slab by slab, whole HU)
         # into its output array below, once the orientation is known
         write_image = ctphys.ct_image_slabs(
@@ -446,6 +454,7 @@ def generate_case(
             rng,
             blend=blend,
             workers=workers,
+            lung=lung,
         )
     else:
         write_image = randomized_writer(res.tissue, factors, spacing_kji, rng, blend=blend)
@@ -483,6 +492,7 @@ def generate_case(
         "anatomy": _params_dict(params),
         "physics": dataclasses.asdict(physics),
         "kernel": physics.kernel,
+        "lung_gradient_hu_per_mm": lung_hu_per_mm,
         "geometry_attributes": dict(geo.attributes),
         "labels_in_map": _labels_in_map(vert, res.boxes, factors),
     }
@@ -496,6 +506,29 @@ def generate_case(
         time.perf_counter() - t2,
     )
     return SynthCase(ct_vol, lab_vol, centroids, geo, meta)
+
+
+def _lung_gradient(
+    tissue_fine: NDArray[np.uint8],
+    factors: tuple[int, int, int],
+    affine_ijk: NDArray[np.float64],
+    shape_kji: tuple[int, ...],
+    geo: SpineGeometry,
+    rng: np.random.Generator,
+) -> tuple[Callable[[NDArray[np.float32], int], None], float]:
+    """The case's lung density gradient (:func:`spinelab.synth.ct.lung_gradient`) and its
+    strength (HU per mm), drawn from :data:`~spinelab.synth.tissues.LUNG_GRADIENT_HU_PER_MM`
+    (a side stream); zero :data:`~spinelab.synth.tissues.LUNG_GRADIENT_REF_MM` in front of the
+    vertebral bodies' centres at each slice's height."""
+    hu_per_mm = float(side_stream(rng, streams.LUNG_GRADIENT).uniform(*LUNG_GRADIENT_HU_PER_MM))
+    y_rows = affine_ijk[1, 3] + affine_ijk[1, 1] * np.arange(shape_kji[1])
+    z_k = affine_ijk[2, 3] + affine_ijk[2, 2] * np.arange(shape_kji[0])
+    order = np.argsort(geo.centres_mm[:, 2])
+    y_spine = np.interp(z_k, geo.centres_mm[order, 2], geo.centres_mm[order, 1])
+    add = ctphys.lung_gradient(
+        tissue_fine, factors, int(Tissue.LUNG), y_rows, y_spine - LUNG_GRADIENT_REF_MM, hu_per_mm
+    )
+    return add, hu_per_mm
 
 
 def reorient(

@@ -1102,11 +1102,14 @@ class PosteriorThorax:
         lung_share: Lung's share of the body section on the slice through the upper
             vertebra's body centre.
         lung_behind_share: The share of the body section that is lung behind that centre.
+        lung_behind_hu: Median HU of that lung less its rim (eroded by one voxel): supine,
+            the posterior lung is denser than the anterior.
     """
 
     ribs_behind_mm: tuple[float, ...]
     lung_share: float
     lung_behind_share: float
+    lung_behind_hu: float
 
 
 def posterior_thorax(
@@ -1151,8 +1154,10 @@ def posterior_thorax(
     lung = body & (arr[:, :, kc] < LUNG_HU)
     behind = lung & (ys > hi[1])[None, :]
     n_body = max(int(body.sum()), 1)
+    inner = ndi.binary_erosion(behind)
     return PosteriorThorax(
         tuple(_median(np.asarray(r)) for r in reach),
         float(lung.sum()) / n_body,
         float(behind.sum()) / n_body,
+        _median(arr[:, :, kc][inner]),
     )

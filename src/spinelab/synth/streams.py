@@ -35,6 +35,8 @@ LUNG_VESSELS = 17
 SHOULDER = 19
 #: The breasts' sizes and lattice (:mod:`spinelab.synth.breasts`).
 BREASTS = 21
+#: The lungs' gravity-dependent density gradient (:data:`spinelab.synth.tissues.LUNG_GRADIENT_HU_PER_MM`).
+LUNG_GRADIENT = 23
 
 
 def side_stream(rng: np.random.Generator, jumps: int) -> np.random.Generator:
