@@ -16,6 +16,14 @@ the lumbar vertebrae:
   voxels, which are otherwise homogeneous;
 - histogram: HU of the whole body mask between the first and last lumbar body centre, in 10 HU
   bins from -1000 to 1500, with percentiles; :func:`histogram_l1` compares two of them.
+
+Further measures, each a function of an HU image, its label map and affine: the vertebrae's HU
+(:func:`vertebra_hu`), the noise's texture (:func:`noise_texture`), the skin's and the bones'
+edges (:func:`skin_edge_sigma_mm`, :func:`edge_phase`), and the thoraco-lumbar junction: the
+lower ribs beside T12 (:func:`lower_ribs`) and their ends (:func:`rib_lowest_points`), the
+back's outline (:func:`back_outline`), how far back the ribs and the lungs reach and the
+posterior lung's HU (:func:`posterior_thorax`). :data:`LIKE_REAL_EXAMPLE` makes synthetic cases
+as the real example CT was.
 """
 
 from __future__ import annotations
@@ -61,6 +69,31 @@ def canonical(
             origin += cols[:, w] * (arr.shape[w] - 1)
     spacing = np.abs(np.diag(cols))
     return arr, spacing, origin
+
+
+@dataclass(frozen=True)
+class CanonicalPair:
+    """An HU image and its vertebra label map on the canonical grid (:func:`canonical_pair`):
+    ``hu`` float32 and ``labels`` ``[x, y, z]``, ``spacing_mm`` and ``origin_mm`` (3,)."""
+
+    hu: NDArray[np.float32]
+    labels: NDArray[Any]
+    spacing_mm: NDArray[np.float64]
+    origin_mm: NDArray[np.float64]
+
+    def axes_mm(self) -> tuple[NDArray[np.float64], ...]:
+        """The x, y and z (mm) of the grid's columns, rows and slices."""
+        o, sp, shape = self.origin_mm, self.spacing_mm, self.hu.shape
+        return tuple(o[w] + np.arange(shape[w]) * sp[w] for w in range(3))
+
+
+def canonical_pair(
+    hu: NDArray[Any], labels: NDArray[Any], affine: NDArray[np.float64]
+) -> CanonicalPair:
+    """An HU image and its label map on the same grid, both :func:`canonical`."""
+    arr, sp, org = canonical(np.asarray(hu, dtype=np.float32), affine)
+    lab, _, _ = canonical(labels, affine)
+    return CanonicalPair(arr, lab, sp, org)
 
 
 @dataclass
@@ -161,8 +194,8 @@ def measure(
     Returns:
         The statistics.
     """
-    arr, sp, _ = canonical(np.asarray(hu, dtype=np.float32), affine)
-    lab, _, _ = canonical(labels, affine)
+    pair = canonical_pair(hu, labels, affine)
+    arr, lab, sp = pair.hu, pair.labels, pair.spacing_mm
     cores = body_cores(lab, ids, sp)
     if not cores:
         raise ValueError("none of the vertebra ids is in the label map")
@@ -316,8 +349,8 @@ def vertebra_hu(
     Raises:
         ValueError: None of the ids is in the label map.
     """
-    arr, sp, _ = canonical(np.asarray(hu, dtype=np.float32), affine)
-    lab, _, _ = canonical(labels, affine)
+    pair = canonical_pair(hu, labels, affine)
+    arr, lab, sp = pair.hu, pair.labels, pair.spacing_mm
     cores = body_cores(lab, ids, sp)
     if not cores:
         raise ValueError("none of the vertebra ids is in the label map")
@@ -820,13 +853,13 @@ def lower_ribs(
     Raises:
         ValueError: T12 is not in the label map, or the image does not hold the box.
     """
-    arr, sp, org = canonical(np.asarray(hu, dtype=np.float32), affine)
-    lab, _, _ = canonical(labels, affine)
-    found = _centre_and_bottom(lab, t12_id, sp, org)
+    grid = canonical_pair(hu, labels, affine)
+    arr, sp = grid.hu, grid.spacing_mm
+    found = _centre_and_bottom(grid.labels, t12_id, sp, grid.origin_mm)
     if found is None:
         raise ValueError(f"no T12 body (label {t12_id}) in the label map")
     c, z_lo, core = found
-    xs, ys, zs = (org[w] + np.arange(arr.shape[w]) * sp[w] for w in range(3))
+    xs, ys, zs = grid.axes_mm()
     z0, z1 = z_lo - RIBS_BOX_MM[0], z_lo + RIBS_BOX_MM[1]
     if zs[-1] < z1 - 0.5 * sp[2] or zs[0] > z0 + 0.5 * sp[2]:
         raise ValueError("the image does not hold the box beside T12")
@@ -922,8 +955,8 @@ def rib_lowest_points(
     Raises:
         ValueError: Fewer than two of the chain's vertebrae have a body interior.
     """
-    arr, sp, org = canonical(np.asarray(hu, dtype=np.float32), affine)
-    lab, _, _ = canonical(labels, affine)
+    grid = canonical_pair(hu, labels, affine)
+    arr, lab, sp, org = grid.hu, grid.labels, grid.spacing_mm, grid.origin_mm
     pos, cents = [], []
     for i, vid in enumerate(chain):
         found = _centre_and_bottom(lab, vid, sp, org)
@@ -934,7 +967,7 @@ def rib_lowest_points(
         raise ValueError("fewer than two of the chain's vertebrae are in the label map")
     c = np.asarray(cents)[::-1]  # ascending z
     lv = np.asarray(pos)[::-1]
-    xs, ys, zs = (org[w] + np.arange(arr.shape[w]) * sp[w] for w in range(3))
+    xs, ys, zs = grid.axes_mm()
     x_line = np.interp(zs, c[:, 2], c[:, 0])
     y_line = np.interp(zs, c[:, 2], c[:, 1])
     grown = ndi.binary_dilation(lab > 0, _ball(RIB_ENDS_SPINE_GROW_MM, sp))
@@ -1060,10 +1093,10 @@ def back_outline(
     Raises:
         ValueError: The vertebra has no body interior in the label map.
     """
-    arr, sp, org = canonical(np.asarray(hu, dtype=np.float32), affine)
-    lab, _, _ = canonical(labels, affine)
+    grid = canonical_pair(hu, labels, affine)
+    arr, lab, sp, org = grid.hu, grid.labels, grid.spacing_mm, grid.origin_mm
     (c,) = _body_centres(lab, (vid,), sp, org)
-    xs, ys, zs = (org[w] + np.arange(arr.shape[w]) * sp[w] for w in range(3))
+    xs, ys, zs = grid.axes_mm()
     k = int(np.argmin(np.abs(zs - c[2])))
     rows = []
     for kk in range(max(k - 1, 0), min(k + 2, arr.shape[2])):
@@ -1132,10 +1165,10 @@ def posterior_thorax(
     Raises:
         ValueError: Either vertebra has no body interior in the label map.
     """
-    arr, sp, org = canonical(np.asarray(hu, dtype=np.float32), affine)
-    lab, _, _ = canonical(labels, affine)
+    grid = canonical_pair(hu, labels, affine)
+    arr, lab, sp, org = grid.hu, grid.labels, grid.spacing_mm, grid.origin_mm
     hi, lo = _body_centres(lab, (upper, lower), sp, org)
-    xs, ys, zs = (org[w] + np.arange(arr.shape[w]) * sp[w] for w in range(3))
+    xs, ys, zs = grid.axes_mm()
     grown = ndi.binary_dilation(lab > 0, _ball(RIB_ENDS_SPINE_GROW_MM, sp))
     reach: list[list[float]] = [[] for _ in POSTERIOR_BANDS_MM]
     for k in np.nonzero((zs >= lo[2]) & (zs <= hi[2]))[0]:
