@@ -612,6 +612,12 @@ def _ribs_back_weight(z: float, z_of: Mapping[str, float]) -> float:
     return float(organs.smooth01((z_full - z) / max(z_full - z_none, 1.0)))
 
 
+def _ribs_extra_back_mm(z: float, z_of: Mapping[str, float]) -> float:
+    """How much further back (mm) than the rib ellipse the ribs' ring reaches at height ``z``,
+    and the lungs with it (``organs.Cavity.lung_back``)."""
+    return RIB_RING_BACK_MM * _ribs_back_weight(z, z_of)
+
+
 def _rib_ring(lv: Level, z: float, z_of: Mapping[str, float], trunk_power: float) -> RibRing:
     """The ribs' ring at height ``z``: the rib ellipse (:func:`_thorax_ellipse`), tightened
     towards T2's and T1's centres as the first two ribs are (:data:`RIB_RING_TOP`), as square
@@ -636,7 +642,8 @@ def _rib_ring(lv: Level, z: float, z_of: Mapping[str, float], trunk_power: float
     cx, cy, hw, hd = _thorax_ellipse(lv)
     w = _ribs_back_weight(z, z_of)
     front, back = trunk_power, 2.0 + (RIB_RING_BACK_POWER - 2.0) * w
-    cy, hd = cy + 0.5 * RIB_RING_BACK_MM * w, hd + 0.5 * RIB_RING_BACK_MM * w
+    extra = _ribs_extra_back_mm(z, z_of)
+    cy, hd = cy + 0.5 * extra, hd + 0.5 * extra
     if "T1" not in z_of or "T3" not in z_of:
         return RibRing(cx, cy, hw, hd, front, back)
     zs = [z_of["T3"], z_of.get("T2", 0.5 * (z_of["T1"] + z_of["T3"])), z_of["T1"]]
@@ -1204,7 +1211,7 @@ def _paint_soft_tissue(
             trunk_power(z),
             lv,
             power_back=torso_power,
-            lung_back=RIB_RING_BACK_MM * _ribs_back_weight(z, z_of),
+            lung_back=_ribs_extra_back_mm(z, z_of),
         )
 
     # the stomach's air-fluid level, from the lowest slice with gas in it
