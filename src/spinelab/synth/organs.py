@@ -333,8 +333,9 @@ LUNG_RIM_VY = (-0.2, 1.0)
 #: round the section's centre (front / front of the side / behind the side / behind): the real
 #: example CT 11.3 % (0 / 2.2 / 5.0 / 4.1); three generated thoracic 3 mm cases (seeds 1, 2, 4)
 #: with 32 and 15 mm, a fourth root everywhere and the lungs' section on the cavity's span
-#: (:attr:`Cavity.lung_back` 0) 7.8-9.1 % (0-0.2 / 1.9-2.4 / 3.0-4.0 / 2.5-2.7), now 10.2-11.2 %
-#: (0-0.2 / 1.5-2.0 / 4.7-5.2 / 3.9-4.0); at T12's centre 5.4-6.8 %, now 5.9-7.8 % (real 7.7).
+#: (:attr:`Cavity.lung_back` 0) 7.8-9.1 % (0-0.2 / 1.9-2.4 / 3.0-4.0 / 2.5-2.7), now 10.1-11.1 %
+#: (0-0.2 / 1.6-2.1 / 4.7-5.2 / 3.9-4.0); at T12's centre 5.4-6.8 %, now 5.8-7.7 % (real 7.7;
+#: measured with the lungs' density gradient, ``tissues.LUNG_GRADIENT_HU_PER_MM``).
 #: The test spine at 2 mm (tissue map): 6.1 / 3.1 % at T11 / T12 before, now 8.1 / 3.5 %.
 LUNG_SLIT_MM = (44.0, 22.0)
 #: The slit widens from its lateral to its posterior width between ``vy = LUNG_SLIT_VY[0]`` and

@@ -599,7 +599,7 @@ def _ribs_free_z(z_of: Mapping[str, float]) -> tuple[float, float]:
 #: as square as the trunk, and the ribs straight behind their tubercles 36.6-38.2 / 32.7-35.0
 #: / 26.7-30.2 / 15.5-24.8 mm (curving forwards from the spine), now 46.8-50.5 / 48.3-51.1 /
 #: 44.8-47.5 / 38.8-42.8; lung behind T12's centre 0.9-2.0 % of the section, now 3.7-4.6 %
-#: (real 3.9 %). Posteriorly the ring passes behind the spine, where no rib runs.
+#: (3.7-4.5 % with the lungs' density gradient; real 3.9 %). Posteriorly the ring passes behind the spine, where no rib runs.
 RIB_RING_BACK_MM = 12.0
 RIB_RING_BACK_POWER = 3.5
 RIB_ANGLE_RUN_MM = 20.0
