@@ -1214,11 +1214,11 @@ def _paint_soft_tissue(
             lung_back=_ribs_extra_back_mm(z, z_of),
         )
 
-    # the stomach's air-fluid level, from the lowest slice with gas in it
+    # the stomach's air-fluid and food levels, from the lowest slice with a lumen
     zs = pt.z[(pt.z <= z_t1 - 10.0) & (pt.z < z_dome_r + 10.0)]
-    z_gas = viscera.stomach_gas_z(zs)
-    if z_gas is not None:
-        viscera.fix_gas_level(cavity(z_gas, plan.level(z_gas)))
+    z_lumen = viscera.stomach_level_z(zs)
+    if z_lumen is not None:
+        viscera.fix_stomach_levels(cavity(z_lumen, plan.level(z_lumen)))
 
     def in_bowel(z: float) -> bool:
         return z_s2 - BOWEL_BELOW_S2_MM < z < z_bowel_top
