@@ -225,18 +225,7 @@ def _paint_tree(pt: Painter, tree: Tree, min_r: float) -> None:
     keep = tree.radius >= MIN_RADIUS_MM
     tree = Tree(tree.start[keep], tree.end[keep], tree.radius[keep], tree.parent[keep])
     r = np.maximum(tree.radius, min_r)
-    rb = np.round(r / RADIUS_BIN_MM) * RADIUS_BIN_MM
-    sp_min = min(pt.grid.spacing_mm)
-    for rv in np.unique(rb):
-        sel = rb == rv
-        a, b = tree.start[sel], tree.end[sel]
-        step = max(min(0.5 * float(rv), sp_min), 0.25)
-        n = np.maximum(np.ceil(np.linalg.norm(b - a, axis=1) / step).astype(np.intp), 1)
-        seg = np.repeat(np.arange(len(a)), n + 1)
-        t = np.arange(len(seg)) - np.repeat(np.cumsum(n + 1) - (n + 1), n + 1)
-        t = t / np.repeat(n, n + 1)
-        pts = a[seg] + t[:, None] * (b - a)[seg]
-        pt.balls(pts, float(rv), _T.BLOOD, only=(_T.LUNG,))
+    pt.segments(tree.start, tree.end, r, _T.BLOOD, only=(_T.LUNG,), bin_mm=RADIUS_BIN_MM)
 
 
 def hilum_positions(x_s: float, y_front: float, scale: float) -> dict[float, tuple[float, float]]:

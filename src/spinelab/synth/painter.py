@@ -323,6 +323,32 @@ class Painter:
         step = max(min(sp), min(0.25 * radius_mm, max(sp)))
         self.balls(densify(points_mm, step), radius_mm, outer, inner, shell_mm, only)
 
+    def segments(
+        self,
+        a: NDArray[np.float64],
+        b: NDArray[np.float64],
+        radius_mm: NDArray[np.float64],
+        outer: int,
+        only: tuple[int, ...] | None = None,
+        bin_mm: float = 0.25,
+    ) -> None:
+        """Paint many straight tubes at once: from ``a[i]`` to ``b[i]`` (``(N, 3)`` mm) of
+        radius ``radius_mm[i]`` rounded to ``bin_mm``, each sampled at most half its radius (and
+        the grid's finest spacing, and at least 0.25 mm) apart and painted with :meth:`balls`,
+        one call per radius."""
+        rb = np.round(np.asarray(radius_mm) / bin_mm) * bin_mm
+        sp_min = min(self.grid.spacing_mm)
+        for rv in np.unique(rb):
+            sel = rb == rv
+            sa, sb = a[sel], b[sel]
+            step = max(min(0.5 * float(rv), sp_min), 0.25)
+            n = np.maximum(np.ceil(np.linalg.norm(sb - sa, axis=1) / step).astype(np.intp), 1)
+            seg = np.repeat(np.arange(len(sa)), n + 1)
+            t = np.arange(len(seg)) - np.repeat(np.cumsum(n + 1) - (n + 1), n + 1)
+            t = t / np.repeat(n, n + 1)
+            pts = sa[seg] + t[:, None] * (sb - sa)[seg]
+            self.balls(pts, float(rv), outer, only=only)
+
     def balls(
         self,
         pts: NDArray[np.float64],
