@@ -76,6 +76,7 @@ Anatomy 8th ed.; organ sizes as in ultrasound/CT reference texts):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -1271,6 +1272,14 @@ class OrganPlan:
         r *= min(1.0, math.sqrt(max(f, 0.0) / 0.12 + 0.05))  # rounded fundus top
         return f, r
 
+    @staticmethod
+    def _stomach_centre(f: Any, cav_xs: Any, cav_cy: Any, cav_hw: Any, cav_hd: Any) -> Any:
+        """The stomach's section's centre ``(x, y)`` mm at ``f`` (0 fundus .. 1 antrum) in a
+        cavity of centre ``(cav_xs, cav_cy)`` and half-width / half-depth ``cav_hw`` / ``cav_hd``
+        (scalars or arrays)."""
+        cx = cav_xs + cav_hw * np.interp(f, [0.0, 0.5, 1.0], [0.5, 0.4, 0.0])
+        return cx, cav_cy + cav_hd * np.interp(f, *STOMACH_CY)
+
     def stomach_level_z(self, z_mm: NDArray[np.float64]) -> float | None:
         """The lowest of the heights ``z_mm`` with a lumen in the stomach, where
         :meth:`fix_stomach_levels` takes the levels of its gas and its food from (None: no
@@ -1287,7 +1296,7 @@ class OrganPlan:
         processes). The gas's level lies ``gas_depth`` behind the front of the stomach body's
         lumen, the food's ``food_depth`` in front of its back."""
         f = 0.4
-        cy = cav.cy + cav.hd * float(np.interp(f, *STOMACH_CY))
+        cy = float(self._stomach_centre(f, cav.xs, cav.cy, cav.hw, cav.hd)[1])
         r = float(np.interp(f, [0.0, 0.4, 1.0], STOMACH_R_MM)) * self.stomach_size
         self._y_gas = cy - 0.8 * r + STOMACH_WALL_MM + self.gas_depth
         self._y_food = cy + 0.8 * r - STOMACH_WALL_MM - self.food_depth
@@ -1296,8 +1305,7 @@ class OrganPlan:
         f, r = self._stomach_radius(z)
         if r < 3.0:
             return
-        cx = cav.xs + cav.hw * float(np.interp(f, [0.0, 0.5, 1.0], [0.5, 0.4, 0.0]))
-        cy = cav.cy + cav.hd * float(np.interp(f, *STOMACH_CY))
+        cx, cy = (float(v) for v in self._stomach_centre(f, cav.xs, cav.cy, cav.hw, cav.hd))
         rows = _rows(pt, cy - 0.8 * r, cy + 0.8 * r)
         if rows is None:
             return
@@ -1353,6 +1361,80 @@ class OrganPlan:
         sub[m] = np.where(
             c1 > fat, _T.FAT, np.where(c1 < gas, _T.GAS, np.where(c0 < water, _T.WATER, _T.SOFT))
         )[m]
+
+    def paint_vessels(
+        self,
+        pt: Painter,
+        z_lo: float,
+        z_hi: float,
+        cavity: Callable[[float], Cavity],
+        rng: np.random.Generator,
+    ) -> None:
+        """Paint the upper abdomen's vessels (:data:`UPPER_VESSELS_PER_SLICE`,
+        :data:`STOMACH_VESSELS`) as ``BLOOD`` into the ``FAT`` of the finished tissue map
+        between heights ``z_lo`` and ``z_hi`` (mm): scattered through the body cavity
+        ``cavity(z)`` in front of the retroperitoneum (as the bowel's vessels), and along the
+        stomach's outline."""
+        z0, z1 = max(z_lo, float(pt.z[0])), min(z_hi, float(pt.z[-1]))
+        if z1 <= z0:
+            return
+        n = int(UPPER_VESSELS_PER_SLICE * (z1 - z0) / np.mean(UPPER_VESSEL_HALF_LENGTH_MM))
+        zk = np.arange(z0, z1 + STOMACH_VESSEL_STEP_MM, STOMACH_VESSEL_STEP_MM)
+        cavs = [cavity(float(z)) for z in zk]
+        knots = np.array([(c.xs, c.cy, c.hw, c.hd, c.lv.y_s - c.lv.depth / 2) for c in cavs])
+        z = rng.uniform(z0, z1, 2 * n)
+        xs, cy, hw, hd, y_body = (np.interp(z, zk, knots[:, q]) for q in range(5))
+        u, v = rng.uniform(-1.0, 1.0, (2, 2 * n))
+        x, y = xs + u * hw, cy + v * hd
+        front = y < y_body - 8.0 + 0.8 * np.maximum(np.abs(x - xs) - 25.0, 0.0)
+        centres = [np.stack([x, y, z], axis=1)[(u * u + v * v < 1.0) & front][:n]]
+        d = rng.standard_normal((len(centres[0]), 3))
+        dirs = [d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-9)]
+        # along the stomach's curvatures
+        for zz, kn in zip(zk[:-1], knots[:-1]):
+            f, r = self._stomach_radius(float(zz))
+            if r < 3.0:
+                continue
+            cx, cyy = self._stomach_centre(f, *kn[:4])
+            th = rng.uniform(0.0, 2.0 * math.pi, STOMACH_VESSELS)
+            gap = rng.uniform(*STOMACH_VESSEL_GAP_MM, STOMACH_VESSELS)
+            px = cx + (r + gap) * np.cos(th)
+            py = cyy + (0.8 * r + gap) * np.sin(th)
+            pz = zz + rng.uniform(0.0, STOMACH_VESSEL_STEP_MM, STOMACH_VESSELS)
+            centres.append(np.stack([px, py, pz], axis=1))
+            # (mostly along the stomach's long, cranio-caudal axis, leaning along its outline)
+            t = np.stack([-np.sin(th), 0.8 * np.cos(th), np.full(th.size, 1.5)], axis=1)
+            t += rng.normal(0.0, 0.3, t.shape)
+            dirs.append(t / np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-9))
+        c, dd = np.concatenate(centres), np.concatenate(dirs)
+        m = len(c)
+        h = rng.uniform(*UPPER_VESSEL_HALF_LENGTH_MM, m)[:, None]
+        rad = rng.uniform(*UPPER_VESSEL_RADIUS_MM, m)
+        a, b = c - h * dd, c + h * dd
+        # none reaches into the stomach's lumen (its food holds fat; its outline wobbles)
+        keep = ~self._near_lumen(np.stack([a, c, b], axis=1), rad + WOBBLE_MM, zk, knots)
+        pt.segments(a[keep], b[keep], rad[keep], _T.BLOOD, only=(_T.FAT,))
+
+    def _near_lumen(
+        self,
+        pts: NDArray[np.float64],
+        margin: NDArray[np.float64],
+        zk: NDArray[np.float64],
+        knots: NDArray[np.float64],
+    ) -> NDArray[np.bool_]:
+        """Whether any of each row's points ``pts`` ``(M, P, 3)`` mm lies within ``margin``
+        ``(M,)`` mm of the stomach's lumen (its section less the wall, the cavity's centre,
+        half-width and half-depth interpolated from ``knots`` at heights ``zk``)."""
+        flat = pts.reshape(-1, 3)
+        fr = np.array([self._stomach_radius(float(z)) for z in flat[:, 2]])
+        cav = [np.interp(flat[:, 2], zk, knots[:, q]) for q in range(4)]
+        cx, cy = self._stomach_centre(fr[:, 0], *cav)
+        ri = fr[:, 1] - STOMACH_WALL_MM
+        mg = np.repeat(margin, pts.shape[1])
+        q = ((flat[:, 0] - cx) / np.maximum(ri + mg, 1e-6)) ** 2
+        q += ((flat[:, 1] - cy) / np.maximum(0.8 * ri + mg, 1e-6)) ** 2
+        near = (ri > 3.0) & (q < 1.0)
+        return np.asarray(near.reshape(pts.shape[:2]).any(axis=1))
 
     def _kidney(self, pt: Painter, k: int, z: float, cav: Cavity, side: float, n: int) -> None:
         zk = self.z_kid[n]
@@ -1566,6 +1648,27 @@ def periodic_field(r: np.random.Generator, sigma_cells: float) -> NDArray[np.flo
         ndi.gaussian_filter(f[c], sigma_cells, mode="wrap", output=f[c])
         f[c] /= max(float(f[c].std()), 1e-6)
     return f
+
+
+#: Vessels of the upper abdomen's fat (the gastric, gastroepiploic and short gastric vessels,
+#: the splenic, pancreatic and omental branches, 1-5 mm): short straight segments in random
+#: directions scattered through the cavity in front of the retroperitoneum, from the small
+#: bowel's top to the domes, about UPPER_VESSELS_PER_SLICE sections per axial slice, and
+#: along the stomach's curvatures (the gastroepiploic and gastric arcades) STOMACH_VESSELS per
+#: STOMACH_VESSEL_STEP_MM of its height, 2-8 mm outside its wall and running along it (mostly
+#: along the stomach's cranio-caudal axis, so an axial slice cuts them as dots); painted
+#: into the fat only, so they show in the fat between the organs (the mesenteric vessels below
+#: are the bowel's: :mod:`spinelab.synth.bowel`), none within reach of the stomach's lumen.
+#: Radius and half-length ranges (mm). The counts are set by the real DICOM slab (0.98 mm,
+#: enhanced): round its stomach, left of and in front of the spine, 1.6 small bright sections
+#: in fat per 1000 pixels of fat (tests/test_synth_stomach.py); three generated contrast cases
+#: at its pixels 0.34-0.52 without these vessels, 1.01-1.51 with them.
+UPPER_VESSELS_PER_SLICE = 60
+UPPER_VESSEL_RADIUS_MM = (1.0, 2.5)
+UPPER_VESSEL_HALF_LENGTH_MM = (2.0, 6.0)
+STOMACH_VESSELS = 16
+STOMACH_VESSEL_STEP_MM = 4.0
+STOMACH_VESSEL_GAP_MM = (2.0, 8.0)
 
 
 def half_width_for_share(share: float) -> float:

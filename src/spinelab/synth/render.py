@@ -1432,6 +1432,14 @@ def _paint_soft_tissue(
         raise
     early.join()
     bowel.paint_vessels()  # mesenteric vessels, into the fat that is left
+    # the upper abdomen's vessels, into the fat between its organs (a side stream)
+    viscera.paint_vessels(
+        pt,
+        z_recess - 5.0,
+        max(z_dome_r, z_dome_l),
+        lambda z: cavity(z, plan.level(z)),
+        side_stream(rng, streams.UPPER_VESSELS),
+    )
     # the upper mediastinum's great vessels, main bronchi and oesophagus (the aorta below the
     # hiatus is the slices' own)
     z_heart_top = viscera.z_tendon() + organs.HEART_MM[0] * viscera.heart_size

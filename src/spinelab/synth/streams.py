@@ -37,6 +37,8 @@ SHOULDER = 19
 BREASTS = 21
 #: The lungs' gravity-dependent density gradient (:data:`spinelab.synth.tissues.LUNG_GRADIENT_HU_PER_MM`).
 LUNG_GRADIENT = 23
+#: The upper abdomen's vessels (:meth:`spinelab.synth.organs.OrganPlan.paint_vessels`).
+UPPER_VESSELS = 25
 
 
 def side_stream(rng: np.random.Generator, jumps: int) -> np.random.Generator:
