@@ -126,7 +126,8 @@ def abdomen_grid(spine: SpineGeometry, sp: float = 2.0) -> RenderGrid:
 
 def hips_config() -> SynthConfig:
     """A lumbar field of view at 3 mm (1.5 mm render) reaching 150 mm below S2, past both hips,
-    without metal, contrast, osteoporosis, fractures or arms beside the pelvis."""
+    without metal, contrast (intravenous or oral), osteoporosis, fractures or arms beside the
+    pelvis."""
     return SynthConfig(
         fov="lumbar",
         spacing_mm=(3.0, 3.0, 3.0),
@@ -136,6 +137,7 @@ def hips_config() -> SynthConfig:
         pelvis_mm_range=(150.0, 150.0),
         p_metal=0.0,
         p_contrast=0.0,
+        p_oral_contrast=0.0,
         p_osteoporosis=0.0,
         p_fracture=0.0,
         p_arms_down=0.0,
@@ -157,9 +159,12 @@ def _real_3mm_config(**kwargs: Any) -> SynthConfig:
 
 
 def bone_3mm_config() -> SynthConfig:
-    """:func:`_real_3mm_config` without contrast or osteoporosis (the bone tests' cases; the
-    field of view they were written on: the noise draws follow its size)."""
-    return _real_3mm_config(p_contrast=0.0, p_osteoporosis=0.0, pelvis_mm_range=(20.0, 110.0))
+    """:func:`_real_3mm_config` without contrast (intravenous or oral) or osteoporosis (the
+    bone tests' cases; the field of view they were written on: the noise draws follow its
+    size)."""
+    return _real_3mm_config(
+        p_contrast=0.0, p_oral_contrast=0.0, p_osteoporosis=0.0, pelvis_mm_range=(20.0, 110.0)
+    )
 
 
 def bowel_3mm_config() -> SynthConfig:

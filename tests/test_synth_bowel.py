@@ -15,7 +15,7 @@ from spinelab.synth.tissues import Tissue
 sys.path.insert(0, str(Path(__file__).parent))
 from synth_spine_fixture import curved_spine
 
-BOWEL = [int(Tissue.SOFT), int(Tissue.WATER), int(Tissue.GAS), int(Tissue.FAECAL_GAS)]
+BOWEL = [int(Tissue.SOFT), int(Tissue.GUT_FLUID), int(Tissue.GAS), int(Tissue.FAECAL_GAS)]
 
 
 def _slice(spine, res, label: str):
@@ -53,7 +53,7 @@ def test_gas_floats_on_fluid_with_flat_levels(abdomen):
     t = res.tissue
     gas = t == Tissue.GAS
     # gas voxels with fluid directly behind them (+y, posterior)
-    level = gas[:, :-1, :] & (t[:, 1:, :] == Tissue.WATER)
+    level = gas[:, :-1, :] & (t[:, 1:, :] == Tissue.GUT_FLUID)
     assert level.sum() > 30
     # each level (connected run on one slice) lies on a single row (+- one voxel)
     spreads = []
@@ -64,7 +64,7 @@ def test_gas_floats_on_fluid_with_flat_levels(abdomen):
                 spreads.append(obj[0].stop - obj[0].start)
     assert spreads and np.median(spreads) <= 2
     # gravity: fluid lies behind gas (posterior, +y), never in front of it
-    below = (t[:, :-1, :] == Tissue.WATER) & gas[:, 1:, :]
+    below = (t[:, :-1, :] == Tissue.GUT_FLUID) & gas[:, 1:, :]
     assert below.sum() < 0.1 * level.sum()
 
 

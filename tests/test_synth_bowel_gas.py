@@ -32,7 +32,7 @@ def test_gas_filled_thin_walled_loops(abdomen):
     count = 0
     for sl in res.tissue:
         lab, _ = ndi.label((sl == Tissue.GAS) & front)
-        wet = ndi.binary_dilation(sl == Tissue.WATER, iterations=2)
+        wet = ndi.binary_dilation(sl == Tissue.GUT_FLUID, iterations=2)
         for q, box in enumerate(ndi.find_objects(lab)):
             pad = tuple(slice(max(b.start - 4, 0), b.stop + 4) for b in box)
             reg = lab[pad] == q + 1

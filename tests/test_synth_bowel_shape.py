@@ -22,7 +22,7 @@ from synth_spine_fixture import abdomen_grid, curved_spine
 
 def _fluid_rim_soft_share(spine, res) -> float:
     """Share of soft tissue (wall) in the one-pixel rim around fluid-filled lumens: per axial
-    slice, fluid (WATER) sections of 80 mm^2 and more in front of the spine, closed and filled
+    slice, fluid (GUT_FLUID) sections of 80 mm^2 and more in front of the spine, closed and filled
     so that the folds across their fluid count as lumen, then the ring of pixels just outside."""
     g = res.grid
     x, y = g.axis_mm(0), g.axis_mm(1)
@@ -31,7 +31,7 @@ def _fluid_rim_soft_share(spine, res) -> float:
     min_px = 80.0 / (g.spacing_mm[0] * g.spacing_mm[1])
     soft = n = 0
     for sl in res.tissue:
-        lab, m = ndi.label((sl == Tissue.WATER) & front)
+        lab, m = ndi.label((sl == Tissue.GUT_FLUID) & front)
         if not m:
             continue
         area = ndi.sum_labels(np.ones_like(lab), lab, np.arange(1, m + 1))
@@ -84,7 +84,7 @@ def test_outline_dents_leave_the_other_fields_unchanged(monkeypatch):
     assert diff.max() <= 4.0 + 1e-4
     assert (diff > 1.0).sum() > 100
     loops = [
-        np.isin(r.tissue, (Tissue.SOFT, Tissue.WATER, Tissue.GAS, Tissue.FAECAL_GAS)).sum()
+        np.isin(r.tissue, (Tissue.SOFT, Tissue.GUT_FLUID, Tissue.GAS, Tissue.FAECAL_GAS)).sum()
         for r in (smooth, dented)
     ]
     assert loops[1] == pytest.approx(loops[0], rel=0.1)  # dented and bulged, not shrunk

@@ -21,7 +21,7 @@ from spinelab.synth.tissues import Tissue
 sys.path.insert(0, str(Path(__file__).parent))
 from test_synth_bowel import BOWEL
 
-LUMEN = [int(Tissue.WATER), int(Tissue.GAS)]
+LUMEN = [int(Tissue.GUT_FLUID), int(Tissue.GAS)]
 
 
 def _septa(t: np.ndarray) -> np.ndarray:

@@ -42,6 +42,7 @@ def test_a_generated_thorax_gets_denser_towards_the_back():
         spacing_mm=(3.0, 3.0, 3.0),
         random_orientation=False,
         p_contrast=0.0,
+        p_oral_contrast=0.0,
         p_metal=0.0,
         p_arms_down=0.0,
     )

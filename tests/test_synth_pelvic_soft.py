@@ -100,7 +100,7 @@ def test_the_body_parts_into_two_thighs_below_the_perineum(hips_case):
 def test_a_bladder_rests_behind_the_pubis(hips_case):
     """Water (urine) in the midline behind the pubis, its base a little below the hip centres'
     level and its centre in front of them. The bladder is the largest body of water within
-    70 mm of the midline (fluid-filled bowel loops are water too)."""
+    70 mm of the midline."""
     t, x, y, z, _ = hips_case
     water = t == int(Tissue.WATER)
     water[:, :, np.abs(x) >= 70.0] = False

@@ -27,6 +27,7 @@ def stats():
         noise_hu_range=(NOISE_HU, NOISE_HU),
         p_metal=0.0,
         p_contrast=0.0,
+        p_oral_contrast=0.0,
         p_osteoporosis=0.0,
         p_fracture=0.0,
     )

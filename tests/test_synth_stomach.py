@@ -30,7 +30,7 @@ from synth_spine_fixture import centre_of, chest_grid
 #: over 5 x 5 pixels 22.2; the liver 84 / 100 / 117, 12.9, 6.0.
 SLAB_STOMACH_BOX = (slice(300, 335), slice(255, 295), slice(12, 20))
 SLAB_LIVER_BOX = (slice(150, 200), slice(250, 290), slice(12, 20))
-_STOMACH_TISSUES = (Tissue.WATER, Tissue.SOFT, Tissue.FAT, Tissue.GAS)
+_STOMACH_TISSUES = (Tissue.GUT_FLUID, Tissue.SOFT, Tissue.FAT, Tissue.GAS)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def _lumen(spine, res):
     x, y = g.axis_mm(0), g.axis_mm(1)
     c = centre_of(spine, "T11")
     region = (x[None, None, :] > c[0] + 20.0) & (y[None, :, None] < c[1] - 25.0)
-    return (res.tissue == Tissue.WATER) & region
+    return (res.tissue == Tissue.GUT_FLUID) & region
 
 
 def test_a_fasting_stomach_holds_fluid_and_a_fed_one_food_at_the_back(food_and_fluid):
@@ -65,7 +65,7 @@ def test_a_fasting_stomach_holds_fluid_and_a_fed_one_food_at_the_back(food_and_f
     # the fed stomach: the same lumen, partly food; its tissues are the content's only
     fed = food.tissue[lumen]
     assert np.isin(fed, _STOMACH_TISSUES).all()
-    changed = lumen & (food.tissue != Tissue.WATER)
+    changed = lumen & (food.tissue != Tissue.GUT_FLUID)
     share = changed.sum() / lumen.sum()
     assert 0.2 < share < 0.95, share
     # supine, the food lies at the back (dependent) and the fluid in front of it: food is
@@ -86,12 +86,12 @@ def test_food_is_a_mottle_of_soft_matter_water_fat_and_gas_bubbles(food_and_flui
     lumen = _lumen(spine, fluid)
     # the food: the lumen behind the food's level, 8 mm clear of it (its surface is rough)
     y = food.grid.axis_mm(1)
-    changed = lumen & (food.tissue != Tissue.WATER)
+    changed = lumen & (food.tissue != Tissue.GUT_FLUID)
     level = np.percentile(y[np.nonzero(changed)[1]], 5) + 8.0
     deep = lumen & (y[None, :, None] > level)
     t = food.tissue[deep]
     shares = {tis: float(np.mean(t == tis)) for tis in _STOMACH_TISSUES}
-    assert 0.15 < shares[Tissue.WATER] < 0.45, shares
+    assert 0.15 < shares[Tissue.GUT_FLUID] < 0.45, shares
     assert 0.02 < shares[Tissue.FAT] < 0.12, shares
     assert 0.01 < shares[Tissue.GAS] < 0.07, shares
     assert shares[Tissue.SOFT] > 0.4, shares

@@ -52,7 +52,7 @@ def test_splenic_flexure_fills_the_left_upper_quadrant_without_a_seam(trunk_spin
     t12 = centre_of(trunk_spine, "T12")
     z_recess = t12[2] - 10.0
     k0, k1 = g.index_range(2, z_recess + 10.0, z_recess + 40.0)
-    water = trunk_case.tissue == Tissue.WATER  # bowel fluid (the canal's CSF is medial)
+    water = trunk_case.tissue == Tissue.GUT_FLUID  # bowel fluid
     left = x[None, None, :] > t12[0] + 50.0
     assert (water[k0:k1] & left).sum() > 200
     kk, jj, ii = np.nonzero(water & (x[None, None, :] > t12[0] + 30.0))

@@ -1553,7 +1553,7 @@ class BowelField:
         wet = code < 0.0
         wet &= lumen
         wet |= gas
-        sub[wet] = _T.WATER  # fluid; gas loops hold fluid behind their level
+        sub[wet] = _T.GUT_FLUID  # fluid; gas loops hold fluid behind their level
         core = tube < -np.float32(SLIT_DEPTH_MM)  # collapsed loops' slits: near the axis
         core &= loop
         core &= code > 0.95
@@ -1606,7 +1606,7 @@ class BowelField:
         fs = self.small.sample(plane[5:6], j0 + a0, j0 + a1, i0 + b0, i0 + b1, slot=1)[0]
         slit = np.abs(fs) < np.float32(SLIT_Z)
         slit &= collapsed[a0:a1, b0:b1]
-        out[a0:a1, b0:b1][slit] = _T.WATER
+        out[a0:a1, b0:b1][slit] = _T.GUT_FLUID
 
     def _paint_folds(
         self,
@@ -1705,12 +1705,12 @@ class BowelField:
         gas = lumen & (self.y[j0 + a0 : j0 + a1, None] < surf)
         content = lumen & ~gas
         faeces = content & (kind > 0.0)
-        o[content & ~faeces] = _T.WATER
+        o[content & ~faeces] = _T.GUT_FLUID
         # mottled faeces: soft tissue with gas bubbles and watery patches; no free water rests
         # on gas (where the rough surface has gas behind a patch, the patch stays soft)
         watery = faeces & (fs < -0.7)
         watery[:-1] &= ~gas[1:]
-        o[watery] = _T.WATER
+        o[watery] = _T.GUT_FLUID
         if self.gas:
             o[gas] = _T.GAS
             o[faeces & (fs > FAECES_BUBBLE_Z)] = _T.GAS

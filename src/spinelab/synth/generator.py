@@ -142,6 +142,10 @@ class SynthConfig:
         p_fillings: Probability of metal dental restorations (with streaks; drawn for every
             case, painted where the head is in view: :func:`spinelab.synth.head.draw_fillings`).
         p_contrast: Probability of contrast-enhanced vessels and organs.
+        p_oral_contrast: Probability of positive oral contrast in the stomach's and the
+            bowel's fluid (:data:`spinelab.synth.tissues.ORAL_CONTRAST_HU`; a design value:
+            routine in some centres' abdominal CT, in CT colonography's faecal tagging, absent
+            in others').
         p_steatosis: Probability of a fatty liver (hepatic steatosis, 25-30 % of adults).
         p_arms_down: Probability of arms down beside the body (:mod:`spinelab.synth.arms`);
             the others are scanned with the arms raised out of the field of view.
@@ -211,6 +215,7 @@ class SynthConfig:
     p_metal: float = 0.08
     p_fillings: float = head.P_FILLINGS
     p_contrast: float = 0.5
+    p_oral_contrast: float = 0.25
     p_steatosis: float = 0.27
     p_arms_down: float = P_ARMS_DOWN
     noise_hu_range: tuple[float, float] = (16.0, 44.0)
@@ -424,6 +429,7 @@ def generate_case(
             contrast=params.contrast,
             osteoporosis=params.osteoporosis,
             steatosis=params.steatosis,
+            oral_contrast=params.oral_contrast,
         )
         boxes = {}
         for label, (k0, k1, j0, j1, i0, i1) in res.boxes.items():
@@ -761,6 +767,7 @@ def _draw_params(rng: np.random.Generator, cfg: SynthConfig, geo: SpineGeometry)
             side, geo.labels, geo.body_width_mm, geo.body_depth_mm
         ),
         fillings=head.draw_fillings(side_stream(rng, streams.DENTAL), cfg.p_fillings),
+        oral_contrast=bool(side_stream(rng, streams.ORAL_CONTRAST).random() < cfg.p_oral_contrast),
     )
 
 

@@ -424,7 +424,7 @@ LUNG_GUTTER_POWER = 6.0
 
 #: What the pancreas may cover: fat and bowel (wall, content, gas).
 _PANCREAS_OVER = np.zeros(256, dtype=bool)
-_PANCREAS_OVER[[_T.FAT, _T.SOFT, _T.WATER, _T.GAS]] = True
+_PANCREAS_OVER[[_T.FAT, _T.SOFT, _T.WATER, _T.GUT_FLUID, _T.GAS]] = True
 #: What the adrenals may cover: fat only.
 _ADRENAL_OVER = np.zeros(256, dtype=bool)
 _ADRENAL_OVER[_T.FAT] = True
@@ -1322,7 +1322,7 @@ class OrganPlan:
         lo, hi = self.clip_to_dome(cav, 1.0, z, y, cx - ri * qi + wob, cx + ri * qi + wob * 0.5)
         if self._y_gas is None and (self.gas_depth > 0.0 or self.food_depth > 0.0):
             self.fix_stomach_levels(cav)  # not fixed beforehand: from the first slice painted
-        _paint_span(pt, k, y, j0, lo, hi, _T.WATER, keep=_T.MUSCLE)
+        _paint_span(pt, k, y, j0, lo, hi, _T.GUT_FLUID, keep=_T.MUSCLE)
         if self.food_depth > 0.0:
             self._food(pt, k, z, y, j0, lo, hi)
         if self.gas_depth > 0.0:
@@ -1359,7 +1359,9 @@ class OrganPlan:
         m &= yy[:, None] > self._y_food - STOMACH_FOOD_SURFACE_MM * np.clip(c0, -1.0, 1.0)
         water, fat, gas = self._food_cut
         sub[m] = np.where(
-            c1 > fat, _T.FAT, np.where(c1 < gas, _T.GAS, np.where(c0 < water, _T.WATER, _T.SOFT))
+            c1 > fat,
+            _T.FAT,
+            np.where(c1 < gas, _T.GAS, np.where(c0 < water, _T.GUT_FLUID, _T.SOFT)),
         )[m]
 
     def paint_vessels(

@@ -768,11 +768,13 @@ def edge_phase(
 # --------------------------------------------------------------------------------------------
 #: Synthetic cases made as the real example CT (``../shared``'s TotalSegmentator example) was,
 #: for the figures compared with it: ``SynthConfig(fov=..., **LIKE_REAL_EXAMPLE)`` (3 mm voxels,
-#: a soft kernel (its DICOM slab: Br38f), no contrast, the arms raised out of the field).
+#: a soft kernel (its DICOM slab: Br38f), no contrast (intravenous or oral), the arms raised
+#: out of the field).
 LIKE_REAL_EXAMPLE: dict[str, Any] = {
     "spacing_mm": (3.0, 3.0, 3.0),
     "p_sharp_kernel": 0.0,
     "p_contrast": 0.0,
+    "p_oral_contrast": 0.0,
     "p_arms_down": 0.0,
 }
 #: :func:`lower_ribs`: the box beside T12 (more than RIBS_SIDE_MM to either side of its body's

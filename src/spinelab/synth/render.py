@@ -106,6 +106,8 @@ class AnatomyParams:
         osteoporosis: Thin cortices (the low HU is applied by the HU table).
         screws: Labels of vertebrae with bilateral pedicle screws (rods join them).
         contrast: Contrast-enhanced vessels and organs (affects HU only).
+        oral_contrast: Positive oral contrast in the stomach's and the bowel's fluid (affects
+            HU only: :data:`spinelab.synth.tissues.ORAL_CONTRAST_HU`).
         bowel_gas: Expected number of bowel gas pockets.
         muscle_fat: Mean fraction of muscle voxels turned into fat streaks (fatty infiltration,
             0 = none); patchy and about 1.6x the mean in the paraspinal muscles (0.1-0.3 there
@@ -139,6 +141,7 @@ class AnatomyParams:
     osteophytes: tuple[vshape.Spur, ...] = ()
     schmorl_nodes: tuple[vshape.SchmorlNode, ...] = ()
     fillings: tuple[int, ...] = ()
+    oral_contrast: bool = False
 
 
 @dataclass

@@ -39,6 +39,8 @@ BREASTS = 21
 LUNG_GRADIENT = 23
 #: The upper abdomen's vessels (:meth:`spinelab.synth.organs.OrganPlan.paint_vessels`).
 UPPER_VESSELS = 25
+#: Whether the case has positive oral contrast (:attr:`spinelab.synth.render.AnatomyParams.oral_contrast`).
+ORAL_CONTRAST = 27
 
 
 def side_stream(rng: np.random.Generator, jumps: int) -> np.random.Generator:

@@ -28,14 +28,14 @@ class Tissue(IntEnum):
     AIR = 0
     FAT = 1
     MUSCLE = 2
-    SOFT = 3  # generic soft tissue: bowel wall and content, neck organs
+    SOFT = 3  # generic soft tissue: bowel wall and solid content, neck organs
     LIVER = 4
     SPLEEN = 5
     KIDNEY = 6
     BLOOD = 7  # heart, aorta, vena cava
     LUNG = 8
     GAS = 9  # bowel, stomach and tracheal air
-    WATER = 10  # bladder, cerebrospinal fluid
+    WATER = 10  # bladder, cerebrospinal fluid, renal pelvis, the eyes
     BRAIN = 11
     DISC = 12
     CARTILAGE = 13  # costal cartilage
@@ -56,6 +56,7 @@ class Tissue(IntEnum):
     THYROID = 28  # the thyroid gland (its iodine: brighter than muscle without contrast)
     TOOTH = 29  # teeth (enamel and dentine)
     FILLING = 30  # dental restorations (amalgam, metal crowns)
+    GUT_FLUID = 31  # fluid in the stomach and bowel (bright with positive oral contrast)
 
 
 N_TISSUES = len(Tissue)
@@ -170,7 +171,17 @@ HU_TABLE: dict[Tissue, tuple[float, float]] = {
     Tissue.TOOTH: (2000.0, 200.0),
     # dental amalgam and metal crowns: far beyond the scale, stored at its top like METAL
     Tissue.FILLING: (3071.0, 0.0),
+    # the stomach's and the bowel's fluid: water with some mucus and debris (fluid-filled
+    # bowel loops read about 0-20 HU without oral contrast)
+    Tissue.GUT_FLUID: (10.0, 5.0),
 }
+
+#: Positive oral contrast (diluted iodine or barium drunk before the scan, or the faecal
+#: tagging of CT colonography) in the stomach's and the bowel's fluid: its mean HU and the
+#: between-case spread (clipped at 2.5 spreads: 100-400 HU). Positive oral contrast in bowel
+#: loops commonly reads some 150-350 HU; a design range (no real CT here holds it), meant to
+#: show a network bright bowel beside the spine that is not bone.
+ORAL_CONTRAST_HU = (250.0, 60.0)
 
 #: Contrast-enhanced (portal venous) means that replace the table's, with their spread;
 #: muscle enhances by about 5-10 HU, the pancreas to 90-120 HU (its parenchymal phase peaks
@@ -225,6 +236,7 @@ def sample_hu_table(
     contrast: bool = False,
     osteoporosis: bool = False,
     steatosis: bool = False,
+    oral_contrast: bool = False,
 ) -> NDArray[np.float32]:
     """Draw one case's mean HU per tissue class.
 
@@ -236,6 +248,7 @@ def sample_hu_table(
             the cortex.
         osteoporosis: Use low-density cancellous bone (and a weaker cortex).
         steatosis: Fatty liver (:data:`STEATOTIC_LIVER_HU`).
+        oral_contrast: Positive oral contrast in the gut's fluid (:data:`ORAL_CONTRAST_HU`).
 
     Returns:
         ``(N_TISSUES,)`` float32 HU, indexed by :class:`Tissue` value.
@@ -245,6 +258,8 @@ def sample_hu_table(
         table.update(CONTRAST_HU)
     if steatosis:
         table[Tissue.LIVER] = STEATOTIC_LIVER_CONTRAST_HU if contrast else STEATOTIC_LIVER_HU
+    if oral_contrast:
+        table[Tissue.GUT_FLUID] = ORAL_CONTRAST_HU
     if osteoporosis:
         table[Tissue.CANCELLOUS] = OSTEOPOROTIC_CANCELLOUS_HU
         for t in (Tissue.CORTICAL, Tissue.SHELL):
