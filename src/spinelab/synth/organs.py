@@ -541,23 +541,40 @@ def _paint_span(
     """Paint rows ``j0 .. j0 + len(y)`` (up to ``y_max``) of slice ``k`` between ``x_lo`` and
     ``x_hi`` (mm), over everything but ``keep`` (the organs leave muscle: psoas, crura,
     paraspinal muscles)."""
-    ok = x_hi > x_lo
-    if y_max is not None:
-        ok &= y <= y_max
-    if not ok.any():
+    win = _span_window(pt, k, j0, x_lo, x_hi, None if y_max is None else y <= y_max)
+    if win is None:
         return
+    sub, m, _, _ = win
+    if keep is not None:
+        m &= sub != keep
+    sub[m] = value
+
+
+def _span_window(
+    pt: Painter,
+    k: int,
+    j0: int,
+    x_lo: NDArray[np.float64],
+    x_hi: NDArray[np.float64],
+    rows_ok: NDArray[np.bool_] | None = None,
+) -> tuple[NDArray[np.uint8], NDArray[np.bool_], NDArray[np.float64], slice] | None:
+    """The window of slice ``k`` that rows ``j0 ..`` (those ``rows_ok``, if given) span
+    between ``x_lo`` and ``x_hi`` (mm): the tissue map's view, the mask of the spans in it, its
+    columns' x (mm) and its rows (a slice of ``x_lo``'s); None where nothing is spanned."""
+    ok = x_hi > x_lo
+    if rows_ok is not None:
+        ok &= rows_ok
+    if not ok.any():
+        return None
     rows = np.flatnonzero(ok)
     r0, r1 = int(rows[0]), int(rows[-1]) + 1
     lo, hi = x_lo[r0:r1], x_hi[r0:r1]
     i0, i1 = pt.grid.index_range(0, float(lo[ok[r0:r1]].min()), float(hi[ok[r0:r1]].max()))
     if i1 <= i0:
-        return
-    xx = pt.x[i0:i1][None, :]
-    m = (xx >= lo[:, None]) & (xx <= hi[:, None])
-    sub = pt.tissue[k, j0 + r0 : j0 + r1, i0:i1]
-    if keep is not None:
-        m &= sub != keep
-    sub[m] = value
+        return None
+    xx = pt.x[i0:i1]
+    m = (xx[None, :] >= lo[:, None]) & (xx[None, :] <= hi[:, None])
+    return pt.tissue[k, j0 + r0 : j0 + r1, i0:i1], m, xx, slice(r0, r1)
 
 
 def _rows(pt: Painter, y0: float, y1: float) -> tuple[int, NDArray[np.float64]] | None:
@@ -1343,19 +1360,13 @@ class OrganPlan:
         field roughens; soft matter with watery patches, fat and gas bubbles
         (:data:`STOMACH_FOOD_WATER` etc.)."""
         assert self._y_food is not None
-        ok = (x_hi > x_lo) & (y > self._y_food - STOMACH_FOOD_SURFACE_MM)
-        if not ok.any():
+        win = _span_window(pt, k, j0, x_lo, x_hi, y > self._y_food - STOMACH_FOOD_SURFACE_MM)
+        if win is None:
             return
-        rows = np.flatnonzero(ok)
-        r0, r1 = int(rows[0]), int(rows[-1]) + 1
-        lo, hi = x_lo[r0:r1], x_hi[r0:r1]
-        i0, i1 = pt.grid.index_range(0, float(lo[ok[r0:r1]].min()), float(hi[ok[r0:r1]].max()))
-        if i1 <= i0:
-            return
-        xx, yy = pt.x[i0:i1], y[r0:r1]
+        sub, m, xx, rows = win
+        yy = y[rows]
         c0, c1 = (tex_slice(self.stomach_tex[c], z, yy, xx) for c in range(2))
-        sub = pt.tissue[k, j0 + r0 : j0 + r1, i0:i1]
-        m = (xx[None, :] >= lo[:, None]) & (xx[None, :] <= hi[:, None]) & (sub != _T.MUSCLE)
+        m &= sub != _T.MUSCLE
         m &= yy[:, None] > self._y_food - STOMACH_FOOD_SURFACE_MM * np.clip(c0, -1.0, 1.0)
         water, fat, gas = self._food_cut
         sub[m] = np.where(
