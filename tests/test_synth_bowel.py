@@ -15,7 +15,13 @@ from spinelab.synth.tissues import Tissue
 sys.path.insert(0, str(Path(__file__).parent))
 from synth_spine_fixture import curved_spine
 
-BOWEL = [int(Tissue.SOFT), int(Tissue.GUT_FLUID), int(Tissue.GAS), int(Tissue.FAECAL_GAS)]
+BOWEL = [
+    int(Tissue.SOFT),
+    int(Tissue.GUT_WALL),
+    int(Tissue.GUT_FLUID),
+    int(Tissue.GAS),
+    int(Tissue.FAECAL_GAS),
+]
 
 
 def _slice(spine, res, label: str):

@@ -38,7 +38,10 @@ def gas_cases():
         front = (y < y_l3 - 30.0)[None, :, None]  # clear of the spine (discs' vacuum gas)
         gas = (res.tissue == Tissue.GAS) & front
         bowel = (
-            np.isin(res.tissue, (Tissue.GAS, Tissue.SOFT, Tissue.GUT_FLUID, Tissue.FAECAL_GAS))
+            np.isin(
+                res.tissue,
+                (Tissue.GAS, Tissue.SOFT, Tissue.GUT_WALL, Tissue.GUT_FLUID, Tissue.FAECAL_GAS),
+            )
             & front
         )
         out.append((y_l3, gas, bowel, y))

@@ -38,7 +38,7 @@ def _fluid_rim_soft_share(spine, res) -> float:
         big = np.isin(lab, 1 + np.flatnonzero(area >= min_px))
         lumen = ndi.binary_fill_holes(ndi.binary_closing(big, np.ones((3, 3)), iterations=2) | big)
         ring = ndi.binary_dilation(lumen, np.ones((3, 3))) & ~lumen
-        soft += int((ring & (sl == Tissue.SOFT)).sum())
+        soft += int((ring & np.isin(sl, (Tissue.SOFT, Tissue.GUT_WALL))).sum())
         n += int(ring.sum())
     return soft / n
 
@@ -84,7 +84,10 @@ def test_outline_dents_leave_the_other_fields_unchanged(monkeypatch):
     assert diff.max() <= 4.0 + 1e-4
     assert (diff > 1.0).sum() > 100
     loops = [
-        np.isin(r.tissue, (Tissue.SOFT, Tissue.GUT_FLUID, Tissue.GAS, Tissue.FAECAL_GAS)).sum()
+        np.isin(
+            r.tissue,
+            (Tissue.SOFT, Tissue.GUT_WALL, Tissue.GUT_FLUID, Tissue.GAS, Tissue.FAECAL_GAS),
+        ).sum()
         for r in (smooth, dented)
     ]
     assert loops[1] == pytest.approx(loops[0], rel=0.1)  # dented and bulged, not shrunk

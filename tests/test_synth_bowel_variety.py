@@ -27,7 +27,7 @@ LUMEN = [int(Tissue.GUT_FLUID), int(Tissue.GAS)]
 def _septa(t: np.ndarray) -> np.ndarray:
     """Soft-tissue voxels with fluid or gas on both sides along x or along y: thin folds
     across a lumen, ``(nk, nj, ni)``."""
-    soft = t == Tissue.SOFT
+    soft = np.isin(t, (Tissue.SOFT, Tissue.GUT_WALL))
     lum = np.isin(t, LUMEN)
     across_x = np.zeros_like(soft)
     across_y = np.zeros_like(soft)

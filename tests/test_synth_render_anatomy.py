@@ -341,7 +341,10 @@ def test_bowel_fills_the_abdomen_in_front_of_the_spine(spine):
         j0, j1 = g.index_range(1, c[1] - 120.0, c[1] - 40.0)
         i0, i1 = g.index_range(0, c[0] - 80.0, c[0] + 80.0)
         patch = res.tissue[k, j0:j1, i0:i1]
-        kinds = [int(t) for t in (Tissue.SOFT, Tissue.GUT_FLUID, Tissue.GAS, Tissue.FAECAL_GAS)]
+        kinds = [
+            int(t)
+            for t in (Tissue.SOFT, Tissue.GUT_WALL, Tissue.GUT_FLUID, Tissue.GAS, Tissue.FAECAL_GAS)
+        ]
         bowel.append(np.isin(patch, kinds).mean())
         fat.append((patch == Tissue.FAT).mean())
     assert np.mean(bowel) > 0.5, bowel

@@ -1554,10 +1554,13 @@ class BowelField:
         wet &= lumen
         wet |= gas
         sub[wet] = _T.GUT_FLUID  # fluid; gas loops hold fluid behind their level
+        # the wall (around the lumen and the gas) and the collapsed loops (all wall): mucosa
+        collapsed = loop & (code > 0.95) & (code < 1.05)
+        wall = loop & ~(lumen | gas)
+        wall |= collapsed
+        sub[wall] = _T.GUT_WALL
         core = tube < -np.float32(SLIT_DEPTH_MM)  # collapsed loops' slits: near the axis
-        core &= loop
-        core &= code > 0.95
-        core &= code < 1.05
+        core &= collapsed
         self._paint_slits(sub, core, plane, (j0, i0))
         rows = np.nonzero(gas.any(axis=1))[0]
         if self.gas and len(rows):
@@ -1651,7 +1654,7 @@ class BowelField:
         on &= w > 0.05
         # (in gas, only in the jejunum proper: the distal loops' gas is featureless)
         on &= (out[a0:a1, b0:b1][jj, ii] != _T.GAS) | (w > GAS_FOLD_SHARE)
-        out[a0:a1, b0:b1][jj[on], ii[on]] = _T.SOFT
+        out[a0:a1, b0:b1][jj[on], ii[on]] = _T.GUT_WALL
 
     def _box(
         self, keep: NDArray[np.bool_], j0: int, j1: int, i0: int, i1: int
@@ -1692,6 +1695,7 @@ class BowelField:
         if not len(rows):
             return
         out[tube] = _T.SOFT
+        out[tube & ~lumen] = _T.GUT_WALL
         cols = np.nonzero(tube.any(axis=0))[0]
         # gas level, content kind and the fine field in the tube's box
         a0, a1, b0, b1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1

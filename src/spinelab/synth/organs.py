@@ -424,7 +424,7 @@ LUNG_GUTTER_POWER = 6.0
 
 #: What the pancreas may cover: fat and bowel (wall, content, gas).
 _PANCREAS_OVER = np.zeros(256, dtype=bool)
-_PANCREAS_OVER[[_T.FAT, _T.SOFT, _T.WATER, _T.GUT_FLUID, _T.GAS]] = True
+_PANCREAS_OVER[[_T.FAT, _T.SOFT, _T.WATER, _T.GUT_FLUID, _T.GUT_WALL, _T.GAS]] = True
 #: What the adrenals may cover: fat only.
 _ADRENAL_OVER = np.zeros(256, dtype=bool)
 _ADRENAL_OVER[_T.FAT] = True
@@ -1330,7 +1330,7 @@ class OrganPlan:
         q = np.sqrt(np.clip(1.0 - ((y - cy) / (0.8 * r)) ** 2, 0.0, 1.0))
         wob = self.stomach_w(y, z)
         lo, hi = self.clip_to_dome(cav, 1.0, z, y, cx - r * q + wob, cx + r * q + wob * 0.5)
-        _paint_span(pt, k, y, j0, lo, hi, _T.SOFT, keep=_T.MUSCLE)
+        _paint_span(pt, k, y, j0, lo, hi, _T.GUT_WALL, keep=_T.MUSCLE)
         # lumen: fluid; food at the back; gas in front above a horizontal air-fluid level
         ri = r - STOMACH_WALL_MM
         if ri <= 3.0:

@@ -543,7 +543,7 @@ def _paint_auricular(pt: Painter, geo: SpineGeometry, s: float) -> None:
     tilt = math.radians(vshape.SACRAL_JOINT_TURN_DEG)
     ln = [v * s / 2 / math.cos(tilt) for v in ILIUM_AURICULAR_LONG_MM]
     tn = [v * s / 2 for v in ILIUM_AURICULAR_MM]
-    soft = (_T.FAT, _T.MUSCLE, _T.SOFT)
+    soft = (_T.FAT, _T.MUSCLE, _T.SOFT, _T.GUT_WALL)
     k0, k1 = pt.grid.index_range(2, zn[0], zn[-1])
     for k in range(k0, k1):
         z = float(pt.z[k])
@@ -1005,7 +1005,7 @@ COCCYX_JOINT_MM = 2.0
 COCCYX_JOINT_AT = 0.4
 #: Soft tissue that the canal's dorsal wall may replace (not bone, not S2's cerebrospinal
 #: fluid).
-_ROOF_OVER = (_T.FAT, _T.MUSCLE, _T.SOFT)
+_ROOF_OVER = (_T.FAT, _T.MUSCLE, _T.SOFT, _T.GUT_WALL)
 
 
 def lower_sacrum(

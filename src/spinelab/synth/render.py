@@ -1008,7 +1008,7 @@ def _paint_ribs(
             ch = np.full(m, CARTILAGE_MM[0] * sz)
             cn = np.full(m, CARTILAGE_MM[1] * sz)
             tw = twist[-1] + np.zeros(m)
-            soft = (_T.FAT, _T.MUSCLE, _T.SOFT)
+            soft = (_T.FAT, _T.MUSCLE, _T.SOFT, _T.GUT_WALL)
             pt.flat_tube(cart, ch, cn, tw, _T.CARTILAGE, None, only=soft)
             if calcified:
                 # calcified rims over a random stretch of the cartilage

@@ -84,7 +84,7 @@ SHELL_MM = 1.5
 CLAVICLE_R_MM = 7.0
 CLAVICLE_MEDIAL_MM = (25.0, 15.0)
 
-_SOFT = (_T.FAT, _T.MUSCLE, _T.SOFT)
+_SOFT = (_T.FAT, _T.MUSCLE, _T.SOFT, _T.GUT_WALL)
 
 
 def _height(z_of: dict[str, float], key: tuple[str, str, float]) -> float:

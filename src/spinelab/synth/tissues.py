@@ -57,6 +57,7 @@ class Tissue(IntEnum):
     TOOTH = 29  # teeth (enamel and dentine)
     FILLING = 30  # dental restorations (amalgam, metal crowns)
     GUT_FLUID = 31  # fluid in the stomach and bowel (bright with positive oral contrast)
+    GUT_WALL = 32  # the stomach's and bowel's wall (its mucosa enhances with contrast)
 
 
 N_TISSUES = len(Tissue)
@@ -174,7 +175,17 @@ HU_TABLE: dict[Tissue, tuple[float, float]] = {
     # the stomach's and the bowel's fluid: water with some mucus and debris (fluid-filled
     # bowel loops read about 0-20 HU without oral contrast)
     Tissue.GUT_FLUID: (10.0, 5.0),
+    # the gut's wall: without contrast the generic soft tissue's value (:func:`sample_hu_table`
+    # sets it to SOFT's), with contrast its mucosa enhances (GUT_WALL_ENHANCEMENT_HU)
+    Tissue.GUT_WALL: (30.0, 10.0),
 }
+
+#: How far the stomach's and the bowel's wall (its mucosa) rises above the case's soft tissue
+#: with intravenous contrast (portal venous phase), HU, a per-case range: the enhancing
+#: mucosa gives the walls of fluid-filled loops and the folds of collapsed jejunum their
+#: bright rims on enhanced CT (the real DICOM slab's jejunal loops beside its stomach). A design
+#: range: nothing here measures it.
+GUT_WALL_ENHANCEMENT_HU = (30.0, 70.0)
 
 #: Positive oral contrast (diluted iodine or barium drunk before the scan, or the faecal
 #: tagging of CT colonography) in the stomach's and the bowel's fluid: its mean HU and the
@@ -284,6 +295,11 @@ def sample_hu_table(
         else:
             r = fatty if t < Tissue.FAECAL_GAS else faecal if t < Tissue.COUCH else couch
         out[t] = mean + spread * float(np.clip(r.standard_normal(), -2.5, 2.5))
+    # the gut's wall: the soft tissue's value, and its mucosa's enhancement (from the couch's
+    # stream, whose other draws stay as they were)
+    out[Tissue.GUT_WALL] = out[Tissue.SOFT]
+    if contrast:
+        out[Tissue.GUT_WALL] += float(couch.uniform(*GUT_WALL_ENHANCEMENT_HU))
     out[Tissue.METAL] = HU_TABLE[Tissue.METAL][0]
     out[Tissue.FILLING] = HU_TABLE[Tissue.FILLING][0]
     out[Tissue.DENSE] += out[Tissue.CANCELLOUS]
