@@ -28,7 +28,7 @@ class Tissue(IntEnum):
     AIR = 0
     FAT = 1
     MUSCLE = 2
-    SOFT = 3  # generic soft tissue: bowel wall and solid content, neck organs
+    SOFT = 3  # generic soft tissue: the gut's solid content (chyme, food, faeces), neck organs
     LIVER = 4
     SPLEEN = 5
     KIDNEY = 6
