@@ -30,7 +30,7 @@ from synth_spine_fixture import centre_of, chest_grid
 #: over 5 x 5 pixels 22.2; the liver 84 / 100 / 117, 12.9, 6.0.
 SLAB_STOMACH_BOX = (slice(300, 335), slice(255, 295), slice(12, 20))
 SLAB_LIVER_BOX = (slice(150, 200), slice(250, 290), slice(12, 20))
-_STOMACH_TISSUES = (Tissue.GUT_FLUID, Tissue.SOFT, Tissue.FAT, Tissue.GAS)
+_STOMACH_TISSUES = (Tissue.GUT_FLUID, Tissue.SOFT, Tissue.GAS)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,8 @@ def test_a_fasting_stomach_holds_fluid_and_a_fed_one_food_at_the_back(food_and_f
     spine, food, fluid = food_and_fluid
     lumen = _lumen(spine, fluid)
     assert lumen.sum() > 5000  # a fluid-filled lumen (1.5 mm voxels: > 17 ml)
-    # the fed stomach: the same lumen, partly food; its tissues are the content's only
+    # the fed stomach: the same lumen, partly food; its tissues are the content's only (no
+    # fat, so the vessels painted into fat afterwards never reach it)
     fed = food.tissue[lumen]
     assert np.isin(fed, _STOMACH_TISSUES).all()
     changed = lumen & (food.tissue != Tissue.GUT_FLUID)
@@ -79,7 +80,7 @@ def test_a_fasting_stomach_holds_fluid_and_a_fed_one_food_at_the_back(food_and_f
     assert front < 0.35 < 0.6 < back, (front, back)
 
 
-def test_food_is_a_mottle_of_soft_matter_water_fat_and_gas_bubbles(food_and_fluid):
+def test_food_is_a_mottle_of_soft_matter_water_and_gas_bubbles(food_and_fluid):
     """The shares of the food's make-up (:data:`organs.STOMACH_FOOD_WATER` etc.) and the
     bubbles' size: round pockets a few mm across, not single voxels."""
     spine, food, fluid = food_and_fluid
@@ -92,7 +93,6 @@ def test_food_is_a_mottle_of_soft_matter_water_fat_and_gas_bubbles(food_and_flui
     t = food.tissue[deep]
     shares = {tis: float(np.mean(t == tis)) for tis in _STOMACH_TISSUES}
     assert 0.15 < shares[Tissue.GUT_FLUID] < 0.45, shares
-    assert 0.02 < shares[Tissue.FAT] < 0.12, shares
     assert 0.01 < shares[Tissue.GAS] < 0.07, shares
     assert shares[Tissue.SOFT] > 0.4, shares
     bubbles, n = ndi.label(deep & (food.tissue == Tissue.GAS))
@@ -122,9 +122,10 @@ def test_the_real_stomach_content_is_mottled(shared_data):
 
 def test_small_vessels_run_through_the_fat_round_the_stomach(food_and_fluid):
     """Small blood-filled sections (up to 20 voxels of 1.5 mm, every voxel touching fat) in the
-    fat in front of the spine at T10-T12: 13 per slice (10th-90th percentile 8-20), 1.6 per
-    1000 mm2 of that fat (the real slab: 1.7, :func:`test_the_real_upper_abdominal_fat_holds_
-    vessels`). Old design (the mesenteric vessels stopped at the small bowel's top): 1 (0-2)."""
+    fat in front of the spine at T10-T12: 11 per slice (10th-90th percentile 7-16), 1.3 per
+    1000 mm2 of that fat (the real slab's small bright sections in fat, vessels and enhancing
+    bowel alike: 1.7, :func:`test_the_real_upper_abdominal_fat_holds_vessels`). Old design
+    (the mesenteric vessels stopped at the small bowel's top): 1 (0-2)."""
     spine, food, _ = food_and_fluid
     t, g = food.tissue, food.grid
     x, y = g.axis_mm(0), g.axis_mm(1)
@@ -163,7 +164,9 @@ def test_the_real_upper_abdominal_fat_holds_vessels(shared_data):
     vessel sections per slice (4-13 over its 20 slices), 1.6 per 1000 pixels of fat there.
     Generated contrast cases at its pixels (0.98 x 0.98 x 2 mm, seeds 1 / 3 / 4 of
     ``case_seed(0, .)``, T12 +-20 mm) had 0.34-0.52 per 1000 before the upper abdomen's
-    vessels (:meth:`organs.OrganPlan.paint_vessels`), 1.01-1.51 with them."""
+    vessels (:meth:`organs.OrganPlan.paint_vessels`) and the enhancing gut wall; with the wall
+    and without the vessels 1.25-2.04 (the measure counts enhancing bowel too), with both
+    2.14-2.39."""
     from spinelab.io.images import read_image
     from spinelab.synth.realism import canonical
 

@@ -26,7 +26,7 @@ Anatomy 8th ed.; organ sizes as in ultrasound/CT reference texts):
 * Stomach: fundus under the left dome beside the spleen, body running forwards and medially,
   antrum crossing the midline anteriorly at L1; wall 3-5 mm; in a supine patient gas collects
   anteriorly above a horizontal (constant ``y``) air-fluid level; the content is fluid, with
-  food (a mottle of soft matter, watery patches, fat and gas bubbles) lying at the back in
+  food (a mottle of soft matter, watery patches and gas bubbles) lying at the back in
   most cases (STOMACH_P_FOOD).
 * Kidneys: 11-12 cm long, 5-6 cm wide, 3.5-4 cm thick; the left upper pole at T12-L1, the right
   kidney 1-2 cm lower; long axes tilted so the upper poles lie medial (about 12 deg) and
@@ -193,23 +193,22 @@ STOMACH_CY = ([0.0, 0.5, 1.0], [0.2, -0.25, -0.6])
 #: Stomach content: with a probability STOMACH_P_FOOD the lumen holds food (else fluid only,
 #: water density), lying dependent (supine: at the back) below a level STOMACH_FOOD_MM (a
 #: per-case range) in front of the lumen's back at the stomach's body, fluid between it and
-#: the gas. The food is a mottle of soft matter, watery patches, fat and trapped gas bubbles
+#: the gas. The food is a mottle of soft matter, watery patches and trapped gas bubbles
 #: (shares of the lumen, the thresholds of a two-channel random field of STOMACH_MOTTLE_MM,
 #: :func:`periodic_field`) with a surface that rises and falls by STOMACH_FOOD_SURFACE_MM. The
 #: real example CT (3 mm, unenhanced, T11-T12) shows a gas-filled fundus over mottled food
 #: with gas dots beside a uniform fluid-filled body; the real DICOM slab (0.98 mm, enhanced):
 #: inside its stomach HU 29 / 69 / 104 at the 10th / 50th / 90th percentile, SD 32 HU and 22
-#: HU between means over 5 x 5 pixels (the liver beside it: 84 / 100 / 117, SD 13 and 6).
-#: The probability, the depths, the scale and the shares are design values (nothing here
+#: HU between means over 5 x 5 pixels (the liver beside it: 84 / 100 / 117, SD 13 and 6; its
+#: 10th percentile shows no fat in it: none is painted, and so the fat the vessels are painted
+#: into, :meth:`OrganPlan.paint_vessels`, is never the stomach's content). The probability, the depths, the scale and the shares are design values (nothing here
 #: measures how often patients come to CT fed, or what their food is made of).
 STOMACH_P_FOOD = 0.6
 STOMACH_FOOD_MM = (15.0, 70.0)
 STOMACH_MOTTLE_MM = 2.5
 STOMACH_FOOD_SURFACE_MM = 5.0
-#: Food's make-up: shares of watery patches (channel 0 low), fat (channel 1 high) and gas
-#: bubbles (channel 1 low).
+#: Food's make-up: shares of watery patches (channel 0 low) and gas bubbles (channel 1 low).
 STOMACH_FOOD_WATER = 0.3
-STOMACH_FOOD_FAT = 0.06
 STOMACH_FOOD_GAS = 0.03
 #: Heart: height from the diaphragmatic surface to the base (mm) and the largest axial half-width
 #: and half-depth (mm); 12 x 8.5 x 6 cm in anatomy texts, here as seen on axial slices (the
@@ -665,11 +664,7 @@ class OrganPlan:
         self.stomach_tex = periodic_field(r, STOMACH_MOTTLE_MM / TEX_CELL_MM)
         from scipy.special import ndtri  # the standard normal's quantiles
 
-        self._food_cut = (
-            float(ndtri(STOMACH_FOOD_WATER)),
-            float(ndtri(1.0 - STOMACH_FOOD_FAT)),
-            float(ndtri(STOMACH_FOOD_GAS)),
-        )
+        self._food_cut = (float(ndtri(STOMACH_FOOD_WATER)), float(ndtri(STOMACH_FOOD_GAS)))
         self._y_food: float | None = None
 
     def _plan_portal(self, r: np.random.Generator) -> None:
@@ -1357,7 +1352,7 @@ class OrganPlan:
     ) -> None:
         """The stomach's food on slice ``k`` (height ``z``) in its lumen (rows ``y`` from
         ``j0``, between ``x_lo`` and ``x_hi`` mm): behind its level, whose surface the mottle's
-        field roughens; soft matter with watery patches, fat and gas bubbles
+        field roughens; soft matter with watery patches and gas bubbles
         (:data:`STOMACH_FOOD_WATER` etc.)."""
         assert self._y_food is not None
         win = _span_window(pt, k, j0, x_lo, x_hi, y > self._y_food - STOMACH_FOOD_SURFACE_MM)
@@ -1368,12 +1363,8 @@ class OrganPlan:
         c0, c1 = (tex_slice(self.stomach_tex[c], z, yy, xx) for c in range(2))
         m &= sub != _T.MUSCLE
         m &= yy[:, None] > self._y_food - STOMACH_FOOD_SURFACE_MM * np.clip(c0, -1.0, 1.0)
-        water, fat, gas = self._food_cut
-        sub[m] = np.where(
-            c1 > fat,
-            _T.FAT,
-            np.where(c1 < gas, _T.GAS, np.where(c0 < water, _T.GUT_FLUID, _T.SOFT)),
-        )[m]
+        water, gas = self._food_cut
+        sub[m] = np.where(c1 < gas, _T.GAS, np.where(c0 < water, _T.GUT_FLUID, _T.SOFT))[m]
 
     def paint_vessels(
         self,
@@ -1423,31 +1414,7 @@ class OrganPlan:
         m = len(c)
         h = rng.uniform(*UPPER_VESSEL_HALF_LENGTH_MM, m)[:, None]
         rad = rng.uniform(*UPPER_VESSEL_RADIUS_MM, m)
-        a, b = c - h * dd, c + h * dd
-        # none reaches into the stomach's lumen (its food holds fat; its outline wobbles)
-        keep = ~self._near_lumen(np.stack([a, c, b], axis=1), rad + WOBBLE_MM, zk, knots)
-        pt.segments(a[keep], b[keep], rad[keep], _T.BLOOD, only=(_T.FAT,))
-
-    def _near_lumen(
-        self,
-        pts: NDArray[np.float64],
-        margin: NDArray[np.float64],
-        zk: NDArray[np.float64],
-        knots: NDArray[np.float64],
-    ) -> NDArray[np.bool_]:
-        """Whether any of each row's points ``pts`` ``(M, P, 3)`` mm lies within ``margin``
-        ``(M,)`` mm of the stomach's lumen (its section less the wall, the cavity's centre,
-        half-width and half-depth interpolated from ``knots`` at heights ``zk``)."""
-        flat = pts.reshape(-1, 3)
-        fr = np.array([self._stomach_radius(float(z)) for z in flat[:, 2]])
-        cav = [np.interp(flat[:, 2], zk, knots[:, q]) for q in range(4)]
-        cx, cy = self._stomach_centre(fr[:, 0], *cav)
-        ri = fr[:, 1] - STOMACH_WALL_MM
-        mg = np.repeat(margin, pts.shape[1])
-        q = ((flat[:, 0] - cx) / np.maximum(ri + mg, 1e-6)) ** 2
-        q += ((flat[:, 1] - cy) / np.maximum(0.8 * ri + mg, 1e-6)) ** 2
-        near = (ri > 3.0) & (q < 1.0)
-        return np.asarray(near.reshape(pts.shape[:2]).any(axis=1))
+        pt.segments(c - h * dd, c + h * dd, rad, _T.BLOOD, only=(_T.FAT,))
 
     def _kidney(self, pt: Painter, k: int, z: float, cav: Cavity, side: float, n: int) -> None:
         zk = self.z_kid[n]
@@ -1671,15 +1638,18 @@ def periodic_field(r: np.random.Generator, sigma_cells: float) -> NDArray[np.flo
 #: STOMACH_VESSEL_STEP_MM of its height, 2-8 mm outside its wall and running along it (mostly
 #: along the stomach's cranio-caudal axis, so an axial slice cuts them as dots); painted
 #: into the fat only, so they show in the fat between the organs (the mesenteric vessels below
-#: are the bowel's: :mod:`spinelab.synth.bowel`), none within reach of the stomach's lumen.
-#: Radius and half-length ranges (mm). The counts are set by the real DICOM slab (0.98 mm,
-#: enhanced): round its stomach, left of and in front of the spine, 1.6 small bright sections
-#: in fat per 1000 pixels of fat (tests/test_synth_stomach.py); three generated contrast cases
-#: at its pixels 0.34-0.52 without these vessels, 1.01-1.51 with them.
-UPPER_VESSELS_PER_SLICE = 60
+#: are the bowel's: :mod:`spinelab.synth.bowel`).
+#: Radius and half-length ranges (mm). The counts are design values near the real DICOM slab
+#: (0.98 mm, enhanced): round its stomach, left of and in front of the spine, it holds 1.6
+#: small bright sections in fat per 1000 pixels of fat (tests/test_synth_stomach.py), vessels
+#: and enhancing bowel alike; three generated contrast cases at its pixels 1.25-2.04 without
+#: these vessels (their enhancing gut walls, :data:`tissues.GUT_WALL_ENHANCEMENT_HU`),
+#: 2.14-2.39 with them; on the test trunk's tissue map 1.3 vessel sections per 1000 mm2 of
+#: that fat.
+UPPER_VESSELS_PER_SLICE = 30
 UPPER_VESSEL_RADIUS_MM = (1.0, 2.5)
 UPPER_VESSEL_HALF_LENGTH_MM = (2.0, 6.0)
-STOMACH_VESSELS = 16
+STOMACH_VESSELS = 8
 STOMACH_VESSEL_STEP_MM = 4.0
 STOMACH_VESSEL_GAP_MM = (2.0, 8.0)
 
