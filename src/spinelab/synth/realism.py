@@ -170,11 +170,12 @@ def hu_body_mask(hu: NDArray[Any]) -> NDArray[np.bool_]:
     m = hu > -300
     for k in range(m.shape[2]):
         m[:, :, k] = ndi.binary_fill_holes(m[:, :, k])
-    comp, n = ndi.label(m)
-    if n == 0:
-        return m
-    sizes = np.bincount(comp.ravel())[1:]
-    return np.asarray(comp == int(np.argmax(sizes)) + 1)
+    return _largest(m)
+
+
+def _slice_body(sl: NDArray[Any]) -> NDArray[np.bool_]:
+    """The body on one axial slice: as :func:`hu_body_mask`, the largest 2-D piece."""
+    return _largest(ndi.binary_fill_holes(sl > -300))
 
 
 def measure(
@@ -1102,7 +1103,7 @@ def back_outline(
     k = int(np.argmin(np.abs(zs - c[2])))
     rows = []
     for kk in range(max(k - 1, 0), min(k + 2, arr.shape[2])):
-        body = _largest(ndi.binary_fill_holes(arr[:, :, kk] > -300))
+        body = _slice_body(arr[:, :, kk])
         ii, jj = np.nonzero(body)
         dx, dy = xs[ii] - c[0], ys[jj] - c[1]
         hw = 0.5 * float(dx.max() - dx.min())
@@ -1185,7 +1186,7 @@ def posterior_thorax(
             if sel.any():
                 reach[n].append(float(np.broadcast_to(dy, sel.shape)[sel].max()))
     kc = int(np.argmin(np.abs(zs - hi[2])))
-    body = _largest(ndi.binary_fill_holes(arr[:, :, kc] > -300))
+    body = _slice_body(arr[:, :, kc])
     lung = body & (arr[:, :, kc] < LUNG_HU)
     behind = lung & (ys > hi[1])[None, :]
     n_body = max(int(body.sum()), 1)
