@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage, special
 
-from spinelab.synth.tissues import Tissue
+from spinelab.synth.tissues import FATS, Tissue
 
 _T = Tissue
 
@@ -61,7 +61,7 @@ BONE_LEVEL: tuple[Tissue, ...] = (
 #: time 3.32 -> 3.52 s (five seeds' mean, same minutes).
 LEVELS: tuple[tuple[Tissue, ...], ...] = (
     _BODY,
-    tuple(t for t in _BODY if t != _T.FAT),
+    tuple(t for t in _BODY if t not in FATS),
     BONE_LEVEL,
     (_T.CANCELLOUS, _T.DENSE, _T.MARROW, _T.FATTY_MARROW),
 )

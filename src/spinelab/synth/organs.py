@@ -83,7 +83,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from spinelab.synth.tissues import Tissue
+from spinelab.synth.tissues import FATS, Tissue
 
 if TYPE_CHECKING:
     from spinelab.synth.body import Level
@@ -423,7 +423,9 @@ LUNG_GUTTER_POWER = 6.0
 
 #: What the pancreas may cover: fat and bowel (wall, content, gas).
 _PANCREAS_OVER = np.zeros(256, dtype=bool)
-_PANCREAS_OVER[[_T.FAT, _T.SOFT, _T.WATER, _T.GUT_FLUID, _T.GUT_WALL, _T.GAS]] = True
+_PANCREAS_OVER[
+    [_T.FAT, _T.SOFT, _T.WATER, _T.GUT_FLUID, _T.GUT_WALL, _T.GAS, _T.MESENTERY, _T.VISCERAL_FAT]
+] = True
 #: What the adrenals may cover: fat only.
 _ADRENAL_OVER = np.zeros(256, dtype=bool)
 _ADRENAL_OVER[_T.FAT] = True
@@ -1360,7 +1362,7 @@ class OrganPlan:
             return
         sub, m, xx, rows = win
         yy = y[rows]
-        c0, c1 = (tex_slice(self.stomach_tex[c], z, yy, xx) for c in range(2))
+        c0, c1 = tex_slice(self.stomach_tex, z, yy, xx)
         m &= sub != _T.MUSCLE
         m &= yy[:, None] > self._y_food - STOMACH_FOOD_SURFACE_MM * np.clip(c0, -1.0, 1.0)
         water, gas = self._food_cut
@@ -1414,7 +1416,7 @@ class OrganPlan:
         m = len(c)
         h = rng.uniform(*UPPER_VESSEL_HALF_LENGTH_MM, m)[:, None]
         rad = rng.uniform(*UPPER_VESSEL_RADIUS_MM, m)
-        pt.segments(c - h * dd, c + h * dd, rad, _T.BLOOD, only=(_T.FAT,))
+        pt.segments(c - h * dd, c + h * dd, rad, _T.BLOOD, only=FATS)
 
     def _kidney(self, pt: Painter, k: int, z: float, cav: Cavity, side: float, n: int) -> None:
         zk = self.z_kid[n]
@@ -1576,7 +1578,7 @@ _PORTAL_OVER[_T.LIVER] = True
 _LIVER_ONLY = np.zeros(256, dtype=bool)
 _LIVER_ONLY[_T.LIVER] = True
 _LIVER_FAT = _LIVER_ONLY.copy()
-_LIVER_FAT[_T.FAT] = True
+_LIVER_FAT[list(FATS)] = True
 _GB_OVER = _PORTAL_OVER.copy()
 #: Cell of the periodic random fields (mm) and their size (cells per axis).
 TEX_CELL_MM = 1.25
@@ -1666,25 +1668,33 @@ def tex_index(v: NDArray[np.float64]) -> NDArray[np.int64]:
     return np.asarray(np.floor(v / TEX_CELL_MM).astype(np.int64) % TEX_N)
 
 
+def _tex_weights(v: NDArray[np.float64]) -> NDArray[np.float32]:
+    """Linear interpolation weights ``(len(v), TEX_N)`` of coordinates ``v`` (mm) between the
+    cell centres of a :func:`periodic_field` (periodic)."""
+    u = v / TEX_CELL_MM - 0.5
+    fu = np.floor(u)
+    w = (u - fu).astype(np.float32)
+    i = fu.astype(np.int64) % TEX_N
+    out = np.zeros((len(v), TEX_N), dtype=np.float32)
+    rows = np.arange(len(v))
+    out[rows, i] = 1.0 - w
+    out[rows, (i + 1) % TEX_N] += w
+    return out
+
+
 def tex_slice(
     field: NDArray[np.float32], z: float, y: NDArray[np.float64], x: NDArray[np.float64]
 ) -> NDArray[np.float32]:
-    """One channel ``field`` ``(TEX_N, TEX_N, TEX_N)`` (z, y, x) of a :func:`periodic_field`
-    interpolated (trilinear) at height ``z`` on the rows ``y`` and columns ``x`` (mm):
-    ``(len(y), len(x))``, smooth where :func:`tex_index`'s cells are blocks."""
-    out = np.zeros((len(y), len(x)), dtype=np.float32)
-    uz, uy, ux = z / TEX_CELL_MM - 0.5, y / TEX_CELL_MM - 0.5, x / TEX_CELL_MM - 0.5
-    fz, fy, fx = math.floor(uz), np.floor(uy), np.floor(ux)
+    """A :func:`periodic_field`'s channel ``(TEX_N, TEX_N, TEX_N)`` (z, y, x), or channels
+    ``(C, TEX_N, TEX_N, TEX_N)``, interpolated (trilinear) at height ``z`` on the rows ``y``
+    and columns ``x`` (mm): ``(len(y), len(x))`` (or ``(C, len(y), len(x))``), smooth where
+    :func:`tex_index`'s cells are blocks. The plane at ``z`` is interpolated first, then
+    across the rows and columns as two small matrix products."""
+    uz = z / TEX_CELL_MM - 0.5
+    fz = math.floor(uz)
     wz = np.float32(uz - fz)
-    wy, wx = (uy - fy).astype(np.float32)[:, None], (ux - fx).astype(np.float32)[None, :]
-    iy, ix = fy.astype(np.int64) % TEX_N, fx.astype(np.int64) % TEX_N
-    for dz, cz in ((0, 1 - wz), (1, wz)):
-        plane = field[(fz + dz) % TEX_N]
-        for dy, cy in ((0, 1 - wy), (1, wy)):
-            rows = plane[(iy + dy) % TEX_N]
-            for dx, cx in ((0, 1 - wx), (1, wx)):
-                out += cz * cy * cx * rows[:, (ix + dx) % TEX_N]
-    return out
+    plane = (1 - wz) * field[..., fz % TEX_N, :, :] + wz * field[..., (fz + 1) % TEX_N, :, :]
+    return np.asarray(_tex_weights(y) @ plane @ _tex_weights(x).T, dtype=np.float32)
 
 
 def _paint_capsule(

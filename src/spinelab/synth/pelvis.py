@@ -35,7 +35,7 @@ from spinelab.synth.painter import (
     tube_frame,
 )
 from spinelab.synth.streams import side_stream
-from spinelab.synth.tissues import BONE, Tissue
+from spinelab.synth.tissues import BONE, SOFT_TISSUES, Tissue
 
 if TYPE_CHECKING:
     from spinelab.synth.body import BodyPlan
@@ -543,7 +543,6 @@ def _paint_auricular(pt: Painter, geo: SpineGeometry, s: float) -> None:
     tilt = math.radians(vshape.SACRAL_JOINT_TURN_DEG)
     ln = [v * s / 2 / math.cos(tilt) for v in ILIUM_AURICULAR_LONG_MM]
     tn = [v * s / 2 for v in ILIUM_AURICULAR_MM]
-    soft = (_T.FAT, _T.MUSCLE, _T.SOFT, _T.GUT_WALL)
     k0, k1 = pt.grid.index_range(2, zn[0], zn[-1])
     for k in range(k0, k1):
         z = float(pt.z[k])
@@ -556,7 +555,7 @@ def _paint_auricular(pt: Painter, geo: SpineGeometry, s: float) -> None:
         for side in (1.0, -1.0):
             cx = x0 + side * out
             turn = side * tilt
-            pt.ellipse2d(k, cx, yc, t_half, l_half, _T.CORTICAL, only=soft, angle=turn)
+            pt.ellipse2d(k, cx, yc, t_half, l_half, _T.CORTICAL, only=SOFT_TISSUES, angle=turn)
             pt.ellipse2d(
                 k,
                 cx,
@@ -1005,7 +1004,7 @@ COCCYX_JOINT_MM = 2.0
 COCCYX_JOINT_AT = 0.4
 #: Soft tissue that the canal's dorsal wall may replace (not bone, not S2's cerebrospinal
 #: fluid).
-_ROOF_OVER = (_T.FAT, _T.MUSCLE, _T.SOFT, _T.GUT_WALL)
+_ROOF_OVER = SOFT_TISSUES
 
 
 def lower_sacrum(

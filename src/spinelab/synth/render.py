@@ -84,7 +84,7 @@ from spinelab.synth.painter import (
     local_box,
 )
 from spinelab.synth.streams import side_stream
-from spinelab.synth.tissues import BONE, Tissue
+from spinelab.synth.tissues import BONE, FATS, SOFT_TISSUES, Tissue
 
 log = logging.getLogger(__name__)
 
@@ -1008,8 +1008,7 @@ def _paint_ribs(
             ch = np.full(m, CARTILAGE_MM[0] * sz)
             cn = np.full(m, CARTILAGE_MM[1] * sz)
             tw = twist[-1] + np.zeros(m)
-            soft = (_T.FAT, _T.MUSCLE, _T.SOFT, _T.GUT_WALL)
-            pt.flat_tube(cart, ch, cn, tw, _T.CARTILAGE, None, only=soft)
+            pt.flat_tube(cart, ch, cn, tw, _T.CARTILAGE, None, only=SOFT_TISSUES)
             if calcified:
                 # calcified rims over a random stretch of the cartilage
                 a0 = int(rng.integers(0, m - 2))
@@ -1390,7 +1389,7 @@ def _paint_soft_tissue(
                 _T.MUSCLE,
                 power=pw,
                 power_back=cav.power_back,
-                only=(_T.FAT,),
+                only=FATS,
                 extra=lambda x, y, f=in_ribs: ~f(x, y),
             )
         # heart, great vessels

@@ -42,7 +42,7 @@ from numpy.typing import NDArray
 
 from spinelab.synth.body import BodyPlan, Level, RibRing
 from spinelab.synth.painter import THIN_CORTEX, Painter, smooth_path
-from spinelab.synth.tissues import Tissue
+from spinelab.synth.tissues import SOFT_TISSUES, Tissue
 
 _T = Tissue
 
@@ -83,8 +83,6 @@ SHELL_MM = 1.5
 #: (mm below T2's centre), its lateral end at the acromion.
 CLAVICLE_R_MM = 7.0
 CLAVICLE_MEDIAL_MM = (25.0, 15.0)
-
-_SOFT = (_T.FAT, _T.MUSCLE, _T.SOFT, _T.GUT_WALL)
 
 
 def _height(z_of: dict[str, float], key: tuple[str, str, float]) -> float:
@@ -193,7 +191,7 @@ def paint_shoulder_girdle(
                     PLATE_OFFSET_MM - MUSCLE_FRONT_MM,
                     (_T.FAT,),
                 ),
-                (PLATE_OFFSET_MM + PLATE_MM, THIN_CORTEX, PLATE_OFFSET_MM, _SOFT),
+                (PLATE_OFFSET_MM + PLATE_MM, THIN_CORTEX, PLATE_OFFSET_MM, SOFT_TISSUES),
             ):
                 outer = ring.grown(grow)
                 pt.ellipse2d(
@@ -219,7 +217,7 @@ def paint_shoulder_girdle(
                 world(side, glen[0], glen[1], PLATE_OFFSET_MM + 2.0),
             ]
         )
-        pt.tube(border, LATERAL_BORDER_R_MM * s, THIN_CORTEX, _T.MARROW, SHELL_MM, _SOFT)
+        pt.tube(border, LATERAL_BORDER_R_MM * s, THIN_CORTEX, _T.MARROW, SHELL_MM, SOFT_TISSUES)
         sp_pts = np.array(
             [
                 world(side, root[0], root[1], PLATE_OFFSET_MM + SPINE_BEHIND_MM),
@@ -232,7 +230,7 @@ def paint_shoulder_girdle(
                 world(side, glen[0] + 8.0 * s, z_acr, PLATE_OFFSET_MM + 6.0),
             ]
         )
-        pt.tube(smooth_path(sp_pts), SPINE_R_MM * s, THIN_CORTEX, _T.MARROW, SHELL_MM, _SOFT)
+        pt.tube(smooth_path(sp_pts), SPINE_R_MM * s, THIN_CORTEX, _T.MARROW, SHELL_MM, SOFT_TISSUES)
         acr_end = world(side, glen[0] + 18.0 * s, z_acr, PLATE_OFFSET_MM - 10.0, 15.0 * s)
         pt.tube(
             np.array([sp_pts[-1], acr_end]),
@@ -240,17 +238,17 @@ def paint_shoulder_girdle(
             THIN_CORTEX,
             _T.MARROW,
             SHELL_MM,
-            _SOFT,
+            SOFT_TISSUES,
         )
         gc = world(side, glen[0] + 4.0 * s, glen[1], PLATE_OFFSET_MM - 4.0)
-        pt.tube(gc[None, :], GLENOID_R_MM * s, THIN_CORTEX, _T.MARROW, SHELL_MM, _SOFT)
+        pt.tube(gc[None, :], GLENOID_R_MM * s, THIN_CORTEX, _T.MARROW, SHELL_MM, SOFT_TISSUES)
         cor = np.array(
             [
                 gc + np.array([-side * 8.0 * s, 0.0, 12.0 * s]),
                 world(side, glen[0] - 8.0 * s, glen[1] + 14.0 * s, PLATE_OFFSET_MM, 40.0 * s),
             ]
         )
-        pt.tube(cor, CORACOID_R_MM * s, THIN_CORTEX, _T.MARROW, SHELL_MM, _SOFT)
+        pt.tube(cor, CORACOID_R_MM * s, THIN_CORTEX, _T.MARROW, SHELL_MM, SOFT_TISSUES)
         # the clavicle: from the manubrium's upper corner out, up and back to the acromion
         z_m = z_of["T2"] - CLAVICLE_MEDIAL_MM[1]
         y_m = sternum_front(z_m)
@@ -267,5 +265,5 @@ def paint_shoulder_girdle(
             THIN_CORTEX,
             _T.MARROW,
             2.0,
-            _SOFT,
+            SOFT_TISSUES,
         )

@@ -41,6 +41,8 @@ LUNG_GRADIENT = 23
 UPPER_VESSELS = 25
 #: Whether the case has positive oral contrast (:attr:`spinelab.synth.render.AnatomyParams.oral_contrast`).
 ORAL_CONTRAST = 27
+#: The mesenteric fat's strands (:class:`spinelab.synth.bowel.BowelField`).
+MESENTERY = 29
 
 
 def side_stream(rng: np.random.Generator, jumps: int) -> np.random.Generator:
