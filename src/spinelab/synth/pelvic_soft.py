@@ -48,7 +48,7 @@ import numpy as np
 
 from spinelab.synth import pelvis
 from spinelab.synth.painter import Painter
-from spinelab.synth.tissues import FATS, Tissue, body_mask
+from spinelab.synth.tissues import FAT_LIKE, Tissue, body_mask
 
 _T = Tissue
 
@@ -607,7 +607,7 @@ class PelvicSoftTissue:
         got = self.anorectum(z, top)
         if got is not None:
             x, y, r = got
-            pt.ellipse2d(k, x, y, r, 0.8 * r, _T.SOFT, only=(*FATS, _T.MUSCLE, _T.WATER))
+            pt.ellipse2d(k, x, y, r, 0.8 * r, _T.SOFT, only=(*FAT_LIKE, _T.MUSCLE, _T.WATER))
 
     def paint_bladder(self, pt: Painter, k: int, z: float) -> None:
         """The genital organs (over the pelvic fat) and the bladder on slice ``k``: water in a
@@ -618,7 +618,7 @@ class PelvicSoftTissue:
             if abs(d) < 1.0:
                 f = math.sqrt(1.0 - d * d) * self.s
                 xo, yc = self.xm + lx * self.s, self.hy + yo * self.s
-                pt.ellipse2d(k, xo, yc, ax * f, ay * f, _T.SOFT, only=FATS)
+                pt.ellipse2d(k, xo, yc, ax * f, ay * f, _T.SOFT, only=FAT_LIKE)
         rx, ry, rz = self.bladder
         cz = self.hz + BLADDER_BASE_DZ_MM * self.s + rz
         d = z - cz

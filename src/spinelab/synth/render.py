@@ -84,7 +84,7 @@ from spinelab.synth.painter import (
     local_box,
 )
 from spinelab.synth.streams import side_stream
-from spinelab.synth.tissues import BONE, FATS, SOFT_TISSUES, Tissue
+from spinelab.synth.tissues import BONE, FAT_LIKE, SOFT_TISSUES, Tissue
 
 log = logging.getLogger(__name__)
 
@@ -1389,7 +1389,7 @@ def _paint_soft_tissue(
                 _T.MUSCLE,
                 power=pw,
                 power_back=cav.power_back,
-                only=FATS,
+                only=FAT_LIKE,
                 extra=lambda x, y, f=in_ribs: ~f(x, y),
             )
         # heart, great vessels

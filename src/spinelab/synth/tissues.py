@@ -77,6 +77,8 @@ def body_mask(tissue: NDArray[np.integer]) -> NDArray[np.bool_]:
 #: Fat: the subcutaneous and retroperitoneal fat (``FAT``) and the mesentery's
 #: (``VISCERAL_FAT``); what vessels and organs painted into fat may cover.
 FATS: tuple[Tissue, ...] = (Tissue.FAT, Tissue.VISCERAL_FAT)
+#: Fat with the mesentery's strands in it: what organs and muscle painted into fat cover.
+FAT_LIKE: tuple[Tissue, ...] = (*FATS, Tissue.MESENTERY)
 
 #: Soft tissues that bone and cartilage painted over them replace (where the bowel or the
 #: mesentery reaches a bone's place).
