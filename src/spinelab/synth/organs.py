@@ -1668,18 +1668,13 @@ def tex_index(v: NDArray[np.float64]) -> NDArray[np.int64]:
     return np.asarray(np.floor(v / TEX_CELL_MM).astype(np.int64) % TEX_N)
 
 
-def _tex_weights(v: NDArray[np.float64]) -> NDArray[np.float32]:
-    """Linear interpolation weights ``(len(v), TEX_N)`` of coordinates ``v`` (mm) between the
-    cell centres of a :func:`periodic_field` (periodic)."""
+def _tex_axis(v: NDArray[np.float64]) -> tuple[NDArray[np.int64], NDArray[np.int64], Any]:
+    """Cell indices below and above coordinates ``v`` (mm) between the cell centres of a
+    :func:`periodic_field` (periodic) and the weight of the one above (float32)."""
     u = v / TEX_CELL_MM - 0.5
     fu = np.floor(u)
-    w = (u - fu).astype(np.float32)
     i = fu.astype(np.int64) % TEX_N
-    out = np.zeros((len(v), TEX_N), dtype=np.float32)
-    rows = np.arange(len(v))
-    out[rows, i] = 1.0 - w
-    out[rows, (i + 1) % TEX_N] += w
-    return out
+    return i, (i + 1) % TEX_N, (u - fu).astype(np.float32)
 
 
 def tex_slice(
@@ -1688,13 +1683,16 @@ def tex_slice(
     """A :func:`periodic_field`'s channel ``(TEX_N, TEX_N, TEX_N)`` (z, y, x), or channels
     ``(C, TEX_N, TEX_N, TEX_N)``, interpolated (trilinear) at height ``z`` on the rows ``y``
     and columns ``x`` (mm): ``(len(y), len(x))`` (or ``(C, len(y), len(x))``), smooth where
-    :func:`tex_index`'s cells are blocks. The plane at ``z`` is interpolated first, then
-    across the rows and columns as two small matrix products."""
+    :func:`tex_index`'s cells are blocks. Separably: the plane at ``z`` first, then its rows
+    at ``y`` (a small array), then the columns at ``x``."""
     uz = z / TEX_CELL_MM - 0.5
     fz = math.floor(uz)
     wz = np.float32(uz - fz)
     plane = (1 - wz) * field[..., fz % TEX_N, :, :] + wz * field[..., (fz + 1) % TEX_N, :, :]
-    return np.asarray(_tex_weights(y) @ plane @ _tex_weights(x).T, dtype=np.float32)
+    j0, j1, wy = _tex_axis(y)
+    rows = plane[..., j0, :] * (1 - wy)[:, None] + plane[..., j1, :] * wy[:, None]
+    i0, i1, wx = _tex_axis(x)
+    return np.asarray(rows[..., i0] * (1 - wx) + rows[..., i1] * wx, dtype=np.float32)
 
 
 def _paint_capsule(
