@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.ndimage as ndi
 
 from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
 from spinelab.synth.tissues import Tissue, body_mask
@@ -32,6 +33,11 @@ POSTEROLATERAL = (125.0, 135.0, 145.0, -125.0, -135.0, -145.0)
 BACK = (180.0, 170.0, -170.0, 160.0, -160.0)
 REAL_POSTEROLATERAL_GROWTH = 4.1  # L4 / L1
 REAL_BACK_L3_L4_MM = 21.9
+#: The body's half-width at these fractions of the way from the vertebral body's centre to the
+#: back, over the largest (the real CT, slices through the centres: L3 1.0 / 0.98 / 0.94 /
+#: 0.85 / 0.68, L4 1.0 / 1.0 / 0.96 / 0.87 / 0.71).
+BACK_FRACTIONS = (0.0, 0.25, 0.5, 0.7, 0.85)
+REAL_HALF_WIDTHS = {"L3": (1.0, 0.98, 0.94, 0.85, 0.68), "L4": (1.0, 1.0, 0.96, 0.87, 0.71)}
 
 
 def _fat_mm_of(seed: int) -> float:
@@ -40,9 +46,23 @@ def _fat_mm_of(seed: int) -> float:
     return 8.0 + 6.4 * seed
 
 
+def _half_widths(tissue: np.ndarray, grid: RenderGrid, y0: float) -> tuple[float, ...]:
+    """The body's half-width at :data:`BACK_FRACTIONS` of the way from ``y0`` (mm, the
+    vertebral body's centre) to the back's last row, over the largest of them."""
+    body = ndi.binary_fill_holes(body_mask(tissue))
+    y = grid.origin_mm[1] + grid.spacing_mm[1] * np.arange(tissue.shape[0])
+    back = float(y[np.flatnonzero(body.any(axis=1))[-1]]) - y0
+    half = []
+    for f in BACK_FRACTIONS:
+        cols = np.flatnonzero(body[int(np.argmin(np.abs(y - (y0 + f * back))))])
+        half.append(0.5 * (cols[-1] - cols[0]) * grid.spacing_mm[0] if len(cols) else 0.0)
+    return tuple(h / max(half) for h in half)
+
+
 @pytest.fixture(scope="module")
-def measured() -> dict[tuple[str, int], tuple[float, float]]:
-    """Per (level, seed): the mean posterolateral and back fat (mm)."""
+def measured() -> dict[tuple[str, int], tuple[float, float, tuple[float, ...]]]:
+    """Per (level, seed): the mean posterolateral and back fat (mm) and the half-width profile
+    (:func:`_half_widths`)."""
     spine = curved_spine()
     out = {}
     for seed in SEEDS:
@@ -55,10 +75,11 @@ def measured() -> dict[tuple[str, int], tuple[float, float]]:
             )
             params = AnatomyParams(fat_mm=_fat_mm_of(seed))
             tissue = render_labels(spine, grid, params, np.random.default_rng(seed)).tissue[1]
-            out[label, seed] = tuple(
+            pl, bk = (
                 float(np.mean([_fat(tissue, grid, c[0], c[1], a) for a in rays]))
                 for rays in (POSTEROLATERAL, BACK)
             )
+            out[label, seed] = (pl, bk, _half_widths(tissue, grid, float(c[1])))
     return out
 
 
@@ -102,3 +123,13 @@ def test_the_back_fat_brackets_the_real_ct(measured):
     # and it grows with the drawn fat: the fattest case carries more than three times the
     # leanest one's
     assert back[-1] > 3.0 * back[0]
+
+
+def test_the_lower_trunk_stays_broad_behind_the_spine(measured):
+    """At L3 and L4 the trunk keeps its width well behind the vertebral centre, as on the real
+    CT (REAL_HALF_WIDTHS), its back corners filled with fat (render.CONTOUR_BACK_FILL_Z), without
+    being squared off at the back."""
+    for label in ("L3", "L4"):
+        prof = np.median([measured[label, s][2] for s in SEEDS], axis=0)
+        real = np.asarray(REAL_HALF_WIDTHS[label])
+        assert np.all(np.abs(prof[2:] - real[2:]) < 0.05), (label, prof)
