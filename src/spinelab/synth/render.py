@@ -1542,7 +1542,8 @@ SCARPA_MAX_V = 0.6
 #: every height 16.5 / 27 / 45 / 61.5, 15 / 27 / 45 / 60, 4.5 / 16.5 / 36 / 51 (a back rounding
 #: off from the midline), now 3 / 12 / 28.5 / 48, 7.5 / 18 / 33 / 54, 3 / 12 / 30 / 46.5; L3
 #: as before, 0 / 7.5 / 31.5 / 49.5 (2.1-2.3 from L2 down fitted L3 better but took the
-#: posterolateral fat's growth from L1 to L4 below tests/test_synth_back_fat.py's bound).
+#: posterolateral fat's growth from L1 to L4 below tests/test_synth_back_fat.py's bound; from
+#: L3 down the fat now fills the back's corners out instead, CONTOUR_BACK_FILL_Z).
 WALL_BACK_POWER_Z: tuple[tuple[str, float], ...] = (
     ("T12", 2.7),
     ("L1", 2.3),
@@ -1561,7 +1562,7 @@ WALL_BACK_POWER_Z: tuple[tuple[str, float], ...] = (
 #: 0.695 without the fill, 0.95 / 0.86 / 0.73 and 0.95 / 0.86 / 0.74 with it. The skin in front
 #: of the back's most posterior point (:func:`realism.back_outline`, 0.5 / 0.65 / 0.8 / 0.9 of
 #: the half-width): real L3 3 / 9 / 21 / 36 mm, L4 0 / 9 / 18 / 30; the six cases 0 / 7.5 /
-#: 31.5 / 49.5 and 0 / 6 / 25.5 / 45 without, 0 / 7.5 / 18 / 30 and 0 / 6 / 18 / 30 with it. At
+#: 31.5 / 49.5 and 0 / 6 / 25.5 / 45 without, 0 / 7.5 / 18 / 31.5 and 0 / 6 / 18 / 30 with it. At
 #: L2 (real 9 / 18 / 30 / 48, the cases 3 / 12 / 30 / 46.5 without) the fill that follows the
 #: flanks' fat (0.7 there) flattened it to 3 / 9 / 22.5 / 34.5, so it starts at L3.
 CONTOUR_BACK_FILL_Z: tuple[tuple[str, float], ...] = (("L3", 1.0), ("L2", 0.0))
