@@ -438,6 +438,16 @@ _LANDMARK_FALLBACK_MM = {
 }
 
 
+def mask_box(mask: NDArray[np.bool_]) -> tuple[int, int, int, int] | None:
+    """The rows and columns ``(a0, a1, b0, b1)`` (ends exclusive) that hold all of a 2-D
+    ``mask``; None if it is empty."""
+    rows = np.nonzero(mask.any(axis=1))[0]
+    if not len(rows):
+        return None
+    cols = np.nonzero(mask.any(axis=0))[0]
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
 def linear_index(
     fine_mm: NDArray[np.float64], origin_mm: float, step_mm: float, n: int
 ) -> tuple[NDArray[np.intp], NDArray[np.float32]]:
@@ -1561,11 +1571,10 @@ class BowelField:
         front &= m
         front &= sub == _T.FAT
         m = front
-        rows = np.nonzero(m.any(axis=1))[0]
-        if not len(rows):
+        got = mask_box(m)
+        if got is None:
             return
-        cols = np.nonzero(m.any(axis=0))[0]
-        a0, a1, b0, b1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        a0, a1, b0, b1 = got
         m = m[a0:a1, b0:b1]
         sub = sub[a0:a1, b0:b1]
         j0, j1, i0, i1 = j0 + a0, j0 + a1, i0 + b0, i0 + b1
@@ -1601,10 +1610,9 @@ class BowelField:
         core = tube < -np.float32(SLIT_DEPTH_MM)  # collapsed loops' slits: near the axis
         core &= collapsed
         self._paint_slits(sub, core, plane, (j0, i0))
-        rows = np.nonzero(gas.any(axis=1))[0]
-        if self.gas and len(rows):
-            cols = np.nonzero(gas.any(axis=0))[0]
-            a0, a1, b0, b1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        got = mask_box(gas) if self.gas else None
+        if got is not None:
+            a0, a1, b0, b1 = got
             lev = g.sample(plane[6:7], j0 + a0, j0 + a1, i0 + b0, i0 + b1, slot=1)[0]
             above = gas[a0:a1, b0:b1] & (self.y[j0 + a0 : j0 + a1, None] < lev)
             sub[a0:a1, b0:b1][above] = _T.GAS
@@ -1637,11 +1645,10 @@ class BowelField:
         rest of it ``VISCERAL_FAT``."""
         fat = free & (out == _T.FAT)
         out[fat] = _T.VISCERAL_FAT
-        rows = np.nonzero(fat.any(axis=1))[0]
-        if not len(rows):
+        got = mask_box(fat)
+        if got is None:
             return
-        cols = np.nonzero(fat.any(axis=0))[0]
-        a0, a1, b0, b1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        a0, a1, b0, b1 = got
         j0, i0 = origin
         yy, xx = self.y[j0 + a0 : j0 + a1], self.x[i0 + b0 : i0 + b1]
         # the sheets where the first channel is near zero, their thickness varied (and broken
@@ -1665,11 +1672,10 @@ class BowelField:
         :data:`SLIT_DEPTH_MM`, on a window at fine ``origin`` (j0, i0)): where the fine field is
         within :data:`SLIT_Z` of zero, thin curved lines rather than a round lumen; painted
         into ``out``."""
-        rows = np.nonzero(collapsed.any(axis=1))[0]
-        if not len(rows):
+        got = mask_box(collapsed)
+        if got is None:
             return
-        cols = np.nonzero(collapsed.any(axis=0))[0]
-        a0, a1, b0, b1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        a0, a1, b0, b1 = got
         j0, i0 = origin
         fs = self.small.sample(plane[5:6], j0 + a0, j0 + a1, i0 + b0, i0 + b1, slot=1)[0]
         slit = np.abs(fs) < np.float32(SLIT_Z)
@@ -1694,13 +1700,10 @@ class BowelField:
         if box is None:
             return
         ja, jb, ia, ib = box
-        sub_wet = wet[ja:jb, ia:ib]
-        rows = np.nonzero(sub_wet.any(axis=1))[0]
-        if not len(rows):
+        got = mask_box(wet[ja:jb, ia:ib])
+        if got is None:
             return
-        cols = np.nonzero(sub_wet.any(axis=0))[0]
-        a0, a1 = ja + int(rows[0]), ja + int(rows[-1]) + 1
-        b0, b1 = ia + int(cols[0]), ia + int(cols[-1]) + 1
+        a0, a1, b0, b1 = got[0] + ja, got[1] + ja, got[2] + ia, got[3] + ia
         # the lumen near the wall, within the tallest fold's reach
         depth = -tube[a0:a1, b0:b1] - np.float32(SMALL_BOWEL_WALL_MM)
         near = depth < np.float32(FOLD_HEIGHT_MM * 1.4)
@@ -1756,14 +1759,13 @@ class BowelField:
         tube = free & (sd < 0.0)
         lumen = tube & (sd < -COLON_WALL_MM)
         free &= sd > COLON_GAP_MM  # small bowel keeps a fat gap away
-        rows = np.nonzero(tube.any(axis=1))[0]
-        if not len(rows):
+        got = mask_box(tube)
+        if got is None:
             return
         out[tube] = _T.SOFT
         out[tube & ~lumen] = _T.GUT_WALL
-        cols = np.nonzero(tube.any(axis=0))[0]
         # gas level, content kind and the fine field in the tube's box
-        a0, a1, b0, b1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        a0, a1, b0, b1 = got
         j0, i0 = origin
         lev, kind, fs = self.small.sample(plane[3:6], j0 + a0, j0 + a1, i0 + b0, i0 + b1, slot=1)
         lumen = lumen[a0:a1, b0:b1]
