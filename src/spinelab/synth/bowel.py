@@ -388,7 +388,7 @@ SMALL_BOWEL_FLOOR_MM = (5.0, 10.0)
 #: mesenteric fat at 3 mm (tests/test_synth_mesentery.py; with the denser fat between them,
 #: :data:`spinelab.synth.tissues.VISCERAL_FAT_OFFSET_HU`): three lumbar cases' deep cavity
 #: fat reads 12-16 HU (real 13) above the same cases without the mesentery at the median and
-#: 20-31 HU (real 30) at the 90th percentile; the strands' share 0.14 instead hardly moved
+#: 20-32 HU (real 30) at the 90th percentile; the strands' share 0.14 instead hardly moved
 #: the median (the measure leaves out the fat next to dense strands) and thickened them at
 #: 0.8 mm. Cost: 0.08-0.13 s CPU per 512x512x300 case.
 MESENTERY_STRAND_SIGMA_MM = 3.0
