@@ -1586,12 +1586,13 @@ TEX_N = 48
 
 
 #: What the liver and the spleen may cover lateral to the kidneys (:meth:`OrganPlan._renal_wrap`):
-#: fat and the organ itself (a run across them stops at anything else: the wall's muscle, bowel).
+#: fat (either class) and the organ itself (a run across them stops at anything else: the
+#: wall's muscle, bowel).
 _RENAL_WRAP_OVER: dict[int, NDArray[np.bool_]] = {
     _T.LIVER: _LIVER_FAT,
-    _T.SPLEEN: _ADRENAL_OVER.copy(),
+    _T.SPLEEN: np.zeros(256, dtype=bool),
 }
-_RENAL_WRAP_OVER[_T.SPLEEN][_T.SPLEEN] = True
+_RENAL_WRAP_OVER[_T.SPLEEN][[*FATS, _T.SPLEEN]] = True
 
 
 def _kidney_centre(cav: Cavity, side: float, dz: float) -> tuple[float, float]:
