@@ -22,7 +22,7 @@ from scipy import ndimage as ndi
 from spinelab.synth import bowel, tissues
 from spinelab.synth.generator import generate_case
 from spinelab.synth.realism import hu_body_mask
-from spinelab.synth.tissues import Tissue
+from spinelab.synth.tissues import Tissue, body_mask
 
 sys.path.insert(0, str(Path(__file__).parent))
 from synth_spine_fixture import bowel_3mm_config, curved_spine, lumbar_slab
@@ -46,7 +46,7 @@ def test_mesenteric_fat_has_strands_and_its_own_class(abdomen):
         strand = sl == Tissue.MESENTERY
         near_fat = ndi.binary_dilation(sl == Tissue.VISCERAL_FAT)
         thin += int((strand & near_fat & cav).sum())
-        body = ndi.binary_fill_holes(sl != Tissue.AIR)
+        body = ndi.binary_fill_holes(body_mask(sl))
         skin = body & ~ndi.binary_erosion(body, iterations=5)  # 10 mm under the skin
         outside.append(int(np.isin(sl[skin], (Tissue.MESENTERY, Tissue.VISCERAL_FAT)).sum()))
     share = mes / (mes + vis)
