@@ -71,15 +71,9 @@ from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
 from spinelab.synth import streams
-from spinelab.synth.organs import (
-    AORTA_R_MM,
-    AORTA_XY,
-    TEX_CELL_MM,
-    half_width_for_share,
-    periodic_field,
-    tex_slice,
-)
+from spinelab.synth.organs import AORTA_R_MM, AORTA_XY
 from spinelab.synth.streams import side_stream
+from spinelab.synth.texture import TEX_CELL_MM, half_width_for_share, periodic_field, tex_slice
 from spinelab.synth.tissues import FATS
 from spinelab.synth.tissues import Tissue as _T
 
@@ -381,7 +375,7 @@ SMALL_BOWEL_TOP_SIGMA_MM = 25.0
 SMALL_BOWEL_FLOOR_MM = (5.0, 10.0)
 #: Strands of the mesenteric fat (fibrous septa between its lobules, small vessels and
 #: lymphatics; ``Tissue.MESENTERY``): the sheets where the first channel of a smooth periodic
-#: random field (:func:`spinelab.synth.organs.periodic_field`, correlation sigma in mm) is
+#: random field (:func:`spinelab.synth.texture.periodic_field`, correlation sigma in mm) is
 #: near zero, a share of the mesenteric fat's volume; the sheets' thickness varies with the
 #: second channel (1 + SPREAD x its value; none where that is negative), so they break into
 #: curved strands rather than closed cells. Design values, set against the real CT's

@@ -28,7 +28,7 @@ import math
 
 import numpy as np
 
-from spinelab.synth import organs
+from spinelab.synth import texture
 from spinelab.synth.body import BodyPlan
 from spinelab.synth.painter import Painter
 from spinelab.synth.tissues import Tissue
@@ -54,7 +54,7 @@ INSET_MM = 10.0
 #: this share of half the projection deep); the share of it that is soft tissue (drawn per
 #: case), as a band round a smooth random field's zero level (sheets and strands, as the
 #: glandular tissue and Cooper's ligaments are laced through the fat), the field's smoothing
-#: (cells of :data:`spinelab.synth.organs.TEX_CELL_MM`).
+#: (cells of :data:`spinelab.synth.texture.TEX_CELL_MM`).
 CORE_SHARE = (0.6, 0.55)
 CORE_DEPTH_SHARE = 0.45
 DENSITY = (0.1, 0.6)
@@ -71,13 +71,13 @@ def paint_breasts(pt: Painter, plan: BodyPlan, rng: np.random.Generator) -> None
     rx0 = float(rng.uniform(*HALF_WIDTH_MM)) * s
     rz = float(rng.uniform(*HALF_HEIGHT_MM)) * s
     bx = (float(rng.uniform(*CENTRE_X_MM)) + float(rng.uniform(*FALL_MM))) * s
-    band = organs.half_width_for_share(float(rng.uniform(*DENSITY)))
-    field = organs.periodic_field(rng, LATTICE_SIGMA_CELLS)[0]
+    band = texture.half_width_for_share(float(rng.uniform(*DENSITY)))
+    field = texture.periodic_field(rng, LATTICE_SIGMA_CELLS)[0]
     z0, z1 = z_of[LEVELS[0]], z_of[LEVELS[1]]
     zc = z0 + CENTRE_SHARE * (z1 - z0)
     k0, k1 = pt.grid.index_range(2, zc - rz, zc + rz)
     x, y = pt.x, pt.y
-    iy_all = organs.tex_index(y)
+    iy_all = texture.tex_index(y)
     sy = float(pt.grid.spacing_mm[1])
     for k in range(k0, k1):
         z = float(pt.z[k])
@@ -86,7 +86,7 @@ def paint_breasts(pt: Painter, plan: BodyPlan, rng: np.random.Generator) -> None
             continue
         q = math.sqrt(f)
         lv = plan.level(z)
-        kz = int(organs.tex_index(np.array([z]))[0])
+        kz = int(texture.tex_index(np.array([z]))[0])
         sl = pt.tissue[k]
         for side in (1.0, -1.0):
             xc = lv.x_s + side * bx
@@ -112,6 +112,6 @@ def paint_breasts(pt: Painter, plan: BodyPlan, rng: np.random.Generator) -> None
             ) <= 1.0
             core &= has[None, :] & (cols == _T.FAT) & (d > -INSET_MM)
             if core.any():
-                ix = organs.tex_index(x[i0:i1])
+                ix = texture.tex_index(x[i0:i1])
                 lace = np.abs(field[kz][iy_all[:, None], ix[None, :]]) < band
                 cols[core & lace] = _T.SOFT

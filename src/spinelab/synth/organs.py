@@ -83,6 +83,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from spinelab.synth.texture import (
+    TEX_CELL_MM,
+    half_width_for_share,
+    periodic_field,
+    tex_index,
+    tex_slice,
+)
 from spinelab.synth.tissues import FATS, Tissue
 
 if TYPE_CHECKING:
@@ -195,7 +202,7 @@ STOMACH_CY = ([0.0, 0.5, 1.0], [0.2, -0.25, -0.6])
 #: per-case range) in front of the lumen's back at the stomach's body, fluid between it and
 #: the gas. The food is a mottle of soft matter, watery patches and trapped gas bubbles
 #: (shares of the lumen, the thresholds of a two-channel random field of STOMACH_MOTTLE_MM,
-#: :func:`periodic_field`) with a surface that rises and falls by STOMACH_FOOD_SURFACE_MM. The
+#: :func:`spinelab.synth.texture.periodic_field`) with a surface that rises and falls by STOMACH_FOOD_SURFACE_MM. The
 #: real example CT (3 mm, unenhanced, T11-T12) shows a gas-filled fundus over mottled food
 #: with gas dots beside a uniform fluid-filled body; the real DICOM slab (0.98 mm, enhanced):
 #: inside its stomach HU 29 / 69 / 104 at the 10th / 50th / 90th percentile, SD 32 HU and 22
@@ -1580,9 +1587,6 @@ _LIVER_ONLY[_T.LIVER] = True
 _LIVER_FAT = _LIVER_ONLY.copy()
 _LIVER_FAT[list(FATS)] = True
 _GB_OVER = _PORTAL_OVER.copy()
-#: Cell of the periodic random fields (mm) and their size (cells per axis).
-TEX_CELL_MM = 1.25
-TEX_N = 48
 
 
 #: What the liver and the spleen may cover lateral to the kidneys (:meth:`OrganPlan._renal_wrap`):
@@ -1621,18 +1625,6 @@ def _pyramid_axes(r: np.random.Generator) -> NDArray[np.float64]:
     return np.asarray(pts[keep])
 
 
-def periodic_field(r: np.random.Generator, sigma_cells: float) -> NDArray[np.float32]:
-    """A smooth periodic Gaussian random field, ``(2, TEX_N, TEX_N, TEX_N)`` float32 (two
-    independent channels, unit SD; cells of :data:`TEX_CELL_MM`)."""
-    import scipy.ndimage as ndi
-
-    f = r.standard_normal((2, TEX_N, TEX_N, TEX_N)).astype(np.float32)
-    for c in range(2):
-        ndi.gaussian_filter(f[c], sigma_cells, mode="wrap", output=f[c])
-        f[c] /= max(float(f[c].std()), 1e-6)
-    return f
-
-
 #: Vessels of the upper abdomen's fat (the gastric, gastroepiploic and short gastric vessels,
 #: the splenic, pancreatic and omental branches, 1-5 mm): short straight segments in random
 #: directions scattered through the cavity in front of the retroperitoneum, from the small
@@ -1655,45 +1647,6 @@ UPPER_VESSEL_HALF_LENGTH_MM = (2.0, 6.0)
 STOMACH_VESSELS = 8
 STOMACH_VESSEL_STEP_MM = 4.0
 STOMACH_VESSEL_GAP_MM = (2.0, 8.0)
-
-
-def half_width_for_share(share: float) -> float:
-    """``w`` with ``P(|X| < w) = share`` for a standard normal ``X``."""
-    from scipy.special import erfinv
-
-    return float(math.sqrt(2.0) * erfinv(share))
-
-
-def tex_index(v: NDArray[np.float64]) -> NDArray[np.int64]:
-    """Cell index (mod :data:`TEX_N`) of coordinates ``v`` (mm) in a :func:`periodic_field`."""
-    return np.asarray(np.floor(v / TEX_CELL_MM).astype(np.int64) % TEX_N)
-
-
-def _tex_axis(v: NDArray[np.float64]) -> tuple[NDArray[np.int64], NDArray[np.int64], Any]:
-    """Cell indices below and above coordinates ``v`` (mm) between the cell centres of a
-    :func:`periodic_field` (periodic) and the weight of the one above (float32)."""
-    u = v / TEX_CELL_MM - 0.5
-    fu = np.floor(u)
-    i = fu.astype(np.int64) % TEX_N
-    return i, (i + 1) % TEX_N, (u - fu).astype(np.float32)
-
-
-def tex_slice(
-    field: NDArray[np.float32], z: float, y: NDArray[np.float64], x: NDArray[np.float64]
-) -> NDArray[np.float32]:
-    """A :func:`periodic_field`'s channel ``(TEX_N, TEX_N, TEX_N)`` (z, y, x), or channels
-    ``(C, TEX_N, TEX_N, TEX_N)``, interpolated (trilinear) at height ``z`` on the rows ``y``
-    and columns ``x`` (mm): ``(len(y), len(x))`` (or ``(C, len(y), len(x))``), smooth where
-    :func:`tex_index`'s cells are blocks. Separably: the plane at ``z`` first, then its rows
-    at ``y`` (a small array), then the columns at ``x``."""
-    uz = z / TEX_CELL_MM - 0.5
-    fz = math.floor(uz)
-    wz = np.float32(uz - fz)
-    plane = (1 - wz) * field[..., fz % TEX_N, :, :] + wz * field[..., (fz + 1) % TEX_N, :, :]
-    j0, j1, wy = _tex_axis(y)
-    rows = plane[..., j0, :] * (1 - wy)[:, None] + plane[..., j1, :] * wy[:, None]
-    i0, i1, wx = _tex_axis(x)
-    return np.asarray(rows[..., i0] * (1 - wx) + rows[..., i1] * wx, dtype=np.float32)
 
 
 def _paint_capsule(
