@@ -90,7 +90,7 @@ from spinelab.synth.texture import (
     tex_index,
     tex_slice,
 )
-from spinelab.synth.tissues import FATS, Tissue
+from spinelab.synth.tissues import FAT_LIKE, FATS, Tissue
 
 if TYPE_CHECKING:
     from spinelab.synth.body import Level
@@ -208,8 +208,9 @@ STOMACH_CY = ([0.0, 0.5, 1.0], [0.2, -0.25, -0.6])
 #: inside its stomach HU 29 / 69 / 104 at the 10th / 50th / 90th percentile, SD 32 HU and 22
 #: HU between means over 5 x 5 pixels (the liver beside it: 84 / 100 / 117, SD 13 and 6; its
 #: 10th percentile shows no fat in it: none is painted, and so the fat the vessels are painted
-#: into, :meth:`OrganPlan.paint_vessels`, is never the stomach's content). The probability, the depths, the scale and the shares are design values (nothing here
-#: measures how often patients come to CT fed, or what their food is made of).
+#: into, :meth:`OrganPlan.paint_vessels`, is never the stomach's content). The probability,
+#: the depths, the scale and the shares are design values (nothing here measures how often
+#: patients come to CT fed, or what their food is made of).
 STOMACH_P_FOOD = 0.6
 STOMACH_FOOD_MM = (15.0, 70.0)
 STOMACH_MOTTLE_MM = 2.5
@@ -430,9 +431,7 @@ LUNG_GUTTER_POWER = 6.0
 
 #: What the pancreas may cover: fat and bowel (wall, content, gas).
 _PANCREAS_OVER = np.zeros(256, dtype=bool)
-_PANCREAS_OVER[
-    [_T.FAT, _T.SOFT, _T.WATER, _T.GUT_FLUID, _T.GUT_WALL, _T.GAS, _T.MESENTERY, _T.VISCERAL_FAT]
-] = True
+_PANCREAS_OVER[[*FAT_LIKE, _T.SOFT, _T.WATER, _T.GUT_FLUID, _T.GUT_WALL, _T.GAS]] = True
 #: What the adrenals may cover: fat only.
 _ADRENAL_OVER = np.zeros(256, dtype=bool)
 _ADRENAL_OVER[_T.FAT] = True
