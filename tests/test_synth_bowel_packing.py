@@ -22,8 +22,12 @@ from test_synth_bowel import BOWEL, _cavity_slices
 
 def test_loop_sections_are_many(abdomen):
     """At L3-L5 the cavity holds many separate bowel sections (area 72 mm^2 and more): more
-    than 5.1 per 100 cm^2 (5.4; loops merging where they press together and collapsed loops
-    in the holes: 4.8)."""
+    than 4.3 per 100 cm^2. When the bound was set (at 5.1) the generator gave 5.4 and a design
+    whose loops merged where they pressed together 4.8; before the mesenteric fan
+    (``bowel.MESENTERIC_FAN_MM``, 2026-12-05) 6.2, with it 4.7: the fan's fat takes part of
+    the cavity from the loops. The real CT, counted on its HU (non-fat regions of 72 mm^2 and
+    more, 30 mm or more inside the skin, more than 25 mm in front of the vertebral bodies):
+    3.7 per 100 cm^2; eight generated cases made as it, 4.0 before the fan, 3.7 with it."""
     spine, res = abdomen
     n, area_cm2, diam = 0, 0.0, []
     for sl, cav in _cavity_slices(spine, res):
@@ -36,7 +40,7 @@ def test_loop_sections_are_many(abdomen):
         n += int(keep.sum())
         area_cm2 += cav.sum() * 0.04
         diam += list(2.0 * peak[keep])
-    assert 100.0 * n / area_cm2 > 5.1
+    assert 100.0 * n / area_cm2 > 4.3
     assert 12.0 < np.median(diam) < 26.0  # loop sections, not slivers
 
 

@@ -19,7 +19,7 @@ from spinelab.synth.render import (
     render_labels,
     vacuum_clefts,
 )
-from spinelab.synth.tissues import BONE, Tissue
+from spinelab.synth.tissues import BONE, FAT_LIKE, Tissue
 
 sys.path.insert(0, str(Path(__file__).parent))
 from synth_spine_fixture import curved_spine
@@ -327,9 +327,13 @@ def test_posterior_elements_have_a_dense_core_behind_the_body(spine):
 
 
 def test_bowel_fills_the_abdomen_in_front_of_the_spine(spine):
-    """Packed loops with mesenteric fat between, in front of L3: bowel over half the patch and
-    fat 5-45 %, as means over four seeds (one slice varies with the layout by +-0.06: seed 0's
-    bowel share 0.52 before the colon's sacculated wall, 0.48 after; seed 2's 0.48 before)."""
+    """Packed loops with mesenteric fat between, in front of L3 (40-120 mm in front of its
+    centre, 80 mm to either side): bowel over 45 % of the patch and fat (the mesentery's
+    included) 25-55 %, as means over four seeds (one slice varies with the layout by +-0.06).
+    The real CT's patch (its L3 mask's centroid, axial 3 mm, a 3 x 3 median): fat
+    (-250..-50 HU) 0.40-0.46, gas 0.16-0.17, the rest 0.38-0.43. Measured 2026-12-05: bowel
+    0.52 / 0.46 / 0.49 / 0.52, fat 0.42 / 0.46 / 0.43 / 0.40 (before the mesenteric fan
+    the bowel's mean was a little over 0.5, the bound then)."""
     bowel, fat = [], []
     for seed in range(4):
         res = render_labels(
@@ -346,9 +350,9 @@ def test_bowel_fills_the_abdomen_in_front_of_the_spine(spine):
             for t in (Tissue.SOFT, Tissue.GUT_WALL, Tissue.GUT_FLUID, Tissue.GAS, Tissue.FAECAL_GAS)
         ]
         bowel.append(np.isin(patch, kinds).mean())
-        fat.append((patch == Tissue.FAT).mean())
-    assert np.mean(bowel) > 0.5, bowel
-    assert 0.05 < np.mean(fat) < 0.45, fat
+        fat.append(np.isin(patch, FAT_LIKE).mean())
+    assert np.mean(bowel) > 0.45, bowel
+    assert 0.25 < np.mean(fat) < 0.55, fat
 
 
 @pytest.fixture(scope="module")
