@@ -65,25 +65,29 @@ def test_visceral_fat_reads_denser_than_fat():
         assert lut[Tissue.MESENTERY] == lut[Tissue.SOFT]
 
 
+def _lumbar_slices(hu: np.ndarray, labels: np.ndarray, affine: np.ndarray):
+    """Axial slices from L3's centre to L5's (canonical): ``(raw slice, its 3 x 3 median, depth
+    under the skin (mm), more than 25 mm in front of the vertebral bodies, in-plane spacing)``."""
+    slab, lab, sp = lumbar_slab(hu, labels, affine, (22, 23, 24))
+    dist = ndi.distance_transform_edt(hu_body_mask(slab.copy()), sampling=sp)
+    vert = np.isin(lab, (22, 23, 24))
+    y = np.arange(slab.shape[1])
+    for k in range(slab.shape[2]):
+        jj = np.nonzero(vert[:, :, k].any(axis=0))[0]
+        if len(jj):
+            sk = slab[:, :, k]
+            front = (jj.min() - y)[None, :] * sp[1] > 25.0
+            yield sk, ndi.median_filter(sk, 3), dist[:, :, k], front, sp[:2]
+
+
 def _deep_fat(
     hu: np.ndarray, labels: np.ndarray, affine: np.ndarray, subcutaneous: bool = False
 ) -> np.ndarray:
     """HU of the fat 6 mm or more from anything else, L3-L5 (the module's measure), in front
     of the vertebral bodies: the cavity's, or the subcutaneous fat's (3-30 mm under the skin)."""
-    slab, lab, sp = lumbar_slab(hu, labels, affine, (22, 23, 24))
-    dist = ndi.distance_transform_edt(hu_body_mask(slab.copy()), sampling=sp)
-    vert = np.isin(lab, (22, 23, 24))
-    y = np.arange(slab.shape[1])
     out = []
-    for k in range(slab.shape[2]):
-        jj = np.nonzero(vert[:, :, k].any(axis=0))[0]
-        if not len(jj):
-            continue
-        sk = slab[:, :, k]
-        med = ndi.median_filter(sk, 3)
-        fat = ndi.binary_erosion((med < -50.0) & (med > -170.0), iterations=2)
-        fat &= (jj.min() - y)[None, :] * sp[1] > 25.0
-        d = dist[:, :, k]
+    for sk, med, d, front, _ in _lumbar_slices(hu, labels, affine):
+        fat = ndi.binary_erosion((med < -50.0) & (med > -170.0), iterations=2) & front
         out.append(sk[fat & ((d > 3.0) & (d < 30.0) if subcutaneous else d >= 30.0)])
     return np.concatenate(out)
 
@@ -129,19 +133,10 @@ def _thick_fat_share(hu: np.ndarray, labels: np.ndarray, affine: np.ndarray) -> 
     mm in front of the vertebral bodies; a 3 x 3 median in -250..-50 HU) 9 mm or more from
     anything that is not fat in its axial slice: how much of the fat lies in broad regions
     rather than in the thin layers between loops."""
-    slab, lab, sp = lumbar_slab(hu, labels, affine, (22, 23, 24))
-    dist = ndi.distance_transform_edt(hu_body_mask(slab.copy()), sampling=sp)
-    vert = np.isin(lab, (22, 23, 24))
-    y = np.arange(slab.shape[1])
     depth = []
-    for k in range(slab.shape[2]):
-        jj = np.nonzero(vert[:, :, k].any(axis=0))[0]
-        if not len(jj):
-            continue
-        med = ndi.median_filter(slab[:, :, k], 3)
+    for _, med, d, front, sp in _lumbar_slices(hu, labels, affine):
         fat = (med < -50.0) & (med > -250.0)
-        cav = (dist[:, :, k] >= 30.0) & ((jj.min() - y)[None, :] * sp[1] > 25.0)
-        depth.append(ndi.distance_transform_edt(fat, sampling=sp[:2])[fat & cav])
+        depth.append(ndi.distance_transform_edt(fat, sampling=sp)[fat & (d >= 30.0) & front])
     return float((np.concatenate(depth) >= 9.0).mean())
 
 
