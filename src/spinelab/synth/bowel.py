@@ -73,6 +73,7 @@ from scipy.spatial import cKDTree
 
 from spinelab.synth import streams
 from spinelab.synth.organs import AORTA_R_MM, AORTA_XY
+from spinelab.synth.painter import allowed_lut
 from spinelab.synth.streams import side_stream
 from spinelab.synth.texture import TEX_CELL_MM, half_width_for_share, periodic_field, tex_slice
 from spinelab.synth.tissues import FATS
@@ -433,8 +434,7 @@ _COLON_COURSE: tuple[tuple[str, float, float, str, float], ...] = (
     ("rectum", 0.0, 1.1, "S1", -110.0),
 )
 #: Look-up of the fat classes (the vessels are painted into them only).
-_FAT_LUT = np.zeros(256, dtype=bool)
-_FAT_LUT[list(FATS)] = True
+_FAT_LUT = allowed_lut(FATS)
 
 _LANDMARK_FALLBACK_MM = {
     "T12": 130.0,
@@ -932,8 +932,9 @@ class BowelField:
             inside &= za[:, None, None] >= floor[None]
         free &= inside
         # the mesenteric root: from the duodenojejunal flexure (left of L2) obliquely to the
-        # ileocaecal junction (right iliac fossa), on the posterior wall; and the superior
-        # mesenteric vessels in it: loops stay a fat collar away
+        # ileocaecal junction (right iliac fossa), on the posterior wall, with the fan of fat in
+        # front of it (a segment running forward ``fan`` mm); and the superior mesenteric
+        # vessels in it: loops stay a fat collar away
         root = []
         fan = MESENTERIC_FAN_MM[0] + (MESENTERIC_FAN_MM[1] - MESENTERIC_FAN_MM[0]) * fat
         for k in range(nz):
