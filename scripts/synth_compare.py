@@ -46,6 +46,7 @@ from spinelab.synth.realism import (
     posterior_thorax,
     rib_end_levels,
     rib_lowest_points,
+    vascular_calcification,
     vertebra_hu,
 )
 
@@ -342,11 +343,25 @@ def back_row(name: str, hu: NDArray[Any], labels: NDArray[Any], aff: NDArray[Any
     )
 
 
-def thoracolumbar_tables(n: int, seed: int) -> tuple[str, str]:
-    """The lower ribs (:func:`spinelab.synth.realism.lower_ribs`, :func:`rib_lowest_points`)
-    and the back of the lower chest (:func:`back_outline`, :func:`posterior_thorax`) of the
-    real CT and ``n`` thoraco-lumbar cases at 3 mm made as it was (soft kernel, no contrast,
-    arms raised), as two markdown tables."""
+def calcification_row(
+    name: str, hu: NDArray[Any], lab: NDArray[Any], aff: NDArray[Any], l3: int
+) -> str:
+    """One row of the calcified-spots table (:func:`spinelab.synth.realism.
+    vascular_calcification` between L3's and S1's centres; S1 is 26 in both label maps)."""
+    try:
+        m = vascular_calcification(hu, lab, aff, l3, 26)
+    except ValueError:
+        return f"| {name} | - | - | - |"
+    peak = "-" if not np.isfinite(m.max_hu) else f"{m.max_hu:.0f}"
+    return f"| {name} | {m.spots} | {m.volume_mm3:.0f} | {peak} |"
+
+
+def thoracolumbar_tables(n: int, seed: int) -> tuple[str, str, str]:
+    """The lower ribs (:func:`spinelab.synth.realism.lower_ribs`, :func:`rib_lowest_points`),
+    the back of the lower chest (:func:`back_outline`, :func:`posterior_thorax`) and the
+    calcified spots in front of L3-S1 (:func:`vascular_calcification`) of the real CT and
+    ``n`` thoraco-lumbar cases at 3 mm made as it was (soft kernel, no contrast, arms raised),
+    as three markdown tables."""
     from spinelab.io.images import read_image
     from spinelab.synth.generator import SynthConfig, generate_cases
 
@@ -369,10 +384,15 @@ def thoracolumbar_tables(n: int, seed: int) -> tuple[str, str]:
     for i, case in enumerate(generate_cases(n, seed, cfg)):
         name = f"synthetic {seed}/{i} (3 mm)"
         images.append((name, case.ct.array, case.labels.array, case.ct.affine_lps, SYNTH_T11_L3))
+    calc = [
+        "| image | calcified spots, L3-S1 | their volume mm3 | brightest HU |",
+        "|---" * 4 + "|",
+    ]
     for image in images:
         ribs.append(rib_row(*image))
         back.append(back_row(*image))
-    return "\n".join(ribs), "\n".join(back)
+        calc.append(calcification_row(*image[:4], image[4][-1]))
+    return "\n".join(ribs), "\n".join(back), "\n".join(calc)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -392,11 +412,13 @@ def main(argv: list[str] | None = None) -> int:
         print(stats_table(args.stats_n, args.seed, args.fov))
         print("\nBone and fat edges at 0.98 mm (:func:`spinelab.synth.realism.edge_phase`):\n")
         print(edge_table(3, args.seed))
-        rib_tab, back_tab = thoracolumbar_tables(args.stats_n, args.seed)
+        rib_tab, back_tab, calc_tab = thoracolumbar_tables(args.stats_n, args.seed)
         print("\nLower ribs beside T12 and the ribs' lowest points (levels, T11 = 0):\n")
         print(rib_tab)
         print("\nThe back of the lower chest (the back's outline, the ribs and lungs behind):\n")
         print(back_tab)
+        print("\nCalcified plaques in front of L3-S1 (isolated spots over 300 HU):\n")
+        print(calc_tab)
     if args.no_figure:
         return 0
     import matplotlib

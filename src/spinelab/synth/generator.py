@@ -40,7 +40,7 @@ from numpy.typing import DTypeLike, NDArray
 
 from spinelab import anatomy
 from spinelab.structures import Centroids, Volume
-from spinelab.synth import antialias, head, parallel, streams
+from spinelab.synth import antialias, head, parallel, streams, vessels
 from spinelab.synth import ct as ctphys
 from spinelab.synth import vertebra_shape as vshape
 from spinelab.synth.arms import ARM_FOV_MARGIN_MM, P_ARMS_DOWN
@@ -146,6 +146,9 @@ class SynthConfig:
             bowel's fluid (:data:`spinelab.synth.tissues.ORAL_CONTRAST_HU`; a design value:
             routine in some centres' abdominal CT, in CT colonography's faecal tagging, absent
             in others').
+        p_calcified: Probability of calcified plaques in the abdominal aorta and the common
+            iliac arteries (:mod:`spinelab.synth.vessels`: any abdominal aortic calcium in
+            under 16 % of healthy adults younger than 45, nearly 90 % over 65).
         p_steatosis: Probability of a fatty liver (hepatic steatosis, 25-30 % of adults).
         p_arms_down: Probability of arms down beside the body (:mod:`spinelab.synth.arms`);
             the others are scanned with the arms raised out of the field of view.
@@ -216,6 +219,7 @@ class SynthConfig:
     p_fillings: float = head.P_FILLINGS
     p_contrast: float = 0.5
     p_oral_contrast: float = 0.25
+    p_calcified: float = vessels.P_CALCIFIED
     p_steatosis: float = 0.27
     p_arms_down: float = P_ARMS_DOWN
     noise_hu_range: tuple[float, float] = (16.0, 44.0)
@@ -768,6 +772,7 @@ def _draw_params(rng: np.random.Generator, cfg: SynthConfig, geo: SpineGeometry)
         ),
         fillings=head.draw_fillings(side_stream(rng, streams.DENTAL), cfg.p_fillings),
         oral_contrast=bool(side_stream(rng, streams.ORAL_CONTRAST).random() < cfg.p_oral_contrast),
+        plaques=vessels.draw_plaques(side_stream(rng, streams.PLAQUES), cfg.p_calcified),
     )
 
 

@@ -209,9 +209,11 @@ def paint_mediastinum(
     level: Callable[[float], Level],
     sternum_back: Callable[[Level], float],
     scale: float,
-) -> None:
+) -> dict[str, tuple[NDArray[np.float64], float]]:
     """Paint the great vessels, main bronchi and thoracic oesophagus (see the module
-    docstring) into ``pt.tissue``.
+    docstring) into ``pt.tissue``; return the aorta's arch and descending part as centre
+    lines (``(M, 3)`` LPS mm) with their radii (mm), keyed ``"arch"`` and ``"descending"``
+    (empty where nothing was painted), for its plaques (:mod:`spinelab.synth.vessels`).
 
     Args:
         pt: The painter (lungs, heart and the neck already painted).
@@ -222,12 +224,12 @@ def paint_mediastinum(
     """
     need = ("T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8", "T9", "T10", "T11", "T12")
     if any(lab not in heights.z_of for lab in need):
-        return
+        return {}
     z_lo = min(float(pt.z[0]), float(pt.z[-1]))
     z_hi = max(float(pt.z[0]), float(pt.z[-1]))
     paths = _paths(heights)
     if z_hi < heights.z_of["T12"] - 20.0 or z_lo > heights.z_neck + 20.0:
-        return
+        return {}
 
     def world(p: Point) -> NDArray[np.float64]:
         dx, depth, z = p
@@ -239,11 +241,15 @@ def paint_mediastinum(
             y = yf - depth * scale
         return np.array([lv.x_s + dx * scale, y, z])
 
+    lines: dict[str, tuple[NDArray[np.float64], float]] = {}
+
     def tube(name: str, outer: int, inner: int | None = None, only: Sequence[int] = ()) -> None:
         key, ctrl = paths[name]
         pts = smooth_path(np.array([world(p) for p in ctrl]))
         r = RADII_MM[key]
         pt.tube(pts, r, outer, inner, BRONCHUS_WALL_MM, tuple(only) or None)
+        if name in ("arch", "descending"):
+            lines[name] = (pts, r)
 
     # the airways first (their walls stay), then the oesophagus and the vessels into fat and lung
     for name in ("bronchus_r", "bronchus_l"):
@@ -254,3 +260,4 @@ def paint_mediastinum(
         if name.startswith(("bronchus", "oesophagus")):
             continue
         tube(name, _T.BLOOD, None, (_T.FAT, _T.LUNG))
+    return lines

@@ -124,10 +124,11 @@ THIGH_MUSCLES: dict[str, tuple[tuple[float, float, float, float, float], ...]] =
         (-120.0, 85.0, 45.0, 30.0, 26.0),
     ),
 }
-#: Femoral vessels (artery lateral, vein medial): the external iliac along the pelvic brim, the
-#: femoral vessels in the femoral triangle in front of the hip and down the thigh; (dz, lx, y).
+#: Femoral vessels (artery lateral, vein medial): the lower external iliac along the pelvic
+#: brim, the femoral vessels in the femoral triangle in front of the hip and down the thigh;
+#: (dz, lx, y). Above the first point the external and common iliac vessels run up to the
+#: aorta and the vena cava (:mod:`spinelab.synth.vessels`).
 FEMORAL_VESSELS = (
-    (90.0, 40.0, 0.0),
     (40.0, 50.0, -25.0),
     (0.0, 52.0, -55.0),
     (-120.0, 62.0, -35.0),
@@ -359,6 +360,17 @@ class PelvicSoftTissue:
     def below_s2(self, z: float) -> float:
         """How far (mm) ``z`` lies below S2's centre (negative above; 0 without a sacrum)."""
         return 0.0 if self._sacrum is None else float(self._sacrum[0][-1]) - z
+
+    def femoral_top(self, side: float) -> tuple[np.ndarray, np.ndarray]:
+        """The top of the femoral artery and vein on ``side`` (+1 the patient's left): the
+        first point of :data:`FEMORAL_VESSELS` (LPS mm), where the external iliac vessels
+        from above (:mod:`spinelab.synth.vessels`) end."""
+        dz, lx, y = FEMORAL_VESSELS[0]
+        xa = self.xm + side * lx * self.s
+        z = self.hz + dz * self.s
+        artery = np.array([xa, self.hy + y, z])
+        vein = np.array([xa - side * FEMORAL_VEIN_MEDIAL_MM, self.hy + y + 2.0, z])
+        return artery, vein
 
     def active(self, z: float) -> bool:
         return z - self.hz < PELVIC_TOP_DZ_MM * self.s

@@ -16,13 +16,20 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from spinelab.synth import streams
 from spinelab.synth.antialias import EdgeBlend
 from spinelab.synth.arrays import copy_tiled, empty_padded
 from spinelab.synth.ct import SLAB_SLICES, block_mean_lut, blur_axis
+from spinelab.synth.streams import side_stream
 from spinelab.synth.tissues import N_TISSUES, Tissue
 
 #: Upper end of the randomized intensity range (int16 output in [0, RANDOM_MAX]).
 RANDOM_MAX = 2000
+
+
+#: Tissue classes whose intensities the randomized style draws from the case's stream (those it
+#: was written with); later classes draw from a side stream, so the images stay as they were.
+RANDOMIZED_CLASSES = int(Tissue.PLAQUE)
 
 
 def _smooth_1d(rng: np.random.Generator, n: int, n_knots: int, amp: float) -> NDArray[np.float32]:
@@ -72,9 +79,15 @@ def randomized_writer(
         ``write(out)``: fills ``out``, any ``(nk, nj, ni)`` int16 array or view, with the image
         (:func:`gamma_to_int16`).
     """
-    means = rng.uniform(0.0, 255.0, N_TISSUES).astype(np.float32)
+    n0 = RANDOMIZED_CLASSES  # the classes since the style was written: from a side stream
+    late = side_stream(rng, streams.RANDOMIZED_LATE)
+    means = np.empty(N_TISSUES, np.float32)
+    stds = np.empty(N_TISSUES, np.float32)
+    means[:n0] = rng.uniform(0.0, 255.0, n0)
     means[Tissue.AIR] = rng.uniform(0.0, 40.0)  # background mostly dark, as in SynthSeg
-    stds = rng.uniform(0.0, 25.0, N_TISSUES).astype(np.float32)
+    stds[:n0] = rng.uniform(0.0, 25.0, n0)
+    means[n0:] = late.uniform(0.0, 255.0, N_TISSUES - n0)
+    stds[n0:] = late.uniform(0.0, 25.0, N_TISSUES - n0)
     # rows contiguous (not empty_padded): the look-up writes whole chunks of rows faster, and
     # the blurs below read whole rows or slices
     shape = tuple(n // f for n, f in zip(tissue_fine.shape, factors, strict=True))

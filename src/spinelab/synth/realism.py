@@ -1197,3 +1197,78 @@ def posterior_thorax(
         float(behind.sum()) / n_body,
         _median(arr[:, :, kc][inner]),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Calcified plaques in front of the lumbar spine
+# --------------------------------------------------------------------------------------------
+#: :func:`vascular_calcification`: the HU threshold of a calcified spot, the largest spot
+#: (mm^3; bigger bright pieces are bone), how near (mm) a spot may come to bone or to a
+#: vertebra's label, and the box searched: this far (mm) to either side of the vertebral bodies'
+#: centre line and no further back than this behind it.
+CALC_HU = 300.0
+CALC_MAX_MM3 = 600.0
+CALC_CLEAR_MM = 4.0
+CALC_SIDE_MM = 50.0
+CALC_BEHIND_MM = 5.0
+
+
+@dataclass
+class VascularCalcification:
+    """Isolated bright spots in front of the lumbar spine (:func:`vascular_calcification`).
+
+    Attributes:
+        spots: How many (3-D connected pieces).
+        volume_mm3: Their total volume.
+        max_hu: The brightest voxel among them (NaN without spots).
+    """
+
+    spots: int
+    volume_mm3: float
+    max_hu: float
+
+
+def vascular_calcification(
+    hu: NDArray[Any], labels: NDArray[Any], affine: NDArray[np.float64], upper: int, lower: int
+) -> VascularCalcification:
+    """Calcified plaques of the aorta and the iliac arteries as an image shows them: pieces of
+    voxels above CALC_HU of at most CALC_MAX_MM3, more than CALC_CLEAR_MM from any bigger
+    bright piece (bone) and from the vertebrae's labels, within CALC_SIDE_MM of the bodies'
+    centre line and in front of CALC_BEHIND_MM behind it, between the centres of vertebrae
+    ``upper`` and ``lower`` (e.g. L3 and S1; ids of ``labels``). The same procedure on a real
+    CT with its vertebra masks and on a synthetic case.
+
+    Raises:
+        ValueError: Either vertebra has no body interior in the label map.
+    """
+    grid = canonical_pair(hu, labels, affine)
+    arr, lab, sp, org = grid.hu, grid.labels, grid.spacing_mm, grid.origin_mm
+    hi, lo = _body_centres(lab, (upper, lower), sp, org)
+    xs, ys, zs = grid.axes_mm()
+    ks = np.nonzero((zs >= lo[2]) & (zs <= hi[2]))[0]
+    if ks.size == 0:
+        return VascularCalcification(0, 0.0, math.nan)
+    slab = arr[:, :, ks[0] : ks[-1] + 1]
+    bright = slab > CALC_HU
+    pieces, n = ndi.label(bright)
+    voxel = float(np.prod(sp))
+    sizes = np.bincount(pieces.ravel(), minlength=n + 1) * voxel
+    big = (sizes > CALC_MAX_MM3)[pieces] & bright
+    near = ndi.binary_dilation(big | (lab[:, :, ks[0] : ks[-1] + 1] > 0), _ball(CALC_CLEAR_MM, sp))
+    t = (zs[ks] - lo[2]) / max(hi[2] - lo[2], 1e-6)
+    x0 = lo[0] + t * (hi[0] - lo[0])
+    y0 = lo[1] + t * (hi[1] - lo[1])
+    box = (np.abs(xs[:, None, None] - x0[None, None, :]) < CALC_SIDE_MM) & (
+        ys[None, :, None] < y0[None, None, :] + CALC_BEHIND_MM
+    )
+    keep = np.zeros(n + 1, dtype=bool)
+    ok = bright & ~big & box
+    keep[np.unique(pieces[ok])] = True
+    keep[np.unique(pieces[near & bright])] = False
+    keep[0] = False
+    spots = keep[pieces]
+    return VascularCalcification(
+        int(keep.sum()),
+        float(spots.sum()) * voxel,
+        float(slab[spots].max()) if spots.any() else math.nan,
+    )

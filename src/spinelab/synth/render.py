@@ -67,6 +67,7 @@ from spinelab.synth import (
     pelvis,
     shoulder,
     streams,
+    vessels,
 )
 from spinelab.synth import vertebra_shape as vshape
 from spinelab.synth.body import BACK_FAT_SHARE, BodyPlan, Couch, Level, RibRing, lay_on_couch
@@ -108,6 +109,8 @@ class AnatomyParams:
         contrast: Contrast-enhanced vessels and organs (affects HU only).
         oral_contrast: Positive oral contrast in the stomach's and the bowel's fluid (affects
             HU only: :data:`spinelab.synth.tissues.ORAL_CONTRAST_HU`).
+        plaques: Calcified plaques in the abdominal aorta and the common iliac arteries
+            (:func:`spinelab.synth.vessels.draw_plaques`).
         bowel_gas: Expected number of bowel gas pockets.
         muscle_fat: Mean fraction of muscle voxels turned into fat streaks (fatty infiltration,
             0 = none); patchy and about 1.6x the mean in the paraspinal muscles (0.1-0.3 there
@@ -142,6 +145,7 @@ class AnatomyParams:
     schmorl_nodes: tuple[vshape.SchmorlNode, ...] = ()
     fillings: tuple[int, ...] = ()
     oral_contrast: bool = False
+    plaques: tuple[vessels.Plaque, ...] = ()
 
 
 @dataclass
@@ -1241,6 +1245,25 @@ def _paint_soft_tissue(
     lv_rect = plan.level(z_rect)
     rectum_top = (z_rect, lv_rect.y_s - lv_rect.depth / 2)
 
+    def vessel_point(z: float, xy: tuple[float, float]) -> NDArray[np.float64]:
+        """A point at ``xy`` (mm from the spine's x and the vertebral body's front) at ``z``."""
+        lv = plan.level(z)
+        return np.array([lv.x_s + xy[0], lv.y_s - lv.depth / 2 + xy[1], z])
+
+    # the common iliac vessels, from the aorta's and the vena cava's lower ends to the
+    # external iliac vessels (spinelab.synth.vessels)
+    z_ivc_bot = z_aorta_bot - 40.0
+    iliac = None
+    if pelvic is not None and "L4" in z_of and "S1" in z_of:
+        iliac = vessels.IliacVessels.build(
+            vessel_point(z_aorta_bot, organs.AORTA_XY),
+            organs.AORTA_R_MM,
+            vessel_point(z_ivc_bot, organs.IVC_XY),
+            organs.IVC_HALF_MM[0],
+            lambda side: vessels.brim_points(vessel_point, z_of["S1"], side, plan.scale),
+            pelvic.femoral_top,
+        )
+
     def paint_slice(k: int) -> None:
         z = float(pt.z[k])
         lv = plan.level(z)
@@ -1289,6 +1312,8 @@ def _paint_soft_tissue(
             pelvic.paint_muscles(
                 pt, k, z, wall, pw, _back_notch(xs, wall[1] + wall[3]), hw_c, y_ant
             )
+        if iliac is not None:  # into the fat before the bowel, which fills the fat left
+            iliac.paint(pt, k, z, FAT_LIKE)
         if in_bowel(z):
             # bowel: densely packed irregular loops with thin mesenteric fat between them (the
             # organs and lungs painted below cover it where they reach)
@@ -1323,6 +1348,8 @@ def _paint_soft_tissue(
                 rf = r + PSOAS_FAT_PLANE_MM
                 pt.ellipse2d(k, px, ys + 2.0, rf, rf * 0.9, _T.FAT, only=(_T.MUSCLE,))
                 pt.ellipse2d(k, px, ys + 2.0, r, r * 0.9, _T.MUSCLE)
+        if iliac is not None:  # again over the psoas' edge
+            iliac.paint(pt, k, z, (*FAT_LIKE, _T.MUSCLE))
         # abdominal organs (spinelab.synth.organs)
         if z < z_dome_r + 10.0:
             viscera.paint(pt, k, z, cav)
@@ -1401,7 +1428,7 @@ def _paint_soft_tissue(
             ao_x, ao_y = organs.AORTA_XY
             ar = organs.AORTA_R_MM
             pt.ellipse2d(k, xs + ao_x, ys - lv.depth / 2 + ao_y, ar, ar, _T.BLOOD)
-        if z_aorta_bot - 40 < z < z_dome_r:
+        if z_ivc_bot < z < z_dome_r:
             iv_x, iv_y = organs.IVC_XY
             pt.ellipse2d(k, xs + iv_x, ys - lv.depth / 2 + iv_y, *organs.IVC_HALF_MM, _T.BLOOD)
         if pelvic is not None:
@@ -1445,13 +1472,24 @@ def _paint_soft_tissue(
     # the upper mediastinum's great vessels, main bronchi and oesophagus (the aorta below the
     # hiatus is the slices' own)
     z_heart_top = viscera.z_tendon() + organs.HEART_MM[0] * viscera.heart_size
-    mediastinum.paint_mediastinum(
+    thoracic = mediastinum.paint_mediastinum(
         pt,
         mediastinum.Heights(z_of, z_t1 - 10.0, z_carina, z_heart_top),
         plan.level,
         _sternum_back,
         plan.scale,
     )
+    if params.plaques:  # calcified plaques in the arteries' walls (spinelab.synth.vessels)
+        zs = np.arange(z_aorta_top, z_aorta_bot, -1.5)
+        tubes = {
+            "abdominal": vessels.Tube(
+                np.array([vessel_point(z, organs.AORTA_XY) for z in zs]), organs.AORTA_R_MM
+            )
+        }
+        tubes.update({k: vessels.Tube(*v) for k, v in thoracic.items()})
+        if iliac is not None:
+            tubes.update(iliac.tubes)
+        vessels.paint_plaques(pt, tubes, params.plaques)
     # the lungs' arteries and veins, into the lung (their own side stream: the case's other
     # draws stay as they were)
     lv_h = plan.level(0.5 * (zl("T5", 0.0) + zl("T6", 0.0)))

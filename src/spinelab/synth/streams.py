@@ -43,6 +43,11 @@ UPPER_VESSELS = 25
 ORAL_CONTRAST = 27
 #: The mesenteric fat's strands (:class:`spinelab.synth.bowel.BowelField`).
 MESENTERY = 29
+#: The arteries' calcified plaques (:func:`spinelab.synth.vessels.draw_plaques`).
+PLAQUES = 31
+#: The randomized style's intensities of the tissue classes added after it was written
+#: (:func:`spinelab.synth.randomize.randomized_writer`).
+RANDOMIZED_LATE = 33
 
 
 def side_stream(rng: np.random.Generator, jumps: int) -> np.random.Generator:

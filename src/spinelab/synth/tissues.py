@@ -60,6 +60,7 @@ class Tissue(IntEnum):
     GUT_WALL = 32  # the stomach's and bowel's wall (its mucosa enhances with contrast)
     MESENTERY = 33  # strands of the mesenteric fat (fibrous septa, small vessels, lymphatics)
     VISCERAL_FAT = 34  # the mesenteric fat between its strands (a little denser than FAT)
+    PLAQUE = 35  # calcified atherosclerotic plaque in the arteries' walls
 
 
 N_TISSUES = len(Tissue)
@@ -202,6 +203,10 @@ HU_TABLE: dict[Tissue, tuple[float, float]] = {
     # the mesenteric fat: the case's FAT value plus VISCERAL_FAT_OFFSET_HU (set in
     # :func:`sample_hu_table`)
     Tissue.VISCERAL_FAT: (-100.0, 8.0),
+    # calcified plaque (:mod:`spinelab.synth.vessels`): compact calcium, as dense as compact
+    # bone; the real example CT's 3 mm voxels over the common iliac arteries reach 1,397 HU, so
+    # the calcium itself is denser than that (drawn from its own stream in sample_hu_table)
+    Tissue.PLAQUE: (1400.0, 200.0),
 }
 
 #: How much denser the mesenteric fat between its strands (``VISCERAL_FAT``) reads than the
@@ -322,8 +327,8 @@ def sample_hu_table(
     couch = faecal.spawn(1)[0]
     out = np.zeros(N_TISSUES, dtype=np.float32)
     for t in Tissue:
-        if t in (Tissue.MESENTERY, Tissue.VISCERAL_FAT):
-            continue  # (no draw of their own: set from SOFT's and FAT's below)
+        if t in (Tissue.MESENTERY, Tissue.VISCERAL_FAT, Tissue.PLAQUE):
+            continue  # (no draw of their own here: set from SOFT's and FAT's, or drawn below)
         mean, spread = table[t]
         if t < Tissue.PANCREAS:
             r = rng
@@ -339,6 +344,11 @@ def sample_hu_table(
     out[Tissue.VISCERAL_FAT] = out[Tissue.FAT] + float(couch.uniform(*VISCERAL_FAT_OFFSET_HU))
     if contrast:
         out[Tissue.GUT_WALL] += float(couch.uniform(*GUT_WALL_ENHANCEMENT_HU))
+    # the calcified plaques from a child of the couch's stream (its draws stay as they were)
+    mean, spread = table[Tissue.PLAQUE]
+    out[Tissue.PLAQUE] = mean + spread * float(
+        np.clip(couch.spawn(1)[0].standard_normal(), -2.5, 2.5)
+    )
     out[Tissue.METAL] = HU_TABLE[Tissue.METAL][0]
     out[Tissue.FILLING] = HU_TABLE[Tissue.FILLING][0]
     out[Tissue.DENSE] += out[Tissue.CANCELLOUS]
