@@ -25,7 +25,7 @@ from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
 from spinelab.synth.tissues import Tissue
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth_spine_fixture import centre_of, curved_spine
+from synth_spine_fixture import centre_of, chest_grid, curved_spine
 
 
 def test_plaques_are_drawn_at_their_prevalence_with_a_skewed_burden():
@@ -159,3 +159,25 @@ def test_the_real_ct_has_as_many_calcified_spots_as_the_calcified_cases(
     volume = [m.volume_mm3 for m in calcified]
     assert min(spots) <= real.spots <= max(spots)
     assert min(volume) <= real.volume_mm3 <= max(volume)
+
+
+def test_the_thoracic_aorta_gets_its_plaques_too():
+    """Plaques drawn in the descending thoracic aorta (painted by the mediastinum's tubes)
+    land in its blood on a T8-T11 grid, and nowhere else."""
+    spine = curved_spine()
+    grid = chest_grid(
+        spine, centre_of(spine, "T8")[2] + 10.0, centre_of(spine, "T11")[2] - 10.0, sp=2.0
+    )
+    plaques = tuple(
+        vessels.Plaque("descending", t, 12.0, a, 0.8, 1.8)
+        for t, a in zip(np.linspace(0.4, 0.95, 6), np.linspace(-2.5, 2.5, 6), strict=True)
+    )
+    params = AnatomyParams(bowel_gas=0, plaques=plaques)
+    res = render_labels(spine, grid, params, np.random.default_rng(0))
+    plain = render_labels(
+        spine, grid, dataclasses.replace(params, plaques=()), np.random.default_rng(0)
+    )
+    plaque = res.tissue == Tissue.PLAQUE
+    assert plaque.sum() > 20
+    assert np.array_equal(res.tissue != plain.tissue, plaque)
+    assert (plain.tissue[plaque] == Tissue.BLOOD).all()
