@@ -109,8 +109,10 @@ class AnatomyParams:
         contrast: Contrast-enhanced vessels and organs (affects HU only).
         oral_contrast: Positive oral contrast in the stomach's and the bowel's fluid (affects
             HU only: :data:`spinelab.synth.tissues.ORAL_CONTRAST_HU`).
-        plaques: Calcified plaques in the abdominal aorta and the common iliac arteries
+        plaques: Calcified plaques in the aorta and the common iliac arteries
             (:func:`spinelab.synth.vessels.draw_plaques`).
+        listhesis: Degenerative spondylolisthesis, ``{label: fraction}`` (the generator moves
+            the spine: :func:`spinelab.synth.generator.slip_vertebrae`).
         bowel_gas: Expected number of bowel gas pockets.
         muscle_fat: Mean fraction of muscle voxels turned into fat streaks (fatty infiltration,
             0 = none); patchy and about 1.6x the mean in the paraspinal muscles (0.1-0.3 there
@@ -146,6 +148,7 @@ class AnatomyParams:
     fillings: tuple[int, ...] = ()
     oral_contrast: bool = False
     plaques: tuple[vessels.Plaque, ...] = ()
+    listhesis: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass

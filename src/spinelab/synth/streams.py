@@ -48,6 +48,8 @@ PLAQUES = 31
 #: The randomized style's intensities of the tissue classes added after it was written
 #: (:func:`spinelab.synth.randomize.randomized_writer`).
 RANDOMIZED_LATE = 33
+#: Degenerative spondylolisthesis (:func:`spinelab.synth.generator.draw_listhesis`).
+LISTHESIS = 35
 
 
 def side_stream(rng: np.random.Generator, jumps: int) -> np.random.Generator:
