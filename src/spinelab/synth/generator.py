@@ -40,7 +40,7 @@ from numpy.typing import DTypeLike, NDArray
 
 from spinelab import anatomy
 from spinelab.structures import Centroids, Volume
-from spinelab.synth import antialias, head, parallel, streams, vessels
+from spinelab.synth import antialias, head, organs, parallel, streams, vessels
 from spinelab.synth import ct as ctphys
 from spinelab.synth import vertebra_shape as vshape
 from spinelab.synth.arms import ARM_FOV_MARGIN_MM, P_ARMS_DOWN
@@ -153,6 +153,8 @@ class SynthConfig:
         disc_loss_range: Range of the fraction of a degenerated disc's height lost.
         p_listhesis: Probability of a degenerative spondylolisthesis (:func:`draw_listhesis`,
             :func:`slip_vertebrae`).
+        p_kidney_stones: Probability of kidney stones
+            (:func:`spinelab.synth.organs.draw_kidney_stones`).
         p_vacuum: Probability that a degenerated disc holds vacuum gas (irregular clefts).
         p_metal: Probability of pedicle screws and rods (with streaks).
         p_fillings: Probability of metal dental restorations (with streaks; drawn for every
@@ -231,6 +233,7 @@ class SynthConfig:
     p_degenerated: float = 0.3
     disc_loss_range: tuple[float, float] = (0.3, 0.6)
     p_listhesis: float = P_LISTHESIS
+    p_kidney_stones: float = organs.P_KIDNEY_STONES
     p_vacuum: float = 0.4
     p_metal: float = 0.08
     p_fillings: float = head.P_FILLINGS
@@ -842,6 +845,9 @@ def _draw_params(rng: np.random.Generator, cfg: SynthConfig, geo: SpineGeometry)
         oral_contrast=bool(side_stream(rng, streams.ORAL_CONTRAST).random() < cfg.p_oral_contrast),
         plaques=vessels.draw_plaques(side_stream(rng, streams.PLAQUES), cfg.p_calcified),
         listhesis=draw_listhesis(side_stream(rng, streams.LISTHESIS), geo.labels, cfg.p_listhesis),
+        kidney_stones=organs.draw_kidney_stones(
+            side_stream(rng, streams.KIDNEY_STONES), cfg.p_kidney_stones
+        ),
     )
 
 

@@ -244,6 +244,55 @@ PERIRENAL_FAT_SHARE = 0.35
 #: Kidney tilt: upper pole medial and posterior (tan of about 12 deg), axial rotation (deg).
 KIDNEY_TILT = 0.21
 KIDNEY_ROTATION_DEG = 30.0
+#: Kidney stones (calculi in the calyces and the renal pelvis): on low-dose unenhanced CT of
+#: 5,047 asymptomatic adults (CT colonography screening, mean age 57) 7.8 % had urinary
+#: stones, 2.1 per case on average (1 to 29), 3.0 mm across on average (1 to 20 mm; Boyce et
+#: al., J Urol 2010). A case has stones with P_KIDNEY_STONES, ``1 + Poisson(KIDNEY_STONES_EXTRA)``
+#: of them, each in either kidney, diameters log-normal (median KIDNEY_STONE_MM[0], log sd
+#: KIDNEY_STONE_MM[1], clipped to KIDNEY_STONE_MM[2:]); placed between the renal sinus and the
+#: pyramids' papillae (the calyces), more in the lower half (the lower pole's calyces). The
+#: real example CT has several in both kidneys (3 mm voxels up to 1,288 HU).
+P_KIDNEY_STONES = 0.078
+KIDNEY_STONES_EXTRA = 1.1
+KIDNEY_STONE_MM = (2.6, 0.5, 1.0, 20.0)
+
+
+@dataclass(frozen=True)
+class KidneyStone:
+    """A stone in kidney ``kidney`` (0 left, 1 right) at ``(u, v, w)``: shares of the kidney's
+    half-width (from its centre away from the hilum) and half-thickness at the stone's height,
+    and of its half-length (up), and its diameter (mm)."""
+
+    kidney: int
+    u: float
+    v: float
+    w: float
+    diameter_mm: float
+
+
+def draw_kidney_stones(
+    rng: np.random.Generator, p: float = P_KIDNEY_STONES
+) -> tuple[KidneyStone, ...]:
+    """A case's kidney stones (:data:`P_KIDNEY_STONES`): none with probability ``1 - p``."""
+    if rng.random() >= p:
+        return ()
+    n = 1 + int(rng.poisson(KIDNEY_STONES_EXTRA))
+    med, sd, lo, hi = KIDNEY_STONE_MM
+    out = []
+    for _ in range(n):
+        w = -0.8 + 1.4 * float(rng.random()) ** 1.5  # skewed to the lower pole
+        out.append(
+            KidneyStone(
+                int(rng.integers(2)),
+                float(rng.uniform(-0.6, -0.15)),
+                float(rng.uniform(-0.3, 0.3)),
+                w,
+                float(np.clip(med * np.exp(sd * rng.standard_normal()), lo, hi)),
+            )
+        )
+    return tuple(out)
+
+
 #: Renal medulla: pyramids (10-14 per kidney, 7-9 seen on an axial section through the hilum)
 #: with their bases under a cortex of 6-10 mm (including the columns of Bertin between them) and
 #: their apices (papillae) at the renal sinus. In the kidney's normalized radius (0 centre .. 1
@@ -603,6 +652,7 @@ class OrganPlan:
         rng: Random generator of its own (e.g. ``rng.spawn(1)[0]``, which leaves the
             caller's stream where it was).
         fat_mm: The case's subcutaneous fat thickness (mm); scales the perirenal fat.
+        stones: Kidney stones (:func:`draw_kidney_stones`).
     """
 
     def __init__(
@@ -614,8 +664,10 @@ class OrganPlan:
         z_kid_l: float,
         rng: np.random.Generator,
         fat_mm: float = 15.0,
+        stones: tuple[KidneyStone, ...] = (),
     ) -> None:
         r = rng
+        self.stones = stones
         self.z_dome_r, self.z_dome_l, self.z_recess = z_dome_r, z_dome_l, z_recess
         self.z_liver_top = z_dome_r + 5.0
         self.z_liver_tip = self.z_liver_top - float(r.uniform(*LIVER_SPAN_MM))
@@ -1462,6 +1514,17 @@ class OrganPlan:
             h = math.sqrt(1.0 - ((dz + 0.1 * a_z) / h_p) ** 2)
             px, py = kx - d[0] * 0.85 * a_w, ky - d[1] * 0.85 * a_w
             _paint_rotated(pt, k, px, py, d, nrm, a_p * h, b_p * h, _T.WATER)
+        # stones in the calyces, inside the kidney's outline
+        for st in self.stones:
+            r = st.diameter_mm / 2
+            dzs = dz - st.w * a_z
+            if st.kidney != n or abs(dzs) >= r:
+                continue
+            rr = math.sqrt(r * r - dzs * dzs)
+            g = (1.0 - st.w * st.w) ** 0.4  # the kidney's section narrows to its poles
+            sx = kx + g * (d[0] * st.u * a_w + nrm[0] * st.v * a_t)
+            sy = ky + g * (d[1] * st.u * a_w + nrm[1] * st.v * a_t)
+            pt.ellipse2d(k, sx, sy, rr, rr, _T.STONE, only=_STONE_OVER)
         # renal vein to the vena cava (the left one in front of the aorta), renal artery from
         # the aorta: the vein leaves the hilum in front of the pelvis, the artery above it
         hx, hy = kx - d[0] * 0.9 * a_w, ky - d[1] * 0.9 * a_w
@@ -1596,6 +1659,10 @@ _RENAL_WRAP_OVER: dict[int, NDArray[np.bool_]] = {
     _T.SPLEEN: np.zeros(256, dtype=bool),
 }
 _RENAL_WRAP_OVER[_T.SPLEEN][[*FATS, _T.SPLEEN]] = True
+
+
+#: What a kidney stone may be painted over: the kidney's parenchyma, sinus fat and urine.
+_STONE_OVER = (_T.KIDNEY, _T.MEDULLA, _T.FAT, _T.WATER)
 
 
 def _kidney_centre(cav: Cavity, side: float, dz: float) -> tuple[float, float]:

@@ -113,6 +113,8 @@ class AnatomyParams:
             (:func:`spinelab.synth.vessels.draw_plaques`).
         listhesis: Degenerative spondylolisthesis, ``{label: fraction}`` (the generator moves
             the spine: :func:`spinelab.synth.generator.slip_vertebrae`).
+        kidney_stones: Stones in the kidneys' calyces
+            (:func:`spinelab.synth.organs.draw_kidney_stones`).
         bowel_gas: Expected number of bowel gas pockets.
         muscle_fat: Mean fraction of muscle voxels turned into fat streaks (fatty infiltration,
             0 = none); patchy and about 1.6x the mean in the paraspinal muscles (0.1-0.3 there
@@ -149,6 +151,7 @@ class AnatomyParams:
     oral_contrast: bool = False
     plaques: tuple[vessels.Plaque, ...] = ()
     listhesis: dict[str, float] = field(default_factory=dict)
+    kidney_stones: tuple[organs.KidneyStone, ...] = ()
 
 
 @dataclass
@@ -1173,7 +1176,14 @@ def _paint_soft_tissue(
     bowel_rng = rng.spawn(1)[0]  # the bowel is laid out below (while slices are painted)
     bowel: _BowelField | None = None
     viscera = organs.OrganPlan(
-        z_of, z_dome_r, z_dome_l, z_recess, z_kid_l, rng.spawn(1)[0], params.fat_mm
+        z_of,
+        z_dome_r,
+        z_dome_l,
+        z_recess,
+        z_kid_l,
+        rng.spawn(1)[0],
+        params.fat_mm,
+        params.kidney_stones,
     )
     torso_power = float(rng.uniform(*TORSO_POWER_RANGE))
     z_round_top = zl("L1", z_wall_thin + 35.0)  # the belly rounds off from here down

@@ -50,6 +50,8 @@ PLAQUES = 31
 RANDOMIZED_LATE = 33
 #: Degenerative spondylolisthesis (:func:`spinelab.synth.generator.draw_listhesis`).
 LISTHESIS = 35
+#: Kidney stones (:func:`spinelab.synth.organs.draw_kidney_stones`).
+KIDNEY_STONES = 37
 
 
 def side_stream(rng: np.random.Generator, jumps: int) -> np.random.Generator:

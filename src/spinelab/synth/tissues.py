@@ -61,6 +61,7 @@ class Tissue(IntEnum):
     MESENTERY = 33  # strands of the mesenteric fat (fibrous septa, small vessels, lymphatics)
     VISCERAL_FAT = 34  # the mesenteric fat between its strands (a little denser than FAT)
     PLAQUE = 35  # calcified atherosclerotic plaque in the arteries' walls
+    STONE = 36  # kidney stones
 
 
 N_TISSUES = len(Tissue)
@@ -207,6 +208,10 @@ HU_TABLE: dict[Tissue, tuple[float, float]] = {
     # bone; the real example CT's 3 mm voxels over the common iliac arteries reach 1,397 HU, so
     # the calcium itself is denser than that (drawn from its own stream in sample_hu_table)
     Tissue.PLAQUE: (1400.0, 200.0),
+    # kidney stones (:data:`spinelab.synth.organs.P_KIDNEY_STONES`): calcium stones read some
+    # hundreds to over a thousand HU, uric acid stones less; the real example CT's 3 mm voxels
+    # over its larger stones reach 1,288 HU (a design value, drawn from its own stream)
+    Tissue.STONE: (1000.0, 250.0),
 }
 
 #: How much denser the mesenteric fat between its strands (``VISCERAL_FAT``) reads than the
@@ -327,7 +332,7 @@ def sample_hu_table(
     couch = faecal.spawn(1)[0]
     out = np.zeros(N_TISSUES, dtype=np.float32)
     for t in Tissue:
-        if t in (Tissue.MESENTERY, Tissue.VISCERAL_FAT, Tissue.PLAQUE):
+        if t in (Tissue.MESENTERY, Tissue.VISCERAL_FAT, Tissue.PLAQUE, Tissue.STONE):
             continue  # (no draw of their own here: set from SOFT's and FAT's, or drawn below)
         mean, spread = table[t]
         if t < Tissue.PANCREAS:
@@ -347,6 +352,11 @@ def sample_hu_table(
     # the calcified plaques from a child of the couch's stream (its draws stay as they were)
     mean, spread = table[Tissue.PLAQUE]
     out[Tissue.PLAQUE] = mean + spread * float(
+        np.clip(couch.spawn(1)[0].standard_normal(), -2.5, 2.5)
+    )
+    # and the kidney stones from a second child
+    mean, spread = table[Tissue.STONE]
+    out[Tissue.STONE] = mean + spread * float(
         np.clip(couch.spawn(1)[0].standard_normal(), -2.5, 2.5)
     )
     out[Tissue.METAL] = HU_TABLE[Tissue.METAL][0]
