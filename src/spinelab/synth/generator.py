@@ -670,8 +670,20 @@ def narrow_discs(geo: SpineGeometry, labels: tuple[str, ...], fraction: float) -
         axis /= max(float(np.linalg.norm(axis)), 1e-9)
         centres[: n + 1] -= loss * axis
         discs[n] -= loss
+    return _moved(geo, centres, discs, "narrowed_discs", [x for x in labels if x in geo.labels])
+
+
+def _moved(
+    geo: SpineGeometry,
+    centres: NDArray[np.float64],
+    discs: NDArray[np.float64],
+    key: str,
+    fact: Any,
+) -> SpineGeometry:
+    """``geo`` with new centres and disc heights (copies of the rest) and ``fact`` recorded
+    under ``key`` in its attributes."""
     attrs = dict(geo.attributes)
-    attrs["narrowed_discs"] = [x for x in labels if x in geo.labels]
+    attrs[key] = fact
     return SpineGeometry(
         list(geo.labels),
         centres,
@@ -719,18 +731,7 @@ def slip_vertebrae(geo: SpineGeometry, listhesis: dict[str, float]) -> SpineGeom
         anterior = -geo.frames[n + 1][:, 1]  # frames' columns: left, posterior, cranial
         centres[: n + 1] += fraction * float(geo.body_depth_mm[n + 1]) * anterior
         done[label] = fraction
-    attrs = dict(geo.attributes)
-    attrs["listhesis"] = done
-    return SpineGeometry(
-        list(geo.labels),
-        centres,
-        geo.frames.copy(),
-        geo.body_height_mm.copy(),
-        geo.body_width_mm.copy(),
-        geo.body_depth_mm.copy(),
-        geo.disc_height_mm.copy(),
-        attrs,
-    )
+    return _moved(geo, centres, geo.disc_height_mm.copy(), "listhesis", done)
 
 
 def _labels_in_map(

@@ -1054,6 +1054,16 @@ def _body_centres(
     return out
 
 
+def _pair_and_centres(
+    hu: NDArray[Any], labels: NDArray[Any], affine: NDArray[np.float64], upper: int, lower: int
+) -> tuple[CanonicalPair, NDArray[np.float64], NDArray[np.float64]]:
+    """The canonical image and label map, and the body centres (mm) of vertebrae ``upper``
+    and ``lower`` on it (:func:`_body_centres`, which raises where one has no body)."""
+    grid = canonical_pair(hu, labels, affine)
+    hi, lo = _body_centres(grid.labels, (upper, lower), grid.spacing_mm, grid.origin_mm)
+    return grid, hi, lo
+
+
 #: :func:`back_outline`: where the back is sampled, as shares of the body's half-width out
 #: from the middle of its section, and the band (mm) round each (both sides).
 BACK_SHARES = (0.5, 0.65, 0.8, 0.9)
@@ -1168,9 +1178,8 @@ def posterior_thorax(
     Raises:
         ValueError: Either vertebra has no body interior in the label map.
     """
-    grid = canonical_pair(hu, labels, affine)
-    arr, lab, sp, org = grid.hu, grid.labels, grid.spacing_mm, grid.origin_mm
-    hi, lo = _body_centres(lab, (upper, lower), sp, org)
+    grid, hi, lo = _pair_and_centres(hu, labels, affine, upper, lower)
+    arr, lab, sp = grid.hu, grid.labels, grid.spacing_mm
     xs, ys, zs = grid.axes_mm()
     grown = ndi.binary_dilation(lab > 0, _ball(RIB_ENDS_SPINE_GROW_MM, sp))
     reach: list[list[float]] = [[] for _ in POSTERIOR_BANDS_MM]
@@ -1241,9 +1250,8 @@ def vascular_calcification(
     Raises:
         ValueError: Either vertebra has no body interior in the label map.
     """
-    grid = canonical_pair(hu, labels, affine)
-    arr, lab, sp, org = grid.hu, grid.labels, grid.spacing_mm, grid.origin_mm
-    hi, lo = _body_centres(lab, (upper, lower), sp, org)
+    grid, hi, lo = _pair_and_centres(hu, labels, affine, upper, lower)
+    arr, lab, sp = grid.hu, grid.labels, grid.spacing_mm
     xs, ys, zs = grid.axes_mm()
     ks = np.nonzero((zs >= lo[2]) & (zs <= hi[2]))[0]
     if ks.size == 0:
