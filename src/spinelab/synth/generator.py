@@ -48,7 +48,13 @@ from spinelab.synth.arrays import copy_tiled
 from spinelab.synth.body import supine
 from spinelab.synth.geometry import SpineGeometry
 from spinelab.synth.randomize import randomized_writer
-from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
+from spinelab.synth.render import (
+    P_SHORT_LAST_RIB,
+    AnatomyParams,
+    RenderGrid,
+    draw_short_last_ribs,
+    render_labels,
+)
 from spinelab.synth.streams import side_stream
 from spinelab.synth.tissues import (
     LUNG_GRADIENT_HU_PER_MM,
@@ -155,6 +161,8 @@ class SynthConfig:
             :func:`slip_vertebrae`).
         p_kidney_stones: Probability of kidney stones
             (:func:`spinelab.synth.organs.draw_kidney_stones`).
+        p_short_last_rib: Probability of hypoplastic last ribs
+            (:func:`spinelab.synth.render.draw_short_last_ribs`).
         p_vacuum: Probability that a degenerated disc holds vacuum gas (irregular clefts).
         p_metal: Probability of pedicle screws and rods (with streaks).
         p_fillings: Probability of metal dental restorations (with streaks; drawn for every
@@ -234,6 +242,7 @@ class SynthConfig:
     disc_loss_range: tuple[float, float] = (0.3, 0.6)
     p_listhesis: float = P_LISTHESIS
     p_kidney_stones: float = organs.P_KIDNEY_STONES
+    p_short_last_rib: float = P_SHORT_LAST_RIB
     p_vacuum: float = 0.4
     p_metal: float = 0.08
     p_fillings: float = head.P_FILLINGS
@@ -848,6 +857,9 @@ def _draw_params(rng: np.random.Generator, cfg: SynthConfig, geo: SpineGeometry)
         listhesis=draw_listhesis(side_stream(rng, streams.LISTHESIS), geo.labels, cfg.p_listhesis),
         kidney_stones=organs.draw_kidney_stones(
             side_stream(rng, streams.KIDNEY_STONES), cfg.p_kidney_stones
+        ),
+        short_last_ribs=draw_short_last_ribs(
+            side_stream(rng, streams.SHORT_LAST_RIBS), cfg.p_short_last_rib
         ),
     )
 

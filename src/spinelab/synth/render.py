@@ -115,6 +115,8 @@ class AnatomyParams:
             the spine: :func:`spinelab.synth.generator.slip_vertebrae`).
         kidney_stones: Stones in the kidneys' calyces
             (:func:`spinelab.synth.organs.draw_kidney_stones`).
+        short_last_ribs: Hypoplastic last ribs: how far each (left, right) reaches beyond its
+            tubercle (mm), 0 for a normal one (:func:`draw_short_last_ribs`).
         bowel_gas: Expected number of bowel gas pockets.
         muscle_fat: Mean fraction of muscle voxels turned into fat streaks (fatty infiltration,
             0 = none); patchy and about 1.6x the mean in the paraspinal muscles (0.1-0.3 there
@@ -152,6 +154,7 @@ class AnatomyParams:
     plaques: tuple[vessels.Plaque, ...] = ()
     listhesis: dict[str, float] = field(default_factory=dict)
     kidney_stones: tuple[organs.KidneyStone, ...] = ()
+    short_last_ribs: tuple[float, float] = (0.0, 0.0)
 
 
 @dataclass
@@ -748,6 +751,40 @@ RIB_MEDULLA = _T.CANCELLOUS
 RIB_CORTEX_MM = 1.2
 #: Share of cases whose costal cartilage is calcified (it rises with age; rims and plaques)
 CARTILAGE_CALCIFIED_P = 0.35
+#: Hypoplastic last ribs: on whole-spine CT of 551 patients 12.6 % had a hypoplastic twelfth
+#: rib (and all of them with a sacralized L5, when that was present; Skeletal Radiol 2025,
+#: PMID 40381031); a count of the ribs from above then names T12 an L1 if it is missed. A case
+#: has them with P_SHORT_LAST_RIB, on both sides with P_SHORT_LAST_RIB_BOTH (else one), each
+#: SHORT_LAST_RIB_MM long beyond its tubercle (a range; design values, a stub about as long
+#: as the transverse process beside it).
+P_SHORT_LAST_RIB = 0.126
+P_SHORT_LAST_RIB_BOTH = 0.5
+SHORT_LAST_RIB_MM = (8.0, 35.0)
+
+
+def draw_short_last_ribs(
+    rng: np.random.Generator, p: float = P_SHORT_LAST_RIB
+) -> tuple[float, float]:
+    """How far the last thoracic vertebra's ribs reach beyond their tubercles (mm; left,
+    right); 0 for a rib of normal length (both, with probability ``1 - p``)."""
+    if rng.random() >= p:
+        return (0.0, 0.0)
+    both = rng.random() < P_SHORT_LAST_RIB_BOTH
+    left = rng.random() < 0.5
+    out = [float(rng.uniform(*SHORT_LAST_RIB_MM)) for _ in range(2)]
+    return (out[0] if both or left else 0.0, out[1] if both or not left else 0.0)
+
+
+def _cut_path(pts: NDArray[np.float64], s_mm: NDArray[np.float64], s_end: float) -> int:
+    """Cut the path ``pts`` (arc lengths ``s_mm``) at ``s_end`` in place (its point there
+    moved onto the path); returns the number of points kept."""
+    m = int(np.searchsorted(s_mm, s_end)) + 1
+    m = min(max(m, 2), len(pts))
+    if m < len(pts) or s_end < s_mm[-1]:
+        f = (s_end - s_mm[m - 2]) / max(s_mm[m - 1] - s_mm[m - 2], 1e-9)
+        pts[m - 1] = pts[m - 2] + min(max(f, 0.0), 1.0) * (pts[m - 1] - pts[m - 2])
+        s_mm[m - 1] = min(s_end, s_mm[m - 1])
+    return m
 
 
 def _rib_shaft(num: int) -> tuple[float, float]:
@@ -898,13 +935,16 @@ def _paint_ribs(
     plan: BodyPlan,
     rng: np.random.Generator,
     trunk_power: float,
+    params: AnatomyParams | None = None,
 ) -> None:
     """Ribs on every thoracic vertebra: the head against the bodies at the disc level (its own
     body only for T1 and T10-T12), the neck to the tubercle against the transverse process's
     tip (T1-T10; T11-T12 float free of it), a flattened shaft around the chest along the ribs'
     ring of each height it falls through (:func:`_rib_ring`; ``trunk_power``: the trunk
     outline's exponent), and costal cartilage to the sternum for T1-T10 (sometimes
-    calcified)."""
+    calcified). The last pair may be hypoplastic (``params.short_last_ribs``)."""
+    if params is None:
+        params = AnatomyParams()
     thoracic = [n for n, lab in enumerate(geo.labels) if anatomy.region_of(lab) == "thoracic"]
     calcified = bool(rng.random() < CARTILAGE_CALCIFIED_P)
     last = max((int(geo.labels[n][1:]) for n in thoracic), default=12)
@@ -974,6 +1014,10 @@ def _paint_ribs(
             seg = np.linalg.norm(np.diff(pts, axis=0), axis=1)
             s_mm = np.concatenate([[0.0], np.cumsum(seg)])
             s_tub = s_mm[1]
+            short = params.short_last_ribs[0 if side > 0 else 1] if num == last else 0.0
+            if short > 0.0:  # a hypoplastic last rib: a stub beyond its tubercle
+                keep = _cut_path(pts, s_mm, s_tub + short)
+                pts, s_mm = pts[:keep], s_mm[:keep]
             # round head and neck, flattening over 30 mm beyond the tubercle; thinner ends
             f = np.clip((s_mm - s_tub) / 30.0, 0.0, 1.0)
             shaft = _rib_shaft(num)
@@ -2467,7 +2511,7 @@ def render_labels(
     # the head's teeth are not painted over later, so its fillings go in with it
     dental = head.paint_head(pt, geo, plan.scale, _neck_top(geo, plan), params.fillings)
     pelvis.paint_pelvis(pt, geo, plan, rng)  # its fatty marrow from a jumped copy of rng
-    _paint_ribs(pt, geo, plan, rng, trunk_power)
+    _paint_ribs(pt, geo, plan, rng, trunk_power, params)
     _lungs_inside_ribs(pt, plan, trunk_power)
     _paint_sternum(pt, geo, plan)
     shoulder.paint_shoulder_girdle(

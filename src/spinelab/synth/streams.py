@@ -52,6 +52,8 @@ RANDOMIZED_LATE = 33
 LISTHESIS = 35
 #: Kidney stones (:func:`spinelab.synth.organs.draw_kidney_stones`).
 KIDNEY_STONES = 37
+#: Hypoplastic last ribs (:func:`spinelab.synth.render.draw_short_last_ribs`).
+SHORT_LAST_RIBS = 39
 
 
 def side_stream(rng: np.random.Generator, jumps: int) -> np.random.Generator:
