@@ -163,6 +163,8 @@ class SynthConfig:
             (:func:`spinelab.synth.organs.draw_kidney_stones`).
         p_short_last_rib: Probability of hypoplastic last ribs
             (:func:`spinelab.synth.render.draw_short_last_ribs`).
+        p_sacralization: Probability of a sacralized last lumbar vertebra
+            (:func:`spinelab.synth.vertebra_shape.draw_sacralization`).
         p_vacuum: Probability that a degenerated disc holds vacuum gas (irregular clefts).
         p_metal: Probability of pedicle screws and rods (with streaks).
         p_fillings: Probability of metal dental restorations (with streaks; drawn for every
@@ -243,6 +245,7 @@ class SynthConfig:
     p_listhesis: float = P_LISTHESIS
     p_kidney_stones: float = organs.P_KIDNEY_STONES
     p_short_last_rib: float = P_SHORT_LAST_RIB
+    p_sacralization: float = vshape.P_SACRALIZATION
     p_vacuum: float = 0.4
     p_metal: float = 0.08
     p_fillings: float = head.P_FILLINGS
@@ -860,6 +863,9 @@ def _draw_params(rng: np.random.Generator, cfg: SynthConfig, geo: SpineGeometry)
         ),
         short_last_ribs=draw_short_last_ribs(
             side_stream(rng, streams.SHORT_LAST_RIBS), cfg.p_short_last_rib
+        ),
+        sacralization=vshape.draw_sacralization(
+            side_stream(rng, streams.SACRALIZATION), cfg.p_sacralization
         ),
     )
 

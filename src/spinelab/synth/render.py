@@ -117,6 +117,9 @@ class AnatomyParams:
             (:func:`spinelab.synth.organs.draw_kidney_stones`).
         short_last_ribs: Hypoplastic last ribs: how far each (left, right) reaches beyond its
             tubercle (mm), 0 for a normal one (:func:`draw_short_last_ribs`).
+        sacralization: A sacralized last lumbar vertebra: how far its left and right
+            transverse processes reach down beyond their normal lower edge (mm), 0 for a
+            normal one (:func:`spinelab.synth.vertebra_shape.draw_sacralization`).
         bowel_gas: Expected number of bowel gas pockets.
         muscle_fat: Mean fraction of muscle voxels turned into fat streaks (fatty infiltration,
             0 = none); patchy and about 1.6x the mean in the paraspinal muscles (0.1-0.3 there
@@ -155,6 +158,7 @@ class AnatomyParams:
     listhesis: dict[str, float] = field(default_factory=dict)
     kidney_stones: tuple[organs.KidneyStone, ...] = ()
     short_last_ribs: tuple[float, float] = (0.0, 0.0)
+    sacralization: tuple[float, float] = (0.0, 0.0)
 
 
 @dataclass
@@ -277,6 +281,10 @@ def _paint_vertebra(
     inner: list[tuple[tuple[slice, slice, slice], NDArray[np.bool_], int]] = []
     boxes: list[tuple[slice, slice, slice]] = []
     parts = vshape.vertebra_parts(name, h, w, d, wedge)
+    if n + 1 < len(geo) and geo.labels[n + 1] == "S1" and region == "lumbar":
+        for side, extra in zip((1.0, -1.0), params.sacralization, strict=True):
+            if extra > 0.0:  # a sacralized last lumbar vertebra's broad transverse process
+                parts.append(vshape.sacralized_process(name, h, d, side, extra))
     for spur in params.osteophytes:
         if spur.label != name:
             continue

@@ -54,6 +54,8 @@ LISTHESIS = 35
 KIDNEY_STONES = 37
 #: Hypoplastic last ribs (:func:`spinelab.synth.render.draw_short_last_ribs`).
 SHORT_LAST_RIBS = 39
+#: A sacralized last lumbar vertebra (:func:`spinelab.synth.vertebra_shape.draw_sacralization`).
+SACRALIZATION = 41
 
 
 def side_stream(rng: np.random.Generator, jumps: int) -> np.random.Generator:

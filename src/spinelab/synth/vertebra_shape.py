@@ -1101,6 +1101,68 @@ def endplate_level(name: str, h: float, d: float, wedge: float, b: Any, end: int
     return -h / 2 - (0.0 * tilt if fused_bot else tilt)
 
 
+#: Sacralization of the last lumbar vertebra (a lumbosacral transitional vertebra): its
+#: transverse process broadened downwards towards the sacrum's ala, a dysplastic process
+#: (Castellvi type I: 19 mm or more high) or one that reaches the ala (types II-III: a false
+#: joint or a fusion). On whole-spine CT of 551 patients 12.3 % had a sacralization (Skeletal
+#: Radiol 2025, PMID 40381031). A case has one with P_SACRALIZATION, on both sides with
+#: P_SACRALIZATION_BOTH, the process's lower edge at its tip lowered by SACRALIZATION_MM (a
+#: range per kind: dysplastic, reaching; the two kinds equally likely; design values).
+P_SACRALIZATION = 0.123
+P_SACRALIZATION_BOTH = 0.5
+SACRALIZATION_MM = ((6.0, 12.0), (15.0, 30.0))
+
+
+def draw_sacralization(rng: np.random.Generator, p: float = P_SACRALIZATION) -> tuple[float, float]:
+    """How far (mm) the last lumbar vertebra's left and right transverse processes reach down
+    beyond their normal lower edge at the tip; 0 for a normal process (both, with probability
+    ``1 - p``)."""
+    if rng.random() >= p:
+        return (0.0, 0.0)
+    both = rng.random() < P_SACRALIZATION_BOTH
+    left = rng.random() < 0.5
+    lo, hi = SACRALIZATION_MM[int(rng.integers(2))]
+    out = [float(rng.uniform(lo, hi)) for _ in range(2)]
+    return (out[0] if both or left else 0.0, out[1] if both or not left else 0.0)
+
+
+def sacralized_process(
+    name: str, h: float, d: float, side: float, extra_mm: float
+) -> tuple[Box3, PartFn, float]:
+    """The broadened transverse process of a sacralized vertebra on ``side`` (+1 the
+    patient's left) as a part for :func:`vertebra_parts`' list: the process's blade with its
+    lower edge lowered by ``extra_mm`` at the tip (linearly from its root), its tip 5 % longer;
+    its union with the normal process is the broadened one."""
+    region = anatomy.region_of(name)
+    dm = level_dims(name)
+    bw = posterior_wall(d)
+    back = TP_BACK_SLOPE.get(region, 0.0)
+    tp_a0 = dm["can_w"] / 2 + dm["ped_w"] / 2
+    tp_b0 = transverse_root_b(name, bw)
+    tp_len = 1.05 * dm["tp_len"]
+    tp_hh, tp_th = dm["tp_h"] / 2, dm["tp_t"] / 2
+    e_ped = min(0.5 * h - 0.5 * dm["ped_h"] - 0.5, 0.2 * h)
+    run = max(tp_len - tp_a0, 2.0)
+
+    def fn(a: Any, b: Any, e: Any, s: float) -> Any:
+        aa = side * a
+        f = np.clip((aa - tp_a0) / run, 0, 1)
+        hh = tp_hh + 0.5 * extra_mm * f
+        m = (aa > tp_a0 - 2.0) & (aa < tp_len - s)
+        q = _ellipse(
+            b - tp_b0 - back * (aa - tp_a0), e - (e_ped - 0.5 * extra_mm * f), tp_th - s, hh - s
+        )
+        return m & (q <= 1.0)
+
+    lo_a, hi_a = sorted((side * (tp_a0 - 2.0), side * tp_len))
+    b_ext = back * run
+    box = (
+        (lo_a, tp_b0 - tp_th + min(b_ext, 0.0), e_ped - tp_hh - extra_mm),
+        (hi_a, tp_b0 + tp_th + max(b_ext, 0.0), e_ped + tp_hh),
+    )
+    return box, fn, POSTERIOR_CORTEX_MM
+
+
 def spur_part(
     spur: Spur, h: float, w: float, d: float, wedge: float, disc_mm: float
 ) -> tuple[Box3, PartFn, float]:
