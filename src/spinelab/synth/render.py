@@ -774,13 +774,13 @@ def draw_short_last_ribs(
     rng: np.random.Generator, p: float = P_SHORT_LAST_RIB
 ) -> tuple[float, float]:
     """How far the last thoracic vertebra's ribs reach beyond their tubercles (mm; left,
-    right); 0 for a rib of normal length (both, with probability ``1 - p``)."""
-    if rng.random() >= p:
-        return (0.0, 0.0)
-    both = rng.random() < P_SHORT_LAST_RIB_BOTH
-    left = rng.random() < 0.5
-    out = [float(rng.uniform(*SHORT_LAST_RIB_MM)) for _ in range(2)]
-    return (out[0] if both or left else 0.0, out[1] if both or not left else 0.0)
+    right); 0 for a rib of normal length (both, with probability ``1 - p``;
+    :func:`spinelab.synth.vertebra_shape.draw_sides`)."""
+
+    def sizes(r: np.random.Generator) -> tuple[float, float]:
+        return float(r.uniform(*SHORT_LAST_RIB_MM)), float(r.uniform(*SHORT_LAST_RIB_MM))
+
+    return vshape.draw_sides(rng, p, P_SHORT_LAST_RIB_BOTH, sizes)
 
 
 def _cut_path(pts: NDArray[np.float64], s_mm: NDArray[np.float64], s_end: float) -> int:

@@ -1113,17 +1113,33 @@ P_SACRALIZATION_BOTH = 0.5
 SACRALIZATION_MM = ((6.0, 12.0), (15.0, 30.0))
 
 
+def draw_sides(
+    rng: np.random.Generator,
+    p: float,
+    p_both: float,
+    sizes: Callable[[np.random.Generator], tuple[float, float]],
+) -> tuple[float, float]:
+    """A finding on the left and the right, ``(left, right)``: ``(0, 0)`` with probability
+    ``1 - p``; else on both sides with ``p_both``, otherwise on one side (either, equally),
+    its size(s) from ``sizes(rng)`` (0 on the side without it)."""
+    if rng.random() >= p:
+        return (0.0, 0.0)
+    both = rng.random() < p_both
+    left = rng.random() < 0.5
+    a, b = sizes(rng)
+    return (a if both or left else 0.0, b if both or not left else 0.0)
+
+
 def draw_sacralization(rng: np.random.Generator, p: float = P_SACRALIZATION) -> tuple[float, float]:
     """How far (mm) the last lumbar vertebra's left and right transverse processes reach down
     beyond their normal lower edge at the tip; 0 for a normal process (both, with probability
-    ``1 - p``)."""
-    if rng.random() >= p:
-        return (0.0, 0.0)
-    both = rng.random() < P_SACRALIZATION_BOTH
-    left = rng.random() < 0.5
-    lo, hi = SACRALIZATION_MM[int(rng.integers(2))]
-    out = [float(rng.uniform(lo, hi)) for _ in range(2)]
-    return (out[0] if both or left else 0.0, out[1] if both or not left else 0.0)
+    ``1 - p``; :func:`draw_sides`)."""
+
+    def sizes(r: np.random.Generator) -> tuple[float, float]:
+        lo, hi = SACRALIZATION_MM[int(r.integers(2))]  # one kind for both sides
+        return float(r.uniform(lo, hi)), float(r.uniform(lo, hi))
+
+    return draw_sides(rng, p, P_SACRALIZATION_BOTH, sizes)
 
 
 def sacralized_process(
