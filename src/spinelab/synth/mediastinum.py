@@ -49,6 +49,7 @@ from spinelab.synth import lung_vessels
 from spinelab.synth.body import Level
 from spinelab.synth.painter import Painter, smooth_path
 from spinelab.synth.tissues import Tissue
+from spinelab.synth.vessels import Tube
 
 _T = Tissue
 
@@ -209,11 +210,11 @@ def paint_mediastinum(
     level: Callable[[float], Level],
     sternum_back: Callable[[Level], float],
     scale: float,
-) -> dict[str, tuple[NDArray[np.float64], float]]:
+) -> dict[str, Tube]:
     """Paint the great vessels, main bronchi and thoracic oesophagus (see the module
-    docstring) into ``pt.tissue``; return the aorta's arch and descending part as centre
-    lines (``(M, 3)`` LPS mm) with their radii (mm), keyed ``"arch"`` and ``"descending"``
-    (empty where nothing was painted), for its plaques (:mod:`spinelab.synth.vessels`).
+    docstring) into ``pt.tissue``; return the aorta's arch and descending part as
+    :class:`~spinelab.synth.vessels.Tube`, keyed ``"arch"`` and ``"descending"`` (empty where
+    nothing was painted), for its plaques (:mod:`spinelab.synth.vessels`).
 
     Args:
         pt: The painter (lungs, heart and the neck already painted).
@@ -241,7 +242,7 @@ def paint_mediastinum(
             y = yf - depth * scale
         return np.array([lv.x_s + dx * scale, y, z])
 
-    lines: dict[str, tuple[NDArray[np.float64], float]] = {}
+    lines: dict[str, Tube] = {}
 
     def tube(name: str, outer: int, inner: int | None = None, only: Sequence[int] = ()) -> None:
         key, ctrl = paths[name]
@@ -249,7 +250,7 @@ def paint_mediastinum(
         r = RADII_MM[key]
         pt.tube(pts, r, outer, inner, BRONCHUS_WALL_MM, tuple(only) or None)
         if name in ("arch", "descending"):
-            lines[name] = (pts, r)
+            lines[name] = Tube(pts, r)
 
     # the airways first (their walls stay), then the oesophagus and the vessels into fat and lung
     for name in ("bronchus_r", "bronchus_l"):

@@ -943,7 +943,7 @@ def _paint_ribs(
     plan: BodyPlan,
     rng: np.random.Generator,
     trunk_power: float,
-    params: AnatomyParams | None = None,
+    params: AnatomyParams,
 ) -> None:
     """Ribs on every thoracic vertebra: the head against the bodies at the disc level (its own
     body only for T1 and T10-T12), the neck to the tubercle against the transverse process's
@@ -951,8 +951,6 @@ def _paint_ribs(
     ring of each height it falls through (:func:`_rib_ring`; ``trunk_power``: the trunk
     outline's exponent), and costal cartilage to the sternum for T1-T10 (sometimes
     calcified). The last pair may be hypoplastic (``params.short_last_ribs``)."""
-    if params is None:
-        params = AnatomyParams()
     thoracic = [n for n, lab in enumerate(geo.labels) if anatomy.region_of(lab) == "thoracic"]
     calcified = bool(rng.random() < CARTILAGE_CALCIFIED_P)
     last = max((int(geo.labels[n][1:]) for n in thoracic), default=12)
@@ -1551,7 +1549,7 @@ def _paint_soft_tissue(
                 np.array([vessel_point(z, organs.AORTA_XY) for z in zs]), organs.AORTA_R_MM
             )
         }
-        tubes.update({k: vessels.Tube(*v) for k, v in thoracic.items()})
+        tubes.update(thoracic)
         if iliac is not None:
             tubes.update(iliac.tubes)
         vessels.paint_plaques(pt, tubes, params.plaques)
