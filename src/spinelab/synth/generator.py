@@ -49,9 +49,12 @@ from spinelab.synth.body import supine
 from spinelab.synth.geometry import SpineGeometry
 from spinelab.synth.randomize import randomized_writer
 from spinelab.synth.render import (
+    P_LUMBAR_RIB,
+    P_LUMBAR_RIB_L6,
     P_SHORT_LAST_RIB,
     AnatomyParams,
     RenderGrid,
+    draw_lumbar_ribs,
     draw_short_last_ribs,
     render_labels,
 )
@@ -165,6 +168,8 @@ class SynthConfig:
             (:func:`spinelab.synth.render.draw_short_last_ribs`).
         p_sacralization: Probability of a sacralized last lumbar vertebra
             (:func:`spinelab.synth.vertebra_shape.draw_sacralization`).
+        p_lumbar_rib_l6, p_lumbar_rib: Probability of ribs on L1 in a spine with an L6 and
+            in any other (:func:`spinelab.synth.render.draw_lumbar_ribs`).
         p_vacuum: Probability that a degenerated disc holds vacuum gas (irregular clefts).
         p_metal: Probability of pedicle screws and rods (with streaks).
         p_fillings: Probability of metal dental restorations (with streaks; drawn for every
@@ -246,6 +251,8 @@ class SynthConfig:
     p_kidney_stones: float = organs.P_KIDNEY_STONES
     p_short_last_rib: float = P_SHORT_LAST_RIB
     p_sacralization: float = vshape.P_SACRALIZATION
+    p_lumbar_rib_l6: float = P_LUMBAR_RIB_L6
+    p_lumbar_rib: float = P_LUMBAR_RIB
     p_vacuum: float = 0.4
     p_metal: float = 0.08
     p_fillings: float = head.P_FILLINGS
@@ -866,6 +873,9 @@ def _draw_params(rng: np.random.Generator, cfg: SynthConfig, geo: SpineGeometry)
         ),
         sacralization=vshape.draw_sacralization(
             side_stream(rng, streams.SACRALIZATION), cfg.p_sacralization
+        ),
+        lumbar_ribs=draw_lumbar_ribs(
+            side_stream(rng, streams.LUMBAR_RIBS), geo.labels, cfg.p_lumbar_rib_l6, cfg.p_lumbar_rib
         ),
     )
 

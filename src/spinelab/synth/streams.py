@@ -56,6 +56,8 @@ KIDNEY_STONES = 37
 SHORT_LAST_RIBS = 39
 #: A sacralized last lumbar vertebra (:func:`spinelab.synth.vertebra_shape.draw_sacralization`).
 SACRALIZATION = 41
+#: Lumbar ribs on L1 (:func:`spinelab.synth.render.draw_lumbar_ribs`).
+LUMBAR_RIBS = 43
 
 
 def side_stream(rng: np.random.Generator, jumps: int) -> np.random.Generator:
