@@ -168,6 +168,8 @@ class SynthConfig:
             (:func:`spinelab.synth.render.draw_short_last_ribs`).
         p_sacralization: Probability of a sacralized last lumbar vertebra
             (:func:`spinelab.synth.vertebra_shape.draw_sacralization`).
+        p_phleboliths: Probability of pelvic phleboliths
+            (:func:`spinelab.synth.vessels.draw_phleboliths`).
         p_lumbar_rib_l6, p_lumbar_rib: Probability of ribs on L1 in a spine with an L6 and
             in any other (:func:`spinelab.synth.render.draw_lumbar_ribs`).
         p_vacuum: Probability that a degenerated disc holds vacuum gas (irregular clefts).
@@ -251,6 +253,7 @@ class SynthConfig:
     p_kidney_stones: float = organs.P_KIDNEY_STONES
     p_short_last_rib: float = P_SHORT_LAST_RIB
     p_sacralization: float = vshape.P_SACRALIZATION
+    p_phleboliths: float = vessels.P_PHLEBOLITHS
     p_lumbar_rib_l6: float = P_LUMBAR_RIB_L6
     p_lumbar_rib: float = P_LUMBAR_RIB
     p_vacuum: float = 0.4
@@ -873,6 +876,9 @@ def _draw_params(rng: np.random.Generator, cfg: SynthConfig, geo: SpineGeometry)
         ),
         sacralization=vshape.draw_sacralization(
             side_stream(rng, streams.SACRALIZATION), cfg.p_sacralization
+        ),
+        phleboliths=vessels.draw_phleboliths(
+            side_stream(rng, streams.PHLEBOLITHS), cfg.p_phleboliths
         ),
         lumbar_ribs=draw_lumbar_ribs(
             side_stream(rng, streams.LUMBAR_RIBS), geo.labels, cfg.p_lumbar_rib_l6, cfg.p_lumbar_rib

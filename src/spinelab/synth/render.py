@@ -117,6 +117,8 @@ class AnatomyParams:
             (:func:`spinelab.synth.organs.draw_kidney_stones`).
         short_last_ribs: Hypoplastic last ribs: how far each (left, right) reaches beyond its
             tubercle (mm), 0 for a normal one (:func:`draw_short_last_ribs`).
+        phleboliths: Calcified thrombi in the pelvic veins
+            (:func:`spinelab.synth.vessels.draw_phleboliths`).
         lumbar_ribs: Lumbar ribs on L1: each one's (left, right) length from its joint
             beside the transverse process (mm), 0 for none (:func:`draw_lumbar_ribs`).
         sacralization: A sacralized last lumbar vertebra: how far its left and right
@@ -161,6 +163,7 @@ class AnatomyParams:
     kidney_stones: tuple[organs.KidneyStone, ...] = ()
     short_last_ribs: tuple[float, float] = (0.0, 0.0)
     lumbar_ribs: tuple[float, float] = (0.0, 0.0)
+    phleboliths: tuple[vessels.Phlebolith, ...] = ()
     sacralization: tuple[float, float] = (0.0, 0.0)
 
 
@@ -2583,6 +2586,9 @@ def render_labels(
     # the head's teeth are not painted over later, so its fillings go in with it
     dental = head.paint_head(pt, geo, plan.scale, _neck_top(geo, plan), params.fillings)
     pelvis.paint_pelvis(pt, geo, plan, rng)  # its fatty marrow from a jumped copy of rng
+    hips = pelvis.hip_centres_mm(geo, params.body_scale)
+    if hips is not None:
+        vessels.paint_phleboliths(pt, hips, params.body_scale, params.phleboliths)
     _paint_ribs(pt, geo, plan, rng, trunk_power, params)
     _paint_lumbar_ribs(pt, geo, params.lumbar_ribs)
     _lungs_inside_ribs(pt, plan, trunk_power)

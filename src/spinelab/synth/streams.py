@@ -58,6 +58,8 @@ SHORT_LAST_RIBS = 39
 SACRALIZATION = 41
 #: Lumbar ribs on L1 (:func:`spinelab.synth.render.draw_lumbar_ribs`).
 LUMBAR_RIBS = 43
+#: Pelvic phleboliths (:func:`spinelab.synth.vessels.draw_phleboliths`).
+PHLEBOLITHS = 45
 
 
 def side_stream(rng: np.random.Generator, jumps: int) -> np.random.Generator:

@@ -61,7 +61,7 @@ class Tissue(IntEnum):
     MESENTERY = 33  # strands of the mesenteric fat (fibrous septa, small vessels, lymphatics)
     VISCERAL_FAT = 34  # the mesenteric fat between its strands (a little denser than FAT)
     PLAQUE = 35  # calcified atherosclerotic plaque in the arteries' walls
-    STONE = 36  # kidney stones
+    STONE = 36  # kidney stones and pelvic phleboliths
 
 
 N_TISSUES = len(Tissue)
@@ -210,7 +210,8 @@ HU_TABLE: dict[Tissue, tuple[float, float]] = {
     Tissue.PLAQUE: (1400.0, 200.0),
     # kidney stones (:data:`spinelab.synth.organs.P_KIDNEY_STONES`): calcium stones read some
     # hundreds to over a thousand HU, uric acid stones less; the real example CT's 3 mm voxels
-    # over its larger stones reach 1,288 HU (a design value, drawn from its own stream)
+    # over its larger stones reach 1,288 HU (a design value, drawn from its own stream); the
+    # pelvic phleboliths (:data:`spinelab.synth.vessels.P_PHLEBOLITHS`) take the same value
     Tissue.STONE: (1000.0, 250.0),
 }
 
