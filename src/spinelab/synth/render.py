@@ -119,6 +119,7 @@ class AnatomyParams:
             tubercle (mm), 0 for a normal one (:func:`draw_short_last_ribs`).
         phleboliths: Calcified thrombi in the pelvic veins
             (:func:`spinelab.synth.vessels.draw_phleboliths`).
+        gallstones: Gallstones (:func:`spinelab.synth.organs.draw_gallstones`).
         lumbar_ribs: Lumbar ribs on L1: each one's (left, right) length from its joint
             beside the transverse process (mm), 0 for none (:func:`draw_lumbar_ribs`).
         sacralization: A sacralized last lumbar vertebra: how far its left and right
@@ -164,6 +165,7 @@ class AnatomyParams:
     short_last_ribs: tuple[float, float] = (0.0, 0.0)
     lumbar_ribs: tuple[float, float] = (0.0, 0.0)
     phleboliths: tuple[vessels.Phlebolith, ...] = ()
+    gallstones: tuple[organs.Gallstone, ...] = ()
     sacralization: tuple[float, float] = (0.0, 0.0)
 
 
@@ -1303,6 +1305,7 @@ def _paint_soft_tissue(
         rng.spawn(1)[0],
         params.fat_mm,
         params.kidney_stones,
+        params.gallstones,
     )
     torso_power = float(rng.uniform(*TORSO_POWER_RANGE))
     z_round_top = zl("L1", z_wall_thin + 35.0)  # the belly rounds off from here down

@@ -60,6 +60,8 @@ SACRALIZATION = 41
 LUMBAR_RIBS = 43
 #: Pelvic phleboliths (:func:`spinelab.synth.vessels.draw_phleboliths`).
 PHLEBOLITHS = 45
+#: Gallstones (:func:`spinelab.synth.organs.draw_gallstones`).
+GALLSTONES = 47
 
 
 def side_stream(rng: np.random.Generator, jumps: int) -> np.random.Generator:
