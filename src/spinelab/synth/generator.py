@@ -171,6 +171,8 @@ class SynthConfig:
         p_phleboliths: Probability of pelvic phleboliths
             (:func:`spinelab.synth.vessels.draw_phleboliths`).
         p_gallstones: Probability of gallstones (:func:`spinelab.synth.organs.draw_gallstones`).
+        p_dish: Probability of diffuse idiopathic skeletal hyperostosis
+            (:func:`spinelab.synth.vertebra_shape.draw_dish`).
         p_lumbar_rib_l6, p_lumbar_rib: Probability of ribs on L1 in a spine with an L6 and
             in any other (:func:`spinelab.synth.render.draw_lumbar_ribs`).
         p_vacuum: Probability that a degenerated disc holds vacuum gas (irregular clefts).
@@ -256,6 +258,7 @@ class SynthConfig:
     p_sacralization: float = vshape.P_SACRALIZATION
     p_phleboliths: float = vessels.P_PHLEBOLITHS
     p_gallstones: float = organs.P_GALLSTONES
+    p_dish: float = vshape.P_DISH
     p_lumbar_rib_l6: float = P_LUMBAR_RIB_L6
     p_lumbar_rib: float = P_LUMBAR_RIB
     p_vacuum: float = 0.4
@@ -883,6 +886,7 @@ def _draw_params(rng: np.random.Generator, cfg: SynthConfig, geo: SpineGeometry)
             side_stream(rng, streams.PHLEBOLITHS), cfg.p_phleboliths
         ),
         gallstones=organs.draw_gallstones(side_stream(rng, streams.GALLSTONES), cfg.p_gallstones),
+        dish=vshape.draw_dish(side_stream(rng, streams.DISH), geo.labels, cfg.p_dish),
         lumbar_ribs=draw_lumbar_ribs(
             side_stream(rng, streams.LUMBAR_RIBS), geo.labels, cfg.p_lumbar_rib_l6, cfg.p_lumbar_rib
         ),

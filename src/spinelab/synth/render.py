@@ -120,6 +120,8 @@ class AnatomyParams:
         phleboliths: Calcified thrombi in the pelvic veins
             (:func:`spinelab.synth.vessels.draw_phleboliths`).
         gallstones: Gallstones (:func:`spinelab.synth.organs.draw_gallstones`).
+        dish: Diffuse idiopathic skeletal hyperostosis: flowing ossification over a run of
+            vertebrae, painted as part of each (:func:`spinelab.synth.vertebra_shape.draw_dish`).
         lumbar_ribs: Lumbar ribs on L1: each one's (left, right) length from its joint
             beside the transverse process (mm), 0 for none (:func:`draw_lumbar_ribs`).
         sacralization: A sacralized last lumbar vertebra: how far its left and right
@@ -164,6 +166,7 @@ class AnatomyParams:
     kidney_stones: tuple[organs.KidneyStone, ...] = ()
     short_last_ribs: tuple[float, float] = (0.0, 0.0)
     lumbar_ribs: tuple[float, float] = (0.0, 0.0)
+    dish: vshape.Dish | None = None
     phleboliths: tuple[vessels.Phlebolith, ...] = ()
     gallstones: tuple[organs.Gallstone, ...] = ()
     sacralization: tuple[float, float] = (0.0, 0.0)
@@ -299,6 +302,17 @@ def _paint_vertebra(
         k = n - 1 if spur.end > 0 else n  # the disc the spur grows towards
         disc = float(geo.disc_height_mm[k]) if 0 <= k < len(geo.disc_height_mm) else 0.0
         parts.append(vshape.spur_part(spur, h, w, d, wedge, disc))
+    if params.dish is not None and name in params.dish.labels:
+        # the gaps to the neighbours' endplates along this vertebra's axis (the discs' height
+        # there, which the geometry's centres set)
+        gaps = []
+        for m in (n - 1, n + 1):
+            if 0 <= m < len(geo):
+                dist = abs(float(np.dot(geo.centres_mm[m] - c, fr[:, 2])))
+                gaps.append(max(dist - h / 2 - float(geo.body_height_mm[m]) / 2, 0.0))
+            else:
+                gaps.append(0.0)
+        parts.append(vshape.dish_part(params.dish, name, h, w, d, gaps[0], gaps[1]))
     for (lo, hi), fn, part_cortex in parts:
         lo1 = (lo[0] - 1.0, lo[1] - 1.0, lo[2] - 1.0)
         hi1 = (hi[0] + 1.0, hi[1] + 1.0, hi[2] + 1.0)

@@ -62,6 +62,8 @@ LUMBAR_RIBS = 43
 PHLEBOLITHS = 45
 #: Gallstones (:func:`spinelab.synth.organs.draw_gallstones`).
 GALLSTONES = 47
+#: Diffuse idiopathic skeletal hyperostosis (:func:`spinelab.synth.vertebra_shape.draw_dish`).
+DISH = 49
 
 
 def side_stream(rng: np.random.Generator, jumps: int) -> np.random.Generator:

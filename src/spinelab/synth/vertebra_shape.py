@@ -1101,6 +1101,139 @@ def endplate_level(name: str, h: float, d: float, wedge: float, b: Any, end: int
     return -h / 2 - (0.0 * tilt if fused_bot else tilt)
 
 
+# --------------------------------------------------------------------------------------------
+# Diffuse idiopathic skeletal hyperostosis (DISH)
+# --------------------------------------------------------------------------------------------
+#: DISH: flowing ossification along the front and side of four or more contiguous vertebrae,
+#: bridging their discs (Resnick's criteria), on the right of the thoracic spine (the aorta
+#: lies on the left). On whole-spine CT of 1,479 adult trauma patients 19.5 % had it, 65 % of
+#: them thoracic and 24 % thoraco-lumbar, at T8 / T9 / T10 in 88 / 91 / 85 % of them, mostly
+#: right anterior of the bodies and seldom where the artery and vein touch them (Hiyama et
+#: al., BMC Musculoskelet Disord 2018); on thoracic CT of a US population 14.2 % (7.4 % of
+#: women, 20.9 % of men, mean age 78). Bridges grow from incomplete, pointed ones into
+#: complete flowing ones over years (chest CT of older men, Kuperus et al., J Rheumatol 2018).
+#: A case has DISH with P_DISH (a design value for an adult population of all ages); its run
+#: of vertebrae is centred at a level drawn with DISH_CENTRE_WEIGHT (level numbers, linear in
+#: between), ``DISH_MIN_LEVELS + Poisson(DISH_EXTRA_LEVELS)`` long (so T8 / T9 / T10 are in
+#: 85 / 92 / 87 % of the runs and a lumbar vertebra in 30 %); the flow is DISH_THICK_MM
+#: thick at its thickest (over the discs; 0.55 of that over the bodies' middle), centred
+#: DISH_CENTRE_DEG from the anterior midline (negative: to the right) over +-DISH_HALF_DEG;
+#: each disc of the run is bridged with P_DISH_BRIDGED, else the flows from above and below
+#: stop DISH_GAP_MM apart (design values).
+P_DISH = 0.12
+DISH_CENTRE_WEIGHT: dict[float, float] = {
+    13.0: 0.0,
+    14.0: 0.5,
+    15.0: 1.0,
+    16.0: 1.0,
+    17.0: 1.0,
+    18.0: 0.6,
+    19.0: 0.3,
+    20.0: 0.1,
+    21.0: 0.0,
+}
+DISH_MIN_LEVELS = 4
+DISH_EXTRA_LEVELS = 2.0
+DISH_THICK_MM = (3.0, 8.0)
+DISH_CENTRE_DEG = (-50.0, -20.0)
+DISH_HALF_DEG = (50.0, 75.0)
+P_DISH_BRIDGED = 0.6
+DISH_GAP_MM = 2.0
+
+
+@dataclass(frozen=True)
+class Dish:
+    """Flowing ossification over a run of vertebrae (:data:`P_DISH`).
+
+    Attributes:
+        labels: The run's vertebrae, cranial to caudal (four or more, contiguous).
+        thick_mm: The flow's thickness over the discs (mm).
+        centre_deg: Angle of its thickest part from the anterior midline (degrees, + left).
+        half_width_deg: Its angular half-width (degrees).
+        bridged: Per disc of the run (``len(labels) - 1``, cranial first): whether the flow
+            bridges it.
+    """
+
+    labels: tuple[str, ...]
+    thick_mm: float
+    centre_deg: float
+    half_width_deg: float
+    bridged: tuple[bool, ...]
+
+
+def draw_dish(
+    rng: np.random.Generator, labels: list[str] | tuple[str, ...], p: float = P_DISH
+) -> Dish | None:
+    """A case's DISH (:data:`P_DISH`), or None (also where the spine has no thoracic or
+    lumbar run long enough)."""
+    if rng.random() >= p:
+        return None
+    chain = [x for x in labels if anatomy.region_of(x) in ("thoracic", "lumbar")]
+    if len(chain) < DISH_MIN_LEVELS:
+        return None
+    w = np.array([_by_level(DISH_CENTRE_WEIGHT, x) for x in chain])
+    if w.sum() <= 0.0:
+        return None
+    centre = int(rng.choice(len(chain), p=w / w.sum()))
+    n = min(DISH_MIN_LEVELS + int(rng.poisson(DISH_EXTRA_LEVELS)), len(chain))
+    start = int(np.clip(centre - (n - 1) // 2 - int(rng.integers(0, 2)), 0, len(chain) - n))
+    run = tuple(chain[start : start + n])
+    return Dish(
+        run,
+        round(float(rng.uniform(*DISH_THICK_MM)), 2),
+        round(float(rng.uniform(*DISH_CENTRE_DEG)), 1),
+        round(float(rng.uniform(*DISH_HALF_DEG)), 1),
+        tuple(bool(rng.random() < P_DISH_BRIDGED) for _ in range(n - 1)),
+    )
+
+
+def dish_part(
+    dish: Dish, name: str, h: float, w: float, d: float, disc_above: float, disc_below: float
+) -> tuple[Box3, PartFn, float]:
+    """The part (as :func:`vertebra_parts` returns them) of ``dish`` on vertebra ``name`` of
+    the run: a layer of compact bone outside the body's wall (from 1.5 mm inside it),
+    ``thick_mm`` thick over the discs and 0.55 of that over the body's middle, with a cosine
+    profile around the wall; towards a neighbour of the run it reaches 0.5 mm past the disc's
+    mid-plane (``disc_above``, ``disc_below``: the gaps to the neighbours' endplates along
+    this vertebra's axis, mm), or stops short of it by half of :data:`DISH_GAP_MM` where that
+    disc is not bridged; at the run's ends it thins out over the body's last 4 mm."""
+    i = dish.labels.index(name)
+    up = i > 0
+    down = i + 1 < len(dish.labels)
+    # bridged: half a millimetre past the mid-plane, so the flows from both sides meet
+    e_hi = h / 2 + disc_above / 2 + (0.5 if up and dish.bridged[i - 1] else -DISH_GAP_MM / 2)
+    e_lo = -h / 2 - disc_below / 2 - (0.5 if down and dish.bridged[i] else -DISH_GAP_MM / 2)
+    if not up:
+        e_hi = h / 2 - 1.0
+    if not down:
+        e_lo = -h / 2 + 1.0
+    t_max = dish.thick_mm
+    c0, hw = math.radians(dish.centre_deg), math.radians(dish.half_width_deg)
+    disc_half = 0.5 * h
+
+    def fn(a: Any, b: Any, e: Any, s: float) -> Any:
+        q = np.sqrt((a * (2.0 / w)) ** 2 + (b * (2.0 / d)) ** 2)
+        r = np.sqrt(a * a + b * b)
+        x = r - r / np.maximum(q, 0.05)  # outside the wall along the radius (mm)
+        phi = np.arctan2(a, -b)
+        dp = np.abs(phi - c0) / hw
+        amp = np.where(dp < 1.0, np.cos(0.5 * np.pi * np.minimum(dp, 1.0)), 0.0)
+        # thickest over the discs (the bodies' ends), thinner over their middle
+        over = np.clip(np.abs(e) / disc_half, 0.0, 1.0) ** 2
+        thick = t_max * (0.55 + 0.45 * over) * amp
+        ends = np.ones_like(thick)
+        if not up:
+            ends = ends * np.clip((e_hi - e) / 4.0, 0.0, 1.0)
+        if not down:
+            ends = ends * np.clip((e - e_lo) / 4.0, 0.0, 1.0)
+        thick = thick * ends
+        return (thick > 1.0) & (x > -1.5 + s) & (x < thick - s) & (e > e_lo) & (e < e_hi)
+
+    reach = t_max + 1.0
+    box: Box3 = ((-w / 2 - reach, -d / 2 - reach, e_lo), (w / 2 + reach, d / 2, e_hi))
+    return box, fn, COMPACT_CORTEX_MM
+
+
 #: Sacralization of the last lumbar vertebra (a lumbosacral transitional vertebra): its
 #: transverse process broadened downwards towards the sacrum's ala, a dysplastic process
 #: (Castellvi type I: 19 mm or more high) or one that reaches the ala (types II-III: a false
