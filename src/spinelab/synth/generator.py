@@ -173,6 +173,8 @@ class SynthConfig:
         p_gallstones: Probability of gallstones (:func:`spinelab.synth.organs.draw_gallstones`).
         p_dish: Probability of diffuse idiopathic skeletal hyperostosis
             (:func:`spinelab.synth.vertebra_shape.draw_dish`).
+        p_haemangioma: Probability of vertebral haemangiomas
+            (:func:`spinelab.synth.vertebra_shape.draw_haemangiomas`).
         p_lumbar_rib_l6, p_lumbar_rib: Probability of ribs on L1 in a spine with an L6 and
             in any other (:func:`spinelab.synth.render.draw_lumbar_ribs`).
         p_vacuum: Probability that a degenerated disc holds vacuum gas (irregular clefts).
@@ -259,6 +261,7 @@ class SynthConfig:
     p_phleboliths: float = vessels.P_PHLEBOLITHS
     p_gallstones: float = organs.P_GALLSTONES
     p_dish: float = vshape.P_DISH
+    p_haemangioma: float = vshape.P_HAEMANGIOMA
     p_lumbar_rib_l6: float = P_LUMBAR_RIB_L6
     p_lumbar_rib: float = P_LUMBAR_RIB
     p_vacuum: float = 0.4
@@ -887,6 +890,9 @@ def _draw_params(rng: np.random.Generator, cfg: SynthConfig, geo: SpineGeometry)
         ),
         gallstones=organs.draw_gallstones(side_stream(rng, streams.GALLSTONES), cfg.p_gallstones),
         dish=vshape.draw_dish(side_stream(rng, streams.DISH), geo.labels, cfg.p_dish),
+        haemangiomas=vshape.draw_haemangiomas(
+            side_stream(rng, streams.HAEMANGIOMAS), geo.labels, cfg.p_haemangioma
+        ),
         lumbar_ribs=draw_lumbar_ribs(
             side_stream(rng, streams.LUMBAR_RIBS), geo.labels, cfg.p_lumbar_rib_l6, cfg.p_lumbar_rib
         ),

@@ -122,6 +122,8 @@ class AnatomyParams:
         gallstones: Gallstones (:func:`spinelab.synth.organs.draw_gallstones`).
         dish: Diffuse idiopathic skeletal hyperostosis: flowing ossification over a run of
             vertebrae, painted as part of each (:func:`spinelab.synth.vertebra_shape.draw_dish`).
+        haemangiomas: Vertebral haemangiomas: fatty regions of the bodies with thick vertical
+            trabeculae (:func:`spinelab.synth.vertebra_shape.draw_haemangiomas`).
         lumbar_ribs: Lumbar ribs on L1: each one's (left, right) length from its joint
             beside the transverse process (mm), 0 for none (:func:`draw_lumbar_ribs`).
         sacralization: A sacralized last lumbar vertebra: how far its left and right
@@ -167,6 +169,7 @@ class AnatomyParams:
     short_last_ribs: tuple[float, float] = (0.0, 0.0)
     lumbar_ribs: tuple[float, float] = (0.0, 0.0)
     dish: vshape.Dish | None = None
+    haemangiomas: tuple[vshape.Haemangioma, ...] = ()
     phleboliths: tuple[vessels.Phlebolith, ...] = ()
     gallstones: tuple[organs.Gallstone, ...] = ()
     sacralization: tuple[float, float] = (0.0, 0.0)
@@ -340,6 +343,9 @@ def _paint_vertebra(
     for node in params.schmorl_nodes:
         if node.label == name:
             _carve_schmorl_node(pt, c, fr, vid, node, h, w, d, wedge)
+    for hem in params.haemangiomas:
+        if hem.label == name:
+            _paint_haemangioma(pt, c, fr, vid, hem, h, w, d)
     dims = vshape.level_dims(name)
     bw = vshape.posterior_wall(d)
     # basivertebral vein: a channel from the middle of the posterior wall into the body,
@@ -402,6 +408,30 @@ def _carve_schmorl_node(
     tis[rim & own] = _T.CORTICAL
     tis[cavity & own] = _T.DISC
     pt.vert[sl][cavity & own] = 0
+
+
+def _paint_haemangioma(
+    pt: Painter,
+    c: NDArray[np.float64],
+    fr: NDArray[np.float64],
+    vid: int,
+    hem: vshape.Haemangioma,
+    h: float,
+    w: float,
+    d: float,
+) -> None:
+    """A vertebral haemangioma in a painted body: its region's cancellous bone becomes fatty
+    marrow, its trabeculae compact bone (:func:`spinelab.synth.vertebra_shape.haemangioma_masks`);
+    the label is unchanged."""
+    box = local_box(pt.grid, c, fr, (-w / 2, -d / 2, -h / 2), (w / 2, d / 2, h / 2))
+    if box is None:
+        return
+    sl, (a, b, e) = box
+    region, rods = vshape.haemangioma_masks(hem, h, w, d, a, b, e)
+    tis = pt.tissue[sl]
+    core = (pt.vert[sl] == vid) & (tis == _T.CANCELLOUS)
+    tis[region & core] = _T.FATTY_MARROW
+    tis[rods & core] = _T.CORTICAL
 
 
 def _box_tuple(sl: tuple[slice, slice, slice]) -> tuple[int, int, int, int, int, int]:

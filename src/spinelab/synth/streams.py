@@ -64,6 +64,8 @@ PHLEBOLITHS = 45
 GALLSTONES = 47
 #: Diffuse idiopathic skeletal hyperostosis (:func:`spinelab.synth.vertebra_shape.draw_dish`).
 DISH = 49
+#: Vertebral haemangiomas (:func:`spinelab.synth.vertebra_shape.draw_haemangiomas`).
+HAEMANGIOMAS = 51
 
 
 def side_stream(rng: np.random.Generator, jumps: int) -> np.random.Generator:
