@@ -23,12 +23,7 @@ from spinelab.synth.tissues import BONE
 sys.path.insert(0, str(Path(__file__).parent))
 from synth_spine_fixture import centre_of, chest_grid, curved_spine, local_coords
 
-SPINE = (
-    [f"C{i}" for i in range(1, 8)]
-    + [f"T{i}" for i in range(1, 13)]
-    + [f"L{i}" for i in range(1, 6)]
-    + ["S1", "S2"]
-)
+SPINE = list(anatomy.STANDARD_LABELS)  # C1-S2
 
 
 def test_dish_is_drawn_at_its_prevalence_over_the_lower_thoracic_spine():

@@ -24,12 +24,7 @@ from spinelab.synth.tissues import Tissue
 sys.path.insert(0, str(Path(__file__).parent))
 from synth_spine_fixture import centre_of, chest_grid, curved_spine
 
-SPINE = (
-    [f"C{i}" for i in range(1, 8)]
-    + [f"T{i}" for i in range(1, 13)]
-    + [f"L{i}" for i in range(1, 6)]
-    + ["S1", "S2"]
-)
+SPINE = list(anatomy.STANDARD_LABELS)  # C1-S2
 
 
 def test_haemangiomas_are_drawn_at_their_prevalence():
