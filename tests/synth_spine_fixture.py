@@ -159,11 +159,15 @@ def _real_3mm_config(**kwargs: Any) -> SynthConfig:
 
 
 def bone_3mm_config() -> SynthConfig:
-    """:func:`_real_3mm_config` without contrast (intravenous or oral) or osteoporosis (the
-    bone tests' cases; the field of view they were written on: the noise draws follow its
-    size)."""
+    """:func:`_real_3mm_config` without contrast (intravenous or oral), osteoporosis or
+    vertebral haemangiomas (the bone tests' cases, which measure the bodies' normal texture;
+    the field of view they were written on: the noise draws follow its size)."""
     return _real_3mm_config(
-        p_contrast=0.0, p_oral_contrast=0.0, p_osteoporosis=0.0, pelvis_mm_range=(20.0, 110.0)
+        p_contrast=0.0,
+        p_oral_contrast=0.0,
+        p_osteoporosis=0.0,
+        p_haemangioma=0.0,
+        pelvis_mm_range=(20.0, 110.0),
     )
 
 
