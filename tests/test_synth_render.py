@@ -257,6 +257,11 @@ def test_config_is_validated_and_serializable():
         SynthConfig(style="mri")
     with pytest.raises(ValueError, match="fov"):
         SynthConfig(fov="head")
+    with pytest.raises(ValueError, match="p_dish must be a probability"):
+        SynthConfig(p_dish=1.5)
+    with pytest.raises(ValueError, match="p_metal must be a probability"):
+        SynthConfig(p_metal=-0.1)
+    SynthConfig(p_dish=0.0, p_metal=1.0)  # the ends are allowed
     d = SynthConfig().to_dict()
     assert d["style"] == "ct" and d["slice_mm_range"] == [0.5, 5.0]
 

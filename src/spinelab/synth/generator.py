@@ -301,6 +301,10 @@ class SynthConfig:
             raise ValueError(
                 f"antialias must be one of {', '.join(ANTIALIAS_MODES)}, got {self.antialias!r}"
             )
+        for f in dataclasses.fields(self):  # every p_* field is a probability
+            value = getattr(self, f.name)
+            if f.name.startswith("p_") and not 0.0 <= float(value) <= 1.0:
+                raise ValueError(f"{f.name} must be a probability in [0, 1], got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serializable dict of all fields."""
