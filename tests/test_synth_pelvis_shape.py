@@ -17,7 +17,7 @@ from spinelab.synth.pelvis import (
     FEMORAL_HEAD_R_MM,
     HIP_JOINT_GAP_MM,
     PELVIS_HIP_MM,
-    _femur_axes,
+    femur_axes,
     hip_centres_mm,
 )
 from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
@@ -111,7 +111,7 @@ def test_acetabular_roof_has_a_sourcil(right_hip):
 
 def test_femoral_neck_is_waisted_with_thin_cortex(right_hip):
     tis, vert, grid, h = right_hip
-    neck, _shaft = _femur_axes(-1.0)
+    neck, _shaft = femur_axes(-1.0)
     bone = _bone(tis, vert)
     z, y, x = np.meshgrid(*(grid.axis_mm(a) for a in (2, 1, 0)), indexing="ij")
     rel = np.stack([x - h[0], y - h[1], z - h[2]], axis=-1)

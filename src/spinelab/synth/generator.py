@@ -40,7 +40,7 @@ from numpy.typing import DTypeLike, NDArray
 
 from spinelab import anatomy
 from spinelab.structures import Centroids, Volume
-from spinelab.synth import antialias, head, organs, parallel, streams, vessels
+from spinelab.synth import antialias, bone_islands, head, organs, parallel, streams, vessels
 from spinelab.synth import ct as ctphys
 from spinelab.synth import vertebra_shape as vshape
 from spinelab.synth.arms import ARM_FOV_MARGIN_MM, P_ARMS_DOWN
@@ -175,6 +175,8 @@ class SynthConfig:
             (:func:`spinelab.synth.vertebra_shape.draw_dish`).
         p_haemangioma: Probability of vertebral haemangiomas
             (:func:`spinelab.synth.vertebra_shape.draw_haemangiomas`).
+        p_bone_islands: Probability of bone islands (enostoses;
+            :func:`spinelab.synth.bone_islands.draw_bone_islands`).
         p_lumbar_rib_l6, p_lumbar_rib: Probability of ribs on L1 in a spine with an L6 and
             in any other (:func:`spinelab.synth.render.draw_lumbar_ribs`).
         p_vacuum: Probability that a degenerated disc holds vacuum gas (irregular clefts).
@@ -262,6 +264,7 @@ class SynthConfig:
     p_gallstones: float = organs.P_GALLSTONES
     p_dish: float = vshape.P_DISH
     p_haemangioma: float = vshape.P_HAEMANGIOMA
+    p_bone_islands: float = bone_islands.P_BONE_ISLANDS
     p_lumbar_rib_l6: float = P_LUMBAR_RIB_L6
     p_lumbar_rib: float = P_LUMBAR_RIB
     p_vacuum: float = 0.4
@@ -896,6 +899,9 @@ def _draw_params(rng: np.random.Generator, cfg: SynthConfig, geo: SpineGeometry)
         dish=vshape.draw_dish(side_stream(rng, streams.DISH), geo.labels, cfg.p_dish),
         haemangiomas=vshape.draw_haemangiomas(
             side_stream(rng, streams.HAEMANGIOMAS), geo.labels, cfg.p_haemangioma
+        ),
+        bone_islands=bone_islands.draw_bone_islands(
+            side_stream(rng, streams.BONE_ISLANDS), geo.labels, cfg.p_bone_islands
         ),
         lumbar_ribs=draw_lumbar_ribs(
             side_stream(rng, streams.LUMBAR_RIBS), geo.labels, cfg.p_lumbar_rib_l6, cfg.p_lumbar_rib

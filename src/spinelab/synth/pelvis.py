@@ -568,7 +568,7 @@ def _paint_auricular(pt: Painter, geo: SpineGeometry, s: float) -> None:
             )
 
 
-def _femur_axes(side: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def femur_axes(side: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Unit vectors (LPS) of the femoral neck (from its base up, medially and forwards to the
     head) and of the shaft (downwards, slightly medially) of the ``side`` (+1 left) femur."""
     tilt = math.radians(FEMUR_SHAFT_TILT_DEG)
@@ -588,7 +588,7 @@ def _paint_femur(pt: Painter, fh: NDArray[np.float64], s: float, side: float) ->
     """Proximal femur below the head centred at ``fh``: the waisted neck up-medially into the
     head, the greater trochanter and the shaft with its medullary canal. Its marrow is painted
     ``Tissue.FATTY_MARROW``, which marks it as the femur's for :func:`_fatty_marrow`."""
-    neck, shaft = _femur_axes(side)
+    neck, shaft = femur_axes(side)
     # the neck and shaft axes meet at the base of the neck, FEMUR_OFFSET_MM from the shaft axis
     sin_ns = math.sin(math.radians(180.0 - FEMUR_NECK_SHAFT_DEG))
     base = fh - neck * (FEMUR_OFFSET_MM / sin_ns) * s

@@ -57,6 +57,7 @@ from numpy.typing import NDArray
 from spinelab import anatomy
 from spinelab.synth import (
     arms,
+    bone_islands,
     breasts,
     head,
     lung_vessels,
@@ -71,6 +72,7 @@ from spinelab.synth import (
 )
 from spinelab.synth import vertebra_shape as vshape
 from spinelab.synth.body import BACK_FAT_SHARE, BodyPlan, Couch, Level, RibRing, lay_on_couch
+from spinelab.synth.bone_islands import BoneIsland
 from spinelab.synth.bowel import BowelField, linear_index
 from spinelab.synth.geometry import SpineGeometry
 from spinelab.synth.neck import JAW_ABOVE_C1_MM, NECK_TOP_ABOVE_C1_MM, Neck
@@ -124,6 +126,8 @@ class AnatomyParams:
             vertebrae, painted as part of each (:func:`spinelab.synth.vertebra_shape.draw_dish`).
         haemangiomas: Vertebral haemangiomas: fatty regions of the bodies with thick vertical
             trabeculae (:func:`spinelab.synth.vertebra_shape.draw_haemangiomas`).
+        bone_islands: Enostoses in the vertebral bodies, hip bones and proximal femora
+            (:func:`spinelab.synth.bone_islands.draw_bone_islands`).
         lumbar_ribs: Lumbar ribs on L1: each one's (left, right) length from its joint
             beside the transverse process (mm), 0 for none (:func:`draw_lumbar_ribs`).
         sacralization: A sacralized last lumbar vertebra: how far its left and right
@@ -170,6 +174,7 @@ class AnatomyParams:
     lumbar_ribs: tuple[float, float] = (0.0, 0.0)
     dish: vshape.Dish | None = None
     haemangiomas: tuple[vshape.Haemangioma, ...] = ()
+    bone_islands: tuple[BoneIsland, ...] = ()
     phleboliths: tuple[vessels.Phlebolith, ...] = ()
     gallstones: tuple[organs.Gallstone, ...] = ()
     sacralization: tuple[float, float] = (0.0, 0.0)
@@ -346,6 +351,9 @@ def _paint_vertebra(
     for hem in params.haemangiomas:
         if hem.label == name:
             _paint_haemangioma(pt, c, fr, vid, hem, h, w, d)
+    for island in params.bone_islands:
+        if island.site == "vertebra" and island.where == name:
+            bone_islands.paint_vertebral_island(pt, island, c, fr, vid, h, w, d)
     dims = vshape.level_dims(name)
     bw = vshape.posterior_wall(d)
     # basivertebral vein: a channel from the middle of the posterior wall into the body,
@@ -2636,6 +2644,9 @@ def render_labels(
     hips = pelvis.hip_centres_mm(geo, params.body_scale)
     if hips is not None:
         vessels.paint_phleboliths(pt, hips, params.body_scale, params.phleboliths)
+        bone_islands.paint_pelvic_islands(
+            pt, params.bone_islands, hips, params.body_scale, bone_islands.neck_directions()
+        )
     _paint_ribs(pt, geo, plan, rng, trunk_power, params)
     _paint_lumbar_ribs(pt, geo, params.lumbar_ribs)
     _lungs_inside_ribs(pt, plan, trunk_power)

@@ -66,6 +66,8 @@ GALLSTONES = 47
 DISH = 49
 #: Vertebral haemangiomas (:func:`spinelab.synth.vertebra_shape.draw_haemangiomas`).
 HAEMANGIOMAS = 51
+#: Bone islands (:func:`spinelab.synth.bone_islands.draw_bone_islands`).
+BONE_ISLANDS = 53
 
 
 def side_stream(rng: np.random.Generator, jumps: int) -> np.random.Generator:
