@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.ndimage as ndi
 from numpy.typing import NDArray
 
 from spinelab import anatomy
@@ -195,12 +194,6 @@ def paint_pelvic_islands(
     bone's core within :data:`ISLAND_SEARCH_MM` of its drawn place (``hips``: ``(2, 3)``
     left and right hip centres; ``necks``: the femoral necks' unit vectors towards the
     heads, left and right)."""
-    g = pt.grid
-    sp, org = np.asarray(g.spacing_mm), np.asarray(g.origin_mm)
-    shape = np.array(g.shape_kji[::-1])
-    reach = np.ceil(ISLAND_SEARCH_MM / sp).astype(np.int64)
-    core_lut = np.zeros(256, dtype=bool)
-    core_lut[list(CORES)] = True
     for island in islands:
         if island.site == "vertebra":
             continue
@@ -209,22 +202,10 @@ def paint_pelvic_islands(
             at = hip_island_point(island, hips[i], scale)
         else:
             at = femur_island_point(island, hips[i], necks[i])
-        c = np.rint((at - org) / sp).astype(np.int64)
-        lo, hi = np.maximum(c - reach, 0), np.minimum(c + reach + 1, shape)
-        if np.any(hi <= lo):
-            continue
-        win = core_lut[pt.tissue[lo[2] : hi[2], lo[1] : hi[1], lo[0] : hi[0]]]
-        if not win.any():
-            continue
         # the nearest place with core all round the island's radius, else any core voxel
-        depth = ndi.distance_transform_edt(win, sampling=sp[::-1])
-        r = 0.5 * island.diameter_mm
-        kji = np.argwhere(depth >= r) if (depth >= r).any() else np.argwhere(win)
-        pos = org + (lo + kji[:, ::-1]) * sp
-        d2 = ((pos - at) ** 2).sum(axis=1)
-        if d2.min() > ISLAND_SEARCH_MM**2:
-            continue
-        _paint_at(pt, island, pos[int(np.argmin(d2))])
+        best = pt.nearest_room(at, CORES, 0.5 * island.diameter_mm, ISLAND_SEARCH_MM)
+        if best is not None:
+            _paint_at(pt, island, best)
 
 
 def neck_directions() -> list[Any]:

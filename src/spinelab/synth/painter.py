@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import ndimage
 from scipy.interpolate import CubicSpline
 
 from spinelab.synth.tissues import Tissue
@@ -402,6 +403,38 @@ class Painter:
             if only is not None:
                 idx = idx[allowed_lut(only)[flat[idx]]]
             flat[idx] = value
+
+    def nearest_room(
+        self,
+        at_mm: NDArray[np.float64],
+        tissues: tuple[int, ...],
+        radius_mm: float,
+        search_mm: float,
+    ) -> NDArray[np.float64] | None:
+        """The voxel centre (LPS mm) nearest ``at_mm`` within ``search_mm`` whose ball of
+        ``radius_mm`` lies in ``tissues`` (as far as the search's box shows), else the nearest
+        voxel of ``tissues`` there; None without one (a small thing to be painted inside a
+        tissue: a phlebolith in fat, a bone island in marrow)."""
+        g = self.grid
+        sp, org = np.asarray(g.spacing_mm), np.asarray(g.origin_mm)
+        shape = np.array(g.shape_kji[::-1])
+        reach = np.ceil(search_mm / sp).astype(np.int64)
+        c = np.rint((np.asarray(at_mm) - org) / sp).astype(np.int64)
+        lo, hi = np.maximum(c - reach, 0), np.minimum(c + reach + 1, shape)
+        if np.any(hi <= lo):
+            return None
+        win = allowed_lut(tissues)[self.tissue[lo[2] : hi[2], lo[1] : hi[1], lo[0] : hi[0]]]
+        if not win.any():
+            return None
+        depth = ndimage.distance_transform_edt(win, sampling=sp[::-1])
+        roomy = depth >= radius_mm
+        kji = np.argwhere(roomy) if roomy.any() else np.argwhere(win)
+        pos = org + (lo + kji[:, ::-1]) * sp
+        d2 = ((pos - at_mm) ** 2).sum(axis=1)
+        best = int(np.argmin(d2))
+        if d2[best] > search_mm**2:
+            return None
+        return np.asarray(pos[best])
 
     def flat_tube_steps(self, half_thick_mm: float) -> tuple[float, float]:
         """:meth:`flat_tube`'s sample step along a tube of thinnest half-thickness

@@ -35,7 +35,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.ndimage as ndi
 from numpy.typing import NDArray
 
 from spinelab.synth.painter import Painter
@@ -375,31 +374,14 @@ def paint_phleboliths(
     scale), over fat only: each at the voxel nearest its place within
     :data:`PHLEBOLITH_SEARCH_MM` whose ball lies in the fat, else at the nearest fat voxel
     there (none without one)."""
-    g = pt.grid
-    sp, org = np.asarray(g.spacing_mm), np.asarray(g.origin_mm)
-    shape = np.array(g.shape_kji[::-1])
     mid = hips.mean(axis=0)
-    reach = np.ceil(PHLEBOLITH_SEARCH_MM / sp).astype(np.int64)
-    fat = np.zeros(256, dtype=bool)
-    fat[list(FAT_LIKE)] = True
     for st in stones:
         x, y, z = st.offset_mm
-        at = mid + np.array([x * scale, y * scale, z])
-        c = np.rint((at - org) / sp).astype(np.int64)
-        lo, hi = np.maximum(c - reach, 0), np.minimum(c + reach + 1, shape)
-        if np.any(hi <= lo):
-            continue
-        win = fat[pt.tissue[lo[2] : hi[2], lo[1] : hi[1], lo[0] : hi[0]]]
-        if not win.any():
-            continue
         r = 0.5 * st.diameter_mm
-        depth = ndi.distance_transform_edt(win, sampling=sp[::-1])
-        kji = np.argwhere(depth >= r) if (depth >= r).any() else np.argwhere(win)
-        pos = org + (lo + kji[:, ::-1]) * sp
-        d2 = ((pos - at) ** 2).sum(axis=1)
-        if d2.min() > PHLEBOLITH_SEARCH_MM**2:
+        at = mid + np.array([x * scale, y * scale, z])
+        best = pt.nearest_room(at, FAT_LIKE, r, PHLEBOLITH_SEARCH_MM)
+        if best is None:
             continue
-        best = pos[int(np.argmin(d2))][None]
-        pt.balls(best, r, _T.STONE, only=FAT_LIKE)
+        pt.balls(best[None], r, _T.STONE, only=FAT_LIKE)
         if st.hollow:
-            pt.balls(best, r / 3.0, _T.SOFT, only=(_T.STONE,))
+            pt.balls(best[None], r / 3.0, _T.SOFT, only=(_T.STONE,))
