@@ -5,6 +5,7 @@ Test-only: the generator itself samples spines from the fitted shape model.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -102,6 +103,25 @@ def chest_grid(spine: SpineGeometry, z_top: float, z_bot: float, sp: float = 1.5
     c = spine.centres_mm
     n = (int((z_top - z_bot) / sp) + 1, int(300 / sp), int(360 / sp))
     return RenderGrid((-180.0, float(c[:, 1].mean()) - 220.0, float(z_bot)), (sp,) * 3, n)
+
+
+def assert_share(hits: int, n: int, p: float) -> None:
+    """``hits`` of ``n`` independent draws are within four binomial standard deviations of
+    the share ``p`` (a prevalence test; the draws' other properties are the caller's)."""
+    assert abs(hits / n - p) < 4.0 * float(np.sqrt(p * (1.0 - p) / n)), (hits / n, p)
+
+
+def render_with_and_without(
+    spine: SpineGeometry, grid: RenderGrid, **finding: Any
+) -> tuple[RenderResult, RenderResult]:
+    """The spine rendered on ``grid`` (no bowel gas, the renderer's seed 0) without and with
+    ``finding`` (:class:`AnatomyParams` fields): the maps differ by the finding alone."""
+    params = AnatomyParams(bowel_gas=0)
+    plain = render_labels(spine, grid, params, np.random.default_rng(0))
+    changed = render_labels(
+        spine, grid, dataclasses.replace(params, **finding), np.random.default_rng(0)
+    )
+    return plain, changed
 
 
 def render_l2_l4(spine: SpineGeometry) -> RenderResult:

@@ -7,7 +7,6 @@ in the vertebrae (PMID 31469323). The generator's bone cores held none.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -17,12 +16,16 @@ from scipy import ndimage as ndi
 
 from spinelab import anatomy
 from spinelab.synth import bone_islands as bi
-from spinelab.synth.generator import SynthConfig, case_seed, generate_case
-from spinelab.synth.render import AnatomyParams, render_labels
 from spinelab.synth.tissues import Tissue
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth_spine_fixture import centre_of, chest_grid, curved_spine
+from synth_spine_fixture import (
+    assert_share,
+    centre_of,
+    chest_grid,
+    curved_spine,
+    render_with_and_without,
+)
 
 SPINE = list(anatomy.STANDARD_LABELS)
 
@@ -32,7 +35,7 @@ def test_bone_islands_are_drawn_as_in_the_study():
     draws = [bi.draw_bone_islands(rng, SPINE) for _ in range(20000)]
     some = [d for d in draws if d]
     p = bi.P_BONE_ISLANDS
-    assert abs(len(some) / len(draws) - p) < 4.0 * np.sqrt(p * (1.0 - p) / len(draws))
+    assert_share(len(some), len(draws), p)
     n = np.array([len(d) for d in some])
     assert abs((n == 1).mean() - 13.0 / 41.0) < 0.02  # 13 of the 41 patients had one
     islands = [x for d in some for x in d]
@@ -66,14 +69,9 @@ def l1_maps():
     spine = curved_spine()
     c = centre_of(spine, "L1")
     grid = chest_grid(spine, c[2] + 18.0, c[2] - 18.0, sp=0.75)
-    params = AnatomyParams(bowel_gas=0)
     dirs = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)) * 2
     island = bi.BoneIsland("vertebra", "L1", (0.2, -0.2, 0.1), 6.0, dirs)
-    plain = render_labels(spine, grid, params, np.random.default_rng(0))
-    with_it = render_labels(
-        spine, grid, dataclasses.replace(params, bone_islands=(island,)), np.random.default_rng(0)
-    )
-    return plain, with_it
+    return render_with_and_without(spine, grid, bone_islands=(island,))
 
 
 def test_a_vertebral_island_is_compact_bone_in_its_body(l1_maps):
@@ -94,16 +92,12 @@ def test_islands_of_the_hip_bone_and_femur_are_compact_bone_in_their_cores():
     spine = curved_spine()
     s1 = centre_of(spine, "S1")
     grid = chest_grid(spine, s1[2] + 10.0, s1[2] - 150.0, sp=1.5)
-    params = AnatomyParams(bowel_gas=0)
     dirs = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)) * 2
     islands = (
         bi.BoneIsland("hip bone", "left", (0.0, 0.0, 0.0), 8.0, dirs),
         bi.BoneIsland("femur", "right", (0.0, 0.0, 0.0), 8.0, dirs),
     )
-    plain = render_labels(spine, grid, params, np.random.default_rng(0))
-    with_them = render_labels(
-        spine, grid, dataclasses.replace(params, bone_islands=islands), np.random.default_rng(0)
-    )
+    plain, with_them = render_with_and_without(spine, grid, bone_islands=islands)
     assert (plain.vertebrae == with_them.vertebrae).all()
     changed = plain.tissue != with_them.tissue
     assert (with_them.tissue[changed] == Tissue.CORTICAL).all()
@@ -122,12 +116,3 @@ def test_islands_of_the_hip_bone_and_femur_are_compact_bone_in_their_cores():
         assert 0.6 * (4.0 / 3.0) * np.pi * 4.0**3 < vol < 1.6 * (4.0 / 3.0) * np.pi * 4.0**3
         sides.append(np.sign(xs[np.nonzero(m)[2]].mean() - x_mid))
     assert sorted(sides) == [-1.0, 1.0]  # one each side (LPS +x: the left)
-
-
-def test_the_generator_draws_islands_from_its_config():
-    cfg = {"fov": "lumbar", "spacing_mm": (4.0, 4.0, 4.0)}
-    none = generate_case(case_seed(0, 1), SynthConfig(**cfg, p_bone_islands=0.0))
-    some = generate_case(case_seed(0, 1), SynthConfig(**cfg, p_bone_islands=1.0))
-    assert none.meta["anatomy"]["bone_islands"] == ()
-    assert len(some.meta["anatomy"]["bone_islands"]) >= 1
-    assert (none.labels.array == some.labels.array).all()

@@ -21,7 +21,7 @@ from spinelab.synth.render import AnatomyParams, render_labels
 from spinelab.synth.tissues import BONE
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth_spine_fixture import centre_of, chest_grid, curved_spine, local_coords
+from synth_spine_fixture import assert_share, centre_of, chest_grid, curved_spine, local_coords
 
 SPINE = list(anatomy.STANDARD_LABELS)  # C1-S2
 
@@ -31,7 +31,7 @@ def test_dish_is_drawn_at_its_prevalence_over_the_lower_thoracic_spine():
     draws = [vshape.draw_dish(rng, SPINE) for _ in range(20000)]
     runs = [d for d in draws if d is not None]
     p = vshape.P_DISH
-    assert abs(len(runs) / len(draws) - p) < 4.0 * np.sqrt(p * (1.0 - p) / len(draws))
+    assert_share(len(runs), len(draws), p)
     for dish in runs:
         idx = [SPINE.index(x) for x in dish.labels]
         assert len(idx) >= vshape.DISH_MIN_LEVELS and np.all(np.diff(idx) == 1)

@@ -21,7 +21,7 @@ from spinelab.synth.render import AnatomyParams, render_labels
 from spinelab.synth.tissues import Tissue
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth_spine_fixture import centre_of, chest_grid, curved_spine
+from synth_spine_fixture import assert_share, centre_of, chest_grid, curved_spine
 
 
 def test_gallstones_are_drawn_at_their_prevalence_and_kinds():
@@ -29,7 +29,7 @@ def test_gallstones_are_drawn_at_their_prevalence_and_kinds():
     draws = [organs.draw_gallstones(rng) for _ in range(20000)]
     some = [d for d in draws if d]
     p = organs.P_GALLSTONES * organs.P_GALLSTONES_SHOWN
-    assert abs(len(some) / len(draws) - p) < 4.0 * np.sqrt(p * (1.0 - p) / len(draws))
+    assert_share(len(some), len(draws), p)
     assert all(len({s.kind for s in d}) == 1 for d in some)  # one kind per case
     kinds = [d[0].kind for d in some]
     shares = np.asarray(organs.GALLSTONE_KIND_P) / sum(organs.GALLSTONE_KIND_P)

@@ -25,7 +25,7 @@ from spinelab.synth.render import AnatomyParams, render_labels
 from spinelab.synth.tissues import BONE
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth_spine_fixture import centre_of, chest_grid, curved_spine, local_coords
+from synth_spine_fixture import assert_share, centre_of, chest_grid, curved_spine, local_coords
 
 LABELS = [f"T{i}" for i in range(9, 13)] + [f"L{i}" for i in range(1, 6)]
 
@@ -38,7 +38,7 @@ def test_lumbar_ribs_are_drawn_at_their_prevalence(labels, p):
     rng = np.random.default_rng(0)
     draws = [render.draw_lumbar_ribs(rng, labels) for _ in range(20000)]
     some = [d for d in draws if d != (0.0, 0.0)]
-    assert abs(len(some) / len(draws) - p) < 4.0 * np.sqrt(p * (1.0 - p) / len(draws))
+    assert_share(len(some), len(draws), p)
     if p > 0.1:
         both = np.mean([d[0] > 0 and d[1] > 0 for d in some])
         assert abs(both - render.P_LUMBAR_RIB_BOTH) < 0.03

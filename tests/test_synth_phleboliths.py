@@ -8,6 +8,9 @@ pelvis had none.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
@@ -19,13 +22,16 @@ from spinelab.synth.painter import Painter, RenderGrid
 from spinelab.synth.realism import canonical
 from spinelab.synth.tissues import Tissue
 
+sys.path.insert(0, str(Path(__file__).parent))
+from synth_spine_fixture import assert_share
+
 
 def test_phleboliths_are_drawn_at_their_prevalence():
     rng = np.random.default_rng(0)
     draws = [vessels.draw_phleboliths(rng) for _ in range(20000)]
     some = [d for d in draws if d]
     p = vessels.P_PHLEBOLITHS
-    assert abs(len(some) / len(draws) - p) < 4.0 * np.sqrt(p * (1.0 - p) / len(draws))
+    assert_share(len(some), len(draws), p)
     stones = [s for d in some for s in d]
     assert abs(len(stones) / len(some) - (1.0 + vessels.PHLEBOLITHS_EXTRA)) < 0.05
     left = np.mean([s.offset_mm[0] > 0 for s in stones])  # LPS +x: the patient's left
