@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from spinelab import anatomy
-from spinelab.synth.generator import SynthConfig
+from spinelab.synth.generator import SynthCase, SynthConfig, case_seed, generate_case
 from spinelab.synth.geometry import SpineGeometry
 from spinelab.synth.realism import canonical
 from spinelab.synth.render import AnatomyParams, RenderGrid, RenderResult, render_labels
@@ -111,17 +111,48 @@ def assert_share(hits: int, n: int, p: float) -> None:
     assert abs(hits / n - p) < 4.0 * float(np.sqrt(p * (1.0 - p) / n)), (hits / n, p)
 
 
+def assert_sides_drawn(
+    draws: list[tuple[float, float]], p: float, p_both: float, lo: float, hi: float
+) -> None:
+    """Draws of a finding on the left and the right (``(left, right)`` sizes, 0 where
+    absent; :func:`spinelab.synth.vertebra_shape.draw_sides`): present at the share ``p``,
+    on both sides in ``p_both`` of those (checked where at least 500 have it), every size
+    within ``lo..hi``."""
+    some = [d for d in draws if d != (0.0, 0.0)]
+    assert_share(len(some), len(draws), p)
+    if len(some) >= 500:
+        both = float(np.mean([d[0] > 0 and d[1] > 0 for d in some]))
+        assert abs(both - p_both) < 0.03, (both, p_both)
+    sizes = [v for d in some for v in d if v > 0]
+    assert min(sizes) >= lo and max(sizes) <= hi
+
+
 def render_with_and_without(
-    spine: SpineGeometry, grid: RenderGrid, **finding: Any
+    spine: SpineGeometry,
+    grid: RenderGrid,
+    base: AnatomyParams | None = None,
+    **finding: Any,
 ) -> tuple[RenderResult, RenderResult]:
-    """The spine rendered on ``grid`` (no bowel gas, the renderer's seed 0) without and with
-    ``finding`` (:class:`AnatomyParams` fields): the maps differ by the finding alone."""
-    params = AnatomyParams(bowel_gas=0)
+    """The spine rendered on ``grid`` (``base``: no bowel gas by default; the renderer's seed
+    0) without and with ``finding`` (:class:`AnatomyParams` fields): the maps differ by the
+    finding alone."""
+    params = AnatomyParams(bowel_gas=0) if base is None else base
     plain = render_labels(spine, grid, params, np.random.default_rng(0))
     changed = render_labels(
         spine, grid, dataclasses.replace(params, **finding), np.random.default_rng(0)
     )
     return plain, changed
+
+
+def generate_with_and_without(
+    seed: int, knobs: tuple[str, ...], **cfg: Any
+) -> tuple[SynthCase, SynthCase]:
+    """Case ``case_seed(0, seed)`` generated (``cfg``: the other :class:`SynthConfig` fields)
+    with the finding knobs ``knobs`` all at 0 and all at 1: each finding draws from its own
+    side stream, so the two differ by the finding alone."""
+    plain = generate_case(case_seed(0, seed), SynthConfig(**cfg, **dict.fromkeys(knobs, 0.0)))
+    found = generate_case(case_seed(0, seed), SynthConfig(**cfg, **dict.fromkeys(knobs, 1.0)))
+    return plain, found
 
 
 def render_l2_l4(spine: SpineGeometry) -> RenderResult:

@@ -8,7 +8,6 @@ generator's osteophytes never bridged a disc.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -17,11 +16,17 @@ import pytest
 
 from spinelab import anatomy
 from spinelab.synth import vertebra_shape as vshape
-from spinelab.synth.render import AnatomyParams, render_labels
 from spinelab.synth.tissues import BONE
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth_spine_fixture import assert_share, centre_of, chest_grid, curved_spine, local_coords
+from synth_spine_fixture import (
+    assert_share,
+    centre_of,
+    chest_grid,
+    curved_spine,
+    local_coords,
+    render_with_and_without,
+)
 
 SPINE = list(anatomy.STANDARD_LABELS)  # C1-S2
 
@@ -71,13 +76,8 @@ def dish_maps():
     spine = curved_spine()
     top, bottom = centre_of(spine, "T6")[2] + 5.0, centre_of(spine, "T11")[2] - 5.0
     grid = chest_grid(spine, top, bottom, sp=1.5)
-    params = AnatomyParams(bowel_gas=0)
     dish = vshape.Dish(("T7", "T8", "T9", "T10"), 6.0, -35.0, 65.0, (True, False, True))
-    plain = render_labels(spine, grid, params, np.random.default_rng(0))
-    with_dish = render_labels(
-        spine, grid, dataclasses.replace(params, dish=dish), np.random.default_rng(0)
-    )
-    return spine, plain, with_dish
+    return (spine, *render_with_and_without(spine, grid, dish=dish))
 
 
 def test_dish_is_bone_on_the_right_front_of_its_run(dish_maps):

@@ -3,9 +3,13 @@ leave the vertebrae's labels alone) the label map stays the same."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
-from spinelab.synth.generator import SynthConfig, case_seed, generate_case
+sys.path.insert(0, str(Path(__file__).parent))
+from synth_spine_fixture import generate_with_and_without
 
 
 @pytest.mark.parametrize(
@@ -18,8 +22,7 @@ from spinelab.synth.generator import SynthConfig, case_seed, generate_case
 )
 def test_a_finding_follows_its_knob(knob, key):
     cfg = {"fov": "lumbar", "spacing_mm": (4.0, 4.0, 4.0)}
-    none = generate_case(case_seed(0, 1), SynthConfig(**cfg, **{knob: 0.0}))
-    some = generate_case(case_seed(0, 1), SynthConfig(**cfg, **{knob: 1.0}))
+    none, some = generate_with_and_without(1, (knob,), **cfg)
     assert none.meta["anatomy"][key] == ()
     assert len(some.meta["anatomy"][key]) >= 1
     assert (none.labels.array == some.labels.array).all()

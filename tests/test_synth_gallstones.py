@@ -7,7 +7,6 @@ Radiology 1987). The generator's gallbladders held bile only.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -17,11 +16,16 @@ from scipy import ndimage as ndi
 
 from spinelab.synth import organs
 from spinelab.synth.organs import Gallstone
-from spinelab.synth.render import AnatomyParams, render_labels
 from spinelab.synth.tissues import Tissue
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth_spine_fixture import assert_share, centre_of, chest_grid, curved_spine
+from synth_spine_fixture import (
+    assert_share,
+    centre_of,
+    chest_grid,
+    curved_spine,
+    render_with_and_without,
+)
 
 
 def test_gallstones_are_drawn_at_their_prevalence_and_kinds():
@@ -49,13 +53,8 @@ def gallbladder_maps():
     without and with three stones: dense (8 mm), rimmed (6 mm), soft (5 mm)."""
     spine = curved_spine()
     grid = chest_grid(spine, centre_of(spine, "T10")[2], centre_of(spine, "L3")[2], sp=1.5)
-    params = AnatomyParams(bowel_gas=0)
     stones = (Gallstone(0.6, 8.0, "dense"), Gallstone(0.8, 6.0, "rim"), Gallstone(0.9, 5.0, "soft"))
-    plain = render_labels(spine, grid, params, np.random.default_rng(0))
-    with_stones = render_labels(
-        spine, grid, dataclasses.replace(params, gallstones=stones), np.random.default_rng(0)
-    )
-    return plain, with_stones
+    return render_with_and_without(spine, grid, gallstones=stones)
 
 
 def test_gallstones_lie_in_the_bile_against_the_back_wall(gallbladder_maps):

@@ -8,7 +8,6 @@ J Urol 2010), a distractor beside the upper lumbar spine.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -19,11 +18,10 @@ from scipy.spatial import Delaunay
 
 from spinelab.synth import organs
 from spinelab.synth.organs import KidneyStone, draw_kidney_stones
-from spinelab.synth.render import AnatomyParams, render_labels
 from spinelab.synth.tissues import Tissue
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth_spine_fixture import centre_of, chest_grid, curved_spine
+from synth_spine_fixture import centre_of, chest_grid, curved_spine, render_with_and_without
 
 
 def test_stones_are_drawn_at_their_screening_prevalence_count_and_size():
@@ -53,11 +51,7 @@ def kidney_maps():
         KidneyStone(1, -0.2, 0.1, 0.4, 4.0),
         KidneyStone(1, -0.35, 0.0, -0.7, 3.5),
     )
-    params = AnatomyParams(bowel_gas=0, kidney_stones=stones)
-    with_s = render_labels(spine, grid, params, np.random.default_rng(0))
-    plain = render_labels(
-        spine, grid, dataclasses.replace(params, kidney_stones=()), np.random.default_rng(0)
-    )
+    plain, with_s = render_with_and_without(spine, grid, kidney_stones=stones)
     return with_s, plain
 
 

@@ -16,10 +16,10 @@ import pytest
 
 from spinelab import anatomy
 from spinelab.synth import generator
-from spinelab.synth.generator import SynthConfig, case_seed, generate_case, slip_vertebrae
+from spinelab.synth.generator import slip_vertebrae
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth_spine_fixture import curved_spine
+from synth_spine_fixture import curved_spine, generate_with_and_without
 
 LUMBAR = [v.name for v in anatomy.STANDARD_CHAIN]
 
@@ -64,8 +64,7 @@ def test_the_slip_shows_in_the_rendered_label_map(seed):
     """The same case with and without its drawn slip (a side stream: everything else is drawn
     alike): the slipped vertebra's label moves against the one below by the slip."""
     cfg = {"fov": "lumbar", "spacing_mm": (1.5, 1.5, 1.5), "random_orientation": False}
-    plain = generate_case(case_seed(0, seed), SynthConfig(**cfg, p_listhesis=0.0))
-    slipped = generate_case(case_seed(0, seed), SynthConfig(**cfg, p_listhesis=1.0))
+    plain, slipped = generate_with_and_without(seed, ("p_listhesis",), **cfg)
     ((label, fraction),) = slipped.meta["anatomy"]["listhesis"].items()
     assert plain.meta["anatomy"]["listhesis"] == {}
     geo = slipped.geometry

@@ -9,7 +9,6 @@ Imaging 2014). The generator's L1 never carried one.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -19,13 +18,19 @@ import pytest
 from spinelab import anatomy
 from spinelab.synth import render
 from spinelab.synth import vertebra_shape as vshape
-from spinelab.synth.generator import SynthConfig, case_seed, generate_case
 from spinelab.synth.realism import canonical
-from spinelab.synth.render import AnatomyParams, render_labels
 from spinelab.synth.tissues import BONE
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth_spine_fixture import assert_share, centre_of, chest_grid, curved_spine, local_coords
+from synth_spine_fixture import (
+    assert_sides_drawn,
+    centre_of,
+    chest_grid,
+    curved_spine,
+    generate_with_and_without,
+    local_coords,
+    render_with_and_without,
+)
 
 LABELS = [f"T{i}" for i in range(9, 13)] + [f"L{i}" for i in range(1, 6)]
 
@@ -37,14 +42,9 @@ LABELS = [f"T{i}" for i in range(9, 13)] + [f"L{i}" for i in range(1, 6)]
 def test_lumbar_ribs_are_drawn_at_their_prevalence(labels, p):
     rng = np.random.default_rng(0)
     draws = [render.draw_lumbar_ribs(rng, labels) for _ in range(20000)]
-    some = [d for d in draws if d != (0.0, 0.0)]
-    assert_share(len(some), len(draws), p)
-    if p > 0.1:
-        both = np.mean([d[0] > 0 and d[1] > 0 for d in some])
-        assert abs(both - render.P_LUMBAR_RIB_BOTH) < 0.03
-    lengths = [v for d in some for v in d if v > 0]
     lo, hi = render.LUMBAR_RIB_MM
-    assert min(lengths) >= lo and max(lengths) <= hi < 38.0  # a short rib (Yun et al. 2018)
+    assert_sides_drawn(draws, p, render.P_LUMBAR_RIB_BOTH, lo, hi)
+    assert hi < 38.0  # a short rib (Yun et al. 2018)
 
 
 def test_no_lumbar_rib_without_an_l1():
@@ -60,12 +60,7 @@ def rib_maps():
     spine = curved_spine()
     t12, l2 = centre_of(spine, "T12"), centre_of(spine, "L2")
     grid = chest_grid(spine, t12[2] + 10.0, l2[2] - 10.0, sp=1.0)
-    params = AnatomyParams(bowel_gas=0)
-    plain = render_labels(spine, grid, params, np.random.default_rng(0))
-    ribbed = render_labels(
-        spine, grid, dataclasses.replace(params, lumbar_ribs=(20.0, 36.0)), np.random.default_rng(0)
-    )
-    return spine, plain, ribbed
+    return (spine, *render_with_and_without(spine, grid, lumbar_ribs=(20.0, 36.0)))
 
 
 def test_a_lumbar_rib_runs_down_and_out_from_l1s_transverse_process(rib_maps):
@@ -96,12 +91,7 @@ def test_the_generator_draws_lumbar_ribs_from_its_config():
     """A lumbar case (2 mm) drawn without and with lumbar ribs: the same image but for bright
     voxels beside L1, beyond its label (but for partial volume at the joint), at its height."""
     cfg = {"fov": "lumbar", "spacing_mm": (2.0, 2.0, 2.0), "random_orientation": False}
-    plain = generate_case(
-        case_seed(0, 1), SynthConfig(**cfg, p_lumbar_rib=0.0, p_lumbar_rib_l6=0.0)
-    )
-    ribbed = generate_case(
-        case_seed(0, 1), SynthConfig(**cfg, p_lumbar_rib=1.0, p_lumbar_rib_l6=1.0)
-    )
+    plain, ribbed = generate_with_and_without(1, ("p_lumbar_rib", "p_lumbar_rib_l6"), **cfg)
     assert plain.meta["anatomy"]["lumbar_ribs"] == (0.0, 0.0)
     assert max(ribbed.meta["anatomy"]["lumbar_ribs"]) > 0.0
     a, sp, _ = canonical(plain.ct.array, plain.ct.affine_lps)

@@ -17,13 +17,12 @@ from scipy import ndimage as ndi
 
 from spinelab import anatomy
 from spinelab.synth import vessels
-from spinelab.synth.generator import SynthConfig, case_seed, generate_case
 from spinelab.synth.painter import Painter, RenderGrid
 from spinelab.synth.realism import canonical
 from spinelab.synth.tissues import Tissue
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth_spine_fixture import assert_share
+from synth_spine_fixture import assert_share, generate_with_and_without
 
 
 def test_phleboliths_are_drawn_at_their_prevalence():
@@ -56,9 +55,7 @@ def pelvis_pair():
         "random_orientation": False,
         "pelvis_mm_range": (110.0, 110.0),
     }
-    plain = generate_case(case_seed(0, 5), SynthConfig(**cfg, p_phleboliths=0.0))
-    with_them = generate_case(case_seed(0, 5), SynthConfig(**cfg, p_phleboliths=1.0))
-    return plain, with_them
+    return generate_with_and_without(5, ("p_phleboliths",), **cfg)
 
 
 def test_phleboliths_are_bright_dots_in_the_lesser_pelvis(pelvis_pair):

@@ -8,26 +8,26 @@ The generator's L5 always had a slim process well clear of the ala.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
 from spinelab import anatomy
 from spinelab.synth import vertebra_shape as vshape
-from spinelab.synth.generator import SynthConfig, case_seed, generate_case
 from spinelab.synth.realism import canonical
+
+sys.path.insert(0, str(Path(__file__).parent))
+from synth_spine_fixture import assert_sides_drawn, generate_with_and_without
 
 
 def test_sacralization_is_drawn_at_its_prevalence():
     rng = np.random.default_rng(0)
     draws = [vshape.draw_sacralization(rng) for _ in range(20000)]
-    some = [d for d in draws if d != (0.0, 0.0)]
-    assert abs(len(some) / len(draws) - vshape.P_SACRALIZATION) < 0.01
-    both = np.mean([d[0] > 0 and d[1] > 0 for d in some])
-    assert abs(both - vshape.P_SACRALIZATION_BOTH) < 0.03
-    extra = [v for d in some for v in d if v > 0]
-    assert min(extra) >= vshape.SACRALIZATION_MM[0][0]
-    assert max(extra) <= vshape.SACRALIZATION_MM[1][1]
+    lo, hi = vshape.SACRALIZATION_MM[0][0], vshape.SACRALIZATION_MM[1][1]
+    assert_sides_drawn(draws, vshape.P_SACRALIZATION, vshape.P_SACRALIZATION_BOTH, lo, hi)
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +40,7 @@ def lumbar_pair():
         "random_orientation": False,
         "pelvis_mm_range": (60.0, 60.0),
     }
-    plain = generate_case(case_seed(0, 3), SynthConfig(**cfg, p_sacralization=0.0))
-    sacral = generate_case(case_seed(0, 3), SynthConfig(**cfg, p_sacralization=1.0))
-    return plain, sacral
+    return generate_with_and_without(3, ("p_sacralization",), **cfg)
 
 
 def test_the_sacralized_process_reaches_the_ala(lumbar_pair):

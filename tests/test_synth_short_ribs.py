@@ -7,7 +7,6 @@ ribs were always full floating ribs.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -15,23 +14,23 @@ import numpy as np
 import pytest
 
 from spinelab.synth import render
-from spinelab.synth.render import AnatomyParams, render_labels
 from spinelab.synth.tissues import BONE
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth_spine_fixture import centre_of, chest_grid, curved_spine
+from synth_spine_fixture import (
+    assert_sides_drawn,
+    centre_of,
+    chest_grid,
+    curved_spine,
+    render_with_and_without,
+)
 
 
 def test_short_last_ribs_are_drawn_at_their_prevalence():
     rng = np.random.default_rng(0)
     draws = [render.draw_short_last_ribs(rng) for _ in range(20000)]
-    short = [d for d in draws if d != (0.0, 0.0)]
-    assert abs(len(short) / len(draws) - render.P_SHORT_LAST_RIB) < 0.01
-    both = np.mean([d[0] > 0 and d[1] > 0 for d in short])
-    assert abs(both - render.P_SHORT_LAST_RIB_BOTH) < 0.03
-    lengths = [v for d in short for v in d if v > 0]
     lo, hi = render.SHORT_LAST_RIB_MM
-    assert min(lengths) >= lo and max(lengths) <= hi
+    assert_sides_drawn(draws, render.P_SHORT_LAST_RIB, render.P_SHORT_LAST_RIB_BOTH, lo, hi)
 
 
 @pytest.fixture(scope="module")
@@ -40,14 +39,7 @@ def rib_maps():
     spine = curved_spine()
     t11, l1 = centre_of(spine, "T11"), centre_of(spine, "L1")
     grid = chest_grid(spine, t11[2] + 10.0, l1[2] - 30.0, sp=1.5)
-    params = AnatomyParams(bowel_gas=0)
-    normal = render_labels(spine, grid, params, np.random.default_rng(0))
-    short = render_labels(
-        spine,
-        grid,
-        dataclasses.replace(params, short_last_ribs=(20.0, 30.0)),
-        np.random.default_rng(0),
-    )
+    normal, short = render_with_and_without(spine, grid, short_last_ribs=(20.0, 30.0))
     return spine, normal, short
 
 

@@ -9,7 +9,6 @@ centre, the femoral vessels began between S1 and S2, with nothing between).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import sys
 from pathlib import Path
@@ -21,11 +20,11 @@ from scipy import ndimage as ndi
 from spinelab.synth import vessels
 from spinelab.synth.generator import SynthConfig, case_seed, generate_case
 from spinelab.synth.realism import LIKE_REAL_EXAMPLE, vascular_calcification
-from spinelab.synth.render import AnatomyParams, RenderGrid, render_labels
+from spinelab.synth.render import AnatomyParams, RenderGrid
 from spinelab.synth.tissues import Tissue
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth_spine_fixture import centre_of, chest_grid, curved_spine
+from synth_spine_fixture import centre_of, chest_grid, curved_spine, render_with_and_without
 
 
 def test_plaques_are_drawn_at_their_prevalence_with_a_skewed_burden():
@@ -62,10 +61,8 @@ def pelvis_maps():
     plaques = ()
     while len(plaques) < 25:
         plaques = vessels.draw_plaques(rng, p=1.0)
-    params = AnatomyParams(bowel_gas=4, plaques=plaques)
-    with_p = render_labels(spine, grid, params, np.random.default_rng(0))
-    without = render_labels(
-        spine, grid, dataclasses.replace(params, plaques=()), np.random.default_rng(0)
+    without, with_p = render_with_and_without(
+        spine, grid, AnatomyParams(bowel_gas=4), plaques=plaques
     )
     return spine, with_p, without
 
@@ -172,11 +169,7 @@ def test_the_thoracic_aorta_gets_its_plaques_too():
         vessels.Plaque("descending", t, 12.0, a, 0.8, 1.8)
         for t, a in zip(np.linspace(0.4, 0.95, 6), np.linspace(-2.5, 2.5, 6), strict=True)
     )
-    params = AnatomyParams(bowel_gas=0, plaques=plaques)
-    res = render_labels(spine, grid, params, np.random.default_rng(0))
-    plain = render_labels(
-        spine, grid, dataclasses.replace(params, plaques=()), np.random.default_rng(0)
-    )
+    plain, res = render_with_and_without(spine, grid, plaques=plaques)
     plaque = res.tissue == Tissue.PLAQUE
     assert plaque.sum() > 20
     assert np.array_equal(res.tissue != plain.tissue, plaque)
