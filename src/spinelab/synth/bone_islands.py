@@ -104,12 +104,14 @@ def draw_bone_islands(
             where = bodies[int(rng.integers(len(bodies)))]
         else:
             where = "left" if rng.random() < 0.5 else "right"
-        offset = tuple(float(round(v, 3)) for v in rng.uniform(-1.0, 1.0, 3))
+        u, v, t = (round(float(x), 3) for x in rng.uniform(-1.0, 1.0, 3))
         d = round(float(rng.uniform(*ISLAND_MM)), 2)
         dirs = rng.standard_normal((ISLAND_SPICULES, 3))
         dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
-        spicules = tuple(tuple(float(round(c, 4)) for c in v) for v in dirs)
-        out.append(BoneIsland(site, where, offset, d, spicules))  # type: ignore[arg-type]
+        spicules = tuple(
+            (round(float(x), 4), round(float(y), 4), round(float(z), 4)) for x, y, z in dirs
+        )
+        out.append(BoneIsland(site, where, (u, v, t), d, spicules))
     return tuple(out)
 
 
@@ -131,7 +133,7 @@ def _paint_at(pt: Painter, island: BoneIsland, centre: NDArray[np.float64], vid:
     """Paint ``island`` round ``centre`` (LPS mm) over the bones' cores (of vertebra ``vid``
     only, if given)."""
     reach = ISLAND_SPICULE_REACH * 0.5 * island.diameter_mm + 1.0
-    box = local_box(pt.grid, centre, np.eye(3), (-reach,) * 3, (reach,) * 3)  # type: ignore[arg-type]
+    box = local_box(pt.grid, centre, np.eye(3), (-reach, -reach, -reach), (reach, reach, reach))
     if box is None:
         return
     sl, (a, b, e) = box
