@@ -10,6 +10,7 @@ import pytest
 
 from spinelab import anatomy
 from spinelab.synth import render
+from spinelab.synth.fractures import Fracture, fracture_geometry
 from spinelab.synth.generator import SynthConfig, _draw_params
 from spinelab.synth.painter import ellipse_form
 from spinelab.synth.render import (
@@ -87,8 +88,10 @@ def test_compression_fracture_lowers_the_body(spine):
     grid = _grid(spine, "L1", "L4")
     vid = anatomy.by_name("L2").verse_id
     plain = render_labels(spine, grid, AnatomyParams(), np.random.default_rng(0))
+    h = float(spine.body_height_mm[spine.labels.index("L2")])
+    fx = (Fracture("L2", 1, 0.45 * h, 0.0, 0.0, 0.1, False),)
     frac = render_labels(
-        spine, grid, AnatomyParams(compression={"L2": 0.45}), np.random.default_rng(0)
+        fracture_geometry(spine, fx), grid, AnatomyParams(fractures=fx), np.random.default_rng(0)
     )
     n_plain = int((plain.vertebrae == vid).sum())
     n_frac = int((frac.vertebrae == vid).sum())

@@ -40,7 +40,16 @@ from numpy.typing import DTypeLike, NDArray
 
 from spinelab import anatomy
 from spinelab.structures import Centroids, Volume
-from spinelab.synth import antialias, bone_islands, head, organs, parallel, streams, vessels
+from spinelab.synth import (
+    antialias,
+    bone_islands,
+    fractures,
+    head,
+    organs,
+    parallel,
+    streams,
+    vessels,
+)
 from spinelab.synth import ct as ctphys
 from spinelab.synth import vertebra_shape as vshape
 from spinelab.synth.arms import ARM_FOV_MARGIN_MM, P_ARMS_DOWN
@@ -154,8 +163,11 @@ class SynthConfig:
             near ``hi``. Dixon MRI of healthy volunteers aged 20-62 measures 15-18 % fat signal
             in multifidus and erector spinae, rising with age (Crawford et al., AJNR 2016); the
             fat CT resolves as septa is assumed to be a smaller share of that.
-        p_fracture: Probability of one or two compression (wedge) fractures.
-        fracture_loss_range: Range of the fraction of anterior body height lost.
+        p_fracture: Probability of one or two vertebral compression fractures (wedge,
+            endplate and crush shapes, levels and severities:
+            :func:`spinelab.synth.fractures.draw_fractures`).
+        fracture_loss_range: Range of the fraction of a fractured body's height lost at its
+            deepest point (the severities' shares restricted to it).
         p_osteoporosis: Probability of osteoporotic bone (low HU, thin cortex).
         p_degenerated: Probability of degenerated lumbar discs (narrowed; each lumbar disc
             of such a case with probability 0.5).
@@ -252,7 +264,7 @@ class SynthConfig:
     fat_mm_range: tuple[float, float] = (5.0, 40.0)
     muscle_fat_range: tuple[float, float] = (0.0, 0.15)
     p_fracture: float = 0.15
-    fracture_loss_range: tuple[float, float] = (0.2, 0.5)
+    fracture_loss_range: tuple[float, float] = (0.1, 0.55)
     p_osteoporosis: float = 0.2
     p_degenerated: float = 0.3
     disc_loss_range: tuple[float, float] = (0.3, 0.6)
@@ -464,6 +476,8 @@ def generate_case(
         geo = narrow_discs(geo, params.degenerated_discs, loss)
     if params.listhesis:
         geo = slip_vertebrae(geo, params.listhesis)
+    if params.fractures:
+        geo = fractures.fracture_geometry(geo, params.fractures)
     if geometry is None:  # a sampled spine stands upright; a given one keeps its pose
         geo = supine(geo, params)
     z_top, z_bot = _fov_z(rng, cfg, geo, lo_label, hi_label)
@@ -840,11 +854,21 @@ def _fov_z(
 
 def _draw_params(rng: np.random.Generator, cfg: SynthConfig, geo: SpineGeometry) -> AnatomyParams:
     movable = [x for x in geo.labels if anatomy.region_of(x) in ("thoracic", "lumbar")]
-    compression: dict[str, float] = {}
+    found: tuple[fractures.Fracture, ...] = ()
     if movable and rng.random() < cfg.p_fracture:
-        for _ in range(int(rng.integers(1, 3))):
-            lab = movable[int(rng.integers(len(movable)))]
-            compression[lab] = float(rng.uniform(*cfg.fracture_loss_range))
+        count = int(rng.integers(1, 3))
+        for _ in range(count):
+            # the main stream's former level and loss draws, still made so that its later
+            # draws stay as they were; levels and shapes come from a side stream
+            rng.integers(len(movable))
+            rng.uniform(*cfg.fracture_loss_range)
+        found = fractures.draw_fractures(
+            side_stream(rng, streams.FRACTURES),
+            geo.labels,
+            geo.body_height_mm,
+            count,
+            cfg.fracture_loss_range,
+        )
     degenerated: tuple[str, ...] = ()
     if rng.random() < cfg.p_degenerated:
         lumbar = [x for x in geo.labels if anatomy.region_of(x) in ("lumbar",)]
@@ -864,7 +888,7 @@ def _draw_params(rng: np.random.Generator, cfg: SynthConfig, geo: SpineGeometry)
     return AnatomyParams(
         body_scale=float(rng.uniform(*cfg.body_scale_range)),
         fat_mm=float(rng.uniform(*cfg.fat_mm_range)),
-        compression=compression,
+        fractures=found,
         degenerated_discs=degenerated,
         vacuum_discs=vacuum,
         osteoporosis=bool(rng.random() < cfg.p_osteoporosis),

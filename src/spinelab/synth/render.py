@@ -59,6 +59,7 @@ from spinelab.synth import (
     arms,
     bone_islands,
     breasts,
+    fractures,
     head,
     lung_vessels,
     mediastinum,
@@ -101,7 +102,9 @@ class AnatomyParams:
     Attributes:
         body_scale: Multiplies body half-widths and depths (0.85-1.2 typical).
         fat_mm: Subcutaneous fat thickness over the abdomen (thinner over chest and neck).
-        compression: ``{label: fraction}`` of anterior body height lost (wedge fracture).
+        fractures: Vertebral compression fractures
+            (:func:`spinelab.synth.fractures.draw_fractures`; the generator bends the spine
+            at them first: :func:`spinelab.synth.fractures.fracture_geometry`).
         degenerated_discs: Labels of vertebrae whose disc below is degenerated (the generator
             narrows it: :func:`spinelab.synth.generator.narrow_discs`).
         vacuum_discs: Labels of vertebrae whose disc below holds vacuum gas
@@ -153,7 +156,7 @@ class AnatomyParams:
 
     body_scale: float = 1.0
     fat_mm: float = 15.0
-    compression: dict[str, float] = field(default_factory=dict)
+    fractures: tuple[fractures.Fracture, ...] = ()
     degenerated_discs: tuple[str, ...] = ()
     vacuum_discs: tuple[str, ...] = ()
     osteoporosis: bool = False
@@ -296,7 +299,8 @@ def _paint_vertebra(
         return _paint_atlas(pt, c, fr, vid, w, d)
     thin = 0.6 if params.osteoporosis else 1.0
     cortex = p["cortex"] * thin
-    wedge = params.compression.get(name, 0.0) * h
+    fracture = next((f for f in params.fractures if f.label == name), None)
+    wedge = fracture.anterior_mm if fracture is not None and fracture.ends != -1 else 0.0
     inner: list[tuple[tuple[slice, slice, slice], NDArray[np.bool_], int]] = []
     boxes: list[tuple[slice, slice, slice]] = []
     parts = vshape.vertebra_parts(name, h, w, d, wedge)
@@ -345,6 +349,8 @@ def _paint_vertebra(
         pt.tissue[sl][ins] = core
     if not boxes:
         return None
+    if fracture is not None:
+        _paint_fracture(pt, c, fr, vid, fracture, h, w, d, wedge)
     for node in params.schmorl_nodes:
         if node.label == name:
             _carve_schmorl_node(pt, c, fr, vid, node, h, w, d, wedge)
@@ -416,6 +422,52 @@ def _carve_schmorl_node(
     tis[rim & own] = _T.CORTICAL
     tis[cavity & own] = _T.DISC
     pt.vert[sl][cavity & own] = 0
+
+
+def _paint_fracture(
+    pt: Painter,
+    c: NDArray[np.float64],
+    fr: NDArray[np.float64],
+    vid: int,
+    fracture: fractures.Fracture,
+    h: float,
+    w: float,
+    d: float,
+    wedge: float,
+) -> None:
+    """A compression fracture's endplate depressions in a painted body: disc material in
+    them (label 0), compact bone lining them and, for a fresh fracture, impacted trabecular
+    bone under the fractured endplate (denser, with compact specks) (:func:`spinelab.synth.fractures.bowl_masks`).
+    The endplates' lowered rims (the wedge) are part of the body's shape already."""
+    cup_sup, cup_inf = vshape.ENDPLATE_CUP_MM
+    reach = h / 2 + abs(vshape.body_wedge(fracture.label)) + 2.0
+    box = local_box(pt.grid, c, fr, (-w / 2 - 1, -d / 2 - 1, -reach), (w / 2 + 1, d / 2 + 1, reach))
+    if box is None:
+        return
+    sl, (a, b, e) = box
+    own = pt.vert[sl] == vid
+    if not own.any():
+        return
+    tis = pt.tissue[sl]
+    rho2 = np.clip(ellipse_form(a, b, w / 2, d / 2), 0, 1)
+    bowl = vshape.endplate_bowl(rho2)
+    for end, cup in ((1, cup_sup), (-1, cup_inf)):
+        if fracture.ends not in (end, 0):
+            continue
+        surface = vshape.endplate_level(fracture.label, h, d, wedge, b, end) - end * cup * bowl
+        cavity, rim, cond = fractures.bowl_masks(fracture, end, surface, w, d, a, b, e)
+        band = cond & own & (tis == _T.CANCELLOUS)
+        # impacted trabeculae: dense core with compact specks (a fixed hash per position)
+        speck = np.abs(np.sin(a * 12.9898 + b * 78.233 + e * 37.719) * 43758.5453) % 1.0
+        tis[band] = np.where(speck[band] < fractures.CONDENSATION_COMPACT, _T.SHELL, _T.DENSE)
+        tis[rim & own] = _T.CORTICAL
+        tis[cavity & own] = _T.DISC
+        pt.vert[sl][cavity & own] = 0
+        own &= ~cavity
+        if end > 0:  # an intravertebral vacuum cleft: gas in the body (its label kept)
+            gas, margin = fractures.cleft_masks(fracture, surface, w, d, a, b, e)
+            tis[margin & own & (tis != _T.DISC)] = _T.CORTICAL
+            tis[gas & own] = _T.GAS
 
 
 def _paint_haemangioma(
@@ -490,10 +542,24 @@ def _paint_discs(pt: Painter, geo: SpineGeometry, params: AnatomyParams) -> None
         u0, u1 = geo.frames[n][:, 2], geo.frames[n + 1][:, 2]
         top = c0 - u0 * geo.body_height_mm[n] / 2
         bot = c1 + u1 * geo.body_height_mm[n + 1] / 2
-        centre = (top + bot) / 2
-        fr = geo.frames[n] + geo.frames[n + 1]
+        wedge = next(
+            (
+                f.anterior_mm
+                for f in params.fractures
+                if f.label == geo.labels[n + 1] and f.ends != -1 and f.anterior_mm > 0.0
+            ),
+            0.0,
+        )
+        lower = geo.frames[n + 1]
+        if wedge > 0.0:
+            # on a wedge fracture (fractures.fracture_geometry turned the spine above it):
+            # from the lowered endplate (its middle, its tilt) to the vertebra above
+            bot = bot - u1 * wedge / 2
+            lower = fractures.wedge_frame(lower, wedge, float(geo.body_depth_mm[n + 1]))
+        fr = geo.frames[n] + lower
         q, _ = np.linalg.qr(fr)
         q *= np.sign(np.diag(q.T @ fr))[None, :]
+        centre = (top + bot) / 2
         hh = max(float(np.dot(top - bot, q[:, 2])), 1.0) / 2 + 1.5
         w = float(geo.body_width_mm[n] + geo.body_width_mm[n + 1]) / 4 + 0.5
         d = float(geo.body_depth_mm[n] + geo.body_depth_mm[n + 1]) / 4 + 0.5

@@ -68,6 +68,9 @@ DISH = 49
 HAEMANGIOMAS = 51
 #: Bone islands (:func:`spinelab.synth.bone_islands.draw_bone_islands`).
 BONE_ISLANDS = 53
+#: Vertebral compression fractures' levels and shapes
+#: (:func:`spinelab.synth.fractures.draw_fractures`).
+FRACTURES = 55
 
 
 def side_stream(rng: np.random.Generator, jumps: int) -> np.random.Generator:

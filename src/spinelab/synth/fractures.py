@@ -1,0 +1,395 @@
+"""Vertebral compression fractures: their shapes, levels and severities, and the spine's
+bend at a fractured vertebra.
+
+A fracture lowers a vertebral body's superior endplate (most), its inferior one (rarely) or
+both (:data:`FRACTURE_ENDS`). Each lowered endplate takes two parts:
+
+- a *plane* part, superior endplate only: the rim drops by :attr:`Fracture.anterior_mm` at
+  the front and by :attr:`Fracture.posterior_mm` at the back (a wedge, or a crush where the
+  back drops too). The spine follows it: :func:`fracture_geometry` shortens the body by the
+  back's drop (everything above moves down) and turns everything above about the body's
+  posterior-superior rim by the wedge's angle, so the disc above lies on the lowered
+  endplate (a kyphotic step at the fracture), taking the angle back over the next
+  :data:`FRACTURE_COMPENSATION_DISCS` discs above (the spine keeps its overall posture);
+- a *bowl* part: a central depression of depth :attr:`Fracture.bowl_mm`, deepest at
+  :attr:`Fracture.peak` front to back and flat at the rim, filled with disc material (no
+  vertebra label) and lined with compact bone, as a broad Schmorl node
+  (:func:`bowl_masks`). The rim keeps its height, so the geometry does not change.
+
+A fresh fracture also shows a zone of condensation, a band of impacted, denser trabecular
+bone under the fractured endplate (:data:`CONDENSATION_MM`; the "line of condensation from
+trabecular impaction" of acute compression fractures on radiographs and CT, absent in old
+ones: the radiopaedia entry on acute vertebral compression fracture and a table of new
+versus old fractures in Chiropr Man Therap 2024, doi 10.1186/s12998-024-00545-0).
+
+The shares, from the studies this module cites by name:
+
+- endplates (:data:`FRACTURE_ENDS`): in 263 traumatic endplate fractures of 194 patients
+  (Wang et al., Chin Med J 2020;133:2696, PMC7647501) 12.6 % involved both endplates and
+  1.9 % the inferior one alone, the rest the superior one; osteoporotic fractures too involve
+  the upper endplate far more often (Che-Nordin et al., Ann Transl Med 2018, its title);
+- the deepest point (:data:`FRACTURE_PEAK`): with each endplate cut into five equal segments
+  front to back (a1, a2, m, p2, p1), the superior endplate's deepest point lay mostly in a2
+  (about 45 %), then a1 (about 20 %) or m (about 20 %), very rarely in p1 (the same study; the
+  remaining 15 % here in p2);
+- the height lost (:data:`FRACTURE_LOSS_BINS`): under 1/5 of the body's height in 58.6 %,
+  1/5 to 1/3 in 30.0 %, more than 1/3 in 11.4 % (the same study);
+- the levels (:data:`FRACTURE_LEVEL_WEIGHT`): studies of osteoporotic fractures graded by
+  Genant's method consistently find two foci, mid-thoracic at T7/T8 and thoraco-lumbar at
+  T12/L1 (as reviewed in the introduction of Osteoporos Int 2012, doi
+  10.1007/s00198-011-1837-1); in 1,530 acute osteoporotic fractures of 1,182 patients L1,
+  T12 and L2 were the most frequent (J Orthop Surg Res 2023, doi 10.1186/s13018-023-03874-7,
+  its figure 2), as L1 (29.7 %), T12 and L2 in the traumatic series. The table's values are
+  design values with that shape.
+
+How a share maps to a shape (design values): a deepest point in a1 is a wedge (plane only),
+in a2 half plane and half bowl, in m or p2 a bowl; with both endplates each takes half the
+bowl; severe fractures (more than 1/3 lost) drop the back rim too by 40-80 % of the loss (a
+crush).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from spinelab import anatomy
+from spinelab.synth.geometry import SpineGeometry
+
+#: Share of the fractures at the superior endplate (+1), both (0), the inferior one (-1).
+FRACTURE_ENDS: dict[int, float] = {1: 0.855, 0: 0.126, -1: 0.019}
+#: The segment of the deepest point, front to back (fraction of the body's depth from its
+#: anterior rim: lower and upper bound) and its share.
+FRACTURE_PEAK: tuple[tuple[float, float, float], ...] = (
+    (0.0, 0.2, 0.20),  # a1: a wedge
+    (0.2, 0.4, 0.45),  # a2
+    (0.4, 0.6, 0.20),  # m
+    (0.6, 0.8, 0.15),  # p2
+)
+#: Height lost at the deepest point (fraction of the body's height: lower, upper bound and
+#: share). The first bin starts at 0.1: less is not seen at the generator's slice thicknesses.
+FRACTURE_LOSS_BINS: tuple[tuple[float, float, float], ...] = (
+    (0.10, 0.20, 0.586),
+    (0.20, 1.0 / 3.0, 0.300),
+    (1.0 / 3.0, 0.55, 0.114),
+)
+#: Loss from which the back rim drops too (a crush), and by what share of the loss.
+CRUSH_FROM = 1.0 / 3.0
+CRUSH_SHARE = (0.4, 0.8)
+#: Relative frequency by level number (:func:`spinelab.synth.vertebra_shape.level_number`;
+#: T1 = 8, T7 = 14, T12 = 19, L1 = 20, L5 = 24; linear in between). Thoracic and lumbar
+#: vertebrae only.
+FRACTURE_LEVEL_WEIGHT: dict[float, float] = {
+    8.0: 0.1,
+    11.0: 0.3,
+    13.0: 1.0,
+    14.0: 1.6,
+    15.0: 1.6,
+    16.0: 1.0,
+    17.0: 0.9,
+    18.0: 1.6,
+    19.0: 2.8,
+    20.0: 3.2,
+    21.0: 2.0,
+    22.0: 1.2,
+    23.0: 0.9,
+    24.0: 0.6,
+}
+#: Share of the fractures that are fresh (a zone of condensation), a design value.
+P_ACUTE = 0.5
+#: Thickness of the zone of condensation under a fresh fracture's endplate (mm, design).
+CONDENSATION_MM = 3.0
+#: Share of the zone's voxels painted as compact bone (``Tissue.SHELL``), the rest as the
+#: arches' denser trabecular core (``Tissue.DENSE``): about 340 HU for a core of 150 HU, the
+#: bone of a few mm of lost height packed into a band (a design value).
+CONDENSATION_COMPACT = 0.35
+#: Compact bone lining a bowl (mm).
+BOWL_RIM_MM = 1.0
+#: Share of the severe fractures (more than :data:`CRUSH_FROM` lost) with an intravertebral
+#: vacuum cleft: gas in a slit under the anterior part of the fractured endplate, in a
+#: sclerotic margin. In 82 fractures of 50 patients presenting for vertebroplasty 37 % held a
+#: cleft, the clefted ones severe, mostly at the thoraco-lumbar junction and in the
+#: anterosuperior part of the body, their margins increasingly sclerotic ("Intravertebral
+#: clefts in osteoporotic vertebral compression fractures", as its abstract gives it). The
+#: rate is applied to the severe fractures only, a selected (symptomatic) series's rate.
+P_CLEFT_SEVERE = 0.37
+#: The cleft's half-axes (fractions of the body's width and depth; mm along its axis, drawn
+#: uniformly) and its centre (fraction of the depth in front of the middle; mm under the
+#: endplate's surface), design values.
+CLEFT_HALF = (0.3, 0.22, (1.0, 2.5))
+CLEFT_CENTRE = (0.2, 4.0)
+#: Discs above a wedge over which the spine takes the wedge's angle back (design).
+FRACTURE_COMPENSATION_DISCS = 3
+
+
+@dataclass(frozen=True)
+class Fracture:
+    """One vertebral compression fracture.
+
+    Attributes:
+        label: Vertebra name.
+        ends: ``+1`` the superior endplate, ``-1`` the inferior one, ``0`` both.
+        anterior_mm: How much further the superior endplate's anterior rim drops than its
+            posterior rim (the wedge; 0 with ``ends == -1``).
+        posterior_mm: The superior endplate's posterior rim's drop (a crush; the body is
+            shortened by it).
+        bowl_mm: Depth of the central depression of each fractured endplate.
+        peak: The depression's deepest point front to back, as a fraction of the body's
+            depth from its anterior rim.
+        acute: A fresh fracture: a zone of condensation under the fractured endplate(s).
+        cleft_mm: Half-height of an intravertebral vacuum cleft under the superior endplate
+            (0: none).
+    """
+
+    label: str
+    ends: int
+    anterior_mm: float
+    posterior_mm: float
+    bowl_mm: float
+    peak: float
+    acute: bool
+    cleft_mm: float = 0.0
+
+    @property
+    def loss_mm(self) -> float:
+        """Height lost at the deepest point (mm)."""
+        plane = self.posterior_mm + self.anterior_mm * (1.0 - self.peak)
+        bowls = self.bowl_mm * (2.0 if self.ends == 0 else 1.0)
+        return float(plane + bowls)
+
+
+def _level_weight(name: str) -> float:
+    from spinelab.synth.vertebra_shape import level_number
+
+    keys = sorted(FRACTURE_LEVEL_WEIGHT)
+    return float(np.interp(level_number(name), keys, [FRACTURE_LEVEL_WEIGHT[k] for k in keys]))
+
+
+def _pick(rng: np.random.Generator, shares: list[float]) -> int:
+    w = np.asarray(shares, dtype=float)
+    return int(rng.choice(len(w), p=w / w.sum()))
+
+
+def draw_loss(rng: np.random.Generator, loss_range: tuple[float, float]) -> float:
+    """A fracture's height loss (fraction) by :data:`FRACTURE_LOSS_BINS`, restricted to
+    ``loss_range`` (each bin's share scaled by the part of it inside the range)."""
+    lo, hi = loss_range
+    bins, shares = [], []
+    for b0, b1, share in FRACTURE_LOSS_BINS:
+        c0, c1 = max(b0, lo), min(b1, hi)
+        if c1 > c0:
+            bins.append((c0, c1))
+            shares.append(share * (c1 - c0) / (b1 - b0))
+    if not bins:
+        return float(np.clip(rng.uniform(lo, hi), 0.0, 0.9))
+    c0, c1 = bins[_pick(rng, shares)]
+    return float(rng.uniform(c0, c1))
+
+
+def draw_fractures(
+    rng: np.random.Generator,
+    labels: list[str] | tuple[str, ...],
+    heights_mm: Any,
+    count: int,
+    loss_range: tuple[float, float],
+) -> tuple[Fracture, ...]:
+    """``count`` fractures at distinct thoracic or lumbar vertebrae (by
+    :data:`FRACTURE_LEVEL_WEIGHT`), each with its endplates, deepest point, loss, crush and
+    freshness by the shares of the module's docstring; ``heights_mm`` the bodies' heights in
+    the order of ``labels``."""
+    cand = [i for i, x in enumerate(labels) if anatomy.region_of(x) in ("thoracic", "lumbar")]
+    if not cand or count <= 0:
+        return ()
+    w = np.array([_level_weight(labels[i]) for i in cand])
+    n = min(count, len(cand))
+    picks = rng.choice(len(cand), size=n, replace=False, p=w / w.sum())
+    chosen = sorted(int(cand[int(k)]) for k in picks)
+    out = []
+    ends_keys = list(FRACTURE_ENDS)
+    for i in chosen:
+        h = float(heights_mm[i])
+        ends = ends_keys[_pick(rng, list(FRACTURE_ENDS.values()))]
+        seg = _pick(rng, [s for _, _, s in FRACTURE_PEAK])
+        p0, p1, _ = FRACTURE_PEAK[seg]
+        peak = float(rng.uniform(p0, p1))
+        loss = draw_loss(rng, loss_range) * h
+        crush = float(rng.uniform(*CRUSH_SHARE))
+        acute = bool(rng.random() < P_ACUTE)
+        u_cleft, cleft = rng.random(), float(rng.uniform(*CLEFT_HALF[2]))
+        posterior = crush * loss if loss > CRUSH_FROM * h and ends != -1 else 0.0
+        rest = loss - posterior
+        if ends == -1:  # no plane part below: the rim of the lower endplate stays
+            plane, bowl = 0.0, rest
+        elif seg == 0:
+            plane, bowl = rest / (1.0 - peak), 0.0
+        elif seg == 1:
+            plane, bowl = 0.5 * rest / (1.0 - peak), 0.5 * rest
+        else:
+            plane, bowl = 0.0, rest
+        if ends == 0:
+            bowl /= 2.0
+        if loss <= CRUSH_FROM * h or ends == -1 or u_cleft >= P_CLEFT_SEVERE:
+            cleft = 0.0
+        out.append(
+            Fracture(
+                labels[i],
+                ends,
+                round(plane, 2),
+                round(posterior, 2),
+                round(bowl, 2),
+                round(peak, 3),
+                acute,
+                round(cleft, 2),
+            )
+        )
+    return tuple(out)
+
+
+def bowl_depth(fracture: Fracture, w: float, d: float, a: Any, b: Any) -> Any:
+    """Depth (mm) of the fracture's central depression at ``a, b`` (vertebra frame): a
+    paraboloid to the power 1.5, deepest (:attr:`Fracture.bowl_mm`) at the peak, falling to 0
+    at 0.85 of the way to the rim in each direction."""
+    if fracture.bowl_mm <= 0.0:
+        return np.zeros(np.broadcast(a, b).shape)
+    bp = (fracture.peak - 0.5) * d
+    rb = np.where(b < bp, 0.85 * (bp + d / 2), 0.85 * (d / 2 - bp))
+    ra = 0.85 * w / 2
+    q = (a / ra) ** 2 + ((b - bp) / rb) ** 2
+    return fracture.bowl_mm * np.clip(1.0 - q, 0.0, None) ** 1.5
+
+
+def bowl_masks(
+    fracture: Fracture,
+    end: int,
+    surface: Any,
+    w: float,
+    d: float,
+    a: Any,
+    b: Any,
+    e: Any,
+) -> tuple[Any, Any, Any]:
+    """The depression of one fractured endplate (``end`` +1 superior, -1 inferior) below its
+    surface height ``surface`` (mm, at ``a, b``), its compact lining
+    (:data:`BOWL_RIM_MM`) and, for a fresh fracture, the zone of condensation under both
+    (:data:`CONDENSATION_MM`); the caller keeps the vertebra's own voxels.
+
+    Returns:
+        ``(cavity, rim, condensation)`` boolean masks.
+    """
+    depth = bowl_depth(fracture, w, d, a, b)
+    inward = end * (surface - e)  # mm below the surface, into the body
+    cavity = (depth > 0.0) & (inward < depth)
+    rim = (depth > 0.0) & ~cavity & (inward < depth + BOWL_RIM_MM)
+    if fracture.acute:
+        cond = ~cavity & (inward < depth + BOWL_RIM_MM + CONDENSATION_MM)
+    else:
+        cond = np.zeros_like(cavity)
+    return cavity, rim, cond
+
+
+def cleft_masks(
+    fracture: Fracture, surface: Any, w: float, d: float, a: Any, b: Any, e: Any
+) -> tuple[Any, Any]:
+    """An intravertebral vacuum cleft (an ellipsoid, :data:`CLEFT_HALF`, centred
+    :data:`CLEFT_CENTRE` in front of the middle and under the superior endplate's surface
+    height ``surface`` at ``a, b``) and its sclerotic margin (:data:`BOWL_RIM_MM`).
+
+    Returns:
+        ``(gas, margin)`` boolean masks (empty without a cleft).
+    """
+    if fracture.cleft_mm <= 0.0:
+        none = np.zeros(np.broadcast(a, b, e).shape, dtype=bool)
+        return none, none
+    ra, rb = CLEFT_HALF[0] * w, CLEFT_HALF[1] * d
+    bc = -CLEFT_CENTRE[0] * d
+    depth = surface - CLEFT_CENTRE[1] - bowl_depth(fracture, w, d, a, b) - e
+    q = (a / ra) ** 2 + ((b - bc) / rb) ** 2
+    r = fracture.cleft_mm
+    g = BOWL_RIM_MM
+    gas = q + (depth / r) ** 2 <= 1.0
+    near = (a / (ra + g)) ** 2 + ((b - bc) / (rb + g)) ** 2 + (depth / (r + g)) ** 2 <= 1.0
+    return gas, near & ~gas
+
+
+def fracture_geometry(
+    geo: SpineGeometry,
+    fractures: tuple[Fracture, ...],
+    compensation_discs: int = FRACTURE_COMPENSATION_DISCS,
+) -> SpineGeometry:
+    """The spine bent at its fractured vertebrae: for each fracture of the superior endplate,
+    the body shortened by :attr:`Fracture.posterior_mm` (its centre down by half of it,
+    everything above down by all of it) and everything above turned about the body's
+    posterior-superior rim by ``atan(anterior_mm / depth)`` (forwards: the disc above then
+    lies on the lowered endplate), the angle taken back in equal parts over the
+    ``compensation_discs`` discs above the next one (each turns everything above it about
+    its lower endplate's centre, all about the fractured vertebra's left axis: beyond them
+    the spine keeps its orientation). Centres (and so the written centroids), frames and heights
+    stay consistent with the rendered anatomy; the fractured labels are recorded under
+    ``attributes["fractures"]``."""
+    centres = geo.centres_mm.copy()
+    frames = geo.frames.copy()
+    heights = geo.body_height_mm.copy()
+    done = []
+    for fx in fractures:
+        if fx.label not in geo.labels or fx.ends == -1:
+            continue
+        n = geo.labels.index(fx.label)
+        done.append(fx.label)
+        up, post, left = frames[n][:, 2], frames[n][:, 1], frames[n][:, 0].copy()
+        if fx.posterior_mm > 0.0:
+            heights[n] -= fx.posterior_mm
+            centres[n] -= up * fx.posterior_mm / 2
+            centres[:n] -= up * fx.posterior_mm
+        if fx.anterior_mm <= 0.0 or n == 0:
+            continue
+        d = float(geo.body_depth_mm[n])
+        theta = math.atan2(fx.anterior_mm, d)
+        pivot = centres[n] + up * heights[n] / 2 + post * d / 2
+        _turn(centres, frames, n, pivot, wedge_rotation(frames[n], fx.anterior_mm, d))
+        k = max(int(compensation_discs), 0)
+        for j in range(k):
+            m = n - 2 - j  # the disc below vertebra m bends back
+            if m < 0:
+                break
+            piv = centres[m] - frames[m][:, 2] * heights[m] / 2
+            back = Rotation.from_rotvec(left * (-theta / k)).as_matrix()
+            _turn(centres, frames, m + 1, piv, back)
+    attrs = dict(geo.attributes)
+    if done:
+        attrs["fractures"] = done
+    return replace(
+        geo,
+        centres_mm=centres,
+        frames=frames,
+        body_height_mm=heights,
+        body_width_mm=geo.body_width_mm.copy(),
+        body_depth_mm=geo.body_depth_mm.copy(),
+        disc_height_mm=geo.disc_height_mm.copy(),
+        attributes=attrs,
+    )
+
+
+def wedge_rotation(frame: Any, anterior_mm: float, depth_mm: float) -> np.ndarray:
+    """The turn (3 x 3) that tips a vertebra's cranial axis forwards by a wedge's angle,
+    ``atan(anterior_mm / depth_mm)``, about its left axis (``frame``'s first column)."""
+    theta = math.atan2(anterior_mm, depth_mm)
+    axis = np.asarray(frame, dtype=float)[:, 0]
+    return np.asarray(Rotation.from_rotvec(axis * theta).as_matrix())
+
+
+def wedge_frame(frame: Any, anterior_mm: float, depth_mm: float) -> np.ndarray:
+    """The frame of a wedged body's lowered superior endplate: ``frame`` turned by
+    :func:`wedge_rotation`."""
+    return wedge_rotation(frame, anterior_mm, depth_mm) @ np.asarray(frame, dtype=float)
+
+
+def _turn(centres: np.ndarray, frames: np.ndarray, upto: int, pivot: Any, rot: Any) -> None:
+    """Turn vertebrae ``0 .. upto - 1`` (centres and frames, in place) by the rotation
+    matrix ``rot`` about ``pivot`` (about a vertebra's left axis a positive angle tips its
+    cranial axis forwards)."""
+    centres[:upto] = (centres[:upto] - pivot) @ rot.T + pivot
+    frames[:upto] = np.einsum("ij,njk->nik", rot, frames[:upto])
