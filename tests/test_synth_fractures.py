@@ -264,3 +264,84 @@ def test_a_vacuum_cleft_is_gas_in_the_front_of_the_body_under_its_endplate(spine
     assert 0.6 < vol / (4 / 3 * np.pi * 0.3 * w * 0.22 * d * 2.0) < 1.3
     assert loc[:, 1].mean() < -0.1 * d
     assert loc[:, 2].max() < h / 2 and loc[:, 2].min() > h / 2 - 3.0 - 4.0 - 2.0 - 3.0
+
+
+def test_vertebroplasty_cement_is_drawn_at_its_shares(spine):
+    rng = np.random.default_rng(9)
+    drawn = []
+    for _ in range(4000):
+        drawn.extend(draw_fractures(rng, spine.labels, spine.body_height_mm, 1, (0.1, 0.55), 0.3))
+    treated = [f for f in drawn if f.cement_ml > 0]
+    assert_share(len(treated), len(drawn), 0.3)
+    assert all(fractures.CEMENT_ML[0] <= f.cement_ml <= fractures.CEMENT_ML[1] for f in treated)
+    assert_share(sum(f.cement_side == 0 for f in treated), len(treated), 0.5)
+    assert_share(sum(f.cement_leak != "" for f in treated), len(treated), 0.33)
+    untreated = [f for f in drawn if f.cement_ml == 0]
+    assert all(f.cement_leak == "" and f.cement_side == 0 for f in untreated)
+    # the knob changes nothing else: the same draws with no cement
+    rng0, rng1 = np.random.default_rng(4), np.random.default_rng(4)
+    for _ in range(50):
+        a = draw_fractures(rng0, spine.labels, spine.body_height_mm, 2, (0.1, 0.55), 0.0)
+        b = draw_fractures(rng1, spine.labels, spine.body_height_mm, 2, (0.1, 0.55), 1.0)
+        assert all(f.cement_ml == 0.0 for f in a) and all(f.cement_ml > 0.0 for f in b)
+        assert [_bare(f) for f in a] == [_bare(f) for f in b]
+
+
+def _bare(f: Fracture) -> Fracture:
+    return dataclasses.replace(f, cement_ml=0.0, cement_side=0, cement_leak="", cement_phase=0.0)
+
+
+@pytest.mark.parametrize(("side", "leak"), [(0, ""), (1, "disc"), (-1, "vein")])
+def test_vertebroplasty_cement_fills_the_body_and_the_needle_track(spine, side, leak):
+    grid = _grid(spine, "L1", "L3", 0.75)
+    n = spine.labels.index("L2")
+    vid = anatomy.by_name("L2").verse_id
+    w, d = float(spine.body_width_mm[n]), float(spine.body_depth_mm[n])
+    fx = Fracture("L2", 1, 3.0, 0.0, 0.0, 0.1, False, 0.0, 4.0, side, leak, 0.3)
+    bent = fracture_geometry(spine, (fx,))
+    plain, res = (
+        render_labels(
+            bent, grid, AnatomyParams(bowel_gas=0, fractures=(f,)), np.random.default_rng(0)
+        )
+        for f in (dataclasses.replace(fx, cement_ml=0.0, cement_leak=""), fx)
+    )
+    cement = res.tissue == int(Tissue.CEMENT)
+    assert not (plain.tissue == int(Tissue.CEMENT)).any()
+    assert (res.vertebrae == plain.vertebrae).all()  # the labels are kept
+    loc = _local(grid, bent, "L2")
+    inside = cement & (res.vertebrae == vid)
+    # about the drawn volume in the body (the cloud and the track), in its front two thirds
+    assert 3.0 < inside.sum() * 0.75**3 / 1000.0 < 5.5
+    body = inside & (loc[..., 1] < d / 2)
+    assert loc[body][:, 1].mean() < 0.0
+    # the needle's track behind the posterior wall: through the pedicle(s) of its side(s)
+    track = inside & (loc[..., 1] > d / 2)
+    assert track.sum() > 30
+    lateral = loc[track][:, 0]
+    if side == 0:
+        assert (lateral > 5).any() and (lateral < -5).any()
+    else:
+        assert (np.sign(lateral) == side).mean() > 0.95
+    # only bone's core, no cortex, turned to cement in the body
+    assert set(np.unique(plain.tissue[inside])) <= {
+        int(t) for t in (Tissue.CANCELLOUS, Tissue.DENSE, Tissue.GAS, Tissue.FATTY_MARROW)
+    }
+    outside = cement & (res.vertebrae == 0)
+    if leak == "":
+        assert not outside.any()
+    elif leak == "disc":  # a lens in the disc above, in front of the middle
+        assert 100 < outside.sum() * 0.75**3 < 600
+        assert (loc[outside][:, 2] > 0).all() and loc[outside][:, 1].mean() < 0
+    else:  # a vein's tube at the front and side
+        assert 80 < outside.sum() * 0.75**3 < 400
+        assert (np.sign(loc[outside][:, 0]) == side).all()
+        assert (np.abs(loc[outside][:, 0]) > 0.3 * w).all()
+
+
+def test_cement_reads_brighter_than_compact_bone():
+    from spinelab.synth.tissues import sample_hu_table
+
+    hu = [sample_hu_table(np.random.default_rng(s))[int(Tissue.CEMENT)] for s in range(200)]
+    cortical = [sample_hu_table(np.random.default_rng(s))[int(Tissue.CORTICAL)] for s in range(200)]
+    assert np.mean(hu) == pytest.approx(2500.0, abs=100.0)
+    assert np.min(np.array(hu) - np.array(cortical)) > 0

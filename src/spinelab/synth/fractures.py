@@ -122,6 +122,23 @@ P_CLEFT_SEVERE = 0.37
 #: endplate's surface), design values.
 CLEFT_HALF = (0.3, 0.22, (1.0, 2.5))
 CLEFT_CENTRE = (0.2, 4.0)
+#: Share of the fractured vertebrae treated with vertebroplasty (cement in the body), a
+#: design value for a clinical CT population (``SynthConfig.p_vertebroplasty``).
+P_VERTEBROPLASTY = 0.1
+#: Cement volume (ml, uniform; a design value: a few ml fill a part of the body).
+CEMENT_ML = (2.0, 6.0)
+#: Share injected through one pedicle (a needle from one side reaching past the midline;
+#: the rest through both). One series injected 247 of 250 levels unilaterally (Kobayashi et
+#: al., Eur Radiol 2005), others use both pedicles: a design value between.
+P_UNIPEDICULAR = 0.5
+#: Share of the treated vertebrae with cement outside the body: into the veins, soft tissue
+#: or disc in 33 % of 660 treated fractures (Al-Ali et al., "Vertebroplasty: what is
+#: important and what is not", AJNR, as its abstract gives it); half into the disc next to the
+#: fractured endplate, half into a vein at the body's front and side (design).
+P_CEMENT_LEAK = 0.33
+#: The needle's track: cement along it through the pedicle's core (radius, mm; how far
+#: behind the posterior wall it reaches, mm).
+CEMENT_TRACK_MM = (1.5, 12.0)
 #: Discs above a wedge over which the spine takes the wedge's angle back (design).
 FRACTURE_COMPENSATION_DISCS = 3
 
@@ -143,6 +160,10 @@ class Fracture:
         acute: A fresh fracture: a zone of condensation under the fractured endplate(s).
         cleft_mm: Half-height of an intravertebral vacuum cleft under the superior endplate
             (0: none).
+        cement_ml: Vertebroplasty cement in the body (ml; 0: none), filling the cleft.
+        cement_side: ``+1`` injected through the left pedicle, ``-1`` the right, ``0`` both.
+        cement_leak: Cement outside the body: ``"disc"``, ``"vein"`` or ``""``.
+        cement_phase: Phase of the cement's cloudy outline (0-1).
     """
 
     label: str
@@ -153,6 +174,10 @@ class Fracture:
     peak: float
     acute: bool
     cleft_mm: float = 0.0
+    cement_ml: float = 0.0
+    cement_side: int = 0
+    cement_leak: str = ""
+    cement_phase: float = 0.0
 
     @property
     def loss_mm(self) -> float:
@@ -196,11 +221,13 @@ def draw_fractures(
     heights_mm: Any,
     count: int,
     loss_range: tuple[float, float],
+    p_cement: float = P_VERTEBROPLASTY,
 ) -> tuple[Fracture, ...]:
     """``count`` fractures at distinct thoracic or lumbar vertebrae (by
     :data:`FRACTURE_LEVEL_WEIGHT`), each with its endplates, deepest point, loss, crush and
-    freshness by the shares of the module's docstring; ``heights_mm`` the bodies' heights in
-    the order of ``labels``."""
+    freshness by the shares of the module's docstring, treated with cement at ``p_cement``;
+    ``heights_mm`` the bodies' heights in the order of ``labels``. The draws per fracture do
+    not depend on ``p_cement``."""
     cand = [i for i, x in enumerate(labels) if anatomy.region_of(x) in ("thoracic", "lumbar")]
     if not cand or count <= 0:
         return ()
@@ -220,6 +247,10 @@ def draw_fractures(
         crush = float(rng.uniform(*CRUSH_SHARE))
         acute = bool(rng.random() < P_ACUTE)
         u_cleft, cleft = rng.random(), float(rng.uniform(*CLEFT_HALF[2]))
+        u_cem, ml, u_side, u_leak, phase = rng.random(5)
+        ml = float(CEMENT_ML[0] + ml * (CEMENT_ML[1] - CEMENT_ML[0]))
+        side = 0 if u_side >= P_UNIPEDICULAR else (1 if u_side < P_UNIPEDICULAR / 2 else -1)
+        leak = "" if u_leak >= P_CEMENT_LEAK else ("disc" if u_leak < P_CEMENT_LEAK / 2 else "vein")
         posterior = crush * loss if loss > CRUSH_FROM * h and ends != -1 else 0.0
         rest = loss - posterior
         if ends == -1:  # no plane part below: the rim of the lower endplate stays
@@ -244,6 +275,10 @@ def draw_fractures(
                 round(peak, 3),
                 acute,
                 round(cleft, 2),
+                round(ml, 2) if u_cem < p_cement else 0.0,
+                side if u_cem < p_cement else 0,
+                leak if u_cem < p_cement else "",
+                round(float(phase), 3) if u_cem < p_cement else 0.0,
             )
         )
     return tuple(out)
@@ -313,6 +348,79 @@ def cleft_masks(
     gas = q + (depth / r) ** 2 <= 1.0
     near = (a / (ra + g)) ** 2 + ((b - bc) / (rb + g)) ** 2 + (depth / (r + g)) ** 2 <= 1.0
     return gas, near & ~gas
+
+
+def cement_masks(
+    fracture: Fracture,
+    surface: Any,
+    h: float,
+    w: float,
+    d: float,
+    pedicle_a: float,
+    a: Any,
+    b: Any,
+    e: Any,
+) -> tuple[Any, Any, Any]:
+    """Vertebroplasty cement of a treated fracture at ``a, b, e`` (vertebra frame; the
+    superior endplate's surface height ``surface`` there; ``pedicle_a`` the pedicles' distance
+    from the midline).
+
+    Returns:
+        ``(body, track, leak)`` boolean masks: the cement's cloud in the body's front two
+        thirds (one lobe crossing the midline from one pedicle, or two), its volume about
+        :attr:`Fracture.cement_ml` where the body holds it; the needle's track back through the
+        pedicle(s) (:data:`CEMENT_TRACK_MM`); the leak (a lens in the disc against the
+        fractured endplate, or a vein's tube at the body's front and side). The caller keeps
+        the body's bone, the pedicles' core and the leak's disc or soft tissue.
+    """
+    shape = np.broadcast(a, b, e).shape
+    if fracture.cement_ml <= 0.0:
+        none = np.zeros(shape, dtype=bool)
+        return none, none, none
+    sides = (fracture.cement_side,) if fracture.cement_side != 0 else (1, -1)
+    top = np.broadcast_to(surface, shape) - bowl_depth(fracture, w, d, a, b)
+    e_mid = 0.5 * (float(np.median(top)) - h / 2)
+    # lobes: radii in proportion to the body, scaled to the volume (4/3 pi r^3 per lobe)
+    base = np.array([0.3 if len(sides) == 1 else 0.2, 0.3, 0.3]) * np.array([w, d, h])
+    k = (fracture.cement_ml * 1000.0 / (len(sides) * 4.0 / 3.0 * math.pi * base.prod())) ** (1 / 3)
+    r = base * min(k, 1.4)
+    ph = 2.0 * math.pi * fracture.cement_phase
+    cloud = (
+        np.sin(a * 0.9 + ph) + np.sin(b * 1.1 + 2.0 * ph) + np.sin(e * 0.8 - ph)
+    ) / 3.0  # interdigitation with the trabeculae: a lumpy outline
+    body = np.zeros(shape, dtype=bool)
+    track = np.zeros(shape, dtype=bool)
+    rad, reach = CEMENT_TRACK_MM
+    for side in sides:
+        ca = side * (0.05 if len(sides) == 1 else 0.2) * w
+        cb = -0.12 * d
+        q = ((a - ca) / r[0]) ** 2 + ((b - cb) / r[1]) ** 2 + ((e - e_mid) / r[2]) ** 2
+        body |= q * (1.0 + 0.3 * cloud) <= 1.0
+        # the track: from the lobe's centre back through the pedicle
+        p0 = np.array([ca, cb, e_mid])
+        p1 = np.array([side * pedicle_a, d / 2 + reach, e_mid + 2.0])
+        track |= _near_segment(a, b, e, p0, p1, rad)
+    gas, _ = cleft_masks(fracture, surface, w, d, a, b, e)
+    body |= gas
+    leak = np.zeros(shape, dtype=bool)
+    if fracture.cement_leak == "disc":  # a lens over the fractured endplate's front half
+        above = e - top
+        qa = (a / (0.25 * w)) ** 2 + ((b + 0.15 * d) / (0.25 * d)) ** 2
+        leak = (qa < 1.0) & (above > -0.5) & (above < 2.0 * (1.0 - qa))
+    elif fracture.cement_leak == "vein":  # along the body's front and side, downwards
+        side = sides[0]
+        p0 = np.array([side * 0.42 * w, -0.32 * d, e_mid])
+        p1 = np.array([side * 0.55 * w, -0.5 * d, e_mid - 12.0])
+        leak = _near_segment(a, b, e, p0, p1, 1.8)
+    return body, track, leak
+
+
+def _near_segment(a: Any, b: Any, e: Any, p0: np.ndarray, p1: np.ndarray, radius: float) -> Any:
+    """Points within ``radius`` of the segment ``p0``-``p1`` (vertebra frame, mm)."""
+    v = p1 - p0
+    t = np.clip(((a - p0[0]) * v[0] + (b - p0[1]) * v[1] + (e - p0[2]) * v[2]) / (v @ v), 0, 1)
+    da, db, de = a - p0[0] - t * v[0], b - p0[1] - t * v[1], e - p0[2] - t * v[2]
+    return da * da + db * db + de * de <= radius * radius
 
 
 def fracture_geometry(

@@ -168,6 +168,8 @@ class SynthConfig:
             :func:`spinelab.synth.fractures.draw_fractures`).
         fracture_loss_range: Range of the fraction of a fractured body's height lost at its
             deepest point (the severities' shares restricted to it).
+        p_vertebroplasty: Probability that a fractured vertebra holds vertebroplasty cement
+            (:data:`spinelab.synth.fractures.P_VERTEBROPLASTY`).
         p_osteoporosis: Probability of osteoporotic bone (low HU, thin cortex).
         p_degenerated: Probability of degenerated lumbar discs (narrowed; each lumbar disc
             of such a case with probability 0.5).
@@ -265,6 +267,7 @@ class SynthConfig:
     muscle_fat_range: tuple[float, float] = (0.0, 0.15)
     p_fracture: float = 0.15
     fracture_loss_range: tuple[float, float] = (0.1, 0.55)
+    p_vertebroplasty: float = fractures.P_VERTEBROPLASTY
     p_osteoporosis: float = 0.2
     p_degenerated: float = 0.3
     disc_loss_range: tuple[float, float] = (0.3, 0.6)
@@ -868,6 +871,7 @@ def _draw_params(rng: np.random.Generator, cfg: SynthConfig, geo: SpineGeometry)
             geo.body_height_mm,
             count,
             cfg.fracture_loss_range,
+            cfg.p_vertebroplasty,
         )
     degenerated: tuple[str, ...] = ()
     if rng.random() < cfg.p_degenerated:

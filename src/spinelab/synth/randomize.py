@@ -30,6 +30,9 @@ RANDOM_MAX = 2000
 #: Tissue classes whose intensities the randomized style draws from the case's stream (those it
 #: was written with); later classes draw from a side stream, so the images stay as they were.
 RANDOMIZED_CLASSES = int(Tissue.PLAQUE)
+#: Classes from this one on draw from a child of that side stream (so the side stream's draws
+#: for the classes before it stay as they were).
+RANDOMIZED_LATEST = int(Tissue.CEMENT)
 
 
 def _smooth_1d(rng: np.random.Generator, n: int, n_knots: int, amp: float) -> NDArray[np.float32]:
@@ -86,8 +89,12 @@ def randomized_writer(
     means[:n0] = rng.uniform(0.0, 255.0, n0)
     means[Tissue.AIR] = rng.uniform(0.0, 40.0)  # background mostly dark, as in SynthSeg
     stds[:n0] = rng.uniform(0.0, 25.0, n0)
-    means[n0:] = late.uniform(0.0, 255.0, N_TISSUES - n0)
-    stds[n0:] = late.uniform(0.0, 25.0, N_TISSUES - n0)
+    n1 = RANDOMIZED_LATEST
+    means[n0:n1] = late.uniform(0.0, 255.0, n1 - n0)
+    stds[n0:n1] = late.uniform(0.0, 25.0, n1 - n0)
+    latest = late.spawn(1)[0]
+    means[n1:] = latest.uniform(0.0, 255.0, N_TISSUES - n1)
+    stds[n1:] = latest.uniform(0.0, 25.0, N_TISSUES - n1)
     # rows contiguous (not empty_padded): the look-up writes whole chunks of rows faster, and
     # the blurs below read whole rows or slices
     shape = tuple(n // f for n, f in zip(tissue_fine.shape, factors, strict=True))

@@ -424,6 +424,12 @@ def _carve_schmorl_node(
     pt.vert[sl][cavity & own] = 0
 
 
+#: What vertebroplasty cement replaces in a treated body (its trabecular bone, the impacted
+#: band, a cleft's gas, a haemangioma's fat) and outside it (the disc, soft tissue, veins).
+_CEMENT_FILLS = (_T.CANCELLOUS, _T.DENSE, _T.GAS, _T.FATTY_MARROW)
+_CEMENT_LEAKS = (*SOFT_TISSUES, _T.DISC, _T.BLOOD, _T.WATER)
+
+
 def _paint_fracture(
     pt: Painter,
     c: NDArray[np.float64],
@@ -435,13 +441,19 @@ def _paint_fracture(
     d: float,
     wedge: float,
 ) -> None:
-    """A compression fracture's endplate depressions in a painted body: disc material in
-    them (label 0), compact bone lining them and, for a fresh fracture, impacted trabecular
-    bone under the fractured endplate (denser, with compact specks) (:func:`spinelab.synth.fractures.bowl_masks`).
-    The endplates' lowered rims (the wedge) are part of the body's shape already."""
+    """A compression fracture in a painted body: its endplate depressions hold disc material
+    (label 0) lined with compact bone; a fresh fracture shows impacted trabecular bone under
+    the fractured endplate (denser, with compact specks; :func:`fractures.bowl_masks`); an
+    intravertebral vacuum cleft its gas in a sclerotic margin (:func:`fractures.cleft_masks`);
+    a treated one vertebroplasty cement (:func:`fractures.cement_masks`). The endplates'
+    lowered rims (the wedge) are part of the body's shape already."""
     cup_sup, cup_inf = vshape.ENDPLATE_CUP_MM
     reach = h / 2 + abs(vshape.body_wedge(fracture.label)) + 2.0
-    box = local_box(pt.grid, c, fr, (-w / 2 - 1, -d / 2 - 1, -reach), (w / 2 + 1, d / 2 + 1, reach))
+    lo, hi = (-w / 2 - 1, -d / 2 - 1, -reach), (w / 2 + 1, d / 2 + 1, reach)
+    if fracture.cement_ml > 0.0:  # the needle's track and a leak beyond the body
+        track = fractures.CEMENT_TRACK_MM[1] + 3.0
+        lo, hi = (-w / 2 - 4, -d / 2 - 4, -reach - 4), (w / 2 + 4, d / 2 + track, reach)
+    box = local_box(pt.grid, c, fr, lo, hi)
     if box is None:
         return
     sl, (a, b, e) = box
@@ -468,6 +480,16 @@ def _paint_fracture(
             gas, margin = fractures.cleft_masks(fracture, surface, w, d, a, b, e)
             tis[margin & own & (tis != _T.DISC)] = _T.CORTICAL
             tis[gas & own] = _T.GAS
+    if fracture.cement_ml > 0.0:
+        dims = vshape.level_dims(fracture.label)
+        surface = vshape.endplate_level(fracture.label, h, d, wedge, b, 1) - cup_sup * bowl
+        body, track, leak = fractures.cement_masks(
+            fracture, surface, h, w, d, dims["can_w"] / 2 + dims["ped_w"] / 2, a, b, e
+        )
+        core = np.isin(tis, _CEMENT_FILLS)
+        tis[(body | track) & own & core] = _T.CEMENT
+        free = pt.vert[sl] == 0
+        tis[leak & free & np.isin(tis, _CEMENT_LEAKS)] = _T.CEMENT
 
 
 def _paint_haemangioma(
@@ -570,7 +592,7 @@ def _paint_discs(pt: Painter, geo: SpineGeometry, params: AnatomyParams) -> None
         bb = np.where(b > 0, b * 1.15, b)
         disc = (ellipse_form(a, bb, w, d) <= 1.0) & (np.abs(e) < hh)
         tis = pt.tissue[sl]
-        free = disc & (pt.vert[sl] == 0)
+        free = disc & (pt.vert[sl] == 0) & (tis != _T.CEMENT)  # (cement leaked into it)
         tis[free] = _T.DISC
         if geo.labels[n] in params.vacuum_discs:
             tis[vacuum_clefts(a, b, e, w, d, key=float(n) + d) & free] = _T.GAS
