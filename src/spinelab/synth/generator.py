@@ -43,6 +43,7 @@ from spinelab.structures import Centroids, Volume
 from spinelab.synth import (
     antialias,
     bone_islands,
+    cages,
     fractures,
     head,
     organs,
@@ -195,6 +196,8 @@ class SynthConfig:
             in any other (:func:`spinelab.synth.render.draw_lumbar_ribs`).
         p_vacuum: Probability that a degenerated disc holds vacuum gas (irregular clefts).
         p_metal: Probability of pedicle screws and rods (with streaks).
+        p_cage: Probability of an interbody cage in each lumbar disc between screwed
+            vertebrae (:data:`spinelab.synth.cages.P_CAGE`).
         p_fillings: Probability of metal dental restorations (with streaks; drawn for every
             case, painted where the head is in view: :func:`spinelab.synth.head.draw_fillings`).
         p_contrast: Probability of contrast-enhanced vessels and organs.
@@ -284,6 +287,7 @@ class SynthConfig:
     p_lumbar_rib: float = P_LUMBAR_RIB
     p_vacuum: float = 0.4
     p_metal: float = 0.08
+    p_cage: float = cages.P_CAGE
     p_fillings: float = head.P_FILLINGS
     p_contrast: float = 0.5
     p_oral_contrast: float = 0.25
@@ -897,6 +901,7 @@ def _draw_params(rng: np.random.Generator, cfg: SynthConfig, geo: SpineGeometry)
         vacuum_discs=vacuum,
         osteoporosis=bool(rng.random() < cfg.p_osteoporosis),
         screws=screws,
+        cages=cages.draw_cages(side_stream(rng, streams.CAGES), screws, geo.labels, cfg.p_cage),
         contrast=bool(rng.random() < cfg.p_contrast),
         bowel_gas=int(rng.integers(4, 25)),
         muscle_fat=_skewed(rng.uniform(), cfg.muscle_fat_range),

@@ -59,6 +59,7 @@ from spinelab.synth import (
     arms,
     bone_islands,
     breasts,
+    cages,
     fractures,
     head,
     lung_vessels,
@@ -111,6 +112,8 @@ class AnatomyParams:
             (:func:`vacuum_clefts`).
         osteoporosis: Thin cortices (the low HU is applied by the HU table).
         screws: Labels of vertebrae with bilateral pedicle screws (rods join them).
+        cages: Interbody cages in the discs between screwed lumbar vertebrae
+            (:func:`spinelab.synth.cages.draw_cages`).
         contrast: Contrast-enhanced vessels and organs (affects HU only).
         oral_contrast: Positive oral contrast in the stomach's and the bowel's fluid (affects
             HU only: :data:`spinelab.synth.tissues.ORAL_CONTRAST_HU`).
@@ -161,6 +164,7 @@ class AnatomyParams:
     vacuum_discs: tuple[str, ...] = ()
     osteoporosis: bool = False
     screws: tuple[str, ...] = ()
+    cages: tuple[cages.Cage, ...] = ()
     contrast: bool = False
     bowel_gas: int = 12
     muscle_fat: float = 0.0
@@ -560,10 +564,6 @@ def _paint_discs(pt: Painter, geo: SpineGeometry, params: AnatomyParams) -> None
     for n in range(len(geo) - 1):
         if geo.disc_height_mm[n] <= 0.5 or geo.labels[n] in ("C1",):
             continue
-        c0, c1 = geo.centres_mm[n], geo.centres_mm[n + 1]
-        u0, u1 = geo.frames[n][:, 2], geo.frames[n + 1][:, 2]
-        top = c0 - u0 * geo.body_height_mm[n] / 2
-        bot = c1 + u1 * geo.body_height_mm[n + 1] / 2
         wedge = next(
             (
                 f.anterior_mm
@@ -572,17 +572,8 @@ def _paint_discs(pt: Painter, geo: SpineGeometry, params: AnatomyParams) -> None
             ),
             0.0,
         )
-        lower = geo.frames[n + 1]
-        if wedge > 0.0:
-            # on a wedge fracture (fractures.fracture_geometry turned the spine above it):
-            # from the lowered endplate (its middle, its tilt) to the vertebra above
-            bot = bot - u1 * wedge / 2
-            lower = fractures.wedge_frame(lower, wedge, float(geo.body_depth_mm[n + 1]))
-        fr = geo.frames[n] + lower
-        q, _ = np.linalg.qr(fr)
-        q *= np.sign(np.diag(q.T @ fr))[None, :]
-        centre = (top + bot) / 2
-        hh = max(float(np.dot(top - bot, q[:, 2])), 1.0) / 2 + 1.5
+        centre, q, half = _disc_frame(geo, n, wedge)
+        hh = half + 1.5
         w = float(geo.body_width_mm[n] + geo.body_width_mm[n + 1]) / 4 + 0.5
         d = float(geo.body_depth_mm[n] + geo.body_depth_mm[n + 1]) / 4 + 0.5
         box = local_box(pt.grid, centre, q, (-w, -d, -hh), (w, d, hh))
@@ -1384,7 +1375,62 @@ def _paint_metal(pt: Painter, geo: SpineGeometry, params: AnatomyParams) -> NDAr
             rod = rod + np.array([0.0, 4.0, 0.0])
             pt.tube(rod, 2.8, _T.METAL)
             pts_all.append(densify(rod, 4.0))
+    for cage in params.cages:
+        pts_all.append(_paint_cage(pt, geo, cage))
     return np.concatenate(pts_all) if pts_all else np.zeros((0, 3))
+
+
+def _disc_frame(
+    geo: SpineGeometry, n: int, wedge: float = 0.0
+) -> tuple[NDArray[np.float64], NDArray[np.float64], float]:
+    """The disc below vertebra ``n``: its middle, its frame (between the two bodies' frames)
+    and its half-height along that frame's axis; ``wedge`` the lower body's fractured superior
+    endplate's anterior drop (mm, :func:`spinelab.synth.fractures.fracture_geometry`)."""
+    c0, c1 = geo.centres_mm[n], geo.centres_mm[n + 1]
+    u0, u1 = geo.frames[n][:, 2], geo.frames[n + 1][:, 2]
+    top = c0 - u0 * geo.body_height_mm[n] / 2
+    bot = c1 + u1 * geo.body_height_mm[n + 1] / 2
+    lower = geo.frames[n + 1]
+    if wedge > 0.0:
+        # on a wedge fracture (fractures.fracture_geometry turned the spine above it):
+        # from the lowered endplate (its middle, its tilt) to the vertebra above
+        bot = bot - u1 * wedge / 2
+        lower = fractures.wedge_frame(lower, wedge, float(geo.body_depth_mm[n + 1]))
+    fr = geo.frames[n] + lower
+    q, _ = np.linalg.qr(fr)
+    q *= np.sign(np.diag(q.T @ fr))[None, :]
+    half = max(float(np.dot(top - bot, q[:, 2])), 1.0) / 2
+    return (top + bot) / 2, q, half
+
+
+def _paint_cage(pt: Painter, geo: SpineGeometry, cage: cages.Cage) -> NDArray[np.float64]:
+    """An interbody cage in the disc below ``cage.label`` (:func:`cages.cage_masks`), over
+    voxels of no vertebra; returns its metal's points (for the streaks)."""
+    if cage.label not in geo.labels:
+        return np.zeros((0, 3))
+    n = geo.labels.index(cage.label)
+    if n + 1 >= len(geo):
+        return np.zeros((0, 3))
+    centre, q, half = _disc_frame(geo, n)
+    depth = float(geo.body_depth_mm[n] + geo.body_depth_mm[n + 1]) / 2
+    w = float(geo.body_width_mm[n] + geo.body_width_mm[n + 1]) / 4
+    box = local_box(pt.grid, centre, q, (-w, -depth / 2, -half), (w, depth / 2, half))
+    if box is None:
+        return np.zeros((0, 3))
+    sl, (a, b, e) = box
+    shell, graft, markers = cages.cage_masks(cage, a, b, e, half, depth)
+    free = pt.vert[sl] == 0
+    tis = pt.tissue[sl]
+    tis[graft & free] = _T.DENSE
+    tis[shell & free] = _T.METAL if cage.titanium else _T.SOFT
+    tis[markers & free] = _T.METAL
+    metal = (shell if cage.titanium else markers) & free
+    idx = np.argwhere(metal)[::7]
+    if not len(idx):
+        return np.zeros((0, 3))
+    ijk = idx[:, ::-1] + np.array([s.start or 0 for s in sl[::-1]])
+    g = pt.grid
+    return np.asarray(g.origin_mm, dtype=np.float64) + ijk * np.asarray(g.spacing_mm)
 
 
 # --------------------------------------------------------------------------------------------

@@ -71,6 +71,8 @@ BONE_ISLANDS = 53
 #: Vertebral compression fractures' levels and shapes
 #: (:func:`spinelab.synth.fractures.draw_fractures`).
 FRACTURES = 55
+#: Interbody cages in the instrumented lumbar discs (:func:`spinelab.synth.cages.draw_cages`).
+CAGES = 57
 
 
 def side_stream(rng: np.random.Generator, jumps: int) -> np.random.Generator:
