@@ -1405,7 +1405,8 @@ def _disc_frame(
 
 def _paint_cage(pt: Painter, geo: SpineGeometry, cage: cages.Cage) -> NDArray[np.float64]:
     """An interbody cage in the disc below ``cage.label`` (:func:`cages.cage_masks`), over
-    voxels of no vertebra; returns its metal's points (for the streaks)."""
+    voxels of no vertebra; returns a titanium cage's points (for the metal streaks; a PEEK
+    cage's marker pins, about 1.6 mm across, return none)."""
     if cage.label not in geo.labels:
         return np.zeros((0, 3))
     n = geo.labels.index(cage.label)
@@ -1424,8 +1425,9 @@ def _paint_cage(pt: Painter, geo: SpineGeometry, cage: cages.Cage) -> NDArray[np
     tis[graft & free] = _T.DENSE
     tis[shell & free] = _T.METAL if cage.titanium else _T.SOFT
     tis[markers & free] = _T.METAL
-    metal = (shell if cage.titanium else markers) & free
-    idx = np.argwhere(metal)[::7]
+    if not cage.titanium:  # a PEEK cage's pins are too small to streak much: no points
+        return np.zeros((0, 3))
+    idx = np.argwhere(shell & free)[::7]
     if not len(idx):
         return np.zeros((0, 3))
     ijk = idx[:, ::-1] + np.array([s.start or 0 for s in sl[::-1]])
