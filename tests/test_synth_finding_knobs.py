@@ -16,6 +16,7 @@ from synth_spine_fixture import generate_with_and_without
     ("knob", "key"),
     [
         ("p_bone_islands", "bone_islands"),
+        ("p_disc_calcification", "disc_calcifications"),
         ("p_haemangioma", "haemangiomas"),
         ("p_phleboliths", "phleboliths"),
     ],

@@ -44,6 +44,7 @@ from spinelab.synth import (
     antialias,
     bone_islands,
     cages,
+    disc_calcification,
     fractures,
     head,
     organs,
@@ -198,6 +199,8 @@ class SynthConfig:
         p_metal: Probability of pedicle screws and rods (with streaks).
         p_cage: Probability of an interbody cage in each lumbar disc between screwed
             vertebrae (:data:`spinelab.synth.cages.P_CAGE`).
+        p_disc_calcification: Probability of calcified intervertebral discs
+            (:data:`spinelab.synth.disc_calcification.P_DISC_CALCIFICATION`).
         p_fillings: Probability of metal dental restorations (with streaks; drawn for every
             case, painted where the head is in view: :func:`spinelab.synth.head.draw_fillings`).
         p_contrast: Probability of contrast-enhanced vessels and organs.
@@ -288,6 +291,7 @@ class SynthConfig:
     p_vacuum: float = 0.4
     p_metal: float = 0.08
     p_cage: float = cages.P_CAGE
+    p_disc_calcification: float = disc_calcification.P_DISC_CALCIFICATION
     p_fillings: float = head.P_FILLINGS
     p_contrast: float = 0.5
     p_oral_contrast: float = 0.25
@@ -902,6 +906,9 @@ def _draw_params(rng: np.random.Generator, cfg: SynthConfig, geo: SpineGeometry)
         osteoporosis=bool(rng.random() < cfg.p_osteoporosis),
         screws=screws,
         cages=cages.draw_cages(side_stream(rng, streams.CAGES), screws, geo.labels, cfg.p_cage),
+        disc_calcifications=disc_calcification.draw_disc_calcifications(
+            side_stream(rng, streams.DISC_CALCIFICATION), geo.labels, cfg.p_disc_calcification
+        ),
         contrast=bool(rng.random() < cfg.p_contrast),
         bowel_gas=int(rng.integers(4, 25)),
         muscle_fat=_skewed(rng.uniform(), cfg.muscle_fat_range),

@@ -60,6 +60,7 @@ from spinelab.synth import (
     bone_islands,
     breasts,
     cages,
+    disc_calcification,
     fractures,
     head,
     lung_vessels,
@@ -114,6 +115,8 @@ class AnatomyParams:
         screws: Labels of vertebrae with bilateral pedicle screws (rods join them).
         cages: Interbody cages in the discs between screwed lumbar vertebrae
             (:func:`spinelab.synth.cages.draw_cages`).
+        disc_calcifications: Calcified deposits in the discs' annulus or nucleus
+            (:func:`spinelab.synth.disc_calcification.draw_disc_calcifications`).
         contrast: Contrast-enhanced vessels and organs (affects HU only).
         oral_contrast: Positive oral contrast in the stomach's and the bowel's fluid (affects
             HU only: :data:`spinelab.synth.tissues.ORAL_CONTRAST_HU`).
@@ -165,6 +168,7 @@ class AnatomyParams:
     osteoporosis: bool = False
     screws: tuple[str, ...] = ()
     cages: tuple[cages.Cage, ...] = ()
+    disc_calcifications: tuple[disc_calcification.DiscCalcification, ...] = ()
     contrast: bool = False
     bowel_gas: int = 12
     muscle_fat: float = 0.0
@@ -587,6 +591,10 @@ def _paint_discs(pt: Painter, geo: SpineGeometry, params: AnatomyParams) -> None
         tis[free] = _T.DISC
         if geo.labels[n] in params.vacuum_discs:
             tis[vacuum_clefts(a, b, e, w, d, key=float(n) + d) & free] = _T.GAS
+        for calc in params.disc_calcifications:
+            if calc.label == geo.labels[n]:
+                deposit = disc_calcification.calcification_mask(calc, a, bb, e, w, d, half)
+                tis[deposit & free & (tis == _T.DISC)] = _T.STONE
 
 
 #: Vacuum gas of a degenerated disc: clefts near the disc's mid-plane in its central and

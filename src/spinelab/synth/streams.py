@@ -73,6 +73,9 @@ BONE_ISLANDS = 53
 FRACTURES = 55
 #: Interbody cages in the instrumented lumbar discs (:func:`spinelab.synth.cages.draw_cages`).
 CAGES = 57
+#: Calcified intervertebral discs
+#: (:func:`spinelab.synth.disc_calcification.draw_disc_calcifications`).
+DISC_CALCIFICATION = 59
 
 
 def side_stream(rng: np.random.Generator, jumps: int) -> np.random.Generator:

@@ -61,7 +61,7 @@ class Tissue(IntEnum):
     MESENTERY = 33  # strands of the mesenteric fat (fibrous septa, small vessels, lymphatics)
     VISCERAL_FAT = 34  # the mesenteric fat between its strands (a little denser than FAT)
     PLAQUE = 35  # calcified atherosclerotic plaque in the arteries' walls
-    STONE = 36  # kidney stones and pelvic phleboliths
+    STONE = 36  # kidney stones, pelvic phleboliths, dense gallstones, calcified discs
     CEMENT = 37  # vertebroplasty cement (barium-opacified PMMA)
 
 
