@@ -37,7 +37,8 @@ _T = Tissue
 
 #: The body's tissues (level 1 of :data:`LEVELS`): all but air, lung, gas and foam.
 _BODY = tuple(t for t in Tissue if t not in (_T.AIR, _T.LUNG, _T.GAS, _T.FAECAL_GAS, _T.FOAM))
-#: Bone and metal (level 3 of :data:`LEVELS`; the bones' cores are level 4).
+#: Bone and metal (level 3 of :data:`LEVELS`; the bones' cores, and vertebroplasty cement
+#: which fills them, are level 4).
 BONE_LEVEL: tuple[Tissue, ...] = (
     _T.CANCELLOUS,
     _T.CORTICAL,
@@ -48,6 +49,8 @@ BONE_LEVEL: tuple[Tissue, ...] = (
     _T.METAL,
     _T.TOOTH,
     _T.FILLING,
+    _T.CEMENT,
+    _T.WIRE,
 )
 #: Nested tissue levels, outermost first; a voxel's level code is the number of levels that
 #: hold its tissue (0: air, lung, gas and foam; 1: fat; 2: the other soft tissue and the couch's
@@ -63,7 +66,7 @@ LEVELS: tuple[tuple[Tissue, ...], ...] = (
     _BODY,
     tuple(t for t in _BODY if t not in FATS),
     BONE_LEVEL,
-    (_T.CANCELLOUS, _T.DENSE, _T.MARROW, _T.FATTY_MARROW),
+    (_T.CANCELLOUS, _T.DENSE, _T.MARROW, _T.FATTY_MARROW, _T.CEMENT),
 )
 
 #: Smoothing kernel per axis (binomial, variance 1 voxel^2) and its reach (voxels).

@@ -49,6 +49,7 @@ from spinelab.synth import (
     head,
     organs,
     parallel,
+    sternotomy,
     streams,
     vessels,
 )
@@ -201,6 +202,8 @@ class SynthConfig:
             vertebrae (:data:`spinelab.synth.cages.P_CAGE`).
         p_disc_calcification: Probability of calcified intervertebral discs
             (:data:`spinelab.synth.disc_calcification.P_DISC_CALCIFICATION`).
+        p_sternotomy: Probability of a median sternotomy's wires
+            (:data:`spinelab.synth.sternotomy.P_STERNOTOMY`).
         p_fillings: Probability of metal dental restorations (with streaks; drawn for every
             case, painted where the head is in view: :func:`spinelab.synth.head.draw_fillings`).
         p_contrast: Probability of contrast-enhanced vessels and organs.
@@ -292,6 +295,7 @@ class SynthConfig:
     p_metal: float = 0.08
     p_cage: float = cages.P_CAGE
     p_disc_calcification: float = disc_calcification.P_DISC_CALCIFICATION
+    p_sternotomy: float = sternotomy.P_STERNOTOMY
     p_fillings: float = head.P_FILLINGS
     p_contrast: float = 0.5
     p_oral_contrast: float = 0.25
@@ -908,6 +912,9 @@ def _draw_params(rng: np.random.Generator, cfg: SynthConfig, geo: SpineGeometry)
         cages=cages.draw_cages(side_stream(rng, streams.CAGES), screws, geo.labels, cfg.p_cage),
         disc_calcifications=disc_calcification.draw_disc_calcifications(
             side_stream(rng, streams.DISC_CALCIFICATION), geo.labels, cfg.p_disc_calcification
+        ),
+        sternotomy=sternotomy.draw_sternotomy(
+            side_stream(rng, streams.STERNOTOMY), cfg.p_sternotomy
         ),
         contrast=bool(rng.random() < cfg.p_contrast),
         bowel_gas=int(rng.integers(4, 25)),

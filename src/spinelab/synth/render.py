@@ -70,6 +70,7 @@ from spinelab.synth import (
     pelvic_soft,
     pelvis,
     shoulder,
+    sternotomy,
     streams,
     vessels,
 )
@@ -117,6 +118,8 @@ class AnatomyParams:
             (:func:`spinelab.synth.cages.draw_cages`).
         disc_calcifications: Calcified deposits in the discs' annulus or nucleus
             (:func:`spinelab.synth.disc_calcification.draw_disc_calcifications`).
+        sternotomy: A median sternotomy's wires and split, or None
+            (:func:`spinelab.synth.sternotomy.draw_sternotomy`).
         contrast: Contrast-enhanced vessels and organs (affects HU only).
         oral_contrast: Positive oral contrast in the stomach's and the bowel's fluid (affects
             HU only: :data:`spinelab.synth.tissues.ORAL_CONTRAST_HU`).
@@ -169,6 +172,7 @@ class AnatomyParams:
     screws: tuple[str, ...] = ()
     cages: tuple[cages.Cage, ...] = ()
     disc_calcifications: tuple[disc_calcification.DiscCalcification, ...] = ()
+    sternotomy: sternotomy.Sternotomy | None = None
     contrast: bool = False
     bowel_gas: int = 12
     muscle_fat: float = 0.0
@@ -1330,20 +1334,49 @@ def _sternum_front(geo: SpineGeometry, plan: BodyPlan, z: float) -> float | None
     return cy - hd - STERNUM_FRONT_MM - STERNUM_HALF_MM
 
 
-def _paint_sternum(pt: Painter, geo: SpineGeometry, plan: BodyPlan) -> None:
+def _sternum_span(geo: SpineGeometry, plan: BodyPlan) -> tuple[float, float] | None:
+    """The sternum's top and lower end (z, mm), or None where T2 or T8 is missing."""
     if "T2" not in geo.labels or "T8" not in geo.labels:
+        return None
+    return (
+        plan.z_of["T2"] - STERNUM_TOP_BELOW_T2_MM,
+        plan.z_of["T8"] - STERNUM_BOTTOM_BELOW_T8_MM,
+    )
+
+
+def _sternum_section(plan: BodyPlan, z_top: float, z: float) -> tuple[float, float, float, float]:
+    """The sternum's axial outline at ``z``: ``(centre x, centre y, half-width, half-depth)``
+    (mm); the manubrium 24 mm wide to 45 mm below the top, the body 14 mm."""
+    lv = plan.level(z + STERNUM_LEVEL_ABOVE_MM)
+    cx, cy, _hw, hd = _thorax_ellipse(lv)
+    y = cy - hd - STERNUM_FRONT_MM
+    half = 24.0 if z > z_top - 45 else 14.0
+    return cx, y, half, STERNUM_HALF_MM
+
+
+def _paint_sternum(pt: Painter, geo: SpineGeometry, plan: BodyPlan) -> None:
+    span = _sternum_span(geo, plan)
+    if span is None:
         return
-    z_top = plan.z_of["T2"] - STERNUM_TOP_BELOW_T2_MM
-    z_bot = plan.z_of["T8"] - STERNUM_BOTTOM_BELOW_T8_MM
+    z_top, z_bot = span
     k0, k1 = pt.grid.index_range(2, z_bot, z_top)
     for k in range(k0, k1):
-        z = float(pt.z[k])
-        lv = plan.level(z + STERNUM_LEVEL_ABOVE_MM)
-        cx, cy, _hw, hd = _thorax_ellipse(lv)
-        y = cy - hd - STERNUM_FRONT_MM
-        half = 24.0 if z > z_top - 45 else 14.0
-        pt.ellipse2d(k, cx, y, half, STERNUM_HALF_MM, THIN_CORTEX)
-        pt.ellipse2d(k, cx, y, half - 1.5, STERNUM_HALF_MM - 1.5, _T.MARROW)
+        cx, y, half, half_d = _sternum_section(plan, z_top, float(pt.z[k]))
+        pt.ellipse2d(k, cx, y, half, half_d, THIN_CORTEX)
+        pt.ellipse2d(k, cx, y, half - 1.5, half_d - 1.5, _T.MARROW)
+
+
+def _paint_sternotomy(
+    pt: Painter, geo: SpineGeometry, plan: BodyPlan, params: AnatomyParams
+) -> NDArray[np.float64]:
+    """The sternotomy's wires and split (:mod:`spinelab.synth.sternotomy`); its metal points."""
+    span = _sternum_span(geo, plan)
+    if params.sternotomy is None or span is None:
+        return np.zeros((0, 3))
+    z_top, z_bot = span
+    return sternotomy.paint_sternotomy(
+        pt, params.sternotomy, z_top, z_bot, lambda z: _sternum_section(plan, z_top, z)
+    )
 
 
 def _paint_metal(pt: Painter, geo: SpineGeometry, params: AnatomyParams) -> NDArray[np.float64]:
@@ -2803,6 +2836,7 @@ def render_labels(
         params.arms_down,
         side_stream(rng, streams.SHOULDER),
     )
+    wires = _paint_sternotomy(pt, geo, plan, params)
     boxes: dict[str, tuple[int, int, int, int, int, int]] = {}
     # C1 last: its anterior arch must win over the dens of C2 where they touch
     order = [n for n in range(len(geo)) if geo.labels[n] != "C1"]
@@ -2812,7 +2846,7 @@ def render_labels(
         if b is not None:
             boxes[geo.labels[n]] = b
     _paint_discs(pt, geo, params)
-    metal = np.concatenate([_paint_metal(pt, geo, params), dental])
+    metal = np.concatenate([_paint_metal(pt, geo, params), dental, wires])
     lay_on_couch(pt, plan, Couch.draw(side_stream(rng, streams.COUCH)), workers)
     _marble_muscle(pt, plan, params.muscle_fat, rng, workers)
     return RenderResult(pt.tissue, pt.vert, grid, metal, boxes)

@@ -76,6 +76,8 @@ CAGES = 57
 #: Calcified intervertebral discs
 #: (:func:`spinelab.synth.disc_calcification.draw_disc_calcifications`).
 DISC_CALCIFICATION = 59
+#: A median sternotomy (:func:`spinelab.synth.sternotomy.draw_sternotomy`).
+STERNOTOMY = 61
 
 
 def side_stream(rng: np.random.Generator, jumps: int) -> np.random.Generator:

@@ -63,6 +63,7 @@ class Tissue(IntEnum):
     PLAQUE = 35  # calcified atherosclerotic plaque in the arteries' walls
     STONE = 36  # kidney stones, pelvic phleboliths, dense gallstones, calcified discs
     CEMENT = 37  # vertebroplasty cement (barium-opacified PMMA)
+    WIRE = 38  # thin steel (sternal wires): its physical attenuation before partial volume
 
 
 N_TISSUES = len(Tissue)
@@ -219,6 +220,11 @@ HU_TABLE: dict[Tissue, tuple[float, float]] = {
     # than compact bone on clinical CT, no figure found in the sources read (a design value,
     # drawn from its own stream)
     Tissue.CEMENT: (2500.0, 400.0),
+    # thin steel wire (a median sternotomy's, about 1 mm): steel attenuates some 15 times as
+    # much as water at CT energies (an order of magnitude, a design value), far beyond the
+    # scale's 3,071 HU, so a wire thinner than a voxel still reads bright after partial volume
+    # (the image is clipped to the scale at the end); no draw
+    Tissue.WIRE: (15000.0, 0.0),
 }
 
 #: How much denser the mesenteric fat between its strands (``VISCERAL_FAT``) reads than the
@@ -345,6 +351,7 @@ def sample_hu_table(
             Tissue.PLAQUE,
             Tissue.STONE,
             Tissue.CEMENT,
+            Tissue.WIRE,
         ):
             continue  # (no draw of their own here: set from SOFT's and FAT's, or drawn below)
         mean, spread = table[t]
@@ -378,6 +385,7 @@ def sample_hu_table(
         np.clip(couch.spawn(1)[0].standard_normal(), -2.5, 2.5)
     )
     out[Tissue.METAL] = HU_TABLE[Tissue.METAL][0]
+    out[Tissue.WIRE] = HU_TABLE[Tissue.WIRE][0]
     out[Tissue.FILLING] = HU_TABLE[Tissue.FILLING][0]
     out[Tissue.DENSE] += out[Tissue.CANCELLOUS]
     # renal medulla: uniform with the cortex without contrast and late; darker early
