@@ -59,6 +59,7 @@ from scipy.spatial.transform import Rotation
 
 from spinelab import anatomy
 from spinelab.synth.geometry import SpineGeometry
+from spinelab.synth.vertebra_shape import level_number
 
 #: Share of the fractures at the superior endplate (+1), both (0), the inferior one (-1).
 FRACTURE_ENDS: dict[int, float] = {1: 0.855, 0: 0.126, -1: 0.019}
@@ -181,15 +182,14 @@ class Fracture:
 
     @property
     def loss_mm(self) -> float:
-        """Height lost at the deepest point (mm)."""
+        """Height lost at :attr:`peak` (mm): the drawn loss (the plane's drop there and the
+        bowls' depth)."""
         plane = self.posterior_mm + self.anterior_mm * (1.0 - self.peak)
         bowls = self.bowl_mm * (2.0 if self.ends == 0 else 1.0)
         return float(plane + bowls)
 
 
 def _level_weight(name: str) -> float:
-    from spinelab.synth.vertebra_shape import level_number
-
     keys = sorted(FRACTURE_LEVEL_WEIGHT)
     return float(np.interp(level_number(name), keys, [FRACTURE_LEVEL_WEIGHT[k] for k in keys]))
 
