@@ -90,3 +90,73 @@ def test_the_cage_knob_changes_only_the_cages():
     assert none.meta["anatomy"]["screws"] == some.meta["anatomy"]["screws"]
     assert (none.labels.array == some.labels.array).all()
     assert (none.ct.array != some.ct.array).any()
+
+
+def test_anterior_cervical_fusions_are_drawn_at_the_shares(spine):
+    rng = np.random.default_rng(8)
+    drawn = [cages.draw_acdf(rng, spine.labels, 0.5) for _ in range(6000)]
+    some = [a for a in drawn if a is not None]
+    assert_share(len(some), len(drawn), 0.5)
+    w = cages.ACDF_LEVELS
+    for top, share in w.items():
+        assert_share(sum(a.labels[0] == top for a in some), len(some), share / sum(w.values()))
+    # consecutive vertebrae, down to T1 at most; one to three discs by the span's shares
+    for a in some:
+        i = spine.labels.index(a.labels[0])
+        assert list(a.labels) == spine.labels[i : i + len(a.labels)]
+        assert 2 <= len(a.labels) <= 4 and a.labels[-1] in ("C4", "C5", "C6", "C7", "T1")
+    high = [a for a in some if a.labels[0] in ("C3", "C4")]  # never cut short at T1
+    for k, share in enumerate(cages.ACDF_SPAN):
+        assert_share(sum(len(a.labels) == k + 2 for a in high), len(high), share)
+    assert_share(sum(a.titanium for a in some), len(some), cages.ACDF_P_TITANIUM)
+    assert all(c.kind == "acdf" and c.label in a.labels[:-1] for a in some for c in a.cages())
+
+
+def test_an_anterior_cervical_fusion_plates_and_screws_the_bodies(spine):
+    c = spine.centres_mm[spine.labels.index("C5")]
+    z0 = spine.centres_mm[spine.labels.index("T1"), 2]
+    z1 = spine.centres_mm[spine.labels.index("C3"), 2]
+    sp = 0.5
+    n = (int((z1 - z0) / sp), int(70 / sp), int(60 / sp))
+    grid = RenderGrid((c[0] - 30.0, c[1] - 40.0, z0), (sp, sp, sp), n)
+    acdf = cages.Acdf(("C5", "C6", "C7"), False)
+    plain = render_labels(spine, grid, AnatomyParams(bowel_gas=0), np.random.default_rng(0))
+    res = render_labels(
+        spine, grid, AnatomyParams(bowel_gas=0, acdf=acdf), np.random.default_rng(0)
+    )
+    assert (res.vertebrae == plain.vertebrae).all()
+    metal = res.tissue == int(Tissue.METAL)
+    zz, yy, xx = np.meshgrid(grid.axis_mm(2), grid.axis_mm(1), grid.axis_mm(0), indexing="ij")
+    pts = np.stack([xx, yy, zz], axis=-1)
+    for name in acdf.labels:  # the plate in front of each fused body, two screws in it
+        k = spine.labels.index(name)
+        loc = (pts - spine.centres_mm[k]) @ spine.frames[k]
+        d = float(spine.body_depth_mm[k])
+        near = metal & (np.abs(loc[..., 2]) < 3.0)
+        assert (near & (loc[..., 1] < -d / 2)).sum() * sp**3 > 20.0  # the plate
+        inside = near & (res.vertebrae == plain.vertebrae) & (plain.vertebrae > 0)
+        lateral = loc[..., 0][inside]
+        assert (lateral > 1.0).sum() > 10 and (lateral < -1.0).sum() > 10  # both screws
+    # nothing above the top or below the bottom body's middle but their screws and plate
+    top = spine.centres_mm[spine.labels.index("C4")]
+    assert not (metal & (pts[..., 2] > top[2])).any()
+    # the two cages' graft and PEEK markers in the fused discs
+    assert int(((res.tissue == int(Tissue.DENSE)) & (res.vertebrae == 0)).sum()) > int(
+        ((plain.tissue == int(Tissue.DENSE)) & (plain.vertebrae == 0)).sum()
+    )
+    assert len(res.metal_points_mm) > 50
+
+
+def test_the_acdf_knob_changes_only_the_neck():
+    from spinelab.synth.realism import canonical
+
+    cfg = {"fov": "cervical", "spacing_mm": (2.0, 2.0, 2.0)}
+    none, some = generate_with_and_without(3, ("p_acdf",), **cfg)
+    assert none.meta["anatomy"]["acdf"] is None
+    assert len(some.meta["anatomy"]["acdf"]["labels"]) >= 2
+    lab0 = canonical(none.labels.array, none.labels.affine_lps)[0]
+    lab1 = canonical(some.labels.array, some.labels.affine_lps)[0]
+    assert (lab0 == lab1).all()  # (compared in one orientation: see the sternotomy's test)
+    bright0 = int((canonical(none.ct.array, none.ct.affine_lps)[0] >= 2000).sum())
+    bright1 = int((canonical(some.ct.array, some.ct.affine_lps)[0] >= 2000).sum())
+    assert bright1 > bright0 + 50  # the plate's and screws' metal

@@ -44,6 +44,30 @@ TLIF_ARC = (30.0, 30.0)
 TLIF_FRONT = 0.12
 CAGE_WALL_MM = 1.5
 
+# --------------------------------------------------------------------------------------------
+# Anterior cervical discectomy and fusion (ACDF)
+# --------------------------------------------------------------------------------------------
+#: Anterior cervical discectomy and fusion, one of the most common spine operations (more
+#: than five million in the United States from 1990 to 1999, mainly between C3 and T1: the
+#: review "Anterior cervical discectomy and fusion", ACNR, as its introduction gives it): the
+#: disc replaced by a cage and the segment held by a plate screwed onto the bodies' fronts.
+#: Share of the cases with one (a design value: no population figure found).
+P_ACDF = 0.02
+#: The fused discs, by the vertebra above (design values: the lower cervical discs most).
+ACDF_LEVELS: dict[str, float] = {"C3": 0.1, "C4": 0.2, "C5": 0.4, "C6": 0.3}
+#: Shares of one, two and three fused discs (design).
+ACDF_SPAN = (0.6, 0.3, 0.1)
+#: Share of titanium cages (the rest PEEK; a design value: PEEK is the common cervical cage).
+ACDF_P_TITANIUM = 0.25
+#: The cervical cage's half-width and half-depth (mm); the plate's half-width, thickness as a
+#: row of rods (radius, mm), its clearance in front of the bodies (mm); the screws' radius,
+#: length and distance from the midline (mm).
+ACDF_CAGE_HALF_MM = (7.0, 6.0)
+PLATE_HALF_WIDTH_MM = 7.5
+PLATE_ROD_MM = 1.1
+PLATE_CLEAR_MM = 0.5
+PLATE_SCREW = (1.9, 14.0, 5.0)
+
 
 @dataclass(frozen=True)
 class Cage:
@@ -58,6 +82,47 @@ class Cage:
     label: str
     kind: str
     titanium: bool
+
+
+@dataclass(frozen=True)
+class Acdf:
+    """An anterior cervical fusion: cages in the discs below ``labels[:-1]``, a plate over
+    the bodies of ``labels`` with two screws in each.
+
+    Attributes:
+        labels: The fused vertebrae, cranial to caudal.
+        titanium: Titanium cages, else PEEK with tantalum markers.
+    """
+
+    labels: tuple[str, ...]
+    titanium: bool
+
+    def cages(self) -> tuple[Cage, ...]:
+        """The cages, one per fused disc."""
+        return tuple(Cage(x, "acdf", self.titanium) for x in self.labels[:-1])
+
+
+def draw_acdf(
+    rng: np.random.Generator, labels: list[str] | tuple[str, ...], p: float = P_ACDF
+) -> Acdf | None:
+    """A case's anterior cervical fusion (None with probability ``1 - p`` or where the
+    spine lacks the levels); four draws whatever ``p``."""
+    u = rng.random(4)
+    if u[0] >= p:
+        return None
+    tops = list(ACDF_LEVELS)
+    w = np.cumsum(list(ACDF_LEVELS.values()))
+    top = tops[int(np.searchsorted(w / w[-1], u[1], side="right"))]
+    span = 1 + int(np.searchsorted(np.cumsum(ACDF_SPAN), u[2], side="right"))
+    if top not in labels:
+        return None
+    i = labels.index(top)
+    chain = list(labels[i : i + span + 1])
+    if "T1" in chain:  # down to T1 at most
+        chain = chain[: chain.index("T1") + 1]
+    if len(chain) < 2:
+        return None
+    return Acdf(tuple(chain), bool(u[3] < ACDF_P_TITANIUM))
 
 
 def draw_cages(
@@ -96,7 +161,16 @@ def cage_masks(
     graft = np.zeros(shape, dtype=bool)
     markers = np.zeros(shape, dtype=bool)
     t = CAGE_WALL_MM
-    if cage.kind == "plif":
+    if cage.kind == "acdf":  # one box across the cervical disc's middle
+        hw, hl = ACDF_CAGE_HALF_MM
+        u, v = np.abs(a), np.abs(b)
+        outer = (u <= hw) & (v <= hl) & inz
+        inner = (u <= hw - t) & (v <= hl - t)
+        shell |= outer & ~inner
+        graft |= outer & inner
+        for pa, pb in ((0.0, -hl + 1.5), (-hw + 1.5, hl - 1.5), (hw - 1.5, hl - 1.5)):
+            markers |= (np.hypot(a - pa, b - pb) < 0.6) & inz
+    elif cage.kind == "plif":
         hw, hl = PLIF_HALF_MM
         for side in (1.0, -1.0):
             u, v = np.abs(a - side * PLIF_OFFSET_MM), np.abs(b - 0.05 * depth)

@@ -204,6 +204,8 @@ class SynthConfig:
             (:data:`spinelab.synth.disc_calcification.P_DISC_CALCIFICATION`).
         p_sternotomy: Probability of a median sternotomy's wires
             (:data:`spinelab.synth.sternotomy.P_STERNOTOMY`).
+        p_acdf: Probability of an anterior cervical fusion (plate, screws and cages,
+            :data:`spinelab.synth.cages.P_ACDF`).
         p_fillings: Probability of metal dental restorations (with streaks; drawn for every
             case, painted where the head is in view: :func:`spinelab.synth.head.draw_fillings`).
         p_contrast: Probability of contrast-enhanced vessels and organs.
@@ -296,6 +298,7 @@ class SynthConfig:
     p_cage: float = cages.P_CAGE
     p_disc_calcification: float = disc_calcification.P_DISC_CALCIFICATION
     p_sternotomy: float = sternotomy.P_STERNOTOMY
+    p_acdf: float = cages.P_ACDF
     p_fillings: float = head.P_FILLINGS
     p_contrast: float = 0.5
     p_oral_contrast: float = 0.25
@@ -916,6 +919,7 @@ def _draw_params(rng: np.random.Generator, cfg: SynthConfig, geo: SpineGeometry)
         sternotomy=sternotomy.draw_sternotomy(
             side_stream(rng, streams.STERNOTOMY), cfg.p_sternotomy
         ),
+        acdf=cages.draw_acdf(side_stream(rng, streams.ACDF), geo.labels, cfg.p_acdf),
         contrast=bool(rng.random() < cfg.p_contrast),
         bowel_gas=int(rng.integers(4, 25)),
         muscle_fat=_skewed(rng.uniform(), cfg.muscle_fat_range),

@@ -78,6 +78,7 @@ from spinelab.synth import vertebra_shape as vshape
 from spinelab.synth.body import BACK_FAT_SHARE, BodyPlan, Couch, Level, RibRing, lay_on_couch
 from spinelab.synth.bone_islands import BoneIsland
 from spinelab.synth.bowel import BowelField, linear_index
+from spinelab.synth.cages import Acdf, Cage
 from spinelab.synth.geometry import SpineGeometry
 from spinelab.synth.neck import JAW_ABOVE_C1_MM, NECK_TOP_ABOVE_C1_MM, Neck
 from spinelab.synth.painter import (
@@ -90,6 +91,7 @@ from spinelab.synth.painter import (
     inside_superellipse,
     local_box,
 )
+from spinelab.synth.sternotomy import Sternotomy
 from spinelab.synth.streams import side_stream
 from spinelab.synth.tissues import BONE, FAT_LIKE, SOFT_TISSUES, Tissue
 
@@ -120,6 +122,8 @@ class AnatomyParams:
             (:func:`spinelab.synth.disc_calcification.draw_disc_calcifications`).
         sternotomy: A median sternotomy's wires and split, or None
             (:func:`spinelab.synth.sternotomy.draw_sternotomy`).
+        acdf: An anterior cervical fusion (cages, a plate and its screws), or None
+            (:func:`spinelab.synth.cages.draw_acdf`).
         contrast: Contrast-enhanced vessels and organs (affects HU only).
         oral_contrast: Positive oral contrast in the stomach's and the bowel's fluid (affects
             HU only: :data:`spinelab.synth.tissues.ORAL_CONTRAST_HU`).
@@ -170,9 +174,10 @@ class AnatomyParams:
     vacuum_discs: tuple[str, ...] = ()
     osteoporosis: bool = False
     screws: tuple[str, ...] = ()
-    cages: tuple[cages.Cage, ...] = ()
+    cages: tuple[Cage, ...] = ()
     disc_calcifications: tuple[disc_calcification.DiscCalcification, ...] = ()
-    sternotomy: sternotomy.Sternotomy | None = None
+    sternotomy: Sternotomy | None = None
+    acdf: Acdf | None = None
     contrast: bool = False
     bowel_gas: int = 12
     muscle_fat: float = 0.0
@@ -1418,7 +1423,49 @@ def _paint_metal(pt: Painter, geo: SpineGeometry, params: AnatomyParams) -> NDAr
             pts_all.append(densify(rod, 4.0))
     for cage in params.cages:
         pts_all.append(_paint_cage(pt, geo, cage))
+    if params.acdf is not None:
+        for cage in params.acdf.cages():
+            pts_all.append(_paint_cage(pt, geo, cage))
+        pts_all.append(_paint_cervical_plate(pt, geo, params.acdf))
     return np.concatenate(pts_all) if pts_all else np.zeros((0, 3))
+
+
+def _paint_cervical_plate(pt: Painter, geo: SpineGeometry, acdf: cages.Acdf) -> NDArray[np.float64]:
+    """An anterior cervical plate over the fused bodies (a row of thin rods 1.5 mm in front of
+    them, from the top vertebra's middle to the bottom one's) and two screws into each body,
+    converging backwards; returns the metal's points."""
+    idx = [geo.labels.index(x) for x in acdf.labels if x in geo.labels]
+    if len(idx) < 2:
+        return np.zeros((0, 3))
+    r_rod, (r_screw, length, off) = cages.PLATE_ROD_MM, cages.PLATE_SCREW
+    front: list[NDArray[np.float64]] = []
+    for k, n in enumerate(idx):
+        c, fr = geo.centres_mm[n], geo.frames[n]
+        d, h = float(geo.body_depth_mm[n]), float(geo.body_height_mm[n])
+        surface = c - fr[:, 1] * (d / 2 + cages.PLATE_CLEAR_MM + r_rod)
+        ends = (0.0,) if 0 < k < len(idx) - 1 else ((0.0, -0.3 * h) if k == 0 else (0.3 * h, 0.0))
+        front.extend(surface + fr[:, 2] * e for e in ends)
+    spine_line = np.stack(front)
+    pts: list[NDArray[np.float64]] = []
+    n0 = idx[0]
+    left = geo.frames[n0][:, 0]
+    n_lanes = int(np.ceil(2 * cages.PLATE_HALF_WIDTH_MM / (1.6 * r_rod))) + 1
+    lanes = np.linspace(-cages.PLATE_HALF_WIDTH_MM, cages.PLATE_HALF_WIDTH_MM, n_lanes)
+    for lane in lanes:  # the plate: parallel rods side by side
+        line = spine_line + left * lane
+        pt.tube(line, r_rod, _T.METAL)
+        pts.append(densify(line, 4.0))
+    for n in idx:  # two screws a body, at its middle, converging 10 degrees backwards
+        c, fr = geo.centres_mm[n], geo.frames[n]
+        d = float(geo.body_depth_mm[n])
+        for side in (1.0, -1.0):
+            head = c + fr @ np.array([side * off, -(d / 2 + cages.PLATE_CLEAR_MM), 0.0])
+            way = fr @ np.array([-side * math.sin(math.radians(10.0)), 1.0, 0.0])
+            tip = head + way / np.linalg.norm(way) * length
+            screw = np.stack([head, tip])
+            pt.tube(screw, r_screw, _T.METAL)
+            pts.append(densify(screw, 4.0))
+    return np.concatenate(pts)
 
 
 def _disc_frame(

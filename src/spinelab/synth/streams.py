@@ -78,6 +78,8 @@ CAGES = 57
 DISC_CALCIFICATION = 59
 #: A median sternotomy (:func:`spinelab.synth.sternotomy.draw_sternotomy`).
 STERNOTOMY = 61
+#: An anterior cervical fusion (:func:`spinelab.synth.cages.draw_acdf`).
+ACDF = 63
 
 
 def side_stream(rng: np.random.Generator, jumps: int) -> np.random.Generator:
