@@ -345,3 +345,47 @@ def test_cement_reads_brighter_than_compact_bone():
     cortical = [sample_hu_table(np.random.default_rng(s))[int(Tissue.CORTICAL)] for s in range(200)]
     assert np.mean(hu) == pytest.approx(2500.0, abs=100.0)
     assert np.min(np.array(hu) - np.array(cortical)) > 0
+
+
+def test_a_burst_fractures_fragment_is_driven_into_the_canal(spine):
+    rng = np.random.default_rng(6)
+    drawn = [
+        f
+        for _ in range(4000)
+        for f in draw_fractures(rng, spine.labels, spine.body_height_mm, 2, (0.1, 0.55))
+    ]
+    heights = dict(zip(spine.labels, spine.body_height_mm, strict=True))
+    severe = [f for f in drawn if f.loss_mm / heights[f.label] > 0.34 and f.ends != -1]
+    assert_share(sum(f.retropulsion_mm > 0 for f in severe), len(severe), fractures.P_RETROPULSION)
+    lo, hi = fractures.RETROPULSION_MM
+    assert all(lo <= f.retropulsion_mm <= hi for f in severe if f.retropulsion_mm > 0)
+    mild = [f for f in drawn if f.loss_mm / heights[f.label] < 0.33 or f.ends == -1]
+    assert all(f.retropulsion_mm == 0.0 for f in mild)
+    # painted: the fragment's bone behind the posterior wall keeps the vertebra's label, the
+    # canal's fluid gives way, a gap of soft tissue opens where it left
+    fx = Fracture("L1", 1, 2.0, 6.0, 2.0, 0.3, True, 0.0, 0.0, 0, "", 0.0, 4.0)
+    bent = fracture_geometry(spine, (fx,))
+    n = bent.labels.index("L1")
+    c = bent.centres_mm[n]
+    z0, z1 = bent.centres_mm[n + 1, 2], bent.centres_mm[n - 1, 2]
+    grid = RenderGrid((c[0] - 30, c[1] - 30, z0), (0.5, 0.5, 0.5), (int((z1 - z0) / 0.5), 160, 120))
+    vid = anatomy.by_name("L1").verse_id
+    plain, res = (
+        render_labels(
+            bent, grid, AnatomyParams(bowel_gas=0, fractures=(f,)), np.random.default_rng(0)
+        )
+        for f in (dataclasses.replace(fx, retropulsion_mm=0.0), fx)
+    )
+    gained = (res.vertebrae == vid) & (plain.vertebrae != vid)
+    assert not ((plain.vertebrae == vid) & (res.vertebrae != vid)).any()
+    loc = _local(grid, bent, "L1")
+    wall = 0.42 * float(bent.body_depth_mm[n])
+    v = gained.sum() * 0.5**3
+    w = float(bent.body_width_mm[n])
+    nominal = 4.0 * 2 * 0.3 * w * 8.0
+    assert 0.5 * nominal < v < 1.1 * nominal
+    assert (loc[gained][:, 1] >= wall - 0.5).all() and (loc[gained][:, 1] < wall + 5.5).all()
+    water = int(Tissue.WATER)
+    assert ((plain.tissue == water) & (res.tissue != water)).sum() * 0.5**3 > 0.5 * v
+    gap = (res.tissue == int(Tissue.SOFT)) & (plain.tissue != int(Tissue.SOFT))
+    assert (res.vertebrae[gap] == vid).all() and gap.sum() * 0.5**3 > 300

@@ -123,6 +123,13 @@ P_CLEFT_SEVERE = 0.37
 #: endplate's surface), design values.
 CLEFT_HALF = (0.3, 0.22, (1.0, 2.5))
 CLEFT_CENTRE = (0.2, 4.0)
+#: Share of the severe fractures of a superior endplate whose posterior-superior corner is
+#: driven back into the spinal canal (a burst fracture's retropulsed fragment; design), by
+#: how far (mm, uniform; design), and the fragment's size: its half-width (fraction of the
+#: body's width), depth in from the posterior wall and height under the endplate (mm).
+P_RETROPULSION = 0.3
+RETROPULSION_MM = (2.0, 5.0)
+FRAGMENT = (0.3, 7.0, 8.0)
 #: Share of the fractured vertebrae treated with vertebroplasty (cement in the body), a
 #: design value for a clinical CT population (``SynthConfig.p_vertebroplasty``).
 P_VERTEBROPLASTY = 0.1
@@ -165,6 +172,8 @@ class Fracture:
         cement_side: ``+1`` injected through the left pedicle, ``-1`` the right, ``0`` both.
         cement_leak: Cement outside the body: ``"disc"``, ``"vein"`` or ``""``.
         cement_phase: Phase of the cement's cloudy outline (0-1).
+        retropulsion_mm: How far the posterior-superior corner is driven back into the
+            canal (a burst fracture; 0: not).
     """
 
     label: str
@@ -179,6 +188,7 @@ class Fracture:
     cement_side: int = 0
     cement_leak: str = ""
     cement_phase: float = 0.0
+    retropulsion_mm: float = 0.0
 
     @property
     def loss_mm(self) -> float:
@@ -248,6 +258,9 @@ def draw_fractures(
         acute = bool(rng.random() < P_ACUTE)
         u_cleft, cleft = rng.random(), float(rng.uniform(*CLEFT_HALF[2]))
         u_cem, ml, u_side, u_leak, phase = rng.random(5)
+        u_burst, burst = rng.random(), float(rng.uniform(*RETROPULSION_MM))
+        if loss <= CRUSH_FROM * h or ends == -1 or u_burst >= P_RETROPULSION:
+            burst = 0.0
         ml = float(CEMENT_ML[0] + ml * (CEMENT_ML[1] - CEMENT_ML[0]))
         side = 0 if u_side >= P_UNIPEDICULAR else (1 if u_side < P_UNIPEDICULAR / 2 else -1)
         leak = "" if u_leak >= P_CEMENT_LEAK else ("disc" if u_leak < P_CEMENT_LEAK / 2 else "vein")
@@ -279,6 +292,7 @@ def draw_fractures(
                 side if u_cem < p_cement else 0,
                 leak if u_cem < p_cement else "",
                 round(float(phase), 3) if u_cem < p_cement else 0.0,
+                round(burst, 2),
             )
         )
     return tuple(out)
@@ -348,6 +362,41 @@ def cleft_masks(
     gas = q + (depth / r) ** 2 <= 1.0
     near = (a / (ra + g)) ** 2 + ((b - bc) / (rb + g)) ** 2 + (depth / (r + g)) ** 2 <= 1.0
     return gas, near & ~gas
+
+
+def retropulsion_masks(
+    fracture: Fracture, surface: Any, w: float, wall: float, a: Any, b: Any, e: Any
+) -> tuple[Any, Any, Any]:
+    """A burst fracture's posterior-superior fragment (:data:`FRAGMENT`, under the superior
+    endplate's surface height ``surface``, in front of the posterior wall at ``b = wall``)
+    driven back by :attr:`Fracture.retropulsion_mm`.
+
+    Returns:
+        ``(shell, core, gap)`` boolean masks: the fragment's compact rim (1 mm) and core where
+        it now lies behind the wall (in the canal), and the strip it left in the body (a
+        fracture gap of soft tissue).
+    """
+    shape = np.broadcast(a, b, e).shape
+    if fracture.retropulsion_mm <= 0.0:
+        none = np.zeros(shape, dtype=bool)
+        return none, none, none
+    hw, depth, height = FRAGMENT[0] * w, FRAGMENT[1], FRAGMENT[2]
+    under = np.broadcast_to(surface, shape) - e
+
+    def frag(bb: Any, margin: float) -> Any:
+        return (
+            (np.abs(a) < hw - margin)
+            & (bb > wall - depth + margin)
+            & (bb < wall - margin)
+            & (under > margin)
+            & (under < height - margin)
+        )
+
+    shift = fracture.retropulsion_mm
+    moved, moved_core = frag(b - shift, 0.0), frag(b - shift, 1.0)
+    behind = b >= wall
+    gap = frag(b, 0.0) & ~moved
+    return moved & ~moved_core & behind, moved_core & behind, gap
 
 
 def cement_masks(

@@ -462,11 +462,15 @@ def _paint_fracture(
     (label 0) lined with compact bone; a fresh fracture shows impacted trabecular bone under
     the fractured endplate (denser, with compact specks; :func:`fractures.bowl_masks`); an
     intravertebral vacuum cleft its gas in a sclerotic margin (:func:`fractures.cleft_masks`);
-    a treated one vertebroplasty cement (:func:`fractures.cement_masks`). The endplates'
+    a treated one vertebroplasty cement (:func:`fractures.cement_masks`); a burst one its
+    posterior-superior fragment driven into the canal (:func:`fractures.retropulsion_masks`).
+    The endplates'
     lowered rims (the wedge) are part of the body's shape already."""
     cup_sup, cup_inf = vshape.ENDPLATE_CUP_MM
     reach = h / 2 + abs(vshape.body_wedge(fracture.label)) + 2.0
     lo, hi = (-w / 2 - 1, -d / 2 - 1, -reach), (w / 2 + 1, d / 2 + 1, reach)
+    if fracture.retropulsion_mm > 0.0:  # a fragment driven into the canal
+        hi = (hi[0], hi[1] + fractures.RETROPULSION_MM[1] + 1.0, hi[2])
     if fracture.cement_ml > 0.0:  # the needle's track and a leak beyond the body
         track = fractures.CEMENT_TRACK_MM[1] + 3.0
         lo, hi = (-w / 2 - 4, -d / 2 - 4, -reach - 4), (w / 2 + 4, d / 2 + track, reach)
@@ -497,6 +501,14 @@ def _paint_fracture(
             gas, margin = fractures.cleft_masks(fracture, surface, w, d, a, b, e)
             tis[margin & own & (tis != _T.DISC)] = _T.CORTICAL
             tis[gas & own] = _T.GAS
+    if fracture.retropulsion_mm > 0.0:  # a burst fracture's fragment in the canal
+        surface = vshape.endplate_level(fracture.label, h, d, wedge, b, 1) - cup_sup * bowl
+        wall = vshape.posterior_wall(d)
+        shell, core, gap = fractures.retropulsion_masks(fracture, surface, w, wall, a, b, e)
+        tis[gap & own] = _T.SOFT
+        for mask, tissue in ((shell, _T.CORTICAL), (core, _T.DENSE)):
+            tis[mask] = tissue
+            pt.vert[sl][mask] = vid
     if fracture.cement_ml > 0.0:
         dims = vshape.level_dims(fracture.label)
         surface = vshape.endplate_level(fracture.label, h, d, wedge, b, 1) - cup_sup * bowl
