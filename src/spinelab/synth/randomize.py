@@ -30,8 +30,8 @@ RANDOM_MAX = 2000
 #: Tissue classes whose intensities the randomized style draws from the case's stream (those it
 #: was written with); later classes draw from a side stream, so the images stay as they were.
 RANDOMIZED_CLASSES = int(Tissue.PLAQUE)
-#: Classes from this one on draw from a child of that side stream (so the side stream's draws
-#: for the classes before it stay as they were).
+#: Classes from this one on draw from a side stream of their own (so the first side stream's
+#: draws for the classes before it stay as they were).
 RANDOMIZED_LATEST = int(Tissue.CEMENT)
 
 
@@ -92,7 +92,7 @@ def randomized_writer(
     n1 = RANDOMIZED_LATEST
     means[n0:n1] = late.uniform(0.0, 255.0, n1 - n0)
     stds[n0:n1] = late.uniform(0.0, 25.0, n1 - n0)
-    latest = late.spawn(1)[0]
+    latest = side_stream(rng, streams.RANDOMIZED_LATEST)
     means[n1:] = latest.uniform(0.0, 255.0, N_TISSUES - n1)
     stds[n1:] = latest.uniform(0.0, 25.0, N_TISSUES - n1)
     # rows contiguous (not empty_padded): the look-up writes whole chunks of rows faster, and

@@ -80,6 +80,11 @@ DISC_CALCIFICATION = 59
 STERNOTOMY = 61
 #: An anterior cervical fusion (:func:`spinelab.synth.cages.draw_acdf`).
 ACDF = 63
+#: The randomized style's intensities for the classes from ``Tissue.CEMENT`` on
+#: (:data:`spinelab.synth.randomize.RANDOMIZED_LATEST`). A side stream, not a child spawned
+#: from one: a jumped bit generator carries a fresh, unseeded ``SeedSequence``, so children
+#: spawned from it differ from run to run.
+RANDOMIZED_LATEST = 65
 
 
 def side_stream(rng: np.random.Generator, jumps: int) -> np.random.Generator:
