@@ -1,4 +1,7 @@
-"""Interbody fusion cages in the discs of an instrumented lumbar spine.
+"""Spinal fusion hardware besides the pedicle screws: interbody cages in the discs of an
+instrumented lumbar spine, and anterior cervical fusions (a cage per disc, a plate screwed
+onto the bodies' fronts: :class:`Acdf`; the plate is painted by
+:func:`spinelab.synth.render.render_labels` with the other metal).
 
 The generator's pedicle screws and rods (``SynthConfig.p_metal``) fused their levels with
 nothing between the bodies, where most lumbar fusions now add an interbody device: in a

@@ -20,7 +20,11 @@ A fresh fracture also shows a zone of condensation, a band of impacted, denser t
 bone under the fractured endplate (:data:`CONDENSATION_MM`; the "line of condensation from
 trabecular impaction" of acute compression fractures on radiographs and CT, absent in old
 ones: the radiopaedia entry on acute vertebral compression fracture and a table of new
-versus old fractures in Chiropr Man Therap 2024, doi 10.1186/s12998-024-00545-0).
+versus old fractures in Chiropr Man Therap 2024, doi 10.1186/s12998-024-00545-0). Some
+severe fractures hold an intravertebral vacuum cleft (:func:`cleft_masks`) or drive their
+posterior-superior corner into the spinal canal (a burst fracture,
+:func:`retropulsion_masks`); some are treated with vertebroplasty cement
+(:func:`cement_masks`). :func:`spinelab.synth.render.render_labels` paints all of them.
 
 The shares, from the studies this module cites by name:
 
@@ -59,7 +63,7 @@ from scipy.spatial.transform import Rotation
 
 from spinelab import anatomy
 from spinelab.synth.geometry import SpineGeometry
-from spinelab.synth.vertebra_shape import level_number
+from spinelab.synth.vertebra_shape import by_level
 
 #: Share of the fractures at the superior endplate (+1), both (0), the inferior one (-1).
 FRACTURE_ENDS: dict[int, float] = {1: 0.855, 0: 0.126, -1: 0.019}
@@ -199,11 +203,6 @@ class Fracture:
         return float(plane + bowls)
 
 
-def _level_weight(name: str) -> float:
-    keys = sorted(FRACTURE_LEVEL_WEIGHT)
-    return float(np.interp(level_number(name), keys, [FRACTURE_LEVEL_WEIGHT[k] for k in keys]))
-
-
 def _pick(rng: np.random.Generator, shares: list[float]) -> int:
     w = np.asarray(shares, dtype=float)
     return int(rng.choice(len(w), p=w / w.sum()))
@@ -241,7 +240,7 @@ def draw_fractures(
     cand = [i for i, x in enumerate(labels) if anatomy.region_of(x) in ("thoracic", "lumbar")]
     if not cand or count <= 0:
         return ()
-    w = np.array([_level_weight(labels[i]) for i in cand])
+    w = np.array([by_level(FRACTURE_LEVEL_WEIGHT, labels[i]) for i in cand])
     n = min(count, len(cand))
     picks = rng.choice(len(cand), size=n, replace=False, p=w / w.sum())
     chosen = sorted(int(cand[int(k)]) for k in picks)

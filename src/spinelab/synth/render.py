@@ -484,10 +484,15 @@ def _paint_fracture(
     tis = pt.tissue[sl]
     rho2 = np.clip(ellipse_form(a, b, w / 2, d / 2), 0, 1)
     bowl = vshape.endplate_bowl(rho2)
-    for end, cup in ((1, cup_sup), (-1, cup_inf)):
+    # the endplates' surfaces (the superior one lowered by the wedge, the central cups)
+    surfaces = {
+        end: vshape.endplate_level(fracture.label, h, d, wedge, b, end) - end * cup * bowl
+        for end, cup in ((1, cup_sup), (-1, cup_inf))
+    }
+    top = surfaces[1]
+    for end, surface in surfaces.items():
         if fracture.ends not in (end, 0):
             continue
-        surface = vshape.endplate_level(fracture.label, h, d, wedge, b, end) - end * cup * bowl
         cavity, rim, cond = fractures.bowl_masks(fracture, end, surface, w, d, a, b, e)
         band = cond & own & (tis == _T.CANCELLOUS)
         # impacted trabeculae: dense core with compact specks (a fixed hash per position)
@@ -502,18 +507,16 @@ def _paint_fracture(
             tis[margin & own & (tis != _T.DISC)] = _T.CORTICAL
             tis[gas & own] = _T.GAS
     if fracture.retropulsion_mm > 0.0:  # a burst fracture's fragment in the canal
-        surface = vshape.endplate_level(fracture.label, h, d, wedge, b, 1) - cup_sup * bowl
         wall = vshape.posterior_wall(d)
-        shell, core, gap = fractures.retropulsion_masks(fracture, surface, w, wall, a, b, e)
+        shell, core, gap = fractures.retropulsion_masks(fracture, top, w, wall, a, b, e)
         tis[gap & own] = _T.SOFT
         for mask, tissue in ((shell, _T.CORTICAL), (core, _T.DENSE)):
             tis[mask] = tissue
             pt.vert[sl][mask] = vid
     if fracture.cement_ml > 0.0:
         dims = vshape.level_dims(fracture.label)
-        surface = vshape.endplate_level(fracture.label, h, d, wedge, b, 1) - cup_sup * bowl
         body, track, leak = fractures.cement_masks(
-            fracture, surface, h, w, d, dims["can_w"] / 2 + dims["ped_w"] / 2, a, b, e
+            fracture, top, h, w, d, dims["can_w"] / 2 + dims["ped_w"] / 2, a, b, e
         )
         core = np.isin(tis, _CEMENT_FILLS)
         tis[(body | track) & own & core] = _T.CEMENT

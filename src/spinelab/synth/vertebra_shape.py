@@ -455,7 +455,7 @@ def level_number(name: str) -> float:
     return float(anatomy.by_name(name).verse_id)
 
 
-def _by_level(table: dict[float, float], name: str) -> float:
+def by_level(table: dict[float, float], name: str) -> float:
     """A per-level-number value of ``table`` at ``name`` (linear between, the end values
     beyond)."""
     keys = sorted(table)
@@ -473,12 +473,12 @@ def level_dims(name: str) -> dict[str, float]:
 def body_wedge(name: str) -> float:
     """Natural wedging of the body of ``name``: anterior minus posterior height (mm),
     :data:`BODY_WEDGE_MM`."""
-    return _by_level(BODY_WEDGE_MM, name)
+    return by_level(BODY_WEDGE_MM, name)
 
 
 def spinous_slope(name: str) -> float:
     """Caudal slope of the spinous process (mm down per mm along it), :data:`SPINOUS_SLOPE`."""
-    return _by_level(SPINOUS_SLOPE, name)
+    return by_level(SPINOUS_SLOPE, name)
 
 
 def _smoothstep(x: Any) -> Any:
@@ -875,7 +875,7 @@ def vertebra_parts(
     # the other side of each joint, leaving a FACET_GAP_MM joint space
     fr = pillar_radius(name)
     fac_a = cw2 + 0.5 * pw
-    fac_b = bw + _by_level(PILLAR_BACK_SHARE, name) * can_d
+    fac_b = bw + by_level(PILLAR_BACK_SHARE, name) * can_d
     ext = {"cervical": 4.0, "thoracic": 6.0, "lumbar": 9.0}.get(region, 4.0)
     th = math.radians(dm["fac_deg"])
     ca, sa = math.cos(th), math.sin(th)
@@ -920,13 +920,13 @@ def vertebra_parts(
 
 def pillar_radius(name: str) -> float:
     """Radius (mm) of a vertebra's articular pillars as :func:`vertebra_parts` draws them."""
-    return level_dims(name)["fac_r"] * _by_level(PILLAR_RADIUS_SHARE, name)
+    return level_dims(name)["fac_r"] * by_level(PILLAR_RADIUS_SHARE, name)
 
 
 def transverse_root_b(name: str, bw: float) -> float:
     """Where a transverse process leaves the arch, behind the body's centre (mm; ``bw``: the
     posterior wall's), :data:`TP_ROOT_SHARE` of the canal's depth behind the wall."""
-    return bw + _by_level(TP_ROOT_SHARE, name) * level_dims(name)["can_d"]
+    return bw + by_level(TP_ROOT_SHARE, name) * level_dims(name)["can_d"]
 
 
 def transverse_tip(name: str, h: float, d: float) -> tuple[float, float, float, float]:
@@ -1024,12 +1024,6 @@ class Spur:
     half_width_deg: float
 
 
-def _level_weight(name: str) -> float:
-    keys = np.array(sorted(OSTEOPHYTE_LEVEL_WEIGHT))
-    vals = [OSTEOPHYTE_LEVEL_WEIGHT[k] for k in keys]
-    return float(np.interp(level_number(name), keys, vals))
-
-
 def draw_spurs(
     rng: np.random.Generator,
     labels: list[str] | tuple[str, ...],
@@ -1070,7 +1064,7 @@ def draw_spurs(
                 continue
             disc_owner = labels[nb] if end == 1 else name
             bonus = OSTEOPHYTE_DISC_BONUS if disc_owner in degenerated else 0.0
-            g_rim = g * _level_weight(name) + bonus
+            g_rim = g * by_level(OSTEOPHYTE_LEVEL_WEIGHT, name) + bonus
             # the same draws for every rim, so one rim's outcome does not shift the others'
             u_keep, u_hw, z_c = rng.random(), rng.random(), rng.normal()
             f_len = float(rng.beta(1.0 + g_rim, 4.0))
@@ -1277,7 +1271,7 @@ def draw_dish(
     chain = [x for x in labels if anatomy.region_of(x) in ("thoracic", "lumbar")]
     if len(chain) < DISH_MIN_LEVELS:
         return None
-    w = np.array([_by_level(DISH_CENTRE_WEIGHT, x) for x in chain])
+    w = np.array([by_level(DISH_CENTRE_WEIGHT, x) for x in chain])
     if w.sum() <= 0.0:
         return None
     centre = int(rng.choice(len(chain), p=w / w.sum()))
