@@ -3,7 +3,9 @@
 Usage: ``.venv/bin/python benchmarks/run_all.py [--only NAME ...] [--no-write]``
 
 The Wang ablation and the two cross-validations that train chain models (detection_net_cv,
-detection_confidence) take about 15 minutes each on 2 cores, the others a few minutes together. One
+detection_confidence) take about 15 minutes each on 2 cores, synth_to_real about 50 (it makes 270
+synthetic cases, cached in /tmp, and trains a network for 35 minutes), the others a few minutes
+together. One
 failing benchmark does not stop the others; the exit code is 1 if any failed.
 """
 
@@ -30,6 +32,7 @@ BENCHMARKS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("synth_speed", "synth_speed.py", ()),
     ("synth_compare", "../scripts/synth_compare.py", ()),
     ("wang_ablation", "wang_ablation.py", ()),
+    ("synth_to_real", "synth_to_real.py", ()),
 )
 
 

@@ -1,2 +1,3 @@
-"""Torch networks of spinelab (training side). Importing this package needs ``torch``
-(``pip install spinelab[train]``); inference of the shipped models is numpy where it can be."""
+"""Torch networks of spinelab (training side). Importing this package needs ``torch``, and the
+heatmap network (:mod:`spinelab.nets.heatmap`) MONAI as well (``pip install spinelab[train]``);
+inference of the shipped models is numpy where it can be."""
