@@ -58,6 +58,7 @@ class HeatmapNetConfig:
         foreground_weight: The squared error of a voxel is weighted ``1 + foreground_weight *
             t`` where ``t`` is its largest target value (the maps are mostly zero).
         spine_crop_share: Share of training crops centred near a vertebra (the others anywhere).
+        labels: The maps' channels, in order (C1..S2).
     """
 
     spacing_mm: float = 4.0
