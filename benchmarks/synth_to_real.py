@@ -76,6 +76,8 @@ def synth_config(kind: str) -> Any:
         return SynthConfig()
     if kind == "like_real":
         return SynthConfig(fov="thoracolumbar", **LIKE_REAL_EXAMPLE)
+    if kind == "randomized":
+        return SynthConfig(style="randomized")
     raise ValueError(f"unknown case set {kind!r}")
 
 
@@ -272,6 +274,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--minutes", type=float, default=35.0, help="training time")
     ap.add_argument("--train-seed", type=int, default=0, help="torch init and crop sampling")
+    ap.add_argument(
+        "--n-randomized",
+        type=int,
+        default=0,
+        help="add this many cases of the randomized style (SynthSeg-like) to the training set",
+    )
     ap.add_argument("--checkpoint", type=Path, default=None, help="evaluate this one, no training")
     ap.add_argument("--cache-only", action="store_true", help="make the cached cases and stop")
     ap.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
@@ -297,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(max(1, args.workers))
     train_paths = make_cache(TRAIN_SEED, args.n_train, args.cache, 4.0, args.workers)
+    rand_paths = make_cache(
+        TRAIN_SEED + 1, args.n_randomized, args.cache, 4.0, args.workers, "randomized"
+    )
     test_paths = make_cache(TEST_SEED, args.n_test, args.cache, 4.0, args.workers)
     like_paths = make_cache(
         TEST_SEED + 1, args.n_like_real, args.cache, 4.0, args.workers, "like_real"
@@ -308,20 +319,27 @@ def main(argv: list[str] | None = None) -> int:
         net, info = load_checkpoint(args.checkpoint)
     else:
         cfg = HeatmapNetConfig()
-        cases = [TrainingCase(*load_case(p)) for p in train_paths]
+        cases = [TrainingCase(*load_case(p)) for p in train_paths + rand_paths]
         torch.manual_seed(args.train_seed)
         net = HeatmapNet(cfg)
         losses = train(net, cases, seconds=60.0 * args.minutes, seed=args.train_seed)
         info = {
             "trained_on": f"{len(cases)} synthetic cases, spinelab.synth.generator.generate_case"
-            f"(case_seed({TRAIN_SEED}, i), SynthConfig()), i < {len(cases)}",
+            f"(case_seed({TRAIN_SEED}, i), SynthConfig()), i < {len(train_paths)}"
+            + (
+                f", and {len(rand_paths)} of SynthConfig(style='randomized') (case_seed("
+                f"{TRAIN_SEED + 1}, i))"
+                if rand_paths
+                else ""
+            ),
             "train_seed": args.train_seed,
             "iterations": len(losses),
             "minutes": args.minutes,
             "final_loss": float(np.mean(losses[-50:])),
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="minutes"),
         }
-        ck = args.cache / f"heatmap_probe_seed{args.train_seed}.pt"
+        mix = f"_rand{len(rand_paths)}" if rand_paths else ""
+        ck = args.cache / f"heatmap_probe_seed{args.train_seed}{mix}.pt"
         save_checkpoint(net, ck, info, force=True)
         log.info("checkpoint %s", ck)
     lines = [
