@@ -23,7 +23,7 @@ synthetic and real cases.
 Usage::
 
     .venv/bin/python benchmarks/synth_to_real.py [--cache DIR] [--n-train 240] [--minutes 35]
-        [--no-write]
+        [--train-seed S] [--n-randomized N] [--checkpoint PT] [--no-write]
 
 Training cases are cached in ``--cache`` (default ``/tmp/spinelab_synth_to_real``) as
 ``.npz`` files (CT resampled to the network's grid, int16 HU, with the centroids), so a rerun
