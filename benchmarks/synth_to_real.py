@@ -47,7 +47,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from spinelab.preprocess import resample_lps
-from spinelab.structures import Centroids, Volume
+from spinelab.structures import Centroids, Volume, apply_affine
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
@@ -138,8 +138,7 @@ def peaks_mm(
     if not np.any(s > 0):
         return np.zeros((0, 3))
     peak = (s == ndimage.maximum_filter(s, size=3)) & (s > rel * s.max())
-    ijk = np.argwhere(peak).astype(np.float64)
-    return np.asarray(ijk @ affine[:3, :3].T + affine[:3, 3], dtype=np.float64)
+    return apply_affine(affine, np.argwhere(peak))
 
 
 def score(
@@ -181,12 +180,8 @@ def sagittal_panel(
     i = min(max(i, 0), grid.shape[0] - 1)
     img = grid.array[i]  # (Y, Z)
     yy, zz = np.meshgrid(np.arange(grid.shape[1]), np.arange(grid.shape[2]), indexing="ij")
-    world = (
-        np.stack([np.full(yy.shape, float(i)), yy, zz], axis=-1) @ grid.affine_lps[:3, :3].T
-        + grid.affine_lps[:3, 3]
-    )
-    inv = np.linalg.inv(affine)
-    ijk = world @ inv[:3, :3].T + inv[:3, 3]
+    world = grid.ijk_to_world(np.stack([np.full(yy.shape, i), yy, zz], axis=-1))
+    ijk = apply_affine(np.linalg.inv(affine), world)
     heat = ndimage.map_coordinates(maps.sum(axis=0), np.moveaxis(ijk, -1, 0), order=1)
     y0, z0 = grid.affine_lps[1, 3], grid.affine_lps[2, 3]
     sp = net.config.spacing_mm

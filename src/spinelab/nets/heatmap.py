@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from spinelab import anatomy
 from spinelab.io.atomic import atomic_path
 from spinelab.postprocess.simulate import gaussian_heatmaps
 from spinelab.preprocess import resample_lps
-from spinelab.structures import Centroids, Volume
+from spinelab.structures import Centroids, Volume, apply_affine
 
 log = logging.getLogger(__name__)
 
@@ -231,8 +232,7 @@ def sample_crop(
     pos = case.centroids.positions_mm
     if len(pos) and rng.random() < config.spine_crop_share:
         c = pos[int(rng.integers(len(pos)))]
-        inv = np.linalg.inv(case.affine_lps)
-        centre = inv[:3, :3] @ c + inv[:3, 3] + rng.uniform(-n / 4, n / 4, 3)
+        centre = apply_affine(np.linalg.inv(case.affine_lps), c) + rng.uniform(-n / 4, n / 4, 3)
     else:
         centre = rng.uniform(0, shape)
     origin = np.rint(centre - n / 2).astype(np.int64)
@@ -261,8 +261,6 @@ def train(
 ) -> list[float]:
     """Train on random crops of ``cases`` for ``seconds`` (or ``max_iterations``), AdamW with
     a cosine schedule over the time budget; returns the loss of every iteration."""
-    import time
-
     cfg = net.config
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
