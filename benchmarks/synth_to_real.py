@@ -23,7 +23,8 @@ synthetic and real cases.
 Usage::
 
     .venv/bin/python benchmarks/synth_to_real.py [--cache DIR] [--n-train 240] [--minutes 35]
-        [--train-seed S] [--n-randomized N] [--checkpoint PT] [--no-write]
+        [--train-seed S] [--n-randomized N] [--intensity hu|image] [--checkpoint PT]
+        [--no-write]
 
 Training cases are cached in ``--cache`` (default ``/tmp/spinelab_synth_to_real``) as
 ``.npz`` files (CT resampled to the network's grid, int16 HU, with the centroids), so a rerun
@@ -275,6 +276,12 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="add this many cases of the randomized style (SynthSeg-like) to the training set",
     )
+    ap.add_argument(
+        "--intensity",
+        choices=("hu", "image"),
+        default="hu",
+        help="HeatmapNetConfig.intensity: a fixed HU window, or each image's own percentiles",
+    )
     ap.add_argument("--checkpoint", type=Path, default=None, help="evaluate this one, no training")
     ap.add_argument("--cache-only", action="store_true", help="make the cached cases and stop")
     ap.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
@@ -313,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.checkpoint is not None:
         net, info = load_checkpoint(args.checkpoint)
     else:
-        cfg = HeatmapNetConfig()
+        cfg = HeatmapNetConfig(intensity=args.intensity)
         cases = [TrainingCase(*load_case(p)) for p in train_paths + rand_paths]
         torch.manual_seed(args.train_seed)
         net = HeatmapNet(cfg)
@@ -333,7 +340,9 @@ def main(argv: list[str] | None = None) -> int:
             "final_loss": float(np.mean(losses[-50:])),
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="minutes"),
         }
-        mix = f"_rand{len(rand_paths)}" if rand_paths else ""
+        mix = (f"_rand{len(rand_paths)}" if rand_paths else "") + (
+            "_image" if args.intensity == "image" else ""
+        )
         ck = args.cache / f"heatmap_probe_seed{args.train_seed}{mix}.pt"
         save_checkpoint(net, ck, info, force=True)
         log.info("checkpoint %s", ck)
@@ -345,7 +354,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Network: `spinelab.nets.heatmap.HeatmapNet` ({sum(p.numel() for p in net.parameters()):,} "
         f"weights), {info['trained_on']}; {info['iterations']} iterations of "
         f"{net.config.batch_size} crops of {net.config.crop_vox}^3 voxels at "
-        f"{net.config.spacing_mm:g} mm ({info['minutes']:g} min, training seed "
+        f"{net.config.spacing_mm:g} mm, intensity scaling '{net.config.intensity}' "
+        f"({info['minutes']:g} min, training seed "
         f"{info.get('train_seed', 'not recorded')}, final loss "
         f"{info['final_loss']:.5f}). Labelling: `label_heatmaps` (Wang 2021, default method). "
         "SpineWeb protocol, 20 mm; 'peak within 10 / 20 mm' = share of true centres with a local "

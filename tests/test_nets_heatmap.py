@@ -16,6 +16,7 @@ from spinelab.nets.heatmap import (  # noqa: E402
     HeatmapNetConfig,
     TrainingCase,
     crop_targets,
+    intensity_levels,
     load_checkpoint,
     output_affine,
     predict_heatmaps,
@@ -80,6 +81,36 @@ def test_predict_heatmaps_shape_and_grid() -> None:
     assert maps.shape == (26, *[(n + 1) // 2 for n in grid_shape])
     assert maps.dtype == np.float32 and maps.min() >= 0.0
     assert np.allclose(affine[:3, :3], np.diag([8.0, 8.0, 8.0]))
+
+
+def test_image_intensity_reads_other_units_the_same_way() -> None:
+    """``intensity="image"``: a case and the same case in other units (a linear map, as the
+    randomized synthetic style makes) give the same network input and the same maps; the fixed
+    HU window does not."""
+    image_cfg = HeatmapNetConfig(**{**TINY.__dict__, "intensity": "image"})
+    case = _toy_case()
+    rng = np.random.default_rng(0)
+    ct = case.ct.astype(np.float32) + rng.normal(0.0, 20.0, case.ct.shape).astype(np.float32)
+    units = 0.4 * ct + 700.0  # water at 700, the 'bodies' at 1100
+    a, b = (
+        TrainingCase(ct, case.affine_lps, case.centroids),
+        TrainingCase(units, case.affine_lps, case.centroids),
+    )
+    lo, hi = intensity_levels(ct, image_cfg)
+    assert lo == pytest.approx(np.percentile(ct, 1.0)) and hi == pytest.approx(1000.0, abs=60)
+    origin = np.array([2, 2, 6])
+    assert np.allclose(crop_targets(a, origin, image_cfg)[0], crop_targets(b, origin, image_cfg)[0])
+    assert not np.allclose(crop_targets(a, origin, TINY)[0], crop_targets(b, origin, TINY)[0])
+    torch.manual_seed(0)
+    net = HeatmapNet(image_cfg)
+    m1, _ = predict_heatmaps(net, Volume(ct, case.affine_lps))
+    m2, _ = predict_heatmaps(net, Volume(units, case.affine_lps))
+    assert np.allclose(m1, m2, atol=1e-5)
+    # values at or below AIR_HU (padding, a scanner's outside) do not move the levels
+    padded = np.concatenate([np.full((10, 40, 48), -3024.0, np.float32), ct])
+    assert intensity_levels(padded, image_cfg) == pytest.approx((lo, hi))
+    with pytest.raises(ValueError, match="intensity must be one of"):
+        HeatmapNetConfig(intensity="zscore")
 
 
 def test_training_lowers_the_loss_and_checkpoints_round_trip(tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
 """A small 3-D U-Net that regresses the 26 vertebra heatmaps (torch; MONAI's ``UNet``).
 
 The input is a CT resampled onto an LPS-aligned isotropic grid
-(:func:`spinelab.preprocess.resample_lps`, ``HeatmapNetConfig.spacing_mm``), HU clipped and
-scaled (:func:`normalize_hu`). A strided stem halves the grid, MONAI's residual U-Net works on
+(:func:`spinelab.preprocess.resample_lps`, ``HeatmapNetConfig.spacing_mm``), its intensities
+clipped and scaled to [-1, 1] (:func:`intensity_levels`: a fixed HU window, or each image's own
+percentiles for networks trained on domain-randomized images as in SynthSeg). A strided stem halves the grid, MONAI's residual U-Net works on
 the half-resolution grid, and a 1x1x1 head gives one map per standard label
 (:data:`spinelab.anatomy.STANDARD_LABELS`, C1..S2) on that half-resolution grid: Gaussians
 of ``sigma_mm`` at the vertebral-body centres, as in Yang et al. 2017 (T13 and L6 answer at half
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = "spinelab-heatmap-net-v1"
 #: HU outside the scan (padding).
 AIR_HU = -1024.0
+#: Values of ``HeatmapNetConfig.intensity``.
+INTENSITY_MODES = ("hu", "image")
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,13 @@ class HeatmapNetConfig:
 
     Attributes:
         spacing_mm: Input grid (isotropic, LPS-aligned); the maps come out at twice this.
-        hu_range: HU are clipped to this range and scaled to [-1, 1].
+        intensity: How an image is scaled to [-1, 1] (:func:`intensity_levels`): ``"hu"``
+            clips HU to ``hu_range``; ``"image"`` clips each image to its own
+            ``image_percentiles`` (of the voxels above :data:`AIR_HU`, i.e. inside the scan),
+            so intensities in arbitrary units (``SynthConfig(style="randomized")``) and CT in
+            HU are read the same way.
+        hu_range: HU window of ``intensity="hu"``.
+        image_percentiles: Percentiles of ``intensity="image"``.
         sigma_mm: Sigma of the target Gaussians.
         stem_channels: Channels of the strided stem (and of the U-Net's output).
         channels: Channels of the U-Net's levels (each but the last halves the grid again).
@@ -63,7 +72,9 @@ class HeatmapNetConfig:
     """
 
     spacing_mm: float = 4.0
+    intensity: str = "hu"
     hu_range: tuple[float, float] = (-1000.0, 2000.0)
+    image_percentiles: tuple[float, float] = (1.0, 99.5)
     sigma_mm: float = 8.0
     stem_channels: int = 16
     channels: tuple[int, ...] = (32, 64, 128, 256)
@@ -75,6 +86,12 @@ class HeatmapNetConfig:
     foreground_weight: float = 100.0
     spine_crop_share: float = 0.85
     labels: tuple[str, ...] = field(default=anatomy.STANDARD_LABELS)
+
+    def __post_init__(self) -> None:
+        if self.intensity not in INTENSITY_MODES:
+            raise ValueError(
+                f"intensity must be one of {', '.join(INTENSITY_MODES)}, not {self.intensity!r}"
+            )
 
     @property
     def multiple(self) -> int:
@@ -111,11 +128,26 @@ class HeatmapNet(nn.Module):  # type: ignore[misc]
         return self.head(self.unet(self.stem(x)))  # type: ignore[no-any-return]
 
 
-def normalize_hu(hu: NDArray[Any], config: HeatmapNetConfig) -> NDArray[np.float32]:
-    """HU clipped to ``config.hu_range`` and scaled linearly to [-1, 1]."""
-    lo, hi = config.hu_range
-    x = np.clip(np.asarray(hu, dtype=np.float32), lo, hi)
-    return ((x - lo) * (2.0 / (hi - lo)) - 1.0).astype(np.float32)
+def intensity_levels(image: NDArray[Any], config: HeatmapNetConfig) -> tuple[float, float]:
+    """The intensities that become -1 and 1 for ``image`` (a whole case, not a crop):
+    ``config.hu_range``, or with ``config.intensity == "image"`` the image's own
+    ``config.image_percentiles`` over its voxels above :data:`AIR_HU` (padding and the outside
+    of a scanner's field of view, often -2048 or -3024 HU, do not count)."""
+    if config.intensity == "hu":
+        return float(config.hu_range[0]), float(config.hu_range[1])
+    a = np.asarray(image)
+    inside = a[a > AIR_HU]
+    if inside.size == 0:
+        return AIR_HU, AIR_HU + 1.0
+    lo, hi = np.percentile(inside, config.image_percentiles)
+    return float(lo), float(max(hi, lo + 1.0))
+
+
+def normalize(x: NDArray[Any], levels: tuple[float, float]) -> NDArray[np.float32]:
+    """``x`` clipped to ``levels`` and scaled linearly to [-1, 1]."""
+    lo, hi = levels
+    y = np.clip(np.asarray(x, dtype=np.float32), lo, hi)
+    return ((y - lo) * (2.0 / (hi - lo)) - 1.0).astype(np.float32)
 
 
 def output_affine(input_affine: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -133,7 +165,7 @@ def predict_heatmaps(
     """The network's maps for a whole CT.
 
     Args:
-        net: A trained network (its config says the grid and the HU scaling).
+        net: A trained network (its config says the grid and the intensity scaling).
         volume: CT in HU, any voxel orientation and spacing.
         device: Torch device.
 
@@ -142,7 +174,7 @@ def predict_heatmaps(
     """
     cfg = net.config
     grid = resample_lps(volume, cfg.spacing_mm, cval=AIR_HU)
-    x = normalize_hu(grid.array, cfg)
+    x = normalize(grid.array, intensity_levels(grid.array, cfg))
     m = cfg.multiple
     pad = [(0, (-n) % m) for n in x.shape]
     x = np.pad(x, pad, constant_values=-1.0)
@@ -199,6 +231,16 @@ class TrainingCase:
     ct: NDArray[Any]
     affine_lps: NDArray[np.float64]
     centroids: Centroids
+    _levels: dict[tuple[Any, ...], tuple[float, float]] = field(
+        default_factory=dict, init=False, repr=False
+    )
+
+    def levels(self, config: HeatmapNetConfig) -> tuple[float, float]:
+        """:func:`intensity_levels` of the whole case (computed once per setting)."""
+        key = (config.intensity, config.hu_range, config.image_percentiles)
+        if key not in self._levels:
+            self._levels[key] = intensity_levels(self.ct, config)
+        return self._levels[key]
 
 
 def crop_targets(
@@ -219,7 +261,7 @@ def crop_targets(
     affine = np.asarray(case.affine_lps, dtype=np.float64).copy()
     affine[:3, 3] += affine[:3, :3] @ origin.astype(np.float64)
     t = gaussian_heatmaps(case.centroids, (n // 2,) * 3, output_affine(affine), config.sigma_mm)
-    return normalize_hu(x, config), t
+    return normalize(x, case.levels(config)), t
 
 
 def sample_crop(
