@@ -142,11 +142,32 @@ def peaks_mm(
     return apply_affine(affine, np.argwhere(peak))
 
 
+def strongest_channels(
+    maps: NDArray[np.float32],
+    affine: NDArray[np.float64],
+    truth: Centroids,
+    labels: tuple[str, ...],
+) -> list[str]:
+    """For each true centre, the two channels answering most strongly there (linear
+    interpolation), e.g. ``"L2: L1 0.33, L2 0.03"``: which level the network reads it as,
+    before any labelling."""
+    from scipy import ndimage
+
+    ijk = apply_affine(np.linalg.inv(affine), truth.positions_mm)
+    out = []
+    for (name, _), p in zip(truth, ijk, strict=True):
+        v = np.array([ndimage.map_coordinates(m, p[:, None], order=1)[0] for m in maps])
+        top = np.argsort(v)[::-1][:2]
+        out.append(f"{name}: " + ", ".join(f"{labels[t]} {v[t]:.2f}" for t in top))
+    return out
+
+
 def score(
     net: Any, volume: Volume, truth: Centroids
-) -> tuple[Any, NDArray[np.float64], float, Centroids]:
+) -> tuple[Any, NDArray[np.float64], float, Centroids, list[str]]:
     """Run the network and Wang's labelling on one CT; SpineWeb evaluation, the distance from
-    each true centre to the nearest peak of the summed maps, and the seconds taken."""
+    each true centre to the nearest peak of the summed maps, the seconds taken, the labelling
+    and :func:`strongest_channels`."""
     from spinelab.evaluation.metrics import evaluate_case
     from spinelab.nets.heatmap import predict_heatmaps
     from spinelab.postprocess.wang import label_heatmaps
@@ -162,7 +183,8 @@ def score(
             for x in truth.positions_mm
         ]
     )
-    return evaluate_case(pred, truth, protocol="spineweb"), d, sec, pred
+    reads = strongest_channels(maps, affine, truth, net.config.labels)
+    return evaluate_case(pred, truth, protocol="spineweb"), d, sec, pred, reads
 
 
 def sagittal_panel(
@@ -377,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         syn_cases, syn_d, syn_t = [], [], []
         for p in paths:
             ct, aff, truth = load_case(p)
-            ev, d, sec, _ = score(net, Volume(ct, aff), truth)
+            ev, d, sec, _, _ = score(net, Volume(ct, aff), truth)
             syn_cases.append(ev)
             syn_d.append(d)
             syn_t.append(sec)
@@ -385,15 +407,15 @@ def main(argv: list[str] | None = None) -> int:
     panels = []
     if like_paths:
         ct, aff, truth = load_case(like_paths[0])
-        _, _, _, pred = score(net, Volume(ct, aff), truth)
+        _, _, _, pred, _ = score(net, Volume(ct, aff), truth)
         panels.append(
             (f"synthetic like the real CT ({like_paths[0].stem})", Volume(ct, aff), truth, pred)
         )
     per_real = []
     for name, vol, ref in real_cases():
-        ev, d, sec, pred = score(net, vol, ref)
+        ev, d, sec, pred, reads = score(net, vol, ref)
         rows.append((name, [ev], [d], [sec]))
-        per_real.append((name, ref, pred, ev))
+        per_real.append((name, ref, pred, ev, reads))
         if "torso" in name:
             panels.insert(0, ("real torso CT (TotalSegmentator example)", vol, ref, pred))
     for name, evs, ds, ts in rows:
@@ -408,14 +430,17 @@ def main(argv: list[str] | None = None) -> int:
         print(line, flush=True)
         lines.append(line)
     lines.append("")
-    for name, _ref, pred, ev in per_real:
+    for name, _ref, pred, ev, reads in per_real:
         got = ", ".join(
             f"{v.label} {'identified' if v.identified else 'missed'}"
             + (f" ({v.error_mm:.1f} mm)" if np.isfinite(v.error_mm) else "")
             for v in ev.vertebrae
         )
         labels = " ".join(pred.labels) or "none"
-        line = f"- {name}: predicted {labels}; reference {got}."
+        line = (
+            f"- {name}: predicted {labels}; reference {got}. Strongest channels at the "
+            f"reference centres: {'; '.join(reads)}."
+        )
         print(line, flush=True)
         lines.append(line)
     if panels and not args.no_write:
