@@ -124,7 +124,9 @@ class SynthConfig:
     """How synthetic cases are drawn. Saved into every case's ``meta`` (and its JSON).
 
     Attributes:
-        style: ``"ct"`` (HU with CT physics) or ``"randomized"`` (SynthSeg-style intensities).
+        style: ``"ct"`` (HU with CT physics) or ``"randomized"`` (SynthSeg-style intensities,
+            arbitrary units: a network trained on them reads each image by its own range,
+            e.g. ``spinelab.nets.heatmap.HeatmapNetConfig(intensity="image")``).
         fov: ``"random"`` or one of :data:`FOV_RANGES` (whole, cervical, thoracic, lumbar,
             thoracolumbar).
         spacing_mm: Fixed output spacing ``(in-plane x, in-plane y, slice)`` in mm; None draws
