@@ -4,10 +4,11 @@ The input is a CT resampled onto an LPS-aligned isotropic grid
 (:func:`spinelab.preprocess.resample_lps`, ``HeatmapNetConfig.spacing_mm``), its intensities
 clipped and scaled to [-1, 1] (:func:`intensity_levels`: a fixed HU window, or each image's own
 percentiles for networks trained on domain-randomized images as in SynthSeg). A strided stem
-halves the grid, MONAI's residual U-Net works on the half-resolution grid, and a 1x1x1 head gives one map per standard label
-(:data:`spinelab.anatomy.STANDARD_LABELS`, C1..S2) on that half-resolution grid: Gaussians
-of ``sigma_mm`` at the vertebral-body centres, as in Yang et al. 2017 (T13 and L6 answer at half
-strength in both neighbours' channels, :func:`spinelab.postprocess.simulate.gaussian_heatmaps`).
+halves the grid, MONAI's residual U-Net works on the half-resolution grid, and a 1x1x1 head
+gives one map per standard label (:data:`spinelab.anatomy.STANDARD_LABELS`, C1..S2) on that
+half-resolution grid: Gaussians of ``sigma_mm`` at the vertebral-body centres, as in Yang et
+al. 2017 (T13 and L6 answer at half strength in both neighbours' channels,
+:func:`spinelab.postprocess.simulate.gaussian_heatmaps`).
 :func:`output_affine` maps the output's voxels to world mm, so the maps go straight into
 :func:`spinelab.postprocess.wang.label_heatmaps`.
 
