@@ -265,23 +265,18 @@ def write_figure(
 
 def real_cases() -> list[tuple[str, Volume, Centroids]]:
     """The real CTs with reference body centres (empty where ../shared/data is absent)."""
+    from spinelab.evaluation.masks import body_centroids
     from spinelab.io.images import read_image
-    from spinelab.synth.realism import body_centres_mm
 
     out = []
     if REAL_CT.is_file() and REAL_LABELS.is_file():
-        lab = read_image(REAL_LABELS)
-        c = body_centres_mm(lab.array, lab.affine_lps, tuple(REAL_IDS.values()))
-        names = [k for k, v in REAL_IDS.items() if v in c]
-        ref = Centroids(names, np.array([c[REAL_IDS[k]] for k in names]))
+        ref = body_centroids(read_image(REAL_LABELS), {v: k for k, v in REAL_IDS.items()})
         out.append(("real torso CT (TotalSegmentator example, 3 mm)", read_image(REAL_CT), ref))
     crop_ct = CROP_CT / "sub-ct_label-22_ct.nii.gz"
     crop_lab = CROP_CT / "sub-ct_seg-vert_label-22_msk.nii.gz"
     if crop_ct.is_file() and crop_lab.is_file():
-        lab = read_image(crop_lab)
-        c = body_centres_mm(lab.array, lab.affine_lps, (CROP_L3_ID,))
-        if CROP_L3_ID in c:
-            ref = Centroids(["L3"], c[CROP_L3_ID][None])
+        ref = body_centroids(read_image(crop_lab), {CROP_L3_ID: "L3"})
+        if ref.labels:
             out.append(("real CT crop (TPTBox L3, 1.5 mm)", read_image(crop_ct), ref))
     return out
 

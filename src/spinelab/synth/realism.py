@@ -40,6 +40,8 @@ import scipy.special as sps
 from numpy.typing import NDArray
 from scipy.optimize import OptimizeWarning, curve_fit
 
+from spinelab.evaluation.masks import body_interior
+
 #: Histogram bin edges (HU).
 HIST_EDGES = np.arange(-1000.0, 1501.0, 10.0)
 #: Percentiles reported for the body histogram.
@@ -137,7 +139,8 @@ def _median(x: NDArray[Any]) -> float:
 def body_cores(
     labels: NDArray[Any], ids: tuple[int, ...], spacing_mm: NDArray[np.float64]
 ) -> dict[int, NDArray[np.bool_]]:
-    """Vertebral body interiors: each id's mask eroded by 6 mm, its largest connected piece.
+    """Vertebral body interiors: each id's mask eroded by 6 mm, its largest connected piece
+    (:func:`spinelab.evaluation.masks.body_interior`).
 
     Args:
         labels: ``(X, Y, Z)`` label map (canonical grid).
@@ -148,19 +151,10 @@ def body_cores(
         ``{id: (X, Y, Z) bool mask}``.
     """
     out: dict[int, NDArray[np.bool_]] = {}
-    rad = np.maximum(np.rint(6.0 / spacing_mm).astype(int), 1)
-    zz, yy, xx = np.ogrid[-rad[0] : rad[0] + 1, -rad[1] : rad[1] + 1, -rad[2] : rad[2] + 1]
-    ball = (zz / rad[0]) ** 2 + (yy / rad[1]) ** 2 + (xx / rad[2]) ** 2 <= 1.0
     for vid in ids:
-        m = labels == vid
-        if not m.any():
-            continue
-        er = ndi.binary_erosion(m, ball)
-        comp, n = ndi.label(er)
-        if n == 0:
-            continue
-        sizes = np.bincount(comp.ravel())[1:]
-        out[vid] = comp == int(np.argmax(sizes)) + 1
+        core = body_interior(labels == vid, spacing_mm)
+        if core is not None:
+            out[vid] = core
     return out
 
 
