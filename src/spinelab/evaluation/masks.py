@@ -88,10 +88,15 @@ def body_centroids(
     spacing = labels.spacing_mm
     found: list[tuple[str, NDArray[np.float64]]] = []
     for vid, name in names.items():
-        core = body_interior(arr == vid, spacing, erosion_mm)
+        mask = arr == vid
+        # erode within the mask's bounding box only (outside it the mask is empty either way)
+        box = ndi.find_objects(mask.astype(np.uint8))
+        if not box or box[0] is None:
+            continue
+        core = body_interior(mask[box[0]], spacing, erosion_mm)
         if core is None:
             continue
-        ijk = np.argwhere(core).mean(axis=0)
+        ijk = np.argwhere(core).mean(axis=0) + [sl.start for sl in box[0]]
         found.append((name, apply_affine(labels.affine_lps, ijk[None])[0]))
     found.sort(key=lambda t: anatomy.chain_index(t[0]))
     pos = np.array([p for _, p in found], dtype=np.float64).reshape(-1, 3)
