@@ -167,18 +167,3 @@ def test_anti_aliased_bone_and_fat_edges_cross_the_grid_anywhere():
     assert fat["off"].nonuniformity > 0.3
     assert fat["spine"].nonuniformity < 0.27
     assert fat["spine"].nonuniformity < 0.6 * fat["off"].nonuniformity
-
-
-def test_body_centres_mm_find_the_generated_centres(like_real_cases):
-    """body_centres_mm (the reference of benchmarks/synth_to_real.py on real masks) finds the
-    generator's own body centres in its label maps, whatever the voxel orientation."""
-    from spinelab.synth.realism import body_centres_mm
-
-    for case in like_real_cases:
-        ids = {name: vid for name, vid in (("L1", 20), ("L2", 21), ("L3", 22), ("L4", 23))}
-        got = body_centres_mm(case.labels.array, case.labels.affine_lps, tuple(ids.values()))
-        assert set(got) == set(ids.values())
-        for name, vid in ids.items():
-            assert np.linalg.norm(got[vid] - case.centroids.position(name)) < 4.0, name
-        # an id that is not in the map is left out
-        assert body_centres_mm(case.labels.array, case.labels.affine_lps, (99,)) == {}

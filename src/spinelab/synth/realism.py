@@ -1048,21 +1048,6 @@ def _body_centres(
     return out
 
 
-def body_centres_mm(
-    labels: NDArray[Any], affine: NDArray[np.float64], ids: tuple[int, ...]
-) -> dict[int, NDArray[np.float64]]:
-    """Body centres (LPS mm) of the vertebrae ``ids`` of a label map on any axis-aligned grid
-    (a real scan's model-made masks or a synthetic case's): the centre of each body's interior
-    (:func:`body_cores`). Vertebrae without a body interior in the map are left out."""
-    lab, sp, org = canonical(np.asarray(labels), np.asarray(affine, dtype=np.float64))
-    out = {}
-    for vid in ids:
-        found = _centre_and_bottom(lab, vid, sp, org)
-        if found is not None:
-            out[vid] = found[0]
-    return out
-
-
 def _pair_and_centres(
     hu: NDArray[Any], labels: NDArray[Any], affine: NDArray[np.float64], upper: int, lower: int
 ) -> tuple[CanonicalPair, NDArray[np.float64], NDArray[np.float64]]:
