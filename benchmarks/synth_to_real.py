@@ -4,9 +4,9 @@ The synthetic generator (issue: "a network trained only on it works on real CT")
 here the direct way, at probe scale on 2 CPU cores: a small 3-D U-Net
 (:mod:`spinelab.nets.heatmap`) is trained on cases of :func:`spinelab.synth.generator.
 generate_case`, 240 with default settings (random field of view, grid, orientation, physics)
-and 120 of the domain-randomized style (``SynthConfig(style="randomized")``, SynthSeg-like
+and 240 of the domain-randomized style (``SynthConfig(style="randomized")``, SynthSeg-like
 intensities; each image scaled by its own percentiles, ``HeatmapNetConfig(intensity="image")``:
-this mix beat CT-only training on the real scans, RESULTS.md), to regress the 26 Gaussian
+this mix beat CT-only training and the mix with 120 on the real scans, RESULTS.md), to regress the 26 Gaussian
 heatmaps of Yang et al. 2017 on a 4 mm LPS grid; Wang et al. 2021's
 post-processing (:func:`spinelab.postprocess.wang.label_heatmaps`) turns the maps into
 labelled centroids. It is then run, unchanged, on
@@ -14,7 +14,7 @@ labelled centroids. It is then run, unchanged, on
 * held-out synthetic cases (other seeds), and
 * the real torso CT of ``../shared/data/ct/totalsegmentator_example`` (3 mm, T10 to the
   pelvis): references are the body centres of T12-L5 in its model-made vertebra masks
-  (:func:`spinelab.synth.realism.body_centre`; T11 is cut by the scan's top and the sacrum's
+  (:func:`spinelab.evaluation.masks.body_centroids`; T11 is cut by the scan's top and the sacrum's
   mask holds S1-S5, so neither is scored), and the real CT crop of
   ``../shared/data/ct/tptbox_l3_crop`` (L3 only, its mask's body centre).
 
@@ -26,7 +26,7 @@ synthetic and real cases.
 Usage::
 
     .venv/bin/python benchmarks/synth_to_real.py [--cache DIR] [--n-train 240] [--minutes 35]
-        [--train-seed S] [--n-randomized 120] [--intensity image|hu] [--checkpoint PT]
+        [--train-seed S] [--n-randomized 240] [--intensity image|hu] [--checkpoint PT]
         [--no-write]
 
 Training cases are cached in ``--cache`` (default ``/tmp/spinelab_synth_to_real``) as
@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--n-randomized",
         type=int,
-        default=120,
+        default=240,
         help="add this many cases of the randomized style (SynthSeg-like) to the training set",
     )
     ap.add_argument(
