@@ -3,10 +3,11 @@
 Usage: ``.venv/bin/python benchmarks/run_all.py [--only NAME ...] [--no-write]``
 
 The Wang ablation and the two cross-validations that train chain models (detection_net_cv,
-detection_confidence) take about 15 minutes each on 2 cores, synth_to_real about 55 (2026-12-05, an empty
-cache: its 510 synthetic cases, cached in /tmp, took 849 s for the first 390 and 258 s for 120 more
-on 2 cores, then 35 minutes of training and under a minute of evaluation), the others a few minutes together. One
-failing benchmark does not stop the others; the exit code is 1 if any failed.
+detection_confidence) take about 15 minutes each on 2 cores, synth_to_real about 55 (the sum of
+its parts measured on 2026-12-05 from an empty cache: its 510 synthetic cases, cached in /tmp,
+took 849 s for the first 390 and 258 s for 120 more on 2 cores, then 35 minutes of training and
+under a minute of evaluation), the others a few minutes together. One failing benchmark does
+not stop the others; the exit code is 1 if any failed.
 """
 
 from __future__ import annotations

@@ -6,16 +6,16 @@ here the direct way, at probe scale on 2 CPU cores: a small 3-D U-Net
 generate_case`, 240 with default settings (random field of view, grid, orientation, physics)
 and 240 of the domain-randomized style (``SynthConfig(style="randomized")``, SynthSeg-like
 intensities; each image scaled by its own percentiles, ``HeatmapNetConfig(intensity="image")``:
-this mix beat CT-only training and the mix with 120 on the real scans, RESULTS.md), to regress the 26 Gaussian
-heatmaps of Yang et al. 2017 on a 4 mm LPS grid; Wang et al. 2021's
+this mix beat CT-only training and the mix with 120 on the real scans, RESULTS.md), to
+regress the 26 Gaussian heatmaps of Yang et al. 2017 on a 4 mm LPS grid; Wang et al. 2021's
 post-processing (:func:`spinelab.postprocess.wang.label_heatmaps`) turns the maps into
 labelled centroids. It is then run, unchanged, on
 
 * held-out synthetic cases (other seeds), and
 * the real torso CT of ``../shared/data/ct/totalsegmentator_example`` (3 mm, T10 to the
   pelvis): references are the body centres of T12-L5 in its model-made vertebra masks
-  (:func:`spinelab.evaluation.masks.body_centroids`; T11 is cut by the scan's top and the sacrum's
-  mask holds S1-S5, so neither is scored), and the real CT crop of
+  (:func:`spinelab.evaluation.masks.body_centroids`; T11 is cut by the scan's top and the
+  sacrum's mask holds S1-S5, so neither is scored), and the real CT crop of
   ``../shared/data/ct/tptbox_l3_crop`` (L3 only, its mask's body centre).
 
 Scored with the SpineWeb protocol (20 mm), and label-free: the distance from each reference

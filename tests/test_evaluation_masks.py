@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from spinelab import anatomy
 from spinelab.evaluation.masks import body_centroids, body_interior
 from spinelab.structures import Volume
 
@@ -24,7 +25,7 @@ def test_finds_the_generated_centres_in_any_voxel_orientation(like_real_cases):
         # generator's centre (the sacrum's mask, id 26, is S1-S5 as in VerSe: its interior's
         # centre is not S1's body centre)
         everything = body_centroids(case.labels)
-        assert everything.labels == sorted(everything.labels, key=_chain_index)
+        assert everything.labels == sorted(everything.labels, key=anatomy.chain_index)
         assert {"T12", "L1", "L2", "L3", "L4"} <= set(everything.labels)
         for name in everything.labels:
             if name in case.centroids.labels and name not in ("S1", "S2"):
@@ -73,9 +74,3 @@ def test_a_mask_too_thin_for_an_interior_is_left_out():
     assert got.labels == ["L2"]
     np.testing.assert_allclose(got.positions_mm[0], [19.5, 19.5, 31.5])
     assert body_interior(np.zeros((5, 5, 5), bool), np.ones(3)) is None
-
-
-def _chain_index(name: str) -> int:
-    from spinelab import anatomy
-
-    return anatomy.chain_index(name)
