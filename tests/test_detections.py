@@ -74,6 +74,10 @@ def restrict(prob: DetectionProblem, labels: list[str]) -> DetectionProblem:
         skip_cost=prob.skip_cost[i],
         gap_mean_mm=prob.gap_mean_mm[np.ix_(i, i)],
         gap_var_mm2=prob.gap_var_mm2[np.ix_(i, i)],
+        **{
+            name: None if (a := getattr(prob, name)) is None else a[np.ix_(i, i)]
+            for name in ("alt_pair_cost", "alt_gap_mean_mm", "alt_gap_var_mm2")
+        },
     )
 
 
@@ -398,6 +402,84 @@ def test_transitional_rate_sets_the_presence_cost() -> None:
     for bad in (0.0, 1.0, 1.5):
         with pytest.raises(ValueError, match="transitional_rate"):
             DetectionLabelConfig(transitional_rate=bad)
+
+
+def eleven_thoracic_spine(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """C7, eleven thoracic and five lumbar vertebrae one level gap apart (no T12), with the
+    segment scores of their regions; and their labels as VerSe and VID annotate them."""
+    pos, _ = synthetic_spine(["C7", *[f"T{i}" for i in range(1, 13)], "L1", "L2", "L3", "L4"], rng)
+    truth = ["C7", *[f"T{i}" for i in range(1, 12)], "L1", "L2", "L3", "L4", "L5"]
+    _, scores = synthetic_spine(truth, rng)
+    return pos, scores, truth
+
+
+def test_eleven_thoracic_vertebrae_are_labelled_t11_then_l1() -> None:
+    """With ``t12_absent_rate`` a spine without T12 gets T11 -> L1 one level gap apart; without
+    it the labeller has to shift part of the chain or skip a level that is there."""
+    pos, scores, truth = eleven_thoracic_spine(np.random.default_rng(5))
+    # without the chain model (its inputs here lack pedicles; a real scan with it is below)
+    assert label_detections(pos, scores, PRIORS, net=None).labels == truth
+    off = DetectionLabelConfig(t12_absent_rate=0.0)
+    assert label_detections(pos, scores, PRIORS, config=off, net=None).labels != truth
+    # a T12 that the detector missed (two level gaps) is still read as missed
+    rng = np.random.default_rng(6)
+    labels = ["T9", "T10", "T11", "T12", "L1", "L2", "L3"]
+    body, sc = synthetic_spine(labels, rng)
+    keep = [i for i, x in enumerate(labels) if x != "T12"]
+    got = label_detections(body[keep], sc[keep], PRIORS, net=None)
+    assert got.labels == [labels[i] for i in keep]
+    with pytest.raises(ValueError, match="t12_absent_rate"):
+        DetectionLabelConfig(t12_absent_rate=1.0)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_dp_and_confidences_are_exact_with_t12_absent(seed: int) -> None:
+    """Over T12 the gap energy is a mixture (missed or absent): the DP still finds the lowest
+    energy and its confidences are the exact marginals (by enumeration)."""
+    rng = np.random.default_rng(60 + seed)
+    pos, scores, _ = eleven_thoracic_spine(rng)
+    sub = slice(9, 13 + seed % 2)  # T9 T10 T11 | L1 (L2)
+    labels = ["T10", "T11", "T12", "L1", "L2"]
+    prob = restrict(build_problem(pos[sub], scores[sub], PRIORS), labels)
+    assert prob.alt_pair_cost is not None and np.isfinite(prob.alt_pair_cost[1, 3])
+    sol = solve_dp(prob, 2.0)
+    assert sol.energy == pytest.approx(prob.energy(sol.k.tolist(), sol.labels))
+    assert sol.energy == pytest.approx(brute_force(prob))
+    fixed = replace(prob, log_scales=np.array([sol.log_scale]), scale_cost=np.zeros(1))
+    e0 = fixed.energy([], [])
+    weights = {(): 1.0}
+    for n in range(1, fixed.n + 1):
+        for ks in itertools.combinations(range(fixed.n), n):
+            for labs in itertools.combinations(fixed.labels, n):
+                if np.isfinite(e := fixed.energy(list(ks), list(labs))):
+                    weights[tuple(zip(ks, labs))] = np.exp(-(e - e0) / 2.0)
+    z = sum(weights.values())
+    assert sol.confidence is not None
+    for k, lab, conf in zip(sol.k.tolist(), sol.labels, sol.confidence):
+        marg = sum(w for cfg, w in weights.items() if (k, lab) in cfg) / z
+        assert conf == pytest.approx(marg, rel=1e-6, abs=1e-9)
+
+
+@pytest.mark.shared_data
+def test_a_real_spine_without_t12(vid_dir: Path) -> None:
+    """A report-split VerSe 2020 scan annotated C7, T1-T11, L1-L5 (eleven thoracic
+    vertebrae, T11 -> L1 31.6 mm): every vertebra identified with ``t12_absent_rate``, five
+    missed without it (the labeller then skips a level in the mid-thoracic spine)."""
+    scan_id = "HbWNDQy4WdRN"
+    assert split_of(scan_id) == "report"
+    det = read_vid(vid_dir / "detections" / f"{scan_id}.json")
+    gt = read_vid(vid_dir / "ground_truth" / f"{scan_id}.json").centroids()
+    assert "T11" in gt.labels and "L1" in gt.labels and "T12" not in gt.labels
+
+    def n_identified(rate: float) -> int:
+        config = DetectionLabelConfig(t12_absent_rate=rate)
+        cents = label_detections(
+            det.body_mm, det.segment_scores, PRIORS, det.left_mm, det.right_mm, config
+        )
+        return sum(v.identified for v in evaluate_case(cents, gt).vertebrae)
+
+    assert n_identified(DetectionLabelConfig().t12_absent_rate) == len(gt.labels) == 17
+    assert n_identified(0.0) == 12
 
 
 @pytest.mark.shared_data

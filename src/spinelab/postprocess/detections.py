@@ -25,7 +25,11 @@ The 1-D problem (:func:`build_problem`):
 Transitional vertebrae: L6 comes from the priors (VerSe marks it); T13, which VID's ground
 truth never labels, is synthesized between T12 and L1 (``DetectionLabelConfig.synthesize_t13``)
 with tables borrowed from its neighbours; a gap over an absent transitional vertebra is the
-direct one, not the sum of the two gaps around it (:func:`pair_gap_tables`).
+direct one, not the sum of the two gaps around it (:func:`pair_gap_tables`). A spine may
+also lack T12 (eleven thoracic vertebrae, annotated T1-T11 then L1 by VerSe and VID): a
+transition over T12 is then either T12 missed by the detector or T12 absent with L1 one level
+gap below T11, the gap energy a mixture of the two (``t12_absent_rate``,
+:meth:`DetectionProblem.transition_energy`).
 
 The energy of a labelling is ``E = sum_k e_fp[k] - sum_chosen Q_v(k) + regularizer``. Two
 solvers minimize it:
@@ -83,6 +87,8 @@ SOLVERS: tuple[str, ...] = ("dp", "wang")
 #: The weight of the learned chain model when it is used (2-fold cross-validation, see
 #: :class:`DetectionLabelConfig`).
 NET_WEIGHT = 1.0
+#: Default ``DetectionLabelConfig.t12_absent_rate``.
+T12_ABSENT_RATE = 0.005
 #: Temperature of the confidences (:class:`DetectionLabelConfig`): the lowest held-out
 #: negative log-likelihood in 2-fold cross-validation on the fit split (2026-12-02: 0.584 nats
 #: per vertebra at 1, 0.203 at 4, 0.187 at 5, 0.190 at 6, 0.235 at 8;
@@ -155,6 +161,14 @@ class DetectionLabelConfig:
             VID spines show a detected vertebra the annotation skips between T12 and L1 (four
             of them among the 193 verse20 scans, which cover the whole thoracic spine); 0.01
             and 0.1 gave the same labels on both VID splits.
+        t12_absent_rate: Probability that a spine has eleven thoracic vertebrae, so that L1
+            follows T11 one level gap below it (VerSe and VID then annotate T1-T11 and L1: no
+            T12). The gap from a label above T12 to one below it is then a mixture: T12 missed
+            by the detector (``-log(miss rate)``, the gaps over T12 counted) or absent
+            (``-log p``, the T11 -> T12 gap left out); every labelling through T12 pays
+            ``-log(1 - p)``. 0 turns it off. ``T12_ABSENT_RATE`` 0.005: five of the 1,226
+            fit-split VID spines that reach from T11 to L1 have none (0.4 %; all VerSe 2020,
+            five of its 104 there); three of the 535 on the report split.
         confidence_temperature: The confidences are posteriors of the Gibbs distribution
             ``exp(-E / T)`` over labellings (dp) or ``sigmoid(margin / T)`` (wang). The energy's
             weights were tuned for the labels, not as calibrated log-likelihoods: at ``T = 1``
@@ -185,6 +199,7 @@ class DetectionLabelConfig:
     net_weight: float = NET_WEIGHT
     synthesize_t13: bool = True
     t13_rate: float = 0.01
+    t12_absent_rate: float = T12_ABSENT_RATE
     confidence_temperature: float = CONFIDENCE_TEMPERATURE
 
     def __post_init__(self) -> None:
@@ -198,6 +213,8 @@ class DetectionLabelConfig:
             raise ValueError("transitional_rate must be in (0, 1) or None")
         if self.net_weight < 0:
             raise ValueError("net_weight must be >= 0")
+        if not 0.0 <= self.t12_absent_rate < 1.0:
+            raise ValueError("t12_absent_rate must be in [0, 1)")
 
 
 @dataclass
@@ -223,6 +240,10 @@ class DetectionProblem:
         max_skip: Most missed vertebrae between two chosen ones.
         empty_energy: Extra energy of choosing nothing.
         gap_weight: Multiplies every gap energy.
+        alt_pair_cost: ``(V, V)`` energy of the other reading of a transition (a label missing
+            from the spine, not missed by the detector: ``t12_absent_rate``) in place of
+            :meth:`pair_matrix`'s, inf where there is none; None: no such transitions.
+        alt_gap_mean_mm, alt_gap_var_mm2: ``(V, V)`` its gap mean and variance at unit scale.
     """
 
     order: NDArray[np.int64]
@@ -242,6 +263,9 @@ class DetectionProblem:
     max_skip: int
     empty_energy: float
     gap_weight: float = 1.0
+    alt_pair_cost: NDArray[np.float64] | None = None
+    alt_gap_mean_mm: NDArray[np.float64] | None = None
+    alt_gap_var_mm2: NDArray[np.float64] | None = None
 
     @property
     def n(self) -> int:
@@ -268,14 +292,40 @@ class DetectionProblem:
         return np.where(ok, between + self.present_cost[None, :], np.inf)
 
     def gap_energy(
-        self, d_mm: NDArray[np.float64], a: NDArray[np.int64], b: NDArray[np.int64]
+        self,
+        d_mm: NDArray[np.float64],
+        a: NDArray[np.int64],
+        b: NDArray[np.int64],
+        alternative: bool = False,
     ) -> NDArray[np.float64]:
-        """``(S, ...)`` energy of gaps ``d_mm`` between labels ``a`` -> ``b`` at every scale."""
+        """``(S, ...)`` energy of gaps ``d_mm`` between labels ``a`` -> ``b`` at every scale
+        (``alternative``: with the other reading's gap, :attr:`alt_gap_mean_mm`)."""
+        mean, var0 = self.gap_mean_mm, self.gap_var_mm2
+        if alternative:
+            assert self.alt_gap_mean_mm is not None and self.alt_gap_var_mm2 is not None
+            mean, var0 = self.alt_gap_mean_mm, self.alt_gap_var_mm2
         s = np.exp(self.log_scales).reshape((-1,) + (1,) * np.ndim(d_mm))
-        mu = self.gap_mean_mm[a, b]
-        var = s**2 * self.gap_var_mm2[a, b] + self.measurement_var_mm2
+        mu = mean[a, b]
+        var = s**2 * var0[a, b] + self.measurement_var_mm2
         e = 0.5 * (d_mm - s * mu) ** 2 / var + 0.5 * np.log(2 * np.pi * var)
         return np.asarray(self.gap_weight * e)
+
+    def transition_energy(
+        self, d_mm: NDArray[np.float64], a: NDArray[np.int64], b: NDArray[np.int64]
+    ) -> NDArray[np.float64]:
+        """``(S, ...)`` energy of label ``a`` followed by label ``b`` ``d_mm`` further down the
+        chain at every scale: the gap and :meth:`pair_matrix`'s skips and presence, summed over
+        the two readings where a transition has an alternative (:attr:`alt_pair_cost`)."""
+        e = self.gap_energy(d_mm, a, b) + self.pair_matrix()[a, b]
+        if self.alt_pair_cost is None:
+            return e
+        alt_cost = self.alt_pair_cost[a, b]
+        has = np.broadcast_to(np.isfinite(alt_cost), e.shape)
+        if not has.any():
+            return e
+        with np.errstate(invalid="ignore"):
+            alt = self.gap_energy(d_mm, a, b, alternative=True) + alt_cost
+        return np.where(has, -np.logaddexp(-e, -np.where(has, alt, np.inf)), e)
 
     def energy(self, k: Sequence[int], labels: Sequence[str]) -> float:
         """Total energy of a labelling: detections ``k`` (sorted indices, ascending) get ``labels``.
@@ -289,10 +339,8 @@ class DetectionProblem:
         idx = np.array([self.labels.index(anatomy.normalize_name(x)) for x in labels])
         if np.any(np.diff(kk) <= 0) or np.any(np.diff(idx) <= 0):
             return math.inf
-        pair = self.pair_matrix()
         e = float(self.e_label[kk, idx].sum())
         e += float(self.first_cost[idx[0]] + self.last_cost[idx[-1]] + self.present_cost[idx[0]])
-        e += float(pair[idx[:-1], idx[1:]].sum()) if kk.size > 1 else 0.0
         fp = np.ones(self.n, dtype=bool)
         fp[kk] = False
         pos = np.arange(self.n)
@@ -302,7 +350,7 @@ class DetectionProblem:
         gap = self.scale_cost.copy()
         if kk.size > 1:
             d = np.diff(self.z_mm[kk])
-            gap = gap + self.gap_energy(d, idx[:-1], idx[1:]).sum(axis=1)
+            gap = gap + self.transition_energy(d, idx[:-1], idx[1:]).sum(axis=1)
         return e + float(gap.min())
 
 
@@ -642,6 +690,7 @@ def build_problem(
             present[i] = -math.log(p)
             skip[i] = -math.log(1.0 - p)
     gm, gv = pair_gap_tables(priors, labels, config.gap_sd_factor)
+    alt = _t12_absent(labels, present, skip, gm, gv, config, priors)
     half = (config.n_scales - 1) // 2
     ls = priors.log_scale_sd * np.linspace(-3.0, 3.0, 2 * half + 1) if half else np.zeros(1)
     scale_cost = config.gap_weight * 0.5 * (ls / max(priors.log_scale_sd, 1e-6)) ** 2
@@ -663,7 +712,49 @@ def build_problem(
         max_skip=config.max_skip,
         empty_energy=config.empty_energy,
         gap_weight=config.gap_weight,
+        alt_pair_cost=None if alt is None else alt[0],
+        alt_gap_mean_mm=None if alt is None else alt[1],
+        alt_gap_var_mm2=None if alt is None else alt[2],
     )
+
+
+def _t12_absent(
+    labels: tuple[str, ...],
+    present: NDArray[np.float64],
+    skip: NDArray[np.float64],
+    gm: NDArray[np.float64],
+    gv: NDArray[np.float64],
+    config: DetectionLabelConfig,
+    priors: DetectionPriors,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] | None:
+    """The eleven-thoracic reading of transitions over T12 (``config.t12_absent_rate``):
+    ``(alt_pair_cost, alt_gap_mean_mm, alt_gap_var_mm2)`` for :class:`DetectionProblem`, or
+    None. Updates ``present`` and ``skip`` in place: T12 present, or missed by the detector,
+    costs ``-log(1 - p)`` more."""
+    p = config.t12_absent_rate
+    if p <= 0.0 or not {"T11", "T12", "L1"} <= set(labels):
+        return None
+    t11, t12, l1 = labels.index("T11"), labels.index("T12"), labels.index("L1")
+    present[t12] -= math.log(1.0 - p)
+    skip[t12] -= math.log(1.0 - p)
+    v = len(labels)
+    cost = np.full((v, v), np.inf)
+    std = np.array([not anatomy.by_name(x).transitional for x in labels])
+    cs = np.concatenate([[0.0], np.cumsum(skip)])
+    n_std = np.concatenate([[0], np.cumsum(std)])
+    for a in range(t11 + 1):
+        for b in range(l1, v):
+            # as the pair matrix: at most max_skip standard levels skipped, T12 included
+            if not std[b] or n_std[b] - n_std[a + 1] > config.max_skip:
+                continue
+            if not np.isfinite(gm[a, b]):
+                continue
+            cost[a, b] = cs[b] - cs[a + 1] - skip[t12] - math.log(p) + present[b]
+    # the gap over T12 without T11 -> T12 (L1 one level gap below T11)
+    row = priors.labels.index("T11")
+    drop_mean = float(priors.gap_mean_mm[row])
+    drop_var = float((config.gap_sd_factor * priors.gap_sd_mm[row]) ** 2)
+    return cost, gm - drop_mean, np.maximum(gv - drop_var, 1e-6)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -725,8 +816,8 @@ def solve_dp(prob: DetectionProblem, temperature: float = 1.0) -> DetectionSolut
     back_k = np.full((s_n, k_n, v), -1, dtype=np.int64)
     back_a = np.full((s_n, k_n, v), -1, dtype=np.int64)
     dz = prob.z_mm[None, :] - prob.z_mm[:, None]  # (K', K)
-    gaps = prob.gap_energy(dz[:, :, None], a_idx[None, None, :], b_idx[None, None, :])
-    step = gaps + (pair[a_idx, b_idx])[None, None, None, :]  # (S, K', K, P)
+    # (S, K', K, P): gap, skips and presence of every valid label pair
+    step = prob.transition_energy(dz[:, :, None], a_idx[None, None, :], b_idx[None, None, :])
     dense = np.full((s_n, k_n, v, v), np.inf)
     for k in range(k_n):
         fwd[:, k, :] = start[k][None, :]
@@ -805,10 +896,10 @@ def _posterior(
     a2, b2 = np.meshgrid(ar, ar, indexing="ij")
     valid = np.isfinite(pair)
     g = np.full((k_n, k_n, v, v), np.inf)
-    g[:, :, valid] = sub.gap_energy(
+    g[:, :, valid] = sub.transition_energy(
         d[:, :, None], a2[valid][None, None, :], b2[valid][None, None, :]
     )[0]
-    trans = g + pair[None, None, :, :]
+    trans = g
     upper = np.triu(np.ones((k_n, k_n), dtype=bool), 1)
     trans = np.where(upper[:, :, None, None], trans, np.inf)
     trans = np.where(np.isfinite(trans), trans, np.inf)
