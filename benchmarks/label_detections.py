@@ -19,6 +19,8 @@ Methods compared on the same scans:
     * dp, no net: the same without the learned chain model's evidence (``net_weight=0``);
     * dp, no T13: the same without the synthesized T13 (``synthesize_t13=False``; VID's ground
       truth never labels a T13);
+    * dp, no T12 absence: the same without the eleven-thoracic reading
+      (``t12_absent_rate=0``);
     * oracle: each body detection matched to ground truth (<= 20 mm, one-to-one) gets its true
       label, the others are dropped: the ceiling set by the body detector's misses for any
       labeller that only labels body detections (dp/wang may pass it a little by adding bodies
@@ -82,6 +84,14 @@ def oracle(scan: VidScan, gt: VidScan) -> Centroids:
     return Centroids(labels, scan.body_mm[idx], method="oracle")  # type: ignore[arg-type]
 
 
+#: dp with one addition switched off.
+VARIANTS: dict[str, DetectionLabelConfig] = {
+    "dp, no net": DetectionLabelConfig(net_weight=0.0),
+    "dp, no T13": DetectionLabelConfig(synthesize_t13=False),
+    "dp, no T12 absence": DetectionLabelConfig(t12_absent_rate=0.0),
+}
+
+
 def run_split(
     items: list[tuple[str, VidScan, VidScan]], methods: list[str]
 ) -> dict[str, tuple[EvaluationSummary, np.ndarray]]:
@@ -96,12 +106,8 @@ def run_split(
                 pred = naive_anchor(det)
             elif method == "oracle":
                 pred = oracle(det, gt)
-            elif method in ("dp, no net", "dp, no T13"):
-                cfg = (
-                    DetectionLabelConfig(net_weight=0.0)
-                    if method == "dp, no net"
-                    else DetectionLabelConfig(synthesize_t13=False)
-                )
+            elif method in VARIANTS:
+                cfg = VARIANTS[method]
                 pred = label_detections(
                     det.body_mm, det.segment_scores, priors, det.left_mm, det.right_mm, cfg
                 )
@@ -331,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
             (p.stem, read_vid(p), read_vid(args.vid / "ground_truth" / p.name))
         )
     print(f"read {sum(map(len, splits.values()))} scans in {time.perf_counter() - t0:.1f} s")
-    methods = ["naive anchor", "wang", "dp, no net", "dp, no T13", "dp", "oracle"]
+    methods = ["naive anchor", "wang", *VARIANTS, "dp", "oracle"]
     results = {}
     for split, items in splits.items():
         if args.limit:

@@ -91,8 +91,8 @@ NET_WEIGHT = 1.0
 T12_ABSENT_RATE = 0.005
 #: Temperature of the confidences (:class:`DetectionLabelConfig`): the lowest held-out
 #: negative log-likelihood in 2-fold cross-validation on the fit split (2026-12-02: 0.584 nats
-#: per vertebra at 1, 0.203 at 4, 0.187 at 5, 0.190 at 6, 0.235 at 8;
-#: ``benchmarks/detection_confidence.py``). Fitted for the dp solver; the wang solver's margin
+#: per vertebra at 1, 0.203 at 4, 0.187 at 5, 0.190 at 6, 0.235 at 8; rerun 2026-12-06 with
+#: ``t12_absent_rate``: 0.564, 0.194, 0.185, 0.195, 0.257; ``benchmarks/detection_confidence.py``). Fitted for the dp solver; the wang solver's margin
 #: uses the same value, not fitted separately.
 CONFIDENCE_TEMPERATURE = 5.0
 #: ``method`` written into the output centroids, per solver.
