@@ -315,17 +315,22 @@ class DetectionProblem:
     ) -> NDArray[np.float64]:
         """``(S, ...)`` energy of label ``a`` followed by label ``b`` ``d_mm`` further down the
         chain at every scale: the gap and :meth:`pair_matrix`'s skips and presence, summed over
-        the two readings where a transition has an alternative (:attr:`alt_pair_cost`)."""
+        the two readings where a transition has an alternative (:attr:`alt_pair_cost`). The
+        labels ``a``, ``b`` may vary along the last axis only (as in the solvers)."""
         e = self.gap_energy(d_mm, a, b) + self.pair_matrix()[a, b]
         if self.alt_pair_cost is None:
             return e
+        # the few label pairs with a second reading; labels vary along the last axis only
         alt_cost = self.alt_pair_cost[a, b]
-        has = np.broadcast_to(np.isfinite(alt_cost), e.shape)
-        if not has.any():
+        cols = np.flatnonzero(np.isfinite(alt_cost).reshape(-1, alt_cost.shape[-1]).any(axis=0))
+        if cols.size == 0:
             return e
-        with np.errstate(invalid="ignore"):
-            alt = self.gap_energy(d_mm, a, b, alternative=True) + alt_cost
-        return np.where(has, -np.logaddexp(-e, -np.where(has, alt, np.inf)), e)
+        d = np.asarray(d_mm)
+        d_sub = d[..., cols] if d.shape[-1] > 1 else d
+        alt = self.gap_energy(d_sub, a[..., cols], b[..., cols], alternative=True)
+        alt = alt + alt_cost[..., cols]
+        e[..., cols] = -np.logaddexp(-e[..., cols], -alt)
+        return e
 
     def energy(self, k: Sequence[int], labels: Sequence[str]) -> float:
         """Total energy of a labelling: detections ``k`` (sorted indices, ascending) get ``labels``.
