@@ -5,8 +5,8 @@ Usage::
     .venv/bin/python scripts/fit_detection_net.py [--vid ../shared/data/vid]
         [--out src/spinelab/data/detection_net] [--force]
 
-Needs torch (``pip install spinelab[train]``; CPU is enough: about 40 s per ensemble member on
-2 cores). Reads every ``detections/<id>.json`` with its ``ground_truth/<id>.json`` of the "fit"
+Needs torch (``pip install spinelab[train]``; CPU is enough: about a minute per ensemble member
+on 2 cores, 187 s for the three on 2026-12-06). Reads every ``detections/<id>.json`` with its ``ground_truth/<id>.json`` of the "fit"
 split (:func:`spinelab.postprocess.detection_priors.split_of`, the split the detection priors
 are fitted on), trains the ensemble of :class:`spinelab.nets.detection_gru.DetectionGRU`
 (settings: :class:`spinelab.postprocess.detection_net.DetectionNetConfig` defaults) and writes

@@ -87,12 +87,14 @@ SOLVERS: tuple[str, ...] = ("dp", "wang")
 #: The weight of the learned chain model when it is used (2-fold cross-validation, see
 #: :class:`DetectionLabelConfig`).
 NET_WEIGHT = 1.0
-#: Default ``DetectionLabelConfig.t12_absent_rate``.
-T12_ABSENT_RATE = 0.005
+#: Default ``DetectionLabelConfig.t12_absent_rate`` (off; 0.005 is the VID fit split's
+#: prevalence, see there).
+T12_ABSENT_RATE = 0.0
 #: Temperature of the confidences (:class:`DetectionLabelConfig`): the lowest held-out
 #: negative log-likelihood in 2-fold cross-validation on the fit split (2026-12-02: 0.584 nats
 #: per vertebra at 1, 0.203 at 4, 0.187 at 5, 0.190 at 6, 0.235 at 8; rerun 2026-12-06 with
-#: ``t12_absent_rate``: 0.564, 0.194, 0.185, 0.195, 0.257; ``benchmarks/detection_confidence.py``). Fitted for the dp solver; the wang solver's margin
+#: the 80-epoch chain model: 0.541, 0.195, 0.178, 0.179, 0.216;
+#: ``benchmarks/detection_confidence.py``). Fitted for the dp solver; the wang solver's margin
 #: uses the same value, not fitted separately.
 CONFIDENCE_TEMPERATURE = 5.0
 #: ``method`` written into the output centroids, per solver.
@@ -144,7 +146,8 @@ class DetectionLabelConfig:
         net_weight: Weight of the learned chain model's log-posteriors
             (:mod:`~spinelab.postprocess.detection_net`), added to every detection's label and
             false-detection energies; 0 leaves it out. ``NET_WEIGHT`` (1.0, the default) was
-            the best weight in 2-fold cross-validation on the fit split
+            the best weight in 2-fold cross-validation on the fit split when chosen; weights
+            0.75-1.25 have been within the spread of retraining since
             (``benchmarks/detection_net_cv.py``). The model was trained on the VID detector's
             output with augmentation (misses, false detections, missing pedicles, body size,
             score noise); for a detector unlike it, compare with 0 on your own annotated scans.
@@ -166,9 +169,15 @@ class DetectionLabelConfig:
             T12). The gap from a label above T12 to one below it is then a mixture: T12 missed
             by the detector (``-log(miss rate)``, the gaps over T12 counted) or absent
             (``-log p``, the T11 -> T12 gap left out); every labelling through T12 pays
-            ``-log(1 - p)``. 0 turns it off. ``T12_ABSENT_RATE`` 0.005: five of the 1,226
-            fit-split VID spines that reach from T11 to L1 have none (0.4 %; all VerSe 2020,
-            five of its 104 there); three of the 535 on the report split.
+            ``-log(1 - p)``. 0 (``T12_ABSENT_RATE``, the default) turns it off. Five of the
+            1,226 fit-split VID spines that reach from T11 to L1 have no T12 (0.4 %; all VerSe
+            2020, five of its 104 there), three of the 535 on the report split; 0.005 labels
+            such spines right, but the reading also lets the labeller reconcile a chain model
+            that counts the thoracic levels one off with the lumbar ones, and calls normal
+            spines eleven-thoracic: with the bundled model it gained 0.07 points in 2-fold
+            cross-validation and lost 0.33 on the report split (``benchmarks/RESULTS.md``,
+            2026-12-06). Worth turning on where eleven-thoracic spines are expected and the
+            top of the thoracic spine is in view (VerSe-like data), checked on such scans.
         confidence_temperature: The confidences are posteriors of the Gibbs distribution
             ``exp(-E / T)`` over labellings (dp) or ``sigmoid(margin / T)`` (wang). The energy's
             weights were tuned for the labels, not as calibrated log-likelihoods: at ``T = 1``
