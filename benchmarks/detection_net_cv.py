@@ -70,7 +70,9 @@ NOTES = """
 - Epochs (2026-12-06): 40 -> 80. Held-out id rate at weight 1 with 40 / 80 / 160 epochs: 94.77 /
   95.18 / 95.00 % (seed 0), 94.88 / 95.16 % at 40 / 80 (seed 1; scratch runs of this
   cross-validation, 01:03-01:28 UTC). Tried at the same time and not kept: dropout 0.3
-  (94.55 %, 40 epochs).
+  (94.55 %, 40 epochs); with 80 epochs and the T12 reading off (95.11 % as in this table),
+  15 augmented copies per scan instead of 7 (95.08 %) and 96 hidden units instead of 64
+  (95.11 %; both 01:56-02:02 UTC).
 - Ensemble size: 6 networks instead of 3 (`--n-models 6`, 2026-12-02 13:10 UTC, same halves): held-out
   id 94.76 / 94.56 / 94.61 % at weights 0.75 / 1 / 1.25 (3 networks: 94.74 / 94.59 / 94.67 %): no
   gain, so the shipped model keeps 3 (half the inference time).
