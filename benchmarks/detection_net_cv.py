@@ -69,7 +69,8 @@ NOTES = """
   95.25 % with the 80-epoch ones (both with the T12 reading on), so the weight stays 2.
 - Epochs (2026-12-06): 40 -> 80. Held-out id rate at weight 1 with 40 / 80 / 160 epochs: 94.77 /
   95.18 / 95.00 % (seed 0), 94.88 / 95.16 % at 40 / 80 (seed 1; scratch runs of this
-  cross-validation, 01:03-01:28 UTC). Tried at the same time and not kept: dropout 0.3
+  cross-validation, 01:03-01:28 UTC; all with the T12 reading on, 0.005, the default then).
+  Tried at the same time and not kept: dropout 0.3
   (94.55 %, 40 epochs); with 80 epochs and the T12 reading off (95.11 % as in this table),
   15 augmented copies per scan instead of 7 (95.08 %) and 96 hidden units instead of 64
   (95.11 %; both 01:56-02:02 UTC).

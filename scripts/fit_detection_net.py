@@ -6,11 +6,12 @@ Usage::
         [--out src/spinelab/data/detection_net] [--force]
 
 Needs torch (``pip install spinelab[train]``; CPU is enough: about a minute per ensemble member
-on 2 cores, 187 s for the three on 2026-12-06). Reads every ``detections/<id>.json`` with its ``ground_truth/<id>.json`` of the "fit"
-split (:func:`spinelab.postprocess.detection_priors.split_of`, the split the detection priors
-are fitted on), trains the ensemble of :class:`spinelab.nets.detection_gru.DetectionGRU`
-(settings: :class:`spinelab.postprocess.detection_net.DetectionNetConfig` defaults) and writes
-``OUT.npz`` + ``OUT.json`` with the settings and provenance. The report split is never read.
+on 2 cores, 187 s for the three on 2026-12-06). Reads every ``detections/<id>.json`` with its
+``ground_truth/<id>.json`` of the "fit" split
+(:func:`spinelab.postprocess.detection_priors.split_of`, the split the detection priors are
+fitted on), trains the ensemble of :class:`spinelab.nets.detection_gru.DetectionGRU` (settings:
+:class:`spinelab.postprocess.detection_net.DetectionNetConfig` defaults) and writes ``OUT.npz``
++ ``OUT.json`` with the settings and provenance. The report split is never read.
 """
 
 from __future__ import annotations

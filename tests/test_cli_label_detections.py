@@ -221,3 +221,24 @@ def test_net_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "none.json" in err[0]
     assert not (tmp_path / "d.json").exists()
+
+
+@pytest.mark.shared_data
+def test_t12_absent_rate_option(
+    vid_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A real VerSe 2020 spine with eleven thoracic vertebrae (annotated T11 then L1): read as
+    such with ``--t12-absent-rate 0.005``, not by default; a rate outside [0, 1) is refused
+    with one line."""
+    src = vid_dir / "detections" / "HbWNDQy4WdRN.json"
+    base = ["-q", "label-detections", str(src), "-o"]
+    assert main([*base, str(tmp_path / "on.json"), "--t12-absent-rate", "0.005"]) == 0
+    assert main([*base, str(tmp_path / "off.json")]) == 0
+    on, off = read_native(tmp_path / "on.json"), read_native(tmp_path / "off.json")
+    assert "T12" not in on.labels and on.labels[on.labels.index("T11") + 1] == "L1"
+    assert "T12" in off.labels
+    capsys.readouterr()
+    assert main([*base, str(tmp_path / "bad.json"), "--t12-absent-rate", "1.5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--t12-absent-rate" in err[0]
+    assert not (tmp_path / "bad.json").exists()

@@ -8,7 +8,8 @@ body was missed but whose left/right pedicles were detected may be added at the 
 implied by them (``extra.from_pedicles`` counts them; ``--no-pedicles`` turns this off).
 A learned chain model (:mod:`spinelab.postprocess.detection_net`, a bidirectional GRU along the
 detections) adds its evidence to the energy (``--net STEM`` for other weights, ``--no-net`` to
-leave it out).
+leave it out). ``--t12-absent-rate P`` lets a spine have eleven thoracic vertebrae (off by
+default; see ``DetectionLabelConfig.t12_absent_rate``).
 
 OUT is a ``spinelab-centroids/1`` JSON file (file mode) or a folder that receives one JSON per
 input file, of the same file name (folder mode). Outputs are written atomically; existing ones
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -78,6 +80,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-net",
         action="store_true",
         help="leave out the learned chain model's evidence (priors and optimization only)",
+    )
+    parser.add_argument(
+        "--t12-absent-rate",
+        metavar="P",
+        type=float,
+        default=None,
+        help="probability that a spine has eleven thoracic vertebrae (T11 then L1, no T12), "
+        "e.g. 0.005 for VerSe-like data; default 0: off (DetectionLabelConfig.t12_absent_rate)",
     )
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
 
@@ -141,6 +151,10 @@ def run(args: argparse.Namespace) -> int:
         pedicle_candidates=use_ped,
         net_weight=NET_WEIGHT if net is not None else 0.0,
     )
+    if args.t12_absent_rate is not None:
+        if not 0.0 <= args.t12_absent_rate < 1.0:
+            raise SpinelabInputError(None, "--t12-absent-rate must be in [0, 1)")
+        config = replace(config, t12_absent_rate=args.t12_absent_rate)
 
     if src.is_file():
         if dst.is_dir():

@@ -197,7 +197,8 @@ class DetectionNetConfig:
         epochs, learning_rate, weight_decay, batch_size: AdamW with a cosine schedule. 80
             epochs: in 2-fold cross-validation on the fit split (benchmarks/RESULTS.md,
             2026-12-06) the labeller's held-out id rate was 94.77 / 94.88 % after 40 epochs,
-            95.18 / 95.16 % after 80 (seeds 0 / 1) and 95.00 % after 160 (seed 0).
+            95.18 / 95.16 % after 80 (seeds 0 / 1) and 95.00 % after 160 (seed 0), with
+            ``t12_absent_rate`` 0.005 in the labeller then.
         n_models: Ensemble size (seeds ``seed .. seed + n_models - 1``); posteriors averaged.
         seed: First seed.
         match_radius_mm: A detection is the ground-truth vertebra it is matched to within this
