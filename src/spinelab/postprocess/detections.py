@@ -289,16 +289,9 @@ class DetectionProblem:
         return cached
 
     def _pair_matrix(self) -> NDArray[np.float64]:
-        v = len(self.labels)
-        a = np.arange(v)[:, None]
-        b = np.arange(v)[None, :]
-        cs = np.concatenate([[0.0], np.cumsum(self.skip_cost)])
-        between = cs[np.maximum(b, a + 1)] - cs[np.minimum(a + 1, b)]  # sum over a < i < b
-        std = np.array([not anatomy.by_name(x).transitional for x in self.labels], dtype=float)
-        cstd = np.concatenate([[0.0], np.cumsum(std)])
-        n_std_skipped = cstd[np.maximum(b, a + 1)] - cstd[np.minimum(a + 1, b)]
-        ok = (b > a) & (n_std_skipped <= self.max_skip) & np.isfinite(self.gap_mean_mm)
-        return np.where(ok, between + self.present_cost[None, :], np.inf)
+        return pair_costs(
+            self.labels, self.skip_cost, self.present_cost, self.gap_mean_mm, self.max_skip
+        )
 
     def gap_energy(
         self,
@@ -703,6 +696,10 @@ def build_problem(
             p = config.transitional_rate or float(priors.transitional_rate.get(x, 1e-3))
             present[i] = -math.log(p)
             skip[i] = -math.log(1.0 - p)
+        elif x == "T12" and config.t12_absent_rate > 0.0:
+            # present, or missed by the detector, in a spine that has it
+            present[i] = -math.log(1.0 - config.t12_absent_rate)
+            skip[i] -= math.log(1.0 - config.t12_absent_rate)
     gm, gv = pair_gap_tables(priors, labels, config.gap_sd_factor)
     alt = _t12_absent(labels, present, skip, gm, gv, config, priors)
     half = (config.n_scales - 1) // 2
@@ -732,6 +729,28 @@ def build_problem(
     )
 
 
+def pair_costs(
+    labels: Sequence[str],
+    skip_cost: NDArray[np.float64],
+    present_cost: NDArray[np.float64],
+    gap_mean_mm: NDArray[np.float64],
+    max_skip: int,
+) -> NDArray[np.float64]:
+    """``(V, V)`` energy of label ``a`` followed by label ``b``: the skip costs of the labels
+    between them and the presence cost of ``b``; inf where ``b <= a``, more than ``max_skip``
+    standard labels are skipped or no gap is known (:meth:`DetectionProblem.pair_matrix`)."""
+    v = len(labels)
+    a = np.arange(v)[:, None]
+    b = np.arange(v)[None, :]
+    cs = np.concatenate([[0.0], np.cumsum(skip_cost)])
+    between = cs[np.maximum(b, a + 1)] - cs[np.minimum(a + 1, b)]  # sum over a < i < b
+    std = np.array([not anatomy.by_name(x).transitional for x in labels], dtype=float)
+    cstd = np.concatenate([[0.0], np.cumsum(std)])
+    n_std_skipped = cstd[np.maximum(b, a + 1)] - cstd[np.minimum(a + 1, b)]
+    ok = (b > a) & (n_std_skipped <= max_skip) & np.isfinite(gap_mean_mm)
+    return np.asarray(np.where(ok, between + present_cost[None, :], np.inf))
+
+
 def _t12_absent(
     labels: tuple[str, ...],
     present: NDArray[np.float64],
@@ -743,28 +762,18 @@ def _t12_absent(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] | None:
     """The eleven-thoracic reading of transitions over T12 (``config.t12_absent_rate``):
     ``(alt_pair_cost, alt_gap_mean_mm, alt_gap_var_mm2)`` for :class:`DetectionProblem`, or
-    None. Updates ``present`` and ``skip`` in place: T12 present, or missed by the detector,
-    costs ``-log(1 - p)`` more."""
+    None. A transition from above T12 to a standard label below it costs what
+    :func:`pair_costs` gives with T12's skip cost replaced by ``-log p``; its gap leaves out
+    T11 -> T12 (L1 one level gap below T11)."""
     p = config.t12_absent_rate
     if p <= 0.0 or not {"T11", "T12", "L1"} <= set(labels):
         return None
-    t11, t12, l1 = labels.index("T11"), labels.index("T12"), labels.index("L1")
-    present[t12] -= math.log(1.0 - p)
-    skip[t12] -= math.log(1.0 - p)
-    v = len(labels)
-    cost = np.full((v, v), np.inf)
+    t12 = labels.index("T12")
     std = np.array([not anatomy.by_name(x).transitional for x in labels])
-    cs = np.concatenate([[0.0], np.cumsum(skip)])
-    n_std = np.concatenate([[0], np.cumsum(std)])
-    for a in range(t11 + 1):
-        for b in range(l1, v):
-            # as the pair matrix: at most max_skip standard levels skipped, T12 included
-            if not std[b] or n_std[b] - n_std[a + 1] > config.max_skip:
-                continue
-            if not np.isfinite(gm[a, b]):
-                continue
-            cost[a, b] = cs[b] - cs[a + 1] - skip[t12] - math.log(p) + present[b]
-    # the gap over T12 without T11 -> T12 (L1 one level gap below T11)
+    idx = np.arange(len(labels))
+    span = (idx < t12)[:, None] & ((idx > t12) & std)[None, :]
+    base = pair_costs(labels, skip, present, gm, config.max_skip)
+    cost = np.where(span, base - skip[t12] - math.log(p), np.inf)
     row = priors.labels.index("T11")
     drop_mean = float(priors.gap_mean_mm[row])
     drop_var = float((config.gap_sd_factor * priors.gap_sd_mm[row]) ** 2)
