@@ -152,9 +152,11 @@ def run(args: argparse.Namespace) -> int:
         net_weight=NET_WEIGHT if net is not None else 0.0,
     )
     if args.t12_absent_rate is not None:
-        if not 0.0 <= args.t12_absent_rate < 1.0:
-            raise SpinelabInputError(None, "--t12-absent-rate must be in [0, 1)")
-        config = replace(config, t12_absent_rate=args.t12_absent_rate)
+        try:  # the config checks the range
+            config = replace(config, t12_absent_rate=args.t12_absent_rate)
+        except ValueError as exc:
+            problem = f"--t12-absent-rate {args.t12_absent_rate}: {exc}"
+            raise SpinelabInputError(None, problem) from None
 
     if src.is_file():
         if dst.is_dir():
