@@ -2,12 +2,13 @@
 
 Usage: ``.venv/bin/python benchmarks/run_all.py [--only NAME ...] [--no-write]``
 
-The Wang ablation and the two cross-validations that train chain models (detection_net_cv,
-detection_confidence) take about 15 minutes each on 2 cores, synth_to_real about 55 (the sum of
-its parts measured on 2026-12-05 from an empty cache: its 510 synthetic cases, cached in /tmp,
-took 849 s for the first 390 and 258 s for 120 more on 2 cores, then 35 minutes of training and
-under a minute of evaluation), the others a few minutes together. One failing benchmark does
-not stop the others; the exit code is 1 if any failed.
+The Wang ablation takes about 15 minutes on 2 cores (843 s on 2026-11-22), the two
+cross-validations that train chain models (detection_net_cv, detection_confidence) about 6 and 5
+(2026-12-06, 80-epoch models), synth_to_real about 55 (the sum of its parts measured on
+2026-12-05 from an empty cache: its 510 synthetic cases, cached in /tmp, took 849 s for the
+first 390 and 258 s for 120 more on 2 cores, then 35 minutes of training and under a minute of
+evaluation), the others a few minutes together. One failing benchmark does not stop the
+others; the exit code is 1 if any failed.
 """
 
 from __future__ import annotations
