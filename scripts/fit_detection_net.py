@@ -11,7 +11,10 @@ on 2 cores, 187 s for the three on 2026-12-06). Reads every ``detections/<id>.js
 (:func:`spinelab.postprocess.detection_priors.split_of`, the split the detection priors are
 fitted on), trains the ensemble of :class:`spinelab.nets.detection_gru.DetectionGRU` (settings:
 :class:`spinelab.postprocess.detection_net.DetectionNetConfig` defaults) and writes ``OUT.npz``
-+ ``OUT.json`` with the settings and provenance. The report split is never read.
++ ``OUT.json`` with the settings and provenance. The report split is read only after training,
+to score the new weights: the labeller with its defaults (bundled priors, this network) on the
+report split, SpineWeb protocol, stored in the provenance as ``held_out`` (the figures of
+``benchmarks/label_detections.py``'s 'dp' row).
 """
 
 from __future__ import annotations
@@ -29,10 +32,12 @@ import torch
 
 from spinelab import __version__
 from spinelab.errors import SpinelabInputError
+from spinelab.evaluation.metrics import aggregate, evaluate_case
 from spinelab.io.vid import read_vid
 from spinelab.nets.detection_gru import ChainSample, scan_sample, train_detection_net
-from spinelab.postprocess.detection_net import DetectionNetConfig
+from spinelab.postprocess.detection_net import DetectionNet, DetectionNetConfig
 from spinelab.postprocess.detection_priors import FIT_SHARE_PERCENT, default_priors, split_of
+from spinelab.postprocess.detections import label_detections
 
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("fit_detection_net")
@@ -52,6 +57,30 @@ def load_samples(
         if s is not None:
             out.append(s)
     return out
+
+
+def held_out_scores(vid: Path, net: DetectionNet) -> dict[str, object]:
+    """The labeller's figures on the report split with ``net`` (defaults otherwise)."""
+    priors = default_priors()
+    cases = []
+    for det_path in sorted((vid / "detections").glob("*.json")):
+        if split_of(det_path.stem) != "report":
+            continue
+        det = read_vid(det_path)
+        gt = read_vid(vid / "ground_truth" / det_path.name)
+        pred = label_detections(
+            det.body_mm, det.segment_scores, priors, det.left_mm, det.right_mm, net=net
+        )
+        cases.append(evaluate_case(pred, gt.centroids(), protocol="spineweb", name=det_path.stem))
+    s = aggregate(cases)
+    return {
+        "what": "label-detections with its defaults, report split (the other scans), SpineWeb "
+        "protocol, 20 mm",
+        "n_scans": len(cases),
+        "n_vertebrae": s.regions["all"].n,
+        "id_rate_percent": round(100 * s.regions["all"].id_rate, 2),
+        "scans_all_correct_percent": round(100 * s.scans_all_correct, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         net.meta["train_node_accuracy"] = round(hits / n_nodes, 4)
         net.meta["train_seconds"] = round(secs, 1)
+        net.meta["held_out"] = held_out_scores(args.vid, net)
         npz, js = net.save(args.out, force=args.force)
         for f in (npz, js):  # package data: readable by everyone (temporary files are 0600)
             f.chmod(0o644)
@@ -112,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         npz,
         js,
     )
+    log.info("held out (report split): %s", net.meta["held_out"])
     return 0
 
 

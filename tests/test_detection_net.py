@@ -252,6 +252,27 @@ def test_net_on_real_report_scans(vid_dir: Path) -> None:
 
 
 @pytest.mark.shared_data
+def test_bundled_net_scores_what_it_says(vid_dir: Path) -> None:
+    """The held-out figures stored with the bundled weights (``meta['held_out']``, written by
+    scripts/fit_detection_net.py) are what the labeller with its defaults gets on the whole
+    report split now."""
+    held = NET.meta["held_out"]
+    priors = default_priors()
+    cases = [
+        evaluate_case(
+            label_detections(det.body_mm, det.segment_scores, priors, det.left_mm, det.right_mm),
+            gt.centroids(),
+            protocol="spineweb",
+        )
+        for det, gt in _scans(vid_dir, "report", 10**6)
+    ]
+    s = aggregate(cases)
+    assert held["n_scans"] == len(cases) and held["n_vertebrae"] == s.regions["all"].n
+    assert held["id_rate_percent"] == round(100 * s.regions["all"].id_rate, 2)
+    assert held["scans_all_correct_percent"] == round(100 * s.scans_all_correct, 1)
+
+
+@pytest.mark.shared_data
 def test_training_learns_from_real_scans(vid_dir: Path) -> None:
     """A small network trained briefly on 150 fit-split scans labels about half the detections
     of 100 other fit-split scans right (per-detection argmax, no chain constraints: the bundled
