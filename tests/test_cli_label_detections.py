@@ -242,3 +242,35 @@ def test_t12_absent_rate_option(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--t12-absent-rate" in err[0]
     assert not (tmp_path / "bad.json").exists()
+
+
+def test_net_max_detections_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A 17-vertebra spine is labelled without the chain model by default (the summary says
+    so), with it under ``--net-max-detections none`` or a higher limit; a bad value is refused
+    with one line and nothing written."""
+    from spinelab.io.vid import read_vid
+    from spinelab.postprocess.detections import DetectionLabelConfig, label_detections
+
+    labels = [f"T{i}" for i in range(1, 13)] + ["L1", "L2", "L3", "L4", "L5"]
+    write_vid(tmp_path / "scan.json", labels)
+    scan = read_vid(tmp_path / "scan.json")
+    args = (scan.body_mm, scan.segment_scores, PRIORS, scan.left_mm, scan.right_mm)
+    base = ["label-detections", str(tmp_path / "scan.json"), "-o"]
+    capsys.readouterr()
+    assert main([*base, str(tmp_path / "a.json")]) == 0
+    assert "without the chain model" in capsys.readouterr().out
+    assert main([*base, str(tmp_path / "b.json"), "--net-max-detections", "none"]) == 0
+    assert main([*base, str(tmp_path / "c.json"), "--net-max-detections", "30"]) == 0
+    assert "without the chain model" not in capsys.readouterr().out
+    with_net = label_detections(*args, DetectionLabelConfig(net_max_detections=None))
+    without = label_detections(*args, net=None)
+    for name, want in (("a", without), ("b", with_net), ("c", with_net)):
+        got = read_native(tmp_path / f"{name}.json")
+        assert got.labels == want.labels == labels
+        assert got.confidence is not None and want.confidence is not None
+        np.testing.assert_allclose(got.confidence, want.confidence, rtol=1e-6)
+    for bad in ("-1", "many"):
+        assert main([*base, str(tmp_path / "d.json"), "--net-max-detections", bad]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"--net-max-detections {bad}" in err[0]
+    assert not (tmp_path / "d.json").exists()

@@ -23,6 +23,7 @@ from spinelab.postprocess.detection_net import (
 )
 from spinelab.postprocess.detection_priors import default_priors, split_of
 from spinelab.postprocess.detections import (
+    NET_MAX_DETECTIONS,
     NET_WEIGHT,
     STAND_INS,
     DetectionLabelConfig,
@@ -190,6 +191,48 @@ def test_net_weight_enters_the_energies() -> None:
         DetectionLabelConfig(net_weight=-1.0)
     with pytest.raises(ValueError, match="net must be"):
         label_detections(body, scores, PRIORS, net="bundled")
+
+
+def test_long_chains_are_labelled_without_the_net() -> None:
+    """Scans with more body detections than ``net_max_detections`` are labelled as without the
+    network (and say so in ``extra``); shorter ones, or any with the limit off, with it."""
+    rng = np.random.default_rng(5)
+    whole = [f"T{i}" for i in range(1, 13)] + ["L1", "L2", "L3", "L4", "L5"]
+    assert len(whole) > NET_MAX_DETECTIONS >= 7
+    for labels in (whole, whole[-7:]):
+        body, scores, left, right = spine_with_pedicles(labels, rng)
+        args = (body, scores, PRIORS, left, right)
+        default = label_detections(*args)
+        unlimited = label_detections(*args, DetectionLabelConfig(net_max_detections=None))
+        without = label_detections(*args, net=None)
+        long = len(labels) > NET_MAX_DETECTIONS
+        same = without if long else unlimited
+        assert default.labels == same.labels == labels
+        assert default.confidence is not None and same.confidence is not None
+        np.testing.assert_allclose(default.confidence, same.confidence)
+        assert default.extra is not None and default.extra["chain_model"] is not long
+        assert unlimited.extra is not None and unlimited.extra["chain_model"]
+        assert without.extra is not None and not without.extra["chain_model"]
+        assert unlimited.confidence is not None and without.confidence is not None
+        assert not np.allclose(unlimited.confidence, without.confidence)  # the net counts
+    with pytest.raises(ValueError, match="net_max_detections"):
+        DetectionLabelConfig(net_max_detections=-1)
+
+
+@pytest.mark.shared_data
+def test_whole_spine_scan_without_the_net(vid_dir: Path) -> None:
+    """A real VerSe 2020 whole spine (report split, 27 body detections, C1-L5 annotated, a
+    vertebra the annotation skips between T12 and L1): the network, trained mostly on
+    thoraco-lumbar scans, counts up from L5 and shifts T3-T12; left out by the default limit,
+    every vertebra is identified."""
+    det = read_vid(vid_dir / "detections" / "L150kaW3wToW.json")
+    gt = read_vid(vid_dir / "ground_truth" / "L150kaW3wToW.json")
+    args = (det.body_mm, det.segment_scores, default_priors(), det.left_mm, det.right_mm)
+    default = evaluate_case(label_detections(*args), gt.centroids(), protocol="spineweb")
+    unlimited = label_detections(*args, DetectionLabelConfig(net_max_detections=None))
+    with_net = evaluate_case(unlimited, gt.centroids(), protocol="spineweb")
+    assert default.n == 24 and default.n_identified == 24
+    assert with_net.n_identified <= 16
 
 
 def test_missed_vertebra_and_false_detection_with_the_net() -> None:

@@ -8,7 +8,8 @@ body was missed but whose left/right pedicles were detected may be added at the 
 implied by them (``extra.from_pedicles`` counts them; ``--no-pedicles`` turns this off).
 A learned chain model (:mod:`spinelab.postprocess.detection_net`, a bidirectional GRU along the
 detections) adds its evidence to the energy (``--net STEM`` for other weights, ``--no-net`` to
-leave it out). ``--t12-absent-rate P`` lets a spine have eleven thoracic vertebrae (off by
+leave it out); scans with more body detections than ``--net-max-detections`` (whole spines) are
+labelled without it. ``--t12-absent-rate P`` lets a spine have eleven thoracic vertebrae (off by
 default; see ``DetectionLabelConfig.t12_absent_rate``).
 
 OUT is a ``spinelab-centroids/1`` JSON file (file mode) or a folder that receives one JSON per
@@ -82,6 +83,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="leave out the learned chain model's evidence (priors and optimization only)",
     )
     parser.add_argument(
+        "--net-max-detections",
+        metavar="N",
+        default=None,
+        help="use the chain model only for scans with at most N body detections, or 'none' for "
+        "every scan (default: DetectionLabelConfig.net_max_detections, 16; longer, whole-spine "
+        "chains are rare in its training data and it miscounts them)",
+    )
+    parser.add_argument(
         "--t12-absent-rate",
         metavar="P",
         type=float,
@@ -90,6 +99,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "e.g. 0.005 for VerSe-like data; default 0: off (DetectionLabelConfig.t12_absent_rate)",
     )
     parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
+
+
+def _limit(text: str) -> int | None:
+    """``--net-max-detections``: a count >= 0, or 'none' (a bad value: one-line input error)."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        problem = f"--net-max-detections {text}: give a whole number >= 0 or 'none'"
+        raise SpinelabInputError(None, problem)
+    return value
 
 
 def _label_one(
@@ -124,6 +147,8 @@ def _label_one(
     dropped = len(cents.extra.get("dropped_detections", [])) if cents.extra else 0
     added = int(cents.extra.get("from_pedicles", 0)) if cents.extra else 0
     notes = [f"{dropped} dropped"] + ([f"{added} from pedicles only"] if added else [])
+    if net is not None and cents.extra and not cents.extra.get("chain_model", True):
+        notes.append("without the chain model: more detections than --net-max-detections")
     return (
         f"{path.name}: {n_det} detections -> {len(cents)} vertebrae "
         f"{cents.labels[0]}..{cents.labels[-1]} ({', '.join(notes)})"
@@ -151,6 +176,8 @@ def run(args: argparse.Namespace) -> int:
         pedicle_candidates=use_ped,
         net_weight=NET_WEIGHT if net is not None else 0.0,
     )
+    if args.net_max_detections is not None:
+        config = replace(config, net_max_detections=_limit(args.net_max_detections))
     if args.t12_absent_rate is not None:
         try:  # the config checks the range
             config = replace(config, t12_absent_rate=args.t12_absent_rate)

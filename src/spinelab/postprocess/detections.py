@@ -87,6 +87,8 @@ SOLVERS: tuple[str, ...] = ("dp", "wang")
 #: The weight of the learned chain model when it is used (2-fold cross-validation, see
 #: :class:`DetectionLabelConfig`).
 NET_WEIGHT = 1.0
+#: Default ``DetectionLabelConfig.net_max_detections`` (see there).
+NET_MAX_DETECTIONS = 16
 #: Default ``DetectionLabelConfig.t12_absent_rate`` (off; 0.005 is the VID fit split's
 #: prevalence, see there).
 T12_ABSENT_RATE = 0.0
@@ -151,6 +153,16 @@ class DetectionLabelConfig:
             (``benchmarks/detection_net_cv.py``). The model was trained on the VID detector's
             output with augmentation (misses, false detections, missing pedicles, body size,
             score noise); for a detector unlike it, compare with 0 on your own annotated scans.
+        net_max_detections: The chain model is used only for scans with at most this many body
+            detections (pedicle-implied candidates not counted); None: always. Longer chains
+            are whole-spine scans, rare in its training data (46 of the 1,349 fit-split scans
+            have more than 18 detections, VID being mostly colonography), and there its
+            counting goes wrong: in 2-fold cross-validation on the fit split the held-out id
+            rate of the 46 scans with more than 18 detections was 93.70 % without the model and
+            89.50 / 88.62 % with it (seeds 0 / 1), while it lifts the others from 93.89 to
+            95.56 / 95.46 %. ``NET_MAX_DETECTIONS`` (16) had the best mean held-out id rate of the limits
+            14 / 16 / 18 / 20 over the two seeds (95.42 / 95.47 % at 16, against 95.11 / 94.95 %
+            without a limit; ``benchmarks/RESULTS.md``, 2026-12-06).
         synthesize_t13: When the priors have no T13 (VID's ground truth never labels one),
             add it between T12 and L1 anyway: a thirteenth thoracic vertebra then gets its own
             label instead of shifting T1-T12 or L1-L5 by one. Its tables are borrowed
@@ -206,6 +218,7 @@ class DetectionLabelConfig:
     region_weight: float = 2.0
     transitional_rate: float | None = 0.5
     net_weight: float = NET_WEIGHT
+    net_max_detections: int | None = NET_MAX_DETECTIONS
     synthesize_t13: bool = True
     t13_rate: float = 0.01
     t12_absent_rate: float = T12_ABSENT_RATE
@@ -222,6 +235,8 @@ class DetectionLabelConfig:
             raise ValueError("transitional_rate must be in (0, 1) or None")
         if self.net_weight < 0:
             raise ValueError("net_weight must be >= 0")
+        if self.net_max_detections is not None and self.net_max_detections < 0:
+            raise ValueError("net_max_detections must be >= 0 or None")
         if not 0.0 <= self.t12_absent_rate < 1.0:
             raise ValueError("t12_absent_rate must be in [0, 1)")
 
@@ -1036,17 +1051,26 @@ def label_detections(
         source: Stored as the centroids' ``source``.
         net: The learned chain model (:mod:`~spinelab.postprocess.detection_net`): "default"
             (the bundled one), a :class:`DetectionNet`, or None (not used; as with
-            ``config.net_weight = 0``).
+            ``config.net_weight = 0``). Left out for scans with more body detections than
+            ``config.net_max_detections``.
 
     Returns:
         Centroids at the positions of the detections judged true, labels consecutive in chain
         order (up to missed vertebrae), confidence per vertebra (see the solver), ``method``
-        naming the solver, ``extra`` with the energy, the scale and the dropped detections.
+        naming the solver, ``extra`` with the energy, the scale, the dropped detections and
+        whether the chain model was used (``chain_model``).
     """
     if isinstance(net, str):
         if net != "default":
             raise ValueError(f"net must be 'default', a DetectionNet or None, not {net!r}")
         net = default_detection_net() if config.net_weight > 0 else None
+    limit = config.net_max_detections
+    if (
+        net is not None
+        and limit is not None
+        and np.asarray(body_mm).reshape(-1, 3).shape[0] > limit
+    ):
+        net = None  # a whole-spine chain: outside most of the model's training data
     if config.pedicle_candidates:
         body, scores, n_det = with_pedicle_candidates(body_mm, segment_scores, left_mm, right_mm)
     else:
@@ -1073,5 +1097,6 @@ def label_detections(
             "dropped_detections": dropped,
             "n_detections": n_det,
             "from_pedicles": int(np.sum(idx >= n_det)),
+            "chain_model": net is not None and config.net_weight > 0,
         },
     )
