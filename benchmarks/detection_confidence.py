@@ -14,7 +14,9 @@ truth lacks counts as wrong. The temperature changes the confidences, never the 
 Temperature: the fit split's two halves as in ``benchmarks/detection_net_cv.py`` (priors and
 chain model fitted on one half, labels and confidences on the other, both ways); the temperature
 with the lowest negative log-likelihood of the held-out outcomes is the one to ship as
-``CONFIDENCE_TEMPERATURE``. The report split is then scored with the bundled priors and network
+``CONFIDENCE_TEMPERATURE``, fitted on the vertebrae of scans labelled with the chain model, and
+as ``CONFIDENCE_TEMPERATURE_WITHOUT_NET`` on those of scans labelled without it (more body
+detections than ``net_max_detections``). The report split is then scored with the bundled priors and network
 at T = 1 and at the shipped temperature: reliability per confidence bin, expected calibration
 error (ECE, bins weighted by their counts), how well the confidences rank right above wrong
 (AUROC), and a per-scan triage (flag the scans whose lowest confidence is lowest).
@@ -45,6 +47,7 @@ from spinelab.postprocess.detection_net import (
 from spinelab.postprocess.detection_priors import DetectionPriors, default_priors
 from spinelab.postprocess.detections import (
     CONFIDENCE_TEMPERATURE,
+    CONFIDENCE_TEMPERATURE_WITHOUT_NET,
     DetectionLabelConfig,
     label_detections,
 )
@@ -61,13 +64,22 @@ EPS = 1e-6
 
 @dataclass
 class Outcomes:
-    """Per labelled vertebra: confidence and whether it is right; per scan: lowest confidence
-    and whether every ground-truth vertebra was identified."""
+    """Per labelled vertebra: confidence, whether it is right and whether its scan was labelled
+    with the chain model; per scan: lowest confidence and whether every ground-truth vertebra
+    was identified."""
 
     conf: np.ndarray
     right: np.ndarray
     scan_min: np.ndarray
     scan_ok: np.ndarray
+    with_net: np.ndarray
+
+    def vertebrae(self, with_net: bool) -> Outcomes:
+        """The vertebrae of the scans labelled with (or without) the chain model (no scans)."""
+        m = self.with_net == with_net
+        return Outcomes(
+            self.conf[m], self.right[m], np.zeros(0), np.zeros(0, bool), self.with_net[m]
+        )
 
 
 Fold = tuple[list[Scan], DetectionPriors, DetectionNet]
@@ -79,6 +91,7 @@ def outcomes(folds: list[Fold], config: DetectionLabelConfig) -> Outcomes:
     right: list[bool] = []
     scan_min: list[float] = []
     scan_ok: list[bool] = []
+    with_net: list[bool] = []
     for name, det, gt, priors, net in (
         (*scan, priors, net) for scans, priors, net in folds for scan in scans
     ):
@@ -92,7 +105,8 @@ def outcomes(folds: list[Fold], config: DetectionLabelConfig) -> Outcomes:
         right.extend(bool(ok.get(x, False)) for x in pred.labels)
         scan_min.append(float(c.min()) if c.size else 0.0)
         scan_ok.append(all(ok.values()))
-    return Outcomes(*(np.asarray(x) for x in (conf, right, scan_min, scan_ok)))
+        with_net.extend([bool(pred.extra and pred.extra.get("chain_model"))] * c.size)
+    return Outcomes(*(np.asarray(x) for x in (conf, right, scan_min, scan_ok, with_net)))
 
 
 def nll(o: Outcomes) -> float:
@@ -203,18 +217,33 @@ def main(argv: list[str] | None = None) -> int:
     bundled_priors = default_priors()
     priors, nets = train_halves(halves, bundled_priors.labels, DetectionNetConfig())
     base = DetectionLabelConfig()
-    cv_rows, best = [], (np.inf, 1.0)
+    cv_rows, best = [], {True: (np.inf, 1.0), False: (np.inf, 1.0)}
     for t in args.temperatures:
-        cfg = replace(base, confidence_temperature=t)
+        cfg = replace(base, confidence_temperature=t, confidence_temperature_without_net=t)
         o = outcomes([(halves[1], priors[0], nets[0]), (halves[0], priors[1], nets[1])], cfg)
-        n = nll(o)
-        best = min(best, (n, t))
-        shipped = " (shipped)" if t == CONFIDENCE_TEMPERATURE else ""
-        cv_rows.append(f"| {t:g}{shipped} | {n:.4f} | {100 * ece(o):.2f} | {len(o.conf)} |")
-        log.info("T %g: held-out NLL %.4f, ECE %.2f points", t, n, 100 * ece(o))
+        cells = []
+        for with_net, shipped_t in (
+            (True, CONFIDENCE_TEMPERATURE),
+            (False, CONFIDENCE_TEMPERATURE_WITHOUT_NET),
+        ):
+            g = o.vertebrae(with_net)
+            n = nll(g)
+            best[with_net] = min(best[with_net], (n, t))
+            mark = " (shipped)" if t == shipped_t else ""
+            cells.append(f"{n:.4f}{mark} | {100 * ece(g):.2f} | {len(g.conf)}")
+            log.info(
+                "T %g, chain model %s: held-out NLL %.4f, ECE %.2f points",
+                t,
+                with_net,
+                n,
+                100 * ece(g),
+            )
+        cv_rows.append(f"| {t:g} | {' | '.join(cells)} |")
     bundled_net = default_detection_net()
     bundled = [(report, bundled_priors, bundled_net)]
-    rep1 = outcomes(bundled, replace(base, confidence_temperature=1.0))
+    rep1 = outcomes(
+        bundled, replace(base, confidence_temperature=1.0, confidence_temperature_without_net=1.0)
+    )
     rep_t = outcomes(bundled, base)
     text = "\n".join(
         [
@@ -222,22 +251,31 @@ def main(argv: list[str] | None = None) -> int:
             "",
             machine_line(),
             "",
-            "dp labeller, defaults of `DetectionLabelConfig` but the temperature. A labelled "
+            "dp labeller, defaults of `DetectionLabelConfig` but the temperatures. A labelled "
             "vertebra is right when the ground truth has its label and identifies it (SpineWeb, "
             "20 mm). Temperature chosen on the held-out halves of the fit split (priors and "
             f"chain model of the other half; {len(halves[0])} + {len(halves[1])} scans) by the "
-            "negative log-likelihood (NLL, nats per vertebra) of the outcomes; ECE in "
+            "negative log-likelihood (NLL, nats per vertebra) of the outcomes, separately for "
+            "the vertebrae of scans labelled with the chain model and of those labelled "
+            f"without it (more than {base.net_max_detections} body detections); ECE in "
             "percentage points over the bins of the tables below.",
             "",
-            "| temperature | held-out NLL | held-out ECE | vertebrae |",
-            "|---|---|---|---|",
+            "| temperature | NLL, with chain model | ECE | vertebrae | NLL, without | ECE | "
+            "vertebrae |",
+            "|---|---|---|---|---|---|---|",
             *cv_rows,
             "",
-            f"Lowest held-out NLL at T = {best[1]:g}; shipped `CONFIDENCE_TEMPERATURE` = "
-            f"{CONFIDENCE_TEMPERATURE:g}.",
+            f"Lowest held-out NLL with the chain model at T = {best[True][1]:g}, without it at "
+            f"T = {best[False][1]:g}; shipped `CONFIDENCE_TEMPERATURE` = "
+            f"{CONFIDENCE_TEMPERATURE:g}, `CONFIDENCE_TEMPERATURE_WITHOUT_NET` = "
+            f"{CONFIDENCE_TEMPERATURE_WITHOUT_NET:g}.",
             "",
             *report_block(f"report split, T = 1 ({len(report)} scans)", rep1),
-            *report_block(f"report split, T = {CONFIDENCE_TEMPERATURE:g} (shipped)", rep_t),
+            *report_block(
+                f"report split, T = {CONFIDENCE_TEMPERATURE:g} / "
+                f"{CONFIDENCE_TEMPERATURE_WITHOUT_NET:g} (shipped)",
+                rep_t,
+            ),
         ]
     )
     print(text)

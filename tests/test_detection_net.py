@@ -195,7 +195,8 @@ def test_net_weight_enters_the_energies() -> None:
 
 def test_long_chains_are_labelled_without_the_net() -> None:
     """Scans with more body detections than ``net_max_detections`` are labelled as without the
-    network (and say so in ``extra``); shorter ones, or any with the limit off, with it."""
+    network (and say so in ``extra``), with the confidence temperature fitted for that; shorter
+    ones, or any with the limit off, with it."""
     rng = np.random.default_rng(5)
     whole = [f"T{i}" for i in range(1, 13)] + ["L1", "L2", "L3", "L4", "L5"]
     assert len(whole) > NET_MAX_DETECTIONS >= 7
@@ -215,8 +216,18 @@ def test_long_chains_are_labelled_without_the_net() -> None:
         assert without.extra is not None and not without.extra["chain_model"]
         assert unlimited.confidence is not None and without.confidence is not None
         assert not np.allclose(unlimited.confidence, without.confidence)  # the net counts
+        # each kind of scan has its own confidence temperature
+        for field, affects in (
+            ("confidence_temperature", not long),
+            ("confidence_temperature_without_net", long),
+        ):
+            hot = label_detections(*args, replace(DetectionLabelConfig(), **{field: 20.0}))
+            assert hot.labels == default.labels and hot.confidence is not None
+            assert np.allclose(hot.confidence, default.confidence) is not affects
     with pytest.raises(ValueError, match="net_max_detections"):
         DetectionLabelConfig(net_max_detections=-1)
+    with pytest.raises(ValueError, match="temperature"):
+        DetectionLabelConfig(confidence_temperature_without_net=0.0)
 
 
 @pytest.mark.shared_data

@@ -95,10 +95,18 @@ T12_ABSENT_RATE = 0.0
 #: Temperature of the confidences (:class:`DetectionLabelConfig`): the lowest held-out
 #: negative log-likelihood in 2-fold cross-validation on the fit split (2026-12-02: 0.584 nats
 #: per vertebra at 1, 0.203 at 4, 0.187 at 5, 0.190 at 6, 0.235 at 8; rerun 2026-12-06 with
-#: the 80-epoch chain model: 0.541, 0.195, 0.178, 0.179, 0.216;
+#: the 80-epoch chain model: 0.541, 0.195, 0.178, 0.179, 0.216; with the whole-spine scans
+#: labelled without it, on the other scans' vertebrae: 0.507, 0.184, 0.168, 0.170, 0.209;
 #: ``benchmarks/detection_confidence.py``). Fitted for the dp solver; the wang solver's margin
 #: uses the same value, not fitted separately.
 CONFIDENCE_TEMPERATURE = 5.0
+#: Temperature of the confidences of scans labelled without the chain model (more body
+#: detections than ``net_max_detections``, or no network): the energy lacks the network's
+#: log-posteriors and is less sharp. Lowest held-out NLL in the same cross-validation, on the
+#: vertebrae of its 72 scans with more than 16 detections (2026-12-06 04:10 UTC: 0.221 nats per
+#: vertebra at 3, 0.232 at 4, 0.290 at 5, 0.277 at 2). Fitted on those scans, not on short chains labelled with the
+#: network left out (``--no-net``), which use it too.
+CONFIDENCE_TEMPERATURE_WITHOUT_NET = 3.0
 #: ``method`` written into the output centroids, per solver.
 METHOD_NAMES = {"dp": "wang2021-detections-dp", "wang": "wang2021-detections"}
 
@@ -188,7 +196,9 @@ class DetectionLabelConfig:
             that counts the thoracic levels one off with the lumbar ones, and calls normal
             spines eleven-thoracic: with the bundled model it gained 0.07 points in 2-fold
             cross-validation and lost 0.33 on the report split (``benchmarks/RESULTS.md``,
-            2026-12-06). Worth turning on where eleven-thoracic spines are expected and the
+            2026-12-06); since whole-spine scans are labelled without the chain model
+            (``net_max_detections``) it gains 0.04 points in both, within the spread of
+            training, so it stays off. Worth turning on where eleven-thoracic spines are expected and the
             top of the thoracic spine is in view (VerSe-like data), checked on such scans.
         confidence_temperature: The confidences are posteriors of the Gibbs distribution
             ``exp(-E / T)`` over labellings (dp) or ``sigmoid(margin / T)`` (wang). The energy's
@@ -198,6 +208,8 @@ class DetectionLabelConfig:
             ``CONFIDENCE_TEMPERATURE`` was fitted by the negative log-likelihood of held-out
             correctness in 2-fold cross-validation on the fit split
             (``benchmarks/detection_confidence.py``).
+        confidence_temperature_without_net: The same for scans labelled without the chain
+            model (``CONFIDENCE_TEMPERATURE_WITHOUT_NET``).
     """
 
     solver: str = "dp"
@@ -223,14 +235,15 @@ class DetectionLabelConfig:
     t13_rate: float = 0.01
     t12_absent_rate: float = T12_ABSENT_RATE
     confidence_temperature: float = CONFIDENCE_TEMPERATURE
+    confidence_temperature_without_net: float = CONFIDENCE_TEMPERATURE_WITHOUT_NET
 
     def __post_init__(self) -> None:
         if self.solver not in SOLVERS:
             raise ValueError(f"unknown solver {self.solver!r}; choose one of {', '.join(SOLVERS)}")
         if self.max_skip < 0 or self.n_scales < 1:
             raise ValueError("max_skip must be >= 0 and n_scales >= 1")
-        if not self.confidence_temperature > 0.0:
-            raise ValueError("confidence_temperature must be > 0")
+        if not (self.confidence_temperature > 0.0 and self.confidence_temperature_without_net > 0):
+            raise ValueError("confidence_temperature(_without_net) must be > 0")
         if self.transitional_rate is not None and not 0.0 < self.transitional_rate < 1.0:
             raise ValueError("transitional_rate must be in (0, 1) or None")
         if self.net_weight < 0:
@@ -1082,7 +1095,9 @@ def label_detections(
         is_cand = prob.order >= n_det
         prob.e_label[is_cand] += config.candidate_energy
     solve = solve_dp if config.solver == "dp" else solve_wang
-    sol = solve(prob, config.confidence_temperature)
+    use_net = net is not None and config.net_weight > 0
+    t = config.confidence_temperature if use_net else config.confidence_temperature_without_net
+    sol = solve(prob, t)
     idx = prob.order[sol.k] if sol.k.size else np.zeros(0, dtype=np.int64)
     dropped = sorted(set(range(n_det)) - {int(i) for i in idx})
     return Centroids(
@@ -1097,6 +1112,6 @@ def label_detections(
             "dropped_detections": dropped,
             "n_detections": n_det,
             "from_pedicles": int(np.sum(idx >= n_det)),
-            "chain_model": net is not None and config.net_weight > 0,
+            "chain_model": use_net,
         },
     )
