@@ -16,10 +16,11 @@ chain model fitted on one half, labels and confidences on the other, both ways);
 with the lowest negative log-likelihood of the held-out outcomes is the one to ship as
 ``CONFIDENCE_TEMPERATURE``, fitted on the vertebrae of scans labelled with the chain model, and
 as ``CONFIDENCE_TEMPERATURE_WITHOUT_NET`` on those of scans labelled without it (more body
-detections than ``net_max_detections``). The report split is then scored with the bundled priors and network
-at T = 1 and at the shipped temperature: reliability per confidence bin, expected calibration
-error (ECE, bins weighted by their counts), how well the confidences rank right above wrong
-(AUROC), and a per-scan triage (flag the scans whose lowest confidence is lowest).
+detections than ``net_max_detections``). The report split is then scored with the bundled
+priors and network at T = 1 and at the shipped temperatures: reliability per confidence bin,
+expected calibration error (ECE, bins weighted by their counts), how well the confidences rank
+right above wrong (AUROC), and a per-scan triage (flag the scans whose lowest confidence is
+lowest).
 
 Prints the tables and replaces this script's section of ``benchmarks/RESULTS.md``.
 """

@@ -104,8 +104,8 @@ CONFIDENCE_TEMPERATURE = 5.0
 #: detections than ``net_max_detections``, or no network): the energy lacks the network's
 #: log-posteriors and is less sharp. Lowest held-out NLL in the same cross-validation, on the
 #: vertebrae of its 72 scans with more than 16 detections (2026-12-06 04:10 UTC: 0.221 nats per
-#: vertebra at 3, 0.232 at 4, 0.290 at 5, 0.277 at 2). Fitted on those scans, not on short chains labelled with the
-#: network left out (``--no-net``), which use it too.
+#: vertebra at 3, 0.232 at 4, 0.290 at 5, 0.277 at 2). Fitted on those scans, not on short
+#: chains labelled with the network left out (``--no-net``), which use it too.
 CONFIDENCE_TEMPERATURE_WITHOUT_NET = 3.0
 #: ``method`` written into the output centroids, per solver.
 METHOD_NAMES = {"dp": "wang2021-detections-dp", "wang": "wang2021-detections"}
@@ -168,9 +168,9 @@ class DetectionLabelConfig:
             counting goes wrong: in 2-fold cross-validation on the fit split the held-out id
             rate of the 46 scans with more than 18 detections was 93.70 % without the model and
             89.50 / 88.62 % with it (seeds 0 / 1), while it lifts the others from 93.89 to
-            95.56 / 95.46 %. ``NET_MAX_DETECTIONS`` (16) had the best mean held-out id rate of the limits
-            14 / 16 / 18 / 20 over the two seeds (95.42 / 95.47 % at 16, against 95.11 / 94.95 %
-            without a limit; ``benchmarks/RESULTS.md``, 2026-12-06).
+            95.56 / 95.46 %. ``NET_MAX_DETECTIONS`` (16) had the best mean held-out id rate of
+            the limits 14 / 16 / 18 / 20 over the two seeds (95.42 / 95.47 % at 16, against
+            95.11 / 94.95 % without a limit; ``benchmarks/RESULTS.md``, 2026-12-06).
         synthesize_t13: When the priors have no T13 (VID's ground truth never labels one),
             add it between T12 and L1 anyway: a thirteenth thoracic vertebra then gets its own
             label instead of shifting T1-T12 or L1-L5 by one. Its tables are borrowed
@@ -198,8 +198,9 @@ class DetectionLabelConfig:
             cross-validation and lost 0.33 on the report split (``benchmarks/RESULTS.md``,
             2026-12-06); since whole-spine scans are labelled without the chain model
             (``net_max_detections``) it gains 0.04 points in both, within the spread of
-            training, so it stays off. Worth turning on where eleven-thoracic spines are expected and the
-            top of the thoracic spine is in view (VerSe-like data), checked on such scans.
+            training, so it stays off. Worth turning on where eleven-thoracic spines are
+            expected and the top of the thoracic spine is in view (VerSe-like data), checked on
+            such scans.
         confidence_temperature: The confidences are posteriors of the Gibbs distribution
             ``exp(-E / T)`` over labellings (dp) or ``sigmoid(margin / T)`` (wang). The energy's
             weights were tuned for the labels, not as calibrated log-likelihoods: at ``T = 1``
