@@ -105,14 +105,10 @@ def _limit(text: str) -> int | None:
     """``--net-max-detections``: a count >= 0, or 'none' (a bad value: one-line input error)."""
     if text.strip().lower() == "none":
         return None
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
+    if not text.strip().isdigit():
         problem = f"--net-max-detections {text}: give a whole number >= 0 or 'none'"
         raise SpinelabInputError(None, problem)
-    return value
+    return int(text)
 
 
 def _label_one(

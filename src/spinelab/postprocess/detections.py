@@ -1078,19 +1078,14 @@ def label_detections(
         if net != "default":
             raise ValueError(f"net must be 'default', a DetectionNet or None, not {net!r}")
         net = default_detection_net() if config.net_weight > 0 else None
-    limit = config.net_max_detections
-    if (
-        net is not None
-        and limit is not None
-        and np.asarray(body_mm).reshape(-1, 3).shape[0] > limit
-    ):
-        net = None  # a whole-spine chain: outside most of the model's training data
     if config.pedicle_candidates:
         body, scores, n_det = with_pedicle_candidates(body_mm, segment_scores, left_mm, right_mm)
     else:
         body = np.asarray(body_mm, dtype=np.float64).reshape(-1, 3)
         scores = np.asarray(segment_scores, dtype=np.float64).reshape(-1, 3)
         n_det = body.shape[0]
+    if config.net_max_detections is not None and n_det > config.net_max_detections:
+        net = None  # a whole-spine chain: outside most of the chain model's training data
     prob = build_problem(body, scores, priors, left_mm, right_mm, config, net)
     if body.shape[0] > n_det:
         is_cand = prob.order >= n_det
