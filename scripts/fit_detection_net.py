@@ -33,10 +33,9 @@ import torch
 from spinelab import __version__
 from spinelab.errors import SpinelabInputError
 from spinelab.evaluation.metrics import aggregate, evaluate_case
-from spinelab.io.vid import read_vid
 from spinelab.nets.detection_gru import ChainSample, scan_sample, train_detection_net
 from spinelab.postprocess.detection_net import DetectionNet, DetectionNetConfig
-from spinelab.postprocess.detection_priors import FIT_SHARE_PERCENT, default_priors, split_of
+from spinelab.postprocess.detection_priors import FIT_SHARE_PERCENT, default_priors, vid_split
 from spinelab.postprocess.detections import label_detections
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,31 +46,22 @@ def load_samples(
     vid: Path, split: str, labels: tuple[str, ...], config: DetectionNetConfig
 ) -> list[ChainSample]:
     """Training sequences of one split (sorted by scan id; scans without detections left out)."""
-    out = []
-    for det_path in sorted((vid / "detections").glob("*.json")):
-        if split_of(det_path.stem) != split:
-            continue
-        det = read_vid(det_path)
-        gt = read_vid(vid / "ground_truth" / det_path.name)
-        s = scan_sample(det_path.stem, det, gt, labels, config)
-        if s is not None:
-            out.append(s)
-    return out
+    return [
+        s
+        for scan_id, det, gt in vid_split(vid, split)
+        if (s := scan_sample(scan_id, det, gt, labels, config)) is not None
+    ]
 
 
 def held_out_scores(vid: Path, net: DetectionNet) -> dict[str, object]:
     """The labeller's figures on the report split with ``net`` (defaults otherwise)."""
     priors = default_priors()
     cases = []
-    for det_path in sorted((vid / "detections").glob("*.json")):
-        if split_of(det_path.stem) != "report":
-            continue
-        det = read_vid(det_path)
-        gt = read_vid(vid / "ground_truth" / det_path.name)
+    for scan_id, det, gt in vid_split(vid, "report"):
         pred = label_detections(
             det.body_mm, det.segment_scores, priors, det.left_mm, det.right_mm, net=net
         )
-        cases.append(evaluate_case(pred, gt.centroids(), protocol="spineweb", name=det_path.stem))
+        cases.append(evaluate_case(pred, gt.centroids(), protocol="spineweb", name=scan_id))
     s = aggregate(cases)
     return {
         "what": "label-detections with its defaults, report split (the other scans), SpineWeb "

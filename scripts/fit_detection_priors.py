@@ -20,12 +20,11 @@ from pathlib import Path
 
 from spinelab import __version__
 from spinelab.errors import SpinelabInputError
-from spinelab.io.vid import read_vid
 from spinelab.postprocess.detection_priors import (
     FIT_SHARE_PERCENT,
     FitCase,
     fit_priors,
-    split_of,
+    vid_split,
 )
 from spinelab.postprocess.detections import pedicle_sides
 
@@ -36,15 +35,11 @@ log = logging.getLogger("fit_detection_priors")
 def load_cases(vid: Path, split: str, pedicle_radius_mm: float) -> tuple[list[FitCase], list[str]]:
     """The (detections, ground truth) pairs of one split, and their ids (sorted)."""
     cases, ids = [], []
-    for det_path in sorted((vid / "detections").glob("*.json")):
-        if split_of(det_path.stem) != split:
-            continue
-        det = read_vid(det_path)
-        gt = read_vid(vid / "ground_truth" / det_path.name)
+    for scan_id, det, gt in vid_split(vid, split):
         sides = pedicle_sides(det.body_mm, det.left_mm, det.right_mm, pedicle_radius_mm)
         labels = [x for x in gt.body_levels if x is not None]
         cases.append(FitCase(det.body_mm, det.segment_scores, sides, labels, gt.body_mm))
-        ids.append(det_path.stem)
+        ids.append(scan_id)
     return cases, ids
 
 

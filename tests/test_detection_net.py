@@ -3,6 +3,7 @@ torch side (spinelab.nets.detection_gru)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from dataclasses import replace
@@ -21,7 +22,7 @@ from spinelab.postprocess.detection_net import (
     default_detection_net,
     node_features,
 )
-from spinelab.postprocess.detection_priors import default_priors, split_of
+from spinelab.postprocess.detection_priors import default_priors, vid_split
 from spinelab.postprocess.detections import (
     NET_MAX_DETECTIONS,
     NET_WEIGHT,
@@ -260,15 +261,7 @@ def test_missed_vertebra_and_false_detection_with_the_net() -> None:
 
 
 def _scans(vid_dir: Path, split: str, n: int) -> list[tuple[VidScan, VidScan]]:
-    ids = sorted(p.stem for p in (vid_dir / "detections").glob("*.json"))
-    ids = [i for i in ids if split_of(i) == split][:n]
-    return [
-        (
-            read_vid(vid_dir / "detections" / f"{i}.json"),
-            read_vid(vid_dir / "ground_truth" / f"{i}.json"),
-        )
-        for i in ids
-    ]
+    return [(det, gt) for _, det, gt in itertools.islice(vid_split(vid_dir, split), n)]
 
 
 @pytest.mark.shared_data

@@ -20,6 +20,7 @@ from spinelab.postprocess.detection_priors import (
     fit_priors,
     match_detections,
     split_of,
+    vid_split,
 )
 from spinelab.postprocess.detections import (
     DetectionLabelConfig,
@@ -173,6 +174,17 @@ def test_split_is_deterministic() -> None:
     assert a == [split_of(i) for i in ids]
     share = a.count("fit") / len(a)
     assert 0.65 < share < 0.75
+
+
+@pytest.mark.shared_data
+def test_vid_split_reads_each_split_in_id_order(vid_dir: Path) -> None:
+    """The two splits partition the VID scans; each pair is a scan's detections and its truth."""
+    every = sorted(p.stem for p in (vid_dir / "detections").glob("*.json"))
+    fit = [i for i, _, _ in vid_split(vid_dir, "fit")]
+    report_id, det, gt = next(vid_split(vid_dir, "report"))
+    assert fit == sorted(fit) and len(fit) == 1350
+    assert sorted(fit + [i for i, _, _ in vid_split(vid_dir, "report")]) == every
+    assert split_of(report_id) == "report" and gt.is_labelled and not det.is_labelled
 
 
 def test_match_detections_one_to_one() -> None:

@@ -33,7 +33,7 @@ import itertools
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -46,6 +46,7 @@ from spinelab import anatomy
 from spinelab.errors import SpinelabInputError
 from spinelab.io.atomic import atomic_path, write_text_atomic
 from spinelab.io.jsonfile import read_stem_json
+from spinelab.io.vid import VidScan, read_vid
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +213,18 @@ def split_of(scan_id: str) -> str:
 
     h = int(hashlib.sha256(scan_id.encode("utf-8")).hexdigest()[:8], 16)
     return "fit" if h % 100 < FIT_SHARE_PERCENT else "report"
+
+
+def vid_split(
+    vid_dir: str | os.PathLike[str], split: str
+) -> Iterator[tuple[str, VidScan, VidScan]]:
+    """``(scan id, detections, ground truth)`` of one split of a VID folder (``detections/`` and
+    ``ground_truth/``), in scan-id order; reads each pair as it goes."""
+    root = Path(vid_dir)
+    for det_path in sorted((root / "detections").glob("*.json")):
+        if split_of(det_path.stem) == split:
+            gt_path = root / "ground_truth" / det_path.name
+            yield det_path.stem, read_vid(det_path), read_vid(gt_path)
 
 
 @dataclass
