@@ -655,7 +655,9 @@ def build_problem(
         left_mm, right_mm: ``(L, 3)``/``(R, 3)`` pedicle points, LPS mm, or None.
         config: Settings.
         net: Learned chain model whose log-posteriors are added with ``config.net_weight``
-            (None: not used).
+            (None: not used). Used as given: :func:`label_detections` decides whether a scan
+            gets it (``config.net_max_detections``) and picks the confidence temperature to
+            match.
     """
     body = np.asarray(body_mm, dtype=np.float64).reshape(-1, 3)
     scores = np.asarray(segment_scores, dtype=np.float64).reshape(-1, 3)
