@@ -72,6 +72,10 @@ def test_file_mode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cents.method == "wang2021-detections-dp"
     assert cents.source == {"file": "scan.json", "format": "vid-keypoints"}
     assert "7 vertebrae T11..L5 (1 dropped)" in capsys.readouterr().out
+    out_map = tmp_path / "out_map.json"
+    args = ["label-detections", str(tmp_path / "scan.json"), "-o", str(out_map)]
+    assert main([*args, "--decoder", "map"]) == 0
+    assert read_native(out_map).labels == LUMBAR
 
 
 def test_summary_counts_vertebrae_found_from_pedicles_only(

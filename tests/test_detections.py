@@ -28,6 +28,7 @@ from spinelab.postprocess.detections import (
     DetectionSolution,
     build_problem,
     centerline_positions,
+    decode_expected,
     label_detections,
     pedicle_body_candidates,
     pedicle_sides,
@@ -272,6 +273,8 @@ def test_clean_synthetic_spine_is_labelled_exactly(solver: str) -> None:
     assert np.allclose(cents.positions_mm, pos)
     assert cents.method is not None and "wang2021" in cents.method
     assert cents.confidence is not None and np.all(cents.confidence > 0.5)
+    assert cents.extra is not None
+    assert cents.extra["decoder"] == ("expected" if solver == "dp" else "map")
 
 
 def test_missed_vertebra_is_skipped_and_false_positive_dropped() -> None:
@@ -287,10 +290,12 @@ def test_missed_vertebra_is_skipped_and_false_positive_dropped() -> None:
     assert cents.extra["dropped_detections"] == [len(keep)]
 
 
-@pytest.mark.parametrize("solver", ["dp", "wang"])
-def test_labels_always_consecutive_on_random_inputs(solver: str) -> None:
+@pytest.mark.parametrize(
+    ("solver", "decoder"), [("dp", "expected"), ("dp", "map"), ("wang", "map")]
+)
+def test_labels_always_consecutive_on_random_inputs(solver: str, decoder: str) -> None:
     """Invariant: labels strictly ascending in chain order, skips only for missed vertebrae."""
-    config = DetectionLabelConfig(solver=solver)
+    config = DetectionLabelConfig(solver=solver, decoder=decoder)
     rng = np.random.default_rng(123)
     for trial in range(60 if solver == "dp" else 25):
         kind = trial % 5
@@ -326,6 +331,75 @@ def test_rejects_mismatched_scores() -> None:
         build_problem(np.zeros((3, 3)), np.zeros((2, 3)), PRIORS)
     with pytest.raises(ValueError, match="unknown solver"):
         DetectionLabelConfig(solver="greedy")
+    with pytest.raises(ValueError, match="unknown decoder"):
+        DetectionLabelConfig(decoder="viterbi")
+    with pytest.raises(ValueError, match="decode_price"):
+        DetectionLabelConfig(decode_price=-0.1)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_decode_expected_is_the_best_consistent_labelling(seed: int) -> None:
+    """Brute force over every chain of (detection, label) pairs with allowed transitions."""
+    rng = np.random.default_rng(70 + seed)
+    k_n, v = 4, 5
+    marg = rng.dirichlet(np.ones(v + 1), size=k_n)[:, :v]
+    pair = np.where(rng.random((v, v)) < 0.7, 1.0, np.inf)
+    pair[np.tril_indices(v)] = np.inf  # labels increase along the chain
+    price = 0.1 * seed
+
+    def value(ks: tuple[int, ...], vs: tuple[int, ...]) -> float:
+        if any(not np.isfinite(pair[a, b]) for a, b in itertools.pairwise(vs)):
+            return -np.inf
+        return float(sum(marg[k, x] - price for k, x in zip(ks, vs)))
+
+    best = 0.0
+    for n in range(1, k_n + 1):
+        for ks in itertools.combinations(range(k_n), n):
+            for vs in itertools.combinations(range(v), n):
+                best = max(best, value(ks, vs))
+    k, lab = decode_expected(marg, pair, price)
+    got = value(tuple(k.tolist()), tuple(lab.tolist())) if k.size else 0.0
+    assert got == pytest.approx(best)
+    assert k.size == 0 or (np.all(np.diff(k) > 0) and np.all(np.diff(lab) > 0))
+    assert decode_expected(marg, pair, 1.0)[0].size == 0  # nothing is worth a whole label
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_expected_decoding_maximizes_the_expected_right_labels(seed: int) -> None:
+    """solve_dp's "expected" labelling has the most expected right labels (marginals by
+    enumeration, minus the price) of all labellings with finite energy, and its confidences
+    are the exact posteriors at the confidence temperature. Seed 2 is a case where it keeps a
+    doubtful T12 that the minimum-energy labelling drops."""
+    rng = np.random.default_rng(80 + seed)
+    pos, scores = synthetic_spine(["T12", "L1", "L2", "L3"], rng, noise_mm=3.0)
+    scores[0] = (0.05, 0.5, 0.5)  # T12 or L1?
+    pos = np.vstack([pos, pos[-1] + [0, 5, -25]])  # and L4 or false?
+    scores = np.vstack([scores, (0.1, 0.4, 0.6)])
+    prob = restrict(build_problem(pos, scores, PRIORS), ["T11", "T12", "L1", "L2", "L3", "L4"])
+    t_dec, price = 2.0, 0.3
+    sol = solve_dp(prob, 3.0, decode_temperature=t_dec, decode_price=price)
+    assert len(sol.labels) >= 3
+    if seed == 2:
+        assert solve_dp(prob).labels == ["L1", "L2", "L3"]
+        assert sol.labels == ["T12", "L1", "L2", "L3"]
+    pairs = [(k, lab) for k in range(prob.n) for lab in prob.labels]
+    every = DetectionSolution(
+        np.array([k for k, _ in pairs]), [lab for _, lab in pairs], 0.0, None, sol.log_scale
+    )
+    p = dict(zip(pairs, enumerated_marginals(prob, every, t_dec)))
+    best = 0.0
+    for n in range(1, prob.n + 1):
+        for ks in itertools.combinations(range(prob.n), n):
+            for labs in itertools.combinations(prob.labels, n):
+                if np.isfinite(prob.energy(list(ks), list(labs))):
+                    best = max(best, sum(p[kl] - price for kl in zip(ks, labs)))
+    got = sum(p[kl] - price for kl in zip(sol.k.tolist(), sol.labels))
+    assert got == pytest.approx(best, abs=1e-9)
+    assert sol.energy == pytest.approx(prob.energy(sol.k.tolist(), sol.labels))
+    assert sol.confidence is not None
+    np.testing.assert_allclose(
+        sol.confidence, enumerated_marginals(prob, sol, 3.0), rtol=1e-6, atol=1e-9
+    )
 
 
 # ----------------------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ skipped; the exit code is then 1. An unusable IN or OUT gives exit code 2.
 
 Each vertebra's ``confidence`` is the posterior probability that its detection carries that
 label (``--solver dp``), or a margin against the labelling shifted by one level (``wang``).
+The dp solver reports the consistent labelling with the most expected right labels under that
+posterior (``--decoder expected``, the default) or the single lowest-energy one (``map``).
 """
 
 from __future__ import annotations
@@ -60,6 +62,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="dp",
         help="dp: exact global minimum with false-detection and missed-vertebra states (default); "
         "wang: the paper's Algorithm 1 (local search) on the same energy",
+    )
+    parser.add_argument(
+        "--decoder",
+        choices=("expected", "map"),
+        default="expected",
+        help="dp: expected (default): the consistent labelling with the most expected right "
+        "labels under the posterior; map: the single lowest-energy labelling",
     )
     parser.add_argument(
         "--priors",
@@ -168,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
         net = DetectionNet.load(args.net) if args.net else default_detection_net()
     config = DetectionLabelConfig(
         solver=args.solver,
+        decoder=args.decoder,
         use_pedicles=use_ped,
         pedicle_candidates=use_ped,
         net_weight=NET_WEIGHT if net is not None else 0.0,
