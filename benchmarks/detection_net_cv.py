@@ -189,9 +189,28 @@ def main(argv: list[str] | None = None) -> int:
         for n in (14, 18, 20, None)
         if n != base.net_max_detections
     ]
+    settings.append((f"net_weight {NET_WEIGHT:g}, decoder map", replace(base, decoder="map")))
+    settings += [
+        (
+            f"net_weight {NET_WEIGHT:g}, decode_temperature {t:g}",
+            replace(base, decode_temperature=t),
+        )
+        for t in (1.0, 3.0, 5.0)
+    ]
+    settings += [
+        (f"net_weight {NET_WEIGHT:g}, decode_price {p:g}", replace(base, decode_price=p))
+        for p in (0.0, 0.5)
+    ]
     bundled_priors, bundled_net = default_priors(), default_detection_net()
     tables = cv_tables(
-        settings, halves, priors, report, bundled_priors, (nets[0], nets[1]), bundled_net
+        settings,
+        halves,
+        priors,
+        report,
+        bundled_priors,
+        (nets[0], nets[1]),
+        bundled_net,
+        extra_labels=True,
     )
     text = "\n".join(
         [

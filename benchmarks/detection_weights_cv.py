@@ -92,12 +92,16 @@ def score(
     return out
 
 
-def row(name: str, s: EvaluationSummary) -> str:
+def row(name: str, s: EvaluationSummary, extra_labels: bool = False) -> str:
+    """A table row; ``extra_labels`` adds the count of labels output that the truth lacks."""
     r = s.regions
-    return (
+    text = (
         f"| {name} | {r['all'].n} | {100 * r['all'].id_rate:.2f} | {100 * r['thoracic'].id_rate:.2f} "
         f"| {100 * r['lumbar'].id_rate:.2f} | {100 * s.scans_all_correct:.1f} |"
     )
+    if extra_labels:
+        text += f" {sum(len(c.extra_labels) for c in s.cases)} |"
+    return text
 
 
 def cv_tables(
@@ -108,9 +112,11 @@ def cv_tables(
     bundled: DetectionPriors,
     nets: tuple[DetectionNet | None, DetectionNet | None] = (None, None),
     bundled_net: DetectionNet | None = None,
+    extra_labels: bool = False,
 ) -> list[str]:
     """Score every setting on the held-out halves (priors/nets of the other half) and on the
-    report split (bundled priors/net); returns the two markdown tables."""
+    report split (bundled priors/net); returns the two markdown tables (``extra_labels``: with
+    a column counting the labels output that the ground truth lacks)."""
     cv_rows, report_rows = [], []
     for tag, config in settings:
         held_out = score(halves[1], priors[0], config, nets[0]) + score(
@@ -118,8 +124,8 @@ def cv_tables(
         )
         cv = aggregate(held_out)
         rep = aggregate(score(report, bundled, config, bundled_net))
-        cv_rows.append(row(tag, cv))
-        report_rows.append(row(tag, rep))
+        cv_rows.append(row(tag, cv, extra_labels))
+        report_rows.append(row(tag, rep, extra_labels))
         log.info(
             "%s: cv id %.2f%%, report id %.2f%%",
             tag,
@@ -130,6 +136,8 @@ def cv_tables(
         "| setting | N | id rate % | thoracic % | lumbar % | all correct % |",
         "|---|---|---|---|---|---|",
     ]
+    if extra_labels:
+        header = [header[0] + " labels not in truth |", header[1] + "---|"]
     return [
         "**held-out halves of the fit split** (what the weight is chosen on)",
         "",

@@ -87,6 +87,7 @@ def oracle(scan: VidScan, gt: VidScan) -> Centroids:
 #: dp with one addition switched off, or on where it is off by default.
 VARIANTS: dict[str, DetectionLabelConfig] = {
     "dp, no net": DetectionLabelConfig(net_weight=0.0),
+    "dp, decoder map": DetectionLabelConfig(decoder="map"),
     "dp, no T13": DetectionLabelConfig(synthesize_t13=False),
     "dp, T12 absence 0.005": DetectionLabelConfig(t12_absent_rate=0.005),
 }
