@@ -45,6 +45,7 @@ import numpy as np
 
 from spinelab import anatomy
 from spinelab.evaluation.metrics import EvaluationSummary, aggregate, evaluate_case
+from spinelab.io.atomic import write_text_atomic
 from spinelab.io.vid import VidScan, read_vid
 from spinelab.postprocess.detection_priors import default_priors, match_detections, split_of
 from spinelab.postprocess.detections import DetectionLabelConfig, label_detections
@@ -378,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
         old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
         pat = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
         new = pat.sub(lambda _: text, old) if pat.search(old) else old.rstrip() + "\n\n" + text
-        RESULTS.write_text(new.rstrip() + "\n", encoding="utf-8")
+        write_text_atomic(RESULTS, new.rstrip() + "\n", force=True)
         print(f"updated {RESULTS}")
     return 0
 

@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from spinelab.io.atomic import write_text_atomic
 from spinelab.preprocess import resample_lps
 from spinelab.structures import Centroids, Volume, apply_affine
 
@@ -469,7 +470,7 @@ def replace_section(lines: list[str]) -> None:
         text = head + body + tail
     else:
         text = text.rstrip("\n") + "\n\n" + body + "\n"
-    RESULTS.write_text(text, encoding="utf-8")
+    write_text_atomic(RESULTS, text, force=True)
 
 
 if __name__ == "__main__":
