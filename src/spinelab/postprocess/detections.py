@@ -228,14 +228,16 @@ class DetectionLabelConfig:
             readings the single lowest-energy one need not have the most of them. 2-fold
             cross-validation on the VID fit split (``benchmarks/RESULTS.md``, 2026-12-06): held-out
             id rate 95.42 % with "map", 95.53 % with "expected" (temperature 2, price 0.3; four
-            scans better, none worse). The wang solver always returns its own minimum.
+            scans better, none worse; with networks trained from another seed 95.47 and 95.57
+            %). The wang solver always returns its own minimum.
         decode_temperature: Temperature of the marginals "expected" decodes with
             (``DECODE_TEMPERATURE``; 1, 2, 3, 5 were compared, 2 best).
         decode_price: What labelling a detection costs, in expected right labels: a detection
             is labelled only where that adds more than this (``DECODE_PRICE``). 0 labels every
             detection with any chance of being a vertebra (held out: 95.58 %, but 28 % more
             labels that the ground truth lacks); 0.5 labels only more-likely-right-than-wrong
-            ones (95.46 %); 0.3 added 8 such labels to the 12,278 of "map".
+            ones (95.46 %); 0.3 gave 282 labels that the truth lacks, "map" 274 (of about
+            12,280 labels).
     """
 
     solver: str = "dp"
