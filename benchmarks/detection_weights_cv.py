@@ -29,14 +29,14 @@ from pathlib import Path
 
 from _results import machine_line, update_results
 from spinelab.evaluation.metrics import EvaluationSummary, aggregate, evaluate_case
-from spinelab.io.vid import VidScan, read_vid
+from spinelab.io.vid import VidScan
 from spinelab.postprocess.detection_net import DetectionNet
 from spinelab.postprocess.detection_priors import (
     DetectionPriors,
     FitCase,
     default_priors,
     fit_priors,
-    split_of,
+    vid_split,
 )
 from spinelab.postprocess.detections import DetectionLabelConfig, label_detections, pedicle_sides
 
@@ -56,11 +56,7 @@ def half_of(scan_id: str) -> int:
 def load_splits(vid: Path) -> tuple[list[Scan], list[Scan], list[list[Scan]]]:
     """VID scans (detections, ground truth) of the fit and report splits, and the fit split's
     two halves."""
-    fit_scans: list[Scan] = []
-    report: list[Scan] = []
-    for p in sorted((vid / "detections").glob("*.json")):
-        item = (p.stem, read_vid(p), read_vid(vid / "ground_truth" / p.name))
-        (fit_scans if split_of(p.stem) == "fit" else report).append(item)
+    fit_scans, report = list(vid_split(vid, "fit")), list(vid_split(vid, "report"))
     halves = [[s for s in fit_scans if half_of(s[0]) == h] for h in (0, 1)]
     return fit_scans, report, halves
 

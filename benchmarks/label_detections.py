@@ -46,8 +46,8 @@ import numpy as np
 from spinelab import anatomy
 from spinelab.evaluation.metrics import EvaluationSummary, aggregate, evaluate_case
 from spinelab.io.atomic import write_text_atomic
-from spinelab.io.vid import VidScan, read_vid
-from spinelab.postprocess.detection_priors import default_priors, match_detections, split_of
+from spinelab.io.vid import VidScan
+from spinelab.postprocess.detection_priors import default_priors, match_detections, vid_split
 from spinelab.postprocess.detections import DetectionLabelConfig, label_detections
 from spinelab.structures import Centroids
 
@@ -332,12 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     if not det_dir.is_dir():
         print(f"VID data not found at {args.vid}", file=sys.stderr)
         return 2
-    splits: dict[str, list[tuple[str, VidScan, VidScan]]] = {"report": [], "fit": []}
     t0 = time.perf_counter()
-    for p in sorted(det_dir.glob("*.json")):
-        splits[split_of(p.stem)].append(
-            (p.stem, read_vid(p), read_vid(args.vid / "ground_truth" / p.name))
-        )
+    splits = {split: list(vid_split(args.vid, split)) for split in ("report", "fit")}
     print(f"read {sum(map(len, splits.values()))} scans in {time.perf_counter() - t0:.1f} s")
     methods = ["naive anchor", "wang", *VARIANTS, "dp", "oracle"]
     results = {}
