@@ -885,7 +885,8 @@ def solve_dp(
     decode_temperature: float | None = None,
     decode_price: float = DECODE_PRICE,
 ) -> DetectionSolution:
-    """Exact minimum of the energy by dynamic programming, with posterior confidences.
+    """Exact dynamic programming over the energy: its minimum (or, with ``decode_temperature``,
+    the labelling with the most expected right labels), with posterior confidences.
 
     States are (detection, label); a chosen detection follows the previous chosen one with a
     higher label (skipping at most ``max_skip`` standard vertebrae), detections in between are
