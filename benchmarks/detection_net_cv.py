@@ -98,12 +98,12 @@ NOTES = """
   labelling with the most expected right labels under the posterior marginals at
   `decode_temperature`, each labelled detection costing `decode_price`; "map" the minimum-energy
   labelling (the default before). Chosen on scratch runs of this cross-validation with the
-  networks of the 04:11 UTC run (05:05-05:10 UTC): held-out id 95.42 % with map; expected at
+  networks of the 04:11 UTC run (05:03-05:09 UTC): held-out id 95.42 % with map; expected at
   temperature 1 / 2 / 3 / 5 (price 0.3): 95.43 / 95.53 / 95.43 / 95.43 %; at temperature 2 and
   price 0 / 0.2 / 0.3 / 0.4 / 0.5: 95.58 / 95.53 / 95.53 / 95.50 / 95.46 %. Temperature 2 and
   price 0.3 were taken: price 0 labels 28 % more vertebrae that the truth lacks (352 against
   274 with map, 282 at 0.3). Against map, four held-out scans better (13 vertebrae), none worse.
-  With seed 1's networks (`--seed 1 --weights 1`, 05:35 UTC, not written): 95.47 % map, 95.57 %
+  With seed 1's networks (`--seed 1 --weights 1`, 05:34 UTC, not written): 95.47 % map, 95.57 %
   expected.
 """
 
